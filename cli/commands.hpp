@@ -1,0 +1,87 @@
+// Options of each subcommand, filled by main.cpp's parser and handed to one run_* function per
+// subcommand (one file each, cmd_*.cpp). Exit codes follow DESIGN.md's contract.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace relicense::cli {
+
+/// Process exit codes of the command-line contract.
+enum exit_code : int {
+  exit_ok = 0,           ///< every row applied or already in place
+  exit_rows_failed = 1,  ///< some rows failed; the report says which
+  exit_usage = 2,        ///< bad usage or bad input; nothing was sent
+  exit_aborted = 3,      ///< run aborted (401/403, TLS failure, host unreachable)
+  exit_interrupted = 130 ///< SIGINT/SIGTERM; the journal allows --resume
+};
+
+/// `relicense plan`.
+struct plan_options {
+  std::string csv;          ///< input CSV path
+  std::string org;          ///< --org: default/filter organization id
+  std::string shard;        ///< --shard K/N (empty: no sharding)
+};
+
+/// `relicense apply` and `relicense verify` (verify uses the connection subset).
+struct apply_options {
+  std::string csv;
+  std::string org;
+  std::string base_url = "https://api.meraki.com/api/v1";
+  double rate = 10;                 ///< per-org requests/s
+  double burst = 10;                ///< per-org burst above the rate
+  double ip_rate = 100;             ///< per-source-IP requests/s
+  unsigned concurrency = 0;         ///< 0: default chosen by the engine
+  unsigned max_attempts = 6;
+  double timeout = 30;              ///< seconds per request
+  std::string report;
+  std::string summary;
+  std::string metrics;
+  std::string journal;
+  bool resume = false;
+  bool dry_run = false;
+  bool skip_unchanged = false;
+  std::string mode = "put";         ///< put | batch
+  std::string shard;
+  std::string ca_file;
+  std::string progress = "auto";    ///< auto | on | off
+  bool quiet = false;
+};
+
+/// `relicense rollback`.
+struct rollback_options {
+  std::string report;
+  std::string output;
+};
+
+/// `relicense sim`.
+struct sim_options {
+  std::uint16_t port = 0;
+  unsigned orgs = 3;
+  unsigned licenses = 1000;         ///< per org
+  double rate = 10;
+  double burst = 10;
+  double ip_rate = 100;
+  double fault_5xx = 0;
+  double fault_drop = 0;
+  double fault_slow = 0;
+  double fault_429 = 0;             ///< 429 without Retry-After
+  unsigned latency_ms = 0;
+  bool redirect = false;
+  bool tls = false;
+  std::uint64_t seed = 1;
+};
+
+int run_plan(const plan_options& opts);
+int run_apply(const apply_options& opts);
+int run_verify(const apply_options& opts);
+int run_rollback(const rollback_options& opts);
+int run_sim(const sim_options& opts);
+int run_demo();
+
+/// Prints "<what> is not available yet (issue #N)" and returns exit_usage: a subcommand whose
+/// issue has not landed says so instead of pretending to work.
+int not_yet(const char* what, int issue);
+
+} // namespace relicense::cli
