@@ -1,0 +1,99 @@
+// HTTP/1.1 keep-alive client connection to one origin (scheme, host, port), over TLS or, for
+// loopback hosts only, plain TCP. Beast lives in the .cpp; this header exposes only Asio's
+// awaitable. Expected failures (timeouts, resets, TLS errors) are values, not exceptions.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace relicense::io {
+
+/// Where a connection goes.
+struct origin {
+  bool tls = true;            ///< https
+  std::string host;           ///< host name or IP literal (SNI and verification use it)
+  std::uint16_t port = 443;
+  friend bool operator==(const origin&, const origin&) = default;
+};
+
+/// Transport-level failure classes (no HTTP response was read in full).
+enum class transport_error : std::uint8_t {
+  none,            ///< a complete response was read
+  resolve_failed,  ///< DNS resolution failed
+  connect_failed,  ///< TCP connect refused/unreachable
+  tls_failed,      ///< TLS handshake or certificate verification failed (never retried)
+  timeout,         ///< connect, handshake, write or read exceeded the timeout
+  reset,           ///< connection closed or reset before a response
+  truncated,       ///< response cut off mid-way
+  too_large,       ///< response header or body over the limits
+  protocol         ///< malformed HTTP
+};
+
+const char* to_string(transport_error e) noexcept;
+
+/// Trust and limits shared by every connection of a run.
+struct client_config {
+  std::string ca_file;                             ///< extra PEM CA file; system store always on
+  std::chrono::milliseconds timeout{30000};        ///< per request: connect+handshake+write+read
+  std::size_t max_body = 4 * 1024 * 1024;          ///< response body limit
+  std::size_t max_header = 64 * 1024;              ///< response header limit
+  std::string user_agent = "relicense/0.1";
+};
+
+/// One request. `authorization` is the full header value ("Bearer ..."); it is sent, never logged.
+struct request {
+  std::string_view method;         ///< "GET", "PUT", "POST"
+  std::string_view target;         ///< path and query, e.g. /api/v1/organizations/1/licenses/2
+  std::string_view body;           ///< JSON body, empty for GET
+  std::string_view authorization;  ///< header value
+};
+
+/// A complete response (when error == none) or why there is none.
+struct response {
+  transport_error error = transport_error::none;
+  std::string error_detail;         ///< human-readable cause of a transport error
+  unsigned status = 0;
+  std::string body;
+  std::string content_type;
+  std::string location;             ///< Location header (redirects)
+  std::optional<std::string> retry_after;  ///< Retry-After header, verbatim
+  std::string link;                 ///< Link header (pagination)
+};
+
+class tls_context;
+
+/// Builds the TLS context of a run: system CA store, plus `ca_file` when given; verification on.
+/// Throws std::runtime_error (naming the file) when the CA file cannot be loaded.
+std::shared_ptr<tls_context> make_tls_context(const client_config& config);
+
+/// A keep-alive connection, used by one coroutine at a time. It connects lazily and reconnects
+/// once when a reused keep-alive connection turns out to be closed by the server.
+class connection {
+public:
+  connection(boost::asio::any_io_executor ex, std::shared_ptr<tls_context> tls, origin where,
+             const client_config& config);
+  ~connection();
+  connection(connection&&) noexcept;
+  connection& operator=(connection&&) noexcept;
+
+  const origin& where() const noexcept;
+
+  /// Sends one request and reads its response, within config.timeout.
+  boost::asio::awaitable<response> send(const request& req);
+
+  /// Closes the socket (pending operations complete with an error).
+  void close();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace relicense::io
