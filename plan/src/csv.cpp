@@ -1,0 +1,785 @@
+// The CSV loader. The parser is a hand-written byte state machine rather than a general CSV
+// library because (1) it must be fed arbitrary chunks (streaming, bounded memory), (2) it must
+// know the physical line where each record starts (diagnostics, the report's `line`), (3) it keeps
+// only the three columns it needs, capped in size, so a 10 MB field or an unterminated quote
+// cannot blow up memory, and (4) it must plan 1M rows in well under a second: runs of ordinary
+// bytes are copied in one append, and de-duplication uses a flat open-addressing table of row
+// indices instead of a node-based map of strings.
+#include "relicense/plan/csv.hpp"
+#include "relicense/plan/hash.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <unordered_map>
+
+namespace relicense::plan {
+
+std::string to_string(const diagnostic& d) {
+  std::string s = d.file;
+  if (d.line > 0) s += ":" + std::to_string(d.line);
+  s += ": ";
+  if (d.column > 0) {
+    s += "column " + std::to_string(d.column);
+    if (!d.column_name.empty()) s += " (" + d.column_name + ")";
+    s += ": ";
+  }
+  s += d.message;
+  return s;
+}
+
+namespace rules {
+
+std::string id_problem(std::string_view id) {
+  if (id.empty()) return "is empty";
+  if (id.size() > 128) return "is " + std::to_string(id.size()) + " bytes long (limit 128)";
+  for (unsigned char c : id) {
+    // These would change the meaning of the URL path /organizations/{org}/licenses/{id}.
+    switch (c) {
+      case '/': return "contains '/'";
+      case '?': return "contains '?'";
+      case '#': return "contains '#'";
+      case '%': return "contains '%'";
+      case '\\': return "contains '\\'";
+      case ' ': return "contains a space";
+      default: break;
+    }
+    if (c < 0x20 || c == 0x7F) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "contains a control character (0x%02X)", c);
+      return buf;
+    }
+    if (c >= 0x80) return "contains a non-ASCII byte";
+  }
+  return {};
+}
+
+bool is_serial(std::string_view s) noexcept {
+  if (s.size() != 14 || s[4] != '-' || s[9] != '-') return false;
+  for (std::size_t i = 0; i < 14; ++i) {
+    if (i == 4 || i == 9) continue;
+    const char c = s[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
+void to_upper(std::string& s) noexcept {
+  for (char& c : s)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+}
+
+} // namespace rules
+
+namespace detail {
+namespace {
+
+// A value for a message: quoted, non-printable bytes escaped, long values cut.
+std::string quote(std::string_view v) {
+  std::string out = "\"";
+  std::size_t shown = 0;
+  for (unsigned char c : v) {
+    if (++shown > 40) {
+      out += "...";
+      break;
+    }
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string serial_or_unassign(std::string_view s) { return s.empty() ? "(unassign)" : quote(s); }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
+
+// 32-bit key hash of (org index, text): std::hash is fine here, it never leaves the process.
+std::uint32_t key_hash(std::uint32_t org, std::string_view text) noexcept {
+  std::uint64_t h = std::hash<std::string_view>{}(text) + (org + 1) * 0x9E3779B97F4A7C15ULL;
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ULL;
+  h ^= h >> 32;
+  return static_cast<std::uint32_t>(h);
+}
+
+// Flat open-addressing set of row indices (linear probing, load <= 1/2). Each slot packs the
+// key's 32-bit hash with index+1, so most probes never touch the rows' strings, and the table
+// grows without rehashing any string.
+class index_table {
+public:
+  static constexpr std::uint32_t none = 0xFFFFFFFFu;
+
+  // The stored index whose key equals the probe's (per `same`), or `none` after inserting `idx`.
+  template <class Same>
+  std::uint32_t find_or_insert(std::uint32_t hash, std::uint32_t idx, Same&& same) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t pos = hash & mask;; pos = (pos + 1) & mask) {
+      const std::uint64_t s = slots_[pos];
+      if (s == 0) {
+        slots_[pos] = (std::uint64_t{hash} << 32) | (std::uint64_t{idx} + 1);
+        ++size_;
+        return none;
+      }
+      if (static_cast<std::uint32_t>(s >> 32) == hash) {
+        const auto stored = static_cast<std::uint32_t>(s) - 1;
+        if (same(stored)) return stored;
+      }
+    }
+  }
+
+private:
+  void grow() {
+    std::vector<std::uint64_t> old(slots_.empty() ? 1024 : slots_.size() * 2, 0);
+    old.swap(slots_);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::uint64_t s : old) {
+      if (s == 0) continue;
+      std::size_t pos = static_cast<std::uint32_t>(s >> 32) & mask;
+      while (slots_[pos] != 0) pos = (pos + 1) & mask;
+      slots_[pos] = s;
+    }
+  }
+
+  std::vector<std::uint64_t> slots_;
+  std::size_t size_ = 0;
+};
+
+enum class field_state : std::uint8_t {
+  start,            ///< before a field's first byte: blanks skipped, a quote opens a quoted field
+  unquoted,         ///< inside an unquoted field
+  quoted,           ///< inside a quoted field
+  quote_in_quoted,  ///< saw '"' inside a quoted field: escape ("") or end of the field
+  after_quoted      ///< after the closing quote: only blanks until the separator
+};
+
+// Which of the needed columns a field is.
+enum slot : int { slot_license = 0, slot_serial = 1, slot_org = 2, slot_none = -1 };
+
+constexpr std::array<const char*, 3> slot_names = {"licenseId", "deviceSerial", "organizationId"};
+
+} // namespace
+
+class loader_state {
+public:
+  loader_state(std::string file, load_options opts) : file_(std::move(file)), opts_(std::move(opts)) {
+    for (unsigned char c : {',', '"', '\r', '\n', '\0'}) special_[c] = true;
+    for (unsigned char c : {'"', '\r', '\n', '\0'}) special_quoted_[c] = true;
+    begin_field();
+  }
+
+  void feed(std::string_view chunk) {
+    if (fatal_ || finished_) return;
+    const char* p = chunk.data();
+    const char* end = p + chunk.size();
+    if (!bom_checked_) {
+      // The byte-order mark may straddle chunks: hold the first 3 bytes until they are known.
+      while (p < end && prefix_.size() < 3) prefix_ += *p++;
+      if (prefix_.size() < 3 && !looks_like_utf16()) return;
+      check_bom();
+      if (fatal_) return;
+    }
+    consume(p, end);
+  }
+
+  load_result finish() {
+    if (!finished_) {
+      finished_ = true;
+      if (!bom_checked_ && !fatal_) check_bom();
+      if (!fatal_) end_of_input();
+      if (!fatal_ && !header_done_)
+        error(1, 0, "", "empty file: expected a header row naming the licenseId and deviceSerial columns");
+      if (!fatal_ && header_done_ && result_.plan.counts.input_rows == 0)
+        warning(header_line_, 0, "", "no data rows after the header: the plan is empty");
+      fingerprint();
+    }
+    return std::move(result_);
+  }
+
+private:
+  // ---- input framing -------------------------------------------------------------------------
+
+  bool looks_like_utf16() const {
+    return prefix_.size() >= 2 && ((prefix_[0] == '\xFF' && prefix_[1] == '\xFE') ||
+                                   (prefix_[0] == '\xFE' && prefix_[1] == '\xFF'));
+  }
+
+  void check_bom() {
+    bom_checked_ = true;
+    if (looks_like_utf16()) {
+      error(1, 0, "", "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8");
+      fatal_ = true;
+      return;
+    }
+    std::string head = std::move(prefix_);
+    prefix_.clear();
+    std::string_view rest = head;
+    if (rest.size() >= 3 && rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
+    consume(rest.data(), rest.data() + rest.size());
+  }
+
+  // ---- the state machine ---------------------------------------------------------------------
+
+  void consume(const char* p, const char* end) {
+    while (p < end && !fatal_) {
+      const char c = *p;
+      switch (state_) {
+        case field_state::start:
+          if (c == '\n' && pending_cr_) {  // second half of a CRLF that ended the last record
+            pending_cr_ = false;
+            ++p;
+            break;
+          }
+          pending_cr_ = false;
+          if (is_blank(c)) {
+            ++p;
+          } else if (c == '"') {
+            state_ = field_state::quoted;
+            quoted_ = true;
+            nonempty_ = true;
+            quote_line_ = line_;
+            ++p;
+          } else {
+            state_ = field_state::unquoted;  // the byte itself is handled there
+          }
+          break;
+
+        case field_state::unquoted: {
+          const char* q = p;
+          while (q < end && !special_[static_cast<unsigned char>(*q)]) ++q;
+          if (q != p) {
+            append(p, q);
+            nonempty_ = true;
+            p = q;
+            if (p == end) break;
+          }
+          const char d = *p++;
+          if (d == ',') {
+            end_field();
+          } else if (d == '\n' || d == '\r') {
+            end_field();
+            newline(d);
+            end_record();
+          } else if (d == '"') {
+            format_error("a quote inside an unquoted field (quote the whole field and double "
+                         "the quotes inside it)");
+            append(p - 1, p);
+          } else {  // NUL
+            nul();
+            append(p - 1, p);
+          }
+          break;
+        }
+
+        case field_state::quoted: {
+          const char* q = p;
+          while (q < end && !special_quoted_[static_cast<unsigned char>(*q)]) ++q;
+          if (q != p) {
+            append(p, q);
+            pending_cr_ = false;
+            p = q;
+            if (p == end) break;
+          }
+          const char d = *p++;
+          if (d == '"') {
+            state_ = field_state::quote_in_quoted;
+            pending_cr_ = false;
+          } else if (d == '\n' || d == '\r') {
+            count_line(d);  // a line break inside quotes is data, but it is still a new line
+            append(p - 1, p);
+          } else {
+            pending_cr_ = false;
+            nul();
+            append(p - 1, p);
+          }
+          break;
+        }
+
+        case field_state::quote_in_quoted:
+          if (c == '"') {  // "" is one quote
+            append(p, p + 1);
+            state_ = field_state::quoted;
+            ++p;
+          } else {
+            state_ = field_state::after_quoted;  // the byte is handled there
+          }
+          break;
+
+        case field_state::after_quoted:
+          ++p;
+          if (is_blank(c)) break;
+          if (c == ',') {
+            end_field();
+          } else if (c == '\n' || c == '\r') {
+            end_field();
+            newline(c);
+            end_record();
+          } else {
+            if (c == '\0') nul();
+            format_error("unexpected text after a closing quote (a quoted field must end at the "
+                         "quote; double a quote to include it)");
+            append(p - 1, p);
+            state_ = field_state::unquoted;
+          }
+          break;
+      }
+    }
+  }
+
+  void count_line(char c) {
+    if (c == '\n') {
+      if (!pending_cr_) ++line_;
+      pending_cr_ = false;
+    } else {
+      ++line_;
+      pending_cr_ = true;
+    }
+  }
+
+  // A record separator outside quotes.
+  void newline(char c) {
+    ++line_;
+    pending_cr_ = (c == '\r');
+  }
+
+  void end_of_input() {
+    if (state_ == field_state::quoted) {
+      error(record_line_, field_ + 1, column_name(field_),
+            "unterminated quoted field: the quote opened on line " + std::to_string(quote_line_) +
+                " never closes");
+      return;
+    }
+    if (state_ != field_state::start || field_ > 0 || nonempty_) {
+      end_field();
+      end_record();
+    }
+  }
+
+  // ---- fields --------------------------------------------------------------------------------
+
+  void begin_field() {
+    state_ = field_state::start;
+    quoted_ = false;
+    cur_len_ = 0;
+    if (!header_done_) {
+      header_.emplace_back();
+      cur_ = &header_.back();
+    } else {
+      const int s = field_ < slot_of_.size() ? slot_of_[field_] : slot_none;
+      cur_ = s == slot_none ? nullptr : &vals_[static_cast<std::size_t>(s)];
+      if (cur_ != nullptr) cur_->clear();
+    }
+  }
+
+  void append(const char* b, const char* e) {
+    const auto n = static_cast<std::size_t>(e - b);
+    cur_len_ += n;
+    if (cur_ == nullptr || cur_->size() >= opts_.max_field_bytes) return;
+    cur_->append(b, std::min(n, opts_.max_field_bytes - cur_->size()));
+  }
+
+  void end_field() {
+    if (cur_ != nullptr) {
+      if (!quoted_)
+        while (!cur_->empty() && is_blank(cur_->back())) cur_->pop_back();
+      if (header_done_) {
+        const auto s = static_cast<std::size_t>(slot_of_[field_]);
+        present_[s] = true;
+        too_long_[s] = cur_len_ > opts_.max_field_bytes;
+        lengths_[s] = cur_len_;
+      }
+    }
+    ++field_;
+    begin_field();
+  }
+
+  void format_error(const char* what) {
+    if (record_error_.empty()) {
+      record_error_ = what;
+      record_error_field_ = field_;
+    }
+  }
+
+  void nul() {
+    format_error("a NUL byte (is the file UTF-16 or binary? save it as UTF-8 CSV)");
+  }
+
+  std::string column_name(std::size_t field) const {
+    return field < header_names_.size() ? header_names_[field] : std::string();
+  }
+
+  // ---- records -------------------------------------------------------------------------------
+
+  void end_record() {
+    const std::uint32_t line = record_line_;
+    if (nonempty_ || !record_error_.empty()) {
+      if (!header_done_)
+        on_header(line);
+      else
+        on_row(line);
+    }
+    // Reset for the next record, which starts on the current line.
+    record_line_ = line_;
+    field_ = 0;
+    nonempty_ = false;
+    record_error_.clear();
+    present_ = {};
+    if (!header_done_) header_.clear();
+    begin_field();
+  }
+
+  void on_header(std::uint32_t line) {
+    header_line_ = line;
+    if (!record_error_.empty()) {
+      error(line, static_cast<std::uint32_t>(record_error_field_ + 1), "", "header: " + record_error_);
+      fatal_ = true;
+      return;
+    }
+    header_.pop_back();  // the empty field begun after the last one
+    std::array<int, 3> col = {-1, -1, -1};
+    bool bad = false;
+    for (std::size_t i = 0; i < header_.size(); ++i) {
+      const std::string name = lower(header_[i]);
+      int s = slot_none;
+      if (name == "licenseid" || name == "license_id" || name == "id")
+        s = slot_license;
+      else if (name == "deviceserial" || name == "serial" || name == "device_serial")
+        s = slot_serial;
+      else if (name == "organizationid" || name == "org" || name == "organization_id")
+        s = slot_org;
+      if (s == slot_none) continue;
+      auto& c = col[static_cast<std::size_t>(s)];
+      if (c >= 0) {
+        error(line, static_cast<std::uint32_t>(i + 1), header_[i],
+              std::string("a second ") + slot_names[static_cast<std::size_t>(s)] +
+                  " column (the first is column " + std::to_string(c + 1) + ")");
+        bad = true;
+      } else {
+        c = static_cast<int>(i);
+      }
+    }
+    const bool looks_like_data = !header_.empty() && [&] {
+      for (auto h : header_) {
+        rules::to_upper(h);
+        if (rules::is_serial(h)) return true;
+      }
+      return false;
+    }();
+    const char* hint = looks_like_data ? "; the first line looks like data, but it must be the header "
+                                         "(licenseId,deviceSerial[,organizationId])"
+                                       : "";
+    if (col[slot_license] < 0) {
+      error(line, 0, "", std::string("no licenseId column (accepted names: licenseId, license_id, id)") + hint);
+      bad = true;
+    }
+    if (col[slot_serial] < 0) {
+      error(line, 0, "",
+            std::string("no deviceSerial column (accepted names: deviceSerial, serial, device_serial)") + hint);
+      bad = true;
+    }
+    if (col[slot_org] < 0 && opts_.org.empty()) {
+      error(line, 0, "", "no organizationId column and no --org: pass --org ORG or add an "
+                         "organizationId (org, organization_id) column");
+      bad = true;
+    }
+    if (!opts_.org.empty()) {
+      if (auto why = rules::id_problem(opts_.org); !why.empty()) {
+        error(0, 0, "", "--org " + quote(opts_.org) + " " + why);
+        bad = true;
+      }
+    }
+    if (bad) {
+      fatal_ = true;  // rows cannot be read without their columns
+      return;
+    }
+    const std::size_t width = static_cast<std::size_t>(*std::max_element(col.begin(), col.end())) + 1;
+    slot_of_.assign(width, slot_none);
+    for (std::size_t s = 0; s < 3; ++s) {
+      if (col[s] >= 0) slot_of_[static_cast<std::size_t>(col[s])] = static_cast<int>(s);
+      col_[s] = col[s];
+    }
+    header_names_ = std::move(header_);
+    header_.clear();
+    header_done_ = true;
+  }
+
+  void row_error(std::uint32_t line, int s, std::string msg) {
+    const auto f = static_cast<std::size_t>(col_[static_cast<std::size_t>(s)]);
+    error(line, static_cast<std::uint32_t>(f + 1), column_name(f), std::move(msg));
+  }
+
+  void on_row(std::uint32_t line) {
+    plan& p = result_.plan;
+    ++p.counts.input_rows;
+    if (!record_error_.empty()) {
+      error(line, static_cast<std::uint32_t>(record_error_field_ + 1), column_name(record_error_field_),
+            record_error_);
+      return;
+    }
+    bool bad = false;
+    for (int s : {slot_license, slot_serial, slot_org}) {
+      const auto si = static_cast<std::size_t>(s);
+      if (col_[si] < 0) continue;
+      if (!present_[si]) {
+        row_error(line, s, "missing: the record has only " + std::to_string(field_) + " field" +
+                               (field_ == 1 ? "" : "s"));
+        bad = true;
+      } else if (too_long_[si]) {
+        row_error(line, s, std::to_string(lengths_[si]) + " bytes long (limit " +
+                               std::to_string(opts_.max_field_bytes) + ")");
+        bad = true;
+      }
+    }
+    if (bad) return;
+
+    std::string& license = vals_[slot_license];
+    std::string& serial = vals_[slot_serial];
+    // The org: the cell, else --org.
+    const bool org_from_cell = col_[slot_org] >= 0 && !vals_[slot_org].empty();
+    const std::string& org = org_from_cell ? vals_[slot_org] : opts_.org;
+    if (org.empty()) {
+      row_error(line, slot_org, "empty, and there is no --org to default to");
+      bad = true;
+    } else if (org_from_cell && org != last_valid_org_) {
+      if (auto why = rules::id_problem(org); !why.empty()) {
+        row_error(line, slot_org, quote(org) + " " + why);
+        bad = true;
+      } else {
+        last_valid_org_ = org;
+      }
+    }
+    if (auto why = rules::id_problem(license); !why.empty()) {
+      row_error(line, slot_license, (license.empty() ? std::string("license id ") : quote(license) + " ") + why);
+      bad = true;
+    }
+    rules::to_upper(serial);
+    if (!serial.empty() && !rules::is_serial(serial)) {
+      row_error(line, slot_serial, "invalid serial " + quote(serial) +
+                                       " (expected the Meraki shape XXXX-XXXX-XXXX, letters and "
+                                       "digits; empty to unassign)");
+      bad = true;
+    }
+    if (bad) return;
+
+    // Filters: --org with an org column, then --shard. Decisions are cached per org.
+    const std::int64_t org_index = resolve_org(org);
+    if (org_index < 0) {
+      ++p.counts.filtered_out;
+      return;
+    }
+    const auto oi = static_cast<std::uint32_t>(org_index);
+
+    const auto new_index = static_cast<std::uint32_t>(p.rows.size());
+    const std::uint32_t found = licenses_.find_or_insert(
+        key_hash(oi, license), new_index,
+        [&](std::uint32_t i) { return p.rows[i].org == oi && p.rows[i].license_id == license; });
+    if (found != index_table::none) {
+      const row& first = p.rows[found];
+      if (first.serial == serial) {
+        ++p.counts.duplicates_dropped;
+        warning(line, static_cast<std::uint32_t>(col_[slot_license] + 1), column_name(static_cast<std::size_t>(col_[slot_license])),
+                "license " + quote(license) + " repeated with the same serial (first on line " +
+                    std::to_string(first.line) + "); the repeat is dropped");
+      } else {
+        row_error(line, slot_license,
+                  "license " + quote(license) + " has conflicting serials: " +
+                      serial_or_unassign(first.serial) + " on line " + std::to_string(first.line) +
+                      " and " + serial_or_unassign(serial) + " on line " + std::to_string(line));
+      }
+      return;
+    }
+    p.rows.push_back(row{line, oi, license, serial});
+    serial_seen_.push_back(0);  // parallel to rows: 1 once the row's serial got a second license
+    if (serial.empty()) {
+      ++p.counts.unassigns;
+      return;
+    }
+    ++p.counts.assigns;
+    // Keyed by serial alone: a device is claimed in one org, so the same serial under two orgs
+    // is still one device receiving several licenses.
+    const std::uint32_t first_with_serial = serials_.find_or_insert(
+        key_hash(0, serial), new_index, [&](std::uint32_t i) { return p.rows[i].serial == serial; });
+    if (first_with_serial != index_table::none && serial_seen_[first_with_serial] == 0) {
+      serial_seen_[first_with_serial] = 1;
+      ++p.counts.serials_with_several;
+    }
+  }
+
+  // Index into plan::orgs of a kept org, or -1 if --org or --shard filters it out.
+  std::int64_t resolve_org(const std::string& org) {
+    if (org == last_org_ && last_org_index_ != unresolved) return last_org_index_;
+    auto it = org_index_.find(org);
+    std::int64_t index;
+    if (it != org_index_.end()) {
+      index = it->second;
+    } else {
+      const bool keep = (opts_.org.empty() || org == opts_.org) && (!opts_.shard || in_shard(org, *opts_.shard));
+      if (keep) {
+        index = static_cast<std::int64_t>(result_.plan.orgs.size());
+        result_.plan.orgs.push_back(org);
+      } else {
+        index = -1;
+      }
+      org_index_.emplace(org, index);
+    }
+    last_org_ = org;
+    last_org_index_ = index;
+    return index;
+  }
+
+  // ---- results -------------------------------------------------------------------------------
+
+  void error(std::uint32_t line, std::uint32_t column, std::string column_name, std::string message) {
+    if (result_.errors.size() >= opts_.max_errors) {
+      ++result_.errors_not_shown;
+      return;
+    }
+    result_.errors.push_back(diagnostic{file_, line, column, std::move(column_name), std::move(message)});
+  }
+
+  void warning(std::uint32_t line, std::uint32_t column, std::string column_name, std::string message) {
+    if (result_.warnings.size() >= opts_.max_warnings) {
+      ++result_.warnings_not_shown;
+      return;
+    }
+    result_.warnings.push_back(diagnostic{file_, line, column, std::move(column_name), std::move(message)});
+  }
+
+  // plan.fingerprint: FNV-1a 64 over "org \x1F license \x1F serial \x1E" for every row in order,
+  // so two runs (or a resume) can tell whether they carry the same plan.
+  void fingerprint() {
+    fnv1a64 h;
+    const plan& p = result_.plan;
+    for (const row& r : p.rows) {
+      h.update(p.orgs[r.org]);
+      h.update_byte(0x1F);
+      h.update(r.license_id);
+      h.update_byte(0x1F);
+      h.update(r.serial);
+      h.update_byte(0x1E);
+    }
+    result_.plan.fingerprint = to_hex(h.value());
+  }
+
+  static constexpr std::int64_t unresolved = -2;
+
+  std::string file_;
+  load_options opts_;
+  load_result result_;
+
+  std::array<bool, 256> special_{};         // bytes that end a run in an unquoted field
+  std::array<bool, 256> special_quoted_{};  // bytes that end a run in a quoted field
+
+  // Framing.
+  bool bom_checked_ = false;
+  std::string prefix_;  // first bytes, until the BOM question is settled
+  bool fatal_ = false;
+  bool finished_ = false;
+  std::uint32_t line_ = 1;         // physical line of the next byte
+  std::uint32_t record_line_ = 1;  // line where the current record started
+  std::uint32_t quote_line_ = 0;   // line of the current field's opening quote
+  bool pending_cr_ = false;        // last byte was a CR: a following LF is part of the same break
+
+  // Current field and record.
+  field_state state_ = field_state::start;
+  bool quoted_ = false;
+  std::string* cur_ = nullptr;  // where the field's bytes go; nullptr: an ignored column
+  std::size_t cur_len_ = 0;     // true length, even past max_field_bytes
+  std::size_t field_ = 0;       // 0-based index of the current field
+  bool nonempty_ = false;       // the record has a non-blank byte or a quote
+  std::string record_error_;    // first format error of the record
+  std::size_t record_error_field_ = 0;
+
+  // Header.
+  bool header_done_ = false;
+  std::uint32_t header_line_ = 1;
+  std::vector<std::string> header_;        // header fields while it is read
+  std::vector<std::string> header_names_;  // header fields, for messages
+  std::array<int, 3> col_ = {-1, -1, -1};  // field index of each slot
+  std::vector<int> slot_of_;               // slot of each field index (below the widest needed)
+
+  // Needed values of the current record.
+  std::array<std::string, 3> vals_;
+  std::array<bool, 3> present_{};
+  std::array<bool, 3> too_long_{};
+  std::array<std::size_t, 3> lengths_{};
+
+  // Planning.
+  index_table licenses_;               // (org, license) -> first row
+  index_table serials_;                // serial -> first row with that serial
+  std::vector<std::uint8_t> serial_seen_;
+  std::unordered_map<std::string, std::int64_t> org_index_;
+  std::string last_org_;
+  std::int64_t last_org_index_ = unresolved;
+  std::string last_valid_org_;
+};
+
+} // namespace detail
+
+plan_loader::plan_loader(std::string file_name, load_options opts)
+    : state_(std::make_unique<detail::loader_state>(std::move(file_name), std::move(opts))) {}
+plan_loader::~plan_loader() = default;
+plan_loader::plan_loader(plan_loader&&) noexcept = default;
+plan_loader& plan_loader::operator=(plan_loader&&) noexcept = default;
+
+void plan_loader::feed(std::string_view chunk) { state_->feed(chunk); }
+load_result plan_loader::finish() { return state_->finish(); }
+
+load_result parse_plan(std::string_view text, std::string_view file_name, const load_options& opts) {
+  plan_loader loader{std::string(file_name), opts};
+  loader.feed(text);
+  return loader.finish();
+}
+
+load_result load_plan(const std::filesystem::path& file, const load_options& opts) {
+  const std::string name = file.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    load_result r;
+    r.errors.push_back(diagnostic{name, 0, 0, "", "cannot read: it is a directory"});
+    return r;
+  }
+  std::FILE* f = std::fopen(name.c_str(), "rb");
+  if (f == nullptr) {
+    load_result r;
+    r.errors.push_back(diagnostic{name, 0, 0, "", std::string("cannot open: ") + std::strerror(errno)});
+    return r;
+  }
+  plan_loader loader{name, opts};
+  // 1 MiB chunks: large enough that fread's cost is noise, small enough to be irrelevant to RSS.
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (n > 0) loader.feed(std::string_view(buf.data(), n));
+    if (n < buf.size()) break;
+  }
+  const bool failed = std::ferror(f) != 0;
+  const int err = errno;
+  std::fclose(f);
+  load_result r = loader.finish();
+  if (failed) {
+    r.errors.insert(r.errors.begin(),
+                    diagnostic{name, 0, 0, "", std::string("read error: ") + std::strerror(err)});
+  }
+  return r;
+}
+
+} // namespace relicense::plan

@@ -1,0 +1,403 @@
+// The CSV loader: one test per rule of issue 3, then a corpus of nasty inputs.
+#include "relicense/plan/csv.hpp"
+
+#include "relicense/plan/hash.hpp"
+#include "relicense/test/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using relicense::plan::load_options;
+using relicense::plan::load_result;
+using relicense::plan::parse_plan;
+
+load_result load(std::string_view text, load_options opts = {}) { return parse_plan(text, "in.csv", opts); }
+
+load_options with_org(std::string org) {
+  load_options o;
+  o.org = std::move(org);
+  return o;
+}
+
+std::string all_errors(const load_result& r) {
+  std::string s;
+  for (const auto& d : r.errors) s += to_string(d) + "\n";
+  return s;
+}
+
+bool has_error(const load_result& r, std::string_view needle) {
+  return all_errors(r).find(needle) != std::string::npos;
+}
+
+constexpr const char* s1 = "Q2AA-BBBB-CCCC";
+constexpr const char* s2 = "Q2AA-BBBB-DDDD";
+
+} // namespace
+
+// A plain file yields rows in input order with their line numbers, org and upper-case serial.
+TEST(plan_csv, basic_rows_keep_lines) {
+  auto r = load("licenseId,deviceSerial,organizationId\nL1,q2aa-bbbb-cccc,O1\nL2,Q2AA-BBBB-DDDD,O2\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.plan.rows.size(), 2u);
+  EXPECT_EQ(r.plan.rows[0].line, 2u);
+  EXPECT_EQ(r.plan.rows[0].license_id, "L1");
+  EXPECT_EQ(r.plan.rows[0].serial, s1);
+  EXPECT_EQ(r.plan.orgs[r.plan.rows[0].org], "O1");
+  EXPECT_EQ(r.plan.rows[1].line, 3u);
+  EXPECT_EQ(r.plan.orgs[r.plan.rows[1].org], "O2");
+  EXPECT_EQ(r.plan.counts.input_rows, 2u);
+  EXPECT_EQ(r.plan.counts.assigns, 2u);
+  EXPECT_EQ(r.plan.orgs.size(), 2u);
+}
+
+// Header names are case-insensitive and every documented alias is accepted.
+TEST(plan_csv, header_aliases_case_insensitive) {
+  for (const char* header : {"license_id,serial,org", "ID,Device_Serial,Organization_ID",
+                             "LICENSEID,DEVICESERIAL,ORGANIZATIONID", " id , serial , org "}) {
+    auto r = load(std::string(header) + "\nL1," + s1 + ",O1\n");
+    ASSERT_TRUE(r.ok()) << header << "\n" << all_errors(r);
+    EXPECT_EQ(r.plan.rows.size(), 1u) << header;
+  }
+}
+
+// Extra columns are ignored, whatever their position or content.
+TEST(plan_csv, extra_columns_ignored) {
+  auto r = load(std::string("note,deviceSerial,x,licenseId,y\n\"a,\"\"b\"\"\",") + s1 + ",zz,L1,\"multi\nline\"\n",
+                with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.plan.rows.size(), 1u);
+  EXPECT_EQ(r.plan.rows[0].license_id, "L1");
+  EXPECT_EQ(r.plan.rows[0].serial, s1);
+}
+
+// Without an org column, --org is required...
+TEST(plan_csv, org_required_without_column) {
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(has_error(r, "in.csv:1: no organizationId column and no --org")) << all_errors(r);
+}
+
+// ...and gives every row its org.
+TEST(plan_csv, org_option_fills_rows) {
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\n", with_org("O9"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.plan.orgs.size(), 1u);
+  EXPECT_EQ(r.plan.orgs[0], "O9");
+}
+
+// With an org column, --org filters to that org (and defaults empty cells to it).
+TEST(plan_csv, org_option_filters_with_column) {
+  auto r = load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",A\nL2," + s1 + ",B\nL3,,\n", with_org("B"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.plan.rows.size(), 2u);
+  EXPECT_EQ(r.plan.rows[0].license_id, "L2");
+  EXPECT_EQ(r.plan.rows[1].license_id, "L3");
+  EXPECT_EQ(r.plan.counts.filtered_out, 1u);
+  EXPECT_EQ(r.plan.orgs, std::vector<std::string>{"B"});
+}
+
+// An empty org cell without --org is an error naming the column.
+TEST(plan_csv, empty_org_cell_without_option) {
+  auto r = load("licenseId,deviceSerial,organizationId\nL1,,\n");
+  EXPECT_TRUE(has_error(r, "in.csv:2: column 3 (organizationId): empty")) << all_errors(r);
+}
+
+// Quoted fields: "" escapes, separators and line breaks inside quotes; line numbers stay physical.
+TEST(plan_csv, rfc4180_quoting) {
+  auto r = load(std::string("licenseId,deviceSerial,note\n\"L,1\",\"") + s1 + "\",\"a\nb\r\nc\"\nL2,,\"x\"\"y\"\n",
+                with_org("O"));
+  // "L,1" contains no forbidden character for a URL path except... nothing: ',' is allowed.
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.plan.rows.size(), 2u);
+  EXPECT_EQ(r.plan.rows[0].license_id, "L,1");
+  EXPECT_EQ(r.plan.rows[1].line, 5u);  // the note of line 2 spans lines 2-4
+}
+
+// A UTF-8 byte-order mark before the header is skipped.
+TEST(plan_csv, utf8_bom) {
+  auto r = load(std::string("\xEF\xBB\xBFlicenseId,deviceSerial\nL1,") + s1 + "\n", with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.plan.rows.size(), 1u);
+}
+
+// CRLF and LF both end records; CRLF counts as one line.
+TEST(plan_csv, crlf_and_lf) {
+  auto r = load(std::string("licenseId,deviceSerial\r\nL1,") + s1 + "\r\nL2," + s2 + "\nL3,\r\n", with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.plan.rows.size(), 3u);
+  EXPECT_EQ(r.plan.rows[2].line, 4u);
+  EXPECT_EQ(r.plan.rows[1].serial, s2);
+}
+
+// Blank lines (trailing or in between) are skipped; a last record without a newline counts.
+TEST(plan_csv, blank_lines_and_no_final_newline) {
+  auto r = load(std::string("\nlicenseId,deviceSerial\n\nL1,") + s1 + "\n  \n\r\nL2," + s2, with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.plan.rows.size(), 2u);
+  EXPECT_EQ(r.plan.rows[0].line, 4u);
+  EXPECT_EQ(r.plan.rows[1].line, 7u);
+}
+
+// Whitespace around unquoted fields is trimmed; inside quotes it is kept (and then invalid).
+TEST(plan_csv, whitespace_trimmed_unless_quoted) {
+  auto r = load(std::string("licenseId,deviceSerial\n  L1 \t, ") + s1 + " \n", with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.plan.rows[0].license_id, "L1");
+  auto q = load("licenseId,deviceSerial\n\" L1\",\n", with_org("O"));
+  EXPECT_TRUE(has_error(q, "in.csv:2: column 1 (licenseId): \" L1\" contains a space")) << all_errors(q);
+}
+
+// An empty serial means unassign.
+TEST(plan_csv, empty_serial_is_unassign) {
+  auto r = load("licenseId,deviceSerial\nL1,\nL2,\"\"\n", with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.plan.counts.unassigns, 2u);
+  EXPECT_EQ(r.plan.counts.assigns, 0u);
+  EXPECT_TRUE(r.plan.rows[0].serial.empty());
+}
+
+// Serials are upper-cased and must have the Meraki shape.
+TEST(plan_csv, serial_shape) {
+  auto r = load("licenseId,deviceSerial\nL1,q2aa-bbbb-cccc\nL2,Q2AA-BBBB\nL3,Q2AA_BBBB_CCCC\nL4,Q2AA-BBBB-CCCCC\n"
+                "L5,Q2ÄA-BBBB-CCC\n",
+                with_org("O"));
+  EXPECT_EQ(r.error_count(), 4u) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "in.csv:3: column 2 (deviceSerial): invalid serial \"Q2AA-BBBB\""));
+  EXPECT_TRUE(has_error(r, "in.csv:4: column 2 (deviceSerial): invalid serial"));
+  EXPECT_TRUE(has_error(r, "in.csv:5: column 2 (deviceSerial)"));
+  EXPECT_TRUE(has_error(r, "in.csv:6: column 2 (deviceSerial)"));
+  EXPECT_EQ(r.plan.rows.at(0).serial, s1);
+}
+
+// License and org ids must be non-empty and free of / ? # space and control characters.
+TEST(plan_csv, id_characters) {
+  auto r = load("licenseId,deviceSerial,org\n,,O\na/b,,O\na?b,,O\na#b,,O\na b,,O\n\"a\tb\",,O\nok,,O/1\n",
+                {});
+  EXPECT_EQ(r.error_count(), 7u) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): license id is empty"));
+  EXPECT_TRUE(has_error(r, "in.csv:3: column 1 (licenseId): \"a/b\" contains '/'"));
+  EXPECT_TRUE(has_error(r, "in.csv:4: column 1 (licenseId): \"a?b\" contains '?'"));
+  EXPECT_TRUE(has_error(r, "in.csv:5: column 1 (licenseId): \"a#b\" contains '#'"));
+  EXPECT_TRUE(has_error(r, "in.csv:6: column 1 (licenseId): \"a b\" contains a space"));
+  EXPECT_TRUE(has_error(r, "in.csv:7: column 1 (licenseId): \"a\\x09b\" contains a control character"));
+  EXPECT_TRUE(has_error(r, "in.csv:8: column 3 (org): \"O/1\" contains '/'"));
+}
+
+// An invalid --org is reported even though it comes from the command line.
+TEST(plan_csv, invalid_org_option) {
+  auto r = load("licenseId,deviceSerial\nL1,\n", with_org("a/b"));
+  EXPECT_TRUE(has_error(r, "--org \"a/b\" contains '/'")) << all_errors(r);
+}
+
+// The same license twice with the same serial is dropped, counted and warned about.
+TEST(plan_csv, duplicate_same_serial_dropped) {
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2,\nL1," + s1 + "\nL2,\n", with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.plan.rows.size(), 2u);
+  EXPECT_EQ(r.plan.counts.duplicates_dropped, 2u);
+  EXPECT_EQ(r.plan.counts.input_rows, 4u);
+  ASSERT_EQ(r.warnings.size(), 2u);
+  EXPECT_EQ(to_string(r.warnings[0]),
+            "in.csv:4: column 1 (licenseId): license \"L1\" repeated with the same serial (first on line 2); "
+            "the repeat is dropped");
+}
+
+// The same license with two serials is an error naming both lines.
+TEST(plan_csv, duplicate_conflict_names_both_lines) {
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2,\nL1," + s2 + "\n", with_org("O"));
+  EXPECT_EQ(r.error_count(), 1u);
+  EXPECT_TRUE(has_error(r, "in.csv:4: column 1 (licenseId): license \"L1\" has conflicting serials: "
+                           "\"Q2AA-BBBB-CCCC\" on line 2 and \"Q2AA-BBBB-DDDD\" on line 4"))
+      << all_errors(r);
+}
+
+// The same license id in two orgs is two different licenses.
+TEST(plan_csv, same_license_in_two_orgs_is_not_a_conflict) {
+  auto r = load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",A\nL1," + s2 + ",B\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.plan.rows.size(), 2u);
+}
+
+// Several licenses on one serial are legal and counted once per serial.
+TEST(plan_csv, several_licenses_on_one_serial_counted) {
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2," + s1 + "\nL3," + s1 + "\nL4," + s2 +
+                    "\nL5," + s2 + "\nL6,Q2AA-BBBB-EEEE\n",
+                with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.plan.counts.serials_with_several, 2u);
+  EXPECT_EQ(r.plan.counts.assigns, 6u);
+}
+
+// All errors are collected, in file order, up to the cap; the rest are counted.
+TEST(plan_csv, errors_collected_and_capped) {
+  std::string text = "licenseId,deviceSerial\n";
+  for (int i = 0; i < 50; ++i) text += "L" + std::to_string(i) + ",bad\n";
+  load_options o = with_org("O");
+  o.max_errors = 5;
+  auto r = load(text, o);
+  ASSERT_EQ(r.errors.size(), 5u);
+  EXPECT_EQ(r.errors_not_shown, 45u);
+  EXPECT_EQ(r.error_count(), 50u);
+  EXPECT_EQ(r.errors[0].line, 2u);
+  EXPECT_EQ(r.errors[4].line, 6u);
+}
+
+// The missing-column error names the header line, the accepted names, and hints at data-as-header.
+TEST(plan_csv, missing_column) {
+  auto r = load("licenseId,foo\nL1,\n", with_org("O"));
+  EXPECT_TRUE(has_error(r, "in.csv:1: no deviceSerial column (accepted names: deviceSerial, serial, device_serial)"))
+      << all_errors(r);
+  auto d = load(std::string("L1,") + s1 + "\n", with_org("O"));
+  EXPECT_TRUE(has_error(d, "the first line looks like data")) << all_errors(d);
+}
+
+// A record with too few fields says which column is missing.
+TEST(plan_csv, short_record) {
+  auto r = load("licenseId,deviceSerial\nL1\n", with_org("O"));
+  EXPECT_TRUE(has_error(r, "in.csv:2: column 2 (deviceSerial): missing: the record has only 1 field")) << all_errors(r);
+}
+
+// A column named twice (e.g. licenseId and id) is an error.
+TEST(plan_csv, duplicate_header_column) {
+  auto r = load("licenseId,deviceSerial,id\n", with_org("O"));
+  EXPECT_TRUE(has_error(r, "in.csv:1: column 3 (id): a second licenseId column (the first is column 1)"))
+      << all_errors(r);
+}
+
+// --shard keeps exactly the orgs whose FNV-1a hash mod N equals K; the shards partition the plan.
+TEST(plan_csv, shard_filter_partitions) {
+  std::string text = "licenseId,deviceSerial,org\n";
+  for (int i = 0; i < 200; ++i) text += "L" + std::to_string(i) + ",,org" + std::to_string(i % 37) + "\n";
+  std::size_t total = 0, orgs = 0;
+  for (std::uint32_t k = 0; k < 3; ++k) {
+    load_options o;
+    o.shard = relicense::plan::shard_spec{k, 3};
+    auto r = load(text, o);
+    ASSERT_TRUE(r.ok()) << all_errors(r);
+    for (const auto& org : r.plan.orgs) EXPECT_EQ(relicense::plan::fnv1a64_of(org) % 3, k) << org;
+    EXPECT_EQ(r.plan.rows.size() + r.plan.counts.filtered_out, 200u);
+    total += r.plan.rows.size();
+    orgs += r.plan.orgs.size();
+  }
+  EXPECT_EQ(total, 200u);
+  EXPECT_EQ(orgs, 37u);
+}
+
+// The fingerprint is stable, and changes with any row's org, license or serial.
+TEST(plan_csv, fingerprint) {
+  const std::string base = std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",A\n";
+  auto a = load(base), b = load(base + "\n");
+  EXPECT_EQ(a.plan.fingerprint.size(), 16u);
+  EXPECT_EQ(a.plan.fingerprint, b.plan.fingerprint);
+  EXPECT_NE(a.plan.fingerprint, load(std::string("licenseId,deviceSerial,org\nL1,") + s2 + ",A\n").plan.fingerprint);
+  EXPECT_NE(a.plan.fingerprint, load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",B\n").plan.fingerprint);
+  EXPECT_NE(a.plan.fingerprint, load(std::string("licenseId,deviceSerial,org\nL2,") + s1 + ",A\n").plan.fingerprint);
+  // FNV-1a 64 of nothing is the offset basis: the empty plan's fingerprint is documented.
+  EXPECT_EQ(load("licenseId,deviceSerial,org\n").plan.fingerprint, "cbf29ce484222325");
+}
+
+// Feeding the input in chunks of any size (here: every size 1..17) gives the same result.
+TEST(plan_csv, chunking_does_not_matter) {
+  const std::string text = std::string("\xEF\xBB\xBF") + "licenseId,deviceSerial,note\r\n\"L1\",\"" + s1 +
+                           "\",\"a\r\nb\"\"c\"\r\nL2, " + s2 + " ,x\r\nL1," + s1 + ",\r\nL3,bad,\r\n\"L4\" ,,\"unterminated";
+  const auto whole = load(text, with_org("O"));
+  for (std::size_t size = 1; size <= 17; ++size) {
+    relicense::plan::plan_loader loader("in.csv", with_org("O"));
+    for (std::size_t i = 0; i < text.size(); i += size) loader.feed(std::string_view(text).substr(i, size));
+    auto r = loader.finish();
+    EXPECT_EQ(all_errors(r), all_errors(whole)) << size;
+    EXPECT_EQ(r.plan.fingerprint, whole.plan.fingerprint) << size;
+    EXPECT_EQ(r.plan.rows.size(), whole.plan.rows.size()) << size;
+    EXPECT_EQ(r.warnings.size(), whole.warnings.size()) << size;
+  }
+  EXPECT_EQ(whole.plan.rows.size(), 2u);
+  EXPECT_EQ(whole.error_count(), 2u) << all_errors(whole);
+}
+
+// load_plan reads a file; a missing file is one error naming it.
+TEST(plan_csv, load_plan_file_and_missing_file) {
+  relicense::test::temp_dir dir;
+  auto file = dir.write("p.csv", std::string("licenseId,deviceSerial\nL1,") + s1 + "\n");
+  auto r = relicense::plan::load_plan(file, with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.plan.rows.size(), 1u);
+  auto m = relicense::plan::load_plan(dir.path() / "nope.csv", with_org("O"));
+  ASSERT_EQ(m.errors.size(), 1u);
+  EXPECT_NE(to_string(m.errors[0]).find("nope.csv: cannot open: No such file or directory"), std::string::npos);
+  auto d = relicense::plan::load_plan(dir.path(), with_org("O"));
+  EXPECT_FALSE(d.ok());
+}
+
+// ---- corpus of nasty inputs ------------------------------------------------------------------
+
+// An empty file is an error: a header is required.
+TEST(plan_csv_nasty, empty_file) {
+  auto r = load("", with_org("O"));
+  EXPECT_TRUE(has_error(r, "in.csv:1: empty file")) << all_errors(r);
+  auto b = load("\xEF\xBB\xBF\r\n\n", with_org("O"));
+  EXPECT_TRUE(has_error(b, "empty file")) << all_errors(b);
+}
+
+// A header-only file is a valid, empty plan, with a warning.
+TEST(plan_csv_nasty, header_only) {
+  auto r = load("licenseId,deviceSerial\r\n", with_org("O"));
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_TRUE(r.plan.rows.empty());
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].message.find("no data rows"), std::string::npos);
+}
+
+// An unterminated quote is reported at the line where the quote opened, not at the end of file.
+TEST(plan_csv_nasty, unterminated_quote) {
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\n\"L2,\nL3,\nL4,\n", with_org("O"));
+  EXPECT_EQ(r.error_count(), 1u);
+  EXPECT_TRUE(has_error(r, "in.csv:3: column 1 (licenseId): unterminated quoted field: the quote opened on line 3"))
+      << all_errors(r);
+}
+
+// NUL bytes are an error (the usual sign of UTF-16 or a binary file), and a UTF-16 BOM is named.
+TEST(plan_csv_nasty, nul_bytes_and_utf16) {
+  const char text[] = "licenseId,deviceSerial\nL\0001,\n";
+  auto r = load(std::string(text, sizeof text - 1), with_org("O"));
+  EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): a NUL byte")) << all_errors(r);
+  auto u = load(std::string("\xFF\xFEl\0i\0", 6), with_org("O"));
+  EXPECT_TRUE(has_error(u, "UTF-16")) << all_errors(u);
+  EXPECT_EQ(u.error_count(), 1u);
+}
+
+// Stray quotes: inside an unquoted field, or text after a closing quote.
+TEST(plan_csv_nasty, stray_quotes) {
+  auto r = load("licenseId,deviceSerial\nL\"1,\n\"L2\"x,\n", with_org("O"));
+  EXPECT_EQ(r.error_count(), 2u) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): a quote inside an unquoted field"));
+  EXPECT_TRUE(has_error(r, "in.csv:3: column 1 (licenseId): unexpected text after a closing quote"));
+}
+
+// A 10 MB line is an error with its length, parsed in bounded memory, without crashing.
+TEST(plan_csv_nasty, ten_megabyte_line) {
+  std::string text = "licenseId,deviceSerial,note\n";
+  text += std::string(10 << 20, '7') + ",,short\n";
+  text += "L2,,\"" + std::string(10 << 20, 'n') + "\"\n";  // a huge ignored column is fine
+  auto r = load(text, with_org("O"));
+  EXPECT_EQ(r.error_count(), 1u) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): 10485760 bytes long (limit 4096)")) << all_errors(r);
+  EXPECT_EQ(r.plan.rows.size(), 1u);
+}
+
+// Many kinds of damage in one file: every problem is reported, each at its line.
+TEST(plan_csv_nasty, mixed_damage_all_reported) {
+  const std::string text = std::string("licenseId,deviceSerial,organizationId\r\n") +
+                           "L1," + s1 + ",O\r\n" +   // 2 ok
+                           "L2,NOPE,O\r\n" +         // 3 bad serial
+                           "L1," + s2 + ",O\r\n" +   // 4 conflict with 2
+                           "L3\r\n" +                // 5 short
+                           "L 4,,O\r\n" +            // 6 space
+                           "L5,,\r\n";               // 7 empty org
+  auto r = load(text);
+  EXPECT_EQ(r.error_count(), 6u) << all_errors(r);  // line 5 lacks two columns
+  for (const char* where : {"in.csv:3:", "in.csv:4:", "in.csv:5:", "in.csv:6:", "in.csv:7:"})
+    EXPECT_TRUE(has_error(r, where)) << where << "\n" << all_errors(r);
+}
