@@ -85,11 +85,16 @@ public:
 
   const origin& where() const noexcept;
 
-  /// Sends one request and reads its response, within config.timeout.
+  /// Sends one request and reads its response, within config.timeout. The strings `req` views
+  /// must outlive the returned awaitable. Idempotent requests (GET, PUT, ...) are sent once more
+  /// on a fresh connection when a reused one turns out closed before any response byte.
   boost::asio::awaitable<response> send(const request& req);
 
   /// Closes the socket (pending operations complete with an error).
   void close();
+
+  /// Ends the connection politely (TLS close_notify, bounded by min(timeout, 2 s)), then closes.
+  boost::asio::awaitable<void> shutdown();
 
 private:
   struct impl;
