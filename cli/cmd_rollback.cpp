@@ -1,7 +1,64 @@
+// `relicense rollback REPORT --output CSV`: the inverse of a run. Each applied row goes back to
+// the serial the license was on before (or is unassigned again when it was unassigned); rows
+// whose previous serial is unknown are listed on stderr, never guessed.
 #include "commands.hpp"
+
+#include "relicense/io/report.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
 
 namespace relicense::cli {
 
-int run_rollback(const rollback_options&) { return not_yet("relicense rollback", 6); }
+int run_rollback(const rollback_options& opts) {
+  namespace io = relicense::io;
+  std::error_code ec;
+  if (std::filesystem::equivalent(opts.report, opts.output, ec)) {
+    std::fprintf(stderr, "relicense: --output %s would overwrite the report\n", opts.output.c_str());
+    return exit_usage;
+  }
+  io::report_data report;
+  try {
+    report = io::read_report(opts.report);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "relicense: %s\n", e.what());
+    return exit_usage;
+  }
+  if (report.torn_tail)
+    std::fprintf(stderr, "relicense: %s ends with an incomplete row (the run was killed while writing it); "
+                         "that row is left out\n", opts.report.c_str());
+
+  std::string out = "organizationId,licenseId,deviceSerial\n";
+  std::size_t written = 0, unknown = 0;
+  for (const auto& r : report.rows) {
+    if (r.result != io::outcome::applied) continue;
+    if (!r.previous_serial) {
+      if (unknown++ == 0)
+        std::fprintf(stderr, "relicense: applied rows whose previous serial is unknown (not in the rollback CSV):\n");
+      std::fprintf(stderr, "  line %u: organization %s, license %s (now on %s)\n", r.line, r.org_id.c_str(),
+                   r.license_id.c_str(), r.serial.empty() ? "no device" : r.serial.c_str());
+      continue;
+    }
+    out += io::csv_field(r.org_id);
+    out += ',';
+    out += io::csv_field(r.license_id);
+    out += ',';
+    out += io::csv_field(*r.previous_serial);  // "" = unassign, as in any input CSV
+    out += '\n';
+    ++written;
+  }
+  try {
+    io::detail::write_file_atomically(opts.output, out);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "relicense: %s\n", e.what());
+    return exit_usage;
+  }
+  std::fprintf(stderr, "relicense: wrote %zu rollback rows to %s", written, opts.output.c_str());
+  if (unknown) std::fprintf(stderr, "; %zu applied rows could not be included (listed above)", unknown);
+  std::fprintf(stderr, "\n");
+  // An incomplete inverse must not look like success to a script.
+  return unknown ? exit_rows_failed : exit_ok;
+}
 
 } // namespace relicense::cli

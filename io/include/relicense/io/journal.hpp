@@ -1,0 +1,131 @@
+// The run journal: append-only, crash-safe record of what a run has done, so that `--resume`
+// after a crash (kill -9, power loss, OOM) neither loses a row nor re-sends one that finished.
+//
+// File format: UTF-8 text, one record per line: `<crc32 as 8 lowercase hex> <JSON object>\n`,
+// the CRC-32 (IEEE) covering the JSON bytes. A record counts only when its line break is present
+// and its CRC matches; reading stops at the first record that fails (a torn write: everything
+// after it was never acknowledged to anyone), and a resumed writer truncates that tail away
+// before appending. Records:
+//   {"t":"header","v":1,"fingerprint":"..."}                        first record, always
+//   {"t":"row","line":N,"organizationId":..,"licenseId":..,"deviceSerial":..|null,
+//    "previousDeviceSerial":..|null (absent: unknown),"outcome":..,"permanent":bool,
+//    "httpStatus":..,"attempts":..,"latencyMs":..,"state":..,"error":..[,"batchId":..]}
+//   {"t":"batch","id":"...","organizationId":"...","lines":[N,...]}  an action batch was accepted
+//
+// Durability: every record reaches the kernel with its own write(2) as soon as it is appended
+// (a killed process loses nothing it appended); fdatasync runs every `sync_every` records or
+// `sync_interval`, and at close (a power loss loses at most that window, which only means
+// re-sending idempotent PUTs).
+#pragma once
+
+#include "relicense/io/row_result.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relicense::io {
+
+/// A journal that cannot be used: unreadable, not a journal, or written for another plan.
+class journal_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// `<report path without extension>.journal`: the default, next to the report.
+std::filesystem::path default_journal_path(const std::filesystem::path& report_path);
+
+/// Whether a failed row should stay failed on resume: the API refused it (4xx other than 408 and
+/// 429). Timeouts, 5xx, 429s and transport errors are retried by a resumed run.
+bool is_permanent_failure(const row_result& r) noexcept;
+
+/// An action batch the API accepted (batch mode): on resume its status is polled, not re-sent.
+struct journal_batch {
+  std::string id;
+  std::string org_id;
+  std::vector<std::uint32_t> lines;
+};
+
+/// What a journal says, as read back.
+struct journal_contents {
+  std::string fingerprint;                      ///< plan fingerprint from the header
+  /// Last row record per input line: rows that are done (applied, unchanged, or failed
+  /// permanently). Rows recorded as retryable failures, skipped or not attempted are not here.
+  std::map<std::uint32_t, row_result> done;
+  std::vector<journal_batch> batches;           ///< accepted batches, in order
+  std::uint64_t records = 0;                    ///< valid records read (header included)
+  std::uint64_t valid_bytes = 0;                ///< length of the valid prefix
+  std::uint64_t ignored_bytes = 0;              ///< torn/corrupt tail left out
+};
+
+/// Reads a journal. Throws journal_error when the file cannot be read or its first record is not
+/// a valid header (an empty file, or one torn inside its header, counts as "no header").
+journal_contents read_journal(const std::filesystem::path& path);
+
+/// How often the journal is fdatasync'd.
+struct journal_sync_policy {
+  std::size_t every = 64;                       ///< records between fdatasyncs
+  std::chrono::milliseconds interval{200};      ///< or time since the last fdatasync
+};
+
+/// Appends records to a journal. Not thread-safe: the runner's single result sink calls it.
+class journal_writer {
+public:
+  using clock_fn = std::function<std::chrono::steady_clock::time_point()>;
+
+  /// Starts a new journal for the plan with `fingerprint`. Refuses (journal_error) to overwrite
+  /// an existing non-empty file: it may be the only record of an interrupted run.
+  static journal_writer create(const std::filesystem::path& path, std::string_view fingerprint,
+                               journal_sync_policy policy = {}, clock_fn now = nullptr);
+
+  /// Continues the journal at `path` for `--resume`: reads it, checks the fingerprint (a
+  /// different plan → journal_error that says so), cuts off a torn tail, and appends from there.
+  /// A missing or empty file starts a new journal. `contents` receives what was read.
+  static journal_writer resume(const std::filesystem::path& path, std::string_view fingerprint,
+                               journal_contents& contents, journal_sync_policy policy = {},
+                               clock_fn now = nullptr);
+
+  journal_writer(journal_writer&&) noexcept;
+  journal_writer& operator=(journal_writer&&) noexcept;
+  ~journal_writer();  ///< close(), errors swallowed
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+  /// Records a finished row; `permanent` defaults to is_permanent_failure(r).
+  void append_row(const row_result& r);
+  void append_row(const row_result& r, bool permanent);
+  /// Records an action batch the API accepted.
+  void append_batch(const journal_batch& b);
+  /// fdatasync now if the policy's interval has passed (call from a timer if rows are sparse).
+  void sync_if_due();
+  /// fdatasync now.
+  void sync();
+  /// fdatasync and close. Idempotent.
+  void close();
+
+private:
+  journal_writer(std::filesystem::path path, int fd, journal_sync_policy policy, clock_fn now);
+  void append_record(std::string_view json);
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  journal_sync_policy policy_;
+  clock_fn now_;
+  std::size_t unsynced_ = 0;
+  std::chrono::steady_clock::time_point last_sync_{};
+  std::string scratch_;
+};
+
+namespace detail {
+/// The framed line for one JSON record: `<crc32 hex> <json>\n`.
+std::string frame_journal_record(std::string_view json);
+} // namespace detail
+
+} // namespace relicense::io

@@ -1,0 +1,165 @@
+// The run report: one row per plan row (not per request), written as rows finish so that a crash
+// leaves a readable prefix, and read back by `relicense rollback` and the tests.
+//
+// Formats (chosen by the file name): CSV with the DESIGN.md header, RFC 4180 quoting; or JSON
+// Lines when the name ends in `.jsonl`.
+//
+// Encoding of the two optional serials, which must stay distinguishable for rollback:
+//   deviceSerial          CSV: empty = unassign.             JSONL: null = unassign.
+//   previousDeviceSerial  CSV: empty = unknown,              JSONL: key absent = unknown,
+//                              `null` = was unassigned.             null = was unassigned.
+// (`null` cannot be a Meraki serial, which is always XXXX-XXXX-XXXX.) Rollback maps an applied
+// row back to its previous serial only when it is known; "was unassigned" rolls back to an
+// unassign, "unknown" is listed and never guessed.
+#pragma once
+
+#include "relicense/io/row_result.hpp"
+#include "relicense/plan/plan.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relicense::io {
+
+/// The report's file format.
+enum class report_format : std::uint8_t {
+  csv,   ///< comma-separated, DESIGN.md header, RFC 4180 quoting
+  jsonl  ///< one JSON object per line (name ends in .jsonl)
+};
+
+/// `.jsonl` (any case) → jsonl; anything else → csv.
+report_format report_format_for(const std::filesystem::path& path);
+
+/// The CSV header line (without line break), exactly as DESIGN.md spells it.
+inline constexpr std::string_view report_csv_header =
+    "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
+    "latencyMs,state,error";
+
+/// `<dir of csv>/<csv stem>.report-YYYYMMDDTHHMMSSZ.csv` (UTC): next to the input, never
+/// overwriting the report of an earlier run.
+std::filesystem::path default_report_path(const std::filesystem::path& csv_path,
+                                          std::chrono::system_clock::time_point now);
+
+/// One record in the given format, ending in "\n" (the reader also accepts CRLF).
+std::string format_report_row(const row_result& r, report_format f);
+
+/// A field quoted per RFC 4180 when it holds a comma, quote, CR or LF (or leading/trailing space).
+std::string csv_field(std::string_view s);
+
+/// How often buffered report rows reach the file.
+struct flush_policy {
+  std::size_t rows = 64;                      ///< flush after this many buffered rows
+  std::chrono::milliseconds interval{200};    ///< or when the oldest buffered row is this old
+};
+
+/// Writes a report as rows finish. Rows are buffered and written with write(2) whole, so the file
+/// is always a sequence of complete records (a kill -9 leaves a readable prefix). Not
+/// thread-safe: the runner's single result sink calls it.
+class report_writer {
+public:
+  using clock_fn = std::function<std::chrono::steady_clock::time_point()>;
+
+  /// Creates/truncates `path` and writes the CSV header. Throws std::runtime_error naming the file.
+  explicit report_writer(std::filesystem::path path, flush_policy policy = {},
+                         clock_fn now = nullptr);
+  ~report_writer();  ///< close(), errors swallowed
+  report_writer(const report_writer&) = delete;
+  report_writer& operator=(const report_writer&) = delete;
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  report_format format() const noexcept { return format_; }
+  std::uint64_t rows_written() const noexcept { return rows_; }
+
+  /// Buffers one row; flushes when the policy says so. Throws std::runtime_error on I/O error.
+  void write(const row_result& r);
+  /// Writes every buffered row to the file.
+  void flush();
+  /// Flushes, fsyncs and closes. Idempotent.
+  void close();
+
+private:
+  std::filesystem::path path_;
+  report_format format_;
+  flush_policy policy_;
+  clock_fn now_;
+  int fd_ = -1;
+  std::string buffer_;
+  std::size_t buffered_rows_ = 0;
+  std::chrono::steady_clock::time_point oldest_{};
+  std::uint64_t rows_ = 0;
+};
+
+/// A malformed report: `what()` is "file:line: reason".
+class report_error : public std::runtime_error {
+public:
+  report_error(const std::filesystem::path& file, std::uint64_t line, const std::string& reason);
+  std::uint64_t line() const noexcept { return line_; }
+
+private:
+  std::uint64_t line_;
+};
+
+/// A report read back.
+struct report_data {
+  std::vector<row_result> rows;
+  bool torn_tail = false;  ///< an incomplete last record (crash mid-write) was left out
+};
+
+/// Reads a whole report (format from the name; CSV columns matched by header name, so extra
+/// columns are ignored; a UTF-8 BOM and CRLF are accepted). A last record without its line break
+/// is kept only when it is complete (all columns / valid JSON), otherwise left out as torn.
+/// Throws report_error (file:line) on anything malformed, std::runtime_error when the file cannot
+/// be read.
+report_data read_report(const std::filesystem::path& path);
+
+/// What the inventory says about one license (`relicense verify`).
+struct inventory_license {
+  std::string org_id;
+  std::string license_id;
+  std::string serial;  ///< "" = unassigned
+};
+
+/// A plan row whose license is not where the plan wants it.
+struct verify_mismatch {
+  std::uint32_t line = 0;  ///< input line of the plan row
+  std::string org_id;
+  std::string license_id;
+  std::string requested;   ///< "" = unassigned
+  std::string actual;      ///< "" = unassigned (meaningless when !found)
+  bool found = false;      ///< false: the license is not in the organization's inventory
+};
+
+/// Compares a plan with the inventory of its organizations; returns mismatches in plan order.
+std::vector<verify_mismatch> find_mismatches(const plan::plan& p,
+                                             std::span<const inventory_license> inventory);
+
+namespace detail {
+/// Appends `s` as a JSON string literal (quotes included); invalid UTF-8 bytes become '?', so
+/// every file we write parses back.
+void append_json_string(std::string& out, std::string_view s);
+/// The report spelling of an outcome (same as io::to_string; kept here so the artefact files do
+/// not depend on the transport's translation units).
+std::string_view outcome_name(outcome o) noexcept;
+/// Inverse of outcome_name; false when `s` is not an outcome.
+bool parse_outcome(std::string_view s, outcome& o) noexcept;
+/// Parses one JSON Lines report record (also the body of a journal row record). Throws
+/// std::invalid_argument saying what is wrong.
+row_result parse_report_json(std::string_view json);
+/// write(2) until all of `data` is written; throws std::runtime_error naming `what` on failure.
+void write_all(int fd, std::string_view data, const std::filesystem::path& what);
+/// Replaces `path` with `content` atomically: writes a hidden temp file in the same directory
+/// (`.<name>.tmp.<pid>`, so collectors that match `*.prom` never read it), fsyncs it and renames
+/// it over `path`. Readers see the old file or the new one, never a mix. Throws
+/// std::runtime_error naming the file.
+void write_file_atomically(const std::filesystem::path& path, std::string_view content);
+} // namespace detail
+
+} // namespace relicense::io

@@ -1,0 +1,346 @@
+// Journal: CRC-framed JSON lines, written with one write(2) per record and fdatasync'd in
+// batches. See journal.hpp for the format and the durability argument.
+#include "relicense/io/journal.hpp"
+
+#include "relicense/io/report.hpp"
+
+#include <boost/crc.hpp>
+#include <simdjson.h>
+
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace relicense::io {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int journal_version = 1;
+
+std::uint32_t crc32_of(std::string_view s) {
+  boost::crc_32_type crc;
+  crc.process_bytes(s.data(), s.size());
+  return crc.checksum();
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+/// Makes a new file's directory entry durable: without it a power loss can lose the whole file.
+void sync_parent_dir(const fs::path& path) {
+  fs::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string header_json(std::string_view fingerprint) {
+  std::string json = "{\"t\":\"header\",\"v\":" + std::to_string(journal_version) + ",\"fingerprint\":";
+  detail::append_json_string(json, fingerprint);
+  json += '}';
+  return json;
+}
+
+/// Could `data` be the beginning of a journal whose header write was cut short? (No line break
+/// yet, and what is there looks like the start of a framed record.) Such a file holds nothing
+/// but a torn header and may be restarted; anything else is not ours to overwrite.
+bool is_torn_header(std::string_view data) {
+  if (data.find('\n') != std::string_view::npos) return false;
+  std::string_view frame = "00000000 {\"t\":\"header\"";
+  for (std::size_t i = 0; i < data.size() && i < frame.size(); ++i) {
+    const char c = data[i];
+    if (i < 8 ? !std::isxdigit(static_cast<unsigned char>(c)) : c != frame[i]) return false;
+  }
+  return true;
+}
+
+std::string read_all(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw journal_error("cannot open journal " + path.string() + ": " + errno_text());
+  std::string data;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::string e = errno_text();
+      ::close(fd);
+      throw journal_error("cannot read journal " + path.string() + ": " + e);
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return data;
+}
+
+/// Parses the valid prefix of a journal; `header_seen` false when the first record is missing.
+journal_contents parse_journal(std::string_view data, bool& header_seen) {
+  journal_contents out;
+  header_seen = false;
+  simdjson::dom::parser parser;
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    const std::size_t nl = data.find('\n', pos);
+    if (nl == std::string_view::npos) break;  // torn: no line break
+    std::string_view line = data.substr(pos, nl - pos);
+    if (line.size() < 10 || line[8] != ' ') break;
+    std::uint32_t crc = 0;
+    auto [p, ec] = std::from_chars(line.data(), line.data() + 8, crc, 16);
+    if (ec != std::errc{} || p != line.data() + 8) break;
+    std::string_view json = line.substr(9);
+    if (crc32_of(json) != crc) break;
+
+    simdjson::dom::element doc;
+    std::string_view type;
+    if (parser.parse(json.data(), json.size()).get(doc) || doc["t"].get_string().get(type)) break;
+    if (!header_seen) {
+      std::string_view fp;
+      if (type != "header" || doc["fingerprint"].get_string().get(fp)) break;
+      out.fingerprint.assign(fp);
+      header_seen = true;
+    } else if (type == "row") {
+      row_result r;
+      try {
+        r = detail::parse_report_json(json);
+      } catch (const std::invalid_argument&) {
+        break;
+      }
+      bool permanent = false;
+      if (doc["permanent"].get_bool().get(permanent)) permanent = false;
+      const bool done = r.result == outcome::applied || r.result == outcome::unchanged ||
+                        (r.result == outcome::failed && permanent);
+      // Only "done" records count; a later skipped/not-attempted record for the same line (a
+      // resumed run passing over it) must not undo what an earlier run achieved.
+      if (done) out.done[r.line] = std::move(r);
+    } else if (type == "batch") {
+      journal_batch b;
+      std::string_view id, org;
+      simdjson::dom::array lines;
+      if (doc["id"].get_string().get(id) || doc["organizationId"].get_string().get(org) ||
+          doc["lines"].get_array().get(lines))
+        break;
+      b.id.assign(id);
+      b.org_id.assign(org);
+      bool ok = true;
+      for (auto v : lines) {
+        std::uint64_t l;
+        if (v.get_uint64().get(l) || l > 0xffffffffu) {
+          ok = false;
+          break;
+        }
+        b.lines.push_back(static_cast<std::uint32_t>(l));
+      }
+      if (!ok) break;
+      out.batches.push_back(std::move(b));
+    }
+    // Unknown record types from a newer version are skipped, not fatal.
+    ++out.records;
+    pos = nl + 1;
+    out.valid_bytes = pos;
+  }
+  out.ignored_bytes = data.size() - out.valid_bytes;
+  return out;
+}
+
+} // namespace
+
+namespace detail {
+
+std::string frame_journal_record(std::string_view json) {
+  char hex[16];
+  std::uint32_t crc = crc32_of(json);
+  static constexpr char digits[] = "0123456789abcdef";
+  for (int i = 7; i >= 0; --i) {
+    hex[i] = digits[crc & 0xf];
+    crc >>= 4;
+  }
+  std::string out;
+  out.reserve(json.size() + 10);
+  out.append(hex, 8);
+  out.push_back(' ');
+  out.append(json);
+  out.push_back('\n');
+  return out;
+}
+
+} // namespace detail
+
+fs::path default_journal_path(const fs::path& report_path) {
+  fs::path p = report_path;
+  p.replace_extension(".journal");
+  return p;
+}
+
+bool is_permanent_failure(const row_result& r) noexcept {
+  return r.result == outcome::failed && r.http_status >= 400 && r.http_status < 500 &&
+         r.http_status != 408 && r.http_status != 429;
+}
+
+journal_contents read_journal(const fs::path& path) {
+  std::string data = read_all(path);
+  bool header_seen = false;
+  journal_contents c = parse_journal(data, header_seen);
+  if (!header_seen)
+    throw journal_error(path.string() + " is not a relicense journal (no valid header record)");
+  return c;
+}
+
+journal_writer::journal_writer(fs::path path, int fd, journal_sync_policy policy, clock_fn now)
+    : path_(std::move(path)), fd_(fd), policy_(policy), now_(std::move(now)) {
+  if (!now_) now_ = [] { return std::chrono::steady_clock::now(); };
+  last_sync_ = now_();
+}
+
+journal_writer::journal_writer(journal_writer&& o) noexcept
+    : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), policy_(o.policy_),
+      now_(std::move(o.now_)), unsynced_(o.unsynced_), last_sync_(o.last_sync_) {}
+
+journal_writer& journal_writer::operator=(journal_writer&& o) noexcept {
+  if (this != &o) {
+    try {
+      close();
+    } catch (...) {
+      // The old journal's close failure cannot be reported from a move.
+    }
+    path_ = std::move(o.path_);
+    fd_ = std::exchange(o.fd_, -1);
+    policy_ = o.policy_;
+    now_ = std::move(o.now_);
+    unsynced_ = o.unsynced_;
+    last_sync_ = o.last_sync_;
+  }
+  return *this;
+}
+
+journal_writer::~journal_writer() {
+  try {
+    close();
+  } catch (...) {
+    // A destructor cannot report; callers that care call close() themselves.
+  }
+}
+
+journal_writer journal_writer::create(const fs::path& path, std::string_view fingerprint,
+                                      journal_sync_policy policy, clock_fn now) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw journal_error("cannot create journal " + path.string() + ": " + errno_text());
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || st.st_size != 0) {
+    ::close(fd);
+    throw journal_error("journal " + path.string() +
+                        " already exists; pass --resume to continue that run, or choose another --journal");
+  }
+  journal_writer w(path, fd, policy, std::move(now));
+  w.append_record(header_json(fingerprint));
+  w.sync();  // the header is what makes the file a journal: make it durable at once
+  sync_parent_dir(path);
+  return w;
+}
+
+journal_writer journal_writer::resume(const fs::path& path, std::string_view fingerprint,
+                                      journal_contents& contents, journal_sync_policy policy,
+                                      clock_fn now) {
+  std::error_code ec;
+  if (!fs::exists(path, ec) || fs::file_size(path, ec) == 0) {
+    contents = journal_contents{};
+    contents.fingerprint.assign(fingerprint);
+    if (fs::exists(path, ec)) fs::remove(path, ec);
+    return create(path, fingerprint, policy, std::move(now));
+  }
+  std::string data = read_all(path);
+  bool header_seen = false;
+  contents = parse_journal(data, header_seen);
+  if (!header_seen) {
+    if (!is_torn_header(data))
+      throw journal_error(path.string() + " is not a relicense journal (no valid header record)");
+    // Killed while writing the header: nothing was recorded, so start over.
+    fs::remove(path, ec);
+    contents = journal_contents{};
+    contents.fingerprint.assign(fingerprint);
+    return create(path, fingerprint, policy, std::move(now));
+  }
+  if (contents.fingerprint != fingerprint)
+    throw journal_error("journal " + path.string() + " belongs to a different plan (fingerprint " +
+                        contents.fingerprint + ", this CSV gives " + std::string(fingerprint) +
+                        "); resume with the CSV of that run, or start a new journal without --resume");
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) throw journal_error("cannot open journal " + path.string() + ": " + errno_text());
+  if (contents.ignored_bytes > 0) {
+    // New records must follow the valid prefix directly, or the reader would stop at the torn
+    // record and never see them.
+    if (::ftruncate(fd, static_cast<off_t>(contents.valid_bytes)) != 0 || ::fdatasync(fd) != 0) {
+      std::string e = errno_text();
+      ::close(fd);
+      throw journal_error("cannot truncate the torn tail of journal " + path.string() + ": " + e);
+    }
+  }
+  return journal_writer(path, fd, policy, std::move(now));
+}
+
+void journal_writer::append_record(std::string_view json) {
+  if (fd_ < 0) throw journal_error("journal " + path_.string() + " is closed");
+  scratch_ = detail::frame_journal_record(json);
+  try {
+    detail::write_all(fd_, scratch_, path_);
+  } catch (const std::runtime_error& e) {
+    throw journal_error(e.what());
+  }
+  ++unsynced_;
+  if (unsynced_ >= policy_.every) sync();
+  else sync_if_due();
+}
+
+void journal_writer::append_row(const row_result& r) { append_row(r, is_permanent_failure(r)); }
+
+void journal_writer::append_row(const row_result& r, bool permanent) {
+  std::string row = format_report_row(r, report_format::jsonl);
+  // Reuse the report's JSONL object: drop its "{" and "}\n" and wrap it with the record fields.
+  std::string json = permanent ? "{\"t\":\"row\",\"permanent\":true," : "{\"t\":\"row\",\"permanent\":false,";
+  json.append(row, 1, row.size() - 2);
+  append_record(json);
+}
+
+void journal_writer::append_batch(const journal_batch& b) {
+  std::string json = "{\"t\":\"batch\",\"id\":";
+  detail::append_json_string(json, b.id);
+  json += ",\"organizationId\":";
+  detail::append_json_string(json, b.org_id);
+  json += ",\"lines\":[";
+  for (std::size_t i = 0; i < b.lines.size(); ++i) {
+    if (i) json += ',';
+    json += std::to_string(b.lines[i]);
+  }
+  json += "]}";
+  append_record(json);
+}
+
+void journal_writer::sync_if_due() {
+  if (fd_ >= 0 && unsynced_ > 0 && now_() - last_sync_ >= policy_.interval) sync();
+}
+
+void journal_writer::sync() {
+  if (fd_ < 0) return;
+  if (::fdatasync(fd_) != 0) throw journal_error("cannot sync journal " + path_.string() + ": " + errno_text());
+  unsynced_ = 0;
+  last_sync_ = now_();
+}
+
+void journal_writer::close() {
+  if (fd_ < 0) return;
+  int fd = std::exchange(fd_, -1);
+  const bool synced = ::fdatasync(fd) == 0;
+  const std::string e = synced ? std::string() : errno_text();
+  ::close(fd);
+  if (!synced) throw journal_error("cannot sync journal " + path_.string() + ": " + e);
+}
+
+} // namespace relicense::io

@@ -1,0 +1,568 @@
+// Report writing and reading. Rows are formatted into a buffer and reach the file with one
+// write(2) per flush, so the file only ever grows by whole records.
+#include "relicense/io/report.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <fcntl.h>
+#include <map>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace relicense::io {
+
+namespace fs = std::filesystem;
+
+namespace detail {
+
+std::string_view outcome_name(outcome o) noexcept {
+  switch (o) {
+  case outcome::applied: return "applied";
+  case outcome::unchanged: return "unchanged";
+  case outcome::failed: return "failed";
+  case outcome::skipped: return "skipped";
+  case outcome::not_attempted: return "not_attempted";
+  }
+  return "not_attempted";
+}
+
+bool parse_outcome(std::string_view s, outcome& o) noexcept {
+  for (outcome c : {outcome::applied, outcome::unchanged, outcome::failed, outcome::skipped,
+                    outcome::not_attempted}) {
+    if (outcome_name(c) == s) {
+      o = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  // Server-provided error text may hold invalid UTF-8; a file that does not parse back would
+  // break rollback and resume, so such bytes are replaced rather than copied.
+  const bool valid = simdjson::validate_utf8(s.data(), s.size());
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    default:
+      if (c < 0x20 || c == 0x7f) {
+        static constexpr char hex[] = "0123456789abcdef";
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xf]);
+      } else if (c >= 0x80 && !valid) {
+        out.push_back('?');
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+    }
+  }
+  out.push_back('"');
+}
+
+row_result parse_report_json(std::string_view line) {
+  // The DOM parser, not On Demand: keys may come in any order and each line is parsed once. One
+  // parser per thread keeps its buffers across lines.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(line.data(), line.size()).get(doc))
+    throw std::invalid_argument(std::string("not JSON: ") + simdjson::error_message(err));
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj)) throw std::invalid_argument("not a JSON object");
+  row_result r;
+  bool has_line = false, has_license = false, has_outcome = false;
+  for (auto fieldv : obj) {
+    std::string_view k = fieldv.key;
+    simdjson::dom::element v = fieldv.value;
+    auto str = [&](std::string& out) {
+      std::string_view sv;
+      if (v.get_string().get(sv)) throw std::invalid_argument(std::string(k) + " is not a string");
+      out.assign(sv);
+    };
+    auto uint = [&](auto& out) {
+      std::uint64_t u;
+      if (v.get_uint64().get(u) || u > std::numeric_limits<std::remove_reference_t<decltype(out)>>::max())
+        throw std::invalid_argument(std::string(k) + " is not a small non-negative integer");
+      out = static_cast<std::remove_reference_t<decltype(out)>>(u);
+    };
+    if (k == "line") {
+      uint(r.line);
+      has_line = true;
+    } else if (k == "organizationId") {
+      str(r.org_id);
+    } else if (k == "licenseId") {
+      str(r.license_id);
+      has_license = true;
+    } else if (k == "deviceSerial") {
+      if (!v.is_null()) str(r.serial);
+    } else if (k == "previousDeviceSerial") {
+      r.previous_serial.emplace();
+      if (!v.is_null()) str(*r.previous_serial);
+    } else if (k == "outcome") {
+      std::string o;
+      str(o);
+      if (!detail::parse_outcome(o, r.result)) throw std::invalid_argument("unknown outcome '" + o + "'");
+      has_outcome = true;
+    } else if (k == "httpStatus") {
+      uint(r.http_status);
+    } else if (k == "attempts") {
+      uint(r.attempts);
+    } else if (k == "latencyMs") {
+      if (v.get_double().get(r.latency_ms)) throw std::invalid_argument("latencyMs is not a number");
+    } else if (k == "state") {
+      str(r.state);
+    } else if (k == "error") {
+      str(r.error);
+    } else if (k == "batchId") {
+      str(r.batch_id);
+    }
+  }
+  if (!has_line || !has_license || !has_outcome)
+    throw std::invalid_argument("missing line, licenseId or outcome");
+  return r;
+}
+
+void write_all(int fd, std::string_view data, const fs::path& what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("cannot write " + what.string() + ": " + std::strerror(errno));
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void write_file_atomically(const fs::path& path, std::string_view content) {
+  fs::path dir = path.parent_path();
+  fs::path tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  try {
+    write_all(fd, content, tmp);
+    if (::fsync(fd) != 0) throw std::runtime_error("cannot sync " + tmp.string() + ": " + std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(e));
+  }
+}
+
+} // namespace detail
+
+namespace {
+
+bool ends_with_nocase(std::string_view s, std::string_view suffix) {
+  if (s.size() < suffix.size()) return false;
+  return std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
+                    [](char a, char b) { return a == (b | 0x20) || a == b; });
+}
+
+void append_double(std::string& out, double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
+  if (ec != std::errc{}) {
+    out += "0";
+    return;
+  }
+  // Trim trailing zeros (12.500 → 12.5, 3.000 → 3) to keep the report short and readable.
+  std::string_view sv(buf, static_cast<std::size_t>(end - buf));
+  while (sv.back() == '0') sv.remove_suffix(1);
+  if (sv.back() == '.') sv.remove_suffix(1);
+  out += sv;
+}
+
+void append_csv_row(std::string& out, const row_result& r) {
+  out += std::to_string(r.line);
+  out += ',';
+  out += csv_field(r.org_id);
+  out += ',';
+  out += csv_field(r.license_id);
+  out += ',';
+  out += csv_field(r.serial);
+  out += ',';
+  if (r.previous_serial) out += r.previous_serial->empty() ? "null" : csv_field(*r.previous_serial);
+  out += ',';
+  out += detail::outcome_name(r.result);
+  out += ',';
+  out += std::to_string(r.http_status);
+  out += ',';
+  out += std::to_string(r.attempts);
+  out += ',';
+  append_double(out, r.latency_ms);
+  out += ',';
+  out += csv_field(r.state);
+  out += ',';
+  out += csv_field(r.error);
+  out += '\n';
+}
+
+void append_jsonl_row(std::string& out, const row_result& r) {
+  out += "{\"line\":";
+  out += std::to_string(r.line);
+  out += ",\"organizationId\":";
+  detail::append_json_string(out, r.org_id);
+  out += ",\"licenseId\":";
+  detail::append_json_string(out, r.license_id);
+  out += ",\"deviceSerial\":";
+  if (r.serial.empty()) out += "null";
+  else detail::append_json_string(out, r.serial);
+  if (r.previous_serial) {
+    out += ",\"previousDeviceSerial\":";
+    if (r.previous_serial->empty()) out += "null";
+    else detail::append_json_string(out, *r.previous_serial);
+  }
+  out += ",\"outcome\":\"";
+  out += detail::outcome_name(r.result);
+  out += "\",\"httpStatus\":";
+  out += std::to_string(r.http_status);
+  out += ",\"attempts\":";
+  out += std::to_string(r.attempts);
+  out += ",\"latencyMs\":";
+  append_double(out, r.latency_ms);
+  out += ",\"state\":";
+  detail::append_json_string(out, r.state);
+  out += ",\"error\":";
+  detail::append_json_string(out, r.error);
+  if (!r.batch_id.empty()) {
+    out += ",\"batchId\":";
+    detail::append_json_string(out, r.batch_id);
+  }
+  out += "}\n";
+}
+
+std::string read_file(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  std::string data;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      throw std::runtime_error("cannot read " + path.string() + ": " + std::strerror(e));
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return data;
+}
+
+/// One CSV record, with the line where it starts and whether its line break was present.
+struct csv_record {
+  std::vector<std::string> fields;
+  std::uint64_t line = 0;
+  bool terminated = false;
+};
+
+/// RFC 4180 record splitter over a whole file (quoted fields may span lines).
+class csv_scanner {
+public:
+  csv_scanner(std::string_view data, const fs::path& file) : data_(data), file_(file) {}
+
+  bool next(csv_record& rec) {
+    if (pos_ >= data_.size()) return false;
+    rec.fields.clear();
+    rec.line = line_;
+    rec.terminated = false;
+    std::string field;
+    bool quoted = false, was_quoted = false;
+    while (pos_ < data_.size()) {
+      char c = data_[pos_++];
+      if (quoted) {
+        if (c == '"') {
+          if (pos_ < data_.size() && data_[pos_] == '"') {
+            field.push_back('"');
+            ++pos_;
+          } else {
+            quoted = false;
+          }
+        } else {
+          if (c == '\n') ++line_;
+          field.push_back(c);
+        }
+        continue;
+      }
+      if (c == '"') {
+        if (!field.empty() || was_quoted)
+          throw report_error(file_, line_, "quote inside an unquoted field");
+        quoted = was_quoted = true;
+      } else if (c == ',') {
+        rec.fields.push_back(std::move(field));
+        field.clear();
+        was_quoted = false;
+      } else if (c == '\r' && pos_ < data_.size() && data_[pos_] == '\n') {
+        // CRLF: the LF ends the record on the next iteration.
+      } else if (c == '\n') {
+        ++line_;
+        rec.terminated = true;
+        break;
+      } else {
+        if (was_quoted) throw report_error(file_, line_, "text after a closing quote");
+        field.push_back(c);
+      }
+    }
+    if (quoted && !rec.terminated) {
+      // An unterminated quoted field can only be a torn last record.
+      rec.fields.push_back(std::move(field));
+      return true;
+    }
+    rec.fields.push_back(std::move(field));
+    return true;
+  }
+
+private:
+  std::string_view data_;
+  const fs::path& file_;
+  std::size_t pos_ = 0;
+  std::uint64_t line_ = 1;
+};
+
+template <typename T>
+bool parse_number(std::string_view s, T& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+report_data read_csv_report(const fs::path& path, std::string_view data) {
+  report_data result;
+  if (data.starts_with("\xEF\xBB\xBF")) data.remove_prefix(3);
+  csv_scanner scan(data, path);
+  csv_record rec;
+  if (!scan.next(rec) || !rec.terminated) throw report_error(path, 1, "no header line");
+  enum col { c_line, c_org, c_license, c_serial, c_prev, c_outcome, c_status, c_attempts, c_latency,
+             c_state, c_error, c_count };
+  static constexpr std::string_view names[c_count] = {
+      "line", "organizationId", "licenseId", "deviceSerial", "previousDeviceSerial", "outcome",
+      "httpStatus", "attempts", "latencyMs", "state", "error"};
+  int index[c_count];
+  std::fill(std::begin(index), std::end(index), -1);
+  for (std::size_t i = 0; i < rec.fields.size(); ++i)
+    for (int c = 0; c < c_count; ++c)
+      if (rec.fields[i] == names[c]) index[c] = static_cast<int>(i);
+  for (int c : {c_line, c_org, c_license, c_serial, c_prev, c_outcome})
+    if (index[c] < 0)
+      throw report_error(path, 1, "header has no " + std::string(names[c]) + " column (is this a relicense report?)");
+  const std::size_t columns = rec.fields.size();
+
+  while (scan.next(rec)) {
+    if (rec.fields.size() == 1 && rec.fields[0].empty()) {
+      if (!rec.terminated) break;  // the file ends with a line break: nothing more
+      continue;                    // blank line
+    }
+    if (rec.fields.size() != columns) {
+      if (!rec.terminated) {
+        result.torn_tail = true;
+        break;
+      }
+      throw report_error(path, rec.line,
+                         "expected " + std::to_string(columns) + " fields, found " + std::to_string(rec.fields.size()));
+    }
+    auto field = [&](int c) -> const std::string& {
+      static const std::string empty;
+      return index[c] < 0 ? empty : rec.fields[static_cast<std::size_t>(index[c])];
+    };
+    try {
+      row_result r;
+      if (!parse_number(field(c_line), r.line)) throw std::invalid_argument("bad line number '" + field(c_line) + "'");
+      r.org_id = field(c_org);
+      r.license_id = field(c_license);
+      if (r.license_id.empty()) throw std::invalid_argument("empty licenseId");
+      r.serial = field(c_serial);
+      const std::string& prev = field(c_prev);
+      if (prev == "null") r.previous_serial = std::string();
+      else if (!prev.empty()) r.previous_serial = prev;
+      if (!detail::parse_outcome(field(c_outcome), r.result))
+        throw std::invalid_argument("unknown outcome '" + field(c_outcome) + "'");
+      if (index[c_status] >= 0 && !field(c_status).empty() && !parse_number(field(c_status), r.http_status))
+        throw std::invalid_argument("bad httpStatus");
+      if (index[c_attempts] >= 0 && !field(c_attempts).empty() && !parse_number(field(c_attempts), r.attempts))
+        throw std::invalid_argument("bad attempts");
+      if (index[c_latency] >= 0 && !field(c_latency).empty() && !parse_number(field(c_latency), r.latency_ms))
+        throw std::invalid_argument("bad latencyMs");
+      r.state = field(c_state);
+      r.error = field(c_error);
+      result.rows.push_back(std::move(r));
+    } catch (const std::invalid_argument& e) {
+      if (!rec.terminated) {
+        result.torn_tail = true;
+        break;
+      }
+      throw report_error(path, rec.line, e.what());
+    }
+  }
+  return result;
+}
+
+report_data read_jsonl_report(const fs::path& path, std::string_view data) {
+  report_data result;
+  if (data.starts_with("\xEF\xBB\xBF")) data.remove_prefix(3);
+  std::uint64_t line_no = 0;
+  while (!data.empty()) {
+    ++line_no;
+    auto nl = data.find('\n');
+    const bool terminated = nl != std::string_view::npos;
+    std::string_view line = data.substr(0, terminated ? nl : data.size());
+    data.remove_prefix(terminated ? nl + 1 : data.size());
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    try {
+      row_result r = detail::parse_report_json(line);
+      result.rows.push_back(std::move(r));
+    } catch (const std::invalid_argument& e) {
+      if (!terminated) {
+        result.torn_tail = true;
+        break;
+      }
+      throw report_error(path, line_no, e.what());
+    }
+  }
+  return result;
+}
+
+} // namespace
+
+report_format report_format_for(const fs::path& path) {
+  return ends_with_nocase(path.filename().string(), ".jsonl") ? report_format::jsonl : report_format::csv;
+}
+
+fs::path default_report_path(const fs::path& csv_path, std::chrono::system_clock::time_point now) {
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  fs::path stem = csv_path.stem();
+  if (stem.empty()) stem = "relicense";
+  return csv_path.parent_path() / (stem.string() + ".report-" + stamp + ".csv");
+}
+
+std::string csv_field(std::string_view s) {
+  bool needs = s.find_first_of(",\"\r\n") != std::string_view::npos ||
+               (!s.empty() && (s.front() == ' ' || s.back() == ' '));
+  if (!needs) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string format_report_row(const row_result& r, report_format f) {
+  std::string out;
+  if (f == report_format::csv) append_csv_row(out, r);
+  else append_jsonl_row(out, r);
+  return out;
+}
+
+report_writer::report_writer(fs::path path, flush_policy policy, clock_fn now)
+    : path_(std::move(path)), format_(report_format_for(path_)), policy_(policy), now_(std::move(now)) {
+  if (!now_) now_ = [] { return std::chrono::steady_clock::now(); };
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot create report " + path_.string() + ": " + std::strerror(errno));
+  if (format_ == report_format::csv) {
+    std::string header(report_csv_header);
+    header.push_back('\n');
+    detail::write_all(fd_, header, path_);
+  }
+}
+
+report_writer::~report_writer() {
+  try {
+    close();
+  } catch (...) {
+    // A destructor cannot report; callers that care call close() themselves.
+  }
+}
+
+void report_writer::write(const row_result& r) {
+  if (fd_ < 0) throw std::runtime_error("report " + path_.string() + " is closed");
+  auto now = now_();
+  if (buffered_rows_ == 0) oldest_ = now;
+  if (format_ == report_format::csv) append_csv_row(buffer_, r);
+  else append_jsonl_row(buffer_, r);
+  ++buffered_rows_;
+  ++rows_;
+  if (buffered_rows_ >= policy_.rows || now - oldest_ >= policy_.interval) flush();
+}
+
+void report_writer::flush() {
+  if (fd_ < 0 || buffer_.empty()) return;
+  detail::write_all(fd_, buffer_, path_);
+  buffer_.clear();
+  buffered_rows_ = 0;
+}
+
+void report_writer::close() {
+  if (fd_ < 0) return;
+  int fd = fd_;
+  try {
+    flush();
+  } catch (...) {
+    fd_ = -1;
+    ::close(fd);
+    throw;
+  }
+  fd_ = -1;
+  ::fsync(fd);
+  if (::close(fd) != 0) throw std::runtime_error("cannot close report " + path_.string() + ": " + std::strerror(errno));
+}
+
+report_error::report_error(const fs::path& file, std::uint64_t line, const std::string& reason)
+    : std::runtime_error(file.string() + ":" + std::to_string(line) + ": " + reason), line_(line) {}
+
+report_data read_report(const fs::path& path) {
+  std::string data = read_file(path);
+  return report_format_for(path) == report_format::jsonl ? read_jsonl_report(path, data)
+                                                         : read_csv_report(path, data);
+}
+
+std::vector<verify_mismatch> find_mismatches(const plan::plan& p,
+                                             std::span<const inventory_license> inventory) {
+  // Keyed by org + NUL + license: ids never contain NUL, so keys cannot collide.
+  std::unordered_map<std::string, const inventory_license*> where;
+  where.reserve(inventory.size());
+  for (const auto& l : inventory) where[l.org_id + '\0' + l.license_id] = &l;
+  std::vector<verify_mismatch> out;
+  for (const auto& row : p.rows) {
+    const std::string& org = row.org < p.orgs.size() ? p.orgs[row.org] : std::string();
+    auto it = where.find(org + '\0' + row.license_id);
+    if (it != where.end() && it->second->serial == row.serial) continue;
+    verify_mismatch m;
+    m.line = row.line;
+    m.org_id = org;
+    m.license_id = row.license_id;
+    m.requested = row.serial;
+    m.found = it != where.end();
+    if (m.found) m.actual = it->second->serial;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+} // namespace relicense::io

@@ -1,0 +1,89 @@
+// Progress line: enablement, rate limiting on a fake clock, log lines that do not tear it.
+#include "relicense/io/progress.hpp"
+
+#include "relicense/test/fake_clock.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace io = relicense::io;
+using relicense::test::fake_clock;
+using namespace std::chrono_literals;
+
+// --quiet and --progress off win; on forces it; auto needs a terminal.
+TEST(artefacts_progress, enablement) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  EXPECT_FALSE(io::progress_enabled("auto", false, fds[1])) << "a pipe is not a terminal";
+  EXPECT_TRUE(io::progress_enabled("on", false, fds[1]));
+  EXPECT_FALSE(io::progress_enabled("on", true, fds[1]));
+  EXPECT_FALSE(io::progress_enabled("off", false, fds[1]));
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+// 1000 updates over 2 s of fake time redraw at most every 250 ms (plus the final row).
+TEST(artefacts_progress, rate_limited_redraws) {
+  fake_clock clock;
+  std::string out;
+  io::progress p(true, 1000, [&] { return clock.now(); }, [&](std::string_view s) { out += s; });
+  for (std::uint64_t i = 1; i <= 1000; ++i) {
+    clock.advance(2ms);
+    p.update(i, 0);
+  }
+  EXPECT_GE(p.draws(), 8u);
+  EXPECT_LE(p.draws(), 10u) << "2 s at 4 draws/s, plus the first and the last";
+  EXPECT_NE(out.rfind("1000/1000 rows"), std::string::npos) << "the last row is always drawn";
+}
+
+// The line shows done/total, rate over the recent window, 429s and an ETA.
+TEST(artefacts_progress, render_rate_and_eta) {
+  fake_clock clock;
+  io::progress p(true, 100, [&] { return clock.now(); }, [](std::string_view) {});
+  clock.advance(5s);
+  p.update(50, 3);
+  EXPECT_EQ(p.render(), "50/100 rows (50.0%)  10.0 rows/s  429s: 3  ETA 5s");
+  clock.advance(30s);  // a long pause (429s) then a fast burst: the window follows the recent pace
+  p.update(60, 9);
+  clock.advance(1s);
+  p.update(80, 9);
+  EXPECT_NE(p.render().find("ETA "), std::string::npos);
+  EXPECT_EQ(io::format_eta(185), "3m05s");
+  EXPECT_EQ(io::format_eta(3725), "1h02m");
+  EXPECT_EQ(io::format_eta(-1), "--");
+}
+
+// log() clears the progress line, prints the message on its own line, then redraws the progress.
+TEST(artefacts_progress, log_does_not_tear) {
+  fake_clock clock;
+  std::vector<std::string> writes;
+  io::progress p(true, 10, [&] { return clock.now(); }, [&](std::string_view s) { writes.emplace_back(s); });
+  p.update(1, 0);
+  ASSERT_EQ(writes.size(), 1u);
+  p.log("warning: something");
+  ASSERT_EQ(writes.size(), 3u);
+  EXPECT_EQ(writes[1], "\r\x1b[Kwarning: something\n");
+  EXPECT_EQ(writes[2].substr(0, 4), "\r\x1b[K");
+  EXPECT_NE(writes[2].find("1/10 rows"), std::string::npos);
+  p.finish();
+  EXPECT_EQ(writes.back(), "\n") << "the final line is ended";
+  p.log("after");
+  EXPECT_EQ(writes.back(), "after\n") << "no redraw after finish";
+}
+
+// Disabled progress draws nothing, and log() prints plain lines.
+TEST(artefacts_progress, disabled_prints_only_logs) {
+  fake_clock clock;
+  std::string out;
+  {
+    io::progress p(false, 10, [&] { return clock.now(); }, [&](std::string_view s) { out += s; });
+    for (int i = 1; i <= 10; ++i) {
+      clock.advance(1s);
+      p.update(static_cast<std::uint64_t>(i), 0);
+    }
+    p.log("hello");
+  }
+  EXPECT_EQ(out, "hello\n");
+}
