@@ -1,0 +1,490 @@
+#include "relicense/engine/runner.hpp"
+
+#include "relicense/sim/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace engine = relicense::engine;
+namespace io = relicense::io;
+namespace plan = relicense::plan;
+namespace sim = relicense::sim;
+
+namespace {
+
+/// Collects every result, and can stop the run after a number of them.
+class collecting_sink final : public engine::result_sink {
+public:
+  std::vector<io::row_result> results;
+  std::size_t stop_after = 0;  ///< 0: never
+  void on_result(const io::row_result& r) override { results.push_back(r); }
+  bool keep_going() override { return stop_after == 0 || results.size() < stop_after; }
+  std::size_t count(io::outcome o) const {
+    std::size_t n = 0;
+    for (const auto& r : results) n += r.result == o;
+    return n;
+  }
+};
+
+/// A twin on a free port with a fast budget (or none) and no latency.
+sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
+  sim::sim_config c;
+  c.orgs = orgs;
+  c.licenses_per_org = licenses;
+  c.rate = 0;  // budget off unless a test sets one
+  c.seed = 7;
+  return c;
+}
+
+/// A plan moving `per_org` licenses of every org to another of its devices (every 5th unassigned).
+plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t per_org) {
+  plan::plan p;
+  std::uint32_t line = 2;
+  for (std::uint32_t oi = 0; oi < orgs.size(); ++oi) {
+    const auto& o = orgs[oi];
+    p.orgs.push_back(o.id);
+    for (std::size_t i = 0; i < per_org && i < o.licenses.size(); ++i) {
+      plan::row r;
+      r.line = line++;
+      r.org = oi;
+      r.license_id = o.licenses[i].id;
+      if (i % 5 != 4 && !o.devices.empty()) {
+        r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
+        if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
+      }
+      p.rows.push_back(std::move(r));
+    }
+  }
+  return p;
+}
+
+engine::run_config client_for(const sim::server& twin) {
+  engine::run_config c;
+  c.base_url = twin.base_url();
+  c.api_key = twin.api_key();
+  c.rate = 0;
+  c.burst = 0;
+  c.ip_rate = 0;
+  c.concurrency = 16;
+  c.handle_signals = false;
+  c.seed = 99;
+  // Short backoff so retry tests take milliseconds, not seconds.
+  c.retry.backoff = {1ms, 20ms};
+  c.client.timeout = 5s;
+  if (!twin.ca_file().empty()) c.client.ca_file = twin.ca_file();
+  return c;
+}
+
+/// Every row of the plan is, in the twin, where the plan wants it.
+void expect_state_matches(const sim::server& twin, const plan::plan& p) {
+  const auto state = twin.state();
+  for (const auto& r : p.rows) {
+    const auto& org = state.at(p.orgs[r.org]);
+    const auto& actual = org.at(r.license_id);
+    if (r.serial.empty()) {
+      EXPECT_FALSE(actual.has_value()) << r.license_id;
+    } else {
+      EXPECT_EQ(actual.value_or("null"), r.serial) << r.license_id;
+    }
+  }
+}
+
+/// Each plan row has exactly one result.
+void expect_one_result_per_row(const collecting_sink& sink, const plan::plan& p) {
+  ASSERT_EQ(sink.results.size(), p.rows.size());
+  std::set<std::uint32_t> lines;
+  for (const auto& r : sink.results) lines.insert(r.line);
+  EXPECT_EQ(lines.size(), p.rows.size());
+}
+
+} // namespace
+
+// A clean run applies every row, with one request per row, and the twin ends as planned.
+TEST(EngineE2E, AppliesEveryRow) {
+  sim::server twin(fast_twin(2, 150));
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 150);
+  collecting_sink sink;
+  const auto r = engine::run(p, client_for(twin), sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  EXPECT_EQ(r.counters.puts, p.rows.size());
+  for (const auto& x : sink.results) {
+    EXPECT_EQ(x.attempts, 1u);
+    EXPECT_EQ(x.http_status, 200u);
+    EXPECT_FALSE(x.state.empty());
+  }
+  expect_state_matches(twin, p);
+}
+
+// 5xx answers are retried until the row is applied.
+TEST(EngineE2E, RetriesServerErrors) {
+  auto cfg = fast_twin(1, 200);
+  cfg.fault_5xx = 0.2;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 200);
+  auto c = client_for(twin);
+  c.retry.max_attempts = 12;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  EXPECT_GT(r.counters.retries[static_cast<std::size_t>(engine::retry_cause::server_error)], 0u);
+  EXPECT_GT(twin.stats().fault_5xx + twin.stats().fault_5xx_applied, 0u);
+  expect_state_matches(twin, p);
+}
+
+// Connections closed without an answer are retried until the row is applied.
+TEST(EngineE2E, RetriesDroppedConnections) {
+  auto cfg = fast_twin(1, 150);
+  cfg.fault_drop = 0.2;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 150);
+  auto c = client_for(twin);
+  c.retry.max_attempts = 12;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  const auto& k = r.counters.retries;
+  EXPECT_GT(k[static_cast<std::size_t>(engine::retry_cause::reset)] +
+                k[static_cast<std::size_t>(engine::retry_cause::truncated)],
+            0u);
+  expect_state_matches(twin, p);
+}
+
+// A response slower than --timeout is abandoned and the row retried.
+TEST(EngineE2E, RetriesTimeouts) {
+  auto cfg = fast_twin(1, 40);
+  cfg.fault_slow = 0.1;
+  cfg.slow_delay = 3s;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 40);
+  auto c = client_for(twin);
+  c.client.timeout = 300ms;
+  c.retry.max_attempts = 10;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  EXPECT_GT(r.counters.retries[static_cast<std::size_t>(engine::retry_cause::timeout)], 0u);
+  twin.stop();
+}
+
+// 429s without Retry-After are retried with backoff.
+TEST(EngineE2E, RetriesThrottlingWithoutRetryAfter) {
+  auto cfg = fast_twin(1, 150);
+  cfg.fault_429 = 0.2;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 150);
+  auto c = client_for(twin);
+  c.retry.max_attempts = 12;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  EXPECT_GT(r.counters.retries[static_cast<std::size_t>(engine::retry_cause::throttled_ip)], 0u);
+  EXPECT_EQ(r.counters.throttled, twin.stats().fault_429);
+  expect_state_matches(twin, p);
+}
+
+// A client that believes in a bigger burst than the org has gets 429s with Retry-After once:
+// the org's bucket is paused for every worker, so the twin never sees more than its budget in
+// any second and the 429s stay few; the pause is honoured (the run lasts at least Retry-After).
+TEST(EngineE2E, RetryAfterPausesOrgWithoutStampede) {
+  auto cfg = fast_twin(1, 120);
+  cfg.rate = 50;
+  cfg.burst = 5;
+  cfg.ip_rate = 10000;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 120);
+  auto c = client_for(twin);
+  c.rate = 50;
+  c.burst = 30;  // wrong on purpose: the twin allows 5
+  c.ip_rate = 10000;
+  c.concurrency = 32;
+  c.retry.max_attempts = 20;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  const auto st = twin.stats();
+  EXPECT_GT(st.rate_limited, 0u);
+  EXPECT_LE(st.max_org_requests_1s, 55u);  // rate + the twin's burst
+  EXPECT_LT(st.rate_limited, 40u);         // the first burst's excess, not a storm
+  EXPECT_GE(r.elapsed_s, 1.0);             // Retry-After: 1 s was waited
+  EXPECT_GT(r.counters.retries[static_cast<std::size_t>(engine::retry_cause::throttled)], 0u);
+  expect_state_matches(twin, p);
+}
+
+// With a correct budget the client stays inside it: no 429 at all and no 1-second window over it.
+TEST(EngineE2E, StaysInsideBudget) {
+  auto cfg = fast_twin(1, 150);
+  cfg.rate = 100;
+  cfg.burst = 20;
+  cfg.ip_rate = 10000;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 150);
+  auto c = client_for(twin);
+  c.rate = 100;
+  c.burst = 20;
+  c.ip_rate = 10000;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  EXPECT_EQ(twin.stats().rate_limited, 0u);
+  EXPECT_LE(twin.stats().max_org_requests_1s, 120u);
+  EXPECT_EQ(r.counters.throttled, 0u);
+}
+
+// Several orgs proceed side by side: no org waits behind another's empty bucket, so each org
+// gets its share of the first half of the results.
+TEST(EngineE2E, MultiOrgFairness) {
+  auto cfg = fast_twin(3, 90);
+  cfg.rate = 100;
+  cfg.burst = 10;
+  cfg.ip_rate = 10000;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 90);
+  auto c = client_for(twin);
+  c.rate = 100;
+  c.burst = 10;
+  c.ip_rate = 10000;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  std::map<std::string, std::size_t> first_half;
+  for (std::size_t i = 0; i < sink.results.size() / 2; ++i) ++first_half[sink.results[i].org_id];
+  ASSERT_EQ(first_half.size(), 3u);
+  for (const auto& [org, n] : first_half) EXPECT_GE(n, sink.results.size() / 2 / 5) << org;
+  EXPECT_EQ(r.counters.throttled, 0u);
+}
+
+// Redirects to the shard listener are followed and the shard remembered per org.
+TEST(EngineE2E, FollowsRedirectAndRemembersShard) {
+  auto cfg = fast_twin(2, 100);
+  cfg.redirect = true;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 100);
+  auto c = client_for(twin);
+  c.concurrency = 4;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  EXPECT_GE(r.counters.redirects, 1u);
+  EXPECT_LE(r.counters.redirects, 2u * c.concurrency);  // once per org, not per row
+  expect_state_matches(twin, p);
+}
+
+// Over TLS with the twin's CA file every row is applied.
+TEST(EngineE2E, TlsWithCaFile) {
+  auto cfg = fast_twin(1, 60);
+  cfg.tls = true;
+  sim::server twin(cfg);
+  twin.start();
+  ASSERT_EQ(twin.base_url().rfind("https://", 0), 0u);
+  const auto p = make_plan(twin.orgs(), 60);
+  collecting_sink sink;
+  const auto r = engine::run(p, client_for(twin), sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  expect_state_matches(twin, p);
+}
+
+// Without the CA the certificate is refused: the run aborts and nothing is applied.
+TEST(EngineE2E, TlsUnknownCaAborts) {
+  auto cfg = fast_twin(1, 30);
+  cfg.tls = true;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 30);
+  auto c = client_for(twin);
+  c.client.ca_file.clear();
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::aborted);
+  EXPECT_NE(r.abort_reason.find("TLS"), std::string::npos) << r.abort_reason;
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), 0u);
+  EXPECT_EQ(twin.stats().puts_applied, 0u);
+}
+
+// A certificate for another host name is refused even with the right CA.
+TEST(EngineE2E, TlsWrongHostAborts) {
+  auto cfg = fast_twin(1, 30);
+  cfg.tls = true;
+  cfg.cert_host = "other.example";
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 30);
+  collecting_sink sink;
+  const auto r = engine::run(p, client_for(twin), sink);
+  EXPECT_EQ(r.status, engine::run_status::aborted);
+  EXPECT_EQ(sink.count(io::outcome::applied), 0u);
+  EXPECT_EQ(twin.stats().puts_applied, 0u);
+}
+
+// A wrong key (401) aborts the run; rows not sent are not_attempted.
+TEST(EngineE2E, BadKeyAborts) {
+  sim::server twin(fast_twin(1, 200));
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 200);
+  auto c = client_for(twin);
+  c.api_key = "wrong";
+  c.concurrency = 4;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::aborted);
+  EXPECT_NE(r.abort_reason.find("401"), std::string::npos) << r.abort_reason;
+  EXPECT_EQ(r.abort_reason.find("wrong"), std::string::npos);  // the key never shows
+  expect_one_result_per_row(sink, p);
+  EXPECT_GT(sink.count(io::outcome::not_attempted), 150u);
+  EXPECT_LE(r.counters.puts, 8u);  // the in-flight ones only
+}
+
+// A co-term org fails all its rows after its first answer; the other org is applied.
+TEST(EngineE2E, CotermOrgCondemned) {
+  auto cfg = fast_twin(2, 100);
+  cfg.coterm_orgs = 1;
+  sim::server twin(cfg);
+  twin.start();
+  const auto orgs = twin.orgs();
+  ASSERT_TRUE(orgs[1].coterm);
+  auto p = make_plan(orgs, 100);
+  auto c = client_for(twin);
+  c.concurrency = 4;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  std::size_t coterm_failed = 0, other_applied = 0;
+  for (const auto& x : sink.results) {
+    if (x.org_id == orgs[1].id) {
+      EXPECT_EQ(x.result, io::outcome::failed);
+      EXPECT_NE(x.error.find("per-device licensing"), std::string::npos) << x.error;
+      ++coterm_failed;
+    } else {
+      other_applied += x.result == io::outcome::applied;
+    }
+  }
+  EXPECT_EQ(coterm_failed, 100u);
+  EXPECT_EQ(other_applied, 100u);
+  EXPECT_LE(twin.stats().by_status[400], 8u);  // not one request per row
+}
+
+// A license unknown to the org fails with the API's error text; the rest is applied.
+TEST(EngineE2E, ApiErrorFailsRowWithText) {
+  sim::server twin(fast_twin(1, 20));
+  twin.start();
+  auto p = make_plan(twin.orgs(), 20);
+  p.rows[3].license_id = "999999999";
+  collecting_sink sink;
+  const auto r = engine::run(p, client_for(twin), sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  EXPECT_EQ(sink.count(io::outcome::failed), 1u);
+  for (const auto& x : sink.results) {
+    if (x.license_id == "999999999") {
+      EXPECT_EQ(x.http_status, 404u);
+      EXPECT_NE(x.error.find("License not found"), std::string::npos) << x.error;
+      EXPECT_EQ(x.attempts, 1u);
+    }
+  }
+}
+
+// Stopping (as SIGINT does) ends the run with every remaining row not_attempted.
+TEST(EngineE2E, StopLeavesRestNotAttempted) {
+  auto cfg = fast_twin(1, 300);
+  cfg.rate = 200;
+  cfg.burst = 10;
+  cfg.ip_rate = 10000;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 300);
+  auto c = client_for(twin);
+  c.rate = 200;
+  c.burst = 10;
+  c.ip_rate = 10000;
+  collecting_sink sink;
+  sink.stop_after = 20;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::interrupted);
+  expect_one_result_per_row(sink, p);
+  EXPECT_GT(sink.count(io::outcome::not_attempted), 200u);
+  EXPECT_EQ(sink.count(io::outcome::applied) + sink.count(io::outcome::not_attempted), p.rows.size());
+}
+
+// --skip-unchanged reads the inventory first and sends only the rows that change.
+TEST(EngineE2E, SkipUnchangedSendsOnlyChanges) {
+  sim::server twin(fast_twin(1, 1200));
+  twin.start();
+  const auto orgs = twin.orgs();
+  auto p = make_plan(orgs, 1200);
+  for (std::size_t i = 0; i < p.rows.size(); i += 3) {
+    p.rows[i].serial = orgs[0].licenses[i].device_serial.value_or("");
+  }
+  std::size_t in_place = 0;  // rows asking for what the license already has
+  for (std::size_t i = 0; i < p.rows.size(); ++i) {
+    in_place += p.rows[i].serial == orgs[0].licenses[i].device_serial.value_or("");
+  }
+  auto c = client_for(twin);
+  c.skip_unchanged = true;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::unchanged), in_place);
+  EXPECT_EQ(r.counters.puts, p.rows.size() - in_place);
+  EXPECT_GE(r.counters.gets, 2u);  // 1200 licenses: two pages of 1000
+  for (const auto& x : sink.results) EXPECT_TRUE(x.previous_serial.has_value());
+  expect_state_matches(twin, p);
+}
+
+// --dry-run sends no PUT and changes nothing.
+TEST(EngineE2E, DryRunSendsNothing) {
+  sim::server twin(fast_twin(1, 50));
+  twin.start();
+  const auto before = twin.state();
+  const auto p = make_plan(twin.orgs(), 50);
+  auto c = client_for(twin);
+  c.dry_run = true;
+  collecting_sink sink;
+  const auto r = engine::run(p, c, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  EXPECT_EQ(sink.count(io::outcome::skipped), p.rows.size());
+  EXPECT_EQ(r.counters.requests, 0u);
+  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_EQ(twin.state(), before);
+}
+
+// fetch_inventories reads whole orgs through the budget, for `relicense verify`.
+TEST(EngineE2E, FetchInventories) {
+  sim::server twin(fast_twin(2, 1100));
+  twin.start();
+  const auto orgs = twin.orgs();
+  const auto p = make_plan(orgs, 3);
+  const auto inv = engine::fetch_inventories(p, client_for(twin));
+  EXPECT_EQ(inv.status, engine::run_status::completed);
+  EXPECT_TRUE(inv.errors.empty());
+  ASSERT_EQ(inv.inventories.size(), 2u);
+  EXPECT_EQ(inv.inventories.at(orgs[0].id).size(), 1100u);
+  EXPECT_EQ(inv.counters.gets, 4u);
+}
