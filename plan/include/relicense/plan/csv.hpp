@@ -72,6 +72,8 @@ public:
 
   /// Consumes the next bytes of the file.
   void feed(std::string_view chunk);
+  /// Optional: the file's total size, so the plan is sized once instead of growing.
+  void size_hint(std::uint64_t total_bytes);
   /// Ends the input (closing an unterminated last record) and returns the result.
   load_result finish();
 
