@@ -333,7 +333,7 @@ reply twin::handle(const request_view& req, clock::time_point now) {
   std::string_view path = req.target.substr(0, q);
   std::string_view query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
   std::lock_guard lock(mutex_);
-  if (path.substr(0, 8) == "/__sim/") return handle_control(path.substr(7));
+  if (path.substr(0, 7) == "/__sim/") return handle_control(path.substr(7));
   ++stats_.requests;
   reply r = handle_api(req, path, query, now);
   if (!r.drop) ++stats_.by_status[r.status];
