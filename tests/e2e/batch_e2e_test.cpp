@@ -1,0 +1,301 @@
+#include "relicense/engine/batch_runner.hpp"
+
+#include "relicense/sim/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace engine = relicense::engine;
+namespace io = relicense::io;
+namespace plan = relicense::plan;
+namespace sim = relicense::sim;
+
+namespace {
+
+/// Collects every result.
+class collecting_sink final : public engine::result_sink {
+public:
+  std::vector<io::row_result> results;
+  void on_result(const io::row_result& r) override { results.push_back(r); }
+  std::size_t count(io::outcome o) const {
+    std::size_t n = 0;
+    for (const auto& r : results) n += r.result == o;
+    return n;
+  }
+  const io::row_result* find(const std::string& license) const {
+    for (const auto& r : results)
+      if (r.license_id == license) return &r;
+    return nullptr;
+  }
+};
+
+/// A twin without budget (unless a test sets one) that runs batches quickly.
+sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
+  sim::sim_config c;
+  c.orgs = orgs;
+  c.licenses_per_org = licenses;
+  c.rate = 0;
+  c.seed = 11;
+  c.batch_actions_per_second = 5000;
+  return c;
+}
+
+/// A plan moving the first `per_org` licenses of every org to another of its devices (every 5th
+/// unassigned).
+plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t per_org) {
+  plan::plan p;
+  std::uint32_t line = 2;
+  for (std::uint32_t oi = 0; oi < orgs.size(); ++oi) {
+    const auto& o = orgs[oi];
+    p.orgs.push_back(o.id);
+    for (std::size_t i = 0; i < per_org && i < o.licenses.size(); ++i) {
+      plan::row r;
+      r.line = line++;
+      r.org = oi;
+      r.license_id = o.licenses[i].id;
+      if (i % 5 != 4 && !o.devices.empty()) {
+        r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
+        if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
+      }
+      p.rows.push_back(std::move(r));
+    }
+  }
+  return p;
+}
+
+engine::run_config client_for(const sim::server& twin) {
+  engine::run_config c;
+  c.base_url = twin.base_url();
+  c.api_key = twin.api_key();
+  c.rate = 0;
+  c.burst = 0;
+  c.ip_rate = 0;
+  c.handle_signals = false;
+  c.seed = 5;
+  c.retry.backoff = {1ms, 20ms};
+  c.client.timeout = 5s;
+  return c;
+}
+
+/// Polls in tens of milliseconds so the tests take well under a second each.
+engine::batch_run_options fast_batches() {
+  engine::batch_run_options o;
+  o.batch.first_poll = 20ms;
+  o.batch.max_poll = 100ms;
+  o.batch.busy_retry = 20ms;
+  return o;
+}
+
+void expect_one_result_per_row(const collecting_sink& sink, const plan::plan& p) {
+  ASSERT_EQ(sink.results.size(), p.rows.size());
+  std::set<std::uint32_t> lines;
+  for (const auto& r : sink.results) lines.insert(r.line);
+  EXPECT_EQ(lines.size(), p.rows.size());
+}
+
+/// Every row of the plan except `except` is, in the twin, where the plan wants it.
+void expect_state_matches(const sim::server& twin, const plan::plan& p,
+                          const std::set<std::string>& except = {}) {
+  const auto state = twin.state();
+  for (const auto& r : p.rows) {
+    if (except.count(r.license_id)) continue;
+    const auto& actual = state.at(p.orgs[r.org]).at(r.license_id);
+    if (r.serial.empty()) {
+      EXPECT_FALSE(actual.has_value()) << r.license_id;
+    } else {
+      EXPECT_EQ(actual.value_or("null"), r.serial) << r.license_id;
+    }
+  }
+}
+
+} // namespace
+
+// A clean run applies every row through batches of at most 100, each journaled once.
+TEST(BatchE2E, AppliesEveryRow) {
+  sim::server twin(fast_twin(2, 250));
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 250);
+  collecting_sink sink;
+  auto opts = fast_batches();
+  std::vector<io::journal_batch> accepted;
+  opts.on_batch_accepted = [&](const io::journal_batch& b) { accepted.push_back(b); };
+  const auto r = engine::run_batches(p, client_for(twin), opts, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  ASSERT_EQ(accepted.size(), 6u);  // 100 + 100 + 50 per org
+  std::set<std::uint32_t> journaled;
+  for (const auto& b : accepted) {
+    EXPECT_LE(b.lines.size(), 100u);
+    journaled.insert(b.lines.begin(), b.lines.end());
+  }
+  EXPECT_EQ(journaled.size(), p.rows.size());
+  for (const auto& x : sink.results) {
+    EXPECT_FALSE(x.batch_id.empty());
+    EXPECT_EQ(x.attempts, 1u);
+    EXPECT_EQ(x.http_status, 200u);
+  }
+  EXPECT_EQ(twin.stats().batch_actions_applied, p.rows.size());
+  EXPECT_EQ(r.counters.by_status.at(201), 6u);
+  expect_state_matches(twin, p);
+}
+
+// A serial outside the org and an unknown license fail alone with the API's error; every other
+// row of their batches is applied. Both with error hints and with plain bisection.
+TEST(BatchE2E, IsolatesFailingRows) {
+  for (bool hints : {true, false}) {
+    sim::server twin(fast_twin(2, 120));
+    twin.start();
+    const auto orgs = twin.orgs();
+    auto p = make_plan(orgs, 120);
+    p.orgs.resize(1);
+    p.rows.resize(120);  // org 0 only
+    p.rows[37].serial = orgs[1].devices.front();  // a device of the other org
+    p.rows[101].license_id = "no-such-license";
+    collecting_sink sink;
+    auto opts = fast_batches();
+    opts.batch.use_error_hints = hints;
+    const auto r = engine::run_batches(p, client_for(twin), opts, sink);
+    EXPECT_EQ(r.status, engine::run_status::completed);
+    expect_one_result_per_row(sink, p);
+    EXPECT_EQ(sink.count(io::outcome::failed), 2u);
+    EXPECT_EQ(sink.count(io::outcome::applied), 118u);
+    const auto* bad_serial = sink.find(p.rows[37].license_id);
+    ASSERT_NE(bad_serial, nullptr);
+    EXPECT_EQ(bad_serial->result, io::outcome::failed);
+    EXPECT_NE(bad_serial->error.find("is not in organization"), std::string::npos) << bad_serial->error;
+    EXPECT_EQ(bad_serial->http_status, 400u);
+    EXPECT_FALSE(bad_serial->batch_id.empty());
+    const auto* bad_license = sink.find("no-such-license");
+    ASSERT_NE(bad_license, nullptr);
+    EXPECT_EQ(bad_license->result, io::outcome::failed);
+    EXPECT_NE(bad_license->error.find("not found"), std::string::npos) << bad_license->error;
+    EXPECT_TRUE(io::is_permanent_failure(*bad_license));
+    expect_state_matches(twin, p, {p.rows[37].license_id, "no-such-license"});
+    EXPECT_EQ(twin.stats().batch_actions_applied, 118u);
+  }
+}
+
+// At most 5 batches run per org: the twin never refuses one; and a client configured above the
+// API's limit (8) hears "too many batches", waits, and still applies every row.
+TEST(BatchE2E, RunningLimit) {
+  for (unsigned limit : {5u, 8u}) {
+    auto cfg = fast_twin(1, 400);
+    cfg.batch_actions_per_second = 200;  // 20-action batches run 100 ms: several overlap
+    sim::server twin(cfg);
+    twin.start();
+    const auto p = make_plan(twin.orgs(), 400);
+    collecting_sink sink;
+    auto opts = fast_batches();
+    opts.batch.max_actions = 20;
+    opts.batch.max_running = limit;
+    const auto r = engine::run_batches(p, client_for(twin), opts, sink);
+    EXPECT_EQ(r.status, engine::run_status::completed);
+    expect_one_result_per_row(sink, p);
+    EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+    const auto refused = r.counters.by_status.count(400) ? r.counters.by_status.at(400) : 0;
+    if (limit == 5) {
+      EXPECT_EQ(refused, 0u);
+    } else {
+      EXPECT_GT(refused, 0u);
+    }
+    EXPECT_EQ(twin.stats().batch_actions_applied, p.rows.size());
+    expect_state_matches(twin, p);
+  }
+}
+
+// Polls answered 429 (the twin's budget with Retry-After, and injected 429s without it) are
+// waited out; every row is applied once.
+TEST(BatchE2E, ThrottledPolls) {
+  auto cfg = fast_twin(1, 200);
+  cfg.rate = 10;
+  cfg.burst = 2;
+  cfg.ip_rate = 1000;
+  sim::server twin(cfg);
+  twin.start();
+  twin.set_faults(0, 0, 0, 0.2);
+  const auto p = make_plan(twin.orgs(), 200);
+  collecting_sink sink;
+  auto opts = fast_batches();
+  opts.batch.max_actions = 50;
+  auto client = client_for(twin);
+  // Faster than the twin's budget, so it answers 429 with Retry-After; many attempts, since
+  // throttled POSTs count against them.
+  client.rate = 40;
+  client.burst = 5;
+  client.retry.max_attempts = 30;
+  const auto r = engine::run_batches(p, client, opts, sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  EXPECT_GT(r.counters.throttled, 0u);
+  EXPECT_GT(twin.stats().rate_limited, 0u);
+  EXPECT_EQ(twin.stats().batch_actions_applied, p.rows.size());
+  expect_state_matches(twin, p);
+}
+
+// Interrupted with batches in flight, a resumed run polls the journaled batches instead of
+// submitting them again, and submits only the rest.
+TEST(BatchE2E, ResumePollsSubmittedBatches) {
+  auto cfg = fast_twin(1, 300);
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 300);
+  auto client = client_for(twin);
+  client.handle_signals = true;
+  auto opts = fast_batches();
+  opts.batch.first_poll = 5s;  // nothing is polled before the interrupt
+  std::vector<io::journal_batch> journal;
+  opts.on_batch_accepted = [&](const io::journal_batch& b) {
+    journal.push_back(b);
+    if (journal.size() == 2) std::raise(SIGINT);  // as a user's Ctrl-C, caught by the run
+  };
+  collecting_sink first;
+  const auto r1 = engine::run_batches(p, client, opts, first);
+  EXPECT_EQ(r1.status, engine::run_status::interrupted);
+  expect_one_result_per_row(first, p);
+  EXPECT_EQ(first.count(io::outcome::applied), 0u);
+  ASSERT_GE(journal.size(), 2u);
+  std::set<std::string> ids;
+  for (const auto& b : journal) ids.insert(b.id);
+  for (const auto& x : first.results) {
+    EXPECT_EQ(x.result, io::outcome::not_attempted);
+    if (!x.batch_id.empty()) {
+      EXPECT_TRUE(ids.count(x.batch_id));
+    }
+  }
+
+  collecting_sink second;
+  auto resume = fast_batches();
+  resume.resumed = journal;
+  client.handle_signals = false;
+  const auto r2 = engine::run_batches(p, client, resume, second);
+  EXPECT_EQ(r2.status, engine::run_status::completed);
+  expect_one_result_per_row(second, p);
+  EXPECT_EQ(second.count(io::outcome::applied), p.rows.size());
+  const std::size_t posts = r2.counters.by_status.count(201) ? r2.counters.by_status.at(201) : 0;
+  EXPECT_EQ(posts, 3u - journal.size());
+  for (const auto& x : second.results) EXPECT_FALSE(x.batch_id.empty());
+  EXPECT_EQ(twin.stats().batch_actions_applied, p.rows.size());  // nothing applied twice
+  expect_state_matches(twin, p);
+}
+
+// A dry run sends nothing and skips every row.
+TEST(BatchE2E, DryRunSendsNothing) {
+  sim::server twin(fast_twin(1, 50));
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 50);
+  auto client = client_for(twin);
+  client.dry_run = true;
+  collecting_sink sink;
+  const auto r = engine::run_batches(p, client, fast_batches(), sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  EXPECT_EQ(sink.count(io::outcome::skipped), p.rows.size());
+  EXPECT_EQ(twin.stats().requests, 0u);
+}
