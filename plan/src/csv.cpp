@@ -164,7 +164,7 @@ private:
   std::size_t size_ = 0;
 };
 
-// Flat open-addressing set of row indices (linear probing, load <= 1/2). Each slot packs the
+// Flat open-addressing set of row indices (linear probing, load <= 0.7). Each slot packs the
 // key's 32-bit hash with index+1, so most probes never touch the rows' strings, and the table
 // grows without rehashing any string.
 class index_table {
