@@ -1,7 +1,85 @@
+// `relicense verify CSV`: reads the current licenses of the plan's organizations (paginated GETs
+// inside the same budget as apply) and reports every row whose license is not on the requested
+// serial. Exit 0 when all rows are in place, 1 when any is not (or could not be checked).
 #include "commands.hpp"
 
-namespace relicense::cli {
+#include "relicense/engine/runner.hpp"
+#include "relicense/io/report.hpp"
+#include "relicense/io/url.hpp"
+#include "relicense/plan/csv.hpp"
+#include "relicense/plan/shard.hpp"
 
-int run_verify(const apply_options&) { return not_yet("relicense verify", 6); }
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace relicense::cli {
+namespace {
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "relicense verify: %s\n", message.c_str());
+  return exit_usage;
+}
+
+} // namespace
+
+int run_verify(const apply_options& o) {
+  // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
+  plan::load_options lo;
+  lo.org = o.org;
+  if (!o.shard.empty()) {
+    lo.shard = plan::parse_shard(o.shard);
+    if (!lo.shard) return usage_error("--shard must be K/N with 0 <= K < N, got '" + o.shard + "'");
+  }
+  if (o.rate < 0 || o.burst < 0 || o.ip_rate < 0) return usage_error("--rate, --burst and --ip-rate must be >= 0");
+  if (o.max_attempts < 1) return usage_error("--max-attempts must be at least 1");
+  if (!(o.timeout > 0) || o.timeout > 3600) return usage_error("--timeout must be in (0, 3600] seconds");
+  auto base = io::parse_base_url(o.base_url);
+  if (!base.value) return usage_error("--base-url: " + base.error);
+  if (auto why = io::cleartext_refusal(base.value->where); !why.empty()) return usage_error("--base-url: " + why);
+  const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
+  if (key == nullptr || *key == '\0')
+    return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
+
+  auto loaded = plan::load_plan(o.csv, lo);
+  for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
+  if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
+  if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
+  const plan::plan& p = loaded.plan;
+
+  // ----- fetch -------------------------------------------------------------------------------
+  engine::run_config c;
+  c.base_url = o.base_url;
+  c.api_key = key;
+  c.rate = o.rate;
+  c.burst = o.burst;
+  c.ip_rate = o.ip_rate;
+  c.retry.max_attempts = o.max_attempts;
+  c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
+  c.client.ca_file = o.ca_file;
+  const auto fetched = engine::fetch_inventories(p, c);
+  if (fetched.status == engine::run_status::aborted) {
+    std::fprintf(stderr, "relicense verify: aborted: %s\n", fetched.abort_reason.c_str());
+    return exit_aborted;
+  }
+  for (const auto& [org, why] : fetched.errors)
+    std::fprintf(stderr, "relicense verify: organization %s: %s\n", org.c_str(), why.c_str());
+  if (fetched.status == engine::run_status::interrupted) {
+    std::fprintf(stderr, "relicense verify: interrupted\n");
+    return exit_interrupted;
+  }
+
+  // ----- compare -----------------------------------------------------------------------------
+  const auto mismatches = io::find_mismatches(p, fetched.inventories);
+  for (const auto& m : mismatches) std::printf("%s\n", io::describe(m, o.csv).c_str());
+  std::size_t unverified = 0;
+  for (const auto& m : mismatches) unverified += m.kind == io::mismatch_kind::not_fetched;
+  const std::string not_verified = unverified ? ", " + std::to_string(unverified) + " not verified" : "";
+  std::fprintf(stderr, "relicense verify: %zu rows, %zu in place, %zu not in place%s (%llu requests)\n",
+               p.rows.size(), p.rows.size() - mismatches.size(), mismatches.size() - unverified,
+               not_verified.c_str(), static_cast<unsigned long long>(fetched.counters.requests));
+  return mismatches.empty() ? exit_ok : exit_rows_failed;
+}
 
 } // namespace relicense::cli

@@ -542,27 +542,56 @@ report_data read_report(const fs::path& path) {
                                                          : read_csv_report(path, data);
 }
 
-std::vector<verify_mismatch> find_mismatches(const plan::plan& p,
-                                             std::span<const inventory_license> inventory) {
-  // Keyed by org + NUL + license: ids never contain NUL, so keys cannot collide.
-  std::unordered_map<std::string, const inventory_license*> where;
-  where.reserve(inventory.size());
-  for (const auto& l : inventory) where[l.org_id + '\0' + l.license_id] = &l;
+const char* to_string(mismatch_kind k) noexcept {
+  switch (k) {
+  case mismatch_kind::wrong_serial: return "wrong_serial";
+  case mismatch_kind::missing_license: return "missing_license";
+  case mismatch_kind::not_fetched: return "not_fetched";
+  }
+  return "wrong_serial";
+}
+
+std::vector<verify_mismatch> find_mismatches(const plan::plan& p, const plan::inventories& inv) {
   std::vector<verify_mismatch> out;
   for (const auto& row : p.rows) {
-    const std::string& org = row.org < p.orgs.size() ? p.orgs[row.org] : std::string();
-    auto it = where.find(org + '\0' + row.license_id);
-    if (it != where.end() && it->second->serial == row.serial) continue;
+    static const std::string no_org;
+    const std::string& org = row.org < p.orgs.size() ? p.orgs[row.org] : no_org;
     verify_mismatch m;
+    auto it = inv.find(org);
+    if (it == inv.end()) {
+      m.kind = mismatch_kind::not_fetched;
+    } else if (const std::string* serial = it->second.serial_of(row.license_id)) {
+      if (*serial == row.serial) continue;
+      m.kind = mismatch_kind::wrong_serial;
+      m.actual = *serial;
+    } else {
+      m.kind = mismatch_kind::missing_license;
+    }
     m.line = row.line;
     m.org_id = org;
     m.license_id = row.license_id;
     m.requested = row.serial;
-    m.found = it != where.end();
-    if (m.found) m.actual = it->second->serial;
     out.push_back(std::move(m));
   }
   return out;
+}
+
+std::string describe(const verify_mismatch& m, std::string_view file) {
+  auto serial = [](const std::string& s) { return s.empty() ? std::string("no device (unassigned)") : s; };
+  std::string s = std::string(file) + ":" + std::to_string(m.line) + ": organization " + m.org_id + ", license " +
+                  m.license_id + ": ";
+  switch (m.kind) {
+  case mismatch_kind::wrong_serial:
+    s += "on " + serial(m.actual) + ", requested " + serial(m.requested);
+    break;
+  case mismatch_kind::missing_license:
+    s += "not in the organization's licenses";
+    break;
+  case mismatch_kind::not_fetched:
+    s += "not verified (the organization's licenses could not be read)";
+    break;
+  }
+  return s;
 }
 
 } // namespace relicense::io

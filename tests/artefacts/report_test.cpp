@@ -267,21 +267,31 @@ TEST(artefacts_report, default_report_path_next_to_csv) {
   EXPECT_EQ(io::default_report_path("moves.csv", t), "moves.report-20261130T005320Z.csv");
 }
 
-// verify: rows whose license is elsewhere, unassigned, or missing are mismatches; others are not.
+// verify: a license elsewhere, unassigned, missing, or in an unread org is a mismatch; others are not.
 TEST(artefacts_report, find_mismatches) {
   relicense::plan::plan p;
-  p.orgs = {"A", "B"};
-  p.rows = {{2, 0, "L1", "S1"}, {3, 0, "L2", "S2"}, {4, 1, "L3", ""}, {5, 1, "L4", "S4"}, {6, 1, "L5", ""}};
-  std::vector<io::inventory_license> inv = {
-      {"A", "L1", "S1"}, {"A", "L2", "S9"}, {"B", "L3", ""}, {"B", "L5", "S5"}, {"A", "L4", "S4"}};
+  p.orgs = {"A", "B", "C"};
+  p.rows = {{2, 0, "L1", "S1"}, {3, 0, "L2", "S2"}, {4, 1, "L3", ""},
+            {5, 1, "L4", "S4"}, {6, 1, "L5", ""},   {7, 2, "L6", "S6"}};
+  relicense::plan::inventories inv;
+  inv["A"].set("L1", "S1");
+  inv["A"].set("L2", "S9");
+  inv["A"].set("L4", "S4");
+  inv["B"].set("L3", "");
+  inv["B"].set("L5", "S5");
   auto m = io::find_mismatches(p, inv);
-  ASSERT_EQ(m.size(), 3u);
+  ASSERT_EQ(m.size(), 4u);
   EXPECT_EQ(m[0].line, 3u);
   EXPECT_EQ(m[0].actual, "S9");
-  EXPECT_TRUE(m[0].found);
+  EXPECT_EQ(m[0].kind, io::mismatch_kind::wrong_serial);
   EXPECT_EQ(m[1].line, 5u) << "L4 is in org A's inventory, not B's";
-  EXPECT_FALSE(m[1].found);
+  EXPECT_EQ(m[1].kind, io::mismatch_kind::missing_license);
   EXPECT_EQ(m[2].line, 6u);
   EXPECT_EQ(m[2].actual, "S5");
   EXPECT_EQ(m[2].requested, "");
+  EXPECT_EQ(m[3].line, 7u);
+  EXPECT_EQ(m[3].kind, io::mismatch_kind::not_fetched);
+  EXPECT_EQ(io::describe(m[0], "in.csv"), "in.csv:3: organization A, license L2: on S9, requested S2");
+  EXPECT_EQ(io::describe(m[2], "in.csv"),
+            "in.csv:6: organization B, license L5: on S5, requested no device (unassigned)");
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "relicense/io/row_result.hpp"
+#include "relicense/plan/diff.hpp"
 #include "relicense/plan/plan.hpp"
 
 #include <chrono>
@@ -21,7 +22,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -120,26 +120,32 @@ struct report_data {
 /// be read.
 report_data read_report(const std::filesystem::path& path);
 
-/// What the inventory says about one license (`relicense verify`).
-struct inventory_license {
-  std::string org_id;
-  std::string license_id;
-  std::string serial;  ///< "" = unassigned
+/// Why a plan row fails verification.
+enum class mismatch_kind : std::uint8_t {
+  wrong_serial,     ///< the license is on another serial, or unassigned, or assigned when it should not be
+  missing_license,  ///< the organization's inventory has no such license
+  not_fetched       ///< the organization's inventory could not be read: the row is unverified
 };
 
-/// A plan row whose license is not where the plan wants it.
+/// "wrong_serial", "missing_license", "not_fetched".
+const char* to_string(mismatch_kind k) noexcept;
+
+/// A plan row whose license is not where the plan wants it (`relicense verify`).
 struct verify_mismatch {
   std::uint32_t line = 0;  ///< input line of the plan row
   std::string org_id;
   std::string license_id;
   std::string requested;   ///< "" = unassigned
-  std::string actual;      ///< "" = unassigned (meaningless when !found)
-  bool found = false;      ///< false: the license is not in the organization's inventory
+  std::string actual;      ///< "" = unassigned (wrong_serial only)
+  mismatch_kind kind = mismatch_kind::wrong_serial;
 };
 
-/// Compares a plan with the inventory of its organizations; returns mismatches in plan order.
-std::vector<verify_mismatch> find_mismatches(const plan::plan& p,
-                                             std::span<const inventory_license> inventory);
+/// Compares a plan with the current inventories of its organizations (an organization missing
+/// from `inv` was not fetched); returns the mismatches in plan order. Pure.
+std::vector<verify_mismatch> find_mismatches(const plan::plan& p, const plan::inventories& inv);
+
+/// One human line for a mismatch: "file:LINE: organization O, license L: ...".
+std::string describe(const verify_mismatch& m, std::string_view file);
 
 namespace detail {
 /// Appends `s` as a JSON string literal (quotes included); invalid UTF-8 bytes become '?', so
