@@ -163,9 +163,9 @@ public:
     if (seed == 0) seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
     jitter_.emplace(seed);
     const auto now = clock::now();
-    ip_.emplace(c.ip_rate, with_headroom(c.ip_rate), now);
+    ip_.emplace(c.ip_rate, with_headroom(c.ip_rate, c.ip_rate), now);
     orgs_.reserve(p.orgs.size());
-    for (const auto& id : p.orgs) orgs_.emplace_back(id, c.rate, with_headroom(c.burst), now);
+    for (const auto& id : p.orgs) orgs_.emplace_back(id, c.rate, with_headroom(c.rate, c.burst), now);
     concurrency_ = c.concurrency ? c.concurrency
                                  : default_concurrency(p.orgs.size(), p.rows.size(), c.rate, c.ip_rate);
   }
@@ -183,12 +183,16 @@ public:
   }
 
   /// Our bucket holds a little less than the server's. Requests reach the server later than we
-  /// take their tokens (connects, queues); while its bucket is full it cannot bank the refill we
-  /// already spent, and a one-token shortfall costs a whole Retry-After second for every worker.
-  /// 10 % of the burst (at least one token) costs 0.1 s once, a 429 costs 1 s each time.
-  static double with_headroom(double burst) {
+  /// take their tokens, and the first request of each connection much later (connect, TLS);
+  /// while the server's bucket is full it cannot bank the refill we already spent, so at the
+  /// start a bucket mirroring the server's exactly draws a few 429s, each costing a whole
+  /// Retry-After second for every worker. Holding back 10 % of the burst, or 100 ms of refill,
+  /// (at least one token) costs that little once. Measured with `relicense demo`: 13-20 429s
+  /// and 0.78 budget efficiency without it, none and 0.97 with it.
+  static double with_headroom(double rate, double burst) {
     if (burst < 2) return burst;
-    return burst - std::max(1.0, std::floor(burst * 0.1));
+    const double headroom = std::max({1.0, std::floor(burst * 0.1), std::floor(rate * 0.1)});
+    return std::max(1.0, burst - headroom);
   }
 
   run_result run() {

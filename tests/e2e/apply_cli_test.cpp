@@ -7,7 +7,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace sim = relicense::sim;
 using relicense::test::run_relicense;
@@ -128,4 +138,67 @@ TEST(ApplyCli, ExitThreeOnUnknownCaAndZeroWithCaFile) {
   args[args.size() - 5] = (dir.path() / "report2.csv").string();
   r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// SIGINT mid-run: in-flight calls finish, the rest is not_attempted, exit 130, journal written.
+TEST(ApplyCli, ExitOneThirtyOnSigint) {
+  auto cfg = twin_config();
+  cfg.licenses_per_org = 300;
+  cfg.rate = 20;  // 300 rows take ~15 s: the signal lands mid-run
+  cfg.burst = 5;
+  cfg.ip_rate = 1000;
+  sim::server twin(cfg);
+  twin.start();
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", csv_for(twin, 300));
+  const auto report = dir.path() / "report.csv";
+  const std::string bin = relicense::test::relicense_binary();
+  const std::string key = "MERAKI_DASHBOARD_API_KEY=" + twin.api_key();
+  const std::string url = twin.base_url();
+  const std::string csv_s = csv.string(), report_s = report.string();
+  // Everything the child needs is built before fork(): the twin's threads make the child
+  // async-signal-safe-only until execve.
+  std::vector<std::string> args = {bin, "apply", csv_s, "--base-url", url, "--rate", "20", "--burst", "5",
+                                   "--report", report_s, "--progress", "off"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string_view(*e).rfind("MERAKI_DASHBOARD_API_KEY=", 0) != 0) env_strings.emplace_back(*e);
+  }
+  env_strings.push_back(key);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int null_fd = ::open("/dev/null", O_WRONLY);
+    ::dup2(null_fd, 1);
+    ::dup2(null_fd, 2);
+    ::execve(bin.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  // Wait (bounded) until the run is sending, then interrupt it.
+  for (int i = 0; i < 2000 && twin.stats().requests < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_GE(twin.stats().requests, 10u);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 3000 && done == 0; ++i) {
+    done = ::waitpid(pid, &status, WNOHANG);
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (done == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL() << "relicense did not stop within 15 s of SIGINT";
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const auto text = temp_dir::read(report);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 301);  // every row reported
+  EXPECT_NE(text.find("not_attempted"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "report.journal"));
 }

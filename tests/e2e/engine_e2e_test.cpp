@@ -206,13 +206,13 @@ TEST(EngineE2E, RetriesThrottlingWithoutRetryAfter) {
 // the org's bucket is paused for every worker, so the twin never sees more than its budget in
 // any second and the 429s stay few; the pause is honoured (the run lasts at least Retry-After).
 TEST(EngineE2E, RetryAfterPausesOrgWithoutStampede) {
-  auto cfg = fast_twin(1, 120);
+  auto cfg = fast_twin(1, 70);
   cfg.rate = 50;
   cfg.burst = 5;
   cfg.ip_rate = 10000;
   sim::server twin(cfg);
   twin.start();
-  const auto p = make_plan(twin.orgs(), 120);
+  const auto p = make_plan(twin.orgs(), 70);
   auto c = client_for(twin);
   c.rate = 50;
   c.burst = 30;  // wrong on purpose: the twin allows 5
