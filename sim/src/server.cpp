@@ -70,8 +70,9 @@ void log_exception(std::exception_ptr e) {
   }
 }
 
-// Idle keep-alive connections are closed after this long; a real client reconnects.
-constexpr auto idle_timeout = std::chrono::seconds(75);
+// Plain sessions run without per-request timers: re-arming one costs a timerfd syscall per
+// request (a third of the twin's budget), and its clients are local tests that close their own
+// connections. TLS sessions keep a handshake timeout.
 
 template <class Stream>
 net::awaitable<void> serve_requests(server_impl* s, Stream& stream, listener_kind kind,
@@ -80,7 +81,6 @@ net::awaitable<void> serve_requests(server_impl* s, Stream& stream, listener_kin
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(1 << 20);
-    beast::get_lowest_layer(stream).expires_after(idle_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, token{});
     if (ec) co_return;
     const auto& req = parser.get();
@@ -100,7 +100,6 @@ net::awaitable<void> serve_requests(server_impl* s, Stream& stream, listener_kin
       co_return;
     }
     if (r.delay.count() > 0) {
-      beast::get_lowest_layer(stream).expires_never();
       net::steady_timer timer(co_await net::this_coro::executor);
       timer.expires_after(r.delay);
       co_await timer.async_wait(token{});
@@ -113,7 +112,6 @@ net::awaitable<void> serve_requests(server_impl* s, Stream& stream, listener_kin
     res.keep_alive(req.keep_alive());
     res.body() = std::move(r.body);
     res.prepare_payload();
-    beast::get_lowest_layer(stream).expires_after(idle_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, token{});
     if (wec || !res.keep_alive()) co_return;
   }
@@ -136,6 +134,7 @@ net::awaitable<void> tls_session(server_impl* s, tcp::socket socket, listener_ki
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
   auto [hec] = co_await stream.async_handshake(net::ssl::stream_base::server, token{});
   if (hec) co_return;  // a client that rejects our certificate ends here
+  beast::get_lowest_layer(stream).expires_never();
   co_await serve_requests(s, stream, kind, std::move(ip));
   if (beast::get_lowest_layer(stream).socket().is_open()) {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
@@ -145,13 +144,16 @@ net::awaitable<void> tls_session(server_impl* s, tcp::socket socket, listener_ki
 
 net::awaitable<void> accept_loop(server_impl* s, tcp::acceptor* acceptor, listener_kind kind) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor->async_accept(net::make_strand(s->ioc), token{});
+    // One I/O thread needs no strand; several do, one per connection.
+    net::any_io_executor ex = s->config.threads > 1
+                                  ? net::any_io_executor(net::make_strand(s->ioc))
+                                  : net::any_io_executor(s->ioc.get_executor());
+    auto [ec, socket] = co_await acceptor->async_accept(ex, token{});
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) co_return;
       continue;  // e.g. EMFILE: keep serving the connections we have
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto ex = socket.get_executor();
     if (s->ssl) net::co_spawn(ex, tls_session(s, std::move(socket), kind), log_exception);
     else net::co_spawn(ex, plain_session(s, std::move(socket), kind), log_exception);
   }

@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <set>
 
 namespace relicense::sim::detail {
@@ -32,14 +31,33 @@ reply error_reply(unsigned status, std::string_view message) {
   return r;
 }
 
+// Hand-rolled (Howard Hinnant's civil_from_days) instead of gmtime_r + snprintf: three dates
+// per license object are on the hot path, and gmtime takes glibc's timezone lock.
 void append_date(std::string& out, std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"", tm.tm_year + 1900,
-                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  out.append(buf, static_cast<std::size_t>(n));
+  const std::int64_t days = t >= 0 ? t / day : (t - day + 1) / day;
+  std::int64_t secs = t - days * day;
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char buf[22] = "\"0000-00-00T00:00:00Z";
+  auto put = [&](int pos, std::int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[pos + i] = static_cast<char>('0' + v % 10);
+  };
+  put(1, y, 4);
+  put(6, m, 2);
+  put(9, d, 2);
+  put(12, secs / 3600, 2);
+  secs %= 3600;
+  put(15, secs / 60, 2);
+  put(18, secs % 60, 2);
+  out.append(buf, 21);
+  out += '"';
 }
 
 void append_int(std::string& out, long long v) {
