@@ -196,6 +196,23 @@ void org_batches::on_lost(batch_job job) {
   queue_.push_front(std::move(job));
 }
 
+void org_batches::observe(nanos elapsed, std::size_t actions, bool first_poll) noexcept {
+  if (!config_.learn_duration || actions == 0 || elapsed.count() <= 0) return;
+  // Seen at the first poll, the batch may have been done long before: aim 20 % earlier next
+  // time, so the estimate walks down to the real duration instead of sticking to a late guess.
+  const double sample = static_cast<double>(elapsed.count()) * (first_poll ? 0.8 : 1.0) /
+                        static_cast<double>(actions);
+  per_action_ns_ = per_action_ns_ == 0 ? sample : 0.5 * per_action_ns_ + 0.5 * sample;
+}
+
+nanos org_batches::first_poll_delay(std::size_t actions) const noexcept {
+  if (per_action_ns_ == 0 || !config_.learn_duration) return config_.first_poll;
+  const double lo = static_cast<double>(config_.first_poll.count()) / 4;
+  const double hi = 4 * static_cast<double>(std::max(config_.max_poll, config_.first_poll).count());
+  const double d = std::clamp(per_action_ns_ * static_cast<double>(actions), lo, hi);
+  return nanos(static_cast<nanos::rep>(d));
+}
+
 std::vector<std::size_t> org_batches::drain() {
   std::vector<std::size_t> rows;
   for (auto* q : {&submitted_, &queue_}) {

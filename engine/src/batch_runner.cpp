@@ -70,6 +70,7 @@ struct live_job {
   batch_job job;
   clock::time_point submitted{};  ///< when its POST went out (or the run started, on resume)
   unsigned status = 0;            ///< HTTP status of the last answer about it
+  bool posted = false;            ///< submitted by this run (its duration is known)
 };
 
 /// A request's answer, or why a redirect was not followed.
@@ -538,7 +539,8 @@ private:
           refused(org, j, b.value->errors, 400);
           return {};
         }
-        return {next_step::poll, poll_delay(options_.batch, 0)};
+        j.posted = true;
+        return {next_step::poll, org.batches.first_poll_delay(j.job.rows.size())};
       }
       case action::retry:
         ++counters_.retries[static_cast<std::size_t>(d.cause)];
@@ -610,6 +612,8 @@ private:
           }
           return {next_step::poll, poll_delay(options_.batch, polls++)};
         }
+        if ((b.value->completed || b.value->failed) && j.posted)
+          org.batches.observe(now - j.submitted, j.job.rows.size(), polls == 0);
         if (b.value->completed) {
           completed(org, j);
           return {};
@@ -618,7 +622,7 @@ private:
           refused(org, j, b.value->errors, 400);
           return {};
         }
-        return {next_step::poll, poll_delay(options_.batch, ++polls)};
+        return {next_step::poll, poll_delay(options_.batch, polls++)};
       }
       case action::retry:
         ++counters_.retries[static_cast<std::size_t>(d.cause)];

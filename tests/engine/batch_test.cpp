@@ -454,3 +454,42 @@ TEST(OrgBatches, Drain) {
   org.on_abandoned(*j);
   EXPECT_TRUE(org.done());
 }
+
+// Without observations the first poll is first_poll; then it follows the learnt per-action
+// duration, scaled by the batch's size and clamped to [first_poll/4, 4·max_poll].
+TEST(OrgBatches, LearnsFirstPoll) {
+  batch_config c;
+  c.first_poll = 1s;
+  c.max_poll = 8s;
+  org_batches org(c);
+  EXPECT_EQ(org.first_poll_delay(100), 1s);
+  org.observe(3s, 100, false);  // needed several polls: 30 ms per action
+  EXPECT_EQ(org.first_poll_delay(100), 3s);
+  EXPECT_EQ(org.first_poll_delay(50), 1500ms);
+  EXPECT_EQ(org.first_poll_delay(1), 250ms);        // clamped up
+  EXPECT_EQ(org.first_poll_delay(100000), 32s);     // clamped down
+  org.observe(3s, 100, true);  // seen at the first poll: probe 20 % lower
+  EXPECT_EQ(org.first_poll_delay(100), 2700ms);
+}
+
+// Repeated first-poll hits walk the estimate down towards the real duration.
+TEST(OrgBatches, FirstPollWalksDown) {
+  batch_config c;
+  c.first_poll = 1s;
+  org_batches org(c);
+  org.observe(4s, 100, false);
+  // The real duration is 2 s: while the first poll still sees it done, the estimate shrinks.
+  for (int i = 0; i < 20 && org.first_poll_delay(100) >= 2s; ++i)
+    org.observe(org.first_poll_delay(100), 100, true);
+  EXPECT_LT(org.first_poll_delay(100), 2s);
+  EXPECT_GT(org.first_poll_delay(100), 1500ms);
+}
+
+// learn_duration off: always first_poll.
+TEST(OrgBatches, LearningOff) {
+  batch_config c;
+  c.learn_duration = false;
+  org_batches org(c);
+  org.observe(5s, 100, false);
+  EXPECT_EQ(org.first_poll_delay(100), c.first_poll);
+}

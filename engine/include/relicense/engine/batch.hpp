@@ -39,6 +39,10 @@ struct batch_config {
   unsigned max_poll_failures = 6;
   /// Try rows named in the error text alone first (see the header comment).
   bool use_error_hints = true;
+  /// Learn how long the org's batches take (per action) and put the first poll there instead of
+  /// at first_poll: a poll that comes too early wastes a call of the budget, one that comes too
+  /// late idles one of the 5 running slots.
+  bool learn_duration = true;
 };
 
 /// Delay before poll number `polls_done + 1` of a batch: first_poll × growth^polls_done, capped.
@@ -120,6 +124,14 @@ public:
   std::size_t queued() const noexcept { return queue_.size() + submitted_.size(); }
   /// Nothing queued and nothing running.
   bool done() const noexcept { return running_ == 0 && queue_.empty() && submitted_.empty(); }
+  /// A batch of `actions` actions was seen finished `elapsed` after its POST; `first_poll` says
+  /// whether the first poll saw it (then it may have finished earlier: the estimate probes
+  /// lower) or later polls did (then `elapsed` is close to the truth, plus the poll lag).
+  void observe(nanos elapsed, std::size_t actions, bool first_poll) noexcept;
+  /// When to poll a batch of `actions` actions first: config.first_poll until a batch was
+  /// observed, then the learnt duration, within [first_poll / 4, 4 × max_poll].
+  nanos first_poll_delay(std::size_t actions) const noexcept;
+
   /// Failed batches split so far (for metrics).
   std::uint64_t splits() const noexcept { return splits_; }
 
@@ -133,6 +145,7 @@ private:
   unsigned busy_streak_ = 0;
   steady_time hold_until_{};
   std::uint64_t splits_ = 0;
+  double per_action_ns_ = 0;  ///< learnt duration per action (0: nothing learnt yet)
 };
 
 } // namespace relicense::engine
