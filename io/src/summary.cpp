@@ -119,7 +119,9 @@ std::string run_summary::human() const {
   if (!latencies_.empty())
     s += "  latency p50 " + fmt("%.1f", latency_ms(0.50)) + " ms, p95 " + fmt("%.1f", latency_ms(0.95)) +
          " ms, p99 " + fmt("%.1f", latency_ms(0.99)) + " ms\n";
-  if (elapsed_s_ > 0 && !latencies_.empty())
+  if (elapsed_s_ > 0 && !latencies_.empty() && ideal_seconds() == 0)
+    s += "  budget efficiency n/a (the requests fit in the burst, or the budget is unlimited)\n";
+  else if (elapsed_s_ > 0 && !latencies_.empty())
     s += "  budget efficiency " + fmt("%.2f", budget_efficiency()) + " (ideal " + fmt("%.1f", ideal_seconds()) +
          " s at " + fmt("%g", budget_.rate) + "/s per org, burst " + fmt("%g", budget_.burst) + ", " +
          fmt("%g", budget_.ip_rate) + "/s per IP)\n";
