@@ -3,6 +3,7 @@
 // runner's result sink, and maps the run's end to the exit codes of DESIGN.md.
 #include "commands.hpp"
 
+#include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/runner.hpp"
 #include "relicense/io/journal.hpp"
 #include "relicense/io/metrics.hpp"
@@ -70,8 +71,6 @@ private:
 } // namespace
 
 int run_apply(const apply_options& o) {
-  if (o.mode == "batch") return not_yet("relicense apply --mode batch", 9);
-
   // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
   plan::load_options lo;
   lo.org = o.org;
@@ -148,7 +147,12 @@ int run_apply(const apply_options& o) {
     };
   }
 
-  const auto result = engine::run(p, c, sink);
+  // Batch mode (issue 9): the journal records each accepted batch before its first poll, and a
+  // resumed run polls the batches it lists instead of submitting their rows again.
+  engine::batch_run_options batch;
+  batch.resumed = resumed.batches;
+  if (journal) batch.on_batch_accepted = [&journal](const io::journal_batch& b) { journal->append_batch(b); };
+  const auto result = o.mode == "batch" ? engine::run_batches(p, c, batch, sink) : engine::run(p, c, sink);
   progress.finish();
   report.close();
   if (journal) journal->close();
