@@ -265,6 +265,7 @@ public:
       if (!bom_checked_ && !fatal_) check_bom();
       if (!fatal_) end_of_input();
       flush_queue();
+      count_shared_serials();
       if (!fatal_ && !header_done_)
         error(1, 0, "", "empty file: expected a header row naming the licenseId and deviceSerial columns");
       if (!fatal_ && header_done_ && result_.plan.counts.input_rows == 0)
@@ -656,7 +657,6 @@ private:
     std::uint32_t line = 0;
     std::uint32_t org = 0;
     std::uint32_t license_hash = 0;
-    std::uint32_t serial_hash = 0;
     std::string license;
     std::string serial;
   };
@@ -672,12 +672,6 @@ private:
     q.serial.swap(serial);
     q.license_hash = key_hash(org, q.license);
     licenses_.prefetch(q.license_hash);
-    if (!q.serial.empty()) {
-      // Keyed by serial alone: a device is claimed in one org, so the same serial under two
-      // orgs is still one device receiving several licenses.
-      q.serial_hash = key_hash(0, q.serial);
-      serials_.prefetch(q.serial_hash);
-    }
   }
 
   // Settles every queued row; called before any diagnostic so they stay in file order.
@@ -721,18 +715,40 @@ private:
     }
     p.rows.push_back(row{q.line, oi, license, serial});
     fingerprint_row(p.rows.back());
-    serial_seen_.push_back(0);  // parallel to rows: 1 once the row's serial got a second license
-    if (serial.empty()) {
-      ++p.counts.unassigns;
-      return;
+    ++(serial.empty() ? p.counts.unassigns : p.counts.assigns);
+  }
+
+  // plan_counts::serials_with_several, counted once at the end by sorting (hash, row) pairs: a
+  // sequential sort is cheaper than a second random-access table probed for every row. Exact:
+  // rows whose hashes collide are told apart by their strings. Keyed by serial alone: a device is
+  // claimed in one org, so the same serial under two orgs is still one device.
+  void count_shared_serials() {
+    const auto& rows = result_.plan.rows;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> keys;
+    keys.reserve(result_.plan.counts.assigns);
+    for (std::uint32_t i = 0; i < rows.size(); ++i)
+      if (!rows[i].serial.empty()) keys.emplace_back(std::hash<std::string_view>{}(rows[i].serial), i);
+    std::sort(keys.begin(), keys.end());
+    std::uint64_t several = 0;
+    std::vector<std::pair<std::string_view, std::uint32_t>> distinct;  // serial, licenses
+    for (std::size_t a = 0; a < keys.size();) {
+      std::size_t b = a + 1;
+      while (b < keys.size() && keys[b].first == keys[a].first) ++b;
+      if (b - a >= 2) {
+        distinct.clear();
+        for (std::size_t k = a; k < b; ++k) {
+          const std::string_view s = rows[keys[k].second].serial;
+          auto it = std::find_if(distinct.begin(), distinct.end(), [&](const auto& d) { return d.first == s; });
+          if (it == distinct.end())
+            distinct.emplace_back(s, 1);
+          else
+            ++it->second;
+        }
+        for (const auto& d : distinct) several += d.second >= 2 ? 1 : 0;
+      }
+      a = b;
     }
-    ++p.counts.assigns;
-    const std::uint32_t first_with_serial = serials_.find_or_insert(
-        q.serial_hash, new_index, [&](std::uint32_t i) { return p.rows[i].serial == serial; });
-    if (first_with_serial != index_table::none && serial_seen_[first_with_serial] == 0) {
-      serial_seen_[first_with_serial] = 1;
-      ++p.counts.serials_with_several;
-    }
+    result_.plan.counts.serials_with_several = several;
   }
 
   // Once the first chunk shows the typical row size, reserve the plan for the whole file: no
@@ -745,9 +761,7 @@ private:
     const auto expected = static_cast<std::size_t>(static_cast<double>(size_hint_) / per_row * 1.05) + 64;
     if (expected > (std::size_t{1} << 28)) return;  // implausible: let the vectors grow instead
     result_.plan.rows.reserve(expected);
-    serial_seen_.reserve(expected);
     licenses_.reserve(expected);
-    serials_.reserve(expected);
   }
 
   // Index into plan::orgs of a kept org, or -1 if --org or --shard filters it out.
@@ -851,8 +865,6 @@ private:
 
   // Planning.
   index_table licenses_;               // (org, license) -> first row
-  index_table serials_;                // serial -> first row with that serial
-  std::vector<std::uint8_t> serial_seen_;
   std::unordered_map<std::string, std::int64_t> org_index_;
   std::string last_org_;
   std::int64_t last_org_index_ = unresolved;

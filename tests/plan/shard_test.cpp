@@ -28,6 +28,9 @@ TEST(plan_shard, hash_is_fnv1a64) {
   EXPECT_EQ(relicense::plan::shard_hash("a"), 0xaf63dc4c8601ec8cULL);
   EXPECT_EQ(relicense::plan::shard_hash("foobar"), 0x85944171f73967e8ULL);
   EXPECT_EQ(relicense::plan::to_hex(0xaf63dc4c8601ec8cULL), "af63dc4c8601ec8c");
+  // The worked example of shard.hpp.
+  EXPECT_EQ(relicense::plan::shard_hash("123456"), 0xf6e3ed7e0e67290aULL);
+  EXPECT_TRUE(in_shard("123456", shard_spec{2, 4}));
 }
 
 // Every org falls in exactly one shard, the one its hash mod N names.

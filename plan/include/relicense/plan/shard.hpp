@@ -4,7 +4,11 @@
 // The split is reproducible by anyone: an organization id belongs to shard
 //   FNV-1a-64(the id's bytes, as written in the CSV) mod N
 // (see hash.hpp for FNV-1a), and runner K (0 <= K < N) keeps exactly the orgs of shard K.
-// Example: FNV-1a-64("123456") = 0x... ; with N = 4 it lands in shard value % 4.
+// Example: FNV-1a-64("123456") = 0xf6e3ed7e0e67290a, which is 2 mod 4: with --shard K/4 the org
+// "123456" is planned by the runner with K = 2 only. In Python:
+//   h = 0xcbf29ce484222325
+//   for b in org_id.encode(): h = ((h ^ b) * 0x100000001b3) % 2**64
+//   shard = h % N
 #pragma once
 
 #include <cstdint>
