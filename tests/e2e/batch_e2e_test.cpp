@@ -299,3 +299,65 @@ TEST(BatchE2E, DryRunSendsNothing) {
   EXPECT_EQ(sink.count(io::outcome::skipped), p.rows.size());
   EXPECT_EQ(twin.stats().requests, 0u);
 }
+
+// A co-term org's rows all fail with the API's reason (its first batch says so; the rest are not
+// sent); the other org is applied.
+TEST(BatchE2E, CotermOrgCondemned) {
+  auto cfg = fast_twin(2, 300);
+  cfg.coterm_orgs = 1;
+  sim::server twin(cfg);
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 300);
+  collecting_sink sink;
+  const auto r = engine::run_batches(p, client_for(twin), fast_batches(), sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), 300u);
+  EXPECT_EQ(sink.count(io::outcome::failed), 300u);
+  for (const auto& x : sink.results) {
+    if (x.org_id == p.orgs[1]) {
+      EXPECT_NE(x.error.find("does not support per-device licensing"), std::string::npos) << x.error;
+    }
+  }
+  const auto s = twin.stats();
+  EXPECT_LE(s.by_status.count(400) ? s.by_status.at(400) : 0, 5u);  // not one call per batch
+}
+
+// A rejected key aborts the run: nothing applied, every row reported, the key never echoed.
+TEST(BatchE2E, BadKeyAborts) {
+  sim::server twin(fast_twin(1, 300));
+  twin.start();
+  const auto p = make_plan(twin.orgs(), 300);
+  auto client = client_for(twin);
+  client.api_key = "not-the-key";
+  collecting_sink sink;
+  const auto r = engine::run_batches(p, client, fast_batches(), sink);
+  EXPECT_EQ(r.status, engine::run_status::aborted);
+  expect_one_result_per_row(sink, p);
+  EXPECT_EQ(sink.count(io::outcome::applied), 0u);
+  EXPECT_EQ(r.abort_reason.find("not-the-key"), std::string::npos);
+  EXPECT_EQ(twin.stats().batch_actions_applied, 0u);
+}
+
+// With skip_unchanged, rows already in place are reported unchanged and never batched.
+TEST(BatchE2E, SkipUnchanged) {
+  sim::server twin(fast_twin(1, 100));
+  twin.start();
+  auto p = make_plan(twin.orgs(), 100);
+  const auto o = twin.orgs().front();
+  for (std::size_t i = 0; i < 10; ++i) p.rows[i].serial = o.licenses[i].device_serial.value_or("");
+  auto client = client_for(twin);
+  client.skip_unchanged = true;
+  collecting_sink sink;
+  const auto r = engine::run_batches(p, client, fast_batches(), sink);
+  EXPECT_EQ(r.status, engine::run_status::completed);
+  expect_one_result_per_row(sink, p);
+  std::size_t in_place = 0;  // the first 10, and any unassign of an unassigned license
+  for (std::size_t i = 0; i < p.rows.size(); ++i)
+    in_place += p.rows[i].serial == o.licenses[i].device_serial.value_or("");
+  ASSERT_GE(in_place, 10u);
+  EXPECT_EQ(sink.count(io::outcome::unchanged), in_place);
+  EXPECT_EQ(sink.count(io::outcome::applied), 100u - in_place);
+  EXPECT_EQ(twin.stats().batch_actions_applied, 100u - in_place);
+  for (const auto& x : sink.results) EXPECT_TRUE(x.previous_serial.has_value());
+}
