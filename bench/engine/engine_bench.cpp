@@ -1,0 +1,243 @@
+// Engine benchmarks against the in-process twin (issue 7, items 1 and 2):
+//  1. Raw throughput, budget off: the engine applies R rows at concurrency C over plain HTTP and
+//     over TLS; wrk (if installed) sends the same PUTs with the same connection count against the
+//     same twin: requests/s of both, the ratio, and the engine thread's CPU time per request.
+//  2. Budget efficiency: the twin with a scaled budget (rate B/s, burst B per org); N rows in one
+//     org, then spread over 5 orgs: actual vs ideal time (rows_per_org − burst)/rate, 429s.
+// Each figure: median of --reps runs (min–max). `--quick` is the ctest smoke mode.
+//   engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] [--budget-rows N] [--reps K]
+#include "relicense/engine/runner.hpp"
+#include "relicense/sim/server.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace engine = relicense::engine;
+namespace io = relicense::io;
+namespace plan = relicense::plan;
+namespace sim = relicense::sim;
+
+namespace {
+
+class counting_sink final : public engine::result_sink {
+public:
+  std::size_t applied = 0, other = 0;
+  void on_result(const io::row_result& r) override {
+    (r.result == io::outcome::applied ? applied : other) += 1;
+  }
+};
+
+/// Up to `per_org` licenses of each org, each moved to another device (every 5th unassigned).
+plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t per_org) {
+  plan::plan p;
+  std::uint32_t line = 2;
+  for (std::uint32_t oi = 0; oi < orgs.size(); ++oi) {
+    const auto& o = orgs[oi];
+    p.orgs.push_back(o.id);
+    for (std::size_t i = 0; i < per_org && i < o.licenses.size(); ++i) {
+      plan::row r;
+      r.line = line++;
+      r.org = oi;
+      r.license_id = o.licenses[i].id;
+      if (i % 5 != 4) {
+        r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
+        if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
+      }
+      p.rows.push_back(std::move(r));
+    }
+  }
+  return p;
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct stats3 {
+  double median = 0, min = 0, max = 0;
+};
+
+stats3 summarize(std::vector<double> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v.front(), v.back()};
+}
+
+struct engine_run {
+  double seconds = 0, cpu_s = 0;
+  std::uint64_t requests = 0, throttled = 0;
+  std::size_t applied = 0, rows = 0;
+};
+
+engine_run run_engine(const sim::server& twin, const plan::plan& p, double rate, double burst,
+                      double ip_rate, unsigned concurrency) {
+  engine::run_config c;
+  c.base_url = twin.base_url();
+  c.api_key = twin.api_key();
+  c.rate = rate;
+  c.burst = burst;
+  c.ip_rate = ip_rate;
+  c.concurrency = concurrency;
+  c.handle_signals = false;
+  if (!twin.ca_file().empty()) c.client.ca_file = twin.ca_file();
+  counting_sink sink;
+  const double cpu0 = thread_cpu_seconds();
+  const auto r = engine::run(p, c, sink);
+  engine_run out;
+  out.cpu_s = thread_cpu_seconds() - cpu0;  // the runner's single thread is this one
+  out.seconds = r.elapsed_s;
+  out.requests = r.counters.requests;
+  out.throttled = r.counters.throttled;
+  out.applied = sink.applied;
+  out.rows = p.rows.size();
+  return out;
+}
+
+/// wrk's requests/s for the same PUTs (a Lua script cycling over the plan's rows), or 0.
+double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connections, int seconds) {
+  if (std::system("command -v wrk >/dev/null 2>&1") != 0) return 0;
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto script = dir / ("engine_bench_" + std::to_string(::getpid()) + ".lua");
+  {
+    std::ofstream lua(script);
+    lua << "local paths = {}\nlocal bodies = {}\n";
+    const std::size_t n = std::min<std::size_t>(p.rows.size(), 2000);
+    const std::string prefix = twin.base_url().substr(twin.base_url().find("/api/"));
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& r = p.rows[i];
+      lua << "paths[" << i + 1 << "] = \"" << prefix << "/organizations/" << p.orgs[r.org] << "/licenses/"
+          << r.license_id << "\"\n";
+      lua << "bodies[" << i + 1 << "] = '"
+          << (r.serial.empty() ? std::string("{\"deviceSerial\":null}") : "{\"deviceSerial\":\"" + r.serial + "\"}")
+          << "'\n";
+    }
+    lua << "local i = 0\n"
+           "request = function()\n"
+           "  i = i % #paths + 1\n"
+           "  return wrk.format(\"PUT\", paths[i], {[\"Authorization\"] = \"Bearer "
+        << twin.api_key()
+        << "\", [\"Content-Type\"] = \"application/json\"}, bodies[i])\n"
+           "end\n";
+  }
+  const std::string origin = twin.base_url().substr(0, twin.base_url().find("/api/"));
+  const std::string cmd = "wrk -t1 -c" + std::to_string(connections) + " -d" + std::to_string(seconds) +
+                          "s -s " + script.string() + " " + origin + " 2>&1";
+  double rps = 0;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::strncmp(line, "Requests/sec:", 13) == 0) rps = std::atof(line + 13);
+    }
+    ::pclose(f);
+  }
+  std::filesystem::remove(script);
+  return rps;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::size_t rows = 100000, budget_rows = 4000;
+  unsigned concurrency = 64, reps = 3;
+  double budget = 200;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() { return i + 1 < argc ? std::atof(argv[++i]) : 0.0; };
+    if (a == "--quick") quick = true;
+    else if (a == "--rows") rows = static_cast<std::size_t>(next());
+    else if (a == "--concurrency") concurrency = static_cast<unsigned>(next());
+    else if (a == "--budget") budget = next();
+    else if (a == "--budget-rows") budget_rows = static_cast<std::size_t>(next());
+    else if (a == "--reps") reps = static_cast<unsigned>(next());
+    else {
+      std::fprintf(stderr, "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
+                           "[--budget-rows N] [--reps K]\n");
+      return 2;
+    }
+  }
+  if (quick) {
+    rows = 2000;
+    budget_rows = 300;
+    reps = 1;
+  }
+  bool all_applied = true;
+
+  // ----- 1. throughput, budget off ---------------------------------------------------------
+  std::printf("## Throughput, budget off: %zu rows, concurrency %u (median of %u, min-max)\n\n", rows, concurrency, reps);
+  std::printf("| transport | engine req/s | wrk req/s | engine/wrk | engine CPU µs/req |\n|---|---|---|---|---|\n");
+  for (bool tls : {false, true}) {
+    sim::sim_config sc;
+    sc.orgs = 1;
+    sc.licenses_per_org = static_cast<unsigned>(rows);
+    sc.rate = 0;
+    sc.tls = tls;
+    sim::server twin(sc);
+    twin.start();
+    const auto p = make_plan(twin.orgs(), rows);
+    std::vector<double> rps, cpu, wrk_rps, ratio;
+    for (unsigned k = 0; k < reps; ++k) {
+      const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
+      all_applied = all_applied && e.applied == e.rows;
+      const double r = static_cast<double>(e.requests) / e.seconds;
+      rps.push_back(r);
+      cpu.push_back(e.cpu_s / static_cast<double>(std::max<std::uint64_t>(e.requests, 1)) * 1e6);
+      const double w = run_wrk(twin, p, concurrency, quick ? 1 : 5);
+      if (w > 0) {
+        wrk_rps.push_back(w);
+        ratio.push_back(r / w);
+      }
+    }
+    const auto a = summarize(rps), c = summarize(cpu), w = summarize(wrk_rps), q = summarize(ratio);
+    if (w.median > 0) {
+      std::printf("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f |\n", tls ? "https" : "http",
+                  a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max, c.median);
+    } else {
+      std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f |\n", tls ? "https" : "http", a.median, a.min,
+                  a.max, c.median);
+    }
+  }
+
+  // ----- 2. budget efficiency --------------------------------------------------------------
+  std::printf("\n## Budget efficiency: rate %.0f/s, burst %.0f per org (median of %u, min-max)\n\n", budget, budget, reps);
+  std::printf("| orgs | rows | ideal s | actual s | efficiency | 429s |\n|---|---|---|---|---|---|\n");
+  for (unsigned orgs : {1u, 5u}) {
+    sim::sim_config sc;
+    sc.orgs = orgs;
+    sc.licenses_per_org = static_cast<unsigned>(budget_rows);
+    sc.rate = budget;
+    sc.burst = budget;
+    sc.ip_rate = budget * orgs * 10;
+    sim::server twin(sc);
+    twin.start();
+    const auto p = make_plan(twin.orgs(), budget_rows);
+    const double ideal = (static_cast<double>(budget_rows) - budget) / budget;
+    std::vector<double> actual, eff, t429;
+    for (unsigned k = 0; k < reps; ++k) {
+      twin.reset();
+      const auto e = run_engine(twin, p, budget, budget, budget * orgs * 10, 0);
+      all_applied = all_applied && e.applied == e.rows;
+      actual.push_back(e.seconds);
+      eff.push_back(ideal / e.seconds);
+      t429.push_back(static_cast<double>(e.throttled));
+    }
+    const auto a = summarize(actual), f = summarize(eff), t = summarize(t429);
+    std::printf("| %u | %zu | %.2f | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) |\n", orgs, p.rows.size(), ideal,
+                a.median, a.min, a.max, f.median, f.min, f.max, t.median, t.min, t.max);
+  }
+  if (!all_applied) {
+    std::fprintf(stderr, "engine_bench: some rows were not applied\n");
+    return 1;
+  }
+  return 0;
+}
