@@ -42,8 +42,10 @@ struct server_impl {
 
   sim_config config;
   twin model;
-  net::io_context ioc;
+  // Declared before the io_context so that sessions abandoned at stop() (their frames die with
+  // the io_context) never outlive the TLS context they use.
   std::optional<net::ssl::context> ssl;
+  net::io_context ioc;
   std::optional<tcp::acceptor> main_acceptor, shard_acceptor;
   std::vector<std::thread> threads;
   std::uint16_t main_port = 0, shard_port = 0;
