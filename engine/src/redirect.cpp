@@ -1,5 +1,7 @@
 #include "relicense/engine/redirect.hpp"
 
+#include "relicense/io/url.hpp"
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
@@ -125,6 +127,12 @@ redirect_verdict check_redirect(const io::origin& base, const io::origin& curren
       v.reason = "refused redirect to " + origin_text(to) + " (outside " + cloud_domain(base.host) + ")";
       return v;
     }
+  }
+  // And io's rule, the one the rest of the tool uses: a known Meraki cloud (or the very host of
+  // a non-Meraki base URL), so a proxy's base URL never lets the key reach its sibling hosts.
+  if (!is_loopback_host(base.host) && !io::redirect_allowed(base.host, to)) {
+    v.reason = "refused redirect to " + origin_text(to) + " (not the base URL's Meraki cloud)";
+    return v;
   }
   v.allowed = true;
   v.target = std::move(*target);

@@ -81,6 +81,13 @@ TEST(Redirect, ForeignRefused) {
   EXPECT_NE(v.reason.find("evil.example"), std::string::npos);
 }
 
+// Behind a non-Meraki base (a proxy), only that very host may receive the key.
+TEST(Redirect, NonMerakiBaseOnlySameHost) {
+  const origin proxy{true, "api.proxy.example", 443};
+  EXPECT_TRUE(check_redirect(proxy, proxy, "https://api.proxy.example/x").allowed);
+  EXPECT_FALSE(check_redirect(proxy, proxy, "https://other.proxy.example/x").allowed);
+}
+
 // A relative Location stays on the current origin.
 TEST(Redirect, RelativeStaysOnCurrentOrigin) {
   const origin shard{true, "n5.meraki.com", 443};
