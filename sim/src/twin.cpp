@@ -396,7 +396,9 @@ reply twin::handle_api(const request_view& req, std::string_view path, std::stri
       reply r;
       r.status = 429;
       r.body = rate_limited_body;
-      r.retry_after = std::max(1, static_cast<int>(std::ceil(limited->wait_seconds(now))));
+      // Whole seconds, at least 1; capped so a near-zero rate cannot overflow the int.
+      const double wait = std::min(limited->wait_seconds(now), 86400.0);
+      r.retry_after = std::max(1, static_cast<int>(std::ceil(wait)));
       ++stats_.rate_limited;
       if (o) {
         while (o->window.front() <= now - std::chrono::seconds(1)) o->window.pop_front();
