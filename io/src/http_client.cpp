@@ -113,6 +113,10 @@ bool is_ssl_error(const error_code& ec) {
          ec.category() == ssl::error::get_stream_category();
 }
 
+// The peer went away. stream_truncated is a TLS peer closing TCP without close_notify, which
+// servers commonly do with idle keep-alive connections: before any response byte it is an idle
+// close like EOF; after some bytes the response counts as cut, even for a body delimited by the
+// close, since without close_notify a truncation cannot be told apart.
 bool peer_closed(const error_code& ec) {
   return ec == net::error::eof || ec == net::error::connection_reset ||
          ec == net::error::broken_pipe || ec == net::error::connection_aborted ||

@@ -138,6 +138,15 @@ TEST(Url, ResolveLocation) {
   EXPECT_EQ(r6.value->target, "/a/c");
 
   EXPECT_FALSE(resolve_location(cur, "https://[bad").value);
+  // Inputs that trip a Boost.URL 1.81 assertion (found by fuzzing) are refused cleanly.
+  EXPECT_FALSE(resolve_location(cur, "eL3n14:#").value);
+  EXPECT_FALSE(resolve_location(cur, "https:?").value);
+  EXPECT_FALSE(parse_absolute_url("a:#").value);
+  EXPECT_FALSE(parse_base_url("https:#").value);
+  EXPECT_FALSE(resolve_location(cur, "L4:\xff").value);
+  EXPECT_FALSE(resolve_location(cur, "a:[").value);
+  EXPECT_FALSE(resolve_location(cur, "a:]x").value);
+  EXPECT_FALSE(resolve_location(cur, "/x y").value);
   EXPECT_FALSE(resolve_location(cur, "mailto:x@y").value);
 }
 
