@@ -213,6 +213,17 @@ nanos org_batches::first_poll_delay(std::size_t actions) const noexcept {
   return nanos(static_cast<nanos::rep>(d));
 }
 
+nanos org_batches::repoll_delay(std::size_t actions, unsigned polls_done) const noexcept {
+  batch_config c = config_;
+  if (per_action_ns_ != 0 && config_.learn_duration) {
+    const double lo = static_cast<double>(config_.first_poll.count()) / 4;
+    const double hi = static_cast<double>(config_.first_poll.count());
+    c.first_poll = nanos(static_cast<nanos::rep>(
+        std::clamp(per_action_ns_ * static_cast<double>(actions) / 4, lo, std::max(lo, hi))));
+  }
+  return poll_delay(c, polls_done > 0 ? polls_done - 1 : 0);
+}
+
 std::vector<std::size_t> org_batches::drain() {
   std::vector<std::size_t> rows;
   for (auto* q : {&submitted_, &queue_}) {

@@ -622,7 +622,7 @@ private:
           refused(org, j, b.value->errors, 400);
           return {};
         }
-        return {next_step::poll, poll_delay(options_.batch, polls++)};
+        return {next_step::poll, org.batches.repoll_delay(j.job.rows.size(), ++polls)};
       }
       case action::retry:
         ++counters_.retries[static_cast<std::size_t>(d.cause)];

@@ -493,3 +493,20 @@ TEST(OrgBatches, LearningOff) {
   org.observe(5s, 100, false);
   EXPECT_EQ(org.first_poll_delay(100), c.first_poll);
 }
+
+// Re-polls start at first_poll and grow; once a duration is learnt they start at a quarter of it
+// (within [first_poll/4, first_poll]).
+TEST(OrgBatches, RepollDelay) {
+  batch_config c;
+  c.first_poll = 1s;
+  c.poll_growth = 2;
+  c.max_poll = 8s;
+  org_batches org(c);
+  EXPECT_EQ(org.repoll_delay(100, 1), 1s);
+  EXPECT_EQ(org.repoll_delay(100, 2), 2s);
+  org.observe(2s, 100, false);  // 2 s per 100 actions
+  EXPECT_EQ(org.repoll_delay(100, 1), 500ms);
+  EXPECT_EQ(org.repoll_delay(100, 2), 1s);
+  EXPECT_EQ(org.repoll_delay(10, 1), 250ms);    // clamped up
+  EXPECT_EQ(org.repoll_delay(1000, 1), 1s);     // clamped down
+}

@@ -131,6 +131,10 @@ public:
   /// When to poll a batch of `actions` actions first: config.first_poll until a batch was
   /// observed, then the learnt duration, within [first_poll / 4, 4 × max_poll].
   nanos first_poll_delay(std::size_t actions) const noexcept;
+  /// When to poll again after poll number `polls_done` (≥ 1) found the batch still running:
+  /// poll_delay() from first_poll, except once a duration is learnt: a quarter of it (within
+  /// [first_poll / 4, first_poll]) growing from there, since a learnt first poll misses by little.
+  nanos repoll_delay(std::size_t actions, unsigned polls_done) const noexcept;
 
   /// Failed batches split so far (for metrics).
   std::uint64_t splits() const noexcept { return splits_; }
