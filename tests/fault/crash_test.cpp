@@ -1,0 +1,87 @@
+// Crashes (issue 8): `relicense apply` SIGKILLed at ten points of one run, each time resumed
+// with --resume and the same journal. Nothing is lost: the twin ends exactly in the CSV's state,
+// the final report has every row once, and only rows in flight at a kill were sent twice.
+#include "relicense/sim/server.hpp"
+
+#include "fault_support.hpp"
+#include "relicense/io/journal.hpp"
+#include "relicense/io/report.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <set>
+#include <string>
+
+namespace relicense::fault_test {
+namespace {
+
+// SIGKILL after ~0%, 10%, ..., 90% of the rows were applied (seen in the twin's counters), a
+// --resume after each, then a last --resume to the end: exact final state, every row reported
+// applied exactly once, every row journaled, duplicate applies <= kills x concurrency.
+TEST(Crash, SigkillAtTenPointsThenResume) {
+  sim::sim_config cfg;
+  cfg.orgs = 2;
+  cfg.licenses_per_org = 100;
+  cfg.rate = 0;  // the client's own budget paces the run (~1 s); the twin never throttles
+  cfg.seed = 909;
+  sim::server twin(cfg);
+  twin.start();
+
+  temp_dir dir;
+  wanted_map wanted;
+  const auto csv = dir.write("in.csv", moving_csv(twin, 100, wanted));
+  const std::size_t total = 200;
+  const auto report = dir.path() / "report.csv";
+  const auto journal = dir.path() / "run.journal";
+  const unsigned concurrency = 4;
+  const std::vector<std::string> args = {
+      "apply", csv.string(), "--base-url", twin.base_url(), "--rate", "100", "--burst", "10", "--ip-rate", "1000",
+      "--concurrency", std::to_string(concurrency), "--report", report.string(), "--journal", journal.string(),
+      "--progress", "off"};
+
+  unsigned kills = 0;
+  for (unsigned k = 0; k < 10; ++k) {
+    auto a = args;
+    if (std::filesystem::exists(journal)) a.push_back("--resume");
+    const std::uint64_t target = k * total / 10 + 1;
+    child c(a, twin.api_key(), dir.path(), "run" + std::to_string(k));
+    // Bounded wait for the kill point (process synchronisation, no timing assumption).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!c.poll() && twin.stats().puts_applied < target && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    if (c.kill()) ++kills;
+    const auto r = c.wait();
+    // A run that ended by itself before the kill point must still have ended well.
+    if (r.exit_code != 128 + SIGKILL) {
+      EXPECT_EQ(r.exit_code, 0) << "run " << k << ": " << r.err;
+    }
+  }
+  EXPECT_GE(kills, 8u) << "the run was too fast to be killed at most of the points";
+
+  auto a = args;
+  a.push_back("--resume");
+  const auto r = run(a, twin.api_key(), dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+
+  const auto s = twin.stats();
+  std::printf("kills: %u, puts applied: %llu, duplicate applies: %llu\n", kills,
+              static_cast<unsigned long long>(s.puts_applied), static_cast<unsigned long long>(s.duplicate_applies));
+  EXPECT_LE(s.duplicate_applies, std::uint64_t{kills} * concurrency) << "rows re-sent beyond those in flight";
+  EXPECT_EQ(s.puts_applied - s.duplicate_applies, total);
+
+  const auto rows = io::read_report(report).rows;
+  EXPECT_EQ(rows.size(), total);
+  std::set<std::uint32_t> lines;
+  for (const auto& row : rows) {
+    EXPECT_TRUE(lines.insert(row.line).second) << "line " << row.line << " reported twice";
+    EXPECT_EQ(row.result, io::outcome::applied) << "line " << row.line << " " << row.error;
+  }
+  EXPECT_EQ(lines.size(), total);
+  EXPECT_EQ(io::read_journal(journal).done.size(), total);
+}
+
+} // namespace
+} // namespace relicense::fault_test

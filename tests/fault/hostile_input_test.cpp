@@ -1,0 +1,135 @@
+// Hostile input files (issue 8): `relicense apply` against the twin with files that are wrong in
+// every way a user's file can be. Each is refused before anything is sent (exit 2, the twin saw
+// no request) with a message naming the file and the line; a 100 MB file of valid rows plans
+// fine. The child's peak memory (wait4 rusage) stays bounded throughout.
+#include "relicense/sim/server.hpp"
+
+#include "fault_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+
+namespace relicense::fault_test {
+namespace {
+
+/// Bound on the child's peak resident set: generous for a sanitized build, far below what
+/// holding a 10 MB field per row or a 100 MB file several times over would take.
+constexpr long max_rss_kb = 1024L * 1024L;
+
+class HostileInput : public ::testing::Test {
+protected:
+  void SetUp() override {
+    sim::sim_config cfg;
+    cfg.orgs = 1;
+    cfg.licenses_per_org = 20;
+    cfg.rate = 0;
+    cfg.seed = 77;
+    twin_ = std::make_unique<sim::server>(cfg);
+    twin_->start();
+    const auto org = twin_->orgs()[0];
+    org_ = org.id;
+    for (int i = 0; i < 4; ++i) good_rows_.push_back(org.id + "," + org.licenses[i].id + "," + org.devices[0]);
+  }
+
+  /// Applies `file` and checks the refusal: exit 2, "<file>:<line>" in stderr, nothing sent.
+  void expect_refused(const std::filesystem::path& file, unsigned line) {
+    const auto r = run({"apply", file.string(), "--base-url", twin_->base_url(), "--rate", "0", "--ip-rate", "0",
+                        "--report", (dir_.path() / "report.csv").string(), "--progress", "off"},
+                       twin_->api_key(), dir_.path(), std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    const std::string where = file.string() + ":" + std::to_string(line);
+    EXPECT_NE(r.err.find(where), std::string::npos) << "expected '" << where << "' in: " << r.err.substr(0, 2000);
+    EXPECT_EQ(twin_->stats().requests, 0u) << "something was sent";
+    EXPECT_LT(r.max_rss_kb, max_rss_kb);
+    std::printf("%s: exit %d, peak RSS %ld KiB\n", file.filename().c_str(), r.exit_code, r.max_rss_kb);
+  }
+
+  /// Header, two good rows, `bad` (line 4), two more good rows.
+  std::string with_bad_row(const std::string& bad) const {
+    return "organizationId,licenseId,deviceSerial\n" + good_rows_[0] + "\n" + good_rows_[1] + "\n" + bad + "\n" +
+           good_rows_[2] + "\n" + good_rows_[3] + "\n";
+  }
+
+  temp_dir dir_;
+  std::unique_ptr<sim::server> twin_;
+  std::string org_;
+  std::vector<std::string> good_rows_;
+};
+
+// A header without the deviceSerial column: refused, the header line named.
+TEST_F(HostileInput, MissingColumn) {
+  expect_refused(dir_.write("missing.csv", "organizationId,licenseId\n" + org_ + ",L1\n"), 1);
+}
+
+// One license asked onto two different serials: refused, the second line named.
+TEST_F(HostileInput, ConflictingRows) {
+  const auto org = twin_->orgs()[0];
+  const std::string conflict = org.id + "," + org.licenses[0].id + "," + org.devices[1];
+  expect_refused(dir_.write("conflict.csv", with_bad_row(conflict)), 4);
+}
+
+// A serial without the Meraki XXXX-XXXX-XXXX shape: refused at its line.
+TEST_F(HostileInput, InvalidSerial) {
+  expect_refused(dir_.write("serial.csv", with_bad_row(org_ + "," + twin_->orgs()[0].licenses[5].id + ",not-a-serial!")), 4);
+}
+
+// Random binary bytes after a valid header: refused, naming the file and a line.
+TEST_F(HostileInput, BinaryGarbage) {
+  std::mt19937 rng(4242);
+  std::string junk = "organizationId,licenseId,deviceSerial\n";
+  for (int i = 0; i < 64 * 1024; ++i) junk.push_back(static_cast<char>(rng() & 0xff));
+  expect_refused(dir_.write("garbage.bin", junk), 2);
+}
+
+// A NUL byte inside a row: refused at that row.
+TEST_F(HostileInput, NulByte) {
+  std::string bad = org_ + "," + twin_->orgs()[0].licenses[5].id + ",Q2AA";
+  bad.push_back('\0');
+  bad += "-BBBB-CCCC";
+  expect_refused(dir_.write("nul.csv", with_bad_row(bad)), 4);
+}
+
+// A quote opened and never closed swallows the rest of the file: refused, the opening line named.
+TEST_F(HostileInput, UnterminatedQuote) {
+  expect_refused(dir_.write("quote.csv", with_bad_row(org_ + ",\"" + twin_->orgs()[0].licenses[5].id + ",Q2AA-BBBB-CCCC")), 4);
+}
+
+// A single 10 MB line: refused at that line, without holding it in memory many times over.
+TEST_F(HostileInput, TenMegabyteLine) {
+  expect_refused(dir_.write("long.csv", with_bad_row(org_ + "," + std::string(10 * 1024 * 1024, 'L') + ",Q2AA-BBBB-CCCC")), 4);
+}
+
+// 100 MB of valid rows: `relicense plan` accepts the file (exit 0), its peak memory bounded.
+TEST_F(HostileInput, HundredMegabytesOfValidRows) {
+  const auto file = dir_.path() / "big.csv";
+  std::size_t rows = 0;
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << "licenseId,deviceSerial,note\n";
+    char line[160];
+    std::size_t bytes = 0;
+    // About 100 bytes a row (a free-text column padded as exports often are): ~1 M rows.
+    while (bytes < 100u * 1024u * 1024u) {
+      const int n = std::snprintf(line, sizeof line, "L%011zu,Q2AA-%04zu-%04zu,%s\n", rows,
+                                  (rows / 10000) % 10000, rows % 10000,
+                                  "migrated from the old dashboard network during the spring refresh wave");
+      out.write(line, n);
+      bytes += static_cast<std::size_t>(n);
+      ++rows;
+    }
+  }
+  const auto r = run({"plan", file.string(), "--org", org_}, "", dir_.path(), std::chrono::seconds(300));
+  EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
+  EXPECT_NE(r.out.find(std::to_string(rows)), std::string::npos) << "row count not in: " << r.out;
+  EXPECT_LT(r.max_rss_kb, max_rss_kb);
+  std::printf("%zu rows, %ju bytes: exit %d, peak RSS %ld KiB\n", rows,
+              static_cast<std::uintmax_t>(std::filesystem::file_size(file)), r.exit_code, r.max_rss_kb);
+  EXPECT_EQ(twin_->stats().requests, 0u);
+}
+
+} // namespace
+} // namespace relicense::fault_test
