@@ -1,0 +1,2 @@
+// Boost.URL compiled into the standalone libFuzzer binary, which does not link relicense::io.
+#include <boost/url/src.hpp>
