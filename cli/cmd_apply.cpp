@@ -49,11 +49,13 @@ io::retry_cause summary_cause(engine::retry_cause c) {
 class artefact_sink final : public engine::result_sink {
 public:
   artefact_sink(io::report_writer& report, io::journal_writer* journal, io::run_summary& summary,
-                io::progress& progress)
-      : report_(report), journal_(journal), summary_(summary), progress_(progress) {}
+                io::progress& progress, const io::journal_contents& resumed)
+      : report_(report), journal_(journal), summary_(summary), progress_(progress), resumed_(resumed) {}
 
   void on_result(const io::row_result& r) override {
-    if (journal_) journal_->append_row(r);
+    // A resumed run re-reports the rows its journal already holds; journaling them again would
+    // only grow the journal with every resume.
+    if (journal_ && !resumed_.done.contains(r.line)) journal_->append_row(r);
     report_.write(r);
     summary_.add(r);
   }
@@ -66,6 +68,7 @@ private:
   io::journal_writer* journal_;
   io::run_summary& summary_;
   io::progress& progress_;
+  const io::journal_contents& resumed_;
 };
 
 } // namespace
@@ -125,7 +128,7 @@ int run_apply(const apply_options& o) {
   io::run_budget budget{o.rate, o.burst, o.ip_rate};
   io::run_summary summary(budget);
   io::progress progress(io::progress_enabled(o.progress, o.quiet), p.rows.size());
-  artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress);
+  artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed);
 
   // ----- run ---------------------------------------------------------------------------------
   engine::run_config c;
@@ -166,7 +169,12 @@ int run_apply(const apply_options& o) {
   summary.set_elapsed(std::chrono::duration<double>(result.elapsed_s));
   const auto finished = std::chrono::system_clock::now();
   if (!o.summary.empty()) summary.write_json(o.summary);
-  if (!o.metrics.empty()) io::write_metrics(o.metrics, summary, finished);
+  if (!o.metrics.empty()) {
+    // Shards writing into one collector directory must not produce identical series.
+    io::metric_labels labels;
+    if (!o.shard.empty()) labels.emplace_back("shard", o.shard);
+    io::write_metrics(o.metrics, summary, finished, labels);
+  }
 
   std::fprintf(stderr, "%s", summary.human().c_str());
   std::fprintf(stderr, "workers: %u, redirects followed: %llu\n", result.concurrency,
