@@ -210,9 +210,20 @@ int main(int argc, char** argv) {
 
   // ----- 2. budget efficiency --------------------------------------------------------------
   std::printf("\n## Budget efficiency: rate %.0f/s, burst %.0f per org (median of %u, min-max)\n\n", budget, budget, reps);
-  std::printf("| orgs | rows | ideal s | actual s | efficiency | 429s |\n|---|---|---|---|---|---|\n");
-  for (unsigned orgs : {1u, 5u}) {
+  std::printf("| orgs | twin faults | rows | ideal s | actual s | efficiency | 429s |\n|---|---|---|---|---|---|---|\n");
+  // Clean runs, then the twin injecting 429s without Retry-After (another application eating the
+  // org's budget, or per-IP throttling in front of the API) and 5xx (half applied before the error).
+  struct scenario {
+    unsigned orgs;
+    double fault_429, fault_5xx;
+    const char* label;
+  };
+  for (const scenario sn : {scenario{1, 0, 0, "none"}, scenario{5, 0, 0, "none"},
+                            scenario{1, 0.02, 0, "2% 429"}, scenario{1, 0, 0.02, "2% 5xx"}}) {
+    const unsigned orgs = sn.orgs;
     sim::sim_config sc;
+    sc.fault_429 = sn.fault_429;
+    sc.fault_5xx = sn.fault_5xx;
     sc.orgs = orgs;
     sc.licenses_per_org = static_cast<unsigned>(budget_rows);
     sc.rate = budget;
@@ -232,7 +243,7 @@ int main(int argc, char** argv) {
       t429.push_back(static_cast<double>(e.throttled));
     }
     const auto a = summarize(actual), f = summarize(eff), t = summarize(t429);
-    std::printf("| %u | %zu | %.2f | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) |\n", orgs, p.rows.size(), ideal,
+    std::printf("| %u | %s | %zu | %.2f | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) |\n", orgs, sn.label, p.rows.size(), ideal,
                 a.median, a.min, a.max, f.median, f.min, f.max, t.median, t.min, t.max);
   }
   if (!all_applied) {
