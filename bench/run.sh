@@ -18,10 +18,10 @@ if ((${#missing[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELICENSE_BUILD_TESTS=OFF \
-      -DRELICENSE_BUILD_BENCH=ON >/dev/null
-cmake --build build-bench -j "$(nproc)" --target plan_bench sim_bench engine_bench batch_bench
-bin=build-bench/bin
+# The same optimised (RelWithDebInfo, -O2) build as ./dev.sh uses, so no third full compile.
+cmake -S . -B build -G Ninja -DRELICENSE_WERROR=ON >/dev/null
+cmake --build build -j "$(nproc)" --target plan_bench sim_bench engine_bench batch_bench
+bin=build/bin
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
 echo
