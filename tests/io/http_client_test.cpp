@@ -6,8 +6,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
+
+#include <atomic>
 
 namespace relicense::io {
 namespace {
@@ -362,6 +365,94 @@ TEST_F(HttpClient, InterimResponseSkipped) {
   EXPECT_EQ(r.status, 200u);
 }
 
+// Headers of an interim answer do not leak into the final response; several Link fields are
+// one list, joined as a combined field would be (RFC 8288 §3).
+TEST_F(HttpClient, InterimHeadersForgottenAndLinksJoined) {
+  start([](server_session& s) {
+    if (s.read_request()) {
+      s.write("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\nRetry-After: 9\r\n\r\n");
+      s.respond(200, license_json, "application/json",
+                "Link: <https://a/p1>; rel=first\r\nLink: <https://a/p3>; rel=next\r\n");
+    }
+  });
+  response r = send(*conn, ioc, "GET");
+  ASSERT_EQ(r.error, transport_error::none) << r.error_detail;
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.link, "<https://a/p1>; rel=first, <https://a/p3>; rel=next");
+  EXPECT_FALSE(r.retry_after);
+  EXPECT_EQ(r.body, license_json);
+}
+
+// The exact bytes of a request: request line, the fixed header set, a Content-Length only when
+// there is a body or the method expects one, then the body.
+TEST_F(HttpClient, RequestBytesOnTheWire) {
+  std::vector<received_request> seen;
+  start([&](server_session& s) {
+    while (auto r = s.read_request()) {
+      seen.push_back(*r);
+      s.respond(200, "{}");
+    }
+  });
+  ASSERT_EQ(send(*conn, ioc, "PUT", R"({"deviceSerial":null})").error, transport_error::none);
+  ASSERT_EQ(send(*conn, ioc, "GET").error, transport_error::none);
+  ASSERT_EQ(send(*conn, ioc, "POST", "{}").error, transport_error::none);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].headers.size(), 6u);  // host, authorization, user-agent, accept, content-type, -length
+  EXPECT_EQ(seen[0].headers["content-length"], "21");
+  EXPECT_EQ(seen[0].body, R"({"deviceSerial":null})");
+  EXPECT_EQ(seen[1].headers.size(), 4u);
+  EXPECT_EQ(seen[1].headers.count("content-length"), 0u);
+  EXPECT_EQ(seen[2].method, "POST");
+  EXPECT_EQ(seen[2].headers["content-length"], "2");
+  // A method with a space would split the request line.
+  EXPECT_EQ(send(*conn, ioc, "GET /x").error, transport_error::protocol);
+}
+
+// open() connects ahead of the first request, which then goes over that same connection.
+TEST_F(HttpClient, OpenConnectsAheadOfSend) {
+  start(answer_200);
+  EXPECT_FALSE(conn->is_open());
+  auto fut = net::co_spawn(ioc, conn->open(), net::use_future);
+  ioc.run();
+  response o = fut.get();
+  ASSERT_EQ(o.error, transport_error::none) << o.error_detail;
+  EXPECT_TRUE(conn->is_open());
+  ASSERT_EQ(send(*conn, ioc).error, transport_error::none);
+  ASSERT_EQ(send(*conn, ioc).error, transport_error::none);
+  EXPECT_EQ(server->accepts(), 1);
+  EXPECT_EQ(server->requests(), 2);
+  conn->close();
+  EXPECT_FALSE(conn->is_open());
+  ASSERT_EQ(send(*conn, ioc).error, transport_error::none);  // reconnects
+  EXPECT_EQ(server->accepts(), 2);
+}
+
+// close() while a request is waiting for its answer: the request ends with an error, and the
+// connection is usable afterwards (the streams are not destroyed under the pending operation).
+TEST_F(HttpClient, CloseDuringSendIsSafe) {
+  std::atomic<int> seen{0};
+  start([&](server_session& s) {
+    while (s.read_request()) {
+      if (++seen == 1) {
+        s.sleep_for(600ms);  // the first request gets no answer before close()
+        return;
+      }
+      s.respond(200, license_json);
+    }
+  });
+  request req{"GET", "/api/v1/organizations/1/licenses/L1", {}, auth};
+  auto fut = net::co_spawn(ioc, conn->send(req), net::use_future);
+  net::steady_timer t(ioc, 100ms);
+  t.async_wait([&](const boost::system::error_code&) { conn->close(); });
+  ioc.restart();
+  ioc.run();
+  response r = fut.get();
+  EXPECT_NE(r.error, transport_error::none);
+  EXPECT_EQ(r.status, 0u);
+  response again = send(*conn, ioc);
+  EXPECT_EQ(again.error, transport_error::none) << again.error_detail;
+}
+
 // CR/LF in the target or the Authorization value is refused before anything is sent.
 TEST_F(HttpClient, HeaderInjectionRefused) {
   start(answer_200);
@@ -496,6 +587,30 @@ TEST_F(HttpClientTls, WrongHostNameRefused) {
 }
 
 // Over TLS, a server dropping an idle keep-alive connection (no close_notify) is reconnected.
+// close() under a pending TLS read: the TLS stream's operation refers to its engine, which
+// must outlive it (ASan in CI checks this); the connection works again afterwards.
+TEST_F(HttpClientTls, CloseDuringSendIsSafe) {
+  std::atomic<int> seen{0};
+  start("IP:127.0.0.1", true, "127.0.0.1", [&](server_session& s) {
+    while (s.read_request()) {
+      if (++seen == 1) {
+        s.sleep_for(600ms);
+        return;
+      }
+      s.respond(200, license_json);
+    }
+  });
+  request req{"GET", "/api/v1/organizations/1/licenses/L1", {}, auth};
+  auto fut = net::co_spawn(ioc, conn->send(req), net::use_future);
+  net::steady_timer t(ioc, 100ms);
+  t.async_wait([&](const boost::system::error_code&) { conn->close(); });
+  ioc.restart();
+  ioc.run();
+  EXPECT_NE(fut.get().error, transport_error::none);
+  response again = send(*conn, ioc);
+  EXPECT_EQ(again.error, transport_error::none) << again.error_detail;
+}
+
 TEST_F(HttpClientTls, StaleConnectionReconnects) {
   start("IP:127.0.0.1", true, "127.0.0.1", [](server_session& s) {
     if (s.read_request()) {

@@ -90,7 +90,17 @@ public:
   /// on a fresh connection when a reused one turns out closed before any response byte.
   boost::asio::awaitable<response> send(const request& req);
 
-  /// Closes the socket (pending operations complete with an error).
+  /// Opens the connection now unless it is open (resolve, connect, TLS handshake), within
+  /// config.timeout: error == none when it is open, else why not (the key is never involved).
+  /// The runner opens its connections before taking a budget token, so connection set-up does
+  /// not delay requests the server's bucket already counts on.
+  boost::asio::awaitable<response> open();
+
+  /// Whether the connection is open (it may still turn out closed by the server on next use).
+  bool is_open() const noexcept;
+
+  /// Closes the socket; pending operations (a send, an open) complete with an error. Safe while
+  /// a coroutine is suspended in send() or open() on this connection.
   void close();
 
   /// Ends the connection politely (TLS close_notify, bounded by min(timeout, 2 s)), then closes.
