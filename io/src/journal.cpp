@@ -1,5 +1,5 @@
-// Journal: CRC-framed JSON lines, written with one write(2) per record and fdatasync'd in
-// batches. See journal.hpp for the format and the durability argument.
+// Journal: CRC-framed JSON lines, written with one write(2) per record (or per flush, in
+// deferred mode) and fdatasync'd in batches. See journal.hpp for the format and the durability argument.
 #include "relicense/io/journal.hpp"
 
 #include "relicense/io/report.hpp"
@@ -202,7 +202,9 @@ journal_writer::journal_writer(fs::path path, int fd, journal_sync_policy policy
 
 journal_writer::journal_writer(journal_writer&& o) noexcept
     : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), policy_(o.policy_),
-      now_(std::move(o.now_)), unsynced_(o.unsynced_), last_sync_(o.last_sync_) {}
+      now_(std::move(o.now_)), unsynced_(o.unsynced_), last_sync_(o.last_sync_),
+      pending_(std::move(o.pending_)), pending_records_(std::exchange(o.pending_records_, 0)),
+      deferred_(o.deferred_) {}
 
 journal_writer& journal_writer::operator=(journal_writer&& o) noexcept {
   if (this != &o) {
@@ -217,6 +219,9 @@ journal_writer& journal_writer::operator=(journal_writer&& o) noexcept {
     now_ = std::move(o.now_);
     unsynced_ = o.unsynced_;
     last_sync_ = o.last_sync_;
+    pending_ = std::move(o.pending_);
+    pending_records_ = std::exchange(o.pending_records_, 0);
+    deferred_ = o.deferred_;
   }
   return *this;
 }
@@ -288,15 +293,32 @@ journal_writer journal_writer::resume(const fs::path& path, std::string_view fin
 
 void journal_writer::append_record(std::string_view json) {
   if (fd_ < 0) throw journal_error("journal " + path_.string() + " is closed");
-  scratch_ = detail::frame_journal_record(json);
+  pending_ += detail::frame_journal_record(json);
+  ++pending_records_;
+  if (!deferred_) flush();
+}
+
+void journal_writer::write_pending() {
+  if (fd_ < 0 || pending_records_ == 0) return;
   try {
-    detail::write_all(fd_, scratch_, path_);
+    detail::write_all(fd_, pending_, path_);  // one write(2): the file grows by whole records
   } catch (const std::runtime_error& e) {
     throw journal_error(e.what());
   }
-  ++unsynced_;
+  unsynced_ += pending_records_;
+  pending_.clear();
+  pending_records_ = 0;
+}
+
+void journal_writer::flush() {
+  write_pending();
   if (unsynced_ >= policy_.every) sync();
   else sync_if_due();
+}
+
+void journal_writer::set_deferred(bool deferred) {
+  deferred_ = deferred;
+  if (!deferred_) flush();
 }
 
 void journal_writer::append_row(const row_result& r) { append_row(r, is_permanent_failure(r)); }
@@ -329,6 +351,7 @@ void journal_writer::sync_if_due() {
 
 void journal_writer::sync() {
   if (fd_ < 0) return;
+  write_pending();
   if (::fdatasync(fd_) != 0) throw journal_error("cannot sync journal " + path_.string() + ": " + errno_text());
   unsynced_ = 0;
   last_sync_ = now_();
@@ -336,6 +359,7 @@ void journal_writer::sync() {
 
 void journal_writer::close() {
   if (fd_ < 0) return;
+  write_pending();
   int fd = std::exchange(fd_, -1);
   const bool synced = ::fdatasync(fd) == 0;
   const std::string e = synced ? std::string() : errno_text();

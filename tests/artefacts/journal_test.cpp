@@ -182,6 +182,55 @@ TEST(artefacts_journal, sigkill_loses_no_appended_record) {
   EXPECT_EQ(c.ignored_bytes, 0u);
 }
 
+// Deferred mode: appends wait for flush(), which writes them all; close() writes what is left.
+TEST(artefacts_journal, deferred_mode_writes_on_flush_and_close) {
+  temp_dir dir;
+  auto p = dir.path() / "j.journal";
+  auto w = io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
+  const auto header_size = std::filesystem::file_size(p);
+  w.set_deferred(true);
+  for (std::uint32_t l = 2; l < 12; ++l) w.append_row(make_row(l, io::outcome::applied));
+  EXPECT_EQ(std::filesystem::file_size(p), header_size);
+  w.flush();
+  EXPECT_EQ(io::read_journal(p).done.size(), 10u);
+  w.append_row(make_row(12, io::outcome::applied));
+  w.append_batch(io::journal_batch{"B1", "O1", {12}});
+  EXPECT_EQ(io::read_journal(p).done.size(), 10u);
+  w.close();
+  auto c = io::read_journal(p);
+  EXPECT_EQ(c.done.size(), 11u);
+  ASSERT_EQ(c.batches.size(), 1u);
+  EXPECT_EQ(c.ignored_bytes, 0u);
+}
+
+// Leaving deferred mode flushes; a SIGKILL after a flush loses nothing flushed.
+TEST(artefacts_journal, sigkill_after_flush_loses_nothing_flushed) {
+  temp_dir dir;
+  auto p = dir.path() / "j.journal";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto w = io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
+    w.set_deferred(true);
+    for (std::uint32_t l = 2; l < 22; ++l) w.append_row(make_row(l, io::outcome::applied));
+    w.flush();
+    for (std::uint32_t l = 22; l < 27; ++l) w.append_row(make_row(l, io::outcome::applied));
+    w.set_deferred(false);
+    w.append_row(make_row(27, io::outcome::applied));
+    w.set_deferred(true);
+    w.append_row(make_row(28, io::outcome::applied));  // never flushed: lost, as if in flight
+    ::raise(SIGKILL);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  auto c = io::read_journal(p);
+  EXPECT_EQ(c.done.size(), 26u);
+  EXPECT_FALSE(c.done.contains(28));
+  EXPECT_EQ(c.ignored_bytes, 0u);
+}
+
 // Records are framed as "<crc32 hex> <json>\n" with the IEEE CRC-32 of the JSON.
 TEST(artefacts_journal, record_framing) {
   // CRC-32("123456789") = cbf43926, the standard check value.

@@ -13,9 +13,11 @@
 //   {"t":"batch","id":"...","organizationId":"...","lines":[N,...]}  an action batch was accepted
 //
 // Durability: every record reaches the kernel with its own write(2) as soon as it is appended
-// (a killed process loses nothing it appended); fdatasync runs every `sync_every` records or
-// `sync_interval`, and at close (a power loss loses at most that window, which only means
-// re-sending idempotent PUTs).
+// (a killed process loses nothing it appended), or, in deferred mode, with one write(2) per
+// flush(): the runner flushes once per turn of its event loop in which rows finished, before any
+// of those rows' workers sends another request, so a kill loses only rows that were in flight
+// anyway. fdatasync runs every `every` records or `interval`, and at close (a power loss loses
+// at most that window, which only means re-sending idempotent PUTs).
 #pragma once
 
 #include "relicense/io/row_result.hpp"
@@ -71,7 +73,7 @@ journal_contents read_journal(const std::filesystem::path& path);
 
 /// How often the journal is fdatasync'd.
 struct journal_sync_policy {
-  std::size_t every = 64;                       ///< records between fdatasyncs
+  std::size_t every = 1024;                     ///< records between fdatasyncs
   std::chrono::milliseconds interval{200};      ///< or time since the last fdatasync
 };
 
@@ -103,6 +105,11 @@ public:
   void append_row(const row_result& r, bool permanent);
   /// Records an action batch the API accepted.
   void append_batch(const journal_batch& b);
+  /// Deferred mode: appends are buffered until flush() (a failed write throws from flush()).
+  /// Turning it off flushes.
+  void set_deferred(bool deferred);
+  /// Writes the buffered records with one write(2), then fdatasyncs if the policy says so.
+  void flush();
   /// fdatasync now if the policy's interval has passed (call from a timer if rows are sparse).
   void sync_if_due();
   /// fdatasync now.
@@ -113,6 +120,7 @@ public:
 private:
   journal_writer(std::filesystem::path path, int fd, journal_sync_policy policy, clock_fn now);
   void append_record(std::string_view json);
+  void write_pending();
 
   std::filesystem::path path_;
   int fd_ = -1;
@@ -120,7 +128,9 @@ private:
   clock_fn now_;
   std::size_t unsynced_ = 0;
   std::chrono::steady_clock::time_point last_sync_{};
-  std::string scratch_;
+  std::string pending_;              ///< framed records not yet written
+  std::size_t pending_records_ = 0;
+  bool deferred_ = false;
 };
 
 namespace detail {
