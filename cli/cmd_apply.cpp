@@ -62,6 +62,9 @@ public:
   void on_progress(const engine::run_counters& c) override {
     progress_.update(c.rows_done(), c.throttled);
   }
+  void flush() override {
+    if (journal_) journal_->flush();
+  }
 
 private:
   io::report_writer& report_;
@@ -155,6 +158,9 @@ int run_apply(const apply_options& o) {
   engine::batch_run_options batch;
   batch.resumed = resumed.batches;
   if (journal) batch.on_batch_accepted = [&journal](const io::journal_batch& b) { journal->append_batch(b); };
+  // The put runner flushes the sink once per turn of its event loop (result_sink::flush), so
+  // its journal writes rows in groups; batch mode keeps one write per record.
+  if (journal && o.mode != "batch") journal->set_deferred(true);
   const auto result = o.mode == "batch" ? engine::run_batches(p, c, batch, sink) : engine::run(p, c, sink);
   progress.finish();
   report.close();

@@ -14,6 +14,7 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -143,6 +144,9 @@ struct org_state {
 /// A worker's own connections (one per origin, kept alive) and JSON parser.
 struct worker_ctx {
   std::vector<std::unique_ptr<io::connection>> connections;
+  io::origin home;        ///< where this worker's last request went: opened before the next token
+  bool preopen = true;    ///< false after a failed pre-open, until a request gets an answer
+  io::connection* opening = nullptr;  ///< being pre-opened: closed if the run ends meanwhile
   io::response_parser parser;
   std::unique_ptr<net::steady_timer> timer;
 };
@@ -182,25 +186,28 @@ public:
     return r;
   }
 
-  /// Our bucket holds a little less than the server's. Requests reach the server later than we
-  /// take their tokens, and the first request of each connection much later (connect, TLS);
-  /// while the server's bucket is full it cannot bank the refill we already spent, so at the
-  /// start a bucket mirroring the server's exactly draws a few 429s, each costing a whole
-  /// Retry-After second for every worker. Holding back 10 % of the burst, or 100 ms of refill,
-  /// (at least one token) costs that little once. Measured with `relicense demo`: 13-20 429s
-  /// and 0.78 budget efficiency without it, none and 0.97 with it.
+  /// Our bucket holds a little less than the server's. The server counts a request when it
+  /// arrives, we when we send it: a request that travels faster than the run's first one did
+  /// reaches a bucket that has refilled less than ours (a server's full bucket cannot bank
+  /// refill), and with buckets mirrored exactly that is a 429 costing a whole Retry-After second
+  /// for every worker. Connections are opened before tokens are taken, which removes the big
+  /// difference (set-up of the first connections); the rest is latency jitter, tolerated up to
+  /// 50 ms: max(1, ⌈rate × 50 ms⌉) tokens (1 of the real API's 10), i.e. 50-100 ms of one run.
   static double with_headroom(double rate, double burst) {
-    if (burst < 2) return burst;
-    const double headroom = std::max({1.0, std::floor(burst * 0.1), std::floor(rate * 0.1)});
+    if (burst < 2 || rate <= 0) return burst;
+    const double headroom = std::max(1.0, std::ceil(rate * 0.05));
     return std::max(1.0, burst - headroom);
   }
 
   run_result run() {
     start_ = clock::now();
+    running_ = true;
     net::co_spawn(ctx_, main(), [this](std::exception_ptr e) {
       if (e && !failure_) failure_ = e;
     });
     ctx_.run();
+    running_ = false;
+    flush_sink();
     if (failure_) std::rethrow_exception(failure_);
     run_result r;
     r.status = aborted_ ? run_status::aborted : interrupted_ ? run_status::interrupted : run_status::completed;
@@ -364,9 +371,24 @@ private:
     }
     sink_.on_result(r);
     sink_.on_progress(counters_);
+    if (!flush_posted_ && running_) {
+      // One flush after every result handled in this turn of the event loop (see worker()).
+      flush_posted_ = true;
+      net::post(ctx_, [this] { flush_sink(); });
+    }
     if (!stopping_ && !sink_.keep_going()) {
       interrupted_ = true;
       request_stop();
+    }
+  }
+
+  void flush_sink() {
+    flush_posted_ = false;
+    try {
+      sink_.flush();
+    } catch (...) {
+      if (!failure_) failure_ = std::current_exception();
+      abort_run("cannot write the run's results");
     }
   }
 
@@ -392,6 +414,13 @@ private:
 
   void notify_all() {
     for (auto* t : waiting_) t->cancel();
+    if (stopping_ || (pending_ == 0 && in_flight_ == 0)) {
+      // Nothing left to send: a connection still being pre-opened (a slow or dead host) must
+      // not hold the end of the run.
+      for (auto& w : workers_) {
+        if (w.opening) w.opening->close();
+      }
+    }
   }
 
   /// Sleeps until `until` or until notify_all().
@@ -525,6 +554,8 @@ private:
     sent s;
     s.resp = co_await conn.send(req);
     s.latency_ms = ms_between(t0, clock::now());
+    w.home = where;
+    if (s.resp.error == io::transport_error::none) w.preopen = true;
     ++counters_.requests;
     counters_.latency.record(s.latency_ms);
     if (s.resp.error == io::transport_error::none) {
@@ -556,8 +587,28 @@ private:
   }
 
   net::awaitable<void> worker(worker_ctx* w) {
-    while (auto j = co_await next_job(*w->timer)) {
+    w->home = base_;
+    for (;;) {
+      // Connection set-up (TCP, TLS: several round trips) happens before the worker takes a
+      // token, never between the token and the request: otherwise the first requests reach the
+      // server long after we counted them, the server's full bucket cannot bank the refill we
+      // already spent, and the start of a run draws 429s (measured with `relicense demo` before
+      // this: 13-20 429s without a 10 % burst headroom to hide them).
+      if (w->preopen && !stopping_ && pending_ > 0) {
+        auto& c = connection_for(*w, w->home);
+        if (!c.is_open()) {
+          w->opening = &c;
+          const io::response r = co_await c.open();
+          w->opening = nullptr;
+          if (r.error != io::transport_error::none) w->preopen = false;  // the request will say why
+        }
+      }
+      auto j = co_await next_job(*w->timer);
+      if (!j) break;
       co_await process(*w, std::move(*j));
+      // The sink's flush for this turn's results was posted; queueing behind it means this
+      // worker's next request leaves only after its row's result is written.
+      if (flush_posted_) co_await net::post(ctx_, net::use_awaitable);
       --in_flight_;
       if (pending_ == 0 && in_flight_ == 0) notify_all();
     }
@@ -842,6 +893,8 @@ private:
   run_counters counters_;
   unsigned concurrency_ = 1;
   bool stopping_ = false;
+  bool running_ = false;        ///< inside ctx_.run(): flushes are posted, else done at the end
+  bool flush_posted_ = false;
   bool aborted_ = false;
   bool interrupted_ = false;
   std::string abort_reason_;

@@ -71,6 +71,11 @@ public:
   virtual void on_progress(const run_counters&) {}
   /// Checked after each result: false stops the run as SIGINT would (tests, embedding code).
   virtual bool keep_going() { return true; }
+  /// The put runner calls this once per turn of its event loop in which rows finished, before
+  /// any worker that finished one of those rows sends another request, and once at the end: a
+  /// sink may buffer between calls (one write for many rows) and lose, in a kill, only rows
+  /// that were in flight anyway. An exception stops the run and is rethrown by run().
+  virtual void flush() {}
 };
 
 /// Everything a run needs besides the plan.
