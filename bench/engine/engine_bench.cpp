@@ -1,7 +1,9 @@
 // Engine benchmarks against the in-process twin (issue 7, items 1 and 2):
 //  1. Raw throughput, budget off: the engine applies R rows at concurrency C over plain HTTP and
-//     over TLS; wrk (if installed) sends the same PUTs with the same connection count against the
-//     same twin: requests/s of both, the ratio, and the engine thread's CPU time per request.
+//     over TLS, once through the library (engine::run, a counting sink) and once as the product
+//     (`relicense apply` in a child process, writing its report and journal); wrk (if installed)
+//     sends the same PUTs with the same connection count against the same twin: requests/s of
+//     each, the ratios, and CPU time per request (the engine thread's; the child's whole).
 //  2. Budget efficiency: the twin with a scaled budget (rate B/s, burst B per org); N rows in one
 //     org, then spread over 5 orgs: actual vs ideal time (rows_per_org − burst)/rate, 429s.
 // Each figure: median of --reps runs (min–max). `--quick` is the ctest smoke mode.
@@ -15,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iterator>
+#include <sys/resource.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -103,6 +107,43 @@ engine_run run_engine(const sim::server& twin, const plan::plan& p, double rate,
   return out;
 }
 
+/// The whole product: `relicense apply` as a child process, writing its report and journal, on
+/// the plan written out as a CSV. Requests/s from its summary, CPU from the child's rusage.
+engine_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concurrency) {
+  engine_run out;
+  const auto dir = std::filesystem::temp_directory_path() / ("engine_bench_apply_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream csv(dir / "plan.csv");
+    csv << "organizationId,licenseId,deviceSerial\n";
+    for (const auto& r : p.rows) csv << p.orgs[r.org] << ',' << r.license_id << ',' << r.serial << '\n';
+  }
+  std::string cmd = "MERAKI_DASHBOARD_API_KEY=" + twin.api_key() + " " RELICENSE_BIN " apply --quiet --rate 0 --ip-rate 0" +
+                    " --concurrency " + std::to_string(concurrency) + " --base-url " + twin.base_url() +
+                    " --report " + (dir / "report.csv").string() + " --summary " + (dir / "summary.json").string();
+  if (!twin.ca_file().empty()) cmd += " --ca-file " + twin.ca_file();
+  cmd += " " + (dir / "plan.csv").string() + " >/dev/null 2>&1";
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_CHILDREN, &before);
+  const int rc = std::system(cmd.c_str());
+  ::getrusage(RUSAGE_CHILDREN, &after);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  out.cpu_s = secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
+  std::ifstream in(dir / "summary.json");
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto number_after = [&json](const char* key) {
+    const auto at = json.find(key);
+    return at == std::string::npos ? 0.0 : std::atof(json.c_str() + at + std::strlen(key));
+  };
+  out.seconds = number_after("\"elapsedSeconds\": ");
+  out.requests = static_cast<std::uint64_t>(number_after("\"requests\": "));
+  out.applied = rc == 0 ? static_cast<std::size_t>(number_after("{\"applied\": ")) : 0;
+  out.rows = p.rows.size();
+  std::filesystem::remove_all(dir);
+  return out;
+}
+
 /// wrk's requests/s for the same PUTs (a Lua script cycling over the plan's rows), or 0.
 double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connections, int seconds) {
   if (std::system("command -v wrk >/dev/null 2>&1") != 0) return 0;
@@ -175,7 +216,7 @@ int main(int argc, char** argv) {
 
   // ----- 1. throughput, budget off ---------------------------------------------------------
   std::printf("## Throughput, budget off: %zu rows, concurrency %u (median of %u, min-max)\n\n", rows, concurrency, reps);
-  std::printf("| transport | engine req/s | wrk req/s | engine/wrk | engine CPU µs/req |\n|---|---|---|---|---|\n");
+  std::printf("| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req |\n|---|---|---|---|---|\n");
   for (bool tls : {false, true}) {
     sim::sim_config sc;
     sc.orgs = 1;
@@ -185,27 +226,38 @@ int main(int argc, char** argv) {
     sim::server twin(sc);
     twin.start();
     const auto p = make_plan(twin.orgs(), rows);
-    std::vector<double> rps, cpu, wrk_rps, ratio;
+    // Each rep: the engine library, then `relicense apply`, then wrk, back to back.
+    std::vector<double> rps, cpu, wrk_rps, ratio, app_rps, app_cpu, app_ratio;
     for (unsigned k = 0; k < reps; ++k) {
       const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
       all_applied = all_applied && e.applied == e.rows;
       const double r = static_cast<double>(e.requests) / e.seconds;
       rps.push_back(r);
       cpu.push_back(e.cpu_s / static_cast<double>(std::max<std::uint64_t>(e.requests, 1)) * 1e6);
+      const auto x = run_apply(twin, p, concurrency);
+      all_applied = all_applied && x.applied == x.rows;
+      const double ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
+      app_rps.push_back(ar);
+      app_cpu.push_back(x.cpu_s / static_cast<double>(std::max<std::uint64_t>(x.requests, 1)) * 1e6);
       const double w = run_wrk(twin, p, concurrency, quick ? 1 : 5);
       if (w > 0) {
         wrk_rps.push_back(w);
         ratio.push_back(r / w);
+        app_ratio.push_back(ar / w);
       }
     }
-    const auto a = summarize(rps), c = summarize(cpu), w = summarize(wrk_rps), q = summarize(ratio);
-    if (w.median > 0) {
-      std::printf("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f |\n", tls ? "https" : "http",
-                  a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max, c.median);
-    } else {
-      std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f |\n", tls ? "https" : "http", a.median, a.min,
-                  a.max, c.median);
-    }
+    const auto w = summarize(wrk_rps);
+    auto line = [&](const char* what, const stats3& a, const stats3& q, const stats3& c) {
+      if (w.median > 0) {
+        std::printf("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f |\n", what, a.median, a.min,
+                    a.max, w.median, w.min, w.max, q.median, q.min, q.max, c.median);
+      } else {
+        std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f |\n", what, a.median, a.min, a.max, c.median);
+      }
+    };
+    line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio), summarize(cpu));
+    line(tls ? "https, relicense apply (report, journal)" : "http, relicense apply (report, journal)",
+         summarize(app_rps), summarize(app_ratio), summarize(app_cpu));
   }
 
   // ----- 2. budget efficiency --------------------------------------------------------------
