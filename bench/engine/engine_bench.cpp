@@ -4,6 +4,7 @@
 //     (`relicense apply` in a child process, writing its report and journal); wrk (if installed)
 //     sends the same PUTs with the same connection count against the same twin: requests/s of
 //     each, the ratios, and CPU time per request (the engine thread's; the child's whole).
+//  Memory: peak RSS of `relicense apply` for R/10 and R rows, beside `relicense plan` alone.
 //  2. Budget efficiency: the twin with a scaled budget (rate B/s, burst B per org); N rows in one
 //     org, then spread over 5 orgs: actual vs ideal time (rows_per_org − burst)/rate, 429s.
 // Each figure: median of --reps runs (min–max). `--quick` is the ctest smoke mode.
@@ -18,7 +19,11 @@
 #include <cstring>
 #include <ctime>
 #include <iterator>
+#include <fcntl.h>
+#include <limits>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -107,39 +112,101 @@ engine_run run_engine(const sim::server& twin, const plan::plan& p, double rate,
   return out;
 }
 
+/// Runs `args` (argv[0] a path) with `env` added, output discarded; its exit code and its own
+/// rusage (CPU, peak RSS), from wait4.
+struct child_run {
+  int rc = -1;
+  double cpu_s = 0;
+  double max_rss_mb = 0;
+};
+
+child_run run_child(const std::vector<std::string>& args, const std::string& env) {
+  child_run out;
+  const pid_t pid = ::fork();
+  if (pid < 0) return out;
+  if (pid == 0) {
+    ::putenv(const_cast<char*>(env.c_str()));
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  // The peak RSS is the child's VmHWM, read until it exits: wait4's ru_maxrss would include the
+  // bench's own pages, which the forked child held before exec.
+  int status = 0;
+  rusage ru{};
+  const std::string proc = "/proc/" + std::to_string(pid) + "/status";
+  for (;;) {
+    const pid_t done = ::wait4(pid, &status, WNOHANG, &ru);
+    if (done == pid) break;
+    if (done < 0) return out;
+    std::ifstream st(proc);
+    for (std::string line; std::getline(st, line);) {
+      if (line.rfind("VmHWM:", 0) == 0) out.max_rss_mb = std::atof(line.c_str() + 6) / 1024.0;  // kB
+    }
+    ::usleep(2000);
+  }
+  out.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  out.cpu_s = secs(ru.ru_utime) + secs(ru.ru_stime);
+  return out;
+}
+
+/// The plan written out as the CSV a user would give.
+void write_csv(const plan::plan& p, const std::filesystem::path& path, std::size_t rows) {
+  std::ofstream csv(path);
+  csv << "organizationId,licenseId,deviceSerial\n";
+  for (std::size_t i = 0; i < rows && i < p.rows.size(); ++i) {
+    const auto& r = p.rows[i];
+    csv << p.orgs[r.org] << ',' << r.license_id << ',' << r.serial << '\n';
+  }
+}
+
+struct apply_run {
+  engine_run e;
+  double max_rss_mb = 0;       ///< peak RSS of `relicense apply`
+  double plan_rss_mb = 0;      ///< peak RSS of `relicense plan` on the same CSV (the plan itself)
+};
+
 /// The whole product: `relicense apply` as a child process, writing its report and journal, on
-/// the plan written out as a CSV. Requests/s from its summary, CPU from the child's rusage.
-engine_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concurrency) {
-  engine_run out;
+/// the first `rows` rows of the plan written out as a CSV. Requests/s from its summary; CPU and
+/// peak RSS from its rusage; `relicense plan` on the same CSV gives the plan's own footprint.
+apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concurrency,
+                    std::size_t rows = std::numeric_limits<std::size_t>::max()) {
+  apply_run out;
   const auto dir = std::filesystem::temp_directory_path() / ("engine_bench_apply_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  {
-    std::ofstream csv(dir / "plan.csv");
-    csv << "organizationId,licenseId,deviceSerial\n";
-    for (const auto& r : p.rows) csv << p.orgs[r.org] << ',' << r.license_id << ',' << r.serial << '\n';
+  const auto csv = (dir / "plan.csv").string();
+  write_csv(p, dir / "plan.csv", rows);
+  std::vector<std::string> args = {RELICENSE_BIN, "apply", "--quiet", "--rate", "0", "--ip-rate", "0",
+                                   "--concurrency", std::to_string(concurrency), "--base-url", twin.base_url(),
+                                   "--report", (dir / "report.csv").string(), "--summary",
+                                   (dir / "summary.json").string()};
+  if (!twin.ca_file().empty()) {
+    args.push_back("--ca-file");
+    args.push_back(twin.ca_file());
   }
-  std::string cmd = "MERAKI_DASHBOARD_API_KEY=" + twin.api_key() + " " RELICENSE_BIN " apply --quiet --rate 0 --ip-rate 0" +
-                    " --concurrency " + std::to_string(concurrency) + " --base-url " + twin.base_url() +
-                    " --report " + (dir / "report.csv").string() + " --summary " + (dir / "summary.json").string();
-  if (!twin.ca_file().empty()) cmd += " --ca-file " + twin.ca_file();
-  cmd += " " + (dir / "plan.csv").string() + " >/dev/null 2>&1";
-  rusage before{}, after{};
-  ::getrusage(RUSAGE_CHILDREN, &before);
-  const int rc = std::system(cmd.c_str());
-  ::getrusage(RUSAGE_CHILDREN, &after);
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
-  out.cpu_s = secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
+  args.push_back(csv);
+  const std::string env = "MERAKI_DASHBOARD_API_KEY=" + twin.api_key();
+  const auto c = run_child(args, env);
+  out.max_rss_mb = c.max_rss_mb;
+  out.e.cpu_s = c.cpu_s;
   std::ifstream in(dir / "summary.json");
   const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto number_after = [&json](const char* key) {
     const auto at = json.find(key);
     return at == std::string::npos ? 0.0 : std::atof(json.c_str() + at + std::strlen(key));
   };
-  out.seconds = number_after("\"elapsedSeconds\": ");
-  out.requests = static_cast<std::uint64_t>(number_after("\"requests\": "));
-  out.applied = rc == 0 ? static_cast<std::size_t>(number_after("{\"applied\": ")) : 0;
-  out.rows = p.rows.size();
+  out.e.seconds = number_after("\"elapsedSeconds\": ");
+  out.e.requests = static_cast<std::uint64_t>(number_after("\"requests\": "));
+  out.e.applied = c.rc == 0 ? static_cast<std::size_t>(number_after("{\"applied\": ")) : 0;
+  out.e.rows = std::min(rows, p.rows.size());
+  out.plan_rss_mb = run_child({RELICENSE_BIN, "plan", csv}, env).max_rss_mb;
   std::filesystem::remove_all(dir);
   return out;
 }
@@ -234,7 +301,7 @@ int main(int argc, char** argv) {
       const double r = static_cast<double>(e.requests) / e.seconds;
       rps.push_back(r);
       cpu.push_back(e.cpu_s / static_cast<double>(std::max<std::uint64_t>(e.requests, 1)) * 1e6);
-      const auto x = run_apply(twin, p, concurrency);
+      const auto x = run_apply(twin, p, concurrency).e;
       all_applied = all_applied && x.applied == x.rows;
       const double ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
       app_rps.push_back(ar);
@@ -258,6 +325,24 @@ int main(int argc, char** argv) {
     line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio), summarize(cpu));
     line(tls ? "https, relicense apply (report, journal)" : "http, relicense apply (report, journal)",
          summarize(app_rps), summarize(app_ratio), summarize(app_cpu));
+  }
+
+  // ----- memory: flat in the number of rows apart from the plan ------------------------------
+  {
+    std::printf("\n## Memory of `relicense apply` (http, budget off): peak RSS against rows\n\n");
+    std::printf("| rows | apply peak RSS MB | plan alone MB | apply minus plan MB |\n|---|---|---|---|\n");
+    sim::sim_config sc;
+    sc.orgs = 1;
+    sc.licenses_per_org = static_cast<unsigned>(rows);
+    sc.rate = 0;
+    sim::server twin(sc);
+    twin.start();
+    const auto p = make_plan(twin.orgs(), rows);
+    for (std::size_t n : {rows / 10, rows}) {
+      const auto x = run_apply(twin, p, concurrency, n);
+      all_applied = all_applied && x.e.applied == x.e.rows;
+      std::printf("| %zu | %.1f | %.1f | %.1f |\n", x.e.rows, x.max_rss_mb, x.plan_rss_mb, x.max_rss_mb - x.plan_rss_mb);
+    }
   }
 
   // ----- 2. budget efficiency --------------------------------------------------------------
