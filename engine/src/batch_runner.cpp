@@ -5,6 +5,8 @@
 // lanes of all orgs share the per-IP bucket and a pool of keep-alive connections.
 #include "relicense/engine/batch_runner.hpp"
 
+#include "api_calls.hpp"
+
 #include "relicense/engine/redirect.hpp"
 #include "relicense/engine/token_bucket.hpp"
 #include "relicense/io/json.hpp"
@@ -37,12 +39,7 @@ namespace net = boost::asio;
 namespace detail {
 namespace {
 
-using clock = std::chrono::steady_clock;
 using token = net::as_tuple_t<net::use_awaitable_t<>>;
-
-double ms_between(clock::time_point a, clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 /// One organization: its bucket, its batches, and where redirects sent its calls.
 struct org_ctx {
@@ -51,8 +48,7 @@ struct org_ctx {
   org_batches batches;
   bool condemned = false;
   std::string condemn_reason;
-  std::optional<io::origin> shard;
-  std::string shard_prefix;
+  shard_memory shard;
 
   org_ctx(std::string i, double rate, double burst, clock::time_point now, const batch_config& c)
       : id(std::move(i)), bucket(rate, burst, now), batches(c) {}
@@ -73,13 +69,6 @@ struct live_job {
   bool posted = false;            ///< submitted by this run (its duration is known)
 };
 
-/// A request's answer, or why a redirect was not followed.
-struct sent {
-  io::response resp;
-  double latency_ms = 0;
-  std::string refused;  ///< non-empty: a redirect was refused (never contains the key)
-};
-
 /// What the lane does next after an answer (decided by plain functions: g++ 12 mishandles
 /// coroutine locals across a switch with co_return, so coroutines stay straight-line).
 enum class next_step : std::uint8_t {
@@ -96,22 +85,10 @@ struct step {
 class batch_run {
 public:
   batch_run(const plan::plan& p, const run_config& c, const batch_run_options& o, result_sink& sink)
-      : plan_(p), config_(c), options_(o), sink_(sink), signals_(ctx_), drain_timer_(ctx_) {
-    auto base = parse_absolute_url(c.base_url);
-    if (!base) throw std::runtime_error("invalid base URL (expected http(s)://host[:port]/path)");
-    base_ = base->where;
-    base_prefix_ = base->path;
-    while (!base_prefix_.empty() && base_prefix_.back() == '/') base_prefix_.pop_back();
-    if (base_prefix_.find('?') != std::string::npos) throw std::runtime_error("base URL must not have a query");
-    auth_ = "Bearer " + c.api_key;
-    tls_ = io::make_tls_context(c.client);
-    std::uint64_t seed = c.seed;
-    if (seed == 0) seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-    jitter_.emplace(seed);
+      : plan_(p), config_(c), options_(o), sink_(sink), signals_(ctx_), drain_timer_(ctx_), api_(c) {
     const auto now = clock::now();
-    ip_.emplace(c.ip_rate, c.ip_rate, now);
     orgs_.reserve(p.orgs.size());
-    for (const auto& id : p.orgs) orgs_.emplace_back(id, c.rate, c.burst, now, o.batch);
+    for (const auto& id : p.orgs) orgs_.emplace_back(id, c.rate, burst_with_headroom(c.rate, c.burst), now, o.batch);
     // Polls are not capped by max_attempts (a batch may run for minutes); failures are counted
     // apart, against batch_config::max_poll_failures.
     poll_policy_ = c.retry;
@@ -166,22 +143,19 @@ private:
     std::unordered_map<std::uint32_t, std::size_t> by_line;
     for (std::size_t i = 0; i < plan_.rows.size(); ++i) {
       const auto& row = plan_.rows[i];
-      if (config_.already_done) {
-        if (const io::row_result* done = config_.already_done(row)) {
-          emit(*done);
-          continue;
-        }
+      const io::row_result* done = nullptr;
+      const auto t = triage(config_, diff_, row, i, done);
+      if (t == pre_send::resumed) {
+        emit(*done);
+        continue;
       }
-      if (!diff_.rows.empty()) {
-        const auto& d = diff_.rows[i];
-        if (d.kind == plan::change_kind::unchanged) {
-          finish(i, io::outcome::unchanged, 0, {});
-          continue;
-        }
-        if (d.kind == plan::change_kind::unknown_license) {
-          finish(i, io::outcome::failed, 0, "license not found in the organization's inventory (not sent)");
-          continue;
-        }
+      if (t == pre_send::unchanged) {
+        finish(i, io::outcome::unchanged, 0, {});
+        continue;
+      }
+      if (t == pre_send::unknown_license) {
+        finish(i, io::outcome::failed, 0, unknown_license_error);
+        continue;
       }
       if (config_.dry_run) {
         finish(i, io::outcome::skipped, 0, "dry run: not sent (batch mode)");
@@ -226,13 +200,7 @@ private:
   // ----- results -----------------------------------------------------------------------------
 
   void emit(const io::row_result& r) {
-    switch (r.result) {
-      case io::outcome::applied: ++counters_.applied; break;
-      case io::outcome::unchanged: ++counters_.unchanged; break;
-      case io::outcome::failed: ++counters_.failed; break;
-      case io::outcome::skipped: ++counters_.skipped; break;
-      case io::outcome::not_attempted: ++counters_.not_attempted; break;
-    }
+    counters_.count(r.result);
     sink_.on_result(r);
     sink_.on_progress(counters_);
     if (!stopping_ && !sink_.keep_going()) {
@@ -352,13 +320,8 @@ private:
   /// holds an IP token while it waits for its org.
   net::awaitable<void> acquire(org_ctx& org, net::steady_timer& t) {
     while (!stopping_) {
-      const auto now = clock::now();
-      const auto at = std::max(org.bucket.available_at(now), ip_->available_at(now));
-      if (at <= now) {
-        org.bucket.try_take(now);
-        ip_->try_take(now);
-        co_return;
-      }
+      clock::time_point at;
+      if (api_.try_take(org.bucket, clock::now(), at)) co_return;
       co_await sleep_until(t, at);
     }
   }
@@ -373,28 +336,30 @@ private:
         return c;
       }
     }
-    return std::make_unique<io::connection>(ctx_.get_executor(), tls_, where, config_.client);
+    return std::make_unique<io::connection>(ctx_.get_executor(), api_.tls(), where, config_.client);
+  }
+
+  /// Opens an idle connection to `where` unless one is open: done before taking a token, so
+  /// connection set-up never sits between a token and its request (see burst_with_headroom).
+  net::awaitable<void> preopen(const io::origin& where) {
+    for (auto& c : idle_) {
+      if (c->where() == where && c->is_open()) co_return;
+    }
+    auto conn = borrow(where);
+    busy_.insert(conn.get());
+    const io::response r = co_await conn->open();  // a failure shows again in the request
+    (void)r;
+    busy_.erase(conn.get());
+    idle_.push_back(std::move(conn));
   }
 
   net::awaitable<sent> send(const io::origin& where, std::string_view method, std::string_view target,
                             std::string_view body) {
-    io::request req{method, target, body, auth_};
     auto conn = borrow(where);
     busy_.insert(conn.get());
-    const auto t0 = clock::now();
-    sent s;
-    s.resp = co_await conn->send(req);
-    s.latency_ms = ms_between(t0, clock::now());
+    sent s = co_await api_.send(*conn, method, target, body, counters_);
     busy_.erase(conn.get());
     idle_.push_back(std::move(conn));
-    ++counters_.requests;
-    counters_.latency.record(s.latency_ms);
-    if (s.resp.error == io::transport_error::none) {
-      ++counters_.by_status[s.resp.status];
-      if (s.resp.status == 429) ++counters_.throttled;
-    } else {
-      ++counters_.transport_errors;
-    }
     co_return s;
   }
 
@@ -411,19 +376,13 @@ private:
       s.refused = "more than " + std::to_string(config_.retry.max_redirects) + " redirects";
       return false;
     }
-    auto v = check_redirect(base_, where, s.resp.location);
+    auto v = check_redirect(api_.base(), where, s.resp.location);
     if (!v.allowed) {
       s.refused = v.reason;
       return false;
     }
     ++counters_.redirects;
-    // Remember the shard when the target keeps the API's path shape: later calls go there.
-    std::string_view path = v.target.path;
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    if (path.ends_with(suffix)) {
-      org.shard = v.target.where;
-      org.shard_prefix = std::string(path.substr(0, path.size() - suffix.size()));
-    }
+    org.shard.remember(v.target, suffix);
     where = v.target.where;
     target = v.target.path;
     return true;
@@ -432,32 +391,15 @@ private:
   /// One API call of `org` inside its budget, following allowed redirects (each hop is a call).
   net::awaitable<sent> call(lane_ctx& l, org_ctx& org, std::string_view method, std::string suffix,
                             std::string_view body) {
-    io::origin where = org.shard ? *org.shard : base_;
-    std::string target = (org.shard ? org.shard_prefix : base_prefix_) + suffix;
+    io::origin where = api_.origin_for(org.shard);
+    std::string target = api_.target_for(org.shard, suffix);
     unsigned hops = 0;
     for (;;) {
+      co_await preopen(where);
       co_await acquire(org, *l.timer);
       sent s = co_await send(where, method, target, body);
       if (!is_redirect(s.resp) || !follow(org, s, suffix, hops, where, target)) co_return s;
     }
-  }
-
-  std::string api_error_of(lane_ctx& l, const io::response& r) const {
-    if (r.error != io::transport_error::none || (r.status >= 200 && r.status < 400)) return {};
-    std::string e = l.parser.describe_error(r.status, r.body);
-    if (e.starts_with("HTTP ")) e.clear();  // decide() says "HTTP n" itself
-    return e;
-  }
-
-  static attempt_result to_attempt(const io::response& r, std::string_view api_error) {
-    attempt_result ar;
-    ar.error = r.error;
-    ar.error_detail = r.error_detail;
-    ar.status = r.status;
-    if (r.retry_after) ar.retry_after = *r.retry_after;
-    ar.api_error = api_error;
-    ar.location = r.location;
-    return ar;
   }
 
   std::vector<batch_action_ref> actions_of(const batch_job& job) const {
@@ -501,7 +443,7 @@ private:
       abandon(org, j, io::outcome::failed, j.status, s.refused);
       return {};
     }
-    const std::string api_error = api_error_of(l, s.resp);
+    const std::string api_error = api_endpoint::api_error_of(l.parser, s.resp);
     if (s.resp.error == io::transport_error::none && s.resp.status == 400 &&
         is_too_many_batches_error(api_error)) {
       // Other applications' batches fill the org's limit: wait for them, do not fail rows.
@@ -510,7 +452,7 @@ private:
       notify_all();
       return {};
     }
-    auto d = decide(config_.retry, to_attempt(s.resp, api_error), attempt, jitter_->next(),
+    auto d = decide(config_.retry, api_endpoint::to_attempt(s.resp, api_error), attempt, api_.next_jitter(),
                     std::chrono::system_clock::now());
     const auto now = clock::now();
     switch (d.what) {
@@ -544,10 +486,7 @@ private:
       }
       case action::retry:
         ++counters_.retries[static_cast<std::size_t>(d.cause)];
-        if (d.cause == retry_cause::throttled) {
-          org.bucket.pause_until(now, now + d.delay);
-          org.bucket.on_throttled(now);
-        }
+        if (d.cause == retry_cause::throttled) api_endpoint::throttled(org.bucket, now, d.delay);
         if (org.condemned) {
           abandon(org, j, io::outcome::failed, j.status, org.condemn_reason);
           return {};
@@ -595,9 +534,9 @@ private:
       notify_all();
       return {};
     }
-    const std::string api_error = api_error_of(l, s.resp);
+    const std::string api_error = api_endpoint::api_error_of(l.parser, s.resp);
     ++streak;
-    auto d = decide(poll_policy_, to_attempt(s.resp, api_error), std::min(streak, 30u), jitter_->next(),
+    auto d = decide(poll_policy_, api_endpoint::to_attempt(s.resp, api_error), std::min(streak, 30u), api_.next_jitter(),
                     std::chrono::system_clock::now());
     const auto now = clock::now();
     switch (d.what) {
@@ -627,8 +566,7 @@ private:
       case action::retry:
         ++counters_.retries[static_cast<std::size_t>(d.cause)];
         if (d.cause == retry_cause::throttled) {
-          org.bucket.pause_until(now, now + d.delay);
-          org.bucket.on_throttled(now);
+          api_endpoint::throttled(org.bucket, now, d.delay);
         } else if (d.cause != retry_cause::throttled_ip && ++failures >= options_.batch.max_poll_failures) {
           abandon(org, j, io::outcome::failed, j.status, "status unknown: " + d.message + unknown);
           return {};
@@ -752,12 +690,7 @@ private:
   net::io_context ctx_;
   net::signal_set signals_;
   net::steady_timer drain_timer_;
-  io::origin base_;
-  std::string base_prefix_;
-  std::string auth_;
-  std::shared_ptr<io::tls_context> tls_;
-  std::optional<jitter_source> jitter_;
-  std::optional<token_bucket> ip_;
+  api_endpoint api_;
   std::vector<org_ctx> orgs_;
   retry_policy poll_policy_;
   plan::plan_diff diff_;

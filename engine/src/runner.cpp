@@ -2,6 +2,8 @@
 // runs on one io_context thread, so the scheduler's state needs no lock.
 #include "relicense/engine/runner.hpp"
 
+#include "api_calls.hpp"
+
 #include "relicense/engine/redirect.hpp"
 #include "relicense/engine/token_bucket.hpp"
 #include "relicense/io/json.hpp"
@@ -33,7 +35,7 @@
 namespace relicense::engine {
 
 namespace net = boost::asio;
-using clock = std::chrono::steady_clock;
+using detail::clock;
 using token = net::as_tuple_t<net::use_awaitable_t<>>;
 
 // ---------------------------------------------------------------------------------------------
@@ -61,6 +63,16 @@ double latency_histogram::percentile_ms(double q) const noexcept {
     }
   }
   return max_;
+}
+
+void run_counters::count(io::outcome o) noexcept {
+  switch (o) {
+    case io::outcome::applied: ++applied; break;
+    case io::outcome::unchanged: ++unchanged; break;
+    case io::outcome::failed: ++failed; break;
+    case io::outcome::skipped: ++skipped; break;
+    case io::outcome::not_attempted: ++not_attempted; break;
+  }
 }
 
 std::uint64_t run_counters::retries_total() const noexcept {
@@ -103,10 +115,6 @@ std::string join_path(std::string_view prefix, std::string_view org, std::string
   return t;
 }
 
-double ms_between(clock::time_point a, clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 /// A row on its way: which row, and what its earlier requests produced.
 struct job {
   std::uint32_t row = 0;
@@ -131,8 +139,7 @@ struct org_state {
   std::vector<job> retries;          ///< min-heap on not_before
   bool condemned = false;
   std::string condemn_reason;
-  std::optional<io::origin> shard;   ///< where redirects sent this org's calls
-  std::string shard_prefix;          ///< path prefix on the shard ("/api/v1")
+  shard_memory shard;                ///< where redirects sent this org's calls
 
   org_state(std::string i, double rate, double burst, clock::time_point now)
       : id(std::move(i)), bucket(rate, burst, now) {}
@@ -154,22 +161,10 @@ struct worker_ctx {
 class run_state {
 public:
   run_state(const plan::plan& p, const run_config& c, result_sink& sink)
-      : plan_(p), config_(c), sink_(sink), signals_(ctx_), drain_timer_(ctx_) {
-    auto base = parse_absolute_url(c.base_url);
-    if (!base) throw std::runtime_error("invalid base URL (expected http(s)://host[:port]/path)");
-    base_ = base->where;
-    base_prefix_ = base->path;
-    while (!base_prefix_.empty() && base_prefix_.back() == '/') base_prefix_.pop_back();
-    if (base_prefix_.find('?') != std::string::npos) throw std::runtime_error("base URL must not have a query");
-    auth_ = "Bearer " + c.api_key;
-    tls_ = io::make_tls_context(c.client);
-    std::uint64_t seed = c.seed;
-    if (seed == 0) seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-    jitter_.emplace(seed);
+      : plan_(p), config_(c), sink_(sink), signals_(ctx_), drain_timer_(ctx_), api_(c) {
     const auto now = clock::now();
-    ip_.emplace(c.ip_rate, with_headroom(c.ip_rate, c.ip_rate), now);
     orgs_.reserve(p.orgs.size());
-    for (const auto& id : p.orgs) orgs_.emplace_back(id, c.rate, with_headroom(c.rate, c.burst), now);
+    for (const auto& id : p.orgs) orgs_.emplace_back(id, c.rate, burst_with_headroom(c.rate, c.burst), now);
     concurrency_ = c.concurrency ? c.concurrency
                                  : default_concurrency(p.orgs.size(), p.rows.size(), c.rate, c.ip_rate);
   }
@@ -184,19 +179,6 @@ public:
     r.abort_reason = abort_reason_;
     r.counters = std::move(counters_);
     return r;
-  }
-
-  /// Our bucket holds a little less than the server's. The server counts a request when it
-  /// arrives, we when we send it: a request that travels faster than the run's first one did
-  /// reaches a bucket that has refilled less than ours (a server's full bucket cannot bank
-  /// refill), and with buckets mirrored exactly that is a 429 costing a whole Retry-After second
-  /// for every worker. Connections are opened before tokens are taken, which removes the big
-  /// difference (set-up of the first connections); the rest is latency jitter, tolerated up to
-  /// 50 ms: max(1, ⌈rate × 50 ms⌉) tokens (1 of the real API's 10), i.e. 50-100 ms of one run.
-  static double with_headroom(double rate, double burst) {
-    if (burst < 2 || rate <= 0) return burst;
-    const double headroom = std::max(1.0, std::ceil(rate * 0.05));
-    return std::max(1.0, burst - headroom);
   }
 
   run_result run() {
@@ -302,22 +284,19 @@ private:
   void queue_rows() {
     for (std::uint32_t i = 0; i < plan_.rows.size(); ++i) {
       const auto& row = plan_.rows[i];
-      if (config_.already_done) {
-        if (const io::row_result* done = config_.already_done(row)) {
-          emit(*done);
-          continue;
-        }
+      const io::row_result* done = nullptr;
+      const auto t = triage(config_, diff_, row, i, done);
+      if (t == pre_send::resumed) {
+        emit(*done);
+        continue;
       }
-      if (!diff_.rows.empty()) {
-        const auto& d = diff_.rows[i];
-        if (d.kind == plan::change_kind::unchanged) {
-          finish(i, io::outcome::unchanged, {}, 0);
-          continue;
-        }
-        if (d.kind == plan::change_kind::unknown_license) {
-          finish(i, io::outcome::failed, {}, 0, "license not found in the organization's inventory (not sent)");
-          continue;
-        }
+      if (t == pre_send::unchanged) {
+        finish(i, io::outcome::unchanged, {}, 0);
+        continue;
+      }
+      if (t == pre_send::unknown_license) {
+        finish(i, io::outcome::failed, {}, 0, unknown_license_error);
+        continue;
       }
       auto& org = orgs_[row.org];
       if (org.condemned) {
@@ -362,13 +341,7 @@ private:
   }
 
   void emit(const io::row_result& r) {
-    switch (r.result) {
-      case io::outcome::applied: ++counters_.applied; break;
-      case io::outcome::unchanged: ++counters_.unchanged; break;
-      case io::outcome::failed: ++counters_.failed; break;
-      case io::outcome::skipped: ++counters_.skipped; break;
-      case io::outcome::not_attempted: ++counters_.not_attempted; break;
-    }
+    counters_.count(r.result);
     sink_.on_result(r);
     sink_.on_progress(counters_);
     if (!flush_posted_ && running_) {
@@ -447,7 +420,6 @@ private:
         continue;
       }
       const auto now = clock::now();
-      const auto ip_at = ip_->available_at(now);
       auto earliest = clock::time_point::max();
       const std::size_t n = orgs_.size();
       for (std::size_t k = 0; k < n; ++k) {
@@ -457,13 +429,12 @@ private:
         clock::time_point due = now;
         const bool retry_due = !org.retries.empty() && org.retries.front().not_before <= now;
         if (!retry_due && !org.has_fresh()) due = org.retries.front().not_before;
-        const auto at = std::max({due, org.bucket.available_at(now), ip_at});
+        const auto at = std::max(due, api_.available_at(org.bucket, now));
         if (at > now) {
           earliest = std::min(earliest, at);
           continue;
         }
-        org.bucket.try_take(now);
-        ip_->try_take(now);
+        api_.take(org.bucket, now);
         rr_ = o + 1;
         --pending_;
         ++in_flight_;
@@ -485,13 +456,8 @@ private:
   /// redirect hop or an inventory page. Every call counts against the budget.
   net::awaitable<void> acquire(org_state& org, net::steady_timer& t) {
     for (;;) {
-      const auto now = clock::now();
-      const auto at = std::max(org.bucket.available_at(now), ip_->available_at(now));
-      if (at <= now) {
-        org.bucket.try_take(now);
-        ip_->try_take(now);
-        co_return;
-      }
+      clock::time_point at;
+      if (api_.try_take(org.bucket, clock::now(), at)) co_return;
       t.expires_at(at);
       auto [ec] = co_await t.async_wait(token{});
       (void)ec;
@@ -535,59 +501,20 @@ private:
     for (auto& c : w.connections) {
       if (c->where() == where) return *c;
     }
-    w.connections.push_back(std::make_unique<io::connection>(ctx_.get_executor(), tls_, where, config_.client));
+    w.connections.push_back(std::make_unique<io::connection>(ctx_.get_executor(), api_.tls(), where, config_.client));
     return *w.connections.back();
   }
 
-  struct sent {
-    io::response resp;
-    double latency_ms = 0;
-  };
-
   net::awaitable<sent> send(worker_ctx& w, const io::origin& where, std::string_view method,
                             std::string_view target, std::string_view body) {
-    io::request req{method, target, body, auth_};
-    auto& conn = connection_for(w, where);
-    const auto t0 = clock::now();
-    // Not `sent s{co_await ...}`: g++ 12 destroys a co_await temporary inside a braced
-    // initializer twice.
-    sent s;
-    s.resp = co_await conn.send(req);
-    s.latency_ms = ms_between(t0, clock::now());
+    sent s = co_await api_.send(connection_for(w, where), method, target, body, counters_);
     w.home = where;
     if (s.resp.error == io::transport_error::none) w.preopen = true;
-    ++counters_.requests;
-    counters_.latency.record(s.latency_ms);
-    if (s.resp.error == io::transport_error::none) {
-      ++counters_.by_status[s.resp.status];
-      if (s.resp.status == 429) ++counters_.throttled;
-    } else {
-      ++counters_.transport_errors;
-    }
     co_return s;
   }
 
-  std::string api_error_of(worker_ctx& w, const io::response& r) {
-    if (r.error != io::transport_error::none || (r.status >= 200 && r.status < 300)) return {};
-    if (r.status >= 300 && r.status < 400) return {};
-    std::string e = w.parser.describe_error(r.status, r.body);
-    // describe_error falls back to "HTTP n", which decide() already says.
-    if (e.starts_with("HTTP ")) e.clear();
-    return e;
-  }
-
-  /// Remembers the shard a redirect pointed the org at, when the target keeps the API's path
-  /// shape (prefix + /organizations/...): later calls of that org go there directly.
-  void remember_shard(org_state& org, const url_target& target, std::string_view suffix) {
-    std::string_view path = target.path;
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    if (!path.ends_with(suffix)) return;
-    org.shard = target.where;
-    org.shard_prefix = std::string(path.substr(0, path.size() - suffix.size()));
-  }
-
   net::awaitable<void> worker(worker_ctx* w) {
-    w->home = base_;
+    w->home = api_.base();
     for (;;) {
       // Connection set-up (TCP, TLS: several round trips) happens before the worker takes a
       // token, never between the token and the request: otherwise the first requests reach the
@@ -621,17 +548,6 @@ private:
     follow   ///< send again to `where`/`target` (a redirect), after one more token
   };
 
-  attempt_result to_attempt(const io::response& r, std::string_view api_error) const {
-    attempt_result ar;
-    ar.error = r.error;
-    ar.error_detail = r.error_detail;
-    ar.status = r.status;
-    if (r.retry_after) ar.retry_after = *r.retry_after;
-    ar.api_error = api_error;
-    ar.location = r.location;
-    return ar;
-  }
-
   net::awaitable<void> process(worker_ctx& w, job j) {
     const auto& row = plan_.rows[j.row];
     auto& org = orgs_[row.org];
@@ -640,8 +556,8 @@ private:
       co_return;
     }
     const std::string suffix = join_path("", org.id, row.license_id);
-    io::origin where = org.shard ? *org.shard : base_;
-    std::string target = (org.shard ? org.shard_prefix : base_prefix_) + suffix;
+    io::origin where = api_.origin_for(org.shard);
+    std::string target = api_.target_for(org.shard, suffix);
     const std::string body = row.serial.empty() ? std::string(R"({"deviceSerial":null})")
                                                 : R"({"deviceSerial":")" + row.serial + "\"}";
     ++j.attempts;
@@ -662,8 +578,8 @@ private:
     ++j.requests;
     j.last_latency_ms = s.latency_ms;
     j.last_status = s.resp.error == io::transport_error::none ? s.resp.status : 0;
-    const std::string api_error = api_error_of(w, s.resp);
-    auto d = decide(config_.retry, to_attempt(s.resp, api_error), j.attempts, jitter_->next(),
+    const std::string api_error = api_endpoint::api_error_of(w.parser, s.resp);
+    auto d = decide(config_.retry, api_endpoint::to_attempt(s.resp, api_error), j.attempts, api_.next_jitter(),
                     std::chrono::system_clock::now());
     const auto now = clock::now();
     switch (d.what) {
@@ -692,25 +608,20 @@ private:
                  "more than " + std::to_string(config_.retry.max_redirects) + " redirects");
           return step::done;
         }
-        auto v = check_redirect(base_, where, s.resp.location);
+        auto v = check_redirect(api_.base(), where, s.resp.location);
         if (!v.allowed) {
           finish(j.row, io::outcome::failed, j, 0, v.reason);
           return step::done;
         }
         ++counters_.redirects;
-        remember_shard(org, v.target, suffix);
+        org.shard.remember(v.target, suffix);
         where = v.target.where;
         target = v.target.path;
         return step::follow;
       }
       case action::retry: {
         ++counters_.retries[static_cast<std::size_t>(d.cause)];
-        if (d.cause == retry_cause::throttled) {
-          // The org's budget is spent (maybe by other applications): every worker waits, and
-          // the rate we use drops until successes restore it.
-          org.bucket.pause_until(now, now + d.delay);
-          org.bucket.on_throttled(now);
-        }
+        if (d.cause == retry_cause::throttled) api_endpoint::throttled(org.bucket, now, d.delay);
         j.last_error = d.message;
         if (org.condemned) {
           finish(j.row, io::outcome::failed, j, 0, org.condemn_reason);
@@ -761,8 +672,8 @@ private:
   net::awaitable<bool> fetch_inventory(worker_ctx& w, org_state& org, plan::inventory& out,
                                        std::string& why) {
     page_cursor c;
-    c.where = base_;
-    c.target = join_path(base_prefix_, org.id, "") + "?perPage=1000";
+    c.where = api_.base();
+    c.target = join_path(api_.base_prefix(), org.id, "") + "?perPage=1000";
     while (!stopping_) {
       co_await acquire(org, *w.timer);
       ++counters_.gets;
@@ -799,8 +710,8 @@ private:
   page_step on_page_answer(worker_ctx& w, org_state& org, const sent& s, page_cursor& c,
                            plan::inventory& out, std::string& why) {
     ++c.attempts;
-    const std::string api_error = api_error_of(w, s.resp);
-    auto d = decide(config_.retry, to_attempt(s.resp, api_error), c.attempts, jitter_->next(),
+    const std::string api_error = api_endpoint::api_error_of(w.parser, s.resp);
+    auto d = decide(config_.retry, api_endpoint::to_attempt(s.resp, api_error), c.attempts, api_.next_jitter(),
                     std::chrono::system_clock::now());
     const auto now = clock::now();
     switch (d.what) {
@@ -814,7 +725,7 @@ private:
         for (auto& l : *page.value) out.set(std::move(l.id), l.device_serial.value_or(""));
         auto next = io::next_link(s.resp.link);
         if (!next) return page_step::finished;
-        auto v = check_redirect(base_, c.where, *next);
+        auto v = check_redirect(api_.base(), c.where, *next);
         if (!v.allowed) {
           why = "next page: " + v.reason;
           return page_step::failed;
@@ -826,23 +737,20 @@ private:
         return page_step::next;
       }
       case action::follow_redirect: {
-        auto v = check_redirect(base_, c.where, s.resp.location);
+        auto v = check_redirect(api_.base(), c.where, s.resp.location);
         if (!v.allowed || ++c.hops > config_.retry.max_redirects) {
           why = v.allowed ? "too many redirects" : v.reason;
           return page_step::failed;
         }
         ++counters_.redirects;
-        remember_shard(org, v.target, join_path("", org.id, ""));
+        org.shard.remember(v.target, join_path("", org.id, ""));
         c.where = v.target.where;
         c.target = v.target.path;
         return page_step::next;
       }
       case action::retry:
         ++counters_.retries[static_cast<std::size_t>(d.cause)];
-        if (d.cause == retry_cause::throttled) {
-          org.bucket.pause_until(now, now + d.delay);
-          org.bucket.on_throttled(now);
-        }
+        if (d.cause == retry_cause::throttled) api_endpoint::throttled(org.bucket, now, d.delay);
         c.delay = d.delay;
         return page_step::wait;
       case action::fail_row:
@@ -874,12 +782,7 @@ private:
   net::io_context ctx_{1};
   net::signal_set signals_;
   net::steady_timer drain_timer_;
-  std::shared_ptr<io::tls_context> tls_;
-  io::origin base_;
-  std::string base_prefix_;
-  std::string auth_;
-  std::optional<jitter_source> jitter_;
-  std::optional<token_bucket> ip_;
+  api_endpoint api_;
   std::vector<org_state> orgs_;
   std::size_t rr_ = 0;
   std::size_t pending_ = 0;      ///< rows queued (fresh or waiting for a retry)

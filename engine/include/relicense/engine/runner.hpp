@@ -60,6 +60,8 @@ struct run_counters {
   std::uint64_t rows_done() const noexcept {
     return applied + unchanged + failed + skipped + not_attempted;
   }
+  /// Counts one finished row.
+  void count(io::outcome o) noexcept;
 };
 
 /// Receives every row's final result, on the runner's thread, as rows finish.
