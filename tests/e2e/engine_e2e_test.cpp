@@ -1,6 +1,7 @@
 #include "relicense/engine/runner.hpp"
 
 #include "relicense/sim/server.hpp"
+#include "relicense/test/twin_plan.hpp"
 
 #include <gtest/gtest.h>
 
@@ -42,27 +43,7 @@ sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
   return c;
 }
 
-/// A plan moving `per_org` licenses of every org to another of its devices (every 5th unassigned).
-plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t per_org) {
-  plan::plan p;
-  std::uint32_t line = 2;
-  for (std::uint32_t oi = 0; oi < orgs.size(); ++oi) {
-    const auto& o = orgs[oi];
-    p.orgs.push_back(o.id);
-    for (std::size_t i = 0; i < per_org && i < o.licenses.size(); ++i) {
-      plan::row r;
-      r.line = line++;
-      r.org = oi;
-      r.license_id = o.licenses[i].id;
-      if (i % 5 != 4 && !o.devices.empty()) {
-        r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-        if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
-      }
-      p.rows.push_back(std::move(r));
-    }
-  }
-  return p;
-}
+using relicense::test::make_plan;
 
 engine::run_config client_for(const sim::server& twin) {
   engine::run_config c;
