@@ -242,6 +242,8 @@ struct connection::impl {
   std::string host_field;  ///< the Host header's value
   std::string wire;        ///< the request being sent
   bool connected = false;
+  bool served = false;     ///< a response came over this connection
+  std::chrono::steady_clock::time_point opened_at{};
 
   impl(net::any_io_executor e, std::shared_ptr<tls_context> t, origin w, const client_config& c)
       : ex(std::move(e)), tls(std::move(t)), where(std::move(w)), config(c),
@@ -269,6 +271,7 @@ struct connection::impl {
     }
     buffer.consume(buffer.size());
     connected = false;
+    served = false;
   }
 
   net::awaitable<response> connect(std::chrono::steady_clock::time_point deadline) {
@@ -341,6 +344,7 @@ struct connection::impl {
       }
     }
     connected = true;
+    opened_at = std::chrono::steady_clock::now();
     co_return response{};
   }
 
@@ -435,7 +439,11 @@ struct connection::impl {
     const bool head = req.method == "HEAD";
 
     for (int attempt = 0;; ++attempt) {
-      const bool reused = connected;
+      // Reused: a keep-alive connection that answered before, or one opened ahead (open()) and
+      // idle for a while; either may have been closed by the server's idle timeout. A connection
+      // opened moments ago that fails on its first request failed for real.
+      const bool reused =
+          connected && (served || std::chrono::steady_clock::now() - opened_at >= std::chrono::seconds(1));
       if (!connected) {
         response r = co_await connect(deadline);
         if (r.error != transport_error::none) {
@@ -452,6 +460,7 @@ struct connection::impl {
         r = co_await exchange(*plain, head, deadline, got_some);
       }
       if (r.error == transport_error::none) {
+        served = connected;  // still open (kept alive)
         co_return r;
       }
       drop();

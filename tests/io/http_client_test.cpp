@@ -427,6 +427,26 @@ TEST_F(HttpClient, OpenConnectsAheadOfSend) {
   EXPECT_EQ(server->accepts(), 2);
 }
 
+// A connection opened ahead that fails on its first request, moments later, failed for real:
+// the request is not silently sent again (the caller's retry policy sees the reset).
+TEST_F(HttpClient, FreshlyOpenedConnectionFailureNotResent) {
+  start([](server_session& s) {
+    if (s.index() == 1) {
+      s.read_request();
+      s.close();
+      return;
+    }
+    answer_200(s);
+  });
+  auto fut = net::co_spawn(ioc, conn->open(), net::use_future);
+  ioc.run();
+  ASSERT_EQ(fut.get().error, transport_error::none);
+  response r = send(*conn, ioc, "PUT", "{}");
+  EXPECT_EQ(r.error, transport_error::reset) << r.error_detail;
+  EXPECT_EQ(server->accepts(), 1);
+  EXPECT_EQ(send(*conn, ioc, "PUT", "{}").error, transport_error::none);
+}
+
 // close() while a request is waiting for its answer: the request ends with an error, and the
 // connection is usable afterwards (the streams are not destroyed under the pending operation).
 TEST_F(HttpClient, CloseDuringSendIsSafe) {
