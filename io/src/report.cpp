@@ -473,6 +473,11 @@ std::string csv_field(std::string_view s) {
   return out;
 }
 
+void detail::append_report_row(std::string& out, const row_result& r, report_format f) {
+  if (f == report_format::csv) append_csv_row(out, r);
+  else append_jsonl_row(out, r);
+}
+
 std::string format_report_row(const row_result& r, report_format f) {
   std::string out;
   if (f == report_format::csv) append_csv_row(out, r);

@@ -120,6 +120,8 @@ public:
 private:
   journal_writer(std::filesystem::path path, int fd, journal_sync_policy policy, clock_fn now);
   void append_record(std::string_view json);
+  void begin_record();
+  void end_record();
   void write_pending();
 
   std::filesystem::path path_;
@@ -130,10 +132,14 @@ private:
   std::chrono::steady_clock::time_point last_sync_{};
   std::string pending_;              ///< framed records not yet written
   std::size_t pending_records_ = 0;
+  std::size_t record_start_ = 0;     ///< where the record being framed starts in pending_
+  std::string row_;                  ///< scratch for a row's report object
   bool deferred_ = false;
 };
 
 namespace detail {
+/// CRC-32 (IEEE) of `data`, as journal records carry it.
+std::uint32_t crc32(std::string_view data);
 /// The framed line for one JSON record: `<crc32 hex> <json>\n`.
 std::string frame_journal_record(std::string_view json);
 } // namespace detail

@@ -148,6 +148,8 @@ std::vector<verify_mismatch> find_mismatches(const plan::plan& p, const plan::in
 std::string describe(const verify_mismatch& m, std::string_view file);
 
 namespace detail {
+/// Appends the report record of `r` to `out` (what format_report_row returns, without a copy).
+void append_report_row(std::string& out, const row_result& r, report_format f);
 /// Appends `s` as a JSON string literal (quotes included); invalid UTF-8 bytes become '?', so
 /// every file we write parses back.
 void append_json_string(std::string& out, std::string_view s);
