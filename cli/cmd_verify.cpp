@@ -27,17 +27,7 @@ int usage_error(const std::string& message) {
 int run_verify(const apply_options& o) {
   // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
   plan::load_options lo;
-  lo.org = o.org;
-  if (!o.shard.empty()) {
-    lo.shard = plan::parse_shard(o.shard);
-    if (!lo.shard) return usage_error("--shard must be K/N with 0 <= K < N, got '" + o.shard + "'");
-  }
-  if (o.rate < 0 || o.burst < 0 || o.ip_rate < 0) return usage_error("--rate, --burst and --ip-rate must be >= 0");
-  if (o.max_attempts < 1) return usage_error("--max-attempts must be at least 1");
-  if (!(o.timeout > 0) || o.timeout > 3600) return usage_error("--timeout must be in (0, 3600] seconds");
-  auto base = io::parse_base_url(o.base_url);
-  if (!base.value) return usage_error("--base-url: " + base.error);
-  if (auto why = io::cleartext_refusal(base.value->where); !why.empty()) return usage_error("--base-url: " + why);
+  if (auto why = check_run_options(o, lo); !why.empty()) return usage_error(why);
   const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
   if (key == nullptr || *key == '\0')
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");

@@ -6,6 +6,10 @@
 #include <optional>
 #include <string>
 
+namespace relicense::plan {
+struct load_options;
+} // namespace relicense::plan
+
 namespace relicense::cli {
 
 /// Process exit codes of the command-line contract.
@@ -72,6 +76,11 @@ struct sim_options {
   bool tls = false;
   std::uint64_t seed = 1;
 };
+
+/// The checks `apply` and `verify` share before anything is read or sent: --org and --shard
+/// (into `lo`), rates, attempts, timeout, and a base URL that never carries the key in clear.
+/// Empty when all is well, else the message for exit 2.
+std::string check_run_options(const apply_options& o, plan::load_options& lo);
 
 int run_plan(const plan_options& opts);
 int run_apply(const apply_options& opts);
