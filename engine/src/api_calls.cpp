@@ -13,18 +13,26 @@ double burst_with_headroom(double rate, double burst) {
   return std::max(1.0, burst - headroom);
 }
 
-pre_send triage(const run_config& config, const plan::plan_diff& diff, const plan::row& row, std::size_t i,
-                const io::row_result*& done) {
+pre_send triage(const run_config& config, const plan::plan_diff& diff, const plan::row& row, std::size_t i) {
+  pre_send p;
   if (config.already_done) {
-    done = config.already_done(row);
-    if (done) return pre_send::resumed;
+    p.done = config.already_done(row);
+    if (p.done) {
+      p.send = false;
+      return p;
+    }
   }
   if (!diff.rows.empty()) {
     const auto kind = diff.rows[i].kind;
-    if (kind == plan::change_kind::unchanged) return pre_send::unchanged;
-    if (kind == plan::change_kind::unknown_license) return pre_send::unknown_license;
+    if (kind == plan::change_kind::unchanged) {
+      p.send = false;
+    } else if (kind == plan::change_kind::unknown_license) {
+      p.send = false;
+      p.outcome = io::outcome::failed;
+      p.error = "license not found in the organization's inventory (not sent)";
+    }
   }
-  return pre_send::send;
+  return p;
 }
 
 void shard_memory::remember(const url_target& target, std::string_view suffix) {

@@ -39,20 +39,17 @@ inline double ms_between(clock::time_point a, clock::time_point b) {
 /// max(1, ⌈rate × 50 ms⌉) tokens (1 of the real API's 10), i.e. 50-100 ms of one run.
 double burst_with_headroom(double rate, double burst);
 
-/// What becomes of a row before anything is sent.
-enum class pre_send : std::uint8_t {
-  send,             ///< queue it
-  resumed,          ///< the journal of an earlier run has its result (`done`)
-  unchanged,        ///< the inventory shows it already in place (--skip-unchanged)
-  unknown_license   ///< the inventory does not have the license: failed, not sent
+/// What becomes of a row before anything is sent: queue it (`send`), report the result an
+/// earlier run's journal holds (`done`), or finish it unsent with `outcome` and `error`.
+struct pre_send {
+  bool send = true;
+  const io::row_result* done = nullptr;
+  io::outcome outcome = io::outcome::unchanged;
+  const char* error = "";
 };
 
-inline constexpr const char* unknown_license_error =
-    "license not found in the organization's inventory (not sent)";
-
 /// Row `i` (`row`) of a run with `config` and `diff` (empty without --skip-unchanged).
-pre_send triage(const run_config& config, const plan::plan_diff& diff, const plan::row& row, std::size_t i,
-                const io::row_result*& done);
+pre_send triage(const run_config& config, const plan::plan_diff& diff, const plan::row& row, std::size_t i);
 
 /// A request's answer, its latency, or why a redirect was not followed.
 struct sent {

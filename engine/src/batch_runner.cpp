@@ -143,18 +143,9 @@ private:
     std::unordered_map<std::uint32_t, std::size_t> by_line;
     for (std::size_t i = 0; i < plan_.rows.size(); ++i) {
       const auto& row = plan_.rows[i];
-      const io::row_result* done = nullptr;
-      const auto t = triage(config_, diff_, row, i, done);
-      if (t == pre_send::resumed) {
-        emit(*done);
-        continue;
-      }
-      if (t == pre_send::unchanged) {
-        finish(i, io::outcome::unchanged, 0, {});
-        continue;
-      }
-      if (t == pre_send::unknown_license) {
-        finish(i, io::outcome::failed, 0, unknown_license_error);
+      if (const auto pre = triage(config_, diff_, row, i); !pre.send) {
+        if (pre.done) emit(*pre.done);
+        else finish(i, pre.outcome, 0, pre.error);
         continue;
       }
       if (config_.dry_run) {

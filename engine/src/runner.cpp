@@ -284,18 +284,9 @@ private:
   void queue_rows() {
     for (std::uint32_t i = 0; i < plan_.rows.size(); ++i) {
       const auto& row = plan_.rows[i];
-      const io::row_result* done = nullptr;
-      const auto t = triage(config_, diff_, row, i, done);
-      if (t == pre_send::resumed) {
-        emit(*done);
-        continue;
-      }
-      if (t == pre_send::unchanged) {
-        finish(i, io::outcome::unchanged, {}, 0);
-        continue;
-      }
-      if (t == pre_send::unknown_license) {
-        finish(i, io::outcome::failed, {}, 0, unknown_license_error);
+      if (const auto pre = triage(config_, diff_, row, i); !pre.send) {
+        if (pre.done) emit(*pre.done);
+        else finish(i, pre.outcome, {}, 0, pre.error);
         continue;
       }
       auto& org = orgs_[row.org];
