@@ -3,6 +3,8 @@
 #include "relicense/sim/server.hpp"
 #include "relicense/test/twin_plan.hpp"
 
+#include "e2e_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -19,23 +21,6 @@ namespace sim = relicense::sim;
 
 namespace {
 
-/// Collects every result.
-class collecting_sink final : public engine::result_sink {
-public:
-  std::vector<io::row_result> results;
-  void on_result(const io::row_result& r) override { results.push_back(r); }
-  std::size_t count(io::outcome o) const {
-    std::size_t n = 0;
-    for (const auto& r : results) n += r.result == o;
-    return n;
-  }
-  const io::row_result* find(const std::string& license) const {
-    for (const auto& r : results)
-      if (r.license_id == license) return &r;
-    return nullptr;
-  }
-};
-
 /// A twin without budget (unless a test sets one) that runs batches quickly.
 sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
   sim::sim_config c;
@@ -47,6 +32,9 @@ sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
   return c;
 }
 
+using relicense::test::collecting_sink;
+using relicense::test::expect_one_result_per_row;
+using relicense::test::expect_state_matches;
 using relicense::test::make_plan;
 
 engine::run_config client_for(const sim::server& twin) {
@@ -70,28 +58,6 @@ engine::batch_run_options fast_batches() {
   o.batch.max_poll = 100ms;
   o.batch.busy_retry = 20ms;
   return o;
-}
-
-void expect_one_result_per_row(const collecting_sink& sink, const plan::plan& p) {
-  ASSERT_EQ(sink.results.size(), p.rows.size());
-  std::set<std::uint32_t> lines;
-  for (const auto& r : sink.results) lines.insert(r.line);
-  EXPECT_EQ(lines.size(), p.rows.size());
-}
-
-/// Every row of the plan except `except` is, in the twin, where the plan wants it.
-void expect_state_matches(const sim::server& twin, const plan::plan& p,
-                          const std::set<std::string>& except = {}) {
-  const auto state = twin.state();
-  for (const auto& r : p.rows) {
-    if (except.count(r.license_id)) continue;
-    const auto& actual = state.at(p.orgs[r.org]).at(r.license_id);
-    if (r.serial.empty()) {
-      EXPECT_FALSE(actual.has_value()) << r.license_id;
-    } else {
-      EXPECT_EQ(actual.value_or("null"), r.serial) << r.license_id;
-    }
-  }
 }
 
 } // namespace

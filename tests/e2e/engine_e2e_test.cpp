@@ -3,6 +3,8 @@
 #include "relicense/sim/server.hpp"
 #include "relicense/test/twin_plan.hpp"
 
+#include "e2e_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -19,20 +21,6 @@ namespace sim = relicense::sim;
 
 namespace {
 
-/// Collects every result, and can stop the run after a number of them.
-class collecting_sink final : public engine::result_sink {
-public:
-  std::vector<io::row_result> results;
-  std::size_t stop_after = 0;  ///< 0: never
-  void on_result(const io::row_result& r) override { results.push_back(r); }
-  bool keep_going() override { return stop_after == 0 || results.size() < stop_after; }
-  std::size_t count(io::outcome o) const {
-    std::size_t n = 0;
-    for (const auto& r : results) n += r.result == o;
-    return n;
-  }
-};
-
 /// A twin on a free port with a fast budget (or none) and no latency.
 sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
   sim::sim_config c;
@@ -43,6 +31,9 @@ sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
   return c;
 }
 
+using relicense::test::collecting_sink;
+using relicense::test::expect_one_result_per_row;
+using relicense::test::expect_state_matches;
 using relicense::test::make_plan;
 
 engine::run_config client_for(const sim::server& twin) {
@@ -60,28 +51,6 @@ engine::run_config client_for(const sim::server& twin) {
   c.client.timeout = 5s;
   if (!twin.ca_file().empty()) c.client.ca_file = twin.ca_file();
   return c;
-}
-
-/// Every row of the plan is, in the twin, where the plan wants it.
-void expect_state_matches(const sim::server& twin, const plan::plan& p) {
-  const auto state = twin.state();
-  for (const auto& r : p.rows) {
-    const auto& org = state.at(p.orgs[r.org]);
-    const auto& actual = org.at(r.license_id);
-    if (r.serial.empty()) {
-      EXPECT_FALSE(actual.has_value()) << r.license_id;
-    } else {
-      EXPECT_EQ(actual.value_or("null"), r.serial) << r.license_id;
-    }
-  }
-}
-
-/// Each plan row has exactly one result.
-void expect_one_result_per_row(const collecting_sink& sink, const plan::plan& p) {
-  ASSERT_EQ(sink.results.size(), p.rows.size());
-  std::set<std::uint32_t> lines;
-  for (const auto& r : sink.results) lines.insert(r.line);
-  EXPECT_EQ(lines.size(), p.rows.size());
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include "relicense/sim/server.hpp"
 #include "relicense/test/run_process.hpp"
 #include "relicense/test/temp_dir.hpp"
+#include "relicense/test/twin_csv.hpp"
 
 #include <gtest/gtest.h>
 
@@ -32,31 +33,8 @@ namespace relicense::fault_test {
 namespace sim = relicense::sim;
 using relicense::test::temp_dir;
 
-/// org id -> license id -> requested serial ("" = unassign).
-using wanted_map = std::map<std::string, std::map<std::string, std::string>>;
-
-/// A CSV that moves the first `per_org` licenses of every org to another of its devices, so
-/// every row changes something and any re-applied row shows in the twin's duplicate count.
-inline std::string moving_csv(const sim::server& twin, std::size_t per_org, wanted_map& wanted) {
-  std::string csv = "organizationId,licenseId,deviceSerial\n";
-  for (const auto& org : twin.orgs()) {
-    if (org.coterm) continue;
-    for (std::size_t i = 0; i < per_org && i < org.licenses.size(); ++i) {
-      const auto& lic = org.licenses[i];
-      std::string target;
-      for (std::size_t d = 0; d < org.devices.size(); ++d) {
-        const auto& dev = org.devices[(i + d) % org.devices.size()];
-        if (!lic.device_serial || *lic.device_serial != dev) {
-          target = dev;
-          break;
-        }
-      }
-      wanted[org.id][lic.id] = target;
-      csv += org.id + "," + lic.id + "," + target + "\n";
-    }
-  }
-  return csv;
-}
+using relicense::test::moving_csv;
+using relicense::test::wanted_map;
 
 /// Every wanted license holds its wanted serial in the twin; returns the number of mismatches.
 inline std::size_t state_mismatches(const sim::server& twin, const wanted_map& wanted) {

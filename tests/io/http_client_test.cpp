@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 
 namespace relicense::io {
 namespace {
@@ -64,6 +65,32 @@ void answer_200(server_session& s) {
       return;
     }
   }
+}
+
+/// A server whose first request (over all connections) gets no answer for 600 ms, and every
+/// later one a 200.
+script_server::script first_request_unanswered() {
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  return [seen](server_session& s) {
+    while (s.read_request()) {
+      if (++*seen == 1) {
+        s.sleep_for(600ms);  // the first request gets no answer before close()
+        return;
+      }
+      s.respond(200, license_json);
+    }
+  };
+}
+
+/// Sends a GET and closes the connection 100 ms later, while the send waits for its answer.
+response send_closed_midway(connection& c, net::io_context& ioc) {
+  request req{"GET", "/api/v1/organizations/1/licenses/L1", {}, auth};
+  auto fut = net::co_spawn(ioc, c.send(req), net::use_future);
+  net::steady_timer t(ioc, 100ms);
+  t.async_wait([&](const boost::system::error_code&) { c.close(); });
+  ioc.restart();
+  ioc.run();
+  return fut.get();
 }
 
 using HttpClient = plain_fixture;
@@ -450,23 +477,8 @@ TEST_F(HttpClient, FreshlyOpenedConnectionFailureNotResent) {
 // close() while a request is waiting for its answer: the request ends with an error, and the
 // connection is usable afterwards (the streams are not destroyed under the pending operation).
 TEST_F(HttpClient, CloseDuringSendIsSafe) {
-  std::atomic<int> seen{0};
-  start([&](server_session& s) {
-    while (s.read_request()) {
-      if (++seen == 1) {
-        s.sleep_for(600ms);  // the first request gets no answer before close()
-        return;
-      }
-      s.respond(200, license_json);
-    }
-  });
-  request req{"GET", "/api/v1/organizations/1/licenses/L1", {}, auth};
-  auto fut = net::co_spawn(ioc, conn->send(req), net::use_future);
-  net::steady_timer t(ioc, 100ms);
-  t.async_wait([&](const boost::system::error_code&) { conn->close(); });
-  ioc.restart();
-  ioc.run();
-  response r = fut.get();
+  start(first_request_unanswered());
+  response r = send_closed_midway(*conn, ioc);
   EXPECT_NE(r.error, transport_error::none);
   EXPECT_EQ(r.status, 0u);
   response again = send(*conn, ioc);
@@ -610,23 +622,8 @@ TEST_F(HttpClientTls, WrongHostNameRefused) {
 // close() under a pending TLS read: the TLS stream's operation refers to its engine, which
 // must outlive it (ASan in CI checks this); the connection works again afterwards.
 TEST_F(HttpClientTls, CloseDuringSendIsSafe) {
-  std::atomic<int> seen{0};
-  start("IP:127.0.0.1", true, "127.0.0.1", [&](server_session& s) {
-    while (s.read_request()) {
-      if (++seen == 1) {
-        s.sleep_for(600ms);
-        return;
-      }
-      s.respond(200, license_json);
-    }
-  });
-  request req{"GET", "/api/v1/organizations/1/licenses/L1", {}, auth};
-  auto fut = net::co_spawn(ioc, conn->send(req), net::use_future);
-  net::steady_timer t(ioc, 100ms);
-  t.async_wait([&](const boost::system::error_code&) { conn->close(); });
-  ioc.restart();
-  ioc.run();
-  EXPECT_NE(fut.get().error, transport_error::none);
+  start("IP:127.0.0.1", true, "127.0.0.1", first_request_unanswered());
+  EXPECT_NE(send_closed_midway(*conn, ioc).error, transport_error::none);
   response again = send(*conn, ioc);
   EXPECT_EQ(again.error, transport_error::none) << again.error_detail;
 }

@@ -1,0 +1,60 @@
+// What the engine's and the batch runner's end-to-end tests share: a sink that keeps every
+// result, and the checks that each row has one result and that the twin ends as planned.
+#pragma once
+
+#include "relicense/engine/runner.hpp"
+#include "relicense/plan/plan.hpp"
+#include "relicense/sim/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace relicense::test {
+
+/// Collects every result, and can stop the run after a number of them.
+class collecting_sink final : public engine::result_sink {
+public:
+  std::vector<io::row_result> results;
+  std::size_t stop_after = 0;  ///< 0: never
+  void on_result(const io::row_result& r) override { results.push_back(r); }
+  bool keep_going() override { return stop_after == 0 || results.size() < stop_after; }
+  std::size_t count(io::outcome o) const {
+    std::size_t n = 0;
+    for (const auto& r : results) n += r.result == o;
+    return n;
+  }
+  const io::row_result* find(const std::string& license) const {
+    for (const auto& r : results)
+      if (r.license_id == license) return &r;
+    return nullptr;
+  }
+};
+
+/// Each plan row has exactly one result.
+inline void expect_one_result_per_row(const collecting_sink& sink, const plan::plan& p) {
+  ASSERT_EQ(sink.results.size(), p.rows.size());
+  std::set<std::uint32_t> lines;
+  for (const auto& r : sink.results) lines.insert(r.line);
+  EXPECT_EQ(lines.size(), p.rows.size());
+}
+
+/// Every row of the plan except the licenses in `except` is, in the twin, where the plan wants it.
+inline void expect_state_matches(const sim::server& twin, const plan::plan& p,
+                                 const std::set<std::string>& except = {}) {
+  const auto state = twin.state();
+  for (const auto& r : p.rows) {
+    if (except.count(r.license_id)) continue;
+    const auto& actual = state.at(p.orgs[r.org]).at(r.license_id);
+    if (r.serial.empty()) {
+      EXPECT_FALSE(actual.has_value()) << r.license_id;
+    } else {
+      EXPECT_EQ(actual.value_or("null"), r.serial) << r.license_id;
+    }
+  }
+}
+
+} // namespace relicense::test
