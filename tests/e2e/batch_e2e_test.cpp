@@ -37,19 +37,7 @@ using relicense::test::expect_one_result_per_row;
 using relicense::test::expect_state_matches;
 using relicense::test::make_plan;
 
-engine::run_config client_for(const sim::server& twin) {
-  engine::run_config c;
-  c.base_url = twin.base_url();
-  c.api_key = twin.api_key();
-  c.rate = 0;
-  c.burst = 0;
-  c.ip_rate = 0;
-  c.handle_signals = false;
-  c.seed = 5;
-  c.retry.backoff = {1ms, 20ms};
-  c.client.timeout = 5s;
-  return c;
-}
+engine::run_config client_for(const sim::server& twin) { return relicense::test::client_for(twin, 5); }
 
 /// Polls in tens of milliseconds so the tests take well under a second each.
 engine::batch_run_options fast_batches() {

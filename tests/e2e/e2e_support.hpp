@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,6 +35,26 @@ public:
     return nullptr;
   }
 };
+
+/// A client for `twin`: no budget unless a test sets one, 16 workers (put mode), no signal
+/// handling, jitter seeded with `seed`, short backoff so retry tests take milliseconds, and the
+/// twin's CA when it serves TLS.
+inline engine::run_config client_for(const sim::server& twin, std::uint64_t seed) {
+  using namespace std::chrono_literals;
+  engine::run_config c;
+  c.base_url = twin.base_url();
+  c.api_key = twin.api_key();
+  c.rate = 0;
+  c.burst = 0;
+  c.ip_rate = 0;
+  c.concurrency = 16;
+  c.handle_signals = false;
+  c.seed = seed;
+  c.retry.backoff = {1ms, 20ms};
+  c.client.timeout = 5s;
+  if (!twin.ca_file().empty()) c.client.ca_file = twin.ca_file();
+  return c;
+}
 
 /// Each plan row has exactly one result.
 inline void expect_one_result_per_row(const collecting_sink& sink, const plan::plan& p) {

@@ -36,22 +36,7 @@ using relicense::test::expect_one_result_per_row;
 using relicense::test::expect_state_matches;
 using relicense::test::make_plan;
 
-engine::run_config client_for(const sim::server& twin) {
-  engine::run_config c;
-  c.base_url = twin.base_url();
-  c.api_key = twin.api_key();
-  c.rate = 0;
-  c.burst = 0;
-  c.ip_rate = 0;
-  c.concurrency = 16;
-  c.handle_signals = false;
-  c.seed = 99;
-  // Short backoff so retry tests take milliseconds, not seconds.
-  c.retry.backoff = {1ms, 20ms};
-  c.client.timeout = 5s;
-  if (!twin.ca_file().empty()) c.client.ca_file = twin.ca_file();
-  return c;
-}
+engine::run_config client_for(const sim::server& twin) { return relicense::test::client_for(twin, 99); }
 
 } // namespace
 
