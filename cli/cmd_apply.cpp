@@ -1,6 +1,6 @@
 // `relicense apply`: wiring only. The plan loader, the runner and the artefact writers do the work;
 // this file checks the inputs (exit 2 before anything is sent), plugs the writers into the
-// runner's result sink, and maps the run's end to the exit codes of DESIGN.md.
+// runner's result sink, and maps the run's end to the exit codes of docs/exit-codes.md.
 #include "commands.hpp"
 
 #include "relicense/engine/batch_runner.hpp"
@@ -155,7 +155,7 @@ int run_apply(const apply_options& o) {
     };
   }
 
-  // Batch mode (issue 9): the journal records each accepted batch before its first poll, and a
+  // Batch mode: the journal records each accepted batch before its first poll, and a
   // resumed run polls the batches it lists instead of submitting their rows again.
   engine::batch_run_options batch;
   batch.resumed = resumed.batches;

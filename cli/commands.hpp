@@ -1,5 +1,5 @@
 // Options of each subcommand, filled by main.cpp's parser and handed to one run_* function per
-// subcommand (one file each, cmd_*.cpp). Exit codes follow DESIGN.md's contract.
+// subcommand (one file each, cmd_*.cpp). Exit codes: docs/exit-codes.md.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Engine benchmarks against the in-process twin (issue 7, items 1 and 2):
+// Engine benchmarks against the in-process twin:
 //  1. Raw throughput, budget off: the engine applies R rows at concurrency C over plain HTTP and
 //     over TLS, once through the library (engine::run, a counting sink) and once as the product
 //     (`relicense apply` in a child process, writing its report and journal); wrk (if installed)

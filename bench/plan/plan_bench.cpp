@@ -1,5 +1,5 @@
 // Planner benchmark: generates an N-row CSV (temp file), plans it with load_plan, and prints the
-// time (median, min, max of the runs) and the process's peak RSS. Issue 3's target on the 2-core
+// time (median, min, max of the runs) and the process's peak RSS. The target on the 2-core
 // dev machines: 1,000,000 rows in under 1 s and under 200 MB peak RSS.
 //
 //   plan_bench                 1,000,000 rows, 5 runs

@@ -173,7 +173,7 @@ std::string verify_detail(SSL* ssl_handle, const std::string& host) {
 
 /// Parses one response straight into a `response`: the status, the four headers the engine
 /// reads, and the body. Beast's own response_parser keeps every field in an allocated node of a
-/// tree; this one allocates nothing per field (measured: bench/engine, issue 5).
+/// tree; this one allocates nothing per field (measured: bench/engine).
 class lean_response_parser final : public http::basic_parser<false> {
 public:
   explicit lean_response_parser(response& out) : out_(out) {}

@@ -91,7 +91,7 @@ TEST(artefacts_report, csv_field_quoting) {
   EXPECT_EQ(io::csv_field(" lead"), "\" lead\"");
 }
 
-// The CSV report starts with exactly the DESIGN.md header and encodes the serials as documented.
+// The CSV report has exactly the docs/report.md header and encodes the serials as documented.
 TEST(artefacts_report, csv_header_and_serial_encoding) {
   temp_dir dir;
   auto p = dir.path() / "r.csv";

@@ -1,4 +1,4 @@
-// The command-line surface of DESIGN.md: help, version, and usage errors.
+// The command-line surface: help, version, and usage errors (docs/exit-codes.md).
 #include "relicense/test/run_process.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Exit codes of `relicense apply` (DESIGN.md), running the built binary against the twin.
+// Exit codes of `relicense apply` (docs/exit-codes.md), running the built binary against the twin.
 #include "relicense/sim/server.hpp"
 
 #include "relicense/test/run_process.hpp"

@@ -1,4 +1,4 @@
-// Crashes (issue 8): `relicense apply` SIGKILLed at ten points of one run, each time resumed
+// Crashes: `relicense apply` SIGKILLed at ten points of one run, each time resumed
 // with --resume and the same journal. Nothing is lost: the twin ends exactly in the CSV's state,
 // the final report has every row once, and only rows in flight at a kill were sent twice.
 #include "relicense/sim/server.hpp"

@@ -1,4 +1,4 @@
-// Shared helpers of the fault suite (issue 8): CSVs built from the twin, the expected final
+// Shared helpers of the fault suite: CSVs built from the twin, the expected final
 // state, and running the relicense binary as a child process with its output in files, a
 // bounded wait and its resource usage (wait4), so tests can kill it, watch its memory and scan
 // everything it wrote for the API key.

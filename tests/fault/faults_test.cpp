@@ -1,4 +1,4 @@
-// Faults end to end (issue 8): the relicense binary against the twin injecting 5xx (half applied
+// Faults end to end: the relicense binary against the twin injecting 5xx (half applied
 // before the error), dropped connections, responses slower than --timeout, 429 storms with and
 // without Retry-After, and redirects, each alone and all together. Whatever happens on the wire,
 // the twin ends in the CSV's state, the report has every row exactly once, and the exit is 0.

@@ -1,4 +1,4 @@
-// Hostile input files (issue 8): `relicense apply` against the twin with files that are wrong in
+// Hostile input files: `relicense apply` against the twin with files that are wrong in
 // every way a user's file can be. Each is refused before anything is sent (exit 2, the twin saw
 // no request) with a message naming the file and the line; a 100 MB file of valid rows plans
 // fine. The child's peak memory (wait4 rusage) stays bounded throughout.

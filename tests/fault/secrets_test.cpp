@@ -1,4 +1,4 @@
-// Secrets (issue 8): every subcommand, on its success and failure paths, run with a marker API
+// Secrets: every subcommand, on its success and failure paths, run with a marker API
 // key; the marker never appears in stdout, stderr, the report, summary, journal, metrics or any
 // other file the run wrote. Credentials quoted in URLs are redacted too.
 #include "relicense/sim/server.hpp"

@@ -1,4 +1,4 @@
-// TLS (issue 8): certificate verification is on by default and cannot be turned off. A
+// TLS: certificate verification is on by default and cannot be turned off. A
 // self-signed twin without --ca-file, or a certificate for another host name, is refused with a
 // clear message and exit 3, before any license is touched; with --ca-file the run works.
 #include "relicense/sim/server.hpp"

@@ -1,4 +1,4 @@
-// The CSV loader: one test per rule of issue 3, then a corpus of nasty inputs.
+// The CSV loader: one test per rule of docs/csv.md, then a corpus of nasty inputs.
 #include "relicense/plan/csv.hpp"
 
 #include "relicense/plan/hash.hpp"

@@ -1,4 +1,4 @@
-// Action-batch mode, the pure part (issue 9): packing an organization's rows into asynchronous
+// Action-batch mode, the pure part: packing an organization's rows into asynchronous
 // action batches, the per-org limit of running batches, the bisection of a failed (atomic) batch
 // down to the rows the API refuses, the poll schedule, and the request body. No I/O and no Asio:
 // batch_runner.cpp's coroutines drive these classes; the tests drive them with a fake clock.

@@ -1,4 +1,4 @@
-// Action-batch mode, the driver (issue 9): `relicense apply --mode batch`. Same inputs and outputs
+// Action-batch mode, the driver: `relicense apply --mode batch`. Same inputs and outputs
 // as engine::run() (run_config, result_sink, run_result), so the CLI switches modes with one call:
 // each org's rows go out as asynchronous action batches of up to 100 license updates, at most 5
 // running per org, polled with a growing interval; every POST and poll is taken from the same

@@ -1,7 +1,7 @@
 // The run report: one row per plan row (not per request), written as rows finish so that a crash
 // leaves a readable prefix, and read back by `relicense rollback` and the tests.
 //
-// Formats (chosen by the file name): CSV with the DESIGN.md header, RFC 4180 quoting; or JSON
+// Formats (chosen by the file name): CSV with the docs/report.md header, RFC 4180 quoting; or JSON
 // Lines when the name ends in `.jsonl`.
 //
 // Encoding of the two optional serials, which must stay distinguishable for rollback:
@@ -31,14 +31,14 @@ namespace relicense::io {
 
 /// The report's file format.
 enum class report_format : std::uint8_t {
-  csv,   ///< comma-separated, DESIGN.md header, RFC 4180 quoting
+  csv,   ///< comma-separated, docs/report.md header, RFC 4180 quoting
   jsonl  ///< one JSON object per line (name ends in .jsonl)
 };
 
 /// `.jsonl` (any case) → jsonl; anything else → csv.
 report_format report_format_for(const std::filesystem::path& path);
 
-/// The CSV header line (without line break), exactly as DESIGN.md spells it.
+/// The CSV header line (without line break), exactly as docs/report.md spells it.
 inline constexpr std::string_view report_csv_header =
     "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
     "latencyMs,state,error";

@@ -19,7 +19,7 @@ enum class outcome : std::uint8_t {
 /// "applied", "unchanged", ...
 const char* to_string(outcome o) noexcept;
 
-/// One report row (DESIGN.md: line,organizationId,licenseId,deviceSerial,previousDeviceSerial,
+/// One report row (docs/report.md: line,organizationId,licenseId,deviceSerial,previousDeviceSerial,
 /// outcome,httpStatus,attempts,latencyMs,state,error).
 struct row_result {
   std::uint32_t line = 0;

@@ -1,6 +1,6 @@
 // The CSV loader: a user's file -> a validated, de-duplicated plan, or every reason it is not one.
 //
-// Contract (DESIGN.md, issue 3): header row required; columns licenseId (license_id, id),
+// Contract (docs/csv.md): header row required; columns licenseId (license_id, id),
 // deviceSerial (serial, device_serial), optional organizationId (org, organization_id), names
 // case-insensitive, extra columns ignored. RFC 4180 quoting ("" escapes, separators and line
 // breaks inside quotes), UTF-8 BOM, CRLF or LF, blank lines skipped, whitespace around unquoted

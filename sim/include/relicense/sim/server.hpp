@@ -1,4 +1,4 @@
-// An in-process twin of the Meraki Dashboard license API (issue 4): a Beast HTTP/1.1 server on
+// An in-process twin of the Meraki Dashboard license API: a Beast HTTP/1.1 server on
 // 127.0.0.1 used by `relicense sim`, the demo, the end-to-end tests and the benchmarks. This
 // header exposes no Beast or Asio: embedding code only configures, starts, inspects and stops it.
 #pragma once
