@@ -438,9 +438,10 @@ struct connection::impl {
                         proxy_name() + " sent a malformed answer to CONNECT: " + rec.message());
     }
     const unsigned status = parser.get().result_int();
-    if (status == 407) {
-      co_return failure(transport_error::proxy_failed,
-                        proxy_name() + " requires authentication (407): " + auth_advice());
+    // A CONNECT is the proxy's alone to answer: some proxies (tinyproxy) say 401 instead of 407.
+    if (status == 407 || status == 401) {
+      co_return failure(transport_error::proxy_failed, proxy_name() + " requires authentication (" +
+                                                           std::to_string(status) + "): " + auth_advice());
     }
     if (status < 200 || status >= 300) {
       // The reason phrase is the proxy's own text: printable ASCII only, bounded, no credentials.
