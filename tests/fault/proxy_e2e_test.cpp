@@ -10,10 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -262,6 +265,26 @@ TEST(ProxyE2E, RedirectsToTheShardGoThroughTheProxy) {
       << "the shard was reached around the proxy:\n" << log;
 }
 
+// Through the tunnel TLS is verified exactly as without a proxy: the twin's self-signed
+// certificate without --ca-file is refused (exit 3), and nothing reaches the twin.
+TEST(ProxyE2E, TlsVerificationIsUnchangedThroughTheTunnel) {
+  SKIP_WITHOUT_TINYPROXY();
+  sim::server twin(twin_config(true));
+  twin.start();
+  temp_dir dir;
+  tinyproxy proxy(dir.path(), {twin.port()});
+  wanted_map wanted;
+  const auto csv = dir.write("in.csv", moving_csv(twin, 5, wanted));
+  auto args = apply_args(twin, csv, dir);
+  args.erase(std::find(args.begin(), args.end(), "--ca-file"), args.end());
+  args.insert(args.end(), {"--proxy", proxy.url()});
+  const auto r = run_relicense(args, run_env(twin));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin.port())), std::string::npos) << proxy.log();
+}
+
 // Proxy credentials: with the right password tinyproxy lets the run through; with a wrong one it
 // answers 407 and the run aborts with exit 3 saying so. The password is never printed or written.
 TEST(ProxyE2E, ProxyCredentialsWorkAndStaySecret) {
@@ -402,6 +425,35 @@ TEST(ProxyFailures, UnreachableProxyAborts) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("cannot connect to proxy " + authority + ": Connection refused"), std::string::npos) << r.err;
   expect_no_proxy_secret(r, dir);
+}
+
+// Plain http through a proxy: the request goes in absolute form with Proxy-Authorization, and
+// the proxy's 407 aborts the run like a refused tunnel would.
+TEST(ProxyFailures, PlainHttpThroughProxySendsAbsoluteFormAndStopsOn407) {
+  auto seen = std::make_shared<std::pair<std::mutex, std::vector<io::test::received_request>>>();
+  io::test::script_server server([seen](io::test::server_session& s) {
+    while (auto req = s.read_request()) {
+      {
+        std::lock_guard lock(seen->first);
+        seen->second.push_back(*req);
+      }
+      if (!s.write("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")) return;
+    }
+  });
+  temp_dir dir;
+  const std::string proxy_url =
+      "http://alice:" + std::string(proxy_password) + "@127.0.0.1:" + std::to_string(server.port());
+  const auto r = run_relicense(apply_to("http://127.0.0.1:9/api/v1", small_csv(dir), dir, proxy_url), key_env());
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("requires authentication (407)"), std::string::npos) << r.err;
+  expect_no_proxy_secret(r, dir);
+  std::lock_guard lock(seen->first);
+  ASSERT_FALSE(seen->second.empty());
+  const auto& req = seen->second.front();
+  EXPECT_EQ(req.method, "PUT");
+  EXPECT_EQ(req.target.rfind("http://127.0.0.1:9/api/v1/organizations/1/licenses/", 0), 0u) << req.target;
+  EXPECT_EQ(req.headers.at("host"), "127.0.0.1:9");
+  EXPECT_EQ(req.headers.at("proxy-authorization"), "Basic " + std::string(proxy_token));
 }
 
 // Unsupported proxy schemes and --proxy with --no-proxy are usage errors: exit 2, nothing sent.
