@@ -337,11 +337,22 @@ TEST(ProxyE2E, PlainHttpTwinThroughHttpProxyVariable) {
 
 // ----- failures, against a scripted proxy -----------------------------------------------------
 
+/// Requests a scripted proxy read, shared with its server thread.
+struct seen_requests {
+  std::mutex mutex;
+  std::vector<io::test::received_request> list;
+};
+
 /// A scripted proxy answering every CONNECT with `answer` (a whole HTTP response head).
 struct scripted_proxy {
   explicit scripted_proxy(std::string answer)
-      : server([answer](io::test::server_session& s) {
+      : seen(std::make_shared<seen_requests>()),
+        server([answer, seen = seen](io::test::server_session& s) {
           while (auto req = s.read_request()) {
+            {
+              std::lock_guard lock(seen->mutex);
+              seen->list.push_back(*req);
+            }
             if (req->method != "CONNECT" || !s.write(answer)) return;
           }
         }) {}
@@ -349,6 +360,11 @@ struct scripted_proxy {
     return std::string("http://") + (with_credentials ? "alice:" + std::string(proxy_password) + "@" : "") +
            "127.0.0.1:" + std::to_string(server.port());
   }
+  io::test::received_request first() const {
+    std::lock_guard lock(seen->mutex);
+    return seen->list.empty() ? io::test::received_request{} : seen->list.front();
+  }
+  std::shared_ptr<seen_requests> seen;
   io::test::script_server server;
 };
 
@@ -387,6 +403,14 @@ TEST(ProxyFailures, AuthenticationRequiredAborts) {
   // At most a connection opened ahead and one request per row; retries would make it 6 per row.
   EXPECT_LE(proxy.server.requests(), 40) << "a 407 is retried row by row";
   expect_no_proxy_secret(r, dir);
+  // The CONNECT names the API's host and port, and carries the proxy's Basic credentials.
+  const auto req = proxy.first();
+  EXPECT_EQ(req.method, "CONNECT");
+  EXPECT_EQ(req.target, "api.meraki.com:443");
+  EXPECT_EQ(req.headers.count("host") ? req.headers.at("host") : "", "api.meraki.com:443");
+  EXPECT_EQ(req.headers.count("proxy-authorization") ? req.headers.at("proxy-authorization") : "",
+            "Basic " + std::string(proxy_token));
+  EXPECT_EQ(req.headers.count("authorization"), 0u) << "the API key went to the proxy";
 }
 
 // A refused CONNECT (403): exit 3, naming the proxy, the target and the proxy's answer, even when
