@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 
 packages=(build-essential cmake ninja-build libboost1.81-dev libssl-dev libsimdjson-dev
           libgtest-dev libcli11-dev openssl ca-certificates)
-test_packages=(clang libclang-rt-14-dev wrk)
+test_packages=(clang libclang-rt-14-dev wrk tinyproxy-bin)
 
 ensure_packages() {
   local missing=()

@@ -8,6 +8,7 @@
 #include "relicense/io/journal.hpp"
 #include "relicense/io/metrics.hpp"
 #include "relicense/io/progress.hpp"
+#include "relicense/io/proxy.hpp"
 #include "relicense/io/report.hpp"
 #include "relicense/io/summary.hpp"
 #include "relicense/io/url.hpp"
@@ -88,7 +89,23 @@ std::string check_run_options(const apply_options& o, plan::load_options& lo) {
   auto base = io::parse_base_url(o.base_url);
   if (!base.value) return "--base-url: " + base.error;
   if (auto why = io::cleartext_refusal(base.value->where); !why.empty()) return "--base-url: " + why;
+  if (!o.proxy.empty()) {
+    // Checked even when NO_PROXY names the base host: a typo must not wait for a shard redirect.
+    if (auto p = io::parse_proxy_url(o.proxy); !p.value) return "--proxy: " + p.error;
+  }
+  const auto& where = base.value->where;
+  const auto route = io::select_proxy(proxy_settings(o), where.tls, where.host, where.port);
+  if (!route.error.empty()) return route.error;
+  if (auto why = io::proxy_cleartext_refusal(route, where.tls); !why.empty()) return "--base-url: " + why;
   return {};
+}
+
+io::proxy_config proxy_settings(const apply_options& o) {
+  io::proxy_config p;
+  p.url = o.proxy;
+  p.disabled = o.no_proxy;
+  if (!o.no_proxy) p.env = io::proxy_environment::from_process();
+  return p;
 }
 
 int run_apply(const apply_options& o) {
@@ -146,6 +163,7 @@ int run_apply(const apply_options& o) {
   c.retry.max_attempts = o.max_attempts;
   c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
   c.client.ca_file = o.ca_file;
+  c.client.proxy = proxy_settings(o);
   c.dry_run = o.dry_run;
   c.skip_unchanged = o.skip_unchanged;
   if (o.resume) {

@@ -109,6 +109,7 @@ int run_demo() {
   o.ip_rate = demo_ip_rate;
   o.report = (dir / "report.csv").string();
   o.summary = (dir / "summary.json").string();
+  o.no_proxy = true;  // the twin runs in this process: no proxy elsewhere can reach it
   // The twin's key, not a secret (it only opens this local server); apply reads it from the
   // environment exactly as it does for the real API.
   ::setenv("MERAKI_DASHBOARD_API_KEY", twin.api_key().c_str(), 1);

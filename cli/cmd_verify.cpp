@@ -48,6 +48,7 @@ int run_verify(const apply_options& o) {
   c.retry.max_attempts = o.max_attempts;
   c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
   c.client.ca_file = o.ca_file;
+  c.client.proxy = proxy_settings(o);
   const auto fetched = engine::fetch_inventories(p, c);
   if (fetched.status == engine::run_status::aborted) {
     std::fprintf(stderr, "relicense verify: aborted: %s\n", fetched.abort_reason.c_str());

@@ -10,6 +10,10 @@ namespace relicense::plan {
 struct load_options;
 } // namespace relicense::plan
 
+namespace relicense::io {
+struct proxy_config;
+} // namespace relicense::io
+
 namespace relicense::cli {
 
 /// Process exit codes of the command-line contract.
@@ -49,6 +53,8 @@ struct apply_options {
   std::string mode = "put";         ///< put | batch
   std::string shard;
   std::string ca_file;
+  std::string proxy;                ///< --proxy URL (wins over the *_proxy variables)
+  bool no_proxy = false;            ///< --no-proxy: no proxy whatever the environment says
   std::string progress = "auto";    ///< auto | on | off
   bool quiet = false;
 };
@@ -81,6 +87,9 @@ struct sim_options {
 /// (into `lo`), rates, attempts, timeout, and a base URL that never carries the key in clear.
 /// Empty when all is well, else the message for exit 2.
 std::string check_run_options(const apply_options& o, plan::load_options& lo);
+
+/// The proxy settings of a run: --proxy, --no-proxy and this process's *_proxy variables.
+io::proxy_config proxy_settings(const apply_options& o);
 
 int run_plan(const plan_options& opts);
 int run_apply(const apply_options& opts);

@@ -26,6 +26,10 @@ void add_connection_options(CLI::App& cmd, apply_options& o) {
   cmd.add_option("--timeout", o.timeout, "Seconds per request")->capture_default_str();
   cmd.add_option("--shard", o.shard, "Only organizations in shard K of N (K/N)");
   cmd.add_option("--ca-file", o.ca_file, "PEM file of a private CA to trust (verification stays on)");
+  auto* proxy = cmd.add_option("--proxy", o.proxy,
+                               "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
+                               "ALL_PROXY; NO_PROXY applies)");
+  cmd.add_flag("--no-proxy", o.no_proxy, "Connect directly, ignoring *_proxy variables")->excludes(proxy);
   cmd.add_option("--progress", o.progress, "Progress on stderr: auto|on|off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   cmd.add_flag("--quiet", o.quiet, "No progress, only errors and the summary");

@@ -51,6 +51,10 @@ api_endpoint::api_endpoint(const run_config& c) {
   while (!base_prefix_.empty() && base_prefix_.back() == '/') base_prefix_.pop_back();
   if (base_prefix_.find('?') != std::string::npos) throw std::runtime_error("base URL must not have a query");
   auth_ = "Bearer " + c.api_key;
+  // The CLI refuses these with exit 2; an embedding program gets the same check.
+  const auto route = io::select_proxy(c.client.proxy, base_.tls, base_.host, base_.port);
+  if (!route.error.empty()) throw std::runtime_error(route.error);
+  if (auto why = io::proxy_cleartext_refusal(route, base_.tls); !why.empty()) throw std::runtime_error(why);
   tls_ = io::make_tls_context(c.client);
   std::uint64_t seed = c.seed;
   if (seed == 0) seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();

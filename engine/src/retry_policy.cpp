@@ -135,6 +135,8 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
       return abort_with("host unreachable: " + std::string(r.error_detail));
     case transport_error::tls_failed:
       return abort_with("TLS failure: " + std::string(r.error_detail));
+    case transport_error::proxy_failed:
+      return abort_with(std::string(r.error_detail));
     case transport_error::connect_failed: {
       // A brief outage is retried; a host that stays unreachable ends the run (exit 3) instead
       // of failing every row one by one.

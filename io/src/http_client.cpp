@@ -17,6 +17,7 @@
 
 #include <charconv>
 #include <stdexcept>
+#include <vector>
 
 namespace relicense::io {
 
@@ -51,6 +52,8 @@ const char* to_string(transport_error e) noexcept {
       return "too_large";
     case transport_error::protocol:
       return "protocol";
+    case transport_error::proxy_failed:
+      return "proxy_failed";
   }
   return "unknown";
 }
@@ -240,6 +243,11 @@ struct connection::impl {
   std::optional<ssl::stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   std::string host_field;  ///< the Host header's value
+  proxy_route route;       ///< direct, or the proxy this origin goes through
+  /// Plain http through a proxy: requests go to the proxy in absolute form ("http://host:port"
+  /// before the path), as curl sends them; https goes through a CONNECT tunnel instead.
+  std::string absolute_prefix;
+  std::vector<std::string> proxy_secrets;  ///< kept out of every message
   std::string wire;        ///< the request being sent
   bool connected = false;
   bool served = false;     ///< a response came over this connection
@@ -254,6 +262,27 @@ struct connection::impl {
     if (!default_port) {
       host_field += ":" + std::to_string(where.port);
     }
+    // Chosen per origin: a redirect to a shard host makes a connection of its own, which
+    // selects its own route (NO_PROXY may name one host and not the other).
+    route = select_proxy(config.proxy, where.tls, where.host, where.port);
+    if (route.proxy) {
+      proxy_secrets = route.proxy->secrets();
+      if (!where.tls) absolute_prefix = "http://" + host_field;
+    }
+  }
+
+  /// `text` without the proxy's credentials (a hostile proxy may echo them back).
+  std::string scrub(std::string text) const {
+    for (const auto& secret : proxy_secrets) text = redact(text, secret);
+    return text;
+  }
+
+  std::string proxy_name() const { return "proxy " + route.proxy->display(); }
+
+  std::string auth_advice() const {
+    return route.proxy->authorization.empty()
+               ? "give a user and password in the proxy URL (http://user:password@host:port)"
+               : "check the user and password in the proxy URL";
   }
 
   beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
@@ -276,6 +305,13 @@ struct connection::impl {
 
   net::awaitable<response> connect(std::chrono::steady_clock::time_point deadline) {
     drop();
+    if (!route.error.empty()) {
+      co_return failure(transport_error::proxy_failed, route.error);
+    }
+    const bool via_proxy = route.proxy.has_value();
+    const std::string& dial_host = via_proxy ? route.proxy->host : where.host;
+    const std::uint16_t dial_port = via_proxy ? route.proxy->port : where.port;
+    const std::string dial_name = via_proxy ? proxy_name() : to_string_host();
     // The resolver has no timeout of its own: a timer cancels it at the deadline. The resolver is
     // shared with the timer's handler, which may run after this coroutine has moved on.
     auto resolver = std::make_shared<tcp::resolver>(ex);
@@ -289,10 +325,15 @@ struct connection::impl {
       }
     });
     auto [rec, endpoints] =
-        co_await resolver->async_resolve(where.host, std::to_string(where.port), use_token);
+        co_await resolver->async_resolve(dial_host, std::to_string(dial_port), use_token);
     guard.cancel();
     if (rec == net::error::operation_aborted) {
-      co_return failure(transport_error::timeout, "timed out resolving " + where.host);
+      co_return failure(transport_error::timeout,
+                        std::string("timed out resolving ") + (via_proxy ? "proxy host " : "") + dial_host);
+    }
+    if (rec && via_proxy) {
+      co_return failure(transport_error::proxy_failed,
+                        "cannot resolve proxy host " + dial_host + ": " + rec.message());
     }
     if (rec) {
       co_return failure(transport_error::resolve_failed,
@@ -310,15 +351,23 @@ struct connection::impl {
     (void)ep;
     if (cec == beast::error::timeout) {
       drop();
-      co_return failure(transport_error::timeout, "timed out connecting to " + to_string_host());
+      co_return failure(transport_error::timeout, "timed out connecting to " + dial_name);
     }
     if (cec) {
       drop();
-      co_return failure(transport_error::connect_failed,
-                        "cannot connect to " + to_string_host() + ": " + cec.message());
+      co_return failure(via_proxy ? transport_error::proxy_failed : transport_error::connect_failed,
+                        "cannot connect to " + dial_name + ": " + cec.message());
     }
     error_code nodelay_ec;
     stream.socket().set_option(tcp::no_delay(true), nodelay_ec);
+
+    if (via_proxy && where.tls) {
+      response t = co_await tunnel(deadline);
+      if (t.error != transport_error::none) {
+        drop();
+        co_return t;
+      }
+    }
 
     if (secure) {
       SSL* handle = secure->native_handle();
@@ -350,14 +399,80 @@ struct connection::impl {
 
   std::string to_string_host() const { return where.host + ":" + std::to_string(where.port); }
 
+  /// Asks the proxy for a tunnel to the origin (CONNECT host:port), on the freshly connected
+  /// socket; the TLS handshake then runs through it with the origin, verified as without a proxy.
+  net::awaitable<response> tunnel(std::chrono::steady_clock::time_point deadline) {
+    const std::string authority =
+        (where.host.find(':') != std::string::npos ? "[" + where.host + "]" : where.host) + ":" +
+        std::to_string(where.port);
+    std::string head = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
+    if (!route.proxy->authorization.empty()) {
+      head += "Proxy-Authorization: " + route.proxy->authorization + "\r\n";
+    }
+    head += "User-Agent: " + config.user_agent + "\r\n\r\n";
+    beast::tcp_stream& stream = lowest();
+    stream.expires_at(deadline);
+    auto [wec, written] = co_await net::async_write(stream, net::buffer(head), use_token);
+    (void)written;
+    if (wec == beast::error::timeout) {
+      co_return failure(transport_error::timeout, "timed out sending CONNECT to " + proxy_name());
+    }
+    if (wec) {
+      co_return failure(transport_error::reset, proxy_name() + " closed the connection: " + wec.message());
+    }
+    http::response_parser<http::empty_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.skip(true);  // an answer to CONNECT has no body; a refusal's body is not read
+    stream.expires_at(deadline);
+    auto [rec, n] = co_await http::async_read(stream, buffer, parser, use_token);
+    (void)n;
+    if (rec == beast::error::timeout) {
+      co_return failure(transport_error::timeout, "timed out waiting for " + proxy_name() + " to open the tunnel");
+    }
+    if (rec && peer_closed(rec)) {
+      co_return failure(transport_error::reset,
+                        proxy_name() + " closed the connection instead of answering CONNECT: " + rec.message());
+    }
+    if (rec) {
+      co_return failure(transport_error::proxy_failed,
+                        proxy_name() + " sent a malformed answer to CONNECT: " + rec.message());
+    }
+    const unsigned status = parser.get().result_int();
+    // A CONNECT is the proxy's alone to answer: some proxies (tinyproxy) say 401 instead of 407.
+    if (status == 407 || status == 401) {
+      co_return failure(transport_error::proxy_failed, proxy_name() + " requires authentication (" +
+                                                           std::to_string(status) + "): " + auth_advice());
+    }
+    if (status < 200 || status >= 300) {
+      // The reason phrase is the proxy's own text: printable ASCII only, bounded, no credentials.
+      std::string reason;
+      for (char c : std::string_view(parser.get().reason().data(), parser.get().reason().size())) {
+        if (reason.size() >= 80) break;
+        reason += (c >= 0x20 && c < 0x7f) ? c : '?';
+      }
+      co_return failure(transport_error::proxy_failed,
+                        scrub(proxy_name() + " refused the tunnel to " + authority + ": " + std::to_string(status) +
+                              (reason.empty() ? "" : " " + reason)));
+    }
+    // The TLS handshake starts only now: bytes beyond the answer are nobody's.
+    if (buffer.size() != 0) {
+      co_return failure(transport_error::proxy_failed,
+                        proxy_name() + " sent unexpected bytes after opening the tunnel");
+    }
+    co_return response{};
+  }
+
   /// The request's bytes, head and body, in `wire` (reused: no allocation once it has grown).
   /// Written by hand rather than through http::request: Beast's fields container allocates a
   /// node per field and its serializer walks them, several microseconds per request on the
   /// engine's one thread. The inputs were checked by send() (no CR/LF/NUL, target shape).
   void serialize(const request& req) {
     wire.clear();
-    wire.append(req.method).append(" ").append(req.target).append(" HTTP/1.1\r\nHost: ");
+    wire.append(req.method).append(" ").append(absolute_prefix).append(req.target).append(" HTTP/1.1\r\nHost: ");
     wire.append(host_field).append("\r\n");
+    if (!absolute_prefix.empty() && !route.proxy->authorization.empty()) {
+      wire.append("Proxy-Authorization: ").append(route.proxy->authorization).append("\r\n");
+    }
     if (!req.authorization.empty()) wire.append("Authorization: ").append(req.authorization).append("\r\n");
     wire.append("User-Agent: ").append(config.user_agent).append("\r\nAccept: application/json\r\n");
     if (!req.body.empty()) {
@@ -420,7 +535,9 @@ struct connection::impl {
   /// timeout; error == none when it is open.
   net::awaitable<response> open() {
     if (connected) co_return response{};
-    co_return co_await connect(std::chrono::steady_clock::now() + config.timeout);
+    response r = co_await connect(std::chrono::steady_clock::now() + config.timeout);
+    r.error_detail = scrub(std::move(r.error_detail));
+    co_return r;
   }
 
   // By value: the caller's request struct may be a temporary that dies before the first resume.
@@ -430,6 +547,9 @@ struct connection::impl {
     // leave this process in clear for a non-loopback host.
     if (!req.authorization.empty() && !cleartext_refusal(where).empty()) {
       co_return failure(transport_error::protocol, cleartext_refusal(where));
+    }
+    if (!req.authorization.empty() && !proxy_cleartext_refusal(route, where.tls).empty()) {
+      co_return failure(transport_error::protocol, proxy_cleartext_refusal(route, where.tls));
     }
     if (!header_safe(req.method) || req.method.empty() || !target_safe(req.target) ||
         !header_safe(req.authorization) || req.method.find_first_of(" \t") != std::string_view::npos) {
@@ -447,7 +567,7 @@ struct connection::impl {
       if (!connected) {
         response r = co_await connect(deadline);
         if (r.error != transport_error::none) {
-          r.error_detail = redact(r.error_detail, req.authorization);
+          r.error_detail = scrub(redact(r.error_detail, req.authorization));
           co_return r;
         }
       }
@@ -458,6 +578,16 @@ struct connection::impl {
         r = co_await exchange(*secure, head, deadline, got_some);
       } else {
         r = co_await exchange(*plain, head, deadline, got_some);
+      }
+      if (r.error == transport_error::none && !absolute_prefix.empty()) {
+        // Through a proxy in absolute form, a 407 is the proxy's and says the same for every
+        // request; the answers pass the proxy, which may echo its credentials.
+        if (r.status == 407) {
+          drop();
+          co_return failure(transport_error::proxy_failed,
+                            proxy_name() + " requires authentication (407): " + auth_advice());
+        }
+        r.body = scrub(std::move(r.body));
       }
       if (r.error == transport_error::none) {
         served = connected;  // still open (kept alive)
@@ -471,7 +601,7 @@ struct connection::impl {
           idempotent(req.method) && std::chrono::steady_clock::now() < deadline) {
         continue;
       }
-      r.error_detail = redact(r.error_detail, req.authorization);
+      r.error_detail = scrub(redact(r.error_detail, req.authorization));
       co_return r;
     }
   }

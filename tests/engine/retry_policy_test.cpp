@@ -157,6 +157,17 @@ TEST(Decide, TlsAndResolveAbort) {
   EXPECT_EQ(decide(p, transport(transport_error::resolve_failed), 1, 0, wall_now).what, action::abort_run);
 }
 
+// A proxy that is unreachable, wants credentials or refuses the tunnel aborts the run at once,
+// with the connection's own message.
+TEST(Decide, ProxyFailureAborts) {
+  retry_policy p;
+  attempt_result r = transport(transport_error::proxy_failed);
+  r.error_detail = "proxy 127.0.0.1:3128 refused the tunnel to api.meraki.com:443: 403 Forbidden";
+  const auto d = decide(p, r, 1, 0, wall_now);
+  EXPECT_EQ(d.what, action::abort_run);
+  EXPECT_EQ(d.message, r.error_detail);
+}
+
 // A refused connection is retried, and aborts the run once attempts run out.
 TEST(Decide, ConnectFailedRetriesThenAborts) {
   retry_policy p;

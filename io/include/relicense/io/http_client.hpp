@@ -3,6 +3,8 @@
 // awaitable. Expected failures (timeouts, resets, TLS errors) are values, not exceptions.
 #pragma once
 
+#include "relicense/io/proxy.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
@@ -33,7 +35,9 @@ enum class transport_error : std::uint8_t {
   reset,           ///< connection closed or reset before a response
   truncated,       ///< response cut off mid-way
   too_large,       ///< response header or body over the limits
-  protocol         ///< malformed HTTP
+  protocol,        ///< malformed HTTP
+  proxy_failed     ///< the proxy is unreachable, wants credentials or refused the tunnel (never
+                   ///< retried: every request would fail the same way)
 };
 
 const char* to_string(transport_error e) noexcept;
@@ -45,6 +49,7 @@ struct client_config {
   std::size_t max_body = 4 * 1024 * 1024;          ///< response body limit
   std::size_t max_header = 64 * 1024;              ///< response header limit
   std::string user_agent = "relicense/0.1";
+  proxy_config proxy;                              ///< --proxy, --no-proxy and the environment
 };
 
 /// One request. `authorization` is the full header value ("Bearer ..."); it is sent, never logged.
