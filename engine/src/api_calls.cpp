@@ -35,6 +35,24 @@ pre_send triage(const run_config& config, const plan::plan_diff& diff, const pla
   return p;
 }
 
+std::string answer_mismatch(const plan::row& row, const io::license& got) {
+  const std::string wanted = row.serial.empty() ? std::string("null") : row.serial;
+  if (got.id != row.license_id) {
+    return "the API answered about license " + got.id + " instead of " + row.license_id +
+           " (asked for deviceSerial " + wanted + ")";
+  }
+  if (!got.has_device_serial) {
+    return "the API's answer for license " + got.id + " has no deviceSerial (asked for " + wanted + ")";
+  }
+  const bool match = row.serial.empty() ? !got.device_serial.has_value()
+                                        : (got.device_serial && *got.device_serial == row.serial);
+  if (!match) {
+    return "the API returned deviceSerial " + got.device_serial.value_or("null") + " instead of " + wanted +
+           " for license " + got.id;
+  }
+  return {};
+}
+
 void shard_memory::remember(const url_target& target, std::string_view suffix) {
   std::string_view path = target.path;
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
@@ -51,6 +69,11 @@ api_endpoint::api_endpoint(const run_config& c) {
   while (!base_prefix_.empty() && base_prefix_.back() == '/') base_prefix_.pop_back();
   if (base_prefix_.find('?') != std::string::npos) throw std::runtime_error("base URL must not have a query");
   auth_ = "Bearer " + c.api_key;
+  client_ = c.client;
+  if (!c.api_key.empty()) {
+    client_.secrets.add(auth_);
+    client_.secrets.add(c.api_key);
+  }
   tls_ = io::make_tls_context(c.client);
   std::uint64_t seed = c.seed;
   if (seed == 0) seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
@@ -95,6 +118,7 @@ attempt_result api_endpoint::to_attempt(const io::response& r, std::string_view 
   if (r.retry_after) ar.retry_after = *r.retry_after;
   ar.api_error = api_error;
   ar.location = r.location;
+  ar.content_type = r.content_type;
   return ar;
 }
 

@@ -222,6 +222,82 @@ private:
   response& out_;
 };
 
+/// The credential of an Authorization value: the token after the scheme ("Bearer <token>"), or
+/// the whole value when it has no scheme word.
+std::string_view credential_of(std::string_view authorization) noexcept {
+  const std::size_t space = authorization.find(' ');
+  if (space == std::string_view::npos) return authorization;
+  std::string_view token = authorization.substr(space + 1);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return token;
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// Writes JSON escapes of printable ASCII (\u0041, \/) as the characters themselves, which
+/// leaves every JSON string's value unchanged: otherwise a server could hide the key from the
+/// scrub as \u-escapes that the JSON parser then decodes into a serial or an error text.
+/// Escaped quotes, backslashes, control and non-ASCII characters stay escaped.
+void unescape_printable(std::string& body) {
+  if (body.find('\\') == std::string::npos) return;
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < body.size();) {
+    if (body[i] != '\\' || i + 1 >= body.size()) {
+      body[out++] = body[i++];
+      continue;
+    }
+    const char next = body[i + 1];
+    if (next == '/') {
+      body[out++] = '/';
+      i += 2;
+      continue;
+    }
+    if (next == 'u' && i + 6 <= body.size()) {
+      int v = 0;
+      for (std::size_t k = 2; k < 6 && v >= 0; ++k) {
+        const int h = hex_value(body[i + k]);
+        v = h < 0 ? -1 : v * 16 + h;
+      }
+      if (v >= 0x20 && v < 0x7f && v != '"' && v != '\\') {
+        body[out++] = static_cast<char>(v);
+        i += 6;
+        continue;
+      }
+    }
+    body[out++] = body[i++];  // any other escape (\\, \", \n, \u00e9...) as it was
+    body[out++] = body[i++];
+  }
+  body.resize(out);
+}
+
+void scrub_field(std::string& text, const secret_list& secrets, std::string_view credential) {
+  if (text.empty()) return;
+  secrets.scrub(text);
+  redact_in_place(text, credential);
+}
+
+/// Removes the run's secrets and the request's credential from every text of `r`: the one place
+/// where text from the network is redacted (nothing reads a response before this).
+void scrub_response(response& r, const secret_list& secrets, std::string_view authorization) {
+  const std::string_view credential = credential_of(authorization);
+  if (!secrets.empty() || !credential.empty()) unescape_printable(r.body);
+  scrub_field(r.body, secrets, credential);
+  scrub_field(r.content_type, secrets, credential);
+  scrub_field(r.location, secrets, credential);
+  scrub_field(r.link, secrets, credential);
+  if (!r.error_detail.empty()) {
+    // Failures only (never on the hot path): the pattern rules too (header lines, user-info).
+    secrets.scrub(r.error_detail);
+    r.error_detail = redact(r.error_detail, credential);
+  }
+  if (r.retry_after) scrub_field(*r.retry_after, secrets, credential);
+}
+
 /// Methods whose requests carry no body, and so no Content-Length when the body is empty (the
 /// rule Beast's prepare_payload follows).
 bool bodiless(std::string_view method) {
@@ -413,18 +489,26 @@ struct connection::impl {
       }
       co_return r;
     }
-    co_return failure(transport_error::protocol, "too many interim (1xx) responses");
+    co_return failure(transport_error::protocol, "malformed HTTP response: too many interim (1xx) responses");
   }
 
   /// Opens the connection now if it is not open (resolve, connect, TLS handshake), within the
   /// timeout; error == none when it is open.
   net::awaitable<response> open() {
     if (connected) co_return response{};
-    co_return co_await connect(std::chrono::steady_clock::now() + config.timeout);
+    response r = co_await connect(std::chrono::steady_clock::now() + config.timeout);
+    scrub_response(r, config.secrets, {});
+    co_return r;
   }
 
   // By value: the caller's request struct may be a temporary that dies before the first resume.
   net::awaitable<response> send(request req) {
+    response r = co_await send_unscrubbed(req);
+    scrub_response(r, config.secrets, req.authorization);
+    co_return r;
+  }
+
+  net::awaitable<response> send_unscrubbed(request req) {
     const auto deadline = std::chrono::steady_clock::now() + config.timeout;
     // Defence in depth behind the CLI's check (cleartext_refusal, exit 2): credentials never
     // leave this process in clear for a non-loopback host.
@@ -447,7 +531,6 @@ struct connection::impl {
       if (!connected) {
         response r = co_await connect(deadline);
         if (r.error != transport_error::none) {
-          r.error_detail = redact(r.error_detail, req.authorization);
           co_return r;
         }
       }
@@ -471,7 +554,6 @@ struct connection::impl {
           idempotent(req.method) && std::chrono::steady_clock::now() < deadline) {
         continue;
       }
-      r.error_detail = redact(r.error_detail, req.authorization);
       co_return r;
     }
   }

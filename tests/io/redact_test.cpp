@@ -46,5 +46,32 @@ TEST(Redact, IdempotentAndRobust) {
   EXPECT_EQ(redact("://@", ""), "://@");
 }
 
+// A secret list replaces each of its secrets, the longer ones whole, and leaves other text as is.
+TEST(Redact, SecretList) {
+  secret_list secrets;
+  secrets.add(key);
+  secrets.add("Bearer " + std::string(key));
+  secrets.add("");
+  secrets.add(key);  // a duplicate changes nothing
+  ASSERT_EQ(secrets.items().size(), 2u);
+  EXPECT_EQ(secrets.items().front(), "Bearer " + std::string(key));
+  std::string text = "got Bearer " + std::string(key) + " and " + std::string(key) + std::string(key);
+  EXPECT_TRUE(secrets.scrub(text));
+  EXPECT_EQ(text, "got [REDACTED] and [REDACTED][REDACTED]");
+  std::string clean = "nothing to see";
+  EXPECT_FALSE(secrets.scrub(clean));
+  EXPECT_EQ(clean, "nothing to see");
+  EXPECT_EQ(secrets.scrubbed(std::string(key) + "x"), "[REDACTED]x");
+  EXPECT_TRUE(secret_list{}.empty());
+}
+
+// A secret that is part of the marker itself does not loop or grow the text without end.
+TEST(Redact, SecretInsideTheMarker) {
+  std::string text = "RED RED";
+  EXPECT_TRUE(redact_in_place(text, "RED"));
+  EXPECT_EQ(text, "[REDACTED] [REDACTED]");
+  EXPECT_FALSE(redact_in_place(text, ""));
+}
+
 } // namespace
 } // namespace relicense::io
