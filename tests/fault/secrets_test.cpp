@@ -126,7 +126,7 @@ TEST_F(Secrets, NoSubcommandLeaksTheKey) {
   twin_->reset();
   r = run({"verify", csv_.string(), "--base-url", twin_->base_url(), "--rate", "0", "--ip-rate", "0"}, marker,
           dir_.path());
-  EXPECT_NE(r.exit_code, 0) << "verify of an unapplied CSV passed";
+  EXPECT_EQ(r.exit_code, 1) << "verify of an unapplied CSV: " << r.err;
   expect_clean(r, dir_.path(), "verify with mismatches");
 
   r = run({"rollback", (dir_.path() / "ok" / "report.csv").string(), "--output", (dir_.path() / "undo.csv").string()},
@@ -176,7 +176,7 @@ TEST_F(Secrets, RejectedKeyIsNotPrinted) {
 }
 
 // Credentials written into --base-url (user-info, a key-like query parameter) are redacted from
-// every error message, whether the URL is refused or the host unreachable.
+// the error message, and the URL is refused (exit 2) before anything is sent.
 TEST_F(Secrets, CredentialsInUrlsAreRedacted) {
   const std::string port = std::to_string(twin_->port());
   for (const std::string& url : {"http://user:" + std::string(marker) + "@api.meraki.com/api/v1",
@@ -185,7 +185,7 @@ TEST_F(Secrets, CredentialsInUrlsAreRedacted) {
                                 "http://user:" + std::string(marker) + "@127.0.0.1:" + port + "/api/v1",
                                 "ftp://" + std::string(marker) + "@127.0.0.1/"}) {
     const auto r = run(apply_args("url", csv_, url), "another-key-0000", dir_.path());
-    EXPECT_NE(r.exit_code, 0) << url;
+    EXPECT_EQ(r.exit_code, 2) << url << ": " << r.err;  // refused before anything is sent
     expect_clean(r, dir_.path(), "apply --base-url " + url);
   }
 }
