@@ -119,12 +119,23 @@ bool redact_in_place(std::string& text, std::string_view secret) {
 }
 
 void secret_list::add(std::string_view secret) {
-  if (secret.empty() || std::find(items_.begin(), items_.end(), secret) != items_.end()) {
+  if (secret.empty()) {
     return;
   }
+  // A secret that contains a listed one cannot survive that one's replacement ("Bearer <key>"
+  // after the key): it is not scanned for, which keeps the scan of every response to one pass
+  // per distinct secret.
+  for (const std::string& s : items_) {
+    if (secret.find(s) != std::string_view::npos) {
+      return;
+    }
+  }
+  std::erase_if(items_, [&](const std::string& s) { return s.find(secret) != std::string::npos; });
   items_.emplace_back(secret);
-  std::stable_sort(items_.begin(), items_.end(),
-                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+bool secret_list::contains(std::string_view secret) const noexcept {
+  return std::find(items_.begin(), items_.end(), secret) != items_.end();
 }
 
 bool secret_list::scrub(std::string& text) const {

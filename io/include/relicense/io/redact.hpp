@@ -29,11 +29,14 @@ bool redact_in_place(std::string& text, std::string_view secret);
 /// has to remember to redact what a server or a proxy echoes back.
 class secret_list {
 public:
-  /// Adds a secret; empty strings and duplicates are ignored. Longer secrets are replaced first,
-  /// so one that contains another ("Bearer <key>", "user:password") goes whole.
+  /// Adds a secret; empty strings and duplicates are ignored, and so is a secret containing one
+  /// already listed ("Bearer <key>" after the key: the key's replacement covers it). Text around
+  /// a secret stays ("Bearer [REDACTED]").
   void add(std::string_view secret);
 
   bool empty() const noexcept { return items_.empty(); }
+  /// Whether `secret` is one of the listed texts.
+  bool contains(std::string_view secret) const noexcept;
   const std::vector<std::string>& items() const noexcept { return items_; }
 
   /// Replaces every secret in `text`, in place; allocates nothing when none is there. True when
