@@ -406,6 +406,17 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInBatchMode) {
                                auth_of(r) + R"("]}})"};
        },
        1},
+      {"location",
+       [](const received_request& r) {
+         return reply{307, "", "application/json", "Location: https://evil.example/" + auth_of(r) + "\r\n"};
+       },
+       1},
+      {"200-id",
+       [](const received_request& r) {
+         // The batch's id is the key: it goes to the journal and the report, redacted.
+         return reply{201, R"({"id":")" + auth_of(r) + R"(","confirmed":true,"status":{"completed":true,"failed":false,"errors":[]}})"};
+       },
+       0},
   };
   for (const auto& c : cases) {
     hostile_api api(c.answer);
@@ -430,6 +441,29 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheInventoryRead) {
   {
     hostile_api api([](const received_request& r) { return reply{401, errors_json("no: " + auth_of(r))}; });
     run_case("verify-401", api, {"verify"}, 3);
+  }
+  {
+    hostile_api api([](const received_request& r) {
+      return reply{503, errors_json("busy: " + auth_of(r)), "application/json", "Retry-After: " + auth_of(r) + "\r\n"};
+    });
+    run_case("verify-503", api, {"verify"}, 1);
+  }
+  {
+    hostile_api api([](const received_request& r) {
+      return reply{302, "", "application/json", "Location: http://127.0.0.2:1/" + auth_of(r).substr(7) + "\r\n"};
+    });
+    run_case("verify-location", api, {"verify"}, 1);
+  }
+  {
+    hostile_api api([](const received_request& r) {
+      return reply{502, "<html>" + auth_of(r) + "</html>", "text/html"};
+    });
+    run_case("verify-502-html", api, {"verify"}, 1);
+  }
+  {
+    hostile_api api([](const received_request& r) { return reply{401, errors_json("no: " + auth_of(r))}; });
+    run_case("skip-unchanged-401", api, {"apply", "--skip-unchanged"}, 3);
+    EXPECT_EQ(api.count("PUT"), 0);
   }
   {
     hostile_api api([](const received_request& r) {
