@@ -502,23 +502,25 @@ struct connection::impl {
     co_return r;
   }
 
-  // By value: the caller's request struct may be a temporary that dies before the first resume.
-  net::awaitable<response> send(request req) {
-    response r = co_await send_unscrubbed(req);
-    scrub_response(r, config.secrets, req.authorization);
-    co_return r;
+  /// `r`, scrubbed: every response send() returns goes through here (not a wrapping coroutine,
+  /// which would cost a frame allocation per request).
+  response scrubbed(response r, std::string_view authorization) const {
+    scrub_response(r, config.secrets, authorization);
+    return r;
   }
 
-  net::awaitable<response> send_unscrubbed(request req) {
+  // By value: the caller's request struct may be a temporary that dies before the first resume.
+  net::awaitable<response> send(request req) {
     const auto deadline = std::chrono::steady_clock::now() + config.timeout;
     // Defence in depth behind the CLI's check (cleartext_refusal, exit 2): credentials never
     // leave this process in clear for a non-loopback host.
     if (!req.authorization.empty() && !cleartext_refusal(where).empty()) {
-      co_return failure(transport_error::protocol, cleartext_refusal(where));
+      co_return scrubbed(failure(transport_error::protocol, cleartext_refusal(where)), req.authorization);
     }
     if (!header_safe(req.method) || req.method.empty() || !target_safe(req.target) ||
         !header_safe(req.authorization) || req.method.find_first_of(" \t") != std::string_view::npos) {
-      co_return failure(transport_error::protocol, "invalid request: bad method, target or header");
+      co_return scrubbed(failure(transport_error::protocol, "invalid request: bad method, target or header"),
+                        req.authorization);
     }
     serialize(req);
     const bool head = req.method == "HEAD";
@@ -532,7 +534,7 @@ struct connection::impl {
       if (!connected) {
         response r = co_await connect(deadline);
         if (r.error != transport_error::none) {
-          co_return r;
+          co_return scrubbed(std::move(r), req.authorization);
         }
       }
       bool got_some = false;
@@ -545,7 +547,7 @@ struct connection::impl {
       }
       if (r.error == transport_error::none) {
         served = connected;  // still open (kept alive)
-        co_return r;
+        co_return scrubbed(std::move(r), req.authorization);
       }
       drop();
       // A keep-alive connection the server closed while idle fails on first use, before any
@@ -555,7 +557,7 @@ struct connection::impl {
           idempotent(req.method) && std::chrono::steady_clock::now() < deadline) {
         continue;
       }
-      co_return r;
+      co_return scrubbed(std::move(r), req.authorization);
     }
   }
 

@@ -94,8 +94,9 @@ public:
   const origin& where() const noexcept;
 
   /// Sends one request and reads its response, within config.timeout. The strings `req` views
-  /// must outlive the returned awaitable. The response's texts are scrubbed of the secrets. Idempotent requests (GET, PUT, ...) are sent once more
-  /// on a fresh connection when a reused one turns out closed before any response byte.
+  /// must outlive the returned awaitable. The response's texts come scrubbed of the secrets.
+  /// Idempotent requests (GET, PUT, ...) are sent once more on a fresh connection when a reused
+  /// one turns out closed before any response byte.
   boost::asio::awaitable<response> send(const request& req);
 
   /// Opens the connection now unless it is open (resolve, connect, TLS handshake), within
