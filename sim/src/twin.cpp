@@ -167,15 +167,18 @@ list_query parse_list_query(std::string_view q) {
 /// The API's checks before it reads a body: JSON declared, something sent. A body that is not a
 /// JSON object is caught by the parser.
 std::optional<reply> check_json_request(const request_view& req) {
-  std::string_view mime = req.content_type.substr(0, req.content_type.find(';'));
-  while (!mime.empty() && (mime.back() == ' ' || mime.back() == '\t')) mime.remove_suffix(1);
-  while (!mime.empty() && (mime.front() == ' ' || mime.front() == '\t')) mime.remove_prefix(1);
   constexpr std::string_view json = "application/json";
-  const bool is_json = mime.size() == json.size() &&
-                       std::equal(mime.begin(), mime.end(), json.begin(), [](char a, char b) {
-                         return std::tolower(static_cast<unsigned char>(a)) == b;
-                       });
-  if (!is_json) return error_reply(400, "Content-Type must be application/json");
+  auto is_json = [&] {
+    if (req.content_type == json) return true;  // what every client sends
+    std::string_view mime = req.content_type.substr(0, req.content_type.find(';'));
+    while (!mime.empty() && (mime.back() == ' ' || mime.back() == '\t')) mime.remove_suffix(1);
+    while (!mime.empty() && (mime.front() == ' ' || mime.front() == '\t')) mime.remove_prefix(1);
+    return mime.size() == json.size() &&
+           std::equal(mime.begin(), mime.end(), json.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  if (!is_json()) return error_reply(400, "Content-Type must be application/json");
   if (req.body.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return error_reply(400, "The request body must not be empty");
   return std::nullopt;
