@@ -350,8 +350,8 @@ void twin::generate() {
   for (const auto& o : orgs_) initial_licenses_.push_back(o.licenses);
 }
 
-// Models and names come from their own random stream, after the licenses: the licenses, serials
-// and assignments of a seed stay what they were before devices had models.
+// Models, names and new hardware come from their own random stream, after the licenses, so that
+// this detail never shifts a seed's licenses, serials and assignments.
 void twin::generate_hardware(org& o, std::uint64_t org_seed, std::set<std::string>& used_serials) {
   struct hardware { std::string_view license_type, model, product_type, successor; };
   static constexpr hardware kinds[] = {

@@ -1,4 +1,5 @@
-// The twin's sans-I/O core: generated organizations, licenses and devices, the budget, faults,
+// The twin's sans-I/O core: generated organizations, licenses and devices (inventory), the
+// budget and the background application sharing it, per-device licensing rules, faults,
 // pagination and action batches. It turns one parsed request into one reply at a given time;
 // server.cpp only moves bytes and honours the reply's delay/drop. Kept free of Asio and Beast so
 // the rules are testable with a fake clock and fast to compile.

@@ -12,13 +12,20 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
 #include <map>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string>
+#include <poll.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 namespace {
 
@@ -953,4 +960,89 @@ TEST(SimConformance, BackgroundStats) {
   const auto frozen = s.stats().background_calls;
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(s.stats().background_calls, frozen);
+}
+
+// `relicense sim` wires its flags into the twin (--coterm-orgs, --background-rate,
+// --latency-dist fixed with --latency-ms, --batch-action-ms), prints the base URL and the key,
+// and exits 0 on SIGTERM.
+TEST(SimConformance, CommandLine) {
+  const char* bin = std::getenv("RELICENSE_BIN");
+  ASSERT_NE(bin, nullptr) << "run through ctest";
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl(bin, bin, "sim", "--orgs", "2", "--licenses", "20", "--coterm-orgs", "1", "--background-rate", "50",
+            "--latency-dist", "fixed", "--latency-ms", "30", "--batch-action-ms", "200", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  // A failed assertion below returns early: the twin still gets its SIGTERM.
+  struct stopper {
+    pid_t pid;
+    int status = -1;
+    int stop() {
+      if (pid > 0) {
+        ::kill(pid, SIGTERM);
+        ::waitpid(pid, &status, 0);
+        pid = 0;
+      }
+      return status;
+    }
+    ~stopper() { stop(); }
+  } child{pid};
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::count(text.begin(), text.end(), '\n') < 2 && std::chrono::steady_clock::now() < deadline) {
+    pollfd fd{out[0], POLLIN, 0};
+    if (::poll(&fd, 1, 100) <= 0) continue;
+    char buf[512];
+    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  std::smatch m;
+  const bool started = std::regex_search(text, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/api/v1\n([0-9a-f]+)\n"));
+  if (started) {
+    client c(static_cast<std::uint16_t>(std::stoi(m[1])), m[2]);
+    simdjson::dom::parser p;
+    auto t0 = std::chrono::steady_clock::now();
+    auto orgs = c.send("GET", "/api/v1/organizations");
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(30));
+    ASSERT_EQ(orgs.status, 200u) << orgs.body;
+    simdjson::dom::array arr = p.parse(orgs.body).get_array().value();
+    ASSERT_EQ(arr.size(), 2u);
+    EXPECT_EQ(std::string_view(arr.at(0)["licensing"]["model"].get_string().value()), "per-device");
+    EXPECT_EQ(std::string_view(arr.at(1)["licensing"]["model"].get_string().value()), "co-term");
+    const std::string org(arr.at(0)["id"].get_string().value());
+    auto licenses = c.send("GET", "/api/v1/organizations/" + org + "/licenses?perPage=3");
+    ASSERT_EQ(licenses.status, 200u);
+    std::vector<std::string> ids;
+    simdjson::dom::array larr = p.parse(licenses.body).get_array().value();
+    for (auto l : larr) ids.emplace_back(l["id"].get_string().value());
+    ASSERT_GE(ids.size(), 2u);
+    std::string body = R"({"confirmed":true,"synchronous":true,"actions":[)";
+    for (std::size_t i = 0; i < 2; ++i)
+      body += std::string(i ? "," : "") + R"({"resource":"/organizations/)" + org + "/licenses/" + ids[i] +
+              R"(","operation":"update","body":{"deviceSerial":null}})";
+    body += "]}";
+    t0 = std::chrono::steady_clock::now();
+    auto batch = c.send("POST", "/api/v1/organizations/" + org + "/actionBatches", body);
+    EXPECT_EQ(batch.status, 201u) << batch.body;
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2 * 200 + 30));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto stats = c.send("GET", "/__sim/stats", {}, std::string());
+    ASSERT_EQ(stats.status, 200u);
+    EXPECT_GT(p.parse(stats.body)["background"]["calls"].get_int64().value(), 0) << stats.body;
+  }
+  const int status = child.stop();
+  ASSERT_TRUE(started) << "relicense sim printed: " << text;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }

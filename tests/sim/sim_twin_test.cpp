@@ -189,7 +189,7 @@ TEST(SimTwin, LatencyDistribution) {
   EXPECT_NEAR(static_cast<double>(ms[19800]), 1600, 200);   // p99
   EXPECT_NEAR(static_cast<double>(ms[19980]), 2300, 500);   // p99.9
   EXPECT_LE(ms.back(), 3000);
-  EXPECT_GE(ms.front(), 50);
+  EXPECT_GE(ms.front(), 30);
 
   c.latency_distribution = relicense::sim::latency_dist::fixed;
   twin f(c);
