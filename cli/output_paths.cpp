@@ -1,0 +1,92 @@
+// Pre-run checks of output paths and the CA file: stat and access only, so a check that passes
+// leaves no trace. Each message names the path and the OS error, and suggests nothing that does
+// not fit the error (a permission problem is not solved by --resume).
+#include "output_paths.hpp"
+
+#include "commands.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace relicense::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string cannot(std::string_view verb, std::string_view what, const fs::path& path, const std::string& why) {
+  return "cannot " + std::string(verb) + " " + std::string(what) + " " + path.string() + ": " + why;
+}
+
+} // namespace
+
+std::string check_output_path(const fs::path& path, std::string_view what, bool read_too) {
+  if (path == "-") return {};
+  const std::string_view verb = "write";
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return cannot(verb, what, path, std::strerror(EISDIR));
+    if (::access(path.c_str(), read_too ? R_OK | W_OK : W_OK) != 0) return cannot(verb, what, path, std::strerror(errno));
+  } else if (errno != ENOENT) {
+    return cannot(verb, what, path, std::strerror(errno));  // e.g. a path under a regular file
+  }
+  // The file is created (or replaced through a temporary file) in its folder.
+  fs::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  if (::stat(dir.c_str(), &st) != 0)
+    return cannot(verb, what, path, "folder " + dir.string() + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    return cannot(verb, what, path, "folder " + dir.string() + ": " + std::strerror(ENOTDIR));
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    return cannot(verb, what, path, "folder " + dir.string() + ": " + std::strerror(errno));
+  return {};
+}
+
+std::string check_ca_file(const std::string& path) {
+  if (path.empty()) return {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cannot("read", "--ca-file", path, std::strerror(errno));
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return cannot("read", "--ca-file", path, std::strerror(EISDIR));
+  }
+  // A CA bundle is at most a few hundred kB; the marker is searched in the first 16 MiB.
+  std::string data;
+  char buf[65536];
+  ssize_t n = 0;
+  while (data.size() < (std::size_t{16} << 20) && (n = ::read(fd, buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return cannot("read", "--ca-file", path, why);
+    }
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  // "-----BEGIN CERTIFICATE-----", or the X509/TRUSTED variants OpenSSL also reads.
+  if (data.find("-----BEGIN ") == std::string::npos || data.find("CERTIFICATE-----") == std::string::npos)
+    return "--ca-file " + path + " holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)";
+  return {};
+}
+
+std::string check_apply_paths(const apply_options& o, const fs::path& report, const fs::path& journal) {
+  if (auto why = check_output_path(report, "report"); !why.empty()) return why;
+  if (!o.dry_run) {
+    if (auto why = check_output_path(journal, "journal", o.resume); !why.empty()) return why;
+  }
+  if (!o.summary.empty()) {
+    if (auto why = check_output_path(o.summary, "--summary"); !why.empty()) return why;
+  }
+  if (!o.metrics.empty()) {
+    if (auto why = check_output_path(o.metrics, "--metrics"); !why.empty()) return why;
+  }
+  return check_ca_file(o.ca_file);
+}
+
+} // namespace relicense::cli
