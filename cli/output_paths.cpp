@@ -11,6 +11,8 @@
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace relicense::cli {
 
@@ -76,6 +78,23 @@ std::string check_ca_file(const std::string& path) {
 }
 
 std::string check_apply_paths(const apply_options& o, const fs::path& report, const fs::path& journal) {
+  // Two roles on one file would have one writer destroy the other's work (the report's truncation
+  // would empty the journal, or the input CSV).
+  std::vector<std::pair<std::string, fs::path>> files = {{"the input CSV", o.csv}, {"the report", report}};
+  if (!o.dry_run) files.emplace_back("the journal", journal);
+  if (!o.summary.empty()) files.emplace_back("--summary", o.summary);
+  if (!o.metrics.empty()) files.emplace_back("--metrics", o.metrics);
+  for (std::size_t i = 1; i < files.size(); ++i) {
+    if (files[i].second == "-") continue;
+    std::error_code ec;
+    const fs::path a = fs::weakly_canonical(files[i].second, ec);
+    for (std::size_t j = 0; j < i && !ec; ++j) {
+      std::error_code ec2;
+      if (files[j].second != "-" && fs::weakly_canonical(files[j].second, ec2) == a && !ec2)
+        return files[i].second.string() + " is both " + files[j].first + " and " + files[i].first +
+               "; give each its own file";
+    }
+  }
   if (auto why = check_output_path(report, "report"); !why.empty()) return why;
   if (!o.dry_run) {
     if (auto why = check_output_path(journal, "journal", o.resume); !why.empty()) return why;

@@ -154,8 +154,13 @@ std::optional<std::string_view> framed_json(std::string_view data, std::size_t p
 /// Where a valid frame ending at `nl` starts in (`from`, `nl`): a damaged line break joins a
 /// damaged record to the good one after it, which starts inside the bad line. npos if none.
 std::size_t frame_inside(std::string_view data, std::size_t from, std::size_t nl) {
+  // Each candidate costs a CRC over the rest of the line; a bound keeps a line made of nothing
+  // but frame openings from costing quadratic time. Real records rarely hold even one.
+  int candidates = 256;
   for (std::size_t q = from; q + 10 <= nl; ++q) {
-    if (data[q + 9] == '{' && data[q + 8] == ' ' && framed_json(data, q, nl)) return q;
+    if (data[q + 9] != '{' || data[q + 8] != ' ' || hex_digit(data[q]) < 0) continue;
+    if (framed_json(data, q, nl)) return q;
+    if (--candidates == 0) break;
   }
   return std::string_view::npos;
 }

@@ -122,6 +122,33 @@ TEST(OutputPathsPermissions, UnwritableReportFolder) {
   EXPECT_TRUE(fs::is_empty(locked));
 }
 
+// One file given two roles (the report as the journal, the summary as the input CSV) is refused
+// before anything is written: the report's truncation would destroy the other.
+TEST(OutputPathsOtherCommands, OneFileForTwoRolesRefused) {
+  sim::sim_config cfg;
+  cfg.orgs = 1;
+  cfg.licenses_per_org = 10;
+  cfg.rate = 0;
+  sim::server twin(cfg);
+  twin.start();
+  temp_dir logs;
+  wanted_map wanted;
+  const std::string text = moving_csv(twin, 10, wanted);
+  const auto csv = logs.write("in.csv", text);
+  const auto both = (logs.path() / "run.out").string();
+  auto r = run({"apply", csv.string(), "--base-url", twin.base_url(), "--report", both, "--journal", both},
+               twin.api_key(), logs.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(both + " is both the report and the journal"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(both));
+  r = run({"apply", csv.string(), "--base-url", twin.base_url(), "--report", (logs.path() / "r.csv").string(),
+           "--summary", csv.string()},
+          twin.api_key(), logs.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(temp_dir::read(csv), text);
+  EXPECT_EQ(twin.stats().requests, 0u);
+}
+
 // verify reads the CA file before its first request too, and rollback checks its --output folder
 // before reading the report: exit 2, the path named, not a temporary file's.
 TEST(OutputPathsOtherCommands, VerifyCaFileAndRollbackOutput) {
