@@ -4,6 +4,7 @@
 #include "output_paths.hpp"
 
 #include "commands.hpp"
+#include "relicense/io/ca_file.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -57,23 +58,8 @@ std::string check_ca_file(const std::string& path) {
     ::close(fd);
     return cannot("read", "--ca-file", path, std::strerror(EISDIR));
   }
-  // A CA bundle is at most a few hundred kB; the marker is searched in the first 16 MiB.
-  std::string data;
-  char buf[65536];
-  ssize_t n = 0;
-  while (data.size() < (std::size_t{16} << 20) && (n = ::read(fd, buf, sizeof buf)) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      return cannot("read", "--ca-file", path, why);
-    }
-    data.append(buf, static_cast<std::size_t>(n));
-  }
   ::close(fd);
-  // "-----BEGIN CERTIFICATE-----", or the X509/TRUSTED variants OpenSSL also reads.
-  if (data.find("-----BEGIN ") == std::string::npos || data.find("CERTIFICATE-----") == std::string::npos)
-    return "--ca-file " + path + " holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)";
+  if (auto why = io::ca_file_problem(path); !why.empty()) return "--ca-file " + path + ": " + why;
   return {};
 }
 

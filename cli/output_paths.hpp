@@ -16,7 +16,7 @@ struct apply_options;
 /// (readable too when `read_too`). "-" (standard output) always passes. Creates nothing.
 std::string check_output_path(const std::filesystem::path& path, std::string_view what, bool read_too = false);
 
-/// Why the --ca-file cannot be used (unreadable, a folder, no PEM certificate in it), or empty
+/// Why the --ca-file cannot be used (unreadable, a folder, nothing OpenSSL loads as a CA), or empty
 /// for an empty path (no private CA).
 std::string check_ca_file(const std::string& path);
 

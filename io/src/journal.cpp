@@ -392,14 +392,26 @@ void journal_writer::start(std::string_view fingerprint) {
 journal_writer journal_writer::create(const fs::path& path, std::string_view fingerprint,
                                       journal_sync_policy policy, clock_fn now) {
   bool created = false;
-  int fd = open_locked(path, O_WRONLY | O_APPEND, created);
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || st.st_size != 0) {
-    ::close(fd);
-    throw journal_error("journal " + path.string() +
-                        " already exists; pass --resume to continue that run, or choose another --journal");
-  }
+  int fd = open_locked(path, O_RDWR | O_APPEND, created);
   journal_writer w(path, fd, policy, std::move(now));
+  const std::string data = read_fd(fd, path);
+  if (!data.empty()) {
+    // A journal that recorded nothing (a run stopped before its first row or batch, or killed
+    // inside its header) holds nothing to lose: a new run may start it over. Anything else may
+    // be the only record of an interrupted run.
+    bool header_seen = false;
+    const journal_contents old = parse_journal(data, header_seen);
+    const bool empty_journal = header_seen ? old.records == 1 && old.damaged.empty() && old.ignored_bytes == 0
+                                           : is_torn_header(data);
+    if (!empty_journal) {
+      w.fd_ = -1;
+      ::close(fd);
+      throw journal_error("journal " + path.string() +
+                          " already exists; pass --resume to continue that run, or choose another --journal");
+    }
+    if (::ftruncate(fd, 0) != 0)
+      throw journal_error("cannot start journal " + path.string() + " over: " + errno_text());
+  }
   w.start(fingerprint);
   return w;
 }

@@ -332,11 +332,22 @@ TEST(artefacts_journal, fingerprint_mismatch_refused) {
   EXPECT_EQ(io::read_journal(p).fingerprint, "aaaa1111") << "the journal is left as it was";
 }
 
-// A new journal never overwrites an existing one; resume of a missing file starts one.
+// A new journal never overwrites one that recorded something, but starts over one that holds
+// only a header (a run stopped before its first request); resume of a missing file starts one.
 TEST(artefacts_journal, create_refuses_existing_and_resume_starts_missing) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   io::journal_writer::create(p, "fp").close();
+  io::journal_writer::create(p, "fp-other").close();
+  EXPECT_EQ(io::read_journal(p).fingerprint, "fp-other");
+  {
+    auto w = io::journal_writer::create(p, "fp");
+    w.append_row(make_row(2, io::outcome::not_attempted, 0));
+  }
+  const std::string recorded = temp_dir::read(p);
+  EXPECT_THROW(io::journal_writer::create(p, "fp"), io::journal_error);
+  EXPECT_EQ(temp_dir::read(p), recorded);
+  dir.write("j.journal", recorded + "0000");  // a torn record is a record of something
   EXPECT_THROW(io::journal_writer::create(p, "fp"), io::journal_error);
   auto q = dir.path() / "new.journal";
   io::journal_contents c;

@@ -55,6 +55,7 @@ TEST_P(OutputPaths, RefusedBeforeTheFirstRequestLeavingNothing) {
   const auto csv = logs.write("in.csv", moving_csv(twin, 10, wanted));
   out.write("file", "a regular file\n");
   out.write("not-a-ca.pem", "hello\n");
+  out.write("broken-ca.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
   fs::create_directories(out.path() / "folder");
   std::string value = pc.value;
   if (const auto at = value.find("{out}"); at != std::string::npos) value.replace(at, 5, out.path().string());
@@ -91,7 +92,8 @@ INSTANTIATE_TEST_SUITE_P(
                       path_case{"journal_under_a_file", "--journal", "{out}/file/run.journal", "Not a directory"},
                       path_case{"ca_file_missing", "--ca-file", "{out}/missing.pem", "No such file or directory"},
                       path_case{"ca_file_is_a_folder", "--ca-file", "{out}/folder", "Is a directory"},
-                      path_case{"ca_file_not_pem", "--ca-file", "{out}/not-a-ca.pem", "no PEM certificate"}),
+                      path_case{"ca_file_not_pem", "--ca-file", "{out}/not-a-ca.pem", "no usable PEM certificate"},
+                      path_case{"ca_file_broken_pem", "--ca-file", "{out}/broken-ca.pem", "no usable PEM certificate"}),
     [](const ::testing::TestParamInfo<path_case>& i) { return std::string(i.param.name); });
 
 // A folder the user may not write to (permissions, so skipped as root, who writes anywhere): the

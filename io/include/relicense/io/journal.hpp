@@ -111,7 +111,9 @@ public:
   using clock_fn = std::function<std::chrono::steady_clock::time_point()>;
 
   /// Starts a new journal for the plan with `fingerprint`. Refuses (journal_error) to overwrite
-  /// an existing non-empty file: it may be the only record of an interrupted run. Throws
+  /// an existing file that recorded anything (a row, a batch, damage, a torn record): it may be
+  /// the only record of an interrupted run. A journal with nothing but its header (or part of
+  /// it) is started over, so a run stopped before its first request does not block the next. Throws
   /// file_in_use_error when another process holds the journal.
   static journal_writer create(const std::filesystem::path& path, std::string_view fingerprint,
                                journal_sync_policy policy = {}, clock_fn now = nullptr);
