@@ -3,6 +3,8 @@
 // awaitable. Expected failures (timeouts, resets, TLS errors) are values, not exceptions.
 #pragma once
 
+#include "relicense/io/user_agent.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
@@ -44,7 +46,7 @@ struct client_config {
   std::chrono::milliseconds timeout{30000};        ///< per request: connect+handshake+write+read
   std::size_t max_body = 4 * 1024 * 1024;          ///< response body limit
   std::size_t max_header = 64 * 1024;              ///< response header limit
-  std::string user_agent = "relicense/0.1";
+  std::string user_agent = io::user_agent();      ///< relicense/<version> <vendor> [Caller/(...)]
 };
 
 /// One request. `authorization` is the full header value ("Bearer ..."); it is sent, never logged.
