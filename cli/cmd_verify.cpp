@@ -6,6 +6,7 @@
 #include "relicense/engine/runner.hpp"
 #include "relicense/io/report.hpp"
 #include "relicense/io/url.hpp"
+#include "relicense/io/user_agent.hpp"
 #include "relicense/plan/csv.hpp"
 #include "relicense/plan/shard.hpp"
 
@@ -32,7 +33,7 @@ int run_verify(const apply_options& o) {
   if (key == nullptr || *key == '\0')
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
 
-  auto loaded = plan::load_plan(o.csv, lo);
+  auto loaded = load_csv(o.csv, lo);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
   if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
@@ -48,6 +49,7 @@ int run_verify(const apply_options& o) {
   c.retry.max_attempts = o.max_attempts;
   c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
   c.client.ca_file = o.ca_file;
+  c.client.user_agent = io::user_agent(o.caller);
   const auto fetched = engine::fetch_inventories(p, c);
   if (fetched.status == engine::run_status::aborted) {
     std::fprintf(stderr, "relicense verify: aborted: %s\n", fetched.abort_reason.c_str());
@@ -62,7 +64,7 @@ int run_verify(const apply_options& o) {
 
   // ----- compare -----------------------------------------------------------------------------
   const auto mismatches = io::find_mismatches(p, fetched.inventories);
-  for (const auto& m : mismatches) std::printf("%s\n", io::describe(m, o.csv).c_str());
+  for (const auto& m : mismatches) std::printf("%s\n", io::describe(m, input_name(o.csv)).c_str());
   std::size_t unverified = 0;
   for (const auto& m : mismatches) unverified += m.kind == io::mismatch_kind::not_fetched;
   const std::string not_verified = unverified ? ", " + std::to_string(unverified) + " not verified" : "";

@@ -486,9 +486,15 @@ std::string format_report_row(const row_result& r, report_format f) {
 }
 
 report_writer::report_writer(fs::path path, flush_policy policy, clock_fn now)
-    : path_(std::move(path)), format_(report_format_for(path_)), policy_(policy), now_(std::move(now)) {
+    : report_writer(path, report_format_for(path), policy, std::move(now)) {}
+
+report_writer::report_writer(fs::path path, report_format format, flush_policy policy, clock_fn now)
+    : path_(std::move(path)), format_(format), policy_(policy), now_(std::move(now)) {
   if (!now_) now_ = [] { return std::chrono::steady_clock::now(); };
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A copy of stdout rather than /dev/stdout: opening that would truncate a file the shell opened
+  // for appending, and closing the copy leaves the process's own stdout alone.
+  fd_ = path_ == "-" ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)
+                     : ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error("cannot create report " + path_.string() + ": " + std::strerror(errno));
   if (format_ == report_format::csv) {
     std::string header(report_csv_header);

@@ -70,6 +70,9 @@ public:
   /// Creates/truncates `path` and writes the CSV header. Throws std::runtime_error naming the file.
   explicit report_writer(std::filesystem::path path, flush_policy policy = {},
                          clock_fn now = nullptr);
+  /// Same, in the given format whatever the name; `path` "-" writes to standard output.
+  report_writer(std::filesystem::path path, report_format format, flush_policy policy = {},
+                clock_fn now = nullptr);
   ~report_writer();  ///< close(), errors swallowed
   report_writer(const report_writer&) = delete;
   report_writer& operator=(const report_writer&) = delete;
