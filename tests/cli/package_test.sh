@@ -32,7 +32,8 @@ if command -v dpkg >/dev/null; then
   for so in $(objdump -p "$build/bin/relicense" 2>/dev/null | awk '/NEEDED/ {print $2}'); do
     path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
     [[ -n $path ]] || continue
-    pkg=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1) || true
+    # dpkg knows /usr/lib paths only (merged /usr): resolve the /lib link first.
+    pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1) || true
     [[ -z $pkg ]] || declares "$pkg" || fail "$so comes from $pkg, not in Depends '$depends'"
   done
 fi
