@@ -15,12 +15,14 @@ if(RELICENSE_HELP2MAN AND RELICENSE_GZIP)
   add_custom_command(
     OUTPUT ${relicense_man}.gz
     COMMAND ${CMAKE_COMMAND} -E make_directory ${relicense_man_dir}
+    COMMAND ${CMAKE_COMMAND} -DRELICENSE=$<TARGET_FILE:relicense> -DOUTPUT=${relicense_man_dir}/commands.h2m
+            -P ${CMAKE_CURRENT_LIST_DIR}/man_commands.cmake
     COMMAND ${RELICENSE_HELP2MAN} --no-info --section 1
             --name "reassign Cisco Meraki licenses in bulk, inside the Dashboard API budget"
-            --include ${CMAKE_CURRENT_LIST_DIR}/relicense.h2m
+            --include ${CMAKE_CURRENT_LIST_DIR}/relicense.h2m --include ${relicense_man_dir}/commands.h2m
             --output ${relicense_man} $<TARGET_FILE:relicense>
     COMMAND ${RELICENSE_GZIP} -9nf ${relicense_man}
-    DEPENDS relicense ${CMAKE_CURRENT_LIST_DIR}/relicense.h2m
+    DEPENDS relicense ${CMAKE_CURRENT_LIST_DIR}/relicense.h2m ${CMAKE_CURRENT_LIST_DIR}/man_commands.cmake
     COMMENT "Generating the relicense(1) man page with help2man"
     VERBATIM)
   add_custom_target(relicense_man ALL DEPENDS ${relicense_man}.gz)

@@ -47,4 +47,6 @@ got=$(complete_words relicense apply x.csv --mode '' | tr '\n' ' ')
 [[ $got == "put batch " ]] || fail "'--mode <TAB>' gives '$got'"
 got=$(complete_words relicense verify x.csv --conc)
 [[ -z $got ]] || fail "verify offers '$got', an apply option"
+got=$(complete_words relicense plan x.csv --re)
+[[ -z $got ]] || fail "plan offers '$got' (from the help's footer?)"
 echo "install test passed"
