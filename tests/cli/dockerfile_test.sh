@@ -4,6 +4,7 @@
 # container engine in CI: this checks the file, not an image.)
 # usage: dockerfile_test.sh SOURCE_DIR BINARY
 set -euo pipefail
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$1 bin=$2
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -18,7 +19,7 @@ runtime_stage=$(sed -n '/^FROM debian:12-slim/,$p' "$src/Dockerfile")
 base="libc6 libstdc++6 libgcc-s1"
 if command -v dpkg >/dev/null && command -v objdump >/dev/null; then
   for so in $(objdump -p "$bin" | awk '/NEEDED/ {print $2}'); do
-    path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
+    path=$(ldconfig -p | awk -v so="$so" '$1 == so && !found {print $NF; found = 1}')
     [[ -n $path ]] || continue
     # dpkg knows /usr/lib paths only (merged /usr): resolve the /lib link first.
     pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1) || true

@@ -3,6 +3,7 @@
 # man page renders without warnings, and the bash completion completes subcommands and options.
 # usage: install_test.sh BUILD_DIR VERSION HAS_MAN(ON|OFF)
 set -euo pipefail
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 build=$1 version=$2 has_man=$3
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT

@@ -4,6 +4,7 @@
 # completion; the packaged binary runs.
 # usage: package_test.sh BUILD_DIR VERSION CPACK HAS_MAN(ON|OFF)
 set -euo pipefail
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 build=$1 version=$2 cpack=$3 has_man=$4
 if ! command -v dpkg-deb >/dev/null; then
   echo "dpkg-deb not found: skipped"
@@ -30,7 +31,7 @@ done
 # Every library the binary links is provided by a declared package.
 if command -v dpkg >/dev/null; then
   for so in $(objdump -p "$build/bin/relicense" 2>/dev/null | awk '/NEEDED/ {print $2}'); do
-    path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
+    path=$(ldconfig -p | awk -v so="$so" '$1 == so && !found {print $NF; found = 1}')
     [[ -n $path ]] || continue
     # dpkg knows /usr/lib paths only (merged /usr): resolve the /lib link first.
     pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1) || true
