@@ -549,8 +549,16 @@ report_error::report_error(const fs::path& file, std::uint64_t line, const std::
 
 report_data read_report(const fs::path& path) {
   std::string data = read_file(path);
-  return report_format_for(path) == report_format::jsonl ? read_jsonl_report(path, data)
-                                                         : read_csv_report(path, data);
+  // A report written under another name with --report-format says what it is by its first byte:
+  // a CSV report starts with its header, a JSON Lines one with '{'.
+  const std::string name = path.filename().string();
+  bool jsonl = report_format_for(path) == report_format::jsonl;
+  if (!jsonl && !ends_with_nocase(name, ".csv")) {
+    std::string_view body(data);
+    if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);
+    jsonl = body.starts_with('{');
+  }
+  return jsonl ? read_jsonl_report(path, data) : read_csv_report(path, data);
 }
 
 const char* to_string(mismatch_kind k) noexcept {

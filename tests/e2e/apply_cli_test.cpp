@@ -267,4 +267,8 @@ TEST(ApplyCli, ReportFormatSelection) {
   r = run_relicense(args_with({"--report", named.string(), "--report-format", "jsonl"}), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(temp_dir::read(named).rfind("{\"line\":", 0), 0u);
+  // rollback reads that report by its content, since its name does not say.
+  r = run_relicense({"rollback", named.string(), "--output", (dir.path() / "undo.csv").string()});
+  EXPECT_NE(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("wrote 0 rollback rows"), std::string::npos) << r.err;
 }

@@ -116,8 +116,9 @@ struct report_data {
   bool torn_tail = false;  ///< an incomplete last record (crash mid-write) was left out
 };
 
-/// Reads a whole report (format from the name; CSV columns matched by header name, so extra
-/// columns are ignored; a UTF-8 BOM and CRLF are accepted). A last record without its line break
+/// Reads a whole report (format from the name, or from the first byte when the name is neither
+/// .csv nor .jsonl; CSV columns matched by header name, so extra columns are ignored; a UTF-8 BOM
+/// and CRLF are accepted). A last record without its line break
 /// is kept only when it is complete (all columns / valid JSON), otherwise left out as torn.
 /// Throws report_error (file:line) on anything malformed, std::runtime_error when the file cannot
 /// be read.
