@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(build-essential cmake ninja-build libboost1.81-dev libssl-dev libsimdjson-dev
-          libgtest-dev libcli11-dev openssl ca-certificates)
-test_packages=(clang libclang-rt-14-dev wrk tinyproxy-bin)
+          libgtest-dev libcli11-dev openssl ca-certificates help2man)
+test_packages=(clang libclang-rt-14-dev wrk tinyproxy-bin dpkg-dev)
 
 ensure_packages() {
   local missing=()

@@ -13,6 +13,7 @@
 #include "relicense/io/report.hpp"
 #include "relicense/io/summary.hpp"
 #include "relicense/io/url.hpp"
+#include "relicense/io/user_agent.hpp"
 #include "relicense/plan/csv.hpp"
 #include "relicense/plan/shard.hpp"
 
@@ -113,9 +114,11 @@ int run_apply(const apply_options& o) {
   // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
   plan::load_options lo;
   if (auto why = check_run_options(o, lo); !why.empty()) return usage_error(why);
-  if (o.resume && o.journal.empty() && o.report.empty()) {
+  if (o.resume && o.journal.empty() && (o.report.empty() || o.report == "-")) {
     return usage_error("--resume needs the --journal (or --report) of the interrupted run");
   }
+  io::report_format report_format{};
+  if (auto why = choose_report_format(o, report_format); !why.empty()) return usage_error(why);
 
   const bool sends = !o.dry_run || o.skip_unchanged;
   const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
@@ -123,7 +126,7 @@ int run_apply(const apply_options& o) {
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
   }
 
-  auto loaded = plan::load_plan(o.csv, lo);
+  auto loaded = load_csv(o.csv, lo);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
   if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
@@ -133,9 +136,13 @@ int run_apply(const apply_options& o) {
   const plan::plan& p = loaded.plan;
 
   // ----- artefacts ---------------------------------------------------------------------------
-  const fs::path report_path =
-      o.report.empty() ? io::default_report_path(o.csv, std::chrono::system_clock::now()) : fs::path(o.report);
-  const fs::path journal_path = o.journal.empty() ? io::default_journal_path(report_path) : fs::path(o.journal);
+  // The default names derive from the input's; standard input is named "stdin" in the working directory.
+  fs::path default_report =
+      io::default_report_path(o.csv == "-" ? "stdin" : o.csv, std::chrono::system_clock::now());
+  if (report_format == io::report_format::jsonl) default_report.replace_extension(".jsonl");
+  const fs::path report_path = o.report.empty() ? default_report : fs::path(o.report);
+  const fs::path journal_path = !o.journal.empty() ? fs::path(o.journal)
+                                : io::default_journal_path(o.report == "-" ? default_report : report_path);
 
   if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty()) return usage_error(why);
 
@@ -157,7 +164,7 @@ int run_apply(const apply_options& o) {
   }
   std::optional<io::report_writer> report_file;
   try {
-    report_file.emplace(report_path);
+    report_file.emplace(report_path, report_format);
   } catch (const std::runtime_error& e) {
     if (journal && journal->created()) journal->discard();  // nothing was sent: leave nothing
     return usage_error(e.what());
@@ -180,6 +187,7 @@ int run_apply(const apply_options& o) {
   c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
   c.client.ca_file = o.ca_file;
   c.client.proxy = proxy_settings(o);
+  c.client.user_agent = io::user_agent(o.caller);
   c.dry_run = o.dry_run;
   c.skip_unchanged = o.skip_unchanged;
   if (o.resume) {
@@ -222,7 +230,7 @@ int run_apply(const apply_options& o) {
   std::fprintf(stderr, "workers: %u, redirects followed: %llu\n", result.concurrency,
                static_cast<unsigned long long>(k.redirects));
   if (o.dry_run) std::fprintf(stderr, "dry run: no PUT was sent\n");
-  std::fprintf(stderr, "report: %s\n", report_path.string().c_str());
+  std::fprintf(stderr, "report: %s\n", o.report == "-" ? "standard output" : report_path.string().c_str());
   if (journal) std::fprintf(stderr, "journal: %s\n", journal_path.string().c_str());
 
   switch (result.status) {

@@ -32,13 +32,13 @@ int run_plan(const plan_options& opts) {
     }
   }
 
-  const plan::load_result r = plan::load_plan(opts.csv, lo);
+  const plan::load_result r = load_csv(opts.csv, lo);
   print_warnings(r);
   if (!r.ok()) {
     for (const auto& d : r.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
     if (r.errors_not_shown > 0) std::fprintf(stderr, "... and %zu more errors\n", r.errors_not_shown);
     std::fprintf(stderr, "relicense: %zu error%s in %s; nothing was planned or sent\n", r.error_count(),
-                 r.error_count() == 1 ? "" : "s", opts.csv.c_str());
+                 r.error_count() == 1 ? "" : "s", input_name(opts.csv).c_str());
     return exit_usage;
   }
 
@@ -49,7 +49,7 @@ int run_plan(const plan_options& opts) {
   const auto batch = plan::estimate_batch(per_org, b);
 
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-  std::printf("plan of %s%s%s\n", opts.csv.c_str(), lo.shard ? ", shard " : "",
+  std::printf("plan of %s%s%s\n", input_name(opts.csv).c_str(), lo.shard ? ", shard " : "",
               lo.shard ? plan::to_string(*lo.shard).c_str() : "");
   std::printf("  rows read                      %llu\n", u(p.counts.input_rows));
   std::printf("  unique licenses                %llu\n", u(p.rows.size()));

@@ -7,6 +7,7 @@
 #include "relicense/engine/runner.hpp"
 #include "relicense/io/report.hpp"
 #include "relicense/io/url.hpp"
+#include "relicense/io/user_agent.hpp"
 #include "relicense/plan/csv.hpp"
 #include "relicense/plan/shard.hpp"
 
@@ -35,7 +36,7 @@ int run_verify(const apply_options& o) {
 
   if (auto why = check_ca_file(o.ca_file); !why.empty()) return usage_error(why);
 
-  auto loaded = plan::load_plan(o.csv, lo);
+  auto loaded = load_csv(o.csv, lo);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
   if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
@@ -52,6 +53,7 @@ int run_verify(const apply_options& o) {
   c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
   c.client.ca_file = o.ca_file;
   c.client.proxy = proxy_settings(o);
+  c.client.user_agent = io::user_agent(o.caller);
   const auto fetched = engine::fetch_inventories(p, c);
   if (fetched.status == engine::run_status::aborted) {
     std::fprintf(stderr, "relicense verify: aborted: %s\n", fetched.abort_reason.c_str());
@@ -66,7 +68,7 @@ int run_verify(const apply_options& o) {
 
   // ----- compare -----------------------------------------------------------------------------
   const auto mismatches = io::find_mismatches(p, fetched.inventories);
-  for (const auto& m : mismatches) std::printf("%s\n", io::describe(m, o.csv).c_str());
+  for (const auto& m : mismatches) std::printf("%s\n", io::describe(m, input_name(o.csv)).c_str());
   std::size_t unverified = 0;
   for (const auto& m : mismatches) unverified += m.kind == io::mismatch_kind::not_fetched;
   const std::string not_verified = unverified ? ", " + std::to_string(unverified) + " not verified" : "";

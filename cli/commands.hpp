@@ -12,10 +12,12 @@ class App;
 
 namespace relicense::plan {
 struct load_options;
+struct load_result;
 } // namespace relicense::plan
 
 namespace relicense::io {
 struct proxy_config;
+enum class report_format : std::uint8_t;
 } // namespace relicense::io
 
 namespace relicense::cli {
@@ -31,7 +33,7 @@ enum exit_code : int {
 
 /// `relicense plan`.
 struct plan_options {
-  std::string csv;          ///< input CSV path
+  std::string csv;          ///< input CSV path; "-": standard input
   std::string org;          ///< --org: default/filter organization id
   std::string shard;        ///< --shard K/N (empty: no sharding)
 };
@@ -47,7 +49,8 @@ struct apply_options {
   unsigned concurrency = 0;         ///< 0: default chosen by the engine
   unsigned max_attempts = 6;
   double timeout = 30;              ///< seconds per request
-  std::string report;
+  std::string report;                ///< "-": standard output
+  std::string report_format;         ///< --report-format csv|jsonl; empty: from the report's name
   std::string summary;
   std::string metrics;
   std::string journal;
@@ -61,6 +64,7 @@ struct apply_options {
   bool no_proxy = false;            ///< --no-proxy: no proxy whatever the environment says
   std::string progress = "auto";    ///< auto | on | off
   bool quiet = false;
+  std::string caller;               ///< --caller / RELICENSE_CALLER: "App/1.0 Vendor", checked by main
 };
 
 /// `relicense rollback`.
@@ -101,6 +105,16 @@ std::string check_run_options(const apply_options& o, plan::load_options& lo);
 
 /// The proxy settings of a run: --proxy, --no-proxy and this process's *_proxy variables.
 io::proxy_config proxy_settings(const apply_options& o);
+/// Loads the plan from `csv`, or from standard input when `csv` is "-" (named "<stdin>" in
+/// diagnostics). Every limit and check of the loader applies to both.
+plan::load_result load_csv(const std::string& csv, const plan::load_options& lo);
+
+/// The name diagnostics and messages give the input: `csv`, or "<stdin>" for "-".
+std::string input_name(const std::string& csv);
+
+/// The report's format: --report-format when given, else the report's name (.csv or .jsonl, any
+/// case; "-" and the default report are CSV). Empty when all is well, else the message for exit 2.
+std::string choose_report_format(const apply_options& o, io::report_format& format);
 
 int run_plan(const plan_options& opts);
 int run_apply(const apply_options& opts);

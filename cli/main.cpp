@@ -1,10 +1,15 @@
 // relicense: argument parsing and dispatch only; every subcommand's work lives in the libraries.
 #include "commands.hpp"
 
+#include "relicense/io/user_agent.hpp"
+
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
-#include <iostream>
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 namespace relicense::cli {
 
@@ -15,13 +20,21 @@ int not_yet(const char* what, int issue) {
 
 namespace {
 
+constexpr const char* exit_codes_help =
+    "Exit codes:\n"
+    "  0    every row applied or already in place\n"
+    "  1    some rows failed (the report says which)\n"
+    "  2    bad usage or bad input; nothing was sent\n"
+    "  3    run aborted (401/403, TLS failure, host unreachable, write error on an output file)\n"
+    "  130  interrupted; the journal allows --resume\n";
+
+/// Options of every subcommand that talks to the API (apply and verify).
 void add_connection_options(CLI::App& cmd, apply_options& o) {
   cmd.add_option("--org", o.org, "Organization id (required when the CSV has no organizationId column)");
   cmd.add_option("--base-url", o.base_url, "Dashboard API base URL")->capture_default_str();
   cmd.add_option("--rate", o.rate, "Requests per second per organization")->capture_default_str();
   cmd.add_option("--burst", o.burst, "Burst above the per-organization rate")->capture_default_str();
   cmd.add_option("--ip-rate", o.ip_rate, "Requests per second for this source IP")->capture_default_str();
-  cmd.add_option("--concurrency", o.concurrency, "Worker connections (0: automatic)")->capture_default_str();
   cmd.add_option("--max-attempts", o.max_attempts, "Attempts per row for retryable failures")->capture_default_str();
   cmd.add_option("--timeout", o.timeout, "Seconds per request")->capture_default_str();
   cmd.add_option("--shard", o.shard, "Only organizations in shard K of N (K/N)");
@@ -30,9 +43,56 @@ void add_connection_options(CLI::App& cmd, apply_options& o) {
                                "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
                                "ALL_PROXY; NO_PROXY applies)");
   cmd.add_flag("--no-proxy", o.no_proxy, "Connect directly, ignoring *_proxy variables")->excludes(proxy);
-  cmd.add_option("--progress", o.progress, "Progress on stderr: auto|on|off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
-  cmd.add_flag("--quiet", o.quiet, "No progress, only errors and the summary");
+  cmd.add_option("--caller", o.caller,
+                 "Your application, added to the User-Agent: \"Name/Version Vendor\" (env RELICENSE_CALLER)");
+}
+
+/// `relicense x` where x is no subcommand: says so and lists them (CLI11 would only say that an
+/// argument was not expected).
+bool unknown_command(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return false;
+  const std::string name = argv[1];
+  std::string names;
+  bool known = false;
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    known = known || sub->get_name() == name;
+    std::string line = "  " + sub->get_name();
+    line.resize(std::max<std::size_t>(line.size() + 1, 12), ' ');
+    names += line + sub->get_description() + "\n";
+  }
+  if (known) return false;
+  std::fprintf(stderr, "relicense: unknown command '%s'\ncommands:\n%sSee relicense --help.\n", name.c_str(),
+               names.c_str());
+  return true;
+}
+
+/// An apply option given to verify gets a message that says so, rather than CLI11's "not expected".
+void explain_unused_options(const CLI::App& app, const CLI::App& verify, const CLI::App& apply) {
+  std::vector<std::string> extras = app.remaining();
+  const auto more = verify.remaining();
+  extras.insert(extras.end(), more.begin(), more.end());
+  for (const auto& arg : extras) {
+    if (arg.rfind("--", 0) != 0) continue;
+    const std::string name = arg.substr(0, arg.find('='));
+    if (apply.get_option_no_throw(name) != nullptr)
+      std::fprintf(stderr, "relicense verify: %s is an apply option; verify does not use it\n", name.c_str());
+  }
+}
+
+/// --caller, else RELICENSE_CALLER; checked here so that a bad one is exit 2 naming its source.
+bool resolve_caller(const CLI::App& cmd, apply_options& o) {
+  const bool from_flag = cmd.count("--caller") > 0;
+  if (!from_flag) {
+    const char* env = std::getenv("RELICENSE_CALLER");
+    if (env == nullptr || *env == '\0') return true;
+    o.caller = env;
+  }
+  if (auto why = relicense::io::caller_problem(o.caller); !why.empty()) {
+    std::fprintf(stderr, "relicense %s: %s %s\n", cmd.get_name().c_str(), from_flag ? "--caller" : "RELICENSE_CALLER",
+                 why.c_str());
+    return false;
+  }
+  return true;
 }
 
 } // namespace
@@ -43,20 +103,28 @@ int main(int argc, char** argv) {
   CLI::App app{"relicense: reassign Cisco Meraki licenses in bulk, inside the Dashboard API budget.\n"
                "The API key is read from MERAKI_DASHBOARD_API_KEY.",
                "relicense"};
-  app.set_version_flag("--version", std::string("relicense ") + RELICENSE_VERSION);
+  app.set_version_flag("--version", std::string("relicense ") + relicense::io::relicense_version());
   app.require_subcommand(1);
+  app.footer(std::string("A CSV argument of - reads standard input; --report - writes the report to standard "
+                         "output.\n\n") + exit_codes_help);
 
   plan_options plan_o;
   auto* plan = app.add_subcommand("plan", "Validate a CSV and print the plan's summary (sends nothing)");
-  plan->add_option("CSV", plan_o.csv, "Input CSV")->required();
+  plan->add_option("CSV", plan_o.csv, "Input CSV (-: standard input)")->required();
   plan->add_option("--org", plan_o.org, "Organization id (required when the CSV has no organizationId column)");
   plan->add_option("--shard", plan_o.shard, "Only organizations in shard K of N (K/N)");
 
   apply_options apply_o;
   auto* apply = app.add_subcommand("apply", "Apply a CSV's license assignments");
-  apply->add_option("CSV", apply_o.csv, "Input CSV")->required();
+  apply->add_option("CSV", apply_o.csv, "Input CSV (-: standard input)")->required();
   add_connection_options(*apply, apply_o);
-  apply->add_option("--report", apply_o.report, "Report file (.csv or .jsonl)");
+  apply->add_option("--concurrency", apply_o.concurrency, "Worker connections (0: automatic)")->capture_default_str();
+  apply->add_option("--progress", apply_o.progress, "Progress on stderr: auto|on|off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
+  apply->add_flag("--quiet", apply_o.quiet, "No progress, only errors and the summary");
+  apply->add_option("--report", apply_o.report, "Report file (.csv or .jsonl; -: standard output)");
+  apply->add_option("--report-format", apply_o.report_format, "Report format when the name does not say: csv|jsonl")
+      ->check(CLI::IsMember({"csv", "jsonl"}));
   apply->add_option("--summary", apply_o.summary, "Summary JSON file");
   apply->add_option("--metrics", apply_o.metrics, "Prometheus textfile metrics");
   apply->add_option("--journal", apply_o.journal, "Journal file (crash-safe progress)");
@@ -68,7 +136,7 @@ int main(int argc, char** argv) {
 
   apply_options verify_o;
   auto* verify = app.add_subcommand("verify", "Check that every row's license is on the requested serial");
-  verify->add_option("CSV", verify_o.csv, "Input CSV")->required();
+  verify->add_option("CSV", verify_o.csv, "Input CSV (-: standard input)")->required();
   add_connection_options(*verify, verify_o);
 
   rollback_options rollback_o;
@@ -81,12 +149,16 @@ int main(int argc, char** argv) {
 
   auto* demo = app.add_subcommand("demo", "Run a whole migration against the built-in twin");
 
+  if (unknown_command(app, argc, argv)) return exit_usage;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (verify->parsed()) explain_unused_options(app, *verify, *apply);
     // --help and --version exit 0; every other parse failure is a usage error (exit 2).
     return app.exit(e) == 0 ? exit_ok : exit_usage;
   }
+  if (*apply && !resolve_caller(*apply, apply_o)) return exit_usage;
+  if (*verify && !resolve_caller(*verify, verify_o)) return exit_usage;
 
   try {
     if (*plan) return run_plan(plan_o);

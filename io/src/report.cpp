@@ -489,12 +489,18 @@ std::string format_report_row(const row_result& r, report_format f) {
 }
 
 report_writer::report_writer(fs::path path, flush_policy policy, clock_fn now)
-    : path_(std::move(path)), format_(report_format_for(path_)), policy_(policy), now_(std::move(now)) {
+    : report_writer(path, report_format_for(path), policy, std::move(now)) {}
+
+report_writer::report_writer(fs::path path, report_format format, flush_policy policy, clock_fn now)
+    : path_(std::move(path)), format_(format), policy_(policy), now_(std::move(now)) {
   if (!now_) now_ = [] { return std::chrono::steady_clock::now(); };
-  // Truncated only once locked: the report of a run still going must not be cut under it.
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  // A copy of stdout rather than /dev/stdout: opening that would truncate a file the shell opened
+  // for appending, and closing the copy leaves the process's own stdout alone. A file is
+  // truncated only once locked: the report of a run still going must not be cut under it.
+  fd_ = path_ == "-" ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)
+                     : ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error("cannot create report " + path_.string() + ": " + std::strerror(errno));
-  try {
+  if (path_ != "-") try {
     lock_output_file(fd_, path_, "report");
     struct stat st{};
     if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && ::ftruncate(fd_, 0) != 0)
@@ -557,8 +563,16 @@ report_error::report_error(const fs::path& file, std::uint64_t line, const std::
 
 report_data read_report(const fs::path& path) {
   std::string data = read_file(path);
-  return report_format_for(path) == report_format::jsonl ? read_jsonl_report(path, data)
-                                                         : read_csv_report(path, data);
+  // A report written under another name with --report-format says what it is by its first byte:
+  // a CSV report starts with its header, a JSON Lines one with '{'.
+  const std::string name = path.filename().string();
+  bool jsonl = report_format_for(path) == report_format::jsonl;
+  if (!jsonl && !ends_with_nocase(name, ".csv")) {
+    std::string_view body(data);
+    if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);
+    jsonl = body.starts_with('{');
+  }
+  return jsonl ? read_jsonl_report(path, data) : read_csv_report(path, data);
 }
 
 const char* to_string(mismatch_kind k) noexcept {

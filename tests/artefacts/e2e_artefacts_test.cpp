@@ -181,8 +181,7 @@ TEST(artefacts_e2e, rollback_restores_original_state) {
   }
   const auto csv = dir.write("in.csv", text);
   const std::map<std::string, std::string> env = {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}};
-  const std::vector<std::string> conn = {"--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
-                                         "--progress", "off"};
+  const std::vector<std::string> conn = {"--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0"};
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), conn.begin(), conn.end());
     return a;

@@ -2,6 +2,7 @@
 #include "relicense/sim/server.hpp"
 
 #include "relicense/test/run_process.hpp"
+#include "relicense/test/run_with_stdin.hpp"
 #include "relicense/test/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <thread>
 
 #include <fcntl.h>
@@ -201,4 +203,72 @@ TEST(ApplyCli, ExitOneThirtyOnSigint) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 301);  // every row reported
   EXPECT_NE(text.find("not_attempted"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "report.journal"));
+}
+
+// `apply -` reads the CSV from standard input; `--report -` writes the report, and only the
+// report, to standard output (the summary stays on stderr); verify reads stdin too.
+TEST(ApplyCli, StdinCsvAndReportOnStdout) {
+  sim::server twin(twin_config());
+  twin.start();
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", csv_for(twin, 10));
+  const std::map<std::string, std::string> env{{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}};
+  auto r = relicense::test::run_relicense_with_stdin(
+      {"apply", "-", "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0", "--report", "-",
+       "--journal", (dir.path() / "run.journal").string(), "--progress", "on"},
+      csv, dir.path(), env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.out.rfind("line,organizationId,licenseId,", 0), 0u) << r.out.substr(0, 200);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 11) << r.out;
+  std::size_t applied = 0;
+  for (auto p = r.out.find(",applied,"); p != std::string::npos; p = r.out.find(",applied,", p + 1)) ++applied;
+  EXPECT_EQ(applied, 10u) << r.out;
+  EXPECT_NE(r.err.find("report: standard output"), std::string::npos) << r.err;
+  EXPECT_EQ(twin.stats().puts_applied, 10u);
+
+  r = relicense::test::run_relicense_with_stdin({"verify", "-", "--base-url", twin.base_url(), "--rate", "0",
+                                                 "--ip-rate", "0"},
+                                                csv, dir.path(), env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The report's format follows --report-format over the name, and the name otherwise (any case):
+// JSON Lines on stdout, in a .JSONL file, and in a file named otherwise; a name that says no
+// format is exit 2 with nothing sent.
+TEST(ApplyCli, ReportFormatSelection) {
+  sim::server twin(twin_config());
+  twin.start();
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", csv_for(twin, 3));
+  const std::map<std::string, std::string> env{{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}};
+  int run = 0;
+  auto args_with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a{"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "0",
+                               "--ip-rate", "0", "--progress", "off",
+                               "--journal", (dir.path() / ("run" + std::to_string(++run) + ".journal")).string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  auto r = run_relicense(args_with({"--report", (dir.path() / "bad.txt").string()}), env);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(twin.stats().requests, 0u);
+
+  r = run_relicense(args_with({"--report", "-", "--report-format", "jsonl"}), env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("{\"line\":", 0), 0u) << r.out.substr(0, 200);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3);
+
+  const auto upper = dir.path() / "r.JSONL";
+  r = run_relicense(args_with({"--report", upper.string()}), env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(temp_dir::read(upper).rfind("{\"line\":", 0), 0u);
+
+  const auto named = dir.path() / "report.out";
+  r = run_relicense(args_with({"--report", named.string(), "--report-format", "jsonl"}), env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(temp_dir::read(named).rfind("{\"line\":", 0), 0u);
+  // rollback reads that report by its content, since its name does not say.
+  r = run_relicense({"rollback", named.string(), "--output", (dir.path() / "undo.csv").string()});
+  EXPECT_NE(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("wrote 0 rollback rows"), std::string::npos) << r.err;
 }

@@ -137,7 +137,7 @@ TEST(OutputPathsOtherCommands, OneFileForTwoRolesRefused) {
   wanted_map wanted;
   const std::string text = moving_csv(twin, 10, wanted);
   const auto csv = logs.write("in.csv", text);
-  const auto both = (logs.path() / "run.out").string();
+  const auto both = (logs.path() / "run.csv").string();
   auto r = run({"apply", csv.string(), "--base-url", twin.base_url(), "--report", both, "--journal", both},
                twin.api_key(), logs.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;

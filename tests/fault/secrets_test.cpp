@@ -298,10 +298,10 @@ protected:
     std::vector<std::string> full{args.front()};
     args.erase(args.begin());
     full.push_back(csv_.string());
-    full.insert(full.end(), {"--base-url", api.base_url(), "--rate", "0", "--ip-rate", "0", "--concurrency", "1",
-                             "--max-attempts", "2", "--timeout", "5"});
+    full.insert(full.end(), {"--base-url", api.base_url(), "--rate", "0", "--ip-rate", "0", "--max-attempts", "2",
+                             "--timeout", "5"});
     if (full.front() == "apply") {
-      full.insert(full.end(), {"--report", (d / ("report." + report_ext)).string(), "--summary",
+      full.insert(full.end(), {"--concurrency", "1", "--report", (d / ("report." + report_ext)).string(), "--summary",
                                (d / "summary.json").string(), "--metrics", (d / "metrics.prom").string(),
                                "--journal", (d / "run.journal").string(), "--progress", "on"});
     }

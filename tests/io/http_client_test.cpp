@@ -113,7 +113,7 @@ TEST_F(HttpClient, SendsHeadersAndReadsResponse) {
   EXPECT_EQ(seen.target, "/api/v1/organizations/1/licenses/L1");
   EXPECT_EQ(seen.headers["host"], "127.0.0.1:" + std::to_string(server->port()));
   EXPECT_EQ(seen.headers["authorization"], auth);
-  EXPECT_EQ(seen.headers["user-agent"], "relicense/0.1");
+  EXPECT_EQ(seen.headers["user-agent"], relicense::io::user_agent());
   EXPECT_EQ(seen.headers["accept"], "application/json");
   EXPECT_EQ(seen.headers["content-type"], "application/json");
   EXPECT_EQ(seen.body, R"({"deviceSerial":"Q2AA-BBBB-CCCC"})");

@@ -5,6 +5,7 @@
 
 #include "relicense/io/proxy.hpp"
 #include "relicense/io/redact.hpp"
+#include "relicense/io/user_agent.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -49,7 +50,7 @@ struct client_config {
   std::chrono::milliseconds timeout{30000};        ///< per request: connect+handshake+write+read
   std::size_t max_body = 4 * 1024 * 1024;          ///< response body limit
   std::size_t max_header = 64 * 1024;              ///< response header limit
-  std::string user_agent = "relicense/0.1";
+  std::string user_agent = io::user_agent();      ///< relicense/<version> <vendor> [Caller/(...)]
   proxy_config proxy;                              ///< --proxy, --no-proxy and the environment
   /// Texts no response may carry out of the transport: the run's key, "Bearer <key>", proxy
   /// credentials. connection::send replaces them (and the request's own credential) in every

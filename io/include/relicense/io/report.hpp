@@ -70,6 +70,9 @@ public:
   /// Creates/truncates `path` and writes the CSV header. Throws std::runtime_error naming the file.
   explicit report_writer(std::filesystem::path path, flush_policy policy = {},
                          clock_fn now = nullptr);
+  /// Same, in the given format whatever the name; `path` "-" writes to standard output.
+  report_writer(std::filesystem::path path, report_format format, flush_policy policy = {},
+                clock_fn now = nullptr);
   ~report_writer();  ///< close(), errors swallowed
   report_writer(const report_writer&) = delete;
   report_writer& operator=(const report_writer&) = delete;
@@ -113,8 +116,9 @@ struct report_data {
   bool torn_tail = false;  ///< an incomplete last record (crash mid-write) was left out
 };
 
-/// Reads a whole report (format from the name; CSV columns matched by header name, so extra
-/// columns are ignored; a UTF-8 BOM and CRLF are accepted). A last record without its line break
+/// Reads a whole report (format from the name, or from the first byte when the name is neither
+/// .csv nor .jsonl; CSV columns matched by header name, so extra columns are ignored; a UTF-8 BOM
+/// and CRLF are accepted). A last record without its line break
 /// is kept only when it is complete (all columns / valid JSON), otherwise left out as torn.
 /// Throws report_error (file:line) on anything malformed, std::runtime_error when the file cannot
 /// be read.
