@@ -280,8 +280,14 @@ journal_writer journal_writer::create(const fs::path& path, std::string_view fin
                         " already exists; pass --resume to continue that run, or choose another --journal");
   }
   journal_writer w(path, fd, policy, std::move(now));
-  w.append_record(header_json(fingerprint));
-  w.sync();  // the header is what makes the file a journal: make it durable at once
+  try {
+    w.append_record(header_json(fingerprint));
+    w.sync();  // the header is what makes the file a journal: make it durable at once
+  } catch (const journal_error& e) {
+    // A full or failing disk, not a journal in the way: the caller's "use --resume" hint for
+    // journal_error would not fit.
+    throw std::runtime_error(e.what());
+  }
   sync_parent_dir(path);
   return w;
 }
@@ -354,6 +360,11 @@ void journal_writer::write_pending() {
   try {
     detail::write_all(fd_, pending_, path_);  // one write(2): the file grows by whole records
   } catch (const std::runtime_error& e) {
+    // Part of the records may be in the file (a torn tail, which resume cuts off): appending
+    // anything after it would hide it from the reader, so the writer stops here.
+    pending_.clear();
+    pending_records_ = 0;
+    ::close(std::exchange(fd_, -1));
     throw journal_error(e.what());
   }
   unsynced_ += pending_records_;
@@ -406,7 +417,12 @@ void journal_writer::sync_if_due() {
 void journal_writer::sync() {
   if (fd_ < 0) return;
   write_pending();
-  if (::fdatasync(fd_) != 0) throw journal_error("cannot sync journal " + path_.string() + ": " + errno_text());
+  if (::fdatasync(fd_) != 0) {
+    // After a failed sync the kernel may have dropped the pages: nothing later can be trusted.
+    const std::string e = errno_text();
+    ::close(std::exchange(fd_, -1));
+    throw journal_error("cannot sync " + path_.string() + ": " + e);
+  }
   unsynced_ = 0;
   last_sync_ = now_();
 }

@@ -264,5 +264,6 @@ void server::set_faults(double fault_5xx, double fault_drop, double fault_slow, 
 void server::set_budget(double rate, double burst, double ip_rate) {
   impl_->model.set_budget(rate, burst, ip_rate, detail::clock::now());
 }
+void server::set_api_key(std::string key) { impl_->model.set_api_key(std::move(key)); }
 
 } // namespace relicense::sim

@@ -113,6 +113,8 @@ public:
   void set_faults(double fault_5xx, double fault_drop, double fault_slow, double fault_429);
   /// Changes the budget at runtime (rate 0: off); buckets restart full.
   void set_budget(double rate, double burst, double ip_rate);
+  /// Changes the accepted key at runtime (a key revoked or rotated in the middle of a run).
+  void set_api_key(std::string key);
 
 private:
   std::unique_ptr<detail::server_impl> impl_;
