@@ -313,6 +313,16 @@ TEST_P(Redirects, RefusedThenResumeAgainstTheApiEndsExact) {
   EXPECT_LE(hostile.requests(), calls * 6);
   EXPECT_EQ(twin.stats().requests, 0u);
 
+  // Inventory reads meet the same redirects: verify cannot read the organizations and says so.
+  const int before = hostile.requests();
+  const auto v = run({"verify", csv.string(), "--base-url", hostile.base_url(), "--rate", "0", "--ip-rate", "0",
+                      "--progress", "off"},
+                     twin.api_key(), dir.path(), std::chrono::seconds(60));
+  ASSERT_FALSE(v.timed_out);
+  EXPECT_EQ(v.exit_code, 1) << v.err;
+  EXPECT_NE(v.err.find("redirect"), std::string::npos) << v.err;
+  EXPECT_LE(hostile.requests() - before, 2 * 6);  // one GET and at most 5 hops per org
+
   // The same journal against the real API: the refused rows were not applied, so they go out.
   args[5] = twin.base_url();
   args.push_back("--resume");

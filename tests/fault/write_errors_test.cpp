@@ -141,6 +141,21 @@ TEST_P(WriteErrors, FilesystemFillsMidRun) {
   resume_on_good_disk(kept);
 }
 
+// Only the journal on a 32 KiB tmpfs that fills in the middle of the run (the report on a good
+// disk): exit 3 with one line naming the journal; its valid prefix, copied to a good disk,
+// resumes to an exact end.
+TEST_P(WriteErrors, JournalFillsMidRun) {
+  if (!mount_tmpfs(32 * 1024)) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  const auto journal = mnt_ / "run.journal";
+  const auto r = run(args(dir_.path() / "report.csv", journal), twin_->api_key(), dir_.path(),
+                     std::chrono::seconds(60));
+  expect_one_line(r, journal.string(), "No space left on device");
+  EXPECT_LT(applied_so_far(*twin_, batch_), total_) << "the run did not stop at the write error";
+  const auto kept = dir_.path() / "kept.journal";
+  fs::copy_file(journal, kept);
+  resume_on_good_disk(kept);
+}
+
 // A summary and metrics on a full filesystem after every row was applied: exit 3 with one line
 // naming the summary (never a temporary file), and the rows are all in place.
 TEST_P(WriteErrors, SummaryOnFullFilesystem) {
