@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <tuple>
 
 namespace relicense::fault_test {
@@ -120,6 +122,42 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
   if (fc.redirect) {
     EXPECT_GT(s.redirects, 0u);
   }
+}
+
+// A batch POST is not idempotent: every first POST is answered 5xx (half of them after the twin
+// accepted the batch) until one accepted batch lost its answer. The client submits those rows
+// again in a second batch; both run, and still the state ends exact, each row reported once.
+TEST(BatchFaults, LostPostAnswerMeansASecondBatchAndStillEndsExact) {
+  sim::sim_config cfg;
+  cfg.orgs = 1;
+  cfg.licenses_per_org = 300;
+  cfg.rate = 0;
+  cfg.seed = 818;
+  cfg.fault_5xx = 1.0;
+  cfg.batch_actions_per_second = 5000;
+  sim::server twin(cfg);
+  twin.start();
+  temp_dir dir;
+  wanted_map wanted;
+  const auto csv = dir.write("in.csv", moving_csv(twin, 300, wanted));
+  const auto report = dir.path() / "report.csv";
+  child c({"apply", csv.string(), "--mode", "batch", "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
+           "--max-attempts", "30", "--report", report.string(), "--journal", (dir.path() / "run.journal").string(),
+           "--progress", "off"},
+          twin.api_key(), dir.path(), "batch");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (twin.stats().fault_5xx_applied == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  twin.set_faults(0, 0, 0, 0);
+  const auto r = c.wait();
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(twin.stats().fault_5xx_applied, 0u);
+  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  expect_all_in_place(report, 300);
+  // The accepted batch whose answer was lost ran too: its licenses were applied twice.
+  EXPECT_GT(twin.stats().batch_actions_applied, 300u);
 }
 
 INSTANTIATE_TEST_SUITE_P(
