@@ -6,6 +6,7 @@
 
 #include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/runner.hpp"
+#include "relicense/io/file_lock.hpp"
 #include "relicense/io/journal.hpp"
 #include "relicense/io/metrics.hpp"
 #include "relicense/io/progress.hpp"
@@ -20,9 +21,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace relicense::cli {
 namespace {
@@ -32,6 +35,16 @@ namespace fs = std::filesystem;
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "relicense apply: %s\n", message.c_str());
   return exit_usage;
+}
+
+/// Opening the journal or the report failed before anything was sent: a journal in the way, a
+/// file another run holds or a plan mismatch is the user's to fix (exit 2); a disk that cannot
+/// write is a write error on an output file (exit 3, one line).
+int open_error(const std::runtime_error& e) {
+  if (dynamic_cast<const io::journal_error*>(&e) || dynamic_cast<const io::file_in_use_error*>(&e))
+    return usage_error(e.what());
+  std::fprintf(stderr, "relicense: %s\n", e.what());
+  return exit_aborted;
 }
 
 io::retry_cause summary_cause(engine::retry_cause c) {
@@ -49,32 +62,68 @@ io::retry_cause summary_cause(engine::retry_cause c) {
 }
 
 /// Every finished row goes to the report, the journal, the summary and the progress line.
+/// A file that cannot be written (full disk, I/O error) is left alone from then on, while the
+/// other still gets the rows that settle as the run stops: the first such error is thrown once
+/// to the runner, which stops sending, and error() keeps its text for the one line at the end.
 class artefact_sink final : public engine::result_sink {
 public:
   artefact_sink(io::report_writer& report, io::journal_writer* journal, io::run_summary& summary,
                 io::progress& progress, const io::journal_contents& resumed)
-      : report_(report), journal_(journal), summary_(summary), progress_(progress), resumed_(resumed) {}
+      : report_(&report), journal_(journal), summary_(summary), progress_(progress), resumed_(resumed) {}
 
   void on_result(const io::row_result& r) override {
     // A resumed run re-reports the rows its journal already holds; journaling them again would
     // only grow the journal with every resume.
-    if (journal_ && !resumed_.done.contains(r.line)) journal_->append_row(r);
-    report_.write(r);
+    if (journal_ && !resumed_.done.contains(r.line)) guard(journal_, [&] { journal_->append_row(r); });
+    if (report_) guard(report_, [&] { report_->write(r); });
     summary_.add(r);
+    raise();
   }
   void on_progress(const engine::run_counters& c) override {
     progress_.update(c.rows_done(), c.throttled);
   }
   void flush() override {
-    if (journal_) journal_->flush();
+    if (journal_) guard(journal_, [&] { journal_->flush(); });
+    raise();
   }
+  /// Batch mode: an accepted batch is journaled before its first poll.
+  void on_batch_accepted(const io::journal_batch& b) {
+    if (journal_) guard(journal_, [&] { journal_->append_batch(b); });
+    raise();
+  }
+  /// Closes (flushes and syncs) the files still writable; an error there counts like any other.
+  void close() {
+    if (report_) guard(report_, [&] { report_->close(); });
+    if (journal_) guard(journal_, [&] { journal_->close(); });
+    pending_ = nullptr;
+  }
+  /// The first write error ("cannot write FILE: REASON"), empty when every write went through.
+  const std::string& error() const noexcept { return error_; }
 
 private:
-  io::report_writer& report_;
+  template <class Writer, class Fn>
+  void guard(Writer*& writer, Fn&& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      writer = nullptr;
+      if (error_.empty()) {
+        error_ = e.what();
+        pending_ = std::current_exception();
+      }
+    }
+  }
+  void raise() {
+    if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
+  }
+
+  io::report_writer* report_;
   io::journal_writer* journal_;
   io::run_summary& summary_;
   io::progress& progress_;
   const io::journal_contents& resumed_;
+  std::string error_;
+  std::exception_ptr pending_;  ///< error_ not yet thrown to the runner
 };
 
 } // namespace
@@ -155,7 +204,7 @@ int run_apply(const apply_options& o) {
                          : io::journal_writer::create(journal_path, p.fingerprint);
     }
   } catch (const std::runtime_error& e) {
-    return usage_error(e.what());
+    return open_error(e);
   }
   if (resumed.damaged_records > 0) {
     const auto n = resumed.damaged_records;
@@ -167,7 +216,7 @@ int run_apply(const apply_options& o) {
     report_file.emplace(report_path, report_format);
   } catch (const std::runtime_error& e) {
     if (journal && journal->created()) journal->discard();  // nothing was sent: leave nothing
-    return usage_error(e.what());
+    return open_error(e);
   }
   io::report_writer& report = *report_file;
   io::run_budget budget{o.rate, o.burst, o.ip_rate};
@@ -201,14 +250,25 @@ int run_apply(const apply_options& o) {
   // resumed run polls the batches it lists instead of submitting their rows again.
   engine::batch_run_options batch;
   batch.resumed = resumed.batches;
-  if (journal) batch.on_batch_accepted = [&journal](const io::journal_batch& b) { journal->append_batch(b); };
+  if (journal) batch.on_batch_accepted = [&sink](const io::journal_batch& b) { sink.on_batch_accepted(b); };
   // The put runner flushes the sink once per turn of its event loop (result_sink::flush), so
   // its journal writes rows in groups; batch mode keeps one write per record.
   if (journal && o.mode != "batch") journal->set_deferred(true);
-  const auto result = o.mode == "batch" ? engine::run_batches(p, c, batch, sink) : engine::run(p, c, sink);
+  engine::run_result result;
+  try {
+    result = o.mode == "batch" ? engine::run_batches(p, c, batch, sink) : engine::run(p, c, sink);
+  } catch (...) {
+    if (sink.error().empty()) throw;  // a setup failure (CA file...): main() says which
+  }
   progress.finish();
-  report.close();
-  if (journal) journal->close();
+  sink.close();
+  if (!sink.error().empty()) {
+    // One line: the file and the OS error. The runner stopped sending at the error and settled
+    // the rows in flight; the journal (if it is not the file that failed) holds them.
+    std::fprintf(stderr, "relicense: %s%s\n", sink.error().c_str(),
+                 journal ? ("; once fixed, continue with --resume --journal " + journal_path.string()).c_str() : "");
+    return exit_aborted;
+  }
 
   const auto& k = result.counters;
   summary.count_request(k.requests);
@@ -236,6 +296,10 @@ int run_apply(const apply_options& o) {
   switch (result.status) {
     case engine::run_status::aborted:
       std::fprintf(stderr, "relicense apply: run aborted: %s\n", result.abort_reason.c_str());
+      if (journal) {
+        std::fprintf(stderr, "relicense apply: rows not applied are not_attempted; once fixed, continue with --resume --journal %s\n",
+                     journal_path.string().c_str());
+      }
       return exit_aborted;
     case engine::run_status::interrupted:
       std::fprintf(stderr, "relicense apply: interrupted; continue with --resume --journal %s\n",

@@ -53,6 +53,15 @@ std::string answer_mismatch(const plan::row& row, const io::license& got) {
   return {};
 }
 
+std::string abort_reason(std::string message, const io::response& resp, std::string_view org_id) {
+  if (resp.error != io::transport_error::none || (resp.status != 401 && resp.status != 403)) return message;
+  message += " for organization ";
+  message += org_id;
+  message += "; check the API key in MERAKI_DASHBOARD_API_KEY and its access to organization ";
+  message += org_id;
+  return message;
+}
+
 void shard_memory::remember(const url_target& target, std::string_view suffix) {
   std::string_view path = target.path;
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);

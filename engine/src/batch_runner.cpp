@@ -100,6 +100,9 @@ public:
     if (config_.skip_unchanged && !config_.dry_run) fetch_diff();
     net::co_spawn(ctx_, main(), [this](std::exception_ptr e) {
       if (e && !failure_) failure_ = e;
+      // However main() ended, nothing may keep the loop alive: an armed signal set would hold
+      // ctx_.run() forever and swallow every later SIGINT/SIGTERM.
+      release_loop();
     });
     ctx_.run();
     if (failure_) std::rethrow_exception(failure_);
@@ -192,12 +195,31 @@ private:
 
   void emit(const io::row_result& r) {
     counters_.count(r.result);
-    sink_.on_result(r);
-    sink_.on_progress(counters_);
+    try {
+      sink_.on_result(r);
+      sink_.on_progress(counters_);
+    } catch (...) {
+      sink_failed(std::current_exception());
+    }
     if (!stopping_ && !sink_.keep_going()) {
       interrupted_ = true;
       request_stop();
     }
+  }
+
+  /// The sink (or the journal's batch record) could not be written: no request leaves after
+  /// this, the jobs in flight settle (their rows still reach the sink: another of its files may
+  /// be fine), and run() rethrows the first such exception.
+  void sink_failed(std::exception_ptr e) {
+    if (!failure_) failure_ = e;
+    std::string why = "cannot write the run's results";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      why = x.what();
+    } catch (...) {
+    }
+    abort_run(std::move(why));
   }
 
   void finish(std::size_t i, io::outcome o, unsigned status, std::string error, double latency_ms = 0) {
@@ -388,6 +410,11 @@ private:
     for (;;) {
       co_await preopen(where);
       co_await acquire(org, *l.timer);
+      if (stopping_) {
+        sent none;
+        none.not_sent = true;
+        co_return none;
+      }
       sent s = co_await send(where, method, target, body);
       if (!is_redirect(s.resp) || !follow(org, s, suffix, hops, where, target)) co_return s;
     }
@@ -463,7 +490,13 @@ private:
           jb.lines.push_back(plan_.rows[r].line);
           batch_of_[r] = j.job.id;
         }
-        if (options_.on_batch_accepted) options_.on_batch_accepted(jb);
+        if (options_.on_batch_accepted) {
+          try {
+            options_.on_batch_accepted(jb);
+          } catch (...) {
+            sink_failed(std::current_exception());
+          }
+        }
         if (b.value->completed) {
           completed(org, j);
           return {};
@@ -496,8 +529,10 @@ private:
         }
         return {};
       case action::abort_run:
-        abandon(org, j, io::outcome::failed, j.status, d.message);
-        abort_run(std::move(d.message));
+        // A rejected key, TLS or an unreachable host is the run's failure, not the rows': the
+        // batch was not accepted, and --resume must send its rows again.
+        abandon(org, j, io::outcome::not_attempted, j.status, d.message);
+        abort_run(abort_reason(std::move(d.message), s.resp, org.id));
         return {};
       case action::condemn_org:
         abandon(org, j, io::outcome::failed, j.status, d.message);
@@ -570,7 +605,7 @@ private:
         return {next_step::poll, d.delay};
       case action::abort_run:
         abandon(org, j, io::outcome::not_attempted, j.status, d.message + unknown);
-        abort_run(std::move(d.message));
+        abort_run(abort_reason(std::move(d.message), s.resp, org.id));
         return {};
       case action::condemn_org:
         abandon(org, j, io::outcome::failed, j.status, d.message);
@@ -618,10 +653,13 @@ private:
       }
     }
     finish_remaining();
-    for (auto& c : idle_) c->close();
+  }
+
+  void release_loop() {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     drain_timer_.cancel();
+    close_all();
   }
 
   net::awaitable<void> lane(lane_ctx* l) {
@@ -656,9 +694,10 @@ private:
         if (attempt > 0) co_await sleep_until(*l.timer, clock::now() + st.delay);
         if (stopping_) break;
         ++attempt;
-        for (auto r : j.job.rows) ++posts_[r];
         j.submitted = clock::now();
         sent s = co_await call(l, org, "POST", batch_suffix(org), body);
+        if (s.not_sent) break;
+        for (auto r : j.job.rows) ++posts_[r];
         st = on_post_answer(l, org, j, s, attempt);
       }
       if (stopping_ && st.what == next_step::retry) {
@@ -675,6 +714,11 @@ private:
         co_return;
       }
       sent s = co_await call(l, org, "GET", batch_suffix(org) + "/" + j.job.id, {});
+      if (s.not_sent) {
+        abandon(org, j, io::outcome::not_attempted, j.status,
+                "stopped while action batch " + j.job.id + " ran; --resume polls it");
+        co_return;
+      }
       st = on_poll_answer(l, org, j, s, polls, failures, streak);
     }
   }

@@ -186,6 +186,9 @@ public:
     running_ = true;
     net::co_spawn(ctx_, main(), [this](std::exception_ptr e) {
       if (e && !failure_) failure_ = e;
+      // However main() ended, nothing may keep the loop alive: an armed signal set would hold
+      // ctx_.run() forever and swallow every later SIGINT/SIGTERM.
+      release_loop();
     });
     ctx_.run();
     running_ = false;
@@ -211,8 +214,6 @@ private:
     }
     if (inventory_only_) {
       co_await fetch_inventories();
-      boost::system::error_code ignored;
-      signals_.cancel(ignored);
       co_return;
     }
     if (config_.skip_unchanged) {
@@ -240,9 +241,13 @@ private:
       }
     }
     finish_remaining();
+  }
+
+  void release_loop() {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     drain_timer_.cancel();
+    close_all();
   }
 
   net::awaitable<void> watch_signals() {
@@ -333,8 +338,12 @@ private:
 
   void emit(const io::row_result& r) {
     counters_.count(r.result);
-    sink_.on_result(r);
-    sink_.on_progress(counters_);
+    try {
+      sink_.on_result(r);
+      sink_.on_progress(counters_);
+    } catch (...) {
+      sink_failed(std::current_exception());
+    }
     if (!flush_posted_ && running_) {
       // One flush after every result handled in this turn of the event loop (see worker()).
       flush_posted_ = true;
@@ -351,9 +360,23 @@ private:
     try {
       sink_.flush();
     } catch (...) {
-      if (!failure_) failure_ = std::current_exception();
-      abort_run("cannot write the run's results");
+      sink_failed(std::current_exception());
     }
+  }
+
+  /// The sink could not record a result (a full disk, an I/O error): no request leaves after
+  /// this, the rows in flight settle (the sink still gets them: another of its files may be
+  /// fine), and run() rethrows the first such exception.
+  void sink_failed(std::exception_ptr e) {
+    if (!failure_) failure_ = e;
+    std::string why = "cannot write the run's results";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      why = x.what();
+    } catch (...) {
+    }
+    abort_run(std::move(why));
   }
 
   void finish(std::uint32_t i, io::outcome o, const job& j, unsigned status, std::string error = {},
@@ -561,6 +584,11 @@ private:
       sent s = co_await send(w, where, "PUT", target, body);
       if (on_put_answer(w, j, org, row, s, suffix, hops, where, target) == step::done) co_return;
       co_await acquire(org, *w.timer);
+      if (stopping_) {
+        // Only a redirect was answered: nothing was applied, and nothing leaves after a stop.
+        finish(j.row, io::outcome::not_attempted, j, 0, "stopped before following a redirect");
+        co_return;
+      }
     }
   }
 
@@ -621,8 +649,10 @@ private:
         finish(j.row, io::outcome::failed, j, 0, std::move(d.message));
         return step::done;
       case action::abort_run:
-        finish(j.row, io::outcome::failed, j, 0, d.message);
-        abort_run(std::move(d.message));
+        // A rejected key, TLS or an unreachable host is the run's failure, not the row's: the
+        // row was not applied, and --resume must send it again.
+        finish(j.row, io::outcome::not_attempted, j, 0, d.message);
+        abort_run(abort_reason(std::move(d.message), s.resp, org.id));
         return step::done;
       case action::condemn_org:
         finish(j.row, io::outcome::failed, j, 0, d.message);
@@ -744,7 +774,7 @@ private:
         return page_step::failed;
       case action::abort_run:
         why = d.message;
-        abort_run(std::move(d.message));
+        abort_run(abort_reason(std::move(d.message), s.resp, org.id));
         return page_step::failed;
       case action::condemn_org:
         why = d.message;

@@ -104,6 +104,10 @@ bool is_torn_header(std::string_view data) {
 /// Reads the whole of the open file `fd` from its start (pread: the descriptor may be O_APPEND).
 std::string read_fd(int fd, const fs::path& path) {
   std::string data;
+  // Only a regular file can hold an earlier run's records; a device (/dev/full, /dev/zero) would
+  // read forever.
+  struct stat st{};
+  if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) return data;
   char buf[65536];
   for (;;) {
     ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(data.size()));
@@ -382,6 +386,11 @@ void journal_writer::start(std::string_view fingerprint) {
   try {
     append_record(header_json(fingerprint));
     sync();
+  } catch (const journal_error& e) {
+    discard();
+    // A full or failing disk, not a journal in the way: the caller's hints for journal_error
+    // (another journal, --resume) would not fit.
+    throw std::runtime_error(e.what());
   } catch (...) {
     discard();
     throw;
@@ -492,6 +501,11 @@ void journal_writer::write_pending() {
   try {
     detail::write_all(fd_, pending_, path_);  // one write(2): the file grows by whole records
   } catch (const std::runtime_error& e) {
+    // Part of the records may be in the file (a torn tail, which resume cuts off): appending
+    // anything after it would hide it from the reader, so the writer stops here.
+    pending_.clear();
+    pending_records_ = 0;
+    ::close(std::exchange(fd_, -1));
     throw journal_error(e.what());
   }
   unsynced_ += pending_records_;
@@ -544,7 +558,12 @@ void journal_writer::sync_if_due() {
 void journal_writer::sync() {
   if (fd_ < 0) return;
   write_pending();
-  if (::fdatasync(fd_) != 0) throw journal_error("cannot sync journal " + path_.string() + ": " + errno_text());
+  if (::fdatasync(fd_) != 0) {
+    // After a failed sync the kernel may have dropped the pages: nothing later can be trusted.
+    const std::string e = errno_text();
+    ::close(std::exchange(fd_, -1));
+    throw journal_error("cannot sync " + path_.string() + ": " + e);
+  }
   unsynced_ = 0;
   last_sync_ = now_();
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
+#include <utility>
 
 namespace relicense::io {
 
@@ -151,10 +152,10 @@ void write_file_atomically(const fs::path& path, std::string_view content) {
   fs::path dir = path.parent_path();
   fs::path tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
   try {
-    write_all(fd, content, tmp);
-    if (::fsync(fd) != 0) throw std::runtime_error("cannot sync " + tmp.string() + ": " + std::strerror(errno));
+    write_all(fd, content, path);
+    if (::fsync(fd) != 0) throw std::runtime_error("cannot sync " + path.string() + ": " + std::strerror(errno));
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -164,7 +165,7 @@ void write_file_atomically(const fs::path& path, std::string_view content) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(e));
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
   }
 }
 
@@ -513,7 +514,12 @@ report_writer::report_writer(fs::path path, report_format format, flush_policy p
   if (format_ == report_format::csv) {
     std::string header(report_csv_header);
     header.push_back('\n');
-    detail::write_all(fd_, header, path_);
+    try {
+      detail::write_all(fd_, header, path_);
+    } catch (...) {
+      ::close(std::exchange(fd_, -1));
+      throw;
+    }
   }
 }
 
@@ -538,7 +544,16 @@ void report_writer::write(const row_result& r) {
 
 void report_writer::flush() {
   if (fd_ < 0 || buffer_.empty()) return;
-  detail::write_all(fd_, buffer_, path_);
+  try {
+    detail::write_all(fd_, buffer_, path_);
+  } catch (...) {
+    // Part of the buffer may be in the file: writing it again would repeat rows, so the writer
+    // stops here (the file keeps a readable prefix; the run is ending).
+    buffer_.clear();
+    buffered_rows_ = 0;
+    ::close(std::exchange(fd_, -1));
+    throw;
+  }
   buffer_.clear();
   buffered_rows_ = 0;
 }
@@ -554,8 +569,13 @@ void report_writer::close() {
     throw;
   }
   fd_ = -1;
-  ::fsync(fd);
-  if (::close(fd) != 0) throw std::runtime_error("cannot close report " + path_.string() + ": " + std::strerror(errno));
+  // A device or pipe cannot be synced (EINVAL); a disk that cannot keep the report must say so.
+  if (::fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP) {
+    const int e = errno;
+    ::close(fd);
+    throw std::runtime_error("cannot sync " + path_.string() + ": " + std::strerror(e));
+  }
+  if (::close(fd) != 0) throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
 }
 
 report_error::report_error(const fs::path& file, std::uint64_t line, const std::string& reason)

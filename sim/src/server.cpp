@@ -276,5 +276,6 @@ void server::set_budget(double rate, double burst, double ip_rate) {
 void server::set_background_rate(double rate) {
   impl_->model.set_background_rate(rate, detail::clock::now());
 }
+void server::set_api_key(std::string key) { impl_->model.set_api_key(std::move(key)); }
 
 } // namespace relicense::sim

@@ -1405,6 +1405,11 @@ void twin::set_faults(double f5xx, double drop, double slow, double f429) {
   config_.fault_429 = f429;
 }
 
+void twin::set_api_key(std::string key) {
+  std::lock_guard lock(mutex_);
+  api_key_ = std::move(key);
+}
+
 void twin::set_budget(double rate, double burst, double ip_rate, clock::time_point now) {
   std::lock_guard lock(mutex_);
   for (auto& o : orgs_) run_background(o, now);

@@ -182,7 +182,11 @@ public:
   void set_origins(std::string main_origin, std::string shard_origin);
   reply handle(const request_view& req, clock::time_point now);
 
-  std::string api_key() const { return api_key_; }
+  std::string api_key() const {
+    std::lock_guard lock(mutex_);
+    return api_key_;
+  }
+  void set_api_key(std::string key);
   std::vector<org_info> orgs(clock::time_point now);
   state_map state(clock::time_point now);
   /// Counters as of `now` (the background application's calls up to then included).

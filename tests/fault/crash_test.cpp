@@ -1,6 +1,8 @@
-// Crashes: `relicense apply` SIGKILLed at ten points of one run, each time resumed
-// with --resume and the same journal. Nothing is lost: the twin ends exactly in the CSV's state,
-// the final report has every row once, and only rows in flight at a kill were sent twice.
+// Crashes: `relicense apply` SIGKILLed at ten points of one run, each time resumed with --resume
+// and the same journal, in put mode and in batch mode (where a kill can fall between a batch's
+// acceptance and its journal record, or while it runs). Nothing is lost: the twin ends exactly in
+// the CSV's state, the final report has every row once, and in put mode only rows in flight at a
+// kill were sent twice.
 #include "relicense/sim/server.hpp"
 
 #include "fault_support.hpp"
@@ -16,29 +18,35 @@
 namespace relicense::fault_test {
 namespace {
 
+class Crash : public ::testing::TestWithParam<std::string> {};
+
 // SIGKILL after ~0%, 10%, ..., 90% of the rows were applied (seen in the twin's counters), a
 // --resume after each, then a last --resume to the end: exact final state, every row reported
-// applied exactly once, every row journaled, duplicate applies <= kills x concurrency.
-TEST(Crash, SigkillAtTenPointsThenResume) {
+// applied exactly once, every row journaled; in put mode, duplicate applies <= kills x
+// concurrency.
+TEST_P(Crash, SigkillAtTenPointsThenResume) {
+  const bool batch = GetParam() == "batch";
+  const std::size_t per_org = batch ? 1000 : 100;  // batch: 20 batches, more than run at once
   sim::sim_config cfg;
   cfg.orgs = 2;
-  cfg.licenses_per_org = 100;
+  cfg.licenses_per_org = static_cast<unsigned>(per_org);
   cfg.rate = 0;  // the client's own budget paces the run (~1 s); the twin never throttles
   cfg.seed = 909;
+  cfg.batch_actions_per_second = 500;
   sim::server twin(cfg);
   twin.start();
 
   temp_dir dir;
   wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 100, wanted));
-  const std::size_t total = 200;
+  const auto csv = dir.write("in.csv", moving_csv(twin, per_org, wanted));
+  const std::size_t total = 2 * per_org;
   const auto report = dir.path() / "report.csv";
   const auto journal = dir.path() / "run.journal";
   const unsigned concurrency = 4;
   const std::vector<std::string> args = {
-      "apply", csv.string(), "--base-url", twin.base_url(), "--rate", "100", "--burst", "10", "--ip-rate", "1000",
-      "--concurrency", std::to_string(concurrency), "--report", report.string(), "--journal", journal.string(),
-      "--progress", "off"};
+      "apply", csv.string(), "--mode", GetParam(), "--base-url", twin.base_url(), "--rate", batch ? "20" : "100",
+      "--burst", "10", "--ip-rate", "1000", "--concurrency", std::to_string(concurrency), "--report",
+      report.string(), "--journal", journal.string(), "--progress", "off"};
 
   unsigned kills = 0;
   for (unsigned k = 0; k < 10; ++k) {
@@ -48,7 +56,7 @@ TEST(Crash, SigkillAtTenPointsThenResume) {
     child c(a, twin.api_key(), dir.path(), "run" + std::to_string(k));
     // Bounded wait for the kill point (process synchronisation, no timing assumption).
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!c.poll() && twin.stats().puts_applied < target && std::chrono::steady_clock::now() < deadline) {
+    while (!c.poll() && applied_so_far(twin, batch) < target && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     if (c.kill()) ++kills;
@@ -67,10 +75,13 @@ TEST(Crash, SigkillAtTenPointsThenResume) {
   EXPECT_EQ(state_mismatches(twin, wanted), 0u);
 
   const auto s = twin.stats();
-  std::printf("kills: %u, puts applied: %llu, duplicate applies: %llu\n", kills,
-              static_cast<unsigned long long>(s.puts_applied), static_cast<unsigned long long>(s.duplicate_applies));
-  EXPECT_LE(s.duplicate_applies, std::uint64_t{kills} * concurrency) << "rows re-sent beyond those in flight";
-  EXPECT_EQ(s.puts_applied - s.duplicate_applies, total);
+  std::printf("%s: kills: %u, applied: %llu, duplicate applies: %llu\n", GetParam().c_str(), kills,
+              static_cast<unsigned long long>(applied_so_far(twin, batch)),
+              static_cast<unsigned long long>(s.duplicate_applies));
+  if (!batch) {
+    EXPECT_LE(s.duplicate_applies, std::uint64_t{kills} * concurrency) << "rows re-sent beyond those in flight";
+    EXPECT_EQ(s.puts_applied - s.duplicate_applies, total);
+  }
 
   const auto rows = io::read_report(report).rows;
   EXPECT_EQ(rows.size(), total);
@@ -82,6 +93,8 @@ TEST(Crash, SigkillAtTenPointsThenResume) {
   EXPECT_EQ(lines.size(), total);
   EXPECT_EQ(io::read_journal(journal).done.size(), total);
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, Crash, ::testing::Values("put", "batch"), mode_name);
 
 } // namespace
 } // namespace relicense::fault_test

@@ -4,6 +4,8 @@
 // everything it wrote for the API key.
 #pragma once
 
+#include "relicense/io/journal.hpp"
+#include "relicense/io/report.hpp"
 #include "relicense/sim/server.hpp"
 #include "relicense/test/run_process.hpp"
 #include "relicense/test/temp_dir.hpp"
@@ -16,6 +18,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -166,5 +170,62 @@ inline child_result run(const std::vector<std::string>& args, const std::string&
   child c(args, key, dir);
   return c.wait(bound);
 }
+
+/// Licenses the twin has applied so far: PUTs in put mode, action-batch updates in batch mode.
+inline std::uint64_t applied_so_far(const sim::server& twin, bool batch) {
+  const auto s = twin.stats();
+  return batch ? s.batch_actions_applied : s.puts_applied;
+}
+
+/// Waits until the twin has applied at least `n` licenses or the child ended (bounded: a
+/// process-synchronisation wait, not a timing assumption). False when the child ended first.
+inline bool wait_for_applied(child& c, const sim::server& twin, bool batch, std::uint64_t n,
+                             std::chrono::seconds bound = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (applied_so_far(twin, batch) < n) {
+    if (c.poll() || std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  return !c.poll();
+}
+
+/// Outcomes of a report whose rows must be the plan's lines 2..1+`rows`, each exactly once
+/// (failures recorded with ADD_FAILURE).
+inline std::map<io::outcome, std::size_t> outcomes_once(const std::filesystem::path& report, std::size_t rows) {
+  std::map<io::outcome, std::size_t> n;
+  std::set<std::uint32_t> lines;
+  for (const auto& row : io::read_report(report).rows) {
+    if (!lines.insert(row.line).second) ADD_FAILURE() << "line " << row.line << " reported twice";
+    ++n[row.result];
+  }
+  EXPECT_EQ(lines.size(), rows) << report;
+  if (!lines.empty()) {
+    EXPECT_EQ(*lines.begin(), 2u);
+    EXPECT_EQ(*lines.rbegin(), rows + 1);
+  }
+  return n;
+}
+
+/// Every row of the report is applied or unchanged, and each is there once.
+inline void expect_all_in_place(const std::filesystem::path& report, std::size_t rows) {
+  for (const auto& row : io::read_report(report).rows) {
+    EXPECT_TRUE(row.result == io::outcome::applied || row.result == io::outcome::unchanged)
+        << "line " << row.line << ": " << io::to_string(row.result) << " " << row.error;
+  }
+  outcomes_once(report, rows);
+}
+
+/// The lines of `text`, without empty ones.
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty()) out.push_back(l);
+  }
+  return out;
+}
+
+/// "put" and "batch", for TEST_P over the apply modes.
+inline std::string mode_name(const ::testing::TestParamInfo<std::string>& i) { return i.param; }
 
 } // namespace relicense::fault_test

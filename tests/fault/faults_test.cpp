@@ -1,7 +1,9 @@
-// Faults end to end: the relicense binary against the twin injecting 5xx (half applied
-// before the error), dropped connections, responses slower than --timeout, 429 storms with and
-// without Retry-After, and redirects, each alone and all together. Whatever happens on the wire,
-// the twin ends in the CSV's state, the report has every row exactly once, and the exit is 0.
+// Faults end to end: the relicense binary against the twin injecting 5xx (half applied before
+// the error), dropped connections, responses slower than --timeout, 429 storms with and without
+// Retry-After, and redirects, each alone and all together, in put mode and in batch mode (where
+// the twin injects them into action-batch POSTs and polls: a POST whose answer is lost was
+// accepted, and its rows go out again in a second batch). Whatever happens on the wire, the twin
+// ends in the CSV's state, the report has every row exactly once, and the exit is 0.
 #include "relicense/sim/server.hpp"
 
 #include "fault_support.hpp"
@@ -10,8 +12,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <set>
+#include <chrono>
 #include <string>
+#include <thread>
+#include <tuple>
 
 namespace relicense::fault_test {
 namespace {
@@ -32,41 +36,58 @@ struct fault_case {
 
 void PrintTo(const fault_case& c, std::ostream* os) { *os << c.name; }
 
-class Faults : public ::testing::TestWithParam<fault_case> {};
+class Faults : public ::testing::TestWithParam<std::tuple<fault_case, std::string>> {};
 
-// Under this mix of faults every row ends applied exactly as the CSV says, the report lists each
-// row once, the exit is 0, and the fault really happened (the twin counted it).
+/// A fault probability for the mode: batch mode makes far fewer requests (a POST and a poll or
+/// two per 100 rows), so a fault alone is made likely enough to happen at all; mixed, each stays
+/// low enough that a batch rarely sees its poll limit of failures.
+double for_mode(double p, bool batch, bool mixed) {
+  if (!batch || p == 0) return p;
+  return mixed ? 0.05 : 0.15;
+}
+
+// Under this mix of faults, in this mode, every row ends applied exactly as the CSV says, the
+// report lists each row once, the exit is 0, and the fault really happened (the twin counted it).
 TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
-  const fault_case& fc = GetParam();
+  const fault_case& fc = std::get<0>(GetParam());
+  const std::string& mode = std::get<1>(GetParam());
+  const bool batch = mode == "batch";
+  const bool mixed = std::string(fc.name) == "all_together";
+  // Batch mode: 20 batches of 100, more than the 5 per org that run at once.
+  const std::size_t per_org = batch ? 1000 : 150;
   sim::sim_config cfg;
   cfg.orgs = 2;
-  cfg.licenses_per_org = 150;
+  cfg.licenses_per_org = static_cast<unsigned>(per_org);
   cfg.seed = 808;
-  cfg.rate = fc.retry_after_storm ? 100 : 500;
-  cfg.burst = fc.retry_after_storm ? 10 : 500;
+  // The storm: the client believes in 500/s; the twin allows far less (in batch mode, fewer than
+  // the 5 POSTs an org's lanes send at once).
+  cfg.rate = fc.retry_after_storm ? (batch ? 2 : 100) : 500;
+  cfg.burst = fc.retry_after_storm ? (batch ? 2 : 10) : 500;
   cfg.ip_rate = 5000;
-  cfg.fault_5xx = fc.fault_5xx;
-  cfg.fault_drop = fc.fault_drop;
-  cfg.fault_slow = fc.fault_slow;
+  cfg.fault_5xx = for_mode(fc.fault_5xx, batch, mixed);
+  cfg.fault_drop = for_mode(fc.fault_drop, batch, mixed);
+  cfg.fault_slow = for_mode(fc.fault_slow, batch, mixed);
   cfg.fault_429 = fc.fault_429;
   cfg.slow_delay = std::chrono::milliseconds(1500);
   cfg.redirect = fc.redirect;
+  cfg.batch_actions_per_second = 5000;
   sim::server twin(cfg);
   twin.start();
 
   temp_dir dir;
   wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 150, wanted));
+  const std::size_t total = 2 * per_org;
+  const auto csv = dir.write("in.csv", moving_csv(twin, per_org, wanted));
   const auto report = dir.path() / "report.csv";
-  const std::string client_rate = "500";  // with retry_after_storm: 5x the twin's budget
-  const auto r = run({"apply", csv.string(), "--base-url", twin.base_url(), "--rate", client_rate, "--burst",
-                      client_rate, "--ip-rate", "5000", "--concurrency", "8", "--timeout", "0.5",
+  const std::string client_rate = "500";  // with retry_after_storm: far above the twin's budget
+  const auto r = run({"apply", csv.string(), "--mode", mode, "--base-url", twin.base_url(), "--rate", client_rate,
+                      "--burst", client_rate, "--ip-rate", "5000", "--concurrency", "8", "--timeout", "0.5",
                       "--max-attempts", "30", "--report", report.string(), "--journal",
                       (dir.path() / "run.journal").string(), "--progress", "off"},
-                     twin.api_key(), dir.path(), std::chrono::seconds(120));
+                     twin.api_key(), dir.path(), std::chrono::seconds(180));
   const auto st = twin.stats();
-  std::printf("%s: exit %d, requests %llu, 5xx %llu+%llu, drops %llu, slow %llu, 429 %llu (+%llu Retry-After), redirects %llu, duplicate applies %llu\n",
-              fc.name, r.exit_code, static_cast<unsigned long long>(st.requests),
+  std::printf("%s/%s: exit %d, requests %llu, 5xx %llu+%llu, drops %llu, slow %llu, 429 %llu (+%llu Retry-After), redirects %llu, duplicate applies %llu\n",
+              fc.name, mode.c_str(), r.exit_code, static_cast<unsigned long long>(st.requests),
               static_cast<unsigned long long>(st.fault_5xx), static_cast<unsigned long long>(st.fault_5xx_applied),
               static_cast<unsigned long long>(st.fault_drop), static_cast<unsigned long long>(st.fault_slow),
               static_cast<unsigned long long>(st.fault_429), static_cast<unsigned long long>(st.rate_limited),
@@ -75,32 +96,25 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(state_mismatches(twin, wanted), 0u);
 
-  const auto rows = io::read_report(report).rows;
-  EXPECT_EQ(rows.size(), 300u);
-  std::set<std::uint32_t> lines;
-  for (const auto& row : rows) {
-    EXPECT_TRUE(lines.insert(row.line).second) << "line " << row.line << " reported twice";
-    EXPECT_TRUE(row.result == io::outcome::applied || row.result == io::outcome::unchanged)
-        << "line " << row.line << ": " << io::to_string(row.result) << " " << row.error;
-  }
-  EXPECT_EQ(lines.size(), 300u);
-  if (!lines.empty()) {
-    EXPECT_EQ(*lines.begin(), 2u);
-    EXPECT_EQ(*lines.rbegin(), 301u);
-  }
+  expect_all_in_place(report, total);
 
   const auto s = twin.stats();
-  if (fc.fault_5xx > 0) {
-    EXPECT_GT(s.fault_5xx + s.fault_5xx_applied, 0u);
-  }
-  if (fc.fault_drop > 0) {
-    EXPECT_GT(s.fault_drop, 0u);
-  }
-  if (fc.fault_slow > 0) {
-    EXPECT_GT(s.fault_slow, 0u);
-  }
-  if (fc.fault_429 > 0) {
-    EXPECT_GT(s.fault_429, 0u);
+  if (batch && mixed) {
+    // Few requests: each kind alone is checked by its own case; here, that faults happened.
+    EXPECT_GT(s.fault_5xx + s.fault_5xx_applied + s.fault_drop + s.fault_slow + s.fault_429, 0u);
+  } else {
+    if (fc.fault_5xx > 0) {
+      EXPECT_GT(s.fault_5xx + s.fault_5xx_applied, 0u);
+    }
+    if (fc.fault_drop > 0) {
+      EXPECT_GT(s.fault_drop, 0u);
+    }
+    if (fc.fault_slow > 0) {
+      EXPECT_GT(s.fault_slow, 0u);
+    }
+    if (fc.fault_429 > 0) {
+      EXPECT_GT(s.fault_429, 0u);
+    }
   }
   if (fc.retry_after_storm) {
     EXPECT_GT(s.rate_limited, 0u);
@@ -110,16 +124,55 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
   }
 }
 
+// A batch POST is not idempotent: every first POST is answered 5xx (half of them after the twin
+// accepted the batch) until one accepted batch lost its answer. The client submits those rows
+// again in a second batch; both run, and still the state ends exact, each row reported once.
+TEST(BatchFaults, LostPostAnswerMeansASecondBatchAndStillEndsExact) {
+  sim::sim_config cfg;
+  cfg.orgs = 1;
+  cfg.licenses_per_org = 300;
+  cfg.rate = 0;
+  cfg.seed = 818;
+  cfg.fault_5xx = 1.0;
+  cfg.batch_actions_per_second = 5000;
+  sim::server twin(cfg);
+  twin.start();
+  temp_dir dir;
+  wanted_map wanted;
+  const auto csv = dir.write("in.csv", moving_csv(twin, 300, wanted));
+  const auto report = dir.path() / "report.csv";
+  child c({"apply", csv.string(), "--mode", "batch", "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
+           "--max-attempts", "30", "--report", report.string(), "--journal", (dir.path() / "run.journal").string(),
+           "--progress", "off"},
+          twin.api_key(), dir.path(), "batch");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (twin.stats().fault_5xx_applied == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  twin.set_faults(0, 0, 0, 0);
+  const auto r = c.wait();
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(twin.stats().fault_5xx_applied, 0u);
+  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  expect_all_in_place(report, 300);
+  // The accepted batch whose answer was lost ran too: its licenses were applied twice.
+  EXPECT_GT(twin.stats().batch_actions_applied, 300u);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     EachAloneAndAllTogether, Faults,
-    ::testing::Values(fault_case{"server_errors", 0.05},
-                      fault_case{"dropped_connections", 0, 0.02},
-                      fault_case{"slow_responses", 0, 0, 0.01},
-                      fault_case{"storm_429_without_retry_after", 0, 0, 0, 0.2},
-                      fault_case{"storm_429_with_retry_after", 0, 0, 0, 0, true},
-                      fault_case{"redirects", 0, 0, 0, 0, false, true},
-                      fault_case{"all_together", 0.05, 0.02, 0.01, 0.1, true, true}),
-    [](const ::testing::TestParamInfo<fault_case>& i) { return std::string(i.param.name); });
+    ::testing::Combine(::testing::Values(fault_case{"server_errors", 0.05},
+                                         fault_case{"dropped_connections", 0, 0.02},
+                                         fault_case{"slow_responses", 0, 0, 0.01},
+                                         fault_case{"storm_429_without_retry_after", 0, 0, 0, 0.2},
+                                         fault_case{"storm_429_with_retry_after", 0, 0, 0, 0, true},
+                                         fault_case{"redirects", 0, 0, 0, 0, false, true},
+                                         fault_case{"all_together", 0.05, 0.02, 0.01, 0.1, true, true}),
+                       ::testing::Values(std::string("put"), std::string("batch"))),
+    [](const ::testing::TestParamInfo<std::tuple<fault_case, std::string>>& i) {
+      return std::string(std::get<0>(i.param).name) + "_" + std::get<1>(i.param);
+    });
 
 } // namespace
 } // namespace relicense::fault_test

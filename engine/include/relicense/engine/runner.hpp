@@ -65,6 +65,11 @@ struct run_counters {
 };
 
 /// Receives every row's final result, on the runner's thread, as rows finish.
+///
+/// A sink that cannot record results (a full disk, an I/O error) throws from on_result, flush or
+/// on_progress: the run then stops as an abort would (no request leaves after it, the rows in
+/// flight settle and still reach the sink, which may have another file that works), and run()
+/// rethrows the first such exception once every row has its result.
 class result_sink {
 public:
   virtual ~result_sink() = default;
@@ -76,7 +81,7 @@ public:
   /// The put runner calls this once per turn of its event loop in which rows finished, before
   /// any worker that finished one of those rows sends another request, and once at the end: a
   /// sink may buffer between calls (one write for many rows) and lose, in a kill, only rows
-  /// that were in flight anyway. An exception stops the run and is rethrown by run().
+  /// that were in flight anyway. An exception stops the run (see above).
   virtual void flush() {}
 };
 
@@ -104,7 +109,10 @@ struct run_config {
 /// How a run ended.
 enum class run_status : std::uint8_t {
   completed,   ///< every row was attempted (each applied, unchanged, failed or skipped)
-  aborted,     ///< 401/403, TLS failure or unreachable host: the rest not_attempted
+  /// 401/403, TLS failure, unreachable host, or a sink that cannot write. The failure is the
+  /// run's, not a row's: the row whose answer ended the run and the rows not sent are
+  /// not_attempted, never failed for good, so --resume sends them again.
+  aborted,
   interrupted  ///< SIGINT/SIGTERM or the sink asked to stop: the rest not_attempted
 };
 

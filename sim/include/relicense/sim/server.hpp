@@ -134,6 +134,8 @@ public:
   void set_budget(double rate, double burst, double ip_rate);
   /// Changes the background application's requests/s per org at runtime (0: stops it).
   void set_background_rate(double rate);
+  /// Changes the accepted key at runtime (a key revoked or rotated in the middle of a run).
+  void set_api_key(std::string key);
 
 private:
   std::unique_ptr<detail::server_impl> impl_;
