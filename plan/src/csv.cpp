@@ -896,8 +896,12 @@ private:
     const std::uint64_t rows_seen = result_.plan.counts.input_rows;
     if (size_hint_ == 0 || rows_seen < 256 || bytes_fed_ == 0) return;
     const double per_row = static_cast<double>(bytes_fed_) / static_cast<double>(rows_seen);
-    const auto expected = static_cast<std::size_t>(static_cast<double>(size_hint_) / per_row * 1.05) + 64;
-    if (expected > (std::size_t{1} << 28)) return;  // implausible: let the vectors grow instead
+    // Never more than the limits allow: a 10 GB file must not reserve (and zero) a table for rows
+    // that will never be read.
+    const auto readable = static_cast<double>(std::min(size_hint_, opts_.max_input_bytes));
+    const auto expected = std::min<std::uint64_t>(static_cast<std::uint64_t>(readable / per_row * 1.05) + 64,
+                                                  opts_.max_rows);
+    if (expected > (std::uint64_t{1} << 28)) return;  // implausible: let the vectors grow instead
     result_.plan.rows.reserve(expected);
     licenses_.reserve(expected);
   }
