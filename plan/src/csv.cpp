@@ -396,15 +396,15 @@ private:
 
   // An encoding problem at the next byte: named with its line and field, and the load stops.
   void encoding_error(const std::string& what) {
+    fatal_ = true;  // first: the error is not also reported as "stopped reading after N errors"
     error(line_, static_cast<std::uint32_t>(std::min<std::size_t>(field_, opts_.max_columns) + 1),
           column_name(field_), what + "; the rest of the file was not read");
-    fatal_ = true;
   }
 
   // A problem that makes the rest of the input not worth reading: reported, and the load stops.
   void stop(std::uint32_t line, std::string what) {
-    error(line, 0, "", std::move(what) + "; the rest of the file was not read");
     fatal_ = true;
+    error(line, 0, "", std::move(what) + "; the rest of the file was not read");
   }
 
   // ---- the state machine ---------------------------------------------------------------------

@@ -551,6 +551,18 @@ TEST(plan_csv_limits, stops_after_100_errors) {
   EXPECT_EQ(f.plan.rows.size(), 1u);
 }
 
+// A fatal problem that is also the 100th error is reported once, without the "stopped" note.
+TEST(plan_csv_limits, fatal_hundredth_error) {
+  std::string text = "licenseId,deviceSerial\n";
+  for (int i = 0; i < 99; ++i) text += "L" + std::to_string(i) + ",bad\n";
+  text += std::string("L99,") + '\0' + "\n";
+  auto r = load(text, with_org("O"));
+  EXPECT_FALSE(r.stopped_early);
+  EXPECT_EQ(r.error_count(), 100u);
+  EXPECT_EQ(r.errors.size(), 20u);
+  EXPECT_EQ(r.errors_not_shown, 80u);
+}
+
 // The row and size limits stop an endless stream of valid rows.
 TEST(plan_csv_limits, rows_and_bytes) {
   std::string text = "licenseId,deviceSerial\n";
