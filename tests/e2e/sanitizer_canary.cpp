@@ -34,10 +34,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (std::strcmp(mode, "overflow") == 0) {
-    int* a = new int[4]();
-    const int v = a[opaque(4)];  // one past the end: AddressSanitizer reports a heap overflow
+    char* a = new char[4]();
+    char copy[8] = {};
+    // Past the end, through a real memcpy call (its size is not known at compile time):
+    // AddressSanitizer's heap-buffer-overflow (a plain load would meet UBSan's object-size check).
+    std::memcpy(copy, a, static_cast<std::size_t>(opaque(8)));
     delete[] a;
-    std::printf("%d\n", v);
+    std::printf("%d\n", copy[0]);
     return 1;
   }
   if (std::strcmp(mode, "ub") == 0) {
