@@ -3,11 +3,8 @@
 #include "relicense/io/json.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <ctime>
-#include <iomanip>
-#include <locale>
-#include <sstream>
+#include <array>
+#include <cstdint>
 
 namespace relicense::engine {
 namespace {
@@ -18,38 +15,198 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-std::optional<std::chrono::nanoseconds> parse_delta_seconds(std::string_view s) {
-  if (s.empty() || s.size() > 12) return std::nullopt;
-  // Whole seconds per RFC 9110; a decimal fraction is tolerated (harmless, seen in the wild).
-  std::uint64_t whole = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), whole);
-  if (ec != std::errc{} || p == s.data()) return std::nullopt;
-  double frac = 0;
-  if (p != s.data() + s.size()) {
-    if (*p != '.') return std::nullopt;
-    double scale = 0.1;
-    for (++p; p != s.data() + s.size(); ++p, scale /= 10) {
-      if (*p < '0' || *p > '9') return std::nullopt;
-      frac += (*p - '0') * scale;
-    }
-  }
-  return std::chrono::nanoseconds(static_cast<std::int64_t>((static_cast<double>(whole) + frac) * 1e9));
+using std::chrono::nanoseconds;
+
+constexpr std::int64_t ns_per_s = 1'000'000'000;
+constexpr nanoseconds saturated = nanoseconds::max();
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// seconds × 1e9 + ns, saturated instead of wrapping: a value too large to represent is still a
+// (very long) wait, never a negative one.
+nanoseconds saturating_ns(std::int64_t seconds, std::int64_t ns) noexcept {
+  std::int64_t total = 0;
+  if (__builtin_mul_overflow(seconds, ns_per_s, &total) || __builtin_add_overflow(total, ns, &total))
+    return seconds < 0 ? nanoseconds::min() : saturated;
+  return nanoseconds(total);
 }
 
-// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (the only date form servers may send).
-std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s) {
-  // std::get_time stops quietly at the end of input, so the zone is checked by hand.
-  if (!s.ends_with(" GMT")) return std::nullopt;
-  std::tm tm{};
-  std::istringstream in{std::string(s)};
-  in.imbue(std::locale::classic());
-  in >> std::get_time(&tm, "%a, %d %b %Y %H:%M:%S GMT");
-  if (in.fail()) return std::nullopt;
-  in >> std::ws;
-  if (!in.eof()) return std::nullopt;
-  const std::time_t t = timegm(&tm);
-  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t);
+// delta-seconds = 1*DIGIT (RFC 9110 10.2.3). A decimal fraction is tolerated (seen in the wild).
+// Values past what fits saturate, as RFC 9111 1.2.2 asks of delta-seconds: any number of digits
+// is a long wait, not garbage.
+std::optional<nanoseconds> parse_delta_seconds(std::string_view s) {
+  std::size_t i = 0;
+  std::int64_t whole = 0;
+  bool overflow = false;
+  for (; i < s.size() && is_digit(s[i]); ++i) {
+    if (__builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, s[i] - '0', &whole))
+      overflow = true;
+  }
+  if (i == 0) return std::nullopt;
+  std::int64_t frac = 0;
+  if (i < s.size()) {
+    if (s[i] != '.' || i + 1 == s.size()) return std::nullopt;
+    std::int64_t scale = ns_per_s / 10;
+    for (++i; i < s.size(); ++i, scale /= 10) {
+      if (!is_digit(s[i])) return std::nullopt;
+      frac += (s[i] - '0') * scale;  // digits past the nanosecond add 0
+    }
+  }
+  if (overflow) return saturated;
+  return saturating_ns(whole, frac);
+}
+
+// ---- HTTP-date (RFC 9110 5.6.7) -------------------------------------------------------------
+// Parsed by hand into seconds since the epoch as a 64-bit count: years up to 9999 fit, whereas
+// system_clock's nanoseconds end in 2262 and std::get_time/timegm wrap silently beyond it.
+
+constexpr std::array<std::string_view, 7> day_names = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+constexpr std::array<std::string_view, 7> long_day_names = {"Monday", "Tuesday", "Wednesday", "Thursday",
+                                                            "Friday", "Saturday", "Sunday"};
+constexpr std::array<std::string_view, 12> month_names = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool is_leap(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+unsigned days_in_month(std::int64_t y, unsigned m) noexcept {
+  static constexpr std::array<unsigned, 12> days = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+// A cursor over the value; each take_* consumes exactly its token or fails.
+struct date_reader {
+  std::string_view s;
+
+  bool take(std::string_view lit) {
+    if (!s.starts_with(lit)) return false;
+    s.remove_prefix(lit.size());
+    return true;
+  }
+  // Exactly n digits.
+  std::optional<unsigned> digits(std::size_t n) {
+    if (s.size() < n) return std::nullopt;
+    unsigned v = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!is_digit(s[i])) return std::nullopt;
+      v = v * 10 + static_cast<unsigned>(s[i] - '0');
+    }
+    s.remove_prefix(n);
+    return v;
+  }
+  template <std::size_t N>
+  std::optional<unsigned> name(const std::array<std::string_view, N>& names) {
+    for (std::size_t i = 0; i < N; ++i)
+      if (take(names[i])) return static_cast<unsigned>(i);
+    return std::nullopt;
+  }
+};
+
+struct civil_time {
+  std::int64_t year = 0;
+  unsigned month = 0, day = 0, hour = 0, minute = 0, second = 0;
+};
+
+// "HH:MM:SS"
+bool read_time_of_day(date_reader& r, civil_time& t) {
+  auto h = r.digits(2);
+  if (!h || !r.take(":")) return false;
+  auto m = r.digits(2);
+  if (!m || !r.take(":")) return false;
+  auto sec = r.digits(2);
+  if (!sec) return false;
+  t.hour = *h;
+  t.minute = *m;
+  t.second = *sec;
+  return true;
+}
+
+// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+std::optional<civil_time> read_imf_fixdate(date_reader r) {
+  civil_time t;
+  if (!r.name(day_names) || !r.take(", ")) return std::nullopt;
+  auto d = r.digits(2);
+  if (!d || !r.take(" ")) return std::nullopt;
+  auto m = r.name(month_names);
+  if (!m || !r.take(" ")) return std::nullopt;
+  auto y = r.digits(4);
+  if (!y || !r.take(" ") || !read_time_of_day(r, t) || !r.take(" GMT") || !r.s.empty()) return std::nullopt;
+  t.year = *y;
+  t.month = *m + 1;
+  t.day = *d;
+  return t;
+}
+
+// Obsolete RFC 850 form: "Sunday, 06-Nov-94 08:49:37 GMT". The two-digit year is read as RFC 9110
+// asks: the year with those digits that is not more than 50 years after `now_year`.
+std::optional<civil_time> read_rfc850_date(date_reader r, std::int64_t now_year) {
+  civil_time t;
+  if (!r.name(long_day_names) || !r.take(", ")) return std::nullopt;
+  auto d = r.digits(2);
+  if (!d || !r.take("-")) return std::nullopt;
+  auto m = r.name(month_names);
+  if (!m || !r.take("-")) return std::nullopt;
+  auto yy = r.digits(2);
+  if (!yy || !r.take(" ") || !read_time_of_day(r, t) || !r.take(" GMT") || !r.s.empty()) return std::nullopt;
+  std::int64_t year = now_year - now_year % 100 + *yy;
+  if (year > now_year + 50) year -= 100;
+  t.year = year;
+  t.month = *m + 1;
+  t.day = *d;
+  return t;
+}
+
+// Obsolete asctime form: "Sun Nov  6 08:49:37 1994" (day: two digits, or a space and one digit).
+std::optional<civil_time> read_asctime_date(date_reader r) {
+  civil_time t;
+  if (!r.name(day_names) || !r.take(" ")) return std::nullopt;
+  auto m = r.name(month_names);
+  if (!m || !r.take(" ")) return std::nullopt;
+  std::optional<unsigned> d = r.take(" ") ? r.digits(1) : r.digits(2);
+  if (!d || !r.take(" ") || !read_time_of_day(r, t) || !r.take(" ")) return std::nullopt;
+  auto y = r.digits(4);
+  if (!y || !r.s.empty()) return std::nullopt;
+  t.year = *y;
+  t.month = *m + 1;
+  t.day = *d;
+  return t;
+}
+
+// Seconds since the epoch, or nullopt for a day or time that does not exist (31 Feb, 25:00).
+// A leap second (:60) is allowed, as RFC 5322 allows it.
+std::optional<std::int64_t> epoch_seconds(const civil_time& t) {
+  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > days_in_month(t.year, t.month)) return std::nullopt;
+  if (t.hour > 23 || t.minute > 59 || t.second > 60) return std::nullopt;
+  return days_from_civil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
+}
+
+std::int64_t civil_year(std::int64_t epoch_s) noexcept {
+  // Inverse of days_from_civil, year only.
+  const std::int64_t z = (epoch_s >= 0 ? epoch_s : epoch_s - 86399) / 86400 + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  return static_cast<std::int64_t>(yoe) + era * 400 + (mp >= 10 ? 1 : 0);
+}
+
+// Seconds since the epoch named by an HTTP-date in any of its three forms.
+std::optional<std::int64_t> parse_http_date(std::string_view s, std::int64_t now_s) {
+  std::optional<civil_time> t = read_imf_fixdate({s});
+  if (!t) t = read_rfc850_date({s}, civil_year(now_s));
+  if (!t) t = read_asctime_date({s});
+  if (!t) return std::nullopt;
+  return epoch_seconds(*t);
 }
 
 decision fail(std::string message) {
@@ -107,12 +264,15 @@ std::optional<std::chrono::nanoseconds> parse_retry_after(
     std::string_view value, std::chrono::system_clock::time_point wall_now) {
   value = trim(value);
   if (value.empty()) return std::nullopt;
-  if (value.front() >= '0' && value.front() <= '9') return parse_delta_seconds(value);
-  if (auto when = parse_http_date(value)) {
-    if (*when <= wall_now) return std::chrono::nanoseconds(0);
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(*when - wall_now);
-  }
-  return std::nullopt;
+  if (is_digit(value.front())) return parse_delta_seconds(value);
+  const auto since_epoch = std::chrono::duration_cast<nanoseconds>(wall_now.time_since_epoch());
+  const std::int64_t now_s = std::chrono::floor<std::chrono::seconds>(since_epoch).count();
+  const std::int64_t now_ns = since_epoch.count() - now_s * ns_per_s;  // in [0, 1e9)
+  const auto when = parse_http_date(value, now_s);
+  if (!when) return std::nullopt;
+  // A date already past means "now", as "0" does; the row's attempt count still bounds it.
+  if (*when <= now_s) return nanoseconds(0);
+  return saturating_ns(*when - now_s, -now_ns);
 }
 
 decision decide(const retry_policy& policy, const attempt_result& r, unsigned attempt,
@@ -186,7 +346,7 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
     if (!ra) return retry(retry_cause::throttled_ip, http_message(s, r.api_error));
     decision d = retry(retry_cause::throttled, http_message(s, r.api_error));
     if (d.what == action::retry) {
-      d.delay = std::min(*ra, policy.retry_after_cap);
+      d.delay = std::clamp(*ra, nanoseconds(0), policy.retry_after_cap);
       d.honour_retry_after = true;
     }
     return d;
@@ -205,7 +365,7 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
     // A 503 may say when to come back; honour it for this row (capped), without pausing the org.
     if (d.what == action::retry && r.retry_after) {
       if (auto ra = parse_retry_after(*r.retry_after, wall_now)) {
-        d.delay = std::min(*ra, policy.retry_after_cap);
+        d.delay = std::clamp(*ra, nanoseconds(0), policy.retry_after_cap);
       }
     }
     return d;

@@ -236,33 +236,34 @@ constexpr std::array<const char*, 3> slot_names = {"licenseId", "deviceSerial", 
 class loader_state {
 public:
   loader_state(std::string file, load_options opts) : file_(std::move(file)), opts_(std::move(opts)) {
-    for (unsigned char c : {',', '"', '\r', '\n', '\0'}) special_[c] = true;
-    for (unsigned char c : {'"', '\r', '\n', '\0'}) special_quoted_[c] = true;
+    for (unsigned char c : {',', '"', '\r', '\n'}) special_[c] = true;
+    for (unsigned char c : {'"', '\r', '\n'}) special_quoted_[c] = true;
     begin_field();
   }
 
   void feed(std::string_view chunk) {
     if (fatal_ || finished_) return;
-    const char* p = chunk.data();
-    const char* end = p + chunk.size();
-    bytes_fed_ += chunk.size();
-    if (!bom_checked_) {
-      // The byte-order mark may straddle chunks: hold the first 3 bytes until they are known.
-      while (p < end && prefix_.size() < 3) prefix_ += *p++;
-      if (prefix_.size() < 3 && !looks_like_utf16()) return;
-      check_bom();
-      if (fatal_) return;
+    // Past the size limit, only the bytes up to it are read.
+    const std::uint64_t room = opts_.max_input_bytes - std::min(bytes_fed_, opts_.max_input_bytes);
+    const bool over = chunk.size() > room;
+    if (over) chunk = chunk.substr(0, static_cast<std::size_t>(room));
+    feed_within_limit(chunk);
+    if (over && !fatal_) {
+      stop(line_, "the input is larger than " + std::to_string(opts_.max_input_bytes) +
+                      " bytes (the limit): split it into several files");
     }
-    consume(p, end);
-    if (!reserved_ && header_done_) reserve_from_hint();
   }
+
+  bool done() const noexcept { return fatal_ || finished_; }
 
   void size_hint(std::uint64_t total_bytes) { size_hint_ = total_bytes; }
 
   load_result finish() {
     if (!finished_) {
-      finished_ = true;
       if (!bom_checked_ && !fatal_) check_bom();
+      if (!fatal_ && utf8_need_ > 0)
+        encoding_error("invalid UTF-8: the file ends inside a multi-byte character; save it as UTF-8");
+      finished_ = true;
       if (!fatal_) end_of_input();
       flush_queue();
       count_shared_serials();
@@ -278,6 +279,21 @@ public:
 private:
   // ---- input framing -------------------------------------------------------------------------
 
+  void feed_within_limit(std::string_view chunk) {
+    const char* p = chunk.data();
+    const char* end = p + chunk.size();
+    bytes_fed_ += chunk.size();
+    if (!bom_checked_) {
+      // The byte-order mark may straddle chunks: hold the first 3 bytes until they are known.
+      while (p < end && prefix_.size() < 3) prefix_ += *p++;
+      if (prefix_.size() < 3 && !looks_like_utf16()) return;
+      check_bom();
+      if (fatal_) return;
+    }
+    scan(p, end);
+    if (!reserved_ && header_done_) reserve_from_hint();
+  }
+
   bool looks_like_utf16() const {
     return prefix_.size() >= 2 && ((prefix_[0] == '\xFF' && prefix_[1] == '\xFE') ||
                                    (prefix_[0] == '\xFE' && prefix_[1] == '\xFF'));
@@ -286,7 +302,8 @@ private:
   void check_bom() {
     bom_checked_ = true;
     if (looks_like_utf16()) {
-      error(1, 0, "", "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8");
+      error(1, 0, "", "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8; the rest "
+                      "of the file was not read");
       fatal_ = true;
       return;
     }
@@ -294,13 +311,119 @@ private:
     prefix_.clear();
     std::string_view rest = head;
     if (rest.size() >= 3 && rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
-    consume(rest.data(), rest.data() + rest.size());
+    scan(rest.data(), rest.data() + rest.size());
+  }
+
+  // Checks that [p, end) continues valid UTF-8 without NUL bytes, and hands the bytes to the
+  // state machine up to the first one that is not. Binary data, UTF-16 and legacy 8-bit encodings
+  // are refused at their first bad byte instead of being read to the end (/dev/urandom, a
+  // spreadsheet's binary format). Runs of ASCII are checked 8 bytes at a time.
+  void scan(const char* p, const char* end) {
+    const char* q = p;
+    while (q < end) {
+      if (utf8_need_ == 0) {
+        constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        while (end - q >= 8) {
+          std::uint64_t w;
+          std::memcpy(&w, q, 8);
+          if (((w - ones) | w) & highs) break;  // a NUL or a byte >= 0x80 among the 8
+          q += 8;
+        }
+        if (q == end) break;
+        const auto c = static_cast<unsigned char>(*q);
+        if (c != 0 && c < 0x80) {
+          ++q;
+          continue;
+        }
+        // The lead byte fixes the sequence's length and the range of its second byte, which
+        // excludes overlong forms, surrogates and code points past U+10FFFF (Unicode table 3-7).
+        utf8_lo_ = 0x80;
+        utf8_hi_ = 0xBF;
+        utf8_seq_.assign(1, static_cast<char>(c));
+        if (c >= 0xC2 && c <= 0xDF) {
+          utf8_need_ = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+          utf8_need_ = 2;
+          if (c == 0xE0) utf8_lo_ = 0xA0;
+          if (c == 0xED) utf8_hi_ = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+          utf8_need_ = 3;
+          if (c == 0xF0) utf8_lo_ = 0x90;
+          if (c == 0xF4) utf8_hi_ = 0x8F;
+        } else {
+          utf8_seq_.clear();
+          consume(p, q);
+          bad_byte(c);
+          return;
+        }
+        ++q;
+      } else {
+        const auto c = static_cast<unsigned char>(*q);
+        if (c < utf8_lo_ || c > utf8_hi_) {
+          consume(p, q);
+          bad_byte(c);
+          return;
+        }
+        utf8_lo_ = 0x80;
+        utf8_hi_ = 0xBF;
+        --utf8_need_;
+        utf8_seq_ += static_cast<char>(c);
+        ++q;
+      }
+    }
+    consume(p, end);
+  }
+
+  void bad_byte(unsigned char c) {
+    if (fatal_) return;  // the bytes before it already stopped the load
+    if (c == 0) {
+      encoding_error("a NUL byte (is the file UTF-16 or binary? save it as UTF-8 CSV)");
+      return;
+    }
+    // Name the bytes of the broken sequence too: in a Latin-1 file the culprit is its first
+    // byte (0xE9 of "Café"), not the byte after it.
+    std::string bytes;
+    char buf[8];
+    for (unsigned char b : utf8_seq_) {
+      std::snprintf(buf, sizeof buf, "0x%02X ", b);
+      bytes += buf;
+    }
+    std::snprintf(buf, sizeof buf, "0x%02X", c);
+    bytes += buf;
+    encoding_error("invalid UTF-8 (" + std::string(utf8_seq_.empty() ? "byte " : "bytes ") + bytes +
+                   "): save the file as UTF-8 CSV");
+  }
+
+  // An encoding problem at the next byte: named with its line and field, and the load stops.
+  void encoding_error(const std::string& what) {
+    fatal_ = true;  // first: the error is not also reported as "stopped reading after N errors"
+    error(line_, static_cast<std::uint32_t>(std::min<std::size_t>(field_, opts_.max_columns) + 1),
+          column_name(field_), what + "; the rest of the file was not read");
+  }
+
+  // A problem that makes the rest of the input not worth reading: reported, and the load stops.
+  void stop(std::uint32_t line, std::string what) {
+    fatal_ = true;
+    error(line, 0, "", std::move(what) + "; the rest of the file was not read");
   }
 
   // ---- the state machine ---------------------------------------------------------------------
 
-  void consume(const char* p, const char* end) {
-    while (p < end && !fatal_) {
+  // Feeds [p, end) through the state machine. A record may not grow past max_record_bytes: each
+  // step is given at most the bytes left to the limit (plus one, the line break that ends a
+  // record of exactly the limit), so a line without end (/dev/zero, a lost quote in a huge file)
+  // costs neither unbounded time nor memory.
+  void consume(const char* const begin, const char* const end) {
+    const std::uint64_t base = consumed_;
+    consumed_ += static_cast<std::uint64_t>(end - begin);
+    const std::uint64_t max = opts_.max_record_bytes;
+    for (const char* p = begin; p < end && !fatal_;) {
+      const std::uint64_t used = base + static_cast<std::uint64_t>(p - begin) - record_start_;
+      if (used > max) {
+        record_too_long();
+        return;
+      }
+      const char* const lim = p + std::min<std::uint64_t>(static_cast<std::uint64_t>(end - p), max + 1 - used);
       const char c = *p;
       switch (state_) {
         case field_state::start:
@@ -325,26 +448,24 @@ private:
 
         case field_state::unquoted: {
           const char* q = p;
-          while (q < end && !special_[static_cast<unsigned char>(*q)]) ++q;
+          while (q < lim && !special_[static_cast<unsigned char>(*q)]) ++q;
           if (q != p) {
             append(p, q);
             nonempty_ = true;
             p = q;
-            if (p == end) break;
+            if (p == lim) break;
           }
           const char d = *p++;
           if (d == ',') {
-            end_field();
+            separator();
           } else if (d == '\n' || d == '\r') {
             end_field();
             newline(d);
             end_record();
-          } else if (d == '"') {
+            record_start_ = base + static_cast<std::uint64_t>(p - begin);
+          } else {  // '"'
             format_error("a quote inside an unquoted field (quote the whole field and double "
                          "the quotes inside it)");
-            append(p - 1, p);
-          } else {  // NUL
-            nul();
             append(p - 1, p);
           }
           break;
@@ -352,23 +473,19 @@ private:
 
         case field_state::quoted: {
           const char* q = p;
-          while (q < end && !special_quoted_[static_cast<unsigned char>(*q)]) ++q;
+          while (q < lim && !special_quoted_[static_cast<unsigned char>(*q)]) ++q;
           if (q != p) {
             append(p, q);
             pending_cr_ = false;
             p = q;
-            if (p == end) break;
+            if (p == lim) break;
           }
           const char d = *p++;
           if (d == '"') {
             state_ = field_state::quote_in_quoted;
             pending_cr_ = false;
-          } else if (d == '\n' || d == '\r') {
-            count_line(d);  // a line break inside quotes is data, but it is still a new line
-            append(p - 1, p);
-          } else {
-            pending_cr_ = false;
-            nul();
+          } else {  // a line break inside quotes is data, but it is still a new line
+            count_line(d);
             append(p - 1, p);
           }
           break;
@@ -388,13 +505,13 @@ private:
           ++p;
           if (is_blank(c)) break;
           if (c == ',') {
-            end_field();
+            separator();
           } else if (c == '\n' || c == '\r') {
             end_field();
             newline(c);
             end_record();
+            record_start_ = base + static_cast<std::uint64_t>(p - begin);
           } else {
-            if (c == '\0') nul();
             format_error("unexpected text after a closing quote (a quoted field must end at the "
                          "quote; double a quote to include it)");
             append(p - 1, p);
@@ -402,6 +519,27 @@ private:
           }
           break;
       }
+    }
+  }
+
+  void record_too_long() {
+    const std::string limit = std::to_string(opts_.max_record_bytes);
+    if (state_ == field_state::quoted) {
+      stop(record_line_, "a quoted field opened on line " + std::to_string(quote_line_) + " is still open after " +
+                             limit + " bytes (the limit for one record): is a closing quote missing?");
+    } else {
+      stop(record_line_, "the line is longer than " + limit + " bytes (the limit for one record)");
+    }
+  }
+
+  // A ',' outside quotes: the next field begins, unless that makes too many.
+  void separator() {
+    end_field();
+    if (field_ < opts_.max_columns) return;
+    if (!header_done_) {
+      stop(record_line_, "the header has more than " + std::to_string(opts_.max_columns) + " columns (the limit)");
+    } else {
+      format_error(more_fields_);
     }
   }
 
@@ -472,15 +610,11 @@ private:
     begin_field();
   }
 
-  void format_error(const char* what) {
+  void format_error(const std::string& what) {
     if (record_error_.empty()) {
       record_error_ = what;
       record_error_field_ = field_;
     }
-  }
-
-  void nul() {
-    format_error("a NUL byte (is the file UTF-16 or binary? save it as UTF-8 CSV)");
   }
 
   std::string column_name(std::size_t field) const {
@@ -589,6 +723,10 @@ private:
 
   void on_row(std::uint32_t line) {
     plan& p = result_.plan;
+    if (p.counts.input_rows == opts_.max_rows) {
+      stop(line, "more than " + std::to_string(opts_.max_rows) + " data rows (the limit): split the file");
+      return;
+    }
     ++p.counts.input_rows;
     if (!record_error_.empty()) {
       error(line, static_cast<std::uint32_t>(record_error_field_ + 1), column_name(record_error_field_),
@@ -758,8 +896,12 @@ private:
     const std::uint64_t rows_seen = result_.plan.counts.input_rows;
     if (size_hint_ == 0 || rows_seen < 256 || bytes_fed_ == 0) return;
     const double per_row = static_cast<double>(bytes_fed_) / static_cast<double>(rows_seen);
-    const auto expected = static_cast<std::size_t>(static_cast<double>(size_hint_) / per_row * 1.05) + 64;
-    if (expected > (std::size_t{1} << 28)) return;  // implausible: let the vectors grow instead
+    // Never more than the limits allow: a 10 GB file must not reserve (and zero) a table for rows
+    // that will never be read.
+    const auto readable = static_cast<double>(std::min(size_hint_, opts_.max_input_bytes));
+    const auto expected = std::min<std::uint64_t>(static_cast<std::uint64_t>(readable / per_row * 1.05) + 64,
+                                                  opts_.max_rows);
+    if (expected > (std::uint64_t{1} << 28)) return;  // implausible: let the vectors grow instead
     result_.plan.rows.reserve(expected);
     licenses_.reserve(expected);
   }
@@ -789,12 +931,22 @@ private:
   // ---- results -------------------------------------------------------------------------------
 
   void error(std::uint32_t line, std::uint32_t column, std::string column_name, std::string message) {
+    if (result_.stopped_early) return;  // rows still queued behind the stop are not reported
     if (!settling_) flush_queue();
     if (result_.errors.size() >= opts_.max_errors) {
       ++result_.errors_not_shown;
-      return;
+    } else {
+      result_.errors.push_back(diagnostic{file_, line, column, std::move(column_name), std::move(message)});
     }
-    result_.errors.push_back(diagnostic{file_, line, column, std::move(column_name), std::move(message)});
+    // A file that is wrong on every line (the wrong file, a wrong column order) says so within
+    // the first errors; reading the rest would only take time.
+    if (!finished_ && !fatal_ && result_.error_count() >= opts_.stop_after_errors) {
+      result_.errors.push_back(diagnostic{file_, line, 0, "",
+                                          "stopped reading after " + std::to_string(result_.error_count()) +
+                                              " errors; the rest of the file was not checked"});
+      result_.stopped_early = true;
+      fatal_ = true;
+    }
   }
 
   void warning(std::uint32_t line, std::uint32_t column, std::string column_name, std::string message) {
@@ -834,6 +986,11 @@ private:
   std::string prefix_;  // first bytes, until the BOM question is settled
   bool fatal_ = false;
   bool finished_ = false;
+  std::uint64_t consumed_ = 0;      // bytes given to the state machine so far
+  std::uint64_t record_start_ = 0;  // offset of the current record's first byte
+  std::uint32_t utf8_need_ = 0;     // continuation bytes still due in a multi-byte character
+  std::string utf8_seq_;            // bytes of that character so far
+  unsigned char utf8_lo_ = 0x80, utf8_hi_ = 0xBF;  // range of the next continuation byte
   std::uint32_t line_ = 1;         // physical line of the next byte
   std::uint32_t record_line_ = 1;  // line where the current record started
   std::uint32_t quote_line_ = 0;   // line of the current field's opening quote
@@ -847,6 +1004,7 @@ private:
   std::size_t field_ = 0;       // 0-based index of the current field
   bool nonempty_ = false;       // the record has a non-blank byte or a quote
   std::string record_error_;    // first format error of the record
+  const std::string more_fields_ = "more than " + std::to_string(opts_.max_columns) + " fields (the limit)";
   std::size_t record_error_field_ = 0;
 
   // Header.
@@ -888,6 +1046,7 @@ plan_loader::plan_loader(plan_loader&&) noexcept = default;
 plan_loader& plan_loader::operator=(plan_loader&&) noexcept = default;
 
 void plan_loader::feed(std::string_view chunk) { state_->feed(chunk); }
+bool plan_loader::done() const noexcept { return state_->done(); }
 void plan_loader::size_hint(std::uint64_t total_bytes) { state_->size_hint(total_bytes); }
 load_result plan_loader::finish() { return state_->finish(); }
 
@@ -898,31 +1057,34 @@ load_result parse_plan(std::string_view text, std::string_view file_name, const 
 }
 
 load_result load_plan(const std::filesystem::path& file, const load_options& opts) {
-  const std::string name = file.string();
+  const bool from_stdin = file == "-";
+  const std::string name = from_stdin ? "<stdin>" : file.string();
   std::error_code ec;
-  if (std::filesystem::is_directory(file, ec)) {
+  if (!from_stdin && std::filesystem::is_directory(file, ec)) {
     load_result r;
     r.errors.push_back(diagnostic{name, 0, 0, "", "cannot read: it is a directory"});
     return r;
   }
-  std::FILE* f = std::fopen(name.c_str(), "rb");
+  std::FILE* f = from_stdin ? stdin : std::fopen(name.c_str(), "rb");
   if (f == nullptr) {
     load_result r;
     r.errors.push_back(diagnostic{name, 0, 0, "", std::string("cannot open: ") + std::strerror(errno)});
     return r;
   }
   plan_loader loader{name, opts};
-  if (auto size = std::filesystem::file_size(file, ec); !ec) loader.size_hint(size);
+  // Only a regular file's size is a hint; a pipe or a device has none.
+  if (!from_stdin && std::filesystem::is_regular_file(file, ec))
+    if (auto size = std::filesystem::file_size(file, ec); !ec) loader.size_hint(size);
   // 1 MiB chunks: large enough that fread's cost is noise, small enough to be irrelevant to RSS.
   std::vector<char> buf(1 << 20);
-  for (;;) {
+  while (!loader.done()) {
     const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
     if (n > 0) loader.feed(std::string_view(buf.data(), n));
     if (n < buf.size()) break;
   }
   const bool failed = std::ferror(f) != 0;
   const int err = errno;
-  std::fclose(f);
+  if (!from_stdin) std::fclose(f);
   load_result r = loader.finish();
   if (failed) {
     r.errors.insert(r.errors.begin(),

@@ -261,22 +261,36 @@ TEST(EngineE2E, SinkFlushFailureStopsTheRun) {
   EXPECT_LT(twin.stats().puts_applied, 100u);  // stopped early, not after every row
 }
 
-// Redirects to the shard listener are followed and the shard remembered per org.
-TEST(EngineE2E, FollowsRedirectAndRemembersShard) {
-  auto cfg = fast_twin(2, 100);
-  cfg.redirect = true;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 100);
-  auto c = client_for(twin);
-  c.concurrency = 4;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
-  EXPECT_EQ(r.status, engine::run_status::completed);
-  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
-  EXPECT_GE(r.counters.redirects, 1u);
-  EXPECT_LE(r.counters.redirects, 2u * c.concurrency);  // once per org, not per row
-  expect_state_matches(twin, p);
+// Redirects to the shard listener are followed, and the shard is remembered per organization,
+// not per worker or per run. With one worker each org is redirected exactly once: memory per
+// worker (or one for the whole run) would redirect only the first org, no memory every row. With
+// fewer workers than orgs, every org is still redirected at least once, and at most once per
+// worker (the requests already in flight when its first redirect came back).
+TEST(EngineE2E, RemembersTheShardPerOrganization) {
+  constexpr unsigned orgs = 10, rows_per_org = 30;
+  for (unsigned workers : {1u, 3u}) {
+    auto cfg = fast_twin(orgs, rows_per_org);
+    cfg.redirect = true;
+    sim::server twin(cfg);
+    twin.start();
+    const auto p = make_plan(twin.orgs(), rows_per_org);
+    ASSERT_EQ(p.orgs.size(), orgs);
+    auto c = client_for(twin);
+    c.concurrency = workers;
+    collecting_sink sink;
+    const auto r = engine::run(p, c, sink);
+    EXPECT_EQ(r.status, engine::run_status::completed) << workers;
+    EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size()) << workers;
+    expect_state_matches(twin, p);
+    const auto redirected = twin.stats().redirects;  // 3xx answers of the base host
+    EXPECT_EQ(r.counters.redirects, redirected) << workers;
+    if (workers == 1) {
+      EXPECT_EQ(redirected, orgs) << "one redirect per org";
+    } else {
+      EXPECT_GE(redirected, orgs) << "an org used a shard it was never redirected to";
+      EXPECT_LE(redirected, orgs * workers) << "an org forgot its shard";
+    }
+  }
 }
 
 // Over TLS with the twin's CA file every row is applied.

@@ -36,26 +36,98 @@ attempt_result transport(transport_error e) {
 TEST(RetryAfter, DeltaSeconds) {
   EXPECT_EQ(parse_retry_after("1", wall_now), 1s);
   EXPECT_EQ(parse_retry_after(" 2 ", wall_now), 2s);
+  EXPECT_EQ(parse_retry_after("\t3\t", wall_now), 3s);
   EXPECT_EQ(parse_retry_after("0", wall_now), 0s);
+  EXPECT_EQ(parse_retry_after("007", wall_now), 7s);
   EXPECT_EQ(parse_retry_after("1.5", wall_now), 1500ms);
+  EXPECT_EQ(parse_retry_after("0.000000001999", wall_now), 1ns);  // digits past 1 ns add nothing
   EXPECT_EQ(parse_retry_after("3600", wall_now), 3600s);
 }
 
-// An HTTP-date gives the time left until it; a past date gives zero.
-TEST(RetryAfter, HttpDate) {
-  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", wall_now), 5s);
-  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", wall_now), 0s);
+// Delta-seconds too large for a 64-bit count of nanoseconds saturate instead of wrapping to a
+// negative wait: 9223372037 s is the first whole second past 2^63 ns.
+TEST(RetryAfter, HugeDeltaSecondsSaturate) {
+  constexpr auto max = std::chrono::nanoseconds::max();
+  EXPECT_EQ(parse_retry_after("9223372036", wall_now), 9223372036s);  // the last that fits
+  EXPECT_EQ(parse_retry_after("9223372036.854775807", wall_now), max);
+  EXPECT_EQ(parse_retry_after("9223372036.9", wall_now), max);
+  EXPECT_EQ(parse_retry_after("9223372037", wall_now), max);
+  EXPECT_EQ(parse_retry_after("9223372037.5", wall_now), max);
+  EXPECT_EQ(parse_retry_after("9223372036854775807", wall_now), max);  // 2^63 - 1
+  EXPECT_EQ(parse_retry_after("9223372036854775808", wall_now), max);  // 2^63
+  EXPECT_EQ(parse_retry_after("18446744073709551616", wall_now), max); // 2^64
+  EXPECT_EQ(parse_retry_after("99999999999999999999", wall_now), max);
+  EXPECT_EQ(parse_retry_after(std::string(4096, '9'), wall_now), max);
 }
 
-// Garbage, negative numbers and empty values are not Retry-After values.
+// An HTTP-date gives the time left until it, in each of its three forms; a past date gives zero.
+TEST(RetryAfter, HttpDate) {
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", wall_now), 5s);
+  EXPECT_EQ(parse_retry_after("Wednesday, 21-Oct-15 07:28:05 GMT", wall_now), 5s);  // RFC 850
+  EXPECT_EQ(parse_retry_after("Wed Oct 21 07:28:05 2015", wall_now), 5s);           // asctime
+  EXPECT_EQ(parse_retry_after("Sun Nov  1 07:28:00 2015", wall_now), 24h * 11);     // day " 1"
+  EXPECT_EQ(parse_retry_after("  Wed, 21 Oct 2015 07:29:00 GMT ", wall_now), 60s);
+  EXPECT_EQ(parse_retry_after("Thu, 31 Dec 2015 23:59:60 GMT", wall_now),
+            std::chrono::system_clock::from_time_t(1451606400) - wall_now);  // a leap second
+  // Sub-second "now": the wait is to the exact second named.
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", wall_now + 250ms), 4750ms);
+}
+
+// A date at or before now means "retry now", as "0" does (the row's attempts still bound it).
+TEST(RetryAfter, PastDateIsZero) {
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", wall_now), 0s);
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", wall_now), 0s);
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", wall_now + 999ms), 0s);
+  EXPECT_EQ(parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", wall_now), 0s);
+  EXPECT_EQ(parse_retry_after("Mon, 01 Jan 0001 00:00:00 GMT", wall_now), 0s);
+}
+
+// Dates past 2262 (where system_clock's nanoseconds end, and where the old parser wrapped to a
+// negative wait) are long waits; a wait longer than 2^63 ns (year 9999) saturates.
+TEST(RetryAfter, DatesPast2262AreLongWaits) {
+  constexpr auto max = std::chrono::nanoseconds::max();
+  for (const char* late : {"Fri, 11 Apr 2262 23:47:17 GMT", "Sat, 01 Jan 2263 00:00:00 GMT",
+                           "Saturday, 01-Jan-63 00:00:00 GMT" /* 2063 */, "Sat Jan  1 00:00:00 2263"}) {
+    const auto d = parse_retry_after(late, wall_now);
+    ASSERT_TRUE(d) << late;
+    EXPECT_GT(*d, 24h * 365 * 47) << late;
+  }
+  EXPECT_GT(*parse_retry_after("Sat, 01 Jan 2263 00:00:00 GMT", wall_now), 24h * 365 * 247);
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", wall_now), max);
+  EXPECT_EQ(parse_retry_after("Fri Dec 31 23:59:59 9999", wall_now), max);
+  // A "now" past 2262 cannot be represented by system_clock, but one near its end still works.
+  const auto late_now = std::chrono::system_clock::time_point(std::chrono::nanoseconds::max() - 1h);
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", late_now), max);
+  const auto d2200 = parse_retry_after("Wed, 01 Jan 2200 00:00:00 GMT", wall_now);
+  ASSERT_TRUE(d2200);
+  EXPECT_GT(*d2200, 24h * 365 * 184);
+  EXPECT_LT(*d2200, max);
+}
+
+// An RFC 850 two-digit year is the year with those digits at most 50 years ahead of now.
+TEST(RetryAfter, Rfc850TwoDigitYear) {
+  const auto y2040 = parse_retry_after("Sunday, 01-Jan-40 00:00:00 GMT", wall_now);  // 2040: 24 y ahead
+  ASSERT_TRUE(y2040);
+  EXPECT_GT(*y2040, 24h * 365 * 24);
+  EXPECT_EQ(parse_retry_after("Sunday, 01-Jan-70 00:00:00 GMT", wall_now), 0s);  // 2070 is > 50 y: 1970
+  EXPECT_EQ(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", wall_now), 0s);  // 1994
+}
+
+// Garbage, negative numbers, a sign, units, malformed or impossible dates and empty values are
+// not Retry-After values: the caller backs off instead.
 TEST(RetryAfter, GarbageIsNullopt) {
-  EXPECT_FALSE(parse_retry_after("", wall_now));
-  EXPECT_FALSE(parse_retry_after("soon", wall_now));
-  EXPECT_FALSE(parse_retry_after("-1", wall_now));
-  EXPECT_FALSE(parse_retry_after("1s", wall_now));
-  EXPECT_FALSE(parse_retry_after("1.x", wall_now));
-  EXPECT_FALSE(parse_retry_after("99999999999999999999", wall_now));
-  EXPECT_FALSE(parse_retry_after("Wed, 21 Oct 2015 07:28:05", wall_now));
+  for (const char* bad :
+       {"", "   ", "soon", "-1", "-0", "+5", "+0", "1s", "1.x", "1.", ".5", "1.5.5", "1e3", "0x10", "1 2",
+        "Wed, 21 Oct 2015 07:28:05", "Wed, 21 Oct 2015 07:28:05 UTC", "Wed, 21 Oct 2015 07:28:05 GMTX",
+        "Wed, 21 Oct 15 07:28:05 GMT", "Wed, 1 Oct 2015 07:28:05 GMT", "Xyz, 21 Oct 2015 07:28:05 GMT",
+        "Wed, 21 Foo 2015 07:28:05 GMT", "Wed, 31 Feb 2016 00:00:00 GMT", "Wed, 29 Feb 2015 00:00:00 GMT",
+        "Wed, 21 Oct 2015 24:00:00 GMT", "Wed, 21 Oct 2015 07:60:00 GMT", "Wed, 21 Oct 2015 07:28:61 GMT",
+        "Wed, 00 Oct 2015 07:28:05 GMT", "Wed,21 Oct 2015 07:28:05 GMT", "Wed, 21-Oct-15 07:28:05 GMT",
+        "Wednesday, 21-Oct-2015 07:28:05 GMT", "Wed Oct 21 07:28:05 15", "Wed Oct 21 07:28:05 2015 GMT",
+        "Wed Oct 2107:28:05 2015", "2015-10-21T07:28:05Z"}) {
+    EXPECT_FALSE(parse_retry_after(bad, wall_now)) << '"' << bad << '"';
+  }
+  EXPECT_TRUE(parse_retry_after("Tue, 29 Feb 2016 00:00:00 GMT", wall_now));  // a real leap day
 }
 
 // Every 2xx is a success for the caller to check.
@@ -83,6 +155,44 @@ TEST(Decide, RetryAfterCapped) {
   auto r = status(429);
   r.retry_after = "86400";
   EXPECT_EQ(decide(p, r, 1, 0.5, wall_now).delay, 60s);
+}
+
+// Values that used to overflow to a negative wait (a row then burnt its attempts in no time)
+// now wait the full cap, for a 429 (pausing the org) and for a 503 alike.
+TEST(Decide, OverflowingRetryAfterWaitsTheCap) {
+  retry_policy p;
+  for (const char* huge : {"9223372037", "9223372036854775808", "99999999999999999999999",
+                           "Sat, 01 Jan 2263 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT",
+                           "Fri Dec 31 23:59:59 9999"}) {
+    auto r = status(429);
+    r.retry_after = huge;
+    auto d = decide(p, r, 1, 0.5, wall_now);
+    EXPECT_EQ(d.what, action::retry) << huge;
+    EXPECT_EQ(d.cause, retry_cause::throttled) << huge;
+    EXPECT_TRUE(d.honour_retry_after) << huge;
+    EXPECT_EQ(d.delay, 60s) << huge;
+    auto u = status(503);
+    u.retry_after = huge;
+    EXPECT_EQ(decide(p, u, 1, 0.5, wall_now).delay, 60s) << huge;
+  }
+}
+
+// A past date retries at once; garbage, a sign or a negative value falls back to backoff.
+TEST(Decide, PastOrBadRetryAfter) {
+  retry_policy p;
+  p.backoff = {1s, 30s};
+  auto r = status(429);
+  r.retry_after = "Wed, 21 Oct 2015 07:00:00 GMT";
+  auto d = decide(p, r, 1, 0.5, wall_now);
+  EXPECT_EQ(d.cause, retry_cause::throttled);
+  EXPECT_EQ(d.delay, 0s);
+  for (const char* bad : {"-5", "+5", "", "5 seconds", "-9223372037"}) {
+    r.retry_after = bad;
+    d = decide(p, r, 2, 0.5, wall_now);
+    EXPECT_EQ(d.cause, retry_cause::throttled_ip) << bad;
+    EXPECT_FALSE(d.honour_retry_after) << bad;
+    EXPECT_EQ(d.delay, 1s) << bad;  // ceiling 2 s × 0.5
+  }
 }
 
 // 429 without Retry-After (or with garbage) backs off with full jitter, without a pause.

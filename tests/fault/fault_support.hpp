@@ -75,6 +75,7 @@ public:
         const std::string& tag = "child")
       : out_path_(dir / (tag + ".out")), err_path_(dir / (tag + ".err")) {
     const std::string bin = relicense::test::relicense_binary();
+    const auto sanitizer_env = relicense::test::sanitizer_env();
     std::vector<std::string> argv_s{bin};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<std::string> env_s;
@@ -82,6 +83,11 @@ public:
       if (std::string_view(*e).rfind("MERAKI_DASHBOARD_API_KEY=", 0) != 0) env_s.emplace_back(*e);
     }
     if (!key.empty()) env_s.push_back("MERAKI_DASHBOARD_API_KEY=" + key);
+    for (const auto& s : sanitizer_env) {  // replaces the inherited value of the same variable
+      const std::string name = s.substr(0, s.find('=') + 1);
+      std::erase_if(env_s, [&](const std::string& e) { return e.rfind(name, 0) == 0; });
+      env_s.push_back(s);
+    }
     std::vector<char*> argv, envp;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -147,6 +153,7 @@ public:
     }
     result_.out = temp_dir::read(out_path_);
     result_.err = temp_dir::read(err_path_);
+    relicense::test::expect_no_sanitizer_report(result_.err, "relicense (" + err_path_.filename().string() + ")");
     return result_;
   }
 

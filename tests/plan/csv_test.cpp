@@ -7,12 +7,18 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <sys/stat.h>
 
 namespace {
 
 using relicense::plan::load_options;
 using relicense::plan::load_result;
 using relicense::plan::parse_plan;
+using relicense::plan::to_string;
 
 load_result load(std::string_view text, load_options opts = {}) { return parse_plan(text, "in.csv", opts); }
 
@@ -376,15 +382,221 @@ TEST(plan_csv_nasty, stray_quotes) {
   EXPECT_TRUE(has_error(r, "in.csv:3: column 1 (licenseId): unexpected text after a closing quote"));
 }
 
-// A 10 MB line is an error with its length, parsed in bounded memory, without crashing.
-TEST(plan_csv_nasty, ten_megabyte_line) {
+// A field over the field cap (but within the record limit) is an error with its length; a big
+// ignored column is fine.
+TEST(plan_csv_nasty, long_field) {
   std::string text = "licenseId,deviceSerial,note\n";
-  text += std::string(10 << 20, '7') + ",,short\n";
-  text += "L2,,\"" + std::string(10 << 20, 'n') + "\"\n";  // a huge ignored column is fine
+  text += std::string(5000, '7') + ",,short\n";
+  text += "L2,,\"" + std::string(60000, 'n') + "\"\n";
   auto r = load(text, with_org("O"));
   EXPECT_EQ(r.error_count(), 1u) << all_errors(r);
-  EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): 10485760 bytes long (limit 4096)")) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): 5000 bytes long (limit 4096)")) << all_errors(r);
   EXPECT_EQ(r.plan.rows.size(), 1u);
+}
+
+// ---- limits: any input ends quickly, in bounded memory, with one clear error -----------------
+
+std::string only_error(const load_result& r) {
+  EXPECT_EQ(r.error_count(), 1u) << all_errors(r);
+  return r.errors.empty() ? std::string() : to_string(r.errors.front());
+}
+
+// A 10 MB line stops the load at that line: nothing past the 64 KiB record limit is kept or read.
+TEST(plan_csv_limits, ten_megabyte_line_stops) {
+  std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + "\n";
+  text += std::string(10 << 20, '7') + ",\nL2,\nL3,bad\n";
+  auto r = load(text, with_org("O"));
+  EXPECT_EQ(only_error(r), "in.csv:3: the line is longer than 65536 bytes (the limit for one record); the rest "
+                           "of the file was not read");
+  EXPECT_EQ(r.plan.counts.input_rows, 1u);
+}
+
+// The record limit is exact: 65536 bytes before the line break pass (LF or CRLF), 65537 do not.
+TEST(plan_csv_limits, record_limit_is_exact) {
+  const std::string head = std::string("licenseId,deviceSerial,note\n");
+  const std::string row = std::string("L1,") + s1 + ",";
+  for (const char* eol : {"\n", "\r\n"}) {
+    const std::string fits = row + std::string(65536 - row.size(), 'n');
+    auto ok = load(head + fits + eol + "L2,\n", with_org("O"));
+    EXPECT_TRUE(ok.ok()) << all_errors(ok);
+    EXPECT_EQ(ok.plan.rows.size(), 2u);
+    auto ok_last = load(head + fits, with_org("O"));  // no final line break
+    EXPECT_TRUE(ok_last.ok()) << all_errors(ok_last);
+    auto bad = load(head + fits + "n" + eol + "L2,\n", with_org("O"));
+    EXPECT_NE(only_error(bad).find("in.csv:2: the line is longer than 65536 bytes"), std::string::npos);
+  }
+  // The header is a record like any other, and the limit is an option.
+  load_options o = with_org("O");
+  o.max_record_bytes = 30;
+  EXPECT_TRUE(load("licenseId,deviceSerial,xxxxxxx\n", o).ok());
+  EXPECT_NE(only_error(load("licenseId,deviceSerial,xxxxxxxx\n", o)).find("in.csv:1: the line is longer than 30"),
+            std::string::npos);
+}
+
+// A quote that never closes in a big file stops at the record limit, naming the opening line.
+TEST(plan_csv_limits, unterminated_quote_in_a_big_file) {
+  std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + "\n\"L2,\n";
+  for (int i = 0; i < 100000; ++i) text += "L" + std::to_string(i) + ",\n";
+  auto r = load(text, with_org("O"));
+  EXPECT_EQ(only_error(r), "in.csv:3: a quoted field opened on line 3 is still open after 65536 bytes (the limit "
+                           "for one record): is a closing quote missing?; the rest of the file was not read");
+}
+
+// A header of 20 MB of commas is refused at its 257th column, not after reading it all.
+TEST(plan_csv_limits, header_of_commas) {
+  auto r = load(std::string(20 << 20, ','), with_org("O"));
+  EXPECT_EQ(only_error(r), "in.csv:1: the header has more than 256 columns (the limit); the rest of the file "
+                           "was not read");
+  // 256 columns are fine.
+  std::string wide = "licenseId,deviceSerial";
+  for (int i = 2; i < 256; ++i) wide += ",c" + std::to_string(i);
+  EXPECT_TRUE(load(wide + "\nL1,\n", with_org("O")).ok());
+  EXPECT_FALSE(load(wide + ",c256\nL1,\n", with_org("O")).ok());
+}
+
+// A data row with more than 256 fields is an error for that row only.
+TEST(plan_csv_limits, too_many_fields_in_a_row) {
+  const std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + std::string(254, ',') + "\nL2," + s1 +
+                           std::string(255, ',') + "\nL3,\n";
+  auto r = load(text, with_org("O"));
+  EXPECT_EQ(only_error(r), "in.csv:3: column 257: more than 256 fields (the limit)");
+  EXPECT_EQ(r.plan.rows.size(), 2u);
+}
+
+// A NUL byte stops the load at once: reading /dev/zero ends with one error at line 1.
+TEST(plan_csv_limits, dev_zero) {
+  auto r = relicense::plan::load_plan("/dev/zero", with_org("O"));
+  EXPECT_EQ(only_error(r), "/dev/zero:1: column 1: a NUL byte (is the file UTF-16 or binary? save it as UTF-8 "
+                           "CSV); the rest of the file was not read");
+}
+
+// Random bytes stop the load at the first byte that is not UTF-8 (or a NUL), on line 1.
+TEST(plan_csv_limits, dev_urandom) {
+  auto r = relicense::plan::load_plan("/dev/urandom", with_org("O"));
+  ASSERT_FALSE(r.ok());
+  const std::string e = all_errors(r);
+  EXPECT_TRUE(e.find("invalid UTF-8 (") != std::string::npos || e.find("a NUL byte") != std::string::npos ||
+              e.find("UTF-16") != std::string::npos)  // UTF-16: 1 in 65536 starts with FF FE
+      << e;
+  EXPECT_NE(e.find("the rest of the file was not read"), std::string::npos) << e;
+}
+
+// UTF-8 is checked everywhere, ignored columns included: multi-byte text passes, while overlong
+// forms, surrogates, bytes that never occur, stray continuation bytes and a character cut off by
+// the end of the file are refused at their line and column.
+TEST(plan_csv_limits, utf8) {
+  const std::string head = std::string("\xEF\xBB\xBFlicenseId,deviceSerial,note\nL1,") + s1 + ",ok\n";
+  auto good = load(head + "L2,,Caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF\n", with_org("O"));
+  EXPECT_TRUE(good.ok()) << all_errors(good);
+  for (const auto& [bad, byte] : std::vector<std::pair<std::string, std::string>>{
+           {"Caf\xE9", "bytes 0xE9 0x0A"},           // Latin-1
+           {"Caf\xE9s", "bytes 0xE9 0x73"},          // Latin-1
+           {"\xC0\x80", "byte 0xC0"},                // overlong NUL
+           {"\xE0\x80\x80", "bytes 0xE0 0x80"},      // overlong 3-byte
+           {"\xED\xA0\x80", "bytes 0xED 0xA0"},      // surrogate
+           {"\xF4\x90\x80\x80", "bytes 0xF4 0x90"},  // past U+10FFFF
+           {"\xF0\x9F\x98x", "bytes 0xF0 0x9F 0x98 0x78"},  // cut short
+           {"\xF5\x80", "byte 0xF5"},                // never a lead byte
+           {"\x80", "byte 0x80"}}) {                 // stray continuation
+    auto r = load(head + "L2,," + bad + "\nL3,\n", with_org("O"));
+    EXPECT_EQ(only_error(r), "in.csv:3: column 3 (note): invalid UTF-8 (" + byte +
+                                 "): save the file as UTF-8 CSV; the rest of the file was not read");
+  }
+  auto cut = load(head + "L2,,\xF0\x9F\x98", with_org("O"));
+  EXPECT_NE(only_error(cut).find("in.csv:3: column 3 (note): invalid UTF-8: the file ends inside a multi-byte "
+                                 "character"),
+            std::string::npos);
+}
+
+// The limits hold whatever the chunking: one byte at a time gives the same errors.
+TEST(plan_csv_limits, chunking_does_not_matter) {
+  std::vector<std::string> texts = {
+      std::string("licenseId,deviceSerial,note\nL1,") + s1 + ",\xE2\x82\xAC\nL2,," + std::string(70000, 'x') + "\n",
+      std::string("licenseId,deviceSerial,note\nL1,,\xE2\x82") + "\xAC\n\"L2\nL3,,\xE2\x82",
+      std::string(1000, ','),
+      std::string("licenseId,deviceSerial\nL1,,") + std::string(300, ',') + "\n",
+  };
+  for (int i = 0; i < 300; ++i) texts[3] += "L" + std::to_string(i) + ",bad\n";
+  for (const auto& text : texts) {
+    const auto whole = load(text, with_org("O"));
+    relicense::plan::plan_loader loader("in.csv", with_org("O"));
+    for (char c : text) loader.feed(std::string_view(&c, 1));
+    const auto bytes = loader.finish();
+    EXPECT_FALSE(whole.ok());
+    EXPECT_EQ(all_errors(bytes), all_errors(whole));
+    EXPECT_EQ(bytes.error_count(), whole.error_count());
+  }
+}
+
+// Reading stops after 100 errors: 20 shown, the rest counted, and a last line saying where and
+// that the rest of the file was not checked.
+TEST(plan_csv_limits, stops_after_100_errors) {
+  std::string text = "licenseId,deviceSerial\n";
+  for (int i = 0; i < 100000; ++i) text += "L" + std::to_string(i) + ",bad\n";
+  auto r = load(text, with_org("O"));
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(r.error_count(), 100u);
+  ASSERT_EQ(r.errors.size(), 21u);
+  EXPECT_EQ(r.errors_not_shown, 80u);
+  EXPECT_EQ(r.errors[19].line, 21u);
+  EXPECT_EQ(to_string(r.errors[20]), "in.csv:101: stopped reading after 100 errors; the rest of the file was not checked");
+  EXPECT_EQ(r.plan.counts.input_rows, 100u);
+  // 99 errors do not stop anything.
+  std::string fewer = "licenseId,deviceSerial\n";
+  for (int i = 0; i < 99; ++i) fewer += "L" + std::to_string(i) + ",bad\n";
+  fewer += std::string("L100,") + s1 + "\n";
+  auto f = load(fewer, with_org("O"));
+  EXPECT_FALSE(f.stopped_early);
+  EXPECT_EQ(f.error_count(), 99u);
+  EXPECT_EQ(f.plan.rows.size(), 1u);
+}
+
+// A fatal problem that is also the 100th error is reported once, without the "stopped" note.
+TEST(plan_csv_limits, fatal_hundredth_error) {
+  std::string text = "licenseId,deviceSerial\n";
+  for (int i = 0; i < 99; ++i) text += "L" + std::to_string(i) + ",bad\n";
+  text += std::string("L99,") + '\0' + "\n";
+  auto r = load(text, with_org("O"));
+  EXPECT_FALSE(r.stopped_early);
+  EXPECT_EQ(r.error_count(), 100u);
+  EXPECT_EQ(r.errors.size(), 20u);
+  EXPECT_EQ(r.errors_not_shown, 80u);
+}
+
+// The row and size limits stop an endless stream of valid rows.
+TEST(plan_csv_limits, rows_and_bytes) {
+  std::string text = "licenseId,deviceSerial\n";
+  for (int i = 0; i < 10; ++i) text += "L" + std::to_string(i) + ",\n";
+  load_options o = with_org("O");
+  o.max_rows = 9;
+  EXPECT_EQ(only_error(load(text, o)),
+            "in.csv:11: more than 9 data rows (the limit): split the file; the rest of the file was not read");
+  o.max_rows = 10;
+  EXPECT_TRUE(load(text, o).ok());
+  o.max_input_bytes = text.size() - 1;
+  EXPECT_EQ(only_error(load(text, o)), "in.csv:11: the input is larger than " + std::to_string(text.size() - 1) +
+                                           " bytes (the limit): split it into several files; the rest of the file "
+                                           "was not read");
+  o.max_input_bytes = text.size();
+  EXPECT_TRUE(load(text, o).ok());
+}
+
+// A named pipe is read like a file: nothing is sought or sized.
+TEST(plan_csv_limits, named_pipe) {
+  relicense::test::temp_dir dir;
+  const auto fifo = dir.path() / "in.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::FILE* w = std::fopen(fifo.c_str(), "wb");
+    ASSERT_NE(w, nullptr);
+    std::fputs("licenseId,deviceSerial\n", w);
+    for (int i = 0; i < 50000; ++i) std::fprintf(w, "L%d,\n", i);  // several pipe buffers
+    std::fclose(w);
+  });
+  auto r = relicense::plan::load_plan(fifo, with_org("O"));
+  writer.join();
+  EXPECT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.plan.rows.size(), 50000u);
 }
 
 // Many kinds of damage in one file: every problem is reported, each at its line.

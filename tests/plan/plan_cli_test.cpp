@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include <sys/stat.h>
+
 using relicense::test::run_relicense;
 using relicense::test::temp_dir;
 
@@ -67,14 +73,58 @@ TEST(plan_cli, shard) {
   EXPECT_NE(r.out.find("filtered out"), std::string::npos) << r.out;
 }
 
-// The error list is capped with "and N more".
+// The error list is capped with "and N more", and reading stops after 100 errors, saying where.
 TEST(plan_cli, error_cap) {
   temp_dir dir;
   std::string text = "licenseId,deviceSerial\n";
-  for (int i = 0; i < 100; ++i) text += "L" + std::to_string(i) + ",x\n";
+  for (int i = 0; i < 100000; ++i) text += "L" + std::to_string(i) + ",x\n";
   auto f = dir.write("many.csv", text);
   auto r = run_relicense({"plan", f.string(), "--org", "O"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("and 80 more errors"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("many.csv:21: column 2 (deviceSerial): invalid serial"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("many.csv:22:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("many.csv:101: stopped reading after 100 errors; the rest of the file was not checked\n"
+                       "... and 80 more errors\n"),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("100 errors in"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+// "-" reads the CSV from standard input.
+TEST(plan_cli, stdin) {
+  std::string text = "licenseId,deviceSerial\n";
+  for (int i = 0; i < 20000; ++i) text += "L" + std::to_string(i) + ",\n";  // several pipe buffers
+  auto r = relicense::test::run_relicense_with_input({"plan", "-", "--org", "O"}, text);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("rows read                      20000"), std::string::npos) << r.out;
+  auto bad = relicense::test::run_relicense_with_input({"plan", "-", "--org", "O"}, "licenseId,deviceSerial\nL/1,\n");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("<stdin>:2: column 1 (licenseId): \"L/1\" contains '/'"), std::string::npos) << bad.err;
+}
+
+// A pipe as the file (what `relicense plan <(cmd)` passes) is read to its end, as a file is.
+TEST(plan_cli, named_pipe) {
+  temp_dir dir;
+  const auto fifo = dir.path() / "plan.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::FILE* w = std::fopen(fifo.c_str(), "wb");
+    ASSERT_NE(w, nullptr);
+    std::fputs("licenseId,deviceSerial\n", w);
+    for (int i = 0; i < 20000; ++i) std::fprintf(w, "L%d,\n", i);
+    std::fclose(w);
+  });
+  auto r = run_relicense({"plan", fifo.string(), "--org", "O"});
+  writer.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("rows read                      20000"), std::string::npos) << r.out;
+}
+
+// Endless inputs end at once: /dev/zero at its first byte, exit 2, the file and line named.
+TEST(plan_cli, dev_zero) {
+  auto r = run_relicense({"plan", "/dev/zero", "--org", "O"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("/dev/zero:1: column 1: a NUL byte"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
 }

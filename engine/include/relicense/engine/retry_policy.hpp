@@ -68,9 +68,13 @@ struct decision {
   std::string message;                ///< fail_row/abort_run/condemn_org: for the report
 };
 
-/// Parses Retry-After: delta-seconds (RFC 9110) or an HTTP-date (relative to `wall_now`);
-/// nullopt for anything else, so the caller falls back to exponential backoff. Negative or past
-/// values give zero.
+/// Parses Retry-After (RFC 9110 10.2.3): delta-seconds, or an HTTP-date in any of its three forms
+/// (IMF-fixdate, and the obsolete RFC 850 and asctime forms) taken relative to `wall_now`. Pure:
+/// the wall clock comes in. Never negative: a value too large to represent (2^63 s, a date after
+/// 2262 or up to 9999) saturates to nanoseconds::max(), which the caller caps; a date at or before
+/// `wall_now` is zero ("retry now", like "0"). Surrounding blanks and a decimal fraction ("1.5")
+/// are tolerated. Anything else (empty, negative, "+5", "5s", an unknown date form, a day that
+/// does not exist) is nullopt, so the caller falls back to exponential backoff.
 std::optional<std::chrono::nanoseconds> parse_retry_after(
     std::string_view value, std::chrono::system_clock::time_point wall_now);
 

@@ -9,6 +9,13 @@
 //
 // Streaming: plan_loader is fed chunks of any size (down to one byte) and keeps only the current
 // record and the plan itself, so a 100 MB file never sits in memory.
+//
+// Any input ends quickly, in bounded memory (load_options has the limits): the text must be UTF-8
+// without NUL bytes; a record (a line, or several when a quoted field holds line breaks) is at
+// most 64 KiB; a record has at most 256 fields; a file at most 1 GiB and 10 million data rows.
+// Breaking one of these stops the load at once with an error naming the line; so do 100 errors
+// of any kind. /dev/zero, /dev/urandom or a header of 20 MB of commas are refused within the
+// first chunk. Nothing is assumed about the input's size: pipes and standard input work.
 #pragma once
 
 #include "relicense/plan/plan.hpp"
@@ -44,6 +51,11 @@ struct load_options {
   std::size_t max_errors = 20;       ///< errors kept in full; the rest are only counted
   std::size_t max_warnings = 20;     ///< same for warnings
   std::size_t max_field_bytes = 4096;///< longer fields are an error, and are not kept in memory
+  std::size_t stop_after_errors = 100;  ///< reading stops at this many errors
+  std::size_t max_record_bytes = 64 * 1024;  ///< longer records (line breaks excluded) stop the load
+  std::size_t max_columns = 256;     ///< a wider header stops the load; a wider row is an error
+  std::uint64_t max_rows = 10'000'000;                 ///< more data rows stop the load
+  std::uint64_t max_input_bytes = std::uint64_t{1} << 30;  ///< a larger input stops the load
 };
 
 /// The loader's answer. The plan is only meaningful when ok().
@@ -53,9 +65,12 @@ struct load_result {
   std::size_t errors_not_shown = 0;       ///< errors beyond the cap ("and N more")
   std::vector<diagnostic> warnings;       ///< duplicates dropped, empty plan, ...
   std::size_t warnings_not_shown = 0;     ///< warnings beyond the cap
+  /// Reading stopped after stop_after_errors errors: the last entry of `errors` (kept beyond the
+  /// cap) says where, and is not itself counted by error_count().
+  bool stopped_early = false;
 
   bool ok() const noexcept { return errors.empty() && errors_not_shown == 0; }
-  std::size_t error_count() const noexcept { return errors.size() + errors_not_shown; }
+  std::size_t error_count() const noexcept { return errors.size() + errors_not_shown - (stopped_early ? 1 : 0); }
 };
 
 namespace detail {
@@ -72,6 +87,8 @@ public:
 
   /// Consumes the next bytes of the file.
   void feed(std::string_view chunk);
+  /// True once more input would change nothing (the load stopped on an error): stop reading.
+  bool done() const noexcept;
   /// Optional: the file's total size, so the plan is sized once instead of growing.
   void size_hint(std::uint64_t total_bytes);
   /// Ends the input (closing an unterminated last record) and returns the result.
@@ -81,8 +98,10 @@ private:
   std::unique_ptr<detail::loader_state> state_;
 };
 
-/// Reads `file` in fixed-size chunks and loads it. A file that cannot be read is one error
-/// (line 0) naming the file and the system's reason.
+/// Reads `file` in fixed-size chunks, sequentially (a pipe or `<(cmd)` works; nothing is sought
+/// or sized), and loads it; "-" is standard input, named "<stdin>" in diagnostics. Reading stops
+/// as soon as the loader is done(). A file that cannot be read is one error (line 0) naming the
+/// file and the system's reason.
 load_result load_plan(const std::filesystem::path& file, const load_options& opts);
 
 /// Loads CSV text already in memory (tests, fuzzing); `file_name` is used in diagnostics.
