@@ -175,7 +175,7 @@ int run_apply(const apply_options& o) {
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
   }
 
-  auto loaded = load_csv(o.csv, lo);
+  auto loaded = plan::load_plan(o.csv, lo);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
   if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
@@ -185,9 +185,14 @@ int run_apply(const apply_options& o) {
   const plan::plan& p = loaded.plan;
 
   // ----- artefacts ---------------------------------------------------------------------------
-  // The default names derive from the input's; standard input is named "stdin" in the working directory.
+  // The default names derive from the input's; standard input ("stdin") and a pipe such as
+  // <(cmd) ("input") get theirs in the working directory.
+  std::error_code ec;
   fs::path default_report =
-      io::default_report_path(o.csv == "-" ? "stdin" : o.csv, std::chrono::system_clock::now());
+      io::default_report_path(o.csv == "-"                        ? fs::path("stdin")
+                              : fs::is_regular_file(o.csv, ec) ? fs::path(o.csv)
+                                                               : fs::path("input"),
+                              std::chrono::system_clock::now());
   if (report_format == io::report_format::jsonl) default_report.replace_extension(".jsonl");
   const fs::path report_path = o.report.empty() ? default_report : fs::path(o.report);
   const fs::path journal_path = !o.journal.empty() ? fs::path(o.journal)

@@ -32,7 +32,7 @@ int run_plan(const plan_options& opts) {
     }
   }
 
-  const plan::load_result r = load_csv(opts.csv, lo);
+  const plan::load_result r = plan::load_plan(opts.csv, lo);
   print_warnings(r);
   if (!r.ok()) {
     for (const auto& d : r.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());

@@ -36,7 +36,7 @@ int run_verify(const apply_options& o) {
 
   if (auto why = check_ca_file(o.ca_file); !why.empty()) return usage_error(why);
 
-  auto loaded = load_csv(o.csv, lo);
+  auto loaded = plan::load_plan(o.csv, lo);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
   if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");

@@ -12,7 +12,6 @@ class App;
 
 namespace relicense::plan {
 struct load_options;
-struct load_result;
 } // namespace relicense::plan
 
 namespace relicense::io {
@@ -105,10 +104,6 @@ std::string check_run_options(const apply_options& o, plan::load_options& lo);
 
 /// The proxy settings of a run: --proxy, --no-proxy and this process's *_proxy variables.
 io::proxy_config proxy_settings(const apply_options& o);
-/// Loads the plan from `csv`, or from standard input when `csv` is "-" (named "<stdin>" in
-/// diagnostics). Every limit and check of the loader applies to both.
-plan::load_result load_csv(const std::string& csv, const plan::load_options& lo);
-
 /// The name diagnostics and messages give the input: `csv`, or "<stdin>" for "-".
 std::string input_name(const std::string& csv);
 

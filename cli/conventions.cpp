@@ -3,42 +3,15 @@
 #include "commands.hpp"
 
 #include "relicense/io/report.hpp"
-#include "relicense/plan/csv.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <string>
-
-#include <unistd.h>
 
 namespace relicense::cli {
 
 std::string input_name(const std::string& csv) { return csv == "-" ? "<stdin>" : csv; }
-
-plan::load_result load_csv(const std::string& csv, const plan::load_options& lo) {
-  if (csv != "-") return plan::load_plan(csv, lo);
-  // Streamed through the same push parser as a file, so a large input never sits in memory.
-  plan::plan_loader loader(input_name(csv), lo);
-  std::string chunk(64 * 1024, '\0');
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, chunk.data(), chunk.size());
-    if (n > 0) {
-      loader.feed(std::string_view(chunk.data(), static_cast<std::size_t>(n)));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EINTR) {
-      plan::load_result failed = loader.finish();
-      failed.errors.insert(failed.errors.begin(),
-                           plan::diagnostic{input_name(csv), 0, 0, {},
-                                            std::string("cannot read standard input: ") + std::strerror(errno)});
-      return failed;
-    }
-  }
-  return loader.finish();
-}
 
 std::string choose_report_format(const apply_options& o, io::report_format& format) {
   if (o.report_format == "jsonl") {
