@@ -177,6 +177,36 @@ TEST_F(HttpClient, LocationAndLinkHeaders) {
   EXPECT_FALSE(r.retry_after);
 }
 
+// The answer's X-Request-Id is kept (any case of the name), so a failed call can be traced; an
+// answer without one leaves it empty, and an interim answer's id is forgotten.
+TEST_F(HttpClient, RequestIdKept) {
+  start([](server_session& s) {
+    for (int n = 0; s.read_request(); ++n) {
+      if (n == 0) {
+        s.respond(400, R"({"errors":["bad"]})", "application/json", "X-Request-Id: 3f2a9c7e1d5b4a60b2c8\r\n");
+      } else if (n == 1) {
+        s.respond(200, license_json, "application/json", "x-request-id: abc123\r\n");
+      } else if (n == 2) {
+        s.write("HTTP/1.1 103 Early Hints\r\nX-Request-Id: interim\r\n\r\n");
+        s.respond(200, license_json);
+      } else {
+        s.respond(200, license_json);
+      }
+    }
+  });
+  response r = send(*conn, ioc, "PUT", "{}");
+  ASSERT_EQ(r.error, transport_error::none) << r.error_detail;
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.request_id, "3f2a9c7e1d5b4a60b2c8");
+  r = send(*conn, ioc, "PUT", "{}");
+  EXPECT_EQ(r.request_id, "abc123");
+  r = send(*conn, ioc, "PUT", "{}");
+  ASSERT_EQ(r.error, transport_error::none) << r.error_detail;
+  EXPECT_EQ(r.request_id, "");
+  r = send(*conn, ioc, "PUT", "{}");
+  EXPECT_EQ(r.request_id, "");
+}
+
 // A server slower than the timeout: the client gives up with `timeout`.
 TEST_F(HttpClient, SlowServerTimesOut) {
   start(
