@@ -35,6 +35,12 @@ pre_send triage(const run_config& config, const plan::plan_diff& diff, const pla
   return p;
 }
 
+std::string trace_of(const sent& s) {
+  if (s.host.empty()) return {};
+  if (s.resp.request_id.empty()) return " (host " + s.host + ")";
+  return " (request id " + s.resp.request_id + ", host " + s.host + ")";
+}
+
 void shard_memory::remember(const url_target& target, std::string_view suffix) {
   std::string_view path = target.path;
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
@@ -72,6 +78,7 @@ boost::asio::awaitable<sent> api_endpoint::send(io::connection& conn, std::strin
   sent s;
   s.resp = co_await conn.send(req);
   s.latency_ms = ms_between(t0, clock::now());
+  s.host = conn.where().host;
   ++counters.requests;
   counters.latency.record(s.latency_ms);
   if (s.resp.error == io::transport_error::none) {

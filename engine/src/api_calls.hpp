@@ -56,7 +56,12 @@ struct sent {
   io::response resp;
   double latency_ms = 0;
   std::string refused;  ///< non-empty: a redirect was refused (never contains the key)
+  std::string host;     ///< the host the request went to, and so the one that answered
 };
+
+/// " (request id R, host H)", " (host H)" or "": what Meraki support needs to find the call
+/// behind an abort.
+std::string trace_of(const sent& s);
 
 /// Where redirects sent an organization's calls.
 struct shard_memory {
