@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -186,10 +187,20 @@ namespace detail {
 
 void append_json_string(std::string& out, std::string_view s) {
   // Server-provided error text may hold invalid UTF-8; a file that does not parse back would
-  // break rollback and resume, so such bytes are replaced rather than copied.
-  const bool valid = simdjson::validate_utf8(s.data(), s.size());
+  // break rollback and resume, so such bytes are replaced rather than copied. Runs of bytes that
+  // need no escape are copied whole: this is the report writer's hot loop.
+  int valid = -1;  // UTF-8 validity of `s`, computed at its first byte >= 0x80
   out.push_back('"');
-  for (unsigned char c : s) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+      if (c < 0x80) continue;
+      if (valid < 0) valid = simdjson::validate_utf8(s.data(), s.size()) ? 1 : 0;
+      if (valid) continue;
+    }
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
     case '"': out += "\\\""; break;
     case '\\': out += "\\\\"; break;
@@ -197,18 +208,17 @@ void append_json_string(std::string& out, std::string_view s) {
     case '\r': out += "\\r"; break;
     case '\t': out += "\\t"; break;
     default:
-      if (c < 0x20 || c == 0x7f) {
+      if (c >= 0x80) {
+        out.push_back('?');
+      } else {
         static constexpr char hex[] = "0123456789abcdef";
         out += "\\u00";
         out.push_back(hex[c >> 4]);
         out.push_back(hex[c & 0xf]);
-      } else if (c >= 0x80 && !valid) {
-        out.push_back('?');
-      } else {
-        out.push_back(static_cast<char>(c));
       }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 
@@ -290,16 +300,21 @@ void append_csv_row(std::string& out, const row_result& r) {
   out += '\n';
 }
 
+/// `,"name":` for each column, built once: one append per key on the hot path.
+const std::array<std::string, std::size(report_columns)> json_keys = [] {
+  std::array<std::string, std::size(report_columns)> keys;
+  for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = ",\"" + std::string(report_columns[i].name) + "\":";
+  return keys;
+}();
+
 void append_jsonl_row(std::string& out, const row_result& r) {
   out += '{';
-  bool first = true;
-  for (const auto& c : report_columns) {
+  std::size_t skip = 1;  // the first key has no comma before it
+  for (std::size_t i = 0; i < std::size(report_columns); ++i) {
+    const report_column& c = report_columns[i];
     if (!json_key_present(c, r)) continue;
-    if (!first) out += ',';
-    first = false;
-    out += '"';
-    out += c.name;
-    out += "\":";
+    out.append(json_keys[i], skip);
+    skip = 0;
     append_json_value(out, c, r);
   }
   out += "}\n";

@@ -281,6 +281,21 @@ TEST(artefacts_report, jsonl_invalid_utf8_still_parses) {
   EXPECT_EQ(back.rows[0].error, "bad ?? byte \x01");
 }
 
+// Valid UTF-8 is kept as it is, and every escape reads back: quotes, backslashes, control bytes.
+TEST(artefacts_report, jsonl_escapes_and_valid_utf8_round_trip) {
+  temp_dir dir;
+  auto p = dir.path() / "r.jsonl";
+  auto r = make_row(2, io::outcome::failed);
+  r.error = "caf\xc3\xa9 \xe2\x80\x93 \"q\" back\\slash \x01\x1f\x7f end";
+  write_all_rows(p, {r});
+  EXPECT_NE(temp_dir::read(p).find("caf\xc3\xa9 \xe2\x80\x93 \\\"q\\\" back\\\\slash \\u0001\\u001f\\u007f end"),
+            std::string::npos)
+      << temp_dir::read(p);
+  auto back = io::read_report(p);
+  ASSERT_EQ(back.rows.size(), 1u);
+  EXPECT_EQ(back.rows[0].error, r.error);
+}
+
 // Rows are buffered until the row count or the interval of the flush policy is reached.
 TEST(artefacts_report, flush_policy_rows_and_interval) {
   temp_dir dir;
