@@ -213,13 +213,16 @@ namespace {
 
 /// The answers of a scripted API for request-id tests: PUTs of license L1 go on to `shard` with a
 /// 307 (when set) and are refused there with a 400 carrying an X-Request-Id; L2 applies; L3 is
-/// answered 401 (the run aborts). Every answer closes its connection: the scripted server serves
+/// answered 401 (the run aborts); an action batch is refused with a 400 and an id. Every answer closes its connection: the scripted server serves
 /// one connection at a time.
 void scripted_api(io::test::server_session& s, std::uint16_t shard) {
   const std::string close = "Connection: close\r\n";
   if (auto req = s.read_request()) {
     const std::string& t = req->target;
-    if (t.ends_with("/licenses/L1") && shard != 0) {
+    if (req->method == "POST" && t.ends_with("/actionBatches")) {
+      s.respond(400, R"({"errors":["Device serial is not valid"]})", "application/json",
+                "X-Request-Id: batch-77\r\n" + close);
+    } else if (t.ends_with("/licenses/L1") && shard != 0) {
       s.respond(307, "", "", "Location: http://localhost:" + std::to_string(shard) + t + "\r\n" + close);
     } else if (t.ends_with("/licenses/L1")) {
       s.respond(400, R"({"errors":["Device serial is not in the organization's inventory"]})",
@@ -291,5 +294,24 @@ TEST(artefacts_e2e, abort_message_names_request_id_and_host) {
   const auto rows = io::read_report(report).rows;
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].request_id, "abc123");
+  EXPECT_EQ(rows[0].host, "127.0.0.1");
+}
+
+// Batch mode: a row the API refused alone carries the request id and host of that answer.
+TEST(artefacts_e2e, batch_failed_row_reports_request_id_and_host) {
+  io::test::script_server api([](io::test::server_session& s) { scripted_api(s, 0); });
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
+  const auto report = dir.path() / "report.jsonl";
+  const auto r = run_relicense({"apply", csv.string(), "--mode", "batch", "--base-url",
+                                "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1", "--report",
+                                report.string(), "--progress", "off", "--concurrency", "1"},
+                               {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto rows = io::read_report(report).rows;
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].result, io::outcome::failed);
+  EXPECT_EQ(rows[0].http_status, 400u);
+  EXPECT_EQ(rows[0].request_id, "batch-77");
   EXPECT_EQ(rows[0].host, "127.0.0.1");
 }
