@@ -3,6 +3,8 @@
 
 #include "relicense/sim/server.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <csignal>
 #include <cstdio>
 #include <pthread.h>
@@ -10,6 +12,46 @@
 #include <string_view>
 
 namespace relicense::cli {
+
+CLI::App* add_sim_command(CLI::App& app, sim_options& o) {
+  auto* sim = app.add_subcommand("sim", "Serve a local twin of the Meraki license API");
+  sim->add_option("--port", o.port, "Port (0: any free port)")->capture_default_str();
+  sim->add_option("--orgs", o.orgs, "Organizations")->capture_default_str();
+  sim->add_option("--licenses", o.licenses, "Licenses per organization")->capture_default_str();
+  sim->add_option("--rate", o.rate, "Requests/s per organization (0: no budget)")->capture_default_str();
+  sim->add_option("--burst", o.burst, "Burst above the per-organization rate")->capture_default_str();
+  sim->add_option("--ip-rate", o.ip_rate, "Requests/s per client IP")->capture_default_str();
+  sim->add_option("--fault-5xx", o.fault_5xx, "Probability of a 5xx (half after applying)");
+  sim->add_option("--fault-drop", o.fault_drop, "Probability of closing without a response");
+  sim->add_option("--fault-slow", o.fault_slow, "Probability of a response slower than a client timeout");
+  sim->add_option("--fault-429", o.fault_429, "Probability of a 429 without Retry-After");
+  sim->add_option("--latency-ms", o.latency_ms,
+                  "Added latency per API response: the median with --latency-dist lognormal")
+      ->capture_default_str();
+  sim->add_option("--latency-dist", o.latency_dist,
+                  "fixed: exactly --latency-ms; lognormal: median --latency-ms with a tail "
+                  "(500 gives p99 1.6 s, p99.9 2.3 s, like the real API's writes)")
+      ->check(CLI::IsMember({"fixed", "lognormal"}))
+      ->capture_default_str();
+  sim->add_flag("--redirect", o.redirect, "Redirect to a second shard listener, as the real API does");
+  sim->add_flag("--tls", o.tls, "Serve HTTPS with a generated self-signed certificate");
+  sim->add_option("--seed", o.seed, "Seed of the generated organizations")->capture_default_str();
+  sim->add_option("--coterm-orgs", o.coterm_orgs,
+                  "The last N organizations use co-termination: licensing.model \"co-term\", and "
+                  "their license calls answer 400")
+      ->capture_default_str();
+  sim->add_option("--background-rate", o.background_rate,
+                  "Another application's requests/s on each organization's budget, at random "
+                  "(Poisson) times; its calls and 429s are in /__sim/stats")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sim->add_option("--batch-action-ms", o.batch_action_ms,
+                  "Execution time per action-batch action: a batch of n actions completes n x MS "
+                  "after it is created (Meraki's own example budgets about 330)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  return sim;
+}
 
 int run_sim(const sim_options& opts) {
   sim::sim_config config;
@@ -24,9 +66,14 @@ int run_sim(const sim_options& opts) {
   config.fault_slow = opts.fault_slow;
   config.fault_429 = opts.fault_429;
   config.latency = std::chrono::milliseconds(opts.latency_ms);
+  config.latency_distribution =
+      opts.latency_dist == "fixed" ? sim::latency_dist::fixed : sim::latency_dist::lognormal;
   config.redirect = opts.redirect;
   config.tls = opts.tls;
   config.seed = opts.seed;
+  config.coterm_orgs = opts.coterm_orgs;
+  config.background_rate = opts.background_rate;
+  config.batch_action_ms = opts.batch_action_ms;
 
   // Block the signals before the server's threads exist so they inherit the mask and only
   // sigwait below sees SIGINT/SIGTERM.

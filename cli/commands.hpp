@@ -6,6 +6,10 @@
 #include <optional>
 #include <string>
 
+namespace CLI {
+class App;
+} // namespace CLI
+
 namespace relicense::plan {
 struct load_options;
 } // namespace relicense::plan
@@ -78,10 +82,17 @@ struct sim_options {
   double fault_slow = 0;
   double fault_429 = 0;             ///< 429 without Retry-After
   unsigned latency_ms = 0;
+  std::string latency_dist = "lognormal";  ///< fixed|lognormal
   bool redirect = false;
   bool tls = false;
   std::uint64_t seed = 1;
+  unsigned coterm_orgs = 0;
+  double background_rate = 0;       ///< another application's requests/s per org
+  double batch_action_ms = 5;       ///< execution time per action-batch action
 };
+
+/// Registers `relicense sim` and its options (they live with run_sim, in cmd_sim.cpp).
+CLI::App* add_sim_command(CLI::App& app, sim_options& opts);
 
 /// The checks `apply` and `verify` share before anything is read or sent: --org and --shard
 /// (into `lo`), rates, attempts, timeout, and a base URL that never carries the key in clear.

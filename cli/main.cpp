@@ -77,21 +77,7 @@ int main(int argc, char** argv) {
   rollback->add_option("--output", rollback_o.output, "CSV to write")->required();
 
   sim_options sim_o;
-  auto* sim = app.add_subcommand("sim", "Serve a local twin of the Meraki license API");
-  sim->add_option("--port", sim_o.port, "Port (0: any free port)")->capture_default_str();
-  sim->add_option("--orgs", sim_o.orgs, "Organizations")->capture_default_str();
-  sim->add_option("--licenses", sim_o.licenses, "Licenses per organization")->capture_default_str();
-  sim->add_option("--rate", sim_o.rate, "Requests/s per organization (0: no budget)")->capture_default_str();
-  sim->add_option("--burst", sim_o.burst, "Burst above the per-organization rate")->capture_default_str();
-  sim->add_option("--ip-rate", sim_o.ip_rate, "Requests/s per client IP")->capture_default_str();
-  sim->add_option("--fault-5xx", sim_o.fault_5xx, "Probability of a 5xx (half after applying)");
-  sim->add_option("--fault-drop", sim_o.fault_drop, "Probability of closing without a response");
-  sim->add_option("--fault-slow", sim_o.fault_slow, "Probability of a response slower than a client timeout");
-  sim->add_option("--fault-429", sim_o.fault_429, "Probability of a 429 without Retry-After");
-  sim->add_option("--latency-ms", sim_o.latency_ms, "Added latency per response");
-  sim->add_flag("--redirect", sim_o.redirect, "Redirect to a second shard listener, as the real API does");
-  sim->add_flag("--tls", sim_o.tls, "Serve HTTPS with a generated self-signed certificate");
-  sim->add_option("--seed", sim_o.seed, "Seed of the generated organizations")->capture_default_str();
+  auto* sim = add_sim_command(app, sim_o);
 
   auto* demo = app.add_subcommand("demo", "Run a whole migration against the built-in twin");
 

@@ -41,6 +41,24 @@ std::string trace_of(const sent& s) {
   return " (request id " + s.resp.request_id + ", host " + s.host + ")";
 }
 
+std::string answer_mismatch(const plan::row& row, const io::license& got) {
+  const std::string wanted = row.serial.empty() ? std::string("null") : row.serial;
+  if (got.id != row.license_id) {
+    return "the API answered about license " + got.id + " instead of " + row.license_id +
+           " (asked for deviceSerial " + wanted + ")";
+  }
+  if (!got.has_device_serial) {
+    return "the API's answer for license " + got.id + " has no deviceSerial (asked for " + wanted + ")";
+  }
+  const bool match = row.serial.empty() ? !got.device_serial.has_value()
+                                        : (got.device_serial && *got.device_serial == row.serial);
+  if (!match) {
+    return "the API returned deviceSerial " + got.device_serial.value_or("null") + " instead of " + wanted +
+           " for license " + got.id;
+  }
+  return {};
+}
+
 void shard_memory::remember(const url_target& target, std::string_view suffix) {
   std::string_view path = target.path;
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
@@ -61,6 +79,11 @@ api_endpoint::api_endpoint(const run_config& c) {
   const auto route = io::select_proxy(c.client.proxy, base_.tls, base_.host, base_.port);
   if (!route.error.empty()) throw std::runtime_error(route.error);
   if (auto why = io::proxy_cleartext_refusal(route, base_.tls); !why.empty()) throw std::runtime_error(why);
+  client_ = c.client;
+  if (!c.api_key.empty()) {
+    client_.secrets.add(auth_);
+    client_.secrets.add(c.api_key);
+  }
   tls_ = io::make_tls_context(c.client);
   std::uint64_t seed = c.seed;
   if (seed == 0) seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
@@ -106,6 +129,7 @@ attempt_result api_endpoint::to_attempt(const io::response& r, std::string_view 
   if (r.retry_after) ar.retry_after = *r.retry_after;
   ar.api_error = api_error;
   ar.location = r.location;
+  ar.content_type = r.content_type;
   return ar;
 }
 

@@ -51,6 +51,11 @@ struct pre_send {
 /// Row `i` (`row`) of a run with `config` and `diff` (empty without --skip-unchanged).
 pre_send triage(const run_config& config, const plan::plan_diff& diff, const plan::row& row, std::size_t i);
 
+/// Why the license in a PUT's answer does not confirm `row` (another license, another serial, or
+/// no deviceSerial field at all), or "" when it does. Only an answer about the very license and
+/// serial asked for counts as applied.
+std::string answer_mismatch(const plan::row& row, const io::license& got);
+
 /// A request's answer, its latency, or why a redirect was not followed.
 struct sent {
   io::response resp;
@@ -82,6 +87,9 @@ public:
   const io::origin& base() const noexcept { return base_; }
   const std::string& base_prefix() const noexcept { return base_prefix_; }
   const std::shared_ptr<io::tls_context>& tls() const noexcept { return tls_; }
+  /// The run's client settings with the key among the secrets: every connection of the run is
+  /// made with these, so every answer comes out of the transport with the key redacted.
+  const io::client_config& client() const noexcept { return client_; }
   token_bucket& ip() noexcept { return *ip_; }
   double next_jitter() { return jitter_->next(); }
 
@@ -130,6 +138,7 @@ private:
   io::origin base_;
   std::string base_prefix_;
   std::string auth_;
+  io::client_config client_;
   std::shared_ptr<io::tls_context> tls_;
   std::optional<jitter_source> jitter_;
   std::optional<token_bucket> ip_;

@@ -334,7 +334,7 @@ private:
         return c;
       }
     }
-    return std::make_unique<io::connection>(ctx_.get_executor(), api_.tls(), where, config_.client);
+    return std::make_unique<io::connection>(ctx_.get_executor(), api_.tls(), where, api_.client());
   }
 
   /// Opens an idle connection to `where` unless one is open: done before taking a token, so
@@ -548,6 +548,11 @@ private:
         org.bucket.on_success(now);
         streak = 0;
         auto b = l.parser.parse_action_batch(s.resp.body);
+        if (b.value && b.value->id != j.job.id) {
+          // An answer about another batch says nothing about this one's rows.
+          b.error = "the API answered about action batch " + b.value->id + " instead of " + j.job.id;
+          b.value.reset();
+        }
         if (!b.value) {
           if (++failures >= options_.batch.max_poll_failures) {
             abandon(org, j, io::outcome::failed, j.status, "unreadable action batch status: " + b.error + unknown);

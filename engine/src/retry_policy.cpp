@@ -1,5 +1,7 @@
 #include "relicense/engine/retry_policy.hpp"
 
+#include "relicense/io/json.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <ctime>
@@ -150,14 +152,24 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
       return retry(retry_cause::reset, "connection reset: " + std::string(r.error_detail));
     case transport_error::truncated:
       return retry(retry_cause::truncated, "truncated response: " + std::string(r.error_detail));
+    // The transport's detail names these itself ("malformed HTTP response: ...", "invalid
+    // request: ..."): prefixing it again would say the same thing twice.
     case transport_error::too_large:
-      return fail("response too large: " + std::string(r.error_detail));
+      return fail(r.error_detail.empty() ? std::string("response too large") : std::string(r.error_detail));
     case transport_error::protocol:
-      return fail("malformed HTTP response: " + std::string(r.error_detail));
+      return fail(r.error_detail.empty() ? std::string("malformed HTTP response") : std::string(r.error_detail));
   }
 
   const unsigned s = r.status;
   if (s >= 200 && s < 300) {
+    // An HTML page with a 200 is a proxy's or load balancer's (maintenance, captive portal), not
+    // the API's answer: nothing was confirmed. Retried like a 5xx, since every call it can answer
+    // is safe to repeat (PUT and GET are idempotent; a batch POST repeats idempotent updates).
+    if (!r.content_type.empty() && !io::is_json_content_type(r.content_type)) {
+      return retry(retry_cause::server_error,
+                   "expected JSON, got " + std::string(r.content_type.substr(0, 100)) + " (HTTP " +
+                       std::to_string(s) + ")");
+    }
     decision d;
     d.what = action::succeeded;
     return d;

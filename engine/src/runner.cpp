@@ -498,7 +498,7 @@ private:
     for (auto& c : w.connections) {
       if (c->where() == where) return *c;
     }
-    w.connections.push_back(std::make_unique<io::connection>(ctx_.get_executor(), api_.tls(), where, config_.client));
+    w.connections.push_back(std::make_unique<io::connection>(ctx_.get_executor(), api_.tls(), where, api_.client()));
     return *w.connections.back();
   }
 
@@ -595,14 +595,9 @@ private:
           finish(j.row, io::outcome::failed, j, 0, "unreadable license in the response: " + lic.error);
           return step::done;
         }
-        const auto& got = lic.value->device_serial;
-        const bool match = row.serial.empty() ? !got.has_value() : (got && *got == row.serial);
-        if (!match) {
+        if (auto wrong = answer_mismatch(row, *lic.value); !wrong.empty()) {
           note_answer(j, s);
-          finish(j.row, io::outcome::failed, j, 0,
-                 "the API returned deviceSerial " + (got ? *got : std::string("null")) + " instead of " +
-                     (row.serial.empty() ? std::string("null") : row.serial),
-                 lic.value->state);
+          finish(j.row, io::outcome::failed, j, 0, std::move(wrong), lic.value->state);
           return step::done;
         }
         finish(j.row, io::outcome::applied, j, 0, {}, lic.value->state);

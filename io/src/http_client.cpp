@@ -231,6 +231,84 @@ private:
   response& out_;
 };
 
+/// The credential of an Authorization value: the token after the scheme ("Bearer <token>"), or
+/// the whole value when it has no scheme word.
+std::string_view credential_of(std::string_view authorization) noexcept {
+  const std::size_t space = authorization.find(' ');
+  if (space == std::string_view::npos) return authorization;
+  std::string_view token = authorization.substr(space + 1);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return token;
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// Writes JSON escapes of printable ASCII (\u0041, \/) as the characters themselves, which
+/// leaves every JSON string's value unchanged: otherwise a server could hide the key from the
+/// scrub as \u-escapes that the JSON parser then decodes into a serial or an error text.
+/// Escaped quotes, backslashes, control and non-ASCII characters stay escaped.
+void unescape_printable(std::string& body) {
+  if (body.find('\\') == std::string::npos) return;
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < body.size();) {
+    if (body[i] != '\\' || i + 1 >= body.size()) {
+      body[out++] = body[i++];
+      continue;
+    }
+    const char next = body[i + 1];
+    if (next == '/') {
+      body[out++] = '/';
+      i += 2;
+      continue;
+    }
+    if (next == 'u' && i + 6 <= body.size()) {
+      int v = 0;
+      for (std::size_t k = 2; k < 6 && v >= 0; ++k) {
+        const int h = hex_value(body[i + k]);
+        v = h < 0 ? -1 : v * 16 + h;
+      }
+      if (v >= 0x20 && v < 0x7f && v != '"' && v != '\\') {
+        body[out++] = static_cast<char>(v);
+        i += 6;
+        continue;
+      }
+    }
+    body[out++] = body[i++];  // any other escape (\\, \", \n, \u00e9...) as it was
+    body[out++] = body[i++];
+  }
+  body.resize(out);
+}
+
+void scrub_field(std::string& text, const secret_list& secrets, std::string_view credential) {
+  if (text.empty()) return;
+  secrets.scrub(text);
+  redact_in_place(text, credential);
+}
+
+/// Removes the run's secrets and the request's credential from every text of `r`: the one place
+/// where text from the network is redacted (nothing reads a response before this).
+void scrub_response(response& r, const secret_list& secrets, std::string_view authorization) {
+  std::string_view credential = credential_of(authorization);
+  if (secrets.contains(credential)) credential = {};  // the engine lists its key: one scan, not two
+  if (!secrets.empty() || !credential.empty()) unescape_printable(r.body);
+  scrub_field(r.body, secrets, credential);
+  scrub_field(r.content_type, secrets, credential);
+  scrub_field(r.location, secrets, credential);
+  scrub_field(r.link, secrets, credential);
+  scrub_field(r.request_id, secrets, credential);
+  if (!r.error_detail.empty()) {
+    // Failures only (never on the hot path): the pattern rules too (header lines, user-info).
+    secrets.scrub(r.error_detail);
+    r.error_detail = redact(r.error_detail, credential);
+  }
+  if (r.retry_after) scrub_field(*r.retry_after, secrets, credential);
+}
+
 /// Methods whose requests carry no body, and so no Content-Length when the body is empty (the
 /// rule Beast's prepare_payload follows).
 bool bodiless(std::string_view method) {
@@ -253,7 +331,6 @@ struct connection::impl {
   /// Plain http through a proxy: requests go to the proxy in absolute form ("http://host:port"
   /// before the path), as curl sends them; https goes through a CONNECT tunnel instead.
   std::string absolute_prefix;
-  std::vector<std::string> proxy_secrets;  ///< kept out of every message
   std::string wire;        ///< the request being sent
   bool connected = false;
   bool served = false;     ///< a response came over this connection
@@ -272,14 +349,15 @@ struct connection::impl {
     // selects its own route (NO_PROXY may name one host and not the other).
     route = select_proxy(config.proxy, where.tls, where.host, where.port);
     if (route.proxy) {
-      proxy_secrets = route.proxy->secrets();
+      // The proxy's credentials join the key in the one redaction step (scrub_response).
+      for (const auto& secret : route.proxy->secrets()) config.secrets.add(secret);
       if (!where.tls) absolute_prefix = "http://" + host_field;
     }
   }
 
   /// `text` without the proxy's credentials (a hostile proxy may echo them back).
   std::string scrub(std::string text) const {
-    for (const auto& secret : proxy_secrets) text = redact(text, secret);
+    config.secrets.scrub(text);
     return text;
   }
 
@@ -534,7 +612,7 @@ struct connection::impl {
       }
       co_return r;
     }
-    co_return failure(transport_error::protocol, "too many interim (1xx) responses");
+    co_return failure(transport_error::protocol, "malformed HTTP response: too many interim (1xx) responses");
   }
 
   /// Opens the connection now if it is not open (resolve, connect, TLS handshake), within the
@@ -542,8 +620,15 @@ struct connection::impl {
   net::awaitable<response> open() {
     if (connected) co_return response{};
     response r = co_await connect(std::chrono::steady_clock::now() + config.timeout);
-    r.error_detail = scrub(std::move(r.error_detail));
+    scrub_response(r, config.secrets, {});
     co_return r;
+  }
+
+  /// `r`, scrubbed: every response send() returns goes through here (not a wrapping coroutine,
+  /// which would cost a frame allocation per request).
+  response scrubbed(response r, std::string_view authorization) const {
+    scrub_response(r, config.secrets, authorization);
+    return r;
   }
 
   // By value: the caller's request struct may be a temporary that dies before the first resume.
@@ -552,14 +637,16 @@ struct connection::impl {
     // Defence in depth behind the CLI's check (cleartext_refusal, exit 2): credentials never
     // leave this process in clear for a non-loopback host.
     if (!req.authorization.empty() && !cleartext_refusal(where).empty()) {
-      co_return failure(transport_error::protocol, cleartext_refusal(where));
+      co_return scrubbed(failure(transport_error::protocol, cleartext_refusal(where)), req.authorization);
     }
     if (!req.authorization.empty() && !proxy_cleartext_refusal(route, where.tls).empty()) {
-      co_return failure(transport_error::protocol, proxy_cleartext_refusal(route, where.tls));
+      co_return scrubbed(failure(transport_error::protocol, proxy_cleartext_refusal(route, where.tls)),
+                         req.authorization);
     }
     if (!header_safe(req.method) || req.method.empty() || !target_safe(req.target) ||
         !header_safe(req.authorization) || req.method.find_first_of(" \t") != std::string_view::npos) {
-      co_return failure(transport_error::protocol, "invalid request: bad method, target or header");
+      co_return scrubbed(failure(transport_error::protocol, "invalid request: bad method, target or header"),
+                        req.authorization);
     }
     serialize(req);
     const bool head = req.method == "HEAD";
@@ -573,8 +660,7 @@ struct connection::impl {
       if (!connected) {
         response r = co_await connect(deadline);
         if (r.error != transport_error::none) {
-          r.error_detail = scrub(redact(r.error_detail, req.authorization));
-          co_return r;
+          co_return scrubbed(std::move(r), req.authorization);
         }
       }
       bool got_some = false;
@@ -593,11 +679,10 @@ struct connection::impl {
           co_return failure(transport_error::proxy_failed,
                             proxy_name() + " requires authentication (407): " + auth_advice());
         }
-        r.body = scrub(std::move(r.body));
       }
       if (r.error == transport_error::none) {
         served = connected;  // still open (kept alive)
-        co_return r;
+        co_return scrubbed(std::move(r), req.authorization);
       }
       drop();
       // A keep-alive connection the server closed while idle fails on first use, before any
@@ -607,8 +692,7 @@ struct connection::impl {
           idempotent(req.method) && std::chrono::steady_clock::now() < deadline) {
         continue;
       }
-      r.error_detail = scrub(redact(r.error_detail, req.authorization));
-      co_return r;
+      co_return scrubbed(std::move(r), req.authorization);
     }
   }
 

@@ -110,6 +110,7 @@ simdjson::error_code read_license(od::object obj, L& out) {
       have_id = !e;
     } else if (key == "deviceSerial") {
       e = nullable_string(v, out.device_serial);
+      out.has_device_serial = !e;
     } else if (key == "state") {
       e = loose_string(v, out.state);
     } else if constexpr (std::is_same_v<L, license>) {
@@ -268,6 +269,10 @@ json_result<std::vector<license_ref>> response_parser::parse_license_page(std::s
       err = read_license(obj, ref);
       if (err) {
         break;
+      }
+      if (!ref.has_device_serial) {
+        return {std::nullopt, "license " + std::to_string(page.size() + 1) + " of the page (" + ref.id +
+                                  ") has no \"deviceSerial\""};
       }
       page.push_back(std::move(ref));
     }

@@ -1,7 +1,9 @@
 #include "relicense/io/redact.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
 
 namespace relicense::io {
 namespace {
@@ -25,15 +27,14 @@ std::size_t ifind(std::string_view hay, std::string_view needle, std::size_t fro
   return std::string_view::npos;
 }
 
-void replace_all(std::string& s, std::string_view secret) {
-  if (secret.empty()) {
-    return;
+// memmem (glibc's two-way search) rather than a loop: this runs on every response body.
+std::size_t find_bytes(std::string_view hay, std::string_view needle, std::size_t from) noexcept {
+  if (from > hay.size()) {
+    return std::string_view::npos;
   }
-  std::size_t pos = 0;
-  while ((pos = s.find(secret, pos)) != std::string::npos) {
-    s.replace(pos, secret.size(), redacted_marker);
-    pos += redacted_marker.size();
-  }
+  const void* at = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+  return at == nullptr ? std::string_view::npos
+                       : static_cast<std::size_t>(static_cast<const char*>(at) - hay.data());
 }
 
 bool word_char(char c) noexcept {
@@ -87,7 +88,7 @@ void redact_userinfo(std::string& s) {
 std::string redact(std::string_view text, std::string_view secret) {
   std::string s(text);
   // The secret itself first: it may appear anywhere (a header echoed by a proxy, a URL).
-  replace_all(s, secret);
+  redact_in_place(s, secret);
   static constexpr std::string_view line_end = "\r\n";
   redact_after(s, "authorization:", line_end);
   redact_after(s, "proxy-authorization:", line_end);
@@ -99,6 +100,55 @@ std::string redact(std::string_view text, std::string_view secret) {
   for (std::string_view p : params) {
     redact_after(s, p, "& \t\r\n#\"'>");
   }
+  return s;
+}
+
+bool redact_in_place(std::string& text, std::string_view secret) {
+  if (secret.empty()) {
+    return false;
+  }
+  std::size_t pos = find_bytes(text, secret, 0);
+  if (pos == std::string_view::npos) {
+    return false;
+  }
+  do {
+    text.replace(pos, secret.size(), redacted_marker);
+    pos = find_bytes(text, secret, pos + redacted_marker.size());
+  } while (pos != std::string_view::npos);
+  return true;
+}
+
+void secret_list::add(std::string_view secret) {
+  if (secret.empty()) {
+    return;
+  }
+  // A secret that contains a listed one cannot survive that one's replacement ("Bearer <key>"
+  // after the key): it is not scanned for, which keeps the scan of every response to one pass
+  // per distinct secret.
+  for (const std::string& s : items_) {
+    if (secret.find(s) != std::string_view::npos) {
+      return;
+    }
+  }
+  std::erase_if(items_, [&](const std::string& s) { return s.find(secret) != std::string::npos; });
+  items_.emplace_back(secret);
+}
+
+bool secret_list::contains(std::string_view secret) const noexcept {
+  return std::find(items_.begin(), items_.end(), secret) != items_.end();
+}
+
+bool secret_list::scrub(std::string& text) const {
+  bool any = false;
+  for (const std::string& secret : items_) {
+    any = redact_in_place(text, secret) || any;
+  }
+  return any;
+}
+
+std::string secret_list::scrubbed(std::string_view text) const {
+  std::string s(text);
+  scrub(s);
   return s;
 }
 

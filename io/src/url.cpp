@@ -68,6 +68,14 @@ url_result<location> to_location(const urls::url_view_base& u) {
     r.error = "URL host is not supported";
     return r;
   }
+  // Boost.URL 1.81 ends an IPv4 host at its last digit and takes the rest for the path:
+  // "http://127.0.0.1.evil.com/x" parses as host 127.0.0.1, path ".evil.com/x". After an
+  // authority, a path is empty or starts with '/' (RFC 3986 §3.3); anything else is a host that
+  // was cut short, and the URL is refused rather than sent to the wrong host.
+  if (!u.encoded_path().empty() && u.encoded_path().front() != '/') {
+    r.error = "URL host is not a valid host name or address";
+    return r;
+  }
   const std::string_view host = u.encoded_host_address();
   if (host.find('%') != std::string_view::npos) {
     // Percent-encoded host names are legal URI syntax but no DNS name needs them; refusing them

@@ -63,6 +63,13 @@ namespace {
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
+/// X-Request-Id's value: 16 lowercase hex digits written into `out`.
+beast::string_view request_id_text(std::uint64_t id, char (&out)[16]) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, id >>= 4) out[i] = hex[id & 15];
+  return {out, sizeof out};
+}
+
 void log_exception(std::exception_ptr e) {
   if (!e) return;
   try {
@@ -111,6 +118,8 @@ net::awaitable<void> serve_requests(server_impl* s, Stream& stream, listener_kin
     if (!r.location.empty()) res.set(http::field::location, r.location);
     if (!r.link.empty()) res.set(http::field::link, r.link);
     if (r.retry_after >= 0) res.set(http::field::retry_after, std::to_string(r.retry_after));
+    char request_id[16];
+    res.set("X-Request-Id", request_id_text(r.request_id, request_id));
     res.keep_alive(req.keep_alive());
     res.body() = std::move(r.body);
     res.prepare_payload();
@@ -256,13 +265,16 @@ std::string server::api_key() const { return impl_->model.api_key(); }
 std::string server::ca_file() const { return impl_->ca_path; }
 std::vector<org_info> server::orgs() const { return impl_->model.orgs(detail::clock::now()); }
 state_map server::state() const { return impl_->model.state(detail::clock::now()); }
-stats_snapshot server::stats() const { return impl_->model.stats(); }
+stats_snapshot server::stats() const { return impl_->model.stats(detail::clock::now()); }
 void server::reset() { impl_->model.reset(detail::clock::now()); }
 void server::set_faults(double fault_5xx, double fault_drop, double fault_slow, double fault_429) {
   impl_->model.set_faults(fault_5xx, fault_drop, fault_slow, fault_429);
 }
 void server::set_budget(double rate, double burst, double ip_rate) {
   impl_->model.set_budget(rate, burst, ip_rate, detail::clock::now());
+}
+void server::set_background_rate(double rate) {
+  impl_->model.set_background_rate(rate, detail::clock::now());
 }
 
 } // namespace relicense::sim

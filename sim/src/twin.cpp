@@ -164,6 +164,26 @@ list_query parse_list_query(std::string_view q) {
   return out;
 }
 
+/// The API's checks before it reads a body: JSON declared, something sent. A body that is not a
+/// JSON object is caught by the parser.
+std::optional<reply> check_json_request(const request_view& req) {
+  constexpr std::string_view json = "application/json";
+  auto is_json = [&] {
+    if (req.content_type == json) return true;  // what every client sends
+    std::string_view mime = req.content_type.substr(0, req.content_type.find(';'));
+    while (!mime.empty() && (mime.back() == ' ' || mime.back() == '\t')) mime.remove_suffix(1);
+    while (!mime.empty() && (mime.front() == ' ' || mime.front() == '\t')) mime.remove_prefix(1);
+    return mime.size() == json.size() &&
+           std::equal(mime.begin(), mime.end(), json.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  if (!is_json()) return error_reply(400, "Content-Type must be application/json");
+  if (req.body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return error_reply(400, "The request body must not be empty");
+  return std::nullopt;
+}
+
 std::string_view header_key(const request_view& req) {
   constexpr std::string_view bearer = "Bearer ";
   if (!req.meraki_key.empty()) return req.meraki_key;
@@ -236,7 +256,9 @@ double token_bucket::wait_seconds(clock::time_point now) {
 
 // ---- generation ---------------------------------------------------------------------------
 
-twin::twin(const sim_config& config) : config_(config), fault_rng_(config.seed ^ 0x5eed'fa17ULL) {
+twin::twin(const sim_config& config)
+    : config_(config), fault_rng_(config.seed ^ 0x5eed'fa17ULL),
+      latency_rng_(config.seed ^ 0x1a7e'4c70ULL) {
   std::mt19937_64 key_rng(config.seed * 0x9E3779B97F4A7C15ULL + 7);
   if (config_.api_key.empty()) {
     static constexpr char hex[] = "0123456789abcdef";
@@ -245,6 +267,7 @@ twin::twin(const sim_config& config) : config_(config), fault_rng_(config.seed ^
     api_key_ = config_.api_key;
   }
   cursor_mask_ = static_cast<std::uint32_t>(key_rng());
+  request_prefix_ = key_rng() & 0xffff'ffffULL;
   generate();
   reset_runtime(clock::now());
 }
@@ -264,6 +287,7 @@ void twin::generate() {
   for (unsigned oi = 0; oi < config_.orgs; ++oi) {
     org& o = orgs_[oi];
     do o.id = digits(rng, 6); while (!used_orgs.insert(o.id).second);
+    o.name = "Twin organization " + std::to_string(oi + 1);
     o.coterm = oi + config_.coterm_orgs >= config_.orgs;
     const unsigned n = config_.licenses_per_org;
     const unsigned nnet = n / 50 + 1;
@@ -319,19 +343,106 @@ void twin::generate() {
       o.license_index.emplace(l.id, static_cast<int>(li));
       o.licenses.push_back(std::move(l));
     }
+    generate_hardware(o, config_.seed * 0x2545F4914F6CDD1DULL + oi + 1, used_serials);
     org_index_.emplace(o.id, oi);
   }
   initial_licenses_.clear();
   for (const auto& o : orgs_) initial_licenses_.push_back(o.licenses);
 }
 
+// Models, names and new hardware come from their own random stream, after the licenses, so that
+// this detail never shifts a seed's licenses, serials and assignments.
+void twin::generate_hardware(org& o, std::uint64_t org_seed, std::set<std::string>& used_serials) {
+  struct hardware { std::string_view license_type, model, product_type, successor; };
+  static constexpr hardware kinds[] = {
+      {"MX64-ENT", "MX64", "appliance", "MX67"},     {"MX68-SEC", "MX68", "appliance", "MX75"},
+      {"ENT", "MR46", "wireless", "MR57"},           {"MS220-8P", "MS220-8P", "switch", "MS130-8P"},
+      {"MS120-24P", "MS120-24P", "switch", "MS130-24P"}, {"MV", "MV12W", "camera", "MV13"},
+      {"SM", "MR36", "wireless", "MR44"},            {"MR-ENT", "MR36", "wireless", "MR44"},
+      {"MX250-ENT", "MX250", "appliance", "MX450"},  {"MG21-ENT", "MG21", "cellularGateway", "MG51"}};
+  std::mt19937_64 rng(org_seed);
+  auto mac = [&] {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string m = "e0:55:3d";
+    for (int i = 0; i < 3; ++i) {
+      const auto b = static_cast<unsigned>(rng() & 0xff);
+      m += ':';
+      m += hex[b >> 4];
+      m += hex[b & 15];
+    }
+    return m;
+  };
+  auto describe = [&](device& d, const hardware& h) {
+    d.model = h.model;
+    d.product_type = h.product_type;
+    d.name = d.model + " " + d.serial.substr(d.serial.size() - 4);
+    d.mac = mac();
+    d.order_number = "4C" + digits(rng, 7);
+    d.claim = sim_today - static_cast<std::int64_t>(30 + rng() % 1400) * day -
+              static_cast<std::int64_t>(rng() % day);
+  };
+  std::vector<int> holder(o.devices.size(), -1);
+  for (std::size_t li = 0; li < o.licenses.size(); ++li)
+    if (o.licenses[li].device >= 0) holder[static_cast<std::size_t>(o.licenses[li].device)] = static_cast<int>(li);
+  const std::size_t old_count = o.devices.size();
+  std::vector<std::size_t> licensed;
+  for (std::size_t d = 0; d < old_count; ++d) {
+    const hardware* h = &kinds[rng() % std::size(kinds)];
+    if (holder[d] >= 0) {
+      licensed.push_back(d);
+      for (const auto& k : kinds)
+        if (k.license_type == o.licenses[static_cast<std::size_t>(holder[d])].license_type) h = &k;
+    }
+    describe(o.devices[d], *h);
+  }
+  // The new hardware of a refresh: an unlicensed successor for about one licensed device in five
+  // (at least one), in the same network.
+  std::vector<std::size_t> replaced;
+  for (std::size_t d : licensed)
+    if (rng() % 5 == 0) replaced.push_back(d);
+  if (replaced.empty() && !licensed.empty()) replaced.push_back(licensed[rng() % licensed.size()]);
+  for (std::size_t d : replaced) {
+    device dev;
+    do dev.serial = "Q2" + alnum(rng, 2) + "-" + alnum(rng, 4) + "-" + alnum(rng, 4);
+    while (!used_serials.insert(dev.serial).second);
+    dev.network_id = o.devices[d].network_id;
+    const hardware* h = &kinds[0];
+    for (const auto& k : kinds)
+      if (k.model == o.devices[d].model) h = &k;
+    hardware successor = *h;
+    successor.model = h->successor;
+    describe(dev, successor);
+    dev.claim = sim_today - static_cast<std::int64_t>(1 + rng() % 20) * day;
+    o.device_index.emplace(dev.serial, static_cast<int>(o.devices.size()));
+    o.successors.emplace(o.devices[d].serial, dev.serial);
+    o.devices.push_back(std::move(dev));
+  }
+}
+
 void twin::reset_runtime(clock::time_point now) {
   const double capacity = std::max(1.0, config_.burst);
   for (std::size_t i = 0; i < orgs_.size(); ++i) {
-    orgs_[i].licenses = initial_licenses_[i];
-    orgs_[i].bucket = token_bucket(config_.rate, capacity, now);
-    orgs_[i].window.clear();
-    orgs_[i].batches.clear();
+    org& o = orgs_[i];
+    o.licenses = initial_licenses_[i];
+    o.bucket = token_bucket(config_.rate, capacity, now);
+    o.window.clear();
+    o.batches.clear();
+    for (auto& d : o.devices) {
+      d.head = -1;
+      d.queue.clear();
+    }
+    for (std::size_t li = 0; li < o.licenses.size(); ++li) {
+      const license& l = o.licenses[li];
+      if (l.device < 0) continue;
+      device& d = o.devices[static_cast<std::size_t>(l.device)];
+      if (l.state == license_state::active || l.state == license_state::expiring) d.head = static_cast<int>(li);
+      else if (l.state == license_state::recently_queued) d.queue.push_back(static_cast<int>(li));
+    }
+    o.background_rng.seed(config_.seed * 0xD1B54A32D192ED03ULL + i);
+    o.next_background = now;
+    if (config_.background_rate > 0)
+      o.next_background += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
+          std::exponential_distribution<double>(config_.background_rate)(o.background_rng)));
   }
   ip_buckets_.clear();
   stats_ = stats_snapshot{};
@@ -351,12 +462,28 @@ reply twin::handle(const request_view& req, clock::time_point now) {
   std::string_view path = req.target.substr(0, q);
   std::string_view query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
   std::lock_guard lock(mutex_);
-  if (path.substr(0, 7) == "/__sim/") return handle_control(path.substr(7));
+  const std::uint64_t id = request_prefix_ << 32 | (next_request_++ & 0xffff'ffffULL);
+  if (path.substr(0, 7) == "/__sim/") {
+    reply r = handle_control(path.substr(7), now);
+    r.request_id = id;
+    return r;
+  }
   ++stats_.requests;
   reply r = handle_api(req, path, query, now);
+  r.request_id = id;
   if (!r.drop) ++stats_.by_status[r.status];
-  if (config_.latency.count() > 0) r.delay += config_.latency;
+  if (config_.latency.count() > 0) r.delay += draw_latency();
   return r;
+}
+
+std::chrono::milliseconds twin::draw_latency() {
+  if (config_.latency_distribution == latency_dist::fixed) return config_.latency;
+  // sigma 0.5 puts p99.9 at 4.6x the median (2.3 s for 500 ms, the slowest writes measured on the
+  // real API); the cap keeps one unlucky draw from looking like a hung server.
+  const double median = static_cast<double>(config_.latency.count());
+  const double z = std::normal_distribution<double>(0, 1)(latency_rng_);
+  const double ms = std::min(median * std::exp(0.5 * z), 6 * median);
+  return std::chrono::milliseconds(std::llround(ms));
 }
 
 reply twin::handle_api(const request_view& req, std::string_view path, std::string_view query,
@@ -378,6 +505,9 @@ reply twin::handle_api(const request_view& req, std::string_view path, std::stri
   if (collection == "organizations") {
     if (auto it = org_index_.find(org_id); it != org_index_.end()) o = &orgs_[it->second];
   }
+
+  // The background application's calls up to now take their tokens first.
+  if (o && config_.background_rate > 0) run_background(*o, now);
 
   // Budget first: every request counts, errors included.
   if (config_.rate > 0) {
@@ -449,7 +579,8 @@ reply twin::handle_api(const request_view& req, std::string_view path, std::stri
   }
 
   reply r;
-  if (collection != "organizations" || org_id.empty()) r = error_reply(404, "Not found");
+  if (collection != "organizations") r = error_reply(404, "Not found");
+  else if (org_id.empty() && rest.empty()) r = list_orgs(req);
   else if (!o) r = error_reply(404, "Organization not found");
   else r = route(req, *o, rest, query, now);
 
@@ -478,6 +609,23 @@ reply twin::route(const request_view& req, org& o, std::string_view rest, std::s
                   clock::time_point now) {
   std::string_view what = next_segment(rest);
   std::string_view id = next_segment(rest);
+  if (what.empty() && id.empty()) {
+    if (req.method != "GET") return error_reply(405, "Method not allowed");
+    reply r;
+    append_org(r.body, o);
+    return r;
+  }
+  if (what == "inventory" && id == "devices") {
+    if (req.method != "GET") return error_reply(405, "Method not allowed");
+    if (rest.empty()) return list_devices(req, o, query);
+    const std::string serial = pct_decode(next_segment(rest));
+    if (!rest.empty()) return error_reply(404, "Not found");
+    auto d = o.device_index.find(serial);
+    if (d == o.device_index.end()) return error_reply(404, "Device not found");
+    reply r;
+    append_device(r.body, o, o.devices[static_cast<std::size_t>(d->second)]);
+    return r;
+  }
   if (!rest.empty()) return error_reply(404, "Not found");
   if (what == "licenses") {
     if (o.coterm)
@@ -565,18 +713,120 @@ void twin::append_license(std::string& out, const org& o, const license& l) cons
   out += R"(,"expirationDate":)";
   if (l.activation) append_date(out, l.activation + static_cast<std::int64_t>(total) * day);
   else out += "null";
-  out += R"(,"headLicenseId":null})";
+  out += R"(,"headLicenseId":)";
+  if (l.head >= 0) {
+    out += '"';
+    out += o.licenses[static_cast<std::size_t>(l.head)].id;
+    out += "\"}";
+  } else {
+    out += "null}";
+  }
 }
 
-void twin::apply(license& l, int device, bool from_batch) {
-  l.device = device;
-  if (l.state != license_state::expired) {
-    if (device >= 0) {
-      if (l.activation == 0) l.activation = sim_today;
-      l.state = license_state::active;
-    } else {
-      l.state = l.activation ? license_state::unused_active : license_state::unused;
+void twin::append_org(std::string& out, const org& o) const {
+  out += R"({"id":")";
+  out += o.id;
+  out += R"(","name":)";
+  append_json_string(out, o.name);
+  out += R"(,"url":"https://dashboard.meraki.com/o/)";
+  out += o.id;
+  out += R"(/manage/organization/overview","api":{"enabled":true},"licensing":{"model":")";
+  out += o.coterm ? "co-term" : "per-device";
+  out += R"("},"cloud":{"region":{"name":"North America","host":{"name":"United States"}}},)";
+  out += R"("management":{"details":[]}})";
+}
+
+void twin::append_device(std::string& out, const org& o, const device& d) const {
+  out += R"({"mac":")";
+  out += d.mac;
+  out += R"(","serial":")";
+  out += d.serial;
+  out += R"(","name":)";
+  append_json_string(out, d.name);
+  out += R"(,"model":")";
+  out += d.model;
+  out += R"(","networkId":")";
+  out += d.network_id;
+  out += R"(","orderNumber":")";
+  out += d.order_number;
+  out += R"(","claimedAt":)";
+  append_date(out, d.claim);
+  out += R"(,"licenseExpirationDate":)";
+  const license* head = d.head >= 0 ? &o.licenses[static_cast<std::size_t>(d.head)] : nullptr;
+  if (head && head->activation) {
+    int total = head->duration_in_days;
+    for (const auto& q : head->queued) total += q.duration_in_days;
+    append_date(out, head->activation + static_cast<std::int64_t>(total) * day);
+  } else {
+    out += "null";
+  }
+  out += R"(,"tags":[],"productType":")";
+  out += d.product_type;
+  out += R"(","countryCode":"US","details":[]})";
+}
+
+namespace {
+
+/// State of a license that is (or becomes) the one burning on its device.
+license_state burning_state(const license& l) {
+  int total = l.duration_in_days;
+  for (const auto& q : l.queued) total += q.duration_in_days;
+  const std::int64_t expiry = l.activation + static_cast<std::int64_t>(total) * day;
+  if (expiry < sim_today) return license_state::expired;
+  return expiry < sim_today + 30 * day ? license_state::expiring : license_state::active;
+}
+
+} // namespace
+
+// Per-device licensing: one license burns on a device, others queue behind it; a license that
+// leaves hands the device to the first queued one.
+void twin::detach(org& o, int li) {
+  license& l = o.licenses[static_cast<std::size_t>(li)];
+  if (l.device >= 0) {
+    device& d = o.devices[static_cast<std::size_t>(l.device)];
+    if (d.head == li) {
+      d.head = -1;
+      if (!d.queue.empty()) {
+        const int next = d.queue.front();
+        d.queue.erase(d.queue.begin());
+        license& promoted = o.licenses[static_cast<std::size_t>(next)];
+        if (promoted.activation == 0) promoted.activation = sim_today;
+        promoted.head = -1;
+        promoted.state = burning_state(promoted);
+        d.head = next;
+        for (int q : d.queue) o.licenses[static_cast<std::size_t>(q)].head = next;
+      }
+    } else if (auto it = std::find(d.queue.begin(), d.queue.end(), li); it != d.queue.end()) {
+      d.queue.erase(it);
     }
+  }
+  l.device = -1;
+  l.head = -1;
+}
+
+void twin::attach(org& o, int li, int dev) {
+  license& l = o.licenses[static_cast<std::size_t>(li)];
+  l.device = dev;
+  if (l.state == license_state::expired) return;  // holds the device but burns nothing
+  device& d = o.devices[static_cast<std::size_t>(dev)];
+  if (d.head >= 0) {
+    d.queue.push_back(li);
+    l.head = d.head;
+    l.state = license_state::recently_queued;
+    return;
+  }
+  d.head = li;
+  if (l.activation == 0) l.activation = sim_today;
+  l.state = burning_state(l);
+}
+
+void twin::apply(org& o, license& l, int device, bool from_batch) {
+  if (l.device != device) {
+    const int li = static_cast<int>(&l - o.licenses.data());
+    detach(o, li);
+    if (device >= 0) attach(o, li, device);
+    else if (l.state != license_state::expired)
+      l.state = l.activation ? license_state::unused_active : license_state::unused;
   }
   if (from_batch) {
     ++stats_.batch_actions_applied;
@@ -588,17 +838,16 @@ void twin::apply(license& l, int device, bool from_batch) {
 }
 
 reply twin::put_license(const request_view& req, org& o, license& l) {
-  if (!req.content_type.empty() && req.content_type.substr(0, 16) != "application/json")
-    return error_reply(400, "Content-Type must be application/json");
+  if (auto bad = check_json_request(req)) return std::move(*bad);
   int target = l.device;
-  if (!req.body.empty()) {
+  {
     padded_.assign(req.body);
     padded_.resize(req.body.size() + simdjson::SIMDJSON_PADDING);
     simdjson::ondemand::document doc;
     simdjson::ondemand::object obj;
     if (parser_.iterate(padded_.data(), req.body.size(), padded_.size()).get(doc) ||
         doc.get_object().get(obj))
-      return error_reply(400, "The request body is not a valid JSON object");
+      return error_reply(400, "The request body must be a JSON object");
     bool seen = false;
     for (auto field : obj) {
       std::string_view key;
@@ -621,7 +870,7 @@ reply twin::put_license(const request_view& req, org& o, license& l) {
                                     " is not in organization " + o.id);
       target = d->second;
     }
-    if (seen) apply(l, target, false);
+    if (seen) apply(o, l, target, false);
   }
   reply r;
   r.body.reserve(640);
@@ -636,21 +885,47 @@ std::string twin::encode_cursor(std::size_t index) const {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-bool twin::decode_cursor(std::string_view token, const org& o, std::size_t& index) const {
+bool twin::decode_cursor(std::string_view token, std::size_t size, const string_map<int>& ids,
+                         std::size_t& index) const {
   if (token.size() == 9 && token[0] == 'c') {
     std::uint32_t v = 0;
     auto [p, ec] = std::from_chars(token.data() + 1, token.data() + 9, v, 16);
     if (ec == std::errc{} && p == token.data() + 9) {
       index = v ^ cursor_mask_;
-      return index <= o.licenses.size();
+      return index <= size;
     }
   }
-  // Like the real API, a license id also works as a cursor.
-  auto it = o.license_index.find(token);
-  if (it == o.license_index.end()) return false;
+  // Like the real API, an item's own id (license id, serial) also works as a cursor.
+  auto it = ids.find(token);
+  if (it == ids.end()) return false;
   index = static_cast<std::size_t>(it->second);
   return true;
 }
+
+namespace {
+
+/// Items in [after, before) that match, at most `per_page`, taken from the end when only an
+/// upper bound was given (endingBefore alone pages backwards).
+template <class Match>
+page_result select_page(std::size_t n, std::size_t after, std::size_t before, bool backwards,
+                        std::size_t per_page, Match matches) {
+  page_result p;
+  if (backwards) {
+    for (std::size_t i = before; i-- > 0 && p.items.size() < per_page;)
+      if (matches(i)) p.items.push_back(i);
+    std::reverse(p.items.begin(), p.items.end());
+  } else {
+    for (std::size_t i = after; i < before && p.items.size() < per_page; ++i)
+      if (matches(i)) p.items.push_back(i);
+  }
+  if (!p.items.empty()) {
+    for (std::size_t i = 0; i < p.items.front() && !p.earlier; ++i) p.earlier = matches(i);
+    for (std::size_t i = p.items.back() + 1; i < n && !p.later; ++i) p.later = matches(i);
+  }
+  return p;
+}
+
+} // namespace
 
 reply twin::list_licenses(const request_view& req, const org& o, std::string_view query) {
   list_query q = parse_list_query(query);
@@ -660,15 +935,18 @@ reply twin::list_licenses(const request_view& req, const org& o, std::string_vie
   std::size_t before = n;  // exclusive upper bound
   if (q.starting_after) {
     std::size_t i = 0;
-    if (!decode_cursor(*q.starting_after, o, i)) return error_reply(400, "Invalid startingAfter");
+    if (!decode_cursor(*q.starting_after, n, o.license_index, i))
+      return error_reply(400, "Invalid startingAfter");
     after = i + 1;
   }
   if (q.ending_before) {
     std::size_t i = 0;
-    if (!decode_cursor(*q.ending_before, o, i)) return error_reply(400, "Invalid endingBefore");
+    if (!decode_cursor(*q.ending_before, n, o.license_index, i))
+      return error_reply(400, "Invalid endingBefore");
     before = std::min(i, n);
   }
-  auto matches = [&](const license& l) {
+  auto matches = [&](std::size_t i) {
+    const license& l = o.licenses[i];
     if (q.device_serial) {
       if (l.device < 0 || o.devices[static_cast<std::size_t>(l.device)].serial != *q.device_serial)
         return false;
@@ -676,21 +954,14 @@ reply twin::list_licenses(const request_view& req, const org& o, std::string_vie
     if (q.state && *q.state != to_string(l.state)) return false;
     return true;
   };
-  std::vector<std::size_t> page;
-  if (q.ending_before && !q.starting_after) {
-    for (std::size_t i = before; i-- > 0 && page.size() < q.per_page;)
-      if (matches(o.licenses[i])) page.push_back(i);
-    std::reverse(page.begin(), page.end());
-  } else {
-    for (std::size_t i = after; i < before && page.size() < q.per_page; ++i)
-      if (matches(o.licenses[i])) page.push_back(i);
-  }
+  const page_result page = select_page(n, after, before, q.ending_before && !q.starting_after,
+                                       q.per_page, matches);
   reply r;
-  r.body.reserve(page.size() * 600 + 2);
+  r.body.reserve(page.items.size() * 600 + 2);
   r.body += '[';
-  for (std::size_t k = 0; k < page.size(); ++k) {
+  for (std::size_t k = 0; k < page.items.size(); ++k) {
     if (k) r.body += ',';
-    append_license(r.body, o, o.licenses[page[k]]);
+    append_license(r.body, o, o.licenses[page.items[k]]);
   }
   r.body += ']';
 
@@ -702,26 +973,74 @@ reply twin::list_licenses(const request_view& req, const org& o, std::string_vie
   append_int(base, static_cast<long long>(q.per_page));
   if (q.device_serial) { base += "&deviceSerial="; pct_encode(base, *q.device_serial); }
   if (q.state) { base += "&state="; pct_encode(base, *q.state); }
+  append_links(r.link, base, page, n);
+  return r;
+}
+
+void twin::append_links(std::string& out, std::string_view base, const page_result& page,
+                        std::size_t n) const {
   auto link = [&](std::string_view param, std::optional<std::size_t> at, std::string_view rel) {
-    if (!r.link.empty()) r.link += ", ";
-    r.link += '<';
-    r.link += base;
+    if (!out.empty()) out += ", ";
+    out += '<';
+    out += base;
     if (at) {
-      r.link += param;
-      r.link += encode_cursor(*at);
+      out += param;
+      out += encode_cursor(*at);
     }
-    r.link += ">; rel=";
-    r.link += rel;
+    out += ">; rel=";
+    out += rel;
   };
   link("", std::nullopt, "first");
-  if (!page.empty()) {
-    bool earlier = false, later = false;
-    for (std::size_t i = 0; i < page.front() && !earlier; ++i) earlier = matches(o.licenses[i]);
-    for (std::size_t i = page.back() + 1; i < n && !later; ++i) later = matches(o.licenses[i]);
-    if (earlier) link("&endingBefore=", page.front(), "prev");
-    if (later) link("&startingAfter=", page.back(), "next");
-  }
+  if (page.earlier) link("&endingBefore=", page.items.front(), "prev");
+  if (page.later) link("&startingAfter=", page.items.back(), "next");
   link("&endingBefore=", n, "last");
+}
+
+reply twin::list_devices(const request_view& req, const org& o, std::string_view query) {
+  list_query q = parse_list_query(query);
+  if (!q.error.empty()) return error_reply(400, q.error);
+  const std::size_t n = o.devices.size();
+  std::size_t after = 0, before = n;
+  if (q.starting_after) {
+    std::size_t i = 0;
+    if (!decode_cursor(*q.starting_after, n, o.device_index, i))
+      return error_reply(400, "Invalid startingAfter");
+    after = i + 1;
+  }
+  if (q.ending_before) {
+    std::size_t i = 0;
+    if (!decode_cursor(*q.ending_before, n, o.device_index, i))
+      return error_reply(400, "Invalid endingBefore");
+    before = std::min(i, n);
+  }
+  const page_result page = select_page(n, after, before, q.ending_before && !q.starting_after,
+                                       q.per_page, [](std::size_t) { return true; });
+  reply r;
+  r.body.reserve(page.items.size() * 330 + 2);
+  r.body += '[';
+  for (std::size_t k = 0; k < page.items.size(); ++k) {
+    if (k) r.body += ',';
+    append_device(r.body, o, o.devices[page.items[k]]);
+  }
+  r.body += ']';
+  std::string base = req.listener == listener_kind::shard ? shard_origin_ : main_origin_;
+  base += "/api/v1/organizations/";
+  base += o.id;
+  base += "/inventory/devices?perPage=";
+  append_int(base, static_cast<long long>(q.per_page));
+  append_links(r.link, base, page, n);
+  return r;
+}
+
+reply twin::list_orgs(const request_view& req) {
+  if (req.method != "GET") return error_reply(405, "Method not allowed");
+  reply r;
+  r.body += '[';
+  for (std::size_t i = 0; i < orgs_.size(); ++i) {
+    if (i) r.body += ',';
+    append_org(r.body, orgs_[i]);
+  }
+  r.body += ']';
   return r;
 }
 
@@ -731,6 +1050,7 @@ reply twin::post_batch(const request_view& req, org& o, clock::time_point now) {
   run_due_batches(o, now);
   if (o.coterm)
     return error_reply(400, "Organization with ID " + o.id + " does not support per-device licensing");
+  if (auto bad = check_json_request(req)) return std::move(*bad);
   action_batch b;
   padded_.assign(req.body);
   padded_.resize(req.body.size() + simdjson::SIMDJSON_PADDING);
@@ -738,7 +1058,7 @@ reply twin::post_batch(const request_view& req, org& o, clock::time_point now) {
   simdjson::ondemand::object obj;
   if (parser_.iterate(padded_.data(), req.body.size(), padded_.size()).get(doc) ||
       doc.get_object().get(obj))
-    return error_reply(400, "The request body is not a valid JSON object");
+    return error_reply(400, "The request body must be a JSON object");
   bool have_actions = false;
   const std::string prefix = "/organizations/" + o.id + "/licenses/";
   for (auto field : obj) {
@@ -807,8 +1127,11 @@ reply twin::post_batch(const request_view& req, org& o, clock::time_point now) {
     if (running >= 5) return error_reply(400, too_many_batches);
   }
   b.id = std::to_string(config_.seed % 1000 * 1000000 + 1000 + next_batch_id_++);
+  const double seconds_per_action = config_.batch_action_ms >= 0
+                                        ? config_.batch_action_ms / 1000
+                                        : 1 / std::max(1e-3, config_.batch_actions_per_second);
   const auto run_time = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
-      static_cast<double>(b.actions.size()) / std::max(1e-3, config_.batch_actions_per_second)));
+      static_cast<double>(b.actions.size()) * seconds_per_action));
   reply r;
   r.status = 201;
   if (b.confirmed && b.synchronous) {
@@ -846,7 +1169,7 @@ void twin::execute_batch(org& o, action_batch& b) {
     b.failed = true;
     return;
   }
-  for (auto& [l, dev] : plan) apply(*l, dev, true);
+  for (auto& [l, dev] : plan) apply(o, *l, dev, true);
   b.completed = true;
 }
 
@@ -906,15 +1229,16 @@ void twin::append_batch(std::string& out, const org& o, const action_batch& b) c
 
 // ---- control ------------------------------------------------------------------------------
 
-reply twin::handle_control(std::string_view what) {
+reply twin::handle_control(std::string_view what, clock::time_point now) {
   reply r;
-  if (what == "stats") r.body = stats_json();
-  else if (what == "state") {
-    auto now = clock::now();
+  if (what == "stats") {
+    for (auto& o : orgs_) run_background(o, now);
+    r.body = stats_json();
+  } else if (what == "state") {
     for (auto& o : orgs_) run_due_batches(o, now);
     r.body = state_json();
   } else if (what == "reset") {
-    reset_runtime(clock::now());
+    reset_runtime(now);
     r.body = R"({"reset":true})";
   } else {
     return error_reply(404, "Not found");
@@ -977,7 +1301,10 @@ std::string twin::stats_json() {
   field("429", s.fault_429);
   out += '}';
   field("maxOrgRequestsPerSecond", s.max_org_requests_1s);
-  out += '}';
+  out += R"(,"background":{"calls":)";
+  append_int(out, static_cast<long long>(s.background_calls));
+  field("rateLimited", s.background_rate_limited);
+  out += "}}";
   return out;
 }
 
@@ -990,7 +1317,10 @@ std::vector<org_info> twin::orgs(clock::time_point now) {
     run_due_batches(o, now);
     org_info info;
     info.id = o.id;
+    info.name = o.name;
     info.coterm = o.coterm;
+    info.licensing_model = o.coterm ? "co-term" : "per-device";
+    info.successors = o.successors;
     for (const auto& l : o.licenses) {
       license_info li;
       li.id = l.id;
@@ -1019,9 +1349,47 @@ state_map twin::state(clock::time_point now) {
   return out;
 }
 
-stats_snapshot twin::stats() {
+stats_snapshot twin::stats(clock::time_point now) {
   std::lock_guard lock(mutex_);
+  for (auto& o : orgs_) run_background(o, now);
   return stats_;
+}
+
+// The background application is simulated lazily: before anything reads or takes from an org's
+// bucket, its calls up to that moment are replayed at their own (Poisson) times. No thread, no
+// timer, nothing on the serving path when it is off, and deterministic for a given seed and
+// sequence of request times.
+void twin::run_background(org& o, clock::time_point now) {
+  const double r = config_.background_rate;
+  if (r <= 0) return;
+  // After a long idle stretch the bucket is in a steady state: count all but the last minute in
+  // bulk instead of replaying millions of calls.
+  constexpr auto horizon = std::chrono::seconds(60);
+  if (o.next_background + horizon < now) {
+    const double skipped = std::chrono::duration<double>(now - horizon - o.next_background).count();
+    stats_.background_calls += static_cast<std::uint64_t>(std::llround(skipped * r));
+    if (config_.rate > 0 && r > config_.rate)
+      stats_.background_rate_limited += static_cast<std::uint64_t>(std::llround(skipped * (r - config_.rate)));
+    o.next_background = now - horizon;
+  }
+  std::exponential_distribution<double> gap(r);
+  while (o.next_background <= now) {
+    ++stats_.background_calls;
+    if (config_.rate > 0 && !o.bucket.try_take(o.next_background)) ++stats_.background_rate_limited;
+    o.next_background += std::chrono::duration_cast<clock::duration>(
+        std::chrono::duration<double>(gap(o.background_rng)));
+  }
+}
+
+void twin::set_background_rate(double rate, clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  for (auto& o : orgs_) run_background(o, now);
+  config_.background_rate = rate;
+  // Memoryless arrivals: drawing the next one afresh from now is exact.
+  if (rate > 0)
+    for (auto& o : orgs_)
+      o.next_background = now + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
+                                    std::exponential_distribution<double>(rate)(o.background_rng)));
 }
 
 void twin::reset(clock::time_point now) {
@@ -1039,6 +1407,7 @@ void twin::set_faults(double f5xx, double drop, double slow, double f429) {
 
 void twin::set_budget(double rate, double burst, double ip_rate, clock::time_point now) {
   std::lock_guard lock(mutex_);
+  for (auto& o : orgs_) run_background(o, now);
   config_.rate = rate;
   config_.burst = burst;
   config_.ip_rate = ip_rate;

@@ -187,6 +187,42 @@ TEST(Decide, TooLargeAndProtocolFail) {
   EXPECT_EQ(decide(p, transport(transport_error::protocol), 1, 0, wall_now).what, action::fail_row);
 }
 
+// The transport names these failures itself: the decision quotes its detail without prefixing it
+// again, and names the failure when the detail is empty.
+TEST(Decide, ProtocolAndTooLargeNamedOnce) {
+  retry_policy p;
+  attempt_result r = transport(transport_error::protocol);
+  r.error_detail = "malformed HTTP response: bad status";
+  EXPECT_EQ(decide(p, r, 1, 0, wall_now).message, "malformed HTTP response: bad status");
+  r.error_detail = "";
+  EXPECT_EQ(decide(p, r, 1, 0, wall_now).message, "malformed HTTP response");
+  r.error = transport_error::too_large;
+  r.error_detail = "response too large: body limit exceeded";
+  EXPECT_EQ(decide(p, r, 1, 0, wall_now).message, "response too large: body limit exceeded");
+}
+
+// A 2xx that is not JSON (a proxy's HTML page) confirms nothing: retried like a 5xx, then the row
+// fails saying what came; JSON types (any case, parameters, +json) and an absent type succeed.
+TEST(Decide, NonJsonSuccessIsRetriedThenFails) {
+  retry_policy p;
+  p.max_attempts = 2;
+  attempt_result r = status(200);
+  r.content_type = "text/html; charset=utf-8";
+  auto d = decide(p, r, 1, 0.5, wall_now);
+  EXPECT_EQ(d.what, action::retry);
+  EXPECT_EQ(d.cause, retry_cause::server_error);
+  d = decide(p, r, 2, 0.5, wall_now);
+  EXPECT_EQ(d.what, action::fail_row);
+  EXPECT_EQ(d.message, "gave up after 2 attempts: expected JSON, got text/html; charset=utf-8 (HTTP 200)");
+  for (std::string_view ok : {"application/json", "Application/JSON; charset=utf-8", "application/problem+json", ""}) {
+    r.content_type = ok;
+    EXPECT_EQ(decide(p, r, 1, 0, wall_now).what, action::succeeded) << ok;
+  }
+  r = status(502);
+  r.content_type = "text/html";  // an error page stays an error, not a JSON complaint
+  EXPECT_EQ(decide(p, r, 2, 0, wall_now).message, "gave up after 2 attempts: HTTP 502");
+}
+
 // 401 and 403 abort the run.
 TEST(Decide, AuthAborts) {
   retry_policy p;

@@ -332,7 +332,8 @@ TEST_F(HttpClient, MalformedJsonIsAnErrorValue) {
   EXPECT_NE(lic.error.find("malformed JSON"), std::string::npos);
 }
 
-// A 200 with an HTML Content-Type is visible to the caller, which refuses it.
+// A 200 with an HTML Content-Type reaches the caller as it came (the engine's decide() refuses
+// it: tests/fault/secrets_test.cpp, HtmlOk*).
 TEST_F(HttpClient, WrongContentTypeVisible) {
   start([](server_session& s) {
     while (s.read_request()) {
@@ -407,6 +408,70 @@ TEST_F(HttpClient, GarbageIsProtocolError) {
   });
   response r = send(*conn, ioc);
   EXPECT_EQ(r.error, transport_error::protocol) << r.error_detail;
+}
+
+// The protocol error says "malformed HTTP response" once, with the parser's reason.
+TEST_F(HttpClient, MalformedStatusLineSaysSoOnce) {
+  start([](server_session& s) {
+    if (s.read_request()) {
+      s.write("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n");
+    }
+  });
+  response r = send(*conn, ioc);
+  ASSERT_EQ(r.error, transport_error::protocol) << r.error_detail;
+  EXPECT_TRUE(r.error_detail.starts_with("malformed HTTP response: ")) << r.error_detail;
+  EXPECT_EQ(r.error_detail.find("malformed", 1), std::string::npos) << r.error_detail;
+}
+
+/// The key of `auth`, which a hostile server echoes back.
+constexpr std::string_view echoed_key = "MARKERKEY0123456789";
+
+// Whatever a server echoes of the key (body, Location, Link, Retry-After, Content-Type,
+// X-Request-Id), the
+// response comes out of send() with it redacted, even without a secret list (the request's own
+// credential), and with a list that also holds other secrets (a proxy's password).
+TEST_F(HttpClient, EchoedKeyIsScrubbedFromEveryField) {
+  client_config config;
+  config.secrets.add("proxy-pass-xyz");
+  start(
+      [](server_session& s) {
+        while (auto req = s.read_request()) {
+          const std::string a = req->headers["authorization"];
+          const std::string k = a.substr(7);
+          s.respond(302, R"({"errors":["saw )" + a + " and proxy-pass-xyz\"]}",
+                    "application/json; x=" + k,
+                    "Location: https://h.example/" + k + "\r\nLink: <https://h.example/?k=" + k +
+                        ">; rel=next\r\nRetry-After: " + k + "\r\nX-Request-Id: id-" + k + "\r\n");
+        }
+      },
+      5000ms, config);
+  response r = send(*conn, ioc);
+  ASSERT_EQ(r.error, transport_error::none) << r.error_detail;
+  for (const std::string* field :
+       {&r.body, &r.location, &r.link, &r.content_type, &*r.retry_after, &r.request_id}) {
+    EXPECT_EQ(field->find(echoed_key), std::string::npos) << *field;
+    EXPECT_NE(field->find("[REDACTED]"), std::string::npos) << *field;
+  }
+  EXPECT_EQ(r.body, R"({"errors":["saw Bearer [REDACTED] and [REDACTED]"]})");
+  EXPECT_EQ(r.location, "https://h.example/[REDACTED]");
+}
+
+// A key hidden as JSON \u-escapes (which the JSON parser would decode) is scrubbed too; other
+// escapes keep their meaning.
+TEST_F(HttpClient, EscapedKeyIsScrubbed) {
+  start([](server_session& s) {
+    while (s.read_request()) {
+      // "MARKERKEY0123456789" with its M and 9 escaped, then an escaped quote, backslash and \/.
+      s.respond(200, R"({"id":"L1","deviceSerial":"\u004dARKERKEY012345678\u0039","state":"a\"b\\u0041\/c"})");
+    }
+  });
+  response r = send(*conn, ioc);
+  ASSERT_EQ(r.error, transport_error::none) << r.error_detail;
+  response_parser p;
+  auto lic = p.parse_license(r.body);
+  ASSERT_TRUE(lic.value) << lic.error << " in " << r.body;
+  EXPECT_EQ(lic.value->device_serial, "[REDACTED]");
+  EXPECT_EQ(lic.value->state, "a\"b\\u0041/c");
 }
 
 // Interim 100 Continue answers are skipped.

@@ -34,9 +34,11 @@ TEST(Json, LicenseNullSerial) {
   ASSERT_TRUE(r.value) << r.error;
   EXPECT_FALSE(r.value->device_serial);
   EXPECT_EQ(r.value->head_license_id, "");
+  EXPECT_TRUE(r.value->has_device_serial);
   auto absent = p.parse_license(R"({"state":"unused","id":"9"})");
   ASSERT_TRUE(absent.value) << absent.error;
   EXPECT_FALSE(absent.value->device_serial);
+  EXPECT_FALSE(absent.value->has_device_serial);  // the caller can tell "null" from "not said"
   auto esc = p.parse_license(R"({"id":"a\"b","deviceSerial":"Q2\u0041A-0000-0000"})");
   ASSERT_TRUE(esc.value) << esc.error;
   EXPECT_EQ(esc.value->id, "a\"b");
@@ -104,6 +106,10 @@ TEST(Json, LicensePage) {
   EXPECT_FALSE(p.parse_license_page(R"([{"id":"1"},2])").value);
   EXPECT_FALSE(p.parse_license_page(R"([{"id":"1"},{"x":1}])").value);
   EXPECT_FALSE(p.parse_license_page(R"([{"id":"1"})").value);
+  // A license that does not say where it is cannot be compared with the plan.
+  auto unsaid = p.parse_license_page(R"([{"id":"1","deviceSerial":null},{"id":"2","state":"active"}])");
+  EXPECT_FALSE(unsaid.value);
+  EXPECT_EQ(unsaid.error, "license 2 of the page (2) has no \"deviceSerial\"");
 }
 
 // An action batch reports its id and status.

@@ -46,5 +46,37 @@ TEST(Redact, IdempotentAndRobust) {
   EXPECT_EQ(redact("://@", ""), "://@");
 }
 
+// A secret list replaces each of its secrets and leaves other text as is; a secret containing a
+// listed one ("Bearer <key>", in either order of adding) needs no scan of its own.
+TEST(Redact, SecretList) {
+  secret_list secrets;
+  secrets.add("Bearer " + std::string(key));
+  secrets.add(key);
+  secrets.add("");
+  secrets.add(key);  // a duplicate changes nothing
+  secrets.add("Bearer " + std::string(key));
+  secrets.add("proxy-pw");
+  ASSERT_EQ(secrets.items().size(), 2u);
+  EXPECT_TRUE(secrets.contains(key));
+  EXPECT_TRUE(secrets.contains("proxy-pw"));
+  EXPECT_FALSE(secrets.contains("Bearer " + std::string(key)));
+  std::string text = "got Bearer " + std::string(key) + " and " + std::string(key) + std::string(key) + " proxy-pw";
+  EXPECT_TRUE(secrets.scrub(text));
+  EXPECT_EQ(text, "got Bearer [REDACTED] and [REDACTED][REDACTED] [REDACTED]");
+  std::string clean = "nothing to see";
+  EXPECT_FALSE(secrets.scrub(clean));
+  EXPECT_EQ(clean, "nothing to see");
+  EXPECT_EQ(secrets.scrubbed(std::string(key) + "x"), "[REDACTED]x");
+  EXPECT_TRUE(secret_list{}.empty());
+}
+
+// A secret that is part of the marker itself does not loop or grow the text without end.
+TEST(Redact, SecretInsideTheMarker) {
+  std::string text = "RED RED";
+  EXPECT_TRUE(redact_in_place(text, "RED"));
+  EXPECT_EQ(text, "[REDACTED] [REDACTED]");
+  EXPECT_FALSE(redact_in_place(text, ""));
+}
+
 } // namespace
 } // namespace relicense::io

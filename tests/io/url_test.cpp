@@ -63,6 +63,14 @@ TEST(Url, Loopback) {
   EXPECT_FALSE(is_loopback("::2"));
   EXPECT_FALSE(is_loopback("localhost.evil.com"));
   EXPECT_FALSE(is_loopback("127.0.0.1.nip.io"));
+  EXPECT_FALSE(is_loopback("127.0.0.1.evil.com"));
+  EXPECT_FALSE(is_loopback("localhost.evil.com"));
+  EXPECT_FALSE(is_loopback("evil.localhost.com"));
+  EXPECT_FALSE(is_loopback("127.0.0.1evil"));
+  EXPECT_FALSE(is_loopback("::1.evil.com"));
+  EXPECT_FALSE(is_loopback("[::1]x"));
+  EXPECT_FALSE(is_loopback("2130706433"));  // 127.0.0.1 as one number: a name, not an address
+  EXPECT_TRUE(is_loopback("127.255.255.255"));
   EXPECT_FALSE(is_loopback(""));
 }
 
@@ -73,6 +81,30 @@ TEST(Url, CleartextRefusal) {
   EXPECT_EQ(cleartext_refusal({false, "localhost", 80}), "");
   EXPECT_NE(cleartext_refusal({false, "api.meraki.com", 80}), "");
   EXPECT_NE(cleartext_refusal({false, "192.168.1.10", 8080}), "");
+  EXPECT_NE(cleartext_refusal({false, "127.0.0.1.evil.com", 80}), "");
+  // From the parsed base URL: the whole host decides, never the address it starts with.
+  for (std::string_view url : {"http://localhost.evil.com:8080/api/v1", "http://[::2]/api/v1"}) {
+    auto b = parse_base_url(url);
+    ASSERT_TRUE(b.value) << url << ": " << b.error;
+    EXPECT_NE(cleartext_refusal(b.value->where), "") << url;
+  }
+  // A host that only starts like an IPv4 address is not cut to that address (Boost.URL 1.81
+  // would read "127.0.0.1" and a path ".evil.com/api/v1"): such URLs are refused outright.
+  for (std::string_view url : {"http://127.0.0.1.evil.com/api/v1", "https://127.0.0.1.nip.io/api/v1",
+                               "http://127.0.0.1x/", "http://1.2.3.4.5/x", "http://127.0.0.1.evil.com",
+                               "http://127.0.0.1:80.evil.com/x"}) {
+    auto b = parse_base_url(url);
+    EXPECT_FALSE(b.value) << url << " parsed as host " << (b.value ? b.value->where.host : "");
+    auto a = parse_absolute_url(url);
+    EXPECT_FALSE(a.value) << url << " parsed as host " << (a.value ? a.value->where.host : "");
+    auto l = resolve_location({{false, "127.0.0.1", 8080}, "/api/v1/x"}, url);
+    EXPECT_FALSE(l.value) << url << " resolved to host " << (l.value ? l.value->where.host : "");
+  }
+  for (std::string_view url : {"http://127.0.0.1:8080/api/v1", "http://localhost/api/v1", "http://[::1]:9/x"}) {
+    auto b = parse_base_url(url);
+    ASSERT_TRUE(b.value) << url << ": " << b.error;
+    EXPECT_EQ(cleartext_refusal(b.value->where), "") << url;
+  }
 }
 
 // Each regional cloud is recognised; look-alike domains are not.

@@ -12,13 +12,20 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
 #include <map>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string>
+#include <poll.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 namespace {
 
@@ -65,7 +72,8 @@ public:
   result send(const std::string& method, const std::string& target, const std::string& body = {},
               std::optional<std::string> key = std::nullopt,
               std::chrono::milliseconds timeout = std::chrono::seconds(20),
-              bool meraki_header = false) {
+              bool meraki_header = false,
+              std::optional<std::string> content_type = std::nullopt) {
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "127.0.0.1");
     const std::string k = key.value_or(key_);
@@ -76,6 +84,10 @@ public:
     if (!body.empty()) {
       req.set(http::field::content_type, "application/json");
       req.body() = body;
+    }
+    if (content_type) {
+      if (content_type->empty()) req.erase(http::field::content_type);
+      else req.set(http::field::content_type, *content_type);
     }
     req.prepare_payload();
     req.keep_alive(true);
@@ -666,4 +678,371 @@ TEST(SimConformance, DeterministicFromSeed) {
   std::set<std::string> serials;
   for (const auto& o : orgs)
     for (const auto& d : o.devices) EXPECT_TRUE(serials.insert(d).second) << d;
+}
+
+namespace {
+
+/// The license object of `id` as GET returns it.
+simdjson::dom::element get_license(client& c, simdjson::dom::parser& p, const relicense::sim::org_info& o,
+                                   const std::string& id) {
+  auto r = c.send("GET", license_path(o, id));
+  EXPECT_EQ(r.status, 200u) << r.body;
+  return p.parse(r.body).value();
+}
+
+std::string str(simdjson::dom::element e, const char* field) {
+  if (e[field].is_null()) return "null";
+  return std::string(e[field].get_string().value());
+}
+
+} // namespace
+
+// GET /organizations lists every org with its licensing model ("per-device", or "co-term" for
+// the last --coterm-orgs); GET /organizations/{id} returns the same object; unknown ids get 404.
+TEST(SimConformance, Organizations) {
+  sim_config cfg = small();
+  cfg.coterm_orgs = 1;
+  server s(cfg);
+  s.start();
+  auto orgs = s.orgs();
+  client c(s.port(), s.api_key());
+  auto list = c.send("GET", "/api/v1/organizations");
+  ASSERT_EQ(list.status, 200u) << list.body;
+  simdjson::dom::parser p;
+  simdjson::dom::array arr = p.parse(list.body).get_array().value();
+  ASSERT_EQ(arr.size(), 3u);
+  std::size_t i = 0;
+  for (auto org : arr) {
+    EXPECT_EQ(std::string_view(org["id"].get_string().value()), orgs[i].id);
+    EXPECT_EQ(std::string_view(org["licensing"]["model"].get_string().value()),
+              i == 2 ? "co-term" : "per-device");
+    EXPECT_EQ(orgs[i].licensing_model, i == 2 ? "co-term" : "per-device");
+    EXPECT_TRUE(org["api"]["enabled"].get_bool().value());
+    EXPECT_FALSE(std::string_view(org["name"].get_string().value()).empty());
+    EXPECT_TRUE(org["url"].is_string());
+    ++i;
+  }
+  for (std::size_t k = 0; k < 3; ++k) {
+    auto one = c.send("GET", "/api/v1/organizations/" + orgs[k].id);
+    ASSERT_EQ(one.status, 200u);
+    simdjson::dom::parser q;
+    EXPECT_EQ(simdjson::to_string(q.parse(one.body).value()), simdjson::to_string(arr.at(k).value()));
+  }
+  auto unknown = c.send("GET", "/api/v1/organizations/999");
+  EXPECT_EQ(unknown.status, 404u);
+  EXPECT_EQ(unknown.body.rfind(R"({"errors":[)", 0), 0u);
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations/999/inventory/devices").status, 404u);
+  EXPECT_EQ(c.send("PUT", "/api/v1/organizations/" + orgs[0].id, "{}").status, 405u);
+  // The co-term org's licenses answer 400; its inventory is served.
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + orgs[2].id + "/licenses").status, 400u);
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + orgs[2].id + "/inventory/devices").status, 200u);
+}
+
+// The inventory pages like the licenses (perPage, rel=next); it lists every device once, in
+// order, with the API's fields; it holds new hardware that no license is on, the same for a seed.
+TEST(SimConformance, Inventory) {
+  server s(small(60));
+  s.start();
+  auto o = s.orgs()[1];
+  client c(s.port(), s.api_key());
+  std::vector<std::string> seen;
+  std::string next = "/api/v1/organizations/" + o.id + "/inventory/devices?perPage=9";
+  const std::regex next_re("<([^>]*)>; rel=next");
+  simdjson::dom::parser p;
+  std::map<std::string, std::string> model_of;
+  int pages = 0;
+  while (!next.empty() && pages < 100) {
+    auto r = c.send("GET", next);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ++pages;
+    simdjson::dom::array items = p.parse(r.body).get_array().value();
+    for (auto d : items) {
+      const std::string serial(d["serial"].get_string().value());
+      seen.push_back(serial);
+      model_of[serial] = std::string(d["model"].get_string().value());
+      for (const char* f : {"mac", "name", "model", "networkId", "orderNumber", "claimedAt", "productType"})
+        EXPECT_TRUE(d[f].is_string()) << f;
+      EXPECT_TRUE(d["tags"].is_array());
+      EXPECT_TRUE(d["details"].is_array());
+      EXPECT_TRUE(d["licenseExpirationDate"].is_string() || d["licenseExpirationDate"].is_null());
+      EXPECT_TRUE(std::regex_match(std::string(d["networkId"].get_string().value()), std::regex("N_[0-9]+")));
+    }
+    std::smatch m;
+    const std::string link = r.header("Link");
+    next = std::regex_search(link, m, next_re) ? path_of(m[1]) : std::string{};
+  }
+  EXPECT_EQ(seen, o.devices);
+  EXPECT_EQ(pages, static_cast<int>((o.devices.size() + 8) / 9));
+
+  // New hardware: a successor of another model, in the same network, that holds no license.
+  ASSERT_FALSE(o.successors.empty());
+  std::set<std::string> licensed;
+  for (const auto& l : o.licenses)
+    if (l.device_serial) licensed.insert(*l.device_serial);
+  for (const auto& [old_serial, new_serial] : o.successors) {
+    EXPECT_TRUE(licensed.count(old_serial)) << old_serial;
+    EXPECT_FALSE(licensed.count(new_serial)) << new_serial;
+    EXPECT_NE(model_of[old_serial], model_of[new_serial]);
+    auto d = c.send("GET", "/api/v1/organizations/" + o.id + "/inventory/devices/" + new_serial);
+    ASSERT_EQ(d.status, 200u);
+    EXPECT_TRUE(p.parse(d.body)["licenseExpirationDate"].is_null());
+  }
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + o.id + "/inventory/devices/Q2ZZ-ZZZZ-ZZZZ").status, 404u);
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + o.id + "/inventory/devices?perPage=2").status, 400u);
+  server again(small(60));
+  EXPECT_EQ(again.orgs()[1].successors, o.successors);
+  EXPECT_EQ(again.orgs()[1].devices, o.devices);
+}
+
+// Per-device licensing: a license sent to a device with an active license queues behind it
+// (recentlyQueued, headLicenseId); the active one leaving promotes it; an unassigned activated
+// license is unusedActive. PUTs and action batches follow the same rules; /__sim/state keeps
+// reporting license -> serial.
+TEST(SimConformance, PerDeviceLicensingRules) {
+  server s(small(200));
+  s.start();
+  auto o = s.orgs()[0];
+  client c(s.port(), s.api_key());
+  simdjson::dom::parser p;
+  // Two active licenses on their devices and two never-used ones.
+  std::vector<std::size_t> active, unused;
+  for (std::size_t i = 0; i < o.licenses.size(); ++i) {
+    if (o.licenses[i].state == "active" && active.size() < 2) active.push_back(i);
+    if (o.licenses[i].state == "unused" && unused.size() < 2) unused.push_back(i);
+  }
+  ASSERT_EQ(active.size(), 2u);
+  ASSERT_EQ(unused.size(), 2u);
+
+  for (int via_batch = 0; via_batch < 2; ++via_batch) {
+    const auto& head = o.licenses[active[static_cast<std::size_t>(via_batch)]];
+    const auto& newcomer = o.licenses[unused[static_cast<std::size_t>(via_batch)]];
+    const std::string serial = *head.device_serial;
+    auto assign = [&](const std::string& id, const std::string& body_serial) {
+      if (via_batch) {
+        const std::string b = R"({"confirmed":true,"synchronous":true,"actions":[{"resource":"/organizations/)" +
+                              o.id + "/licenses/" + id + R"(","operation":"update","body":{"deviceSerial":)" +
+                              body_serial + "}}]}";
+        auto r = c.send("POST", "/api/v1/organizations/" + o.id + "/actionBatches", b);
+        ASSERT_EQ(r.status, 201u) << r.body;
+        ASSERT_NE(r.body.find(R"("completed":true)"), std::string::npos) << r.body;
+      } else {
+        auto r = c.send("PUT", license_path(o, id), R"({"deviceSerial":)" + body_serial + "}");
+        ASSERT_EQ(r.status, 200u) << r.body;
+      }
+    };
+    assign(newcomer.id, '"' + serial + '"');
+    auto queued = get_license(c, p, o, newcomer.id);
+    EXPECT_EQ(str(queued, "state"), "recentlyQueued");
+    EXPECT_EQ(str(queued, "headLicenseId"), head.id);
+    EXPECT_EQ(str(queued, "deviceSerial"), serial);
+    EXPECT_EQ(str(get_license(c, p, o, head.id), "state"), "active");
+    auto on_device = c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?deviceSerial=" + serial);
+    EXPECT_EQ(p.parse(on_device.body).get_array().value().size(), 2u);
+    EXPECT_EQ(s.state()[o.id][newcomer.id], serial);
+
+    // The active license leaves: it is unusedActive, the queued one burns.
+    assign(head.id, "null");
+    auto left = get_license(c, p, o, head.id);
+    EXPECT_EQ(str(left, "state"), "unusedActive");
+    EXPECT_EQ(str(left, "deviceSerial"), "null");
+    EXPECT_TRUE(left["activationDate"].is_string());
+    auto promoted = get_license(c, p, o, newcomer.id);
+    EXPECT_EQ(str(promoted, "state"), "active");
+    EXPECT_EQ(str(promoted, "headLicenseId"), "null");
+    EXPECT_TRUE(promoted["activationDate"].is_string());
+    EXPECT_EQ(s.state()[o.id][head.id], std::nullopt);
+
+    // Back on the device it queues behind the promoted one; moved to free hardware it burns.
+    assign(head.id, '"' + serial + '"');
+    EXPECT_EQ(str(get_license(c, p, o, head.id), "headLicenseId"), newcomer.id);
+    const std::string free_device = o.successors.begin()->second;
+    assign(head.id, '"' + (via_batch ? std::next(o.successors.begin())->second : free_device) + '"');
+    EXPECT_EQ(str(get_license(c, p, o, head.id), "state"), "active");
+    EXPECT_EQ(str(get_license(c, p, o, head.id), "headLicenseId"), "null");
+    EXPECT_EQ(str(get_license(c, p, o, newcomer.id), "state"), "active");
+  }
+}
+
+// Requests are validated as the API does: a missing or non-JSON Content-Type, an empty body, or
+// a body that is not a JSON object get 400 with {"errors":[...]}, on PUTs and batch POSTs alike,
+// and change nothing.
+TEST(SimConformance, RequestValidation) {
+  server s(small());
+  s.start();
+  auto o = s.orgs()[0];
+  client c(s.port(), s.api_key());
+  const auto before = s.state();
+  const std::string put_body = R"({"deviceSerial":")" + o.devices[3] + R"("})";
+  const std::string batch_body_ok = batch_body(o, 0, 2, true);
+  const std::string batch_path = "/api/v1/organizations/" + o.id + "/actionBatches";
+  struct bad_case { std::string content_type, put, batch; };
+  const bad_case cases[] = {
+      {"", put_body, batch_body_ok},                   // no Content-Type
+      {"text/plain", put_body, batch_body_ok},         // not JSON
+      {"application/x-www-form-urlencoded", put_body, batch_body_ok},
+      {"application/json", " ", " "},                  // nothing in the body
+      {"application/json", "[1,2]", "[1,2]"},          // not an object
+      {"application/json", "\"x\"", "null"},
+      {"application/json", "{\"deviceSerial\":", "{\"confirmed\":"},
+  };
+  simdjson::dom::parser p;
+  for (const auto& k : cases) {
+    for (int batch = 0; batch < 2; ++batch) {
+      auto r = batch ? c.send("POST", batch_path, k.batch, std::nullopt, std::chrono::seconds(20), false, k.content_type)
+                     : c.send("PUT", license_path(o, o.licenses[0].id), k.put, std::nullopt,
+                              std::chrono::seconds(20), false, k.content_type);
+      EXPECT_EQ(r.status, 400u) << k.content_type << " " << (batch ? k.batch : k.put);
+      simdjson::dom::array errors;
+      ASSERT_EQ(p.parse(r.body)["errors"].get_array().get(errors), simdjson::SUCCESS) << r.body;
+      EXPECT_EQ(errors.size(), 1u);
+    }
+  }
+  // No body at all (Content-Length: 0) is refused too.
+  EXPECT_EQ(c.send("PUT", license_path(o, o.licenses[0].id), "", std::nullopt, std::chrono::seconds(20), false,
+                   "application/json").status, 400u);
+  EXPECT_EQ(c.send("POST", batch_path, "", std::nullopt, std::chrono::seconds(20), false,
+                   "application/json").status, 400u);
+  EXPECT_EQ(s.state(), before);
+  // Parameters and case do not matter.
+  EXPECT_EQ(c.send("PUT", license_path(o, o.licenses[0].id), put_body, std::nullopt, std::chrono::seconds(20),
+                   false, "Application/JSON; charset=utf-8").status, 200u);
+  EXPECT_EQ(s.state()[o.id][o.licenses[0].id], o.devices[3]);
+}
+
+// Every answer (success, error, 429, redirect, control) carries a unique 16-hex-digit X-Request-Id.
+TEST(SimConformance, RequestIds) {
+  sim_config cfg = small();
+  cfg.rate = 5;
+  cfg.burst = 5;
+  server s(cfg);
+  s.start();
+  auto o = s.orgs()[0];
+  client c(s.port(), s.api_key());
+  std::set<std::string> ids;
+  std::set<unsigned> statuses;
+  auto check = [&](const result& r) {
+    ASSERT_TRUE(r.ok);
+    statuses.insert(r.status);
+    const std::string id = r.header("X-Request-Id");
+    EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{16}"))) << id;
+    EXPECT_TRUE(ids.insert(id).second) << "repeated " << id;
+  };
+  for (int i = 0; i < 10; ++i) check(c.send("GET", license_path(o, o.licenses[0].id)));
+  check(c.send("GET", license_path(o, "42")));
+  check(c.send("GET", "/api/v1/organizations", {}, "wrong"));
+  check(c.send("GET", "/__sim/stats", {}, std::string()));
+  EXPECT_TRUE(statuses.count(200) && statuses.count(429) && statuses.count(401)) << statuses.size();
+  EXPECT_EQ(ids.size(), 13u);
+}
+
+// /__sim/stats reports the background application's calls and 429s next to the existing counters.
+TEST(SimConformance, BackgroundStats) {
+  sim_config cfg = small();
+  cfg.rate = 10;
+  cfg.burst = 10;
+  cfg.background_rate = 200;  // far over the budget: most of its calls are refused
+  server s(cfg);
+  s.start();
+  client c(s.port(), s.api_key());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto stats = c.send("GET", "/__sim/stats", {}, std::string());
+  ASSERT_EQ(stats.status, 200u);
+  simdjson::dom::parser p;
+  auto obj = p.parse(stats.body).get_object().value();
+  const auto calls = obj["background"]["calls"].get_int64().value();
+  const auto limited = obj["background"]["rateLimited"].get_int64().value();
+  EXPECT_GT(calls, 3 * 30);  // three orgs, at least ~0.15 s at 200/s each
+  EXPECT_GT(limited, 0);
+  EXPECT_LT(limited, calls);
+  EXPECT_EQ(obj["requests"].get_int64().value(), 0);
+  EXPECT_GE(s.stats().background_calls, static_cast<std::uint64_t>(calls));
+  s.set_background_rate(0);
+  const auto frozen = s.stats().background_calls;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(s.stats().background_calls, frozen);
+}
+
+// `relicense sim` wires its flags into the twin (--coterm-orgs, --background-rate,
+// --latency-dist fixed with --latency-ms, --batch-action-ms), prints the base URL and the key,
+// and exits 0 on SIGTERM.
+TEST(SimConformance, CommandLine) {
+  const char* bin = std::getenv("RELICENSE_BIN");
+  ASSERT_NE(bin, nullptr) << "run through ctest";
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl(bin, bin, "sim", "--orgs", "2", "--licenses", "20", "--coterm-orgs", "1", "--background-rate", "50",
+            "--latency-dist", "fixed", "--latency-ms", "30", "--batch-action-ms", "200", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  // A failed assertion below returns early: the twin still gets its SIGTERM.
+  struct stopper {
+    pid_t pid;
+    int status = -1;
+    int stop() {
+      if (pid > 0) {
+        ::kill(pid, SIGTERM);
+        ::waitpid(pid, &status, 0);
+        pid = 0;
+      }
+      return status;
+    }
+    ~stopper() { stop(); }
+  } child{pid};
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::count(text.begin(), text.end(), '\n') < 2 && std::chrono::steady_clock::now() < deadline) {
+    pollfd fd{out[0], POLLIN, 0};
+    if (::poll(&fd, 1, 100) <= 0) continue;
+    char buf[512];
+    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  std::smatch m;
+  const bool started = std::regex_search(text, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/api/v1\n([0-9a-f]+)\n"));
+  if (started) {
+    client c(static_cast<std::uint16_t>(std::stoi(m[1])), m[2]);
+    simdjson::dom::parser p;
+    auto t0 = std::chrono::steady_clock::now();
+    auto orgs = c.send("GET", "/api/v1/organizations");
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(30));
+    ASSERT_EQ(orgs.status, 200u) << orgs.body;
+    simdjson::dom::array arr = p.parse(orgs.body).get_array().value();
+    ASSERT_EQ(arr.size(), 2u);
+    EXPECT_EQ(std::string_view(arr.at(0)["licensing"]["model"].get_string().value()), "per-device");
+    EXPECT_EQ(std::string_view(arr.at(1)["licensing"]["model"].get_string().value()), "co-term");
+    const std::string org(arr.at(0)["id"].get_string().value());
+    auto licenses = c.send("GET", "/api/v1/organizations/" + org + "/licenses?perPage=3");
+    ASSERT_EQ(licenses.status, 200u);
+    std::vector<std::string> ids;
+    simdjson::dom::array larr = p.parse(licenses.body).get_array().value();
+    for (auto l : larr) ids.emplace_back(l["id"].get_string().value());
+    ASSERT_GE(ids.size(), 2u);
+    std::string body = R"({"confirmed":true,"synchronous":true,"actions":[)";
+    for (std::size_t i = 0; i < 2; ++i)
+      body += std::string(i ? "," : "") + R"({"resource":"/organizations/)" + org + "/licenses/" + ids[i] +
+              R"(","operation":"update","body":{"deviceSerial":null}})";
+    body += "]}";
+    t0 = std::chrono::steady_clock::now();
+    auto batch = c.send("POST", "/api/v1/organizations/" + org + "/actionBatches", body);
+    EXPECT_EQ(batch.status, 201u) << batch.body;
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2 * 200 + 30));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto stats = c.send("GET", "/__sim/stats", {}, std::string());
+    ASSERT_EQ(stats.status, 200u);
+    EXPECT_GT(p.parse(stats.body)["background"]["calls"].get_int64().value(), 0) << stats.body;
+  }
+  const int status = child.stop();
+  ASSERT_TRUE(started) << "relicense sim printed: " << text;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }

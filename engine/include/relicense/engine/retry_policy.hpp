@@ -25,7 +25,7 @@ struct retry_policy {
 
 /// Kind of decision.
 enum class action : std::uint8_t {
-  succeeded,        ///< 2xx: the caller checks the returned license
+  succeeded,        ///< 2xx with a JSON (or unlabelled) body: the caller checks what it says
   fail_row,         ///< the row fails now; `message` says why (the API's error text when any)
   retry,            ///< send the row again after `delay`
   abort_run,        ///< the whole run stops (bad key, TLS failure, host unreachable)
@@ -56,6 +56,7 @@ struct attempt_result {
   std::optional<std::string_view> retry_after;  ///< Retry-After header, verbatim
   std::string_view api_error;               ///< `errors` of the body, joined ("" if none)
   std::string_view location;                ///< Location header
+  std::string_view content_type;            ///< Content-Type header ("" when absent)
 };
 
 /// The decision.

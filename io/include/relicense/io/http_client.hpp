@@ -4,6 +4,7 @@
 #pragma once
 
 #include "relicense/io/proxy.hpp"
+#include "relicense/io/redact.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -50,6 +51,11 @@ struct client_config {
   std::size_t max_header = 64 * 1024;              ///< response header limit
   std::string user_agent = "relicense/0.1";
   proxy_config proxy;                              ///< --proxy, --no-proxy and the environment
+  /// Texts no response may carry out of the transport: the run's key, "Bearer <key>", proxy
+  /// credentials. connection::send replaces them (and the request's own credential) in every
+  /// field of the response it returns, so whatever a server or proxy echoes is redacted once,
+  /// here, before any message, report, journal or file can quote it.
+  secret_list secrets;
 };
 
 /// One request. `authorization` is the full header value ("Bearer ..."); it is sent, never logged.
@@ -60,7 +66,8 @@ struct request {
   std::string_view authorization;  ///< header value
 };
 
-/// A complete response (when error == none) or why there is none.
+/// A complete response (when error == none) or why there is none. Every text field comes out of
+/// connection::send already scrubbed of the secrets (client_config::secrets).
 struct response {
   transport_error error = transport_error::none;
   std::string error_detail;         ///< human-readable cause of a transport error
@@ -92,8 +99,9 @@ public:
   const origin& where() const noexcept;
 
   /// Sends one request and reads its response, within config.timeout. The strings `req` views
-  /// must outlive the returned awaitable. Idempotent requests (GET, PUT, ...) are sent once more
-  /// on a fresh connection when a reused one turns out closed before any response byte.
+  /// must outlive the returned awaitable. The response's texts come scrubbed of the secrets.
+  /// Idempotent requests (GET, PUT, ...) are sent once more on a fresh connection when a reused
+  /// one turns out closed before any response byte.
   boost::asio::awaitable<response> send(const request& req);
 
   /// Opens the connection now unless it is open (resolve, connect, TLS handshake), within

@@ -17,6 +17,7 @@ namespace relicense::io {
 struct license {
   std::string id;
   std::optional<std::string> device_serial;  ///< nullopt: null or absent (unassigned)
+  bool has_device_serial = false;            ///< the field was there (null or a string)
   std::string state;                         ///< active, unused, recentlyQueued, ...
   std::string license_type;
   std::string network_id;
@@ -27,6 +28,7 @@ struct license {
 struct license_ref {
   std::string id;
   std::optional<std::string> device_serial;  ///< nullopt: unassigned
+  bool has_device_serial = false;            ///< the field was there (null or a string)
   std::string state;
 };
 
@@ -63,7 +65,8 @@ public:
   /// {"errors":["a","b"]} → "a; b". An error value when the body is not of that shape.
   json_result<std::string> parse_errors(std::string_view body);
 
-  /// A page of GET .../licenses: an array of license objects.
+  /// A page of GET .../licenses: an array of license objects, each with "id" and "deviceSerial"
+  /// (null when unassigned): a license that does not say where it is cannot be compared.
   json_result<std::vector<license_ref>> parse_license_page(std::string_view body);
 
   /// An action batch object (id, confirmed, status{completed, failed, errors}).

@@ -13,6 +13,13 @@
 
 namespace relicense::sim {
 
+/// How the added latency of API answers is spread.
+enum class latency_dist : std::uint8_t {
+  fixed,     ///< every answer waits exactly `latency`
+  lognormal  ///< log-normal with median `latency` (sigma 0.5, capped at 6x): 500 ms gives
+             ///< p1 156 ms, p99 1.6 s, p99.9 2.3 s, like the real API's writes
+};
+
 /// Everything the twin can be told at start. Defaults model the real API's budget.
 struct sim_config {
   std::uint16_t port = 0;            ///< main listener port; 0 picks a free port
@@ -25,7 +32,8 @@ struct sim_config {
   double fault_drop = 0;             ///< probability of closing the connection without answering
   double fault_slow = 0;             ///< probability of answering only after `slow_delay`
   double fault_429 = 0;              ///< probability of a 429 without Retry-After
-  std::chrono::milliseconds latency{0};          ///< added to every API response
+  std::chrono::milliseconds latency{0};          ///< added to every API response (median)
+  latency_dist latency_distribution = latency_dist::lognormal;  ///< how `latency` varies
   std::chrono::milliseconds slow_delay{35000};   ///< beyond the default client timeout (30 s)
   bool redirect = false;             ///< main listener redirects API calls to a shard listener
   bool tls = false;                  ///< HTTPS with a generated certificate
@@ -34,6 +42,10 @@ struct sim_config {
   std::string cert_dir;              ///< where ca.pem is written; empty: a fresh temp dir
   unsigned coterm_orgs = 0;          ///< the last N organizations are co-term
   double batch_actions_per_second = 200;  ///< execution speed of action batches
+  double batch_action_ms = -1;       ///< execution time per batch action; when >= 0 it replaces
+                                     ///< batch_actions_per_second (n actions take n x this)
+  double background_rate = 0;        ///< another application's requests/s on each org's budget,
+                                     ///< at Poisson times (0: none)
   unsigned threads = 1;              ///< I/O threads
   std::uint64_t seed = 1;            ///< orgs, licenses, devices, assignments and faults
   std::string api_key;               ///< accepted key; empty: derived from the seed
@@ -50,9 +62,13 @@ struct license_info {
 /// One organization of the twin.
 struct org_info {
   std::string id;
+  std::string name;
   bool coterm = false;                   ///< license calls answer 400 (no per-device licensing)
+  std::string licensing_model;           ///< "per-device" or "co-term", as GET /organizations/{id}
   std::vector<license_info> licenses;    ///< in listing order
   std::vector<std::string> devices;      ///< serials of the org's devices (valid PUT targets)
+  /// The refresh's new hardware: old serial (holding a license) -> its unlicensed successor.
+  std::map<std::string, std::string> successors;
 };
 
 /// org id -> license id -> current serial (nullopt: unassigned).
@@ -73,6 +89,9 @@ struct stats_snapshot {
   std::uint64_t fault_slow = 0;                  ///< responses delayed by slow_delay
   std::uint64_t fault_429 = 0;                   ///< injected 429 without Retry-After
   std::uint64_t max_org_requests_1s = 0;         ///< most requests one org got in any 1 s window
+                                                 ///< (this client's; the background app's apart)
+  std::uint64_t background_calls = 0;            ///< calls of the background application
+  std::uint64_t background_rate_limited = 0;     ///< of those, answered 429 by the org's budget
 };
 
 namespace detail { struct server_impl; }
@@ -113,6 +132,8 @@ public:
   void set_faults(double fault_5xx, double fault_drop, double fault_slow, double fault_429);
   /// Changes the budget at runtime (rate 0: off); buckets restart full.
   void set_budget(double rate, double burst, double ip_rate);
+  /// Changes the background application's requests/s per org at runtime (0: stops it).
+  void set_background_rate(double rate);
 
 private:
   std::unique_ptr<detail::server_impl> impl_;
