@@ -2,6 +2,7 @@
 // this file checks the inputs (exit 2 before anything is sent), plugs the writers into the
 // runner's result sink, and maps the run's end to the exit codes of docs/exit-codes.md.
 #include "commands.hpp"
+#include "output_paths.hpp"
 
 #include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/runner.hpp"
@@ -136,6 +137,9 @@ int run_apply(const apply_options& o) {
       o.report.empty() ? io::default_report_path(o.csv, std::chrono::system_clock::now()) : fs::path(o.report);
   const fs::path journal_path = o.journal.empty() ? io::default_journal_path(report_path) : fs::path(o.journal);
 
+  if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty()) return usage_error(why);
+
+  // Both files are locked from here to the end of the run: a second run on either stops here.
   io::journal_contents resumed;
   std::optional<io::journal_writer> journal;
   try {
@@ -143,10 +147,22 @@ int run_apply(const apply_options& o) {
       journal = o.resume ? io::journal_writer::resume(journal_path, p.fingerprint, resumed)
                          : io::journal_writer::create(journal_path, p.fingerprint);
     }
-  } catch (const io::journal_error& e) {
-    return usage_error(std::string(e.what()) + (o.resume ? "" : " (use --resume to continue that run)"));
+  } catch (const std::runtime_error& e) {
+    return usage_error(e.what());
   }
-  io::report_writer report(report_path);
+  if (resumed.damaged_records > 0) {
+    const auto n = resumed.damaged_records;
+    std::fprintf(stderr, "journal: %llu damaged record%s skipped; %s will be sent again\n",
+                 static_cast<unsigned long long>(n), n == 1 ? "" : "s", n == 1 ? "its row" : "their rows");
+  }
+  std::optional<io::report_writer> report_file;
+  try {
+    report_file.emplace(report_path);
+  } catch (const std::runtime_error& e) {
+    if (journal && journal->created()) journal->discard();  // nothing was sent: leave nothing
+    return usage_error(e.what());
+  }
+  io::report_writer& report = *report_file;
   io::run_budget budget{o.rate, o.burst, o.ip_rate};
   io::run_summary summary(budget);
   io::progress progress(io::progress_enabled(o.progress, o.quiet), p.rows.size());

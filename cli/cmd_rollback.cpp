@@ -2,6 +2,7 @@
 // the serial the license was on before (or is unassigned again when it was unassigned); rows
 // whose previous serial is unknown are listed on stderr, never guessed.
 #include "commands.hpp"
+#include "output_paths.hpp"
 
 #include "relicense/io/report.hpp"
 
@@ -16,6 +17,10 @@ int run_rollback(const rollback_options& opts) {
   std::error_code ec;
   if (std::filesystem::equivalent(opts.report, opts.output, ec)) {
     std::fprintf(stderr, "relicense: --output %s would overwrite the report\n", opts.output.c_str());
+    return exit_usage;
+  }
+  if (auto why = check_output_path(opts.output, "--output"); !why.empty()) {
+    std::fprintf(stderr, "relicense: %s\n", why.c_str());
     return exit_usage;
   }
   io::report_data report;

@@ -2,6 +2,7 @@
 // inside the same budget as apply) and reports every row whose license is not on the requested
 // serial. Exit 0 when all rows are in place, 1 when any is not (or could not be checked).
 #include "commands.hpp"
+#include "output_paths.hpp"
 
 #include "relicense/engine/runner.hpp"
 #include "relicense/io/report.hpp"
@@ -31,6 +32,8 @@ int run_verify(const apply_options& o) {
   const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
   if (key == nullptr || *key == '\0')
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
+
+  if (auto why = check_ca_file(o.ca_file); !why.empty()) return usage_error(why);
 
   auto loaded = plan::load_plan(o.csv, lo);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());

@@ -8,11 +8,12 @@
 
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <optional>
+#include <set>
 #include <utility>
 
 namespace relicense::io {
@@ -100,92 +101,171 @@ bool is_torn_header(std::string_view data) {
   return true;
 }
 
-std::string read_all(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw journal_error("cannot open journal " + path.string() + ": " + errno_text());
+/// Reads the whole of the open file `fd` from its start (pread: the descriptor may be O_APPEND).
+std::string read_fd(int fd, const fs::path& path) {
   std::string data;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(data.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
-      std::string e = errno_text();
-      ::close(fd);
-      throw journal_error("cannot read journal " + path.string() + ": " + e);
+      throw journal_error("cannot read journal " + path.string() + ": " + errno_text());
     }
     if (n == 0) break;
     data.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(fd);
   return data;
 }
 
-/// Parses the valid prefix of a journal; `header_seen` false when the first record is missing.
+std::string read_all(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw journal_error("cannot open journal " + path.string() + ": " + errno_text());
+  try {
+    std::string data = read_fd(fd, path);
+    ::close(fd);
+    return data;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // the writer never writes upper case: anything else is damage
+}
+
+/// The JSON of a well-formed frame that starts at `pos` and whose line break is at `nl`, when its
+/// CRC matches.
+std::optional<std::string_view> framed_json(std::string_view data, std::size_t pos, std::size_t nl) {
+  if (nl - pos < 10 || data[pos + 8] != ' ') return std::nullopt;
+  std::uint32_t crc = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    const int d = hex_digit(data[pos + i]);
+    if (d < 0) return std::nullopt;
+    crc = crc << 4 | static_cast<std::uint32_t>(d);
+  }
+  std::string_view json = data.substr(pos + 9, nl - pos - 9);
+  if (crc32_of(json) != crc) return std::nullopt;
+  return json;
+}
+
+/// Where a valid frame ending at `nl` starts in (`from`, `nl`): a damaged line break joins a
+/// damaged record to the good one after it, which starts inside the bad line. npos if none.
+std::size_t frame_inside(std::string_view data, std::size_t from, std::size_t nl) {
+  // Each candidate costs a CRC over the rest of the line; a bound keeps a line made of nothing
+  // but frame openings from costing quadratic time. Real records rarely hold even one.
+  int candidates = 256;
+  for (std::size_t q = from; q + 10 <= nl; ++q) {
+    if (data[q + 9] != '{' || data[q + 8] != ' ' || hex_digit(data[q]) < 0) continue;
+    if (framed_json(data, q, nl)) return q;
+    if (--candidates == 0) break;
+  }
+  return std::string_view::npos;
+}
+
+/// How many records a damaged stretch held: its lines that still carry a record's opening (a
+/// line break flipped inside a record splits it in two, only one part keeps the opening).
+std::uint64_t records_in(std::string_view stretch) {
+  std::uint64_t n = 0;
+  std::size_t pos = 0;
+  while (pos < stretch.size()) {
+    std::size_t nl = stretch.find('\n', pos);
+    if (nl == std::string_view::npos) nl = stretch.size();
+    if (stretch.substr(pos, nl - pos).find("{\"t\":\"") != std::string_view::npos) ++n;
+    pos = nl + 1;
+  }
+  return n == 0 ? 1 : n;
+}
+
+/// Reads one record's JSON into `out`; false when it is not a well-formed record (treated as
+/// damage). The first record must be the header.
+bool read_record(simdjson::dom::parser& parser, std::string_view json, journal_contents& out, bool& header_seen,
+                 std::set<std::pair<std::uint64_t, std::uint64_t>>& acknowledged) {
+  simdjson::dom::element doc;
+  std::string_view type;
+  if (parser.parse(json.data(), json.size()).get(doc) || doc["t"].get_string().get(type)) return false;
+  if (!header_seen) {
+    std::string_view fp;
+    if (type != "header" || doc["fingerprint"].get_string().get(fp)) return false;
+    out.fingerprint.assign(fp);
+    header_seen = true;
+  } else if (type == "row") {
+    row_result r;
+    try {
+      r = detail::parse_report_json(json);
+    } catch (const std::invalid_argument&) {
+      return false;
+    }
+    bool permanent = false;
+    if (doc["permanent"].get_bool().get(permanent)) permanent = false;
+    const bool done = r.result == outcome::applied || r.result == outcome::unchanged ||
+                      (r.result == outcome::failed && permanent);
+    // Only "done" records count; a later skipped/not-attempted record for the same line (a
+    // resumed run passing over it) must not undo what an earlier run achieved.
+    if (done) out.done[r.line] = std::move(r);
+  } else if (type == "batch") {
+    journal_batch b;
+    std::string_view id, org;
+    simdjson::dom::array lines;
+    if (doc["id"].get_string().get(id) || doc["organizationId"].get_string().get(org) ||
+        doc["lines"].get_array().get(lines))
+      return false;
+    b.id.assign(id);
+    b.org_id.assign(org);
+    for (auto v : lines) {
+      std::uint64_t l;
+      if (v.get_uint64().get(l) || l > 0xffffffffu) return false;
+      b.lines.push_back(static_cast<std::uint32_t>(l));
+    }
+    out.batches.push_back(std::move(b));
+  } else if (type == "damaged") {
+    std::uint64_t offset = 0, bytes = 0;
+    if (doc["offset"].get_uint64().get(offset) || doc["bytes"].get_uint64().get(bytes)) return false;
+    acknowledged.emplace(offset, bytes);
+  }
+  // Unknown record types from a newer version are skipped, not fatal.
+  return true;
+}
+
+/// Parses a journal: every valid record, resynchronising after damaged ones, up to the torn tail.
+/// `header_seen` false when the first record is not a valid header (nothing else is read then).
 journal_contents parse_journal(std::string_view data, bool& header_seen) {
   journal_contents out;
   header_seen = false;
   simdjson::dom::parser parser;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> acknowledged;
+  constexpr std::size_t none = std::string_view::npos;
   std::size_t pos = 0;
-  while (pos < data.size()) {
+  std::size_t damage_from = none;
+  auto end_damage = [&](std::size_t end) {
+    if (damage_from == none) return;
+    out.damaged.push_back({damage_from, end - damage_from, records_in(data.substr(damage_from, end - damage_from))});
+    damage_from = none;
+  };
+  for (;;) {
     const std::size_t nl = data.find('\n', pos);
-    if (nl == std::string_view::npos) break;  // torn: no line break
-    std::string_view line = data.substr(pos, nl - pos);
-    if (line.size() < 10 || line[8] != ' ') break;
-    std::uint32_t crc = 0;
-    auto [p, ec] = std::from_chars(line.data(), line.data() + 8, crc, 16);
-    if (ec != std::errc{} || p != line.data() + 8) break;
-    std::string_view json = line.substr(9);
-    if (crc32_of(json) != crc) break;
-
-    simdjson::dom::element doc;
-    std::string_view type;
-    if (parser.parse(json.data(), json.size()).get(doc) || doc["t"].get_string().get(type)) break;
-    if (!header_seen) {
-      std::string_view fp;
-      if (type != "header" || doc["fingerprint"].get_string().get(fp)) break;
-      out.fingerprint.assign(fp);
-      header_seen = true;
-    } else if (type == "row") {
-      row_result r;
-      try {
-        r = detail::parse_report_json(json);
-      } catch (const std::invalid_argument&) {
-        break;
-      }
-      bool permanent = false;
-      if (doc["permanent"].get_bool().get(permanent)) permanent = false;
-      const bool done = r.result == outcome::applied || r.result == outcome::unchanged ||
-                        (r.result == outcome::failed && permanent);
-      // Only "done" records count; a later skipped/not-attempted record for the same line (a
-      // resumed run passing over it) must not undo what an earlier run achieved.
-      if (done) out.done[r.line] = std::move(r);
-    } else if (type == "batch") {
-      journal_batch b;
-      std::string_view id, org;
-      simdjson::dom::array lines;
-      if (doc["id"].get_string().get(id) || doc["organizationId"].get_string().get(org) ||
-          doc["lines"].get_array().get(lines))
-        break;
-      b.id.assign(id);
-      b.org_id.assign(org);
-      bool ok = true;
-      for (auto v : lines) {
-        std::uint64_t l;
-        if (v.get_uint64().get(l) || l > 0xffffffffu) {
-          ok = false;
-          break;
-        }
-        b.lines.push_back(static_cast<std::uint32_t>(l));
-      }
-      if (!ok) break;
-      out.batches.push_back(std::move(b));
+    if (nl == none) break;  // torn tail: no line break
+    const auto json = framed_json(data, pos, nl);
+    if (json && read_record(parser, *json, out, header_seen, acknowledged)) {
+      end_damage(pos);
+      ++out.records;
+      pos = nl + 1;
+      continue;
     }
-    // Unknown record types from a newer version are skipped, not fatal.
-    ++out.records;
-    pos = nl + 1;
-    out.valid_bytes = pos;
+    if (!header_seen) return out;
+    if (damage_from == none) damage_from = pos;
+    const std::size_t next = frame_inside(data, pos + 1, nl);
+    pos = next != none ? next : nl + 1;
   }
-  out.ignored_bytes = data.size() - out.valid_bytes;
+  end_damage(pos);
+  out.valid_bytes = pos;
+  out.ignored_bytes = data.size() - pos;
+  for (auto& d : out.damaged) {
+    d.acknowledged = acknowledged.contains({d.offset, d.bytes});
+    if (!d.acknowledged) out.damaged_records += d.records;
+  }
   return out;
 }
 
@@ -239,7 +319,7 @@ journal_writer::journal_writer(journal_writer&& o) noexcept
     : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), policy_(o.policy_),
       now_(std::move(o.now_)), unsynced_(o.unsynced_), last_sync_(o.last_sync_),
       pending_(std::move(o.pending_)), pending_records_(std::exchange(o.pending_records_, 0)),
-      deferred_(o.deferred_) {}
+      deferred_(o.deferred_), created_(o.created_) {}
 
 journal_writer& journal_writer::operator=(journal_writer&& o) noexcept {
   if (this != &o) {
@@ -257,6 +337,7 @@ journal_writer& journal_writer::operator=(journal_writer&& o) noexcept {
     pending_ = std::move(o.pending_);
     pending_records_ = std::exchange(o.pending_records_, 0);
     deferred_ = o.deferred_;
+    created_ = o.created_;
   }
   return *this;
 }
@@ -269,61 +350,118 @@ journal_writer::~journal_writer() {
   }
 }
 
+namespace {
+
+/// Opens (creating if need be) and locks the journal at `path`; `created` says whether the file
+/// is new. The lock comes before any read, so what is read cannot change under the writer.
+int open_locked(const fs::path& path, int flags, bool& created) {
+  created = false;
+  int fd = ::open(path.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    created = true;
+  } else if (errno == EEXIST) {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  }
+  if (fd < 0) throw journal_error("cannot open journal " + path.string() + ": " + errno_text());
+  try {
+    lock_output_file(fd, path, "journal");
+  } catch (...) {
+    ::close(fd);
+    if (created) ::unlink(path.c_str());
+    throw;
+  }
+  return fd;
+}
+
+} // namespace
+
+// The header is what makes the file a journal: it is made durable at once, with the directory
+// entry (without that, a power loss can lose the whole file).
+void journal_writer::start(std::string_view fingerprint) {
+  created_ = true;
+  try {
+    append_record(header_json(fingerprint));
+    sync();
+  } catch (...) {
+    discard();
+    throw;
+  }
+  sync_parent_dir(path_);
+}
+
 journal_writer journal_writer::create(const fs::path& path, std::string_view fingerprint,
                                       journal_sync_policy policy, clock_fn now) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw journal_error("cannot create journal " + path.string() + ": " + errno_text());
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || st.st_size != 0) {
-    ::close(fd);
-    throw journal_error("journal " + path.string() +
-                        " already exists; pass --resume to continue that run, or choose another --journal");
-  }
+  bool created = false;
+  int fd = open_locked(path, O_RDWR | O_APPEND, created);
   journal_writer w(path, fd, policy, std::move(now));
-  w.append_record(header_json(fingerprint));
-  w.sync();  // the header is what makes the file a journal: make it durable at once
-  sync_parent_dir(path);
+  const std::string data = read_fd(fd, path);
+  if (!data.empty()) {
+    // A journal that recorded nothing (a run stopped before its first row or batch, or killed
+    // inside its header) holds nothing to lose: a new run may start it over. Anything else may
+    // be the only record of an interrupted run.
+    bool header_seen = false;
+    const journal_contents old = parse_journal(data, header_seen);
+    const bool empty_journal = header_seen ? old.records == 1 && old.damaged.empty() && old.ignored_bytes == 0
+                                           : is_torn_header(data);
+    if (!empty_journal) {
+      w.fd_ = -1;
+      ::close(fd);
+      throw journal_error("journal " + path.string() +
+                          " already exists; pass --resume to continue that run, or choose another --journal");
+    }
+    if (::ftruncate(fd, 0) != 0)
+      throw journal_error("cannot start journal " + path.string() + " over: " + errno_text());
+  }
+  w.start(fingerprint);
   return w;
 }
 
 journal_writer journal_writer::resume(const fs::path& path, std::string_view fingerprint,
                                       journal_contents& contents, journal_sync_policy policy,
                                       clock_fn now) {
-  std::error_code ec;
-  if (!fs::exists(path, ec) || fs::file_size(path, ec) == 0) {
-    contents = journal_contents{};
-    contents.fingerprint.assign(fingerprint);
-    if (fs::exists(path, ec)) fs::remove(path, ec);
-    return create(path, fingerprint, policy, std::move(now));
-  }
-  std::string data = read_all(path);
+  bool created = false;
+  int fd = open_locked(path, O_RDWR | O_APPEND, created);
+  journal_writer w(path, fd, policy, std::move(now));
+  const std::string data = read_fd(fd, path);
   bool header_seen = false;
   contents = parse_journal(data, header_seen);
   if (!header_seen) {
-    if (!is_torn_header(data))
+    // Empty, or killed while writing the header: nothing was recorded, so start over.
+    if (!data.empty() && !is_torn_header(data)) {
+      w.fd_ = -1;
+      ::close(fd);
       throw journal_error(path.string() + " is not a relicense journal (no valid header record)");
-    // Killed while writing the header: nothing was recorded, so start over.
-    fs::remove(path, ec);
+    }
+    if (!data.empty() && ::ftruncate(fd, 0) != 0)
+      throw journal_error("cannot truncate the torn header of journal " + path.string() + ": " + errno_text());
     contents = journal_contents{};
     contents.fingerprint.assign(fingerprint);
-    return create(path, fingerprint, policy, std::move(now));
+    w.start(fingerprint);
+    return w;
   }
-  if (contents.fingerprint != fingerprint)
+  if (contents.fingerprint != fingerprint) {
+    w.fd_ = -1;
+    ::close(fd);
     throw journal_error("journal " + path.string() + " belongs to a different plan (fingerprint " +
                         contents.fingerprint + ", this CSV gives " + std::string(fingerprint) +
                         "); resume with the CSV of that run, or start a new journal without --resume");
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) throw journal_error("cannot open journal " + path.string() + ": " + errno_text());
-  if (contents.ignored_bytes > 0) {
-    // New records must follow the valid prefix directly, or the reader would stop at the torn
-    // record and never see them.
-    if (::ftruncate(fd, static_cast<off_t>(contents.valid_bytes)) != 0 || ::fdatasync(fd) != 0) {
-      std::string e = errno_text();
-      ::close(fd);
-      throw journal_error("cannot truncate the torn tail of journal " + path.string() + ": " + e);
-    }
   }
-  return journal_writer(path, fd, policy, std::move(now));
+  if (contents.ignored_bytes > 0) {
+    // New records must follow the last complete line directly, or the reader would take the
+    // torn bytes and the first new record for one damaged line.
+    if (::ftruncate(fd, static_cast<off_t>(contents.valid_bytes)) != 0 || ::fdatasync(fd) != 0)
+      throw journal_error("cannot truncate the torn tail of journal " + path.string() + ": " + errno_text());
+  }
+  // Reported once: the next resume finds these stretches acknowledged and stays quiet about them.
+  bool acknowledged = false;
+  for (const auto& d : contents.damaged) {
+    if (d.acknowledged) continue;
+    w.append_record("{\"t\":\"damaged\",\"offset\":" + std::to_string(d.offset) + ",\"bytes\":" +
+                    std::to_string(d.bytes) + ",\"records\":" + std::to_string(d.records) + "}");
+    acknowledged = true;
+  }
+  if (acknowledged) w.sync();
+  return w;
 }
 
 void journal_writer::append_record(std::string_view json) {
@@ -409,6 +547,15 @@ void journal_writer::sync() {
   if (::fdatasync(fd_) != 0) throw journal_error("cannot sync journal " + path_.string() + ": " + errno_text());
   unsynced_ = 0;
   last_sync_ = now_();
+}
+
+void journal_writer::discard() {
+  if (fd_ < 0) return;
+  pending_.clear();
+  pending_records_ = 0;
+  // Unlinked while still locked, so no other run can take up the file in between.
+  ::unlink(path_.c_str());
+  ::close(std::exchange(fd_, -1));
 }
 
 void journal_writer::close() {

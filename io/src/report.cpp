@@ -2,6 +2,8 @@
 // write(2) per flush, so the file only ever grows by whole records.
 #include "relicense/io/report.hpp"
 
+#include "relicense/io/file_lock.hpp"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <limits>
 #include <fcntl.h>
 #include <map>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -521,8 +524,19 @@ std::string format_report_row(const row_result& r, report_format f) {
 report_writer::report_writer(fs::path path, flush_policy policy, clock_fn now)
     : path_(std::move(path)), format_(report_format_for(path_)), policy_(policy), now_(std::move(now)) {
   if (!now_) now_ = [] { return std::chrono::steady_clock::now(); };
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // Truncated only once locked: the report of a run still going must not be cut under it.
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error("cannot create report " + path_.string() + ": " + std::strerror(errno));
+  try {
+    lock_output_file(fd_, path_, "report");
+    struct stat st{};
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && ::ftruncate(fd_, 0) != 0)
+      throw std::runtime_error("cannot truncate report " + path_.string() + ": " + std::strerror(errno));
+  } catch (...) {
+    ::close(fd_);
+    fd_ = -1;
+    throw;
+  }
   if (format_ == report_format::csv) {
     std::string header(report_csv_header);
     header.push_back('\n');

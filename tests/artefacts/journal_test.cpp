@@ -6,6 +6,7 @@
 #include <boost/crc.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include <csignal>
@@ -96,7 +97,7 @@ TEST(artefacts_journal, torn_last_record_at_every_offset) {
   }
 }
 
-// A flipped byte fails the record's CRC: reading stops there instead of trusting it.
+// A flipped byte fails the record's CRC: that record is skipped, the ones after it are kept.
 TEST(artefacts_journal, corrupt_record_fails_crc) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
@@ -110,9 +111,207 @@ TEST(artefacts_journal, corrupt_record_fails_crc) {
   text[pos + 2] = '8';  // L3 → L8, still valid JSON
   auto q = dir.write("bad.journal", text);
   auto c = io::read_journal(q);
-  EXPECT_EQ(c.done.size(), 1u);
+  EXPECT_EQ(c.done.size(), 2u);
   EXPECT_TRUE(c.done.count(2));
-  EXPECT_GT(c.ignored_bytes, 0u);
+  EXPECT_FALSE(c.done.count(3));
+  EXPECT_TRUE(c.done.count(4));
+  EXPECT_EQ(c.damaged_records, 1u);
+  EXPECT_EQ(c.ignored_bytes, 0u);
+}
+
+namespace {
+
+/// A journal of rows 2..(1+rows), all applied; `starts` receives where each record begins
+/// (index 0: the header), plus the file's length at the end.
+std::string applied_journal(const std::filesystem::path& p, std::uint32_t rows, std::vector<std::size_t>& starts) {
+  {
+    auto w = io::journal_writer::create(p, "fp");
+    for (std::uint32_t l = 2; l < 2 + rows; ++l) w.append_row(make_row(l, io::outcome::applied));
+  }
+  std::string text = temp_dir::read(p);
+  starts = {0};
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') starts.push_back(i + 1);
+  }
+  return text;
+}
+
+std::vector<std::uint32_t> done_lines(const io::journal_contents& c) {
+  std::vector<std::uint32_t> out;
+  for (const auto& [line, r] : c.done) out.push_back(line);
+  return out;
+}
+
+std::vector<std::uint32_t> lines_except(std::uint32_t rows, std::vector<std::uint32_t> lost) {
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t l = 2; l < 2 + rows; ++l) {
+    if (std::find(lost.begin(), lost.end(), l) == lost.end()) out.push_back(l);
+  }
+  return out;
+}
+
+} // namespace
+
+// Every byte of a middle record changed in turn (one bit, the case bit, all bits, or a line
+// break put in): exactly that record is lost and reported, every other record is read, nothing
+// counts as a torn tail; a resume reports it, appends after it, and the next resume is quiet.
+TEST(artefacts_journal, every_byte_of_a_middle_record_damaged_in_turn) {
+  temp_dir dir;
+  std::vector<std::size_t> starts;
+  const std::uint32_t rows = 9;
+  const std::string good = applied_journal(dir.path() / "good.journal", rows, starts);
+  const std::size_t record = 5;  // the record of line 6
+  const std::uint32_t lost_line = 6;
+  const auto expected = lines_except(rows, {lost_line});
+  std::size_t cases = 0;
+  for (std::size_t at = starts[record]; at < starts[record + 1]; ++at) {
+    for (const int change : {0x01, 0x20, 0x80, 0xff, -1}) {
+      std::string bad = good;
+      const char before = bad[at];
+      bad[at] = change < 0 ? '\n' : static_cast<char>(static_cast<unsigned char>(before) ^ change);
+      if (bad[at] == before) continue;
+      ++cases;
+      const auto q = dir.write("bad.journal", bad);
+      const auto c = io::read_journal(q);
+      const std::string where = "byte " + std::to_string(at - starts[record]) + " change " + std::to_string(change);
+      EXPECT_EQ(done_lines(c), expected) << where;
+      EXPECT_EQ(c.damaged_records, 1u) << where;
+      ASSERT_EQ(c.damaged.size(), 1u) << where;
+      EXPECT_EQ(c.damaged[0].offset, starts[record]) << where;
+      EXPECT_EQ(c.ignored_bytes, 0u) << where;
+      EXPECT_EQ(c.valid_bytes, bad.size()) << where;
+    }
+  }
+  EXPECT_GT(cases, 4 * (starts[record + 1] - starts[record]));
+
+  // Resumes: the first reports the damage and journals the row again, the second is quiet.
+  std::string bad = good;
+  bad[starts[record] + 20] ^= 0x01;
+  const auto q = dir.write("resumed.journal", bad);
+  io::journal_contents first;
+  {
+    auto w = io::journal_writer::resume(q, "fp", first);
+    EXPECT_EQ(first.damaged_records, 1u);
+    w.append_row(make_row(lost_line, io::outcome::applied));
+  }
+  io::journal_contents second;
+  io::journal_writer::resume(q, "fp", second).close();
+  EXPECT_EQ(second.damaged_records, 0u) << "the damage was reported by the first resume";
+  ASSERT_EQ(second.damaged.size(), 1u);
+  EXPECT_TRUE(second.damaged[0].acknowledged);
+  EXPECT_EQ(done_lines(second), lines_except(rows, {}));
+}
+
+// Damage in several places (the first row, two neighbours, a lone record, the last complete
+// record) followed by a torn tail: each damaged record is counted, every good one kept, the torn
+// tail is not counted as damage, and a resume appends after the last complete line.
+TEST(artefacts_journal, damage_in_several_places_and_a_torn_tail) {
+  temp_dir dir;
+  std::vector<std::size_t> starts;
+  const std::uint32_t rows = 12;
+  std::string text = applied_journal(dir.path() / "good.journal", rows, starts);
+  // record i holds line i + 1
+  for (std::size_t record : {1u, 4u, 5u, 8u, 12u}) text[starts[record] + 30] ^= 0x04;
+  text[starts[6] + 8] = 'x';  // a broken separator: a sixth damaged record, next to two others
+  const std::string torn = "0123abcd {\"t\":\"row\",\"line\":99";  // no line break
+  text += torn;
+  const auto q = dir.write("bad.journal", text);
+  const auto c = io::read_journal(q);
+  EXPECT_EQ(done_lines(c), lines_except(rows, {2, 5, 6, 7, 9, 13}));
+  EXPECT_EQ(c.damaged_records, 6u);
+  EXPECT_EQ(c.damaged.size(), 4u) << "neighbouring damaged records form one stretch";
+  EXPECT_EQ(c.ignored_bytes, torn.size());
+
+  io::journal_contents resumed;
+  {
+    auto w = io::journal_writer::resume(q, "fp", resumed);
+    w.append_row(make_row(2, io::outcome::applied));
+  }
+  EXPECT_EQ(resumed.damaged_records, 6u);
+  const auto after = io::read_journal(q);
+  EXPECT_EQ(after.ignored_bytes, 0u);
+  EXPECT_EQ(after.damaged_records, 0u);
+  EXPECT_EQ(done_lines(after), lines_except(rows, {5, 6, 7, 9, 13}));
+}
+
+// A damaged header cannot be skipped: without it the plan cannot be checked, so the journal is
+// refused and left as it is.
+TEST(artefacts_journal, damaged_header_refused) {
+  temp_dir dir;
+  std::vector<std::size_t> starts;
+  std::string text = applied_journal(dir.path() / "good.journal", 3, starts);
+  text[12] ^= 0x01;
+  const auto q = dir.write("bad.journal", text);
+  EXPECT_THROW(io::read_journal(q), io::journal_error);
+  io::journal_contents c;
+  EXPECT_THROW(io::journal_writer::resume(q, "fp", c), io::journal_error);
+  EXPECT_EQ(temp_dir::read(q), text);
+}
+
+namespace {
+
+/// A child process that holds the journal at `p` (a writer open on it) until killed; returns
+/// its pid once the journal is locked.
+pid_t hold_journal(const std::filesystem::path& p) {
+  int ready[2];
+  if (::pipe(ready) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(ready[0]);
+    io::journal_contents c;
+    auto w = io::journal_writer::resume(p, "fp", c);
+    (void)!::write(ready[1], "x", 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char x;
+  const bool ok = ::read(ready[0], &x, 1) == 1;
+  ::close(ready[0]);
+  return ok ? pid : -1;
+}
+
+} // namespace
+
+// While another process holds a journal, create and resume refuse at once, naming its pid, and
+// leave the file as it is; once the holder is SIGKILLed, a resume goes ahead.
+TEST(artefacts_journal, locked_while_another_process_writes) {
+  temp_dir dir;
+  const auto p = dir.path() / "j.journal";
+  const pid_t holder = hold_journal(p);
+  ASSERT_GT(holder, 0);
+  const std::string before = temp_dir::read(p);
+  io::journal_contents c;
+  try {
+    io::journal_writer::resume(p, "fp", c);
+    ADD_FAILURE() << "resumed a journal another process holds";
+  } catch (const io::file_in_use_error& e) {
+    EXPECT_EQ(e.holder(), holder);
+    EXPECT_EQ(std::string(e.what()),
+              "journal " + p.string() + " is in use by another relicense run (pid " + std::to_string(holder) + ")");
+  }
+  EXPECT_THROW(io::journal_writer::create(p, "fp"), io::file_in_use_error);
+  EXPECT_EQ(temp_dir::read(p), before);
+
+  ::kill(holder, SIGKILL);
+  ASSERT_EQ(::waitpid(holder, nullptr, 0), holder);
+  auto w = io::journal_writer::resume(p, "fp", c);
+  w.append_row(make_row(2, io::outcome::applied));
+  w.close();
+  EXPECT_EQ(io::read_journal(p).done.size(), 1u);
+}
+
+// A journal closed by its writer is free again: the next run in the same process takes it.
+TEST(artefacts_journal, lock_released_at_close) {
+  temp_dir dir;
+  const auto p = dir.path() / "j.journal";
+  io::journal_writer::create(p, "fp").close();
+  io::journal_contents c;
+  io::journal_writer::resume(p, "fp", c).close();
+  const pid_t holder = hold_journal(p);
+  ASSERT_GT(holder, 0);
+  ::kill(holder, SIGKILL);
+  ASSERT_EQ(::waitpid(holder, nullptr, 0), holder);
+  EXPECT_NO_THROW(io::journal_writer::resume(p, "fp", c).close());
 }
 
 // Resuming with the journal of another plan is refused with a message naming both fingerprints.
@@ -133,11 +332,22 @@ TEST(artefacts_journal, fingerprint_mismatch_refused) {
   EXPECT_EQ(io::read_journal(p).fingerprint, "aaaa1111") << "the journal is left as it was";
 }
 
-// A new journal never overwrites an existing one; resume of a missing file starts one.
+// A new journal never overwrites one that recorded something, but starts over one that holds
+// only a header (a run stopped before its first request); resume of a missing file starts one.
 TEST(artefacts_journal, create_refuses_existing_and_resume_starts_missing) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   io::journal_writer::create(p, "fp").close();
+  io::journal_writer::create(p, "fp-other").close();
+  EXPECT_EQ(io::read_journal(p).fingerprint, "fp-other");
+  {
+    auto w = io::journal_writer::create(p, "fp");
+    w.append_row(make_row(2, io::outcome::not_attempted, 0));
+  }
+  const std::string recorded = temp_dir::read(p);
+  EXPECT_THROW(io::journal_writer::create(p, "fp"), io::journal_error);
+  EXPECT_EQ(temp_dir::read(p), recorded);
+  dir.write("j.journal", recorded + "0000");  // a torn record is a record of something
   EXPECT_THROW(io::journal_writer::create(p, "fp"), io::journal_error);
   auto q = dir.path() / "new.journal";
   io::journal_contents c;
