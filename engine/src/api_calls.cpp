@@ -35,6 +35,12 @@ pre_send triage(const run_config& config, const plan::plan_diff& diff, const pla
   return p;
 }
 
+std::string trace_of(const sent& s) {
+  if (s.host.empty()) return {};
+  if (s.resp.request_id.empty()) return " (host " + s.host + ")";
+  return " (request id " + s.resp.request_id + ", host " + s.host + ")";
+}
+
 std::string answer_mismatch(const plan::row& row, const io::license& got) {
   const std::string wanted = row.serial.empty() ? std::string("null") : row.serial;
   if (got.id != row.license_id) {
@@ -104,6 +110,7 @@ boost::asio::awaitable<sent> api_endpoint::send(io::connection& conn, std::strin
   sent s;
   s.resp = co_await conn.send(req);
   s.latency_ms = ms_between(t0, clock::now());
+  s.host = conn.where().host;
   ++counters.requests;
   counters.latency.record(s.latency_ms);
   if (s.resp.error == io::transport_error::none) {

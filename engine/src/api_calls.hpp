@@ -62,12 +62,17 @@ struct sent {
   double latency_ms = 0;
   std::string refused;  ///< non-empty: a redirect was refused (never contains the key)
   bool not_sent = false;  ///< the run stopped before the request left: no answer to judge
+  std::string host;     ///< the host the request went to, and so the one that answered
 };
 
 /// Why a run aborts on `resp`, an answer to a call of organization `org_id` that the retry policy
 /// judged fatal (`message`). A 401/403 belongs to the run, not to a row: the text says what to
 /// check, the key and its access to that organization.
 std::string abort_reason(std::string message, const io::response& resp, std::string_view org_id);
+
+/// " (request id R, host H)", " (host H)" or "": what Meraki support needs to find the call
+/// behind an abort.
+std::string trace_of(const sent& s);
 
 /// Where redirects sent an organization's calls.
 struct shard_memory {

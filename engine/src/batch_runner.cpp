@@ -66,6 +66,8 @@ struct live_job {
   batch_job job;
   clock::time_point submitted{};  ///< when its POST went out (or the run started, on resume)
   unsigned status = 0;            ///< HTTP status of the last answer about it
+  std::string request_id;         ///< X-Request-Id of that answer
+  std::string host;               ///< the host that gave it
   bool posted = false;            ///< submitted by this run (its duration is known)
 };
 
@@ -222,7 +224,8 @@ private:
     abort_run(std::move(why));
   }
 
-  void finish(std::size_t i, io::outcome o, unsigned status, std::string error, double latency_ms = 0) {
+  void finish(std::size_t i, io::outcome o, unsigned status, std::string error, double latency_ms = 0,
+              const live_job* answered = nullptr) {
     const auto& row = plan_.rows[i];
     io::row_result r;
     r.line = row.line;
@@ -236,12 +239,16 @@ private:
     r.latency_ms = latency_ms;
     r.error = std::move(error);
     if (auto it = batch_of_.find(i); it != batch_of_.end()) r.batch_id = it->second;
+    if (answered && o == io::outcome::failed) {
+      r.request_id = answered->request_id;
+      r.host = answered->host;
+    }
     emit(r);
   }
 
   void finish_job(const live_job& j, io::outcome o, unsigned status, const std::string& error,
                   double latency_ms = 0) {
-    for (auto r : j.job.rows) finish(r, o, status, error, latency_ms);
+    for (auto r : j.job.rows) finish(r, o, status, error, latency_ms, &j);
   }
 
   void finish_remaining() {
@@ -445,7 +452,7 @@ private:
     if (errors.empty()) errors = j.job.id.empty() ? "action batch refused" : "action batch " + j.job.id + " failed";
     const double ms = ms_between(j.submitted, clock::now());
     auto out = org.batches.on_failed(j.job, errors, actions_of(j.job));
-    for (auto r : out.failed) finish(r, io::outcome::failed, status, errors, ms);
+    for (auto r : out.failed) finish(r, io::outcome::failed, status, errors, ms, &j);
     notify_all();
   }
 
@@ -455,8 +462,14 @@ private:
     finish_job(j, o, status, error);
   }
 
-  step on_post_answer(lane_ctx& l, org_ctx& org, live_job& j, sent& s, unsigned attempt) {
+  static void note_answer(live_job& j, const sent& s) {
     j.status = s.resp.error == io::transport_error::none ? s.resp.status : 0;
+    j.request_id = s.resp.request_id;
+    j.host = s.host;
+  }
+
+  step on_post_answer(lane_ctx& l, org_ctx& org, live_job& j, sent& s, unsigned attempt) {
+    note_answer(j, s);
     if (!s.refused.empty()) {
       abandon(org, j, io::outcome::failed, j.status, s.refused);
       return {};
@@ -532,7 +545,7 @@ private:
         // A rejected key, TLS or an unreachable host is the run's failure, not the rows': the
         // batch was not accepted, and --resume must send its rows again.
         abandon(org, j, io::outcome::not_attempted, j.status, d.message);
-        abort_run(abort_reason(std::move(d.message), s.resp, org.id));
+        abort_run(abort_reason(std::move(d.message), s.resp, org.id) + trace_of(s));
         return {};
       case action::condemn_org:
         abandon(org, j, io::outcome::failed, j.status, d.message);
@@ -547,7 +560,7 @@ private:
 
   step on_poll_answer(lane_ctx& l, org_ctx& org, live_job& j, sent& s, unsigned& polls,
                       unsigned& failures, unsigned& streak) {
-    j.status = s.resp.error == io::transport_error::none ? s.resp.status : 0;
+    note_answer(j, s);
     const std::string unknown = "; the journal keeps action batch " + j.job.id + " for --resume";
     if (!s.refused.empty()) {
       abandon(org, j, io::outcome::failed, j.status, s.refused + unknown);
@@ -605,7 +618,7 @@ private:
         return {next_step::poll, d.delay};
       case action::abort_run:
         abandon(org, j, io::outcome::not_attempted, j.status, d.message + unknown);
-        abort_run(abort_reason(std::move(d.message), s.resp, org.id));
+        abort_run(abort_reason(std::move(d.message), s.resp, org.id) + trace_of(s));
         return {};
       case action::condemn_org:
         abandon(org, j, io::outcome::failed, j.status, d.message);

@@ -123,6 +123,8 @@ struct job {
   unsigned last_status = 0;
   double last_latency_ms = 0;
   std::string last_error;
+  std::string last_request_id;  ///< of the last answer that did not apply the row
+  std::string last_host;        ///< that answered it
   clock::time_point not_before{};
 };
 
@@ -394,6 +396,10 @@ private:
     r.latency_ms = j.last_latency_ms;
     r.state = std::move(state);
     r.error = std::move(error);
+    if (o == io::outcome::failed) {
+      r.request_id = j.last_request_id;
+      r.host = j.last_host;
+    }
     emit(r);
   }
 
@@ -592,6 +598,11 @@ private:
     }
   }
 
+  static void note_answer(job& j, const sent& s) {
+    j.last_request_id = s.resp.request_id;
+    j.last_host = s.host;
+  }
+
   step on_put_answer(worker_ctx& w, job& j, org_state& org, const plan::row& row, const sent& s,
                      const std::string& suffix, unsigned& hops, io::origin& where, std::string& target) {
     ++j.requests;
@@ -600,16 +611,20 @@ private:
     const std::string api_error = api_endpoint::api_error_of(w.parser, s.resp);
     auto d = decide(config_.retry, api_endpoint::to_attempt(s.resp, api_error), j.attempts, api_.next_jitter(),
                     std::chrono::system_clock::now());
+    // Kept for the report of a failed row; applied rows, most of a run, skip the copies.
+    if (d.what != action::succeeded) note_answer(j, s);
     const auto now = clock::now();
     switch (d.what) {
       case action::succeeded: {
         org.bucket.on_success(now);
         auto lic = w.parser.parse_license(s.resp.body);
         if (!lic.value) {
+          note_answer(j, s);
           finish(j.row, io::outcome::failed, j, 0, "unreadable license in the response: " + lic.error);
           return step::done;
         }
         if (auto wrong = answer_mismatch(row, *lic.value); !wrong.empty()) {
+          note_answer(j, s);
           finish(j.row, io::outcome::failed, j, 0, std::move(wrong), lic.value->state);
           return step::done;
         }
@@ -652,7 +667,7 @@ private:
         // A rejected key, TLS or an unreachable host is the run's failure, not the row's: the
         // row was not applied, and --resume must send it again.
         finish(j.row, io::outcome::not_attempted, j, 0, d.message);
-        abort_run(abort_reason(std::move(d.message), s.resp, org.id));
+        abort_run(abort_reason(std::move(d.message), s.resp, org.id) + trace_of(s));
         return step::done;
       case action::condemn_org:
         finish(j.row, io::outcome::failed, j, 0, d.message);
@@ -774,7 +789,7 @@ private:
         return page_step::failed;
       case action::abort_run:
         why = d.message;
-        abort_run(abort_reason(std::move(d.message), s.resp, org.id));
+        abort_run(abort_reason(std::move(d.message), s.resp, org.id) + trace_of(s));
         return page_step::failed;
       case action::condemn_org:
         why = d.message;

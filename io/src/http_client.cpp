@@ -174,7 +174,7 @@ std::string verify_detail(SSL* ssl_handle, const std::string& host) {
   return std::string(X509_verify_cert_error_string(result)) + " (for host " + host + ")";
 }
 
-/// Parses one response straight into a `response`: the status, the four headers the engine
+/// Parses one response straight into a `response`: the status, the headers the engine
 /// reads, and the body. Beast's own response_parser keeps every field in an allocated node of a
 /// tree; this one allocates nothing per field (measured: bench/engine).
 class lean_response_parser final : public http::basic_parser<false> {
@@ -192,10 +192,16 @@ private:
     out_.location.clear();
     out_.retry_after.reset();
     out_.link.clear();
+    out_.request_id.clear();
     out_.body.clear();
   }
-  void on_field_impl(http::field name, beast::string_view, beast::string_view value, error_code&) override {
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     error_code&) override {
     switch (name) {
+      case http::field::unknown:
+        // Not a field Beast knows; only compared, so absent it costs no allocation.
+        if (beast::iequals(name_string, "X-Request-Id")) out_.request_id.assign(value.data(), value.size());
+        break;
       case http::field::content_type: out_.content_type.assign(value.data(), value.size()); break;
       case http::field::location: out_.location.assign(value.data(), value.size()); break;
       case http::field::retry_after: out_.retry_after.emplace(value.data(), value.size()); break;
@@ -294,6 +300,7 @@ void scrub_response(response& r, const secret_list& secrets, std::string_view au
   scrub_field(r.content_type, secrets, credential);
   scrub_field(r.location, secrets, credential);
   scrub_field(r.link, secrets, credential);
+  scrub_field(r.request_id, secrets, credential);
   if (!r.error_detail.empty()) {
     // Failures only (never on the hot path): the pattern rules too (header lines, user-info).
     secrets.scrub(r.error_detail);

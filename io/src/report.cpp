@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -23,36 +24,187 @@ namespace relicense::io {
 
 namespace fs = std::filesystem;
 
-namespace detail {
+namespace {
 
-std::string_view outcome_name(outcome o) noexcept {
-  switch (o) {
-  case outcome::applied: return "applied";
-  case outcome::unchanged: return "unchanged";
-  case outcome::failed: return "failed";
-  case outcome::skipped: return "skipped";
-  case outcome::not_attempted: return "not_attempted";
+/// Appends `v` with at most 3 decimals, trailing zeros removed (12.500 → 12.5, 3.000 → 3).
+void append_double(std::string& out, double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
+  if (ec != std::errc{}) {
+    out += '0';
+    return;
   }
-  return "not_attempted";
+  std::string_view sv(buf, static_cast<std::size_t>(end - buf));
+  while (sv.back() == '0') sv.remove_suffix(1);
+  if (sv.back() == '.') sv.remove_suffix(1);
+  out += sv;
 }
 
-bool parse_outcome(std::string_view s, outcome& o) noexcept {
-  for (outcome c : {outcome::applied, outcome::unchanged, outcome::failed, outcome::skipped,
-                    outcome::not_attempted}) {
-    if (outcome_name(c) == s) {
-      o = c;
-      return true;
+void append_unsigned(std::string& out, unsigned v) {
+  char buf[16];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;  // 16 bytes hold any unsigned
+  out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+bool csv_needs_quotes(std::string_view s) noexcept {
+  return s.find_first_of(",\"\r\n") != std::string_view::npos ||
+         (!s.empty() && (s.front() == ' ' || s.back() == ' '));
+}
+
+void append_csv_field(std::string& out, std::string_view s) {
+  if (!csv_needs_quotes(s)) {
+    out += s;
+    return;
+  }
+  out += '"';
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+void append_csv_value(std::string& out, const report_column& c, const row_result& r) {
+  switch (c.codec) {
+  case column_codec::number: append_unsigned(out, r.*c.number); break;
+  case column_codec::decimal: append_double(out, r.*c.decimal); break;
+  case column_codec::text:
+  case column_codec::text_if_set:
+  case column_codec::serial: append_csv_field(out, r.*c.text); break;
+  case column_codec::known_serial:
+    if (const auto& v = r.*c.known) {
+      if (v->empty()) out += "null";
+      else append_csv_field(out, *v);
     }
+    break;
+  case column_codec::outcome: out += to_string(r.*c.result); break;
   }
-  return false;
 }
+
+/// JSON Lines leave out an unknown previous serial and empty optional texts.
+bool json_key_present(const report_column& c, const row_result& r) noexcept {
+  switch (c.codec) {
+  case column_codec::text_if_set: return !(r.*c.text).empty();
+  case column_codec::known_serial: return (r.*c.known).has_value();
+  default: return true;
+  }
+}
+
+void append_json_value(std::string& out, const report_column& c, const row_result& r) {
+  switch (c.codec) {
+  case column_codec::number: append_unsigned(out, r.*c.number); break;
+  case column_codec::decimal: append_double(out, r.*c.decimal); break;
+  case column_codec::text:
+  case column_codec::text_if_set: detail::append_json_string(out, r.*c.text); break;
+  case column_codec::serial:
+    if ((r.*c.text).empty()) out += "null";
+    else detail::append_json_string(out, r.*c.text);
+    break;
+  case column_codec::known_serial:
+    if ((r.*c.known)->empty()) out += "null";
+    else detail::append_json_string(out, *(r.*c.known));
+    break;
+  case column_codec::outcome:
+    out += '"';
+    out += to_string(r.*c.result);
+    out += '"';
+    break;
+  }
+}
+
+template <typename T>
+bool parse_number(std::string_view s, T& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+/// Reads one CSV field into the row. An empty number in a column that may be absent reads as 0,
+/// like an absent column. Throws std::invalid_argument saying what is wrong.
+void read_csv_value(const report_column& c, std::string_view v, row_result& r) {
+  auto bad = [&] { return std::invalid_argument("bad " + std::string(c.name) + " '" + std::string(v) + "'"); };
+  switch (c.codec) {
+  case column_codec::number:
+    if (v.empty() && c.need == column_need::optional) break;
+    if (!parse_number(v, r.*c.number)) throw bad();
+    break;
+  case column_codec::decimal:
+    if (!v.empty() && !parse_number(v, r.*c.decimal)) throw bad();
+    break;
+  case column_codec::text:
+  case column_codec::text_if_set:
+  case column_codec::serial:
+    (r.*c.text).assign(v);
+    if (v.empty() && c.need == column_need::both) throw std::invalid_argument("empty " + std::string(c.name));
+    break;
+  case column_codec::known_serial:
+    if (v == "null") (r.*c.known).emplace();
+    else if (!v.empty()) (r.*c.known).emplace(v);
+    break;
+  case column_codec::outcome:
+    if (!parse_outcome(v, r.*c.result))
+      throw std::invalid_argument("unknown " + std::string(c.name) + " '" + std::string(v) + "'");
+    break;
+  }
+}
+
+/// Reads one JSON value into the row. Throws std::invalid_argument saying what is wrong.
+void read_json_column(const report_column& c, simdjson::dom::element v, row_result& r) {
+  auto str = [&](std::string& out) {
+    std::string_view sv;
+    if (v.get_string().get(sv)) throw std::invalid_argument(std::string(c.name) + " is not a string");
+    out.assign(sv);
+  };
+  switch (c.codec) {
+  case column_codec::number: {
+    std::uint64_t u;
+    if (v.get_uint64().get(u) || u > std::numeric_limits<unsigned>::max())
+      throw std::invalid_argument(std::string(c.name) + " is not a small non-negative integer");
+    r.*c.number = static_cast<unsigned>(u);
+    break;
+  }
+  case column_codec::decimal:
+    if (v.get_double().get(r.*c.decimal)) throw std::invalid_argument(std::string(c.name) + " is not a number");
+    break;
+  case column_codec::text:
+  case column_codec::text_if_set: str(r.*c.text); break;
+  case column_codec::serial:
+    if (!v.is_null()) str(r.*c.text);
+    break;
+  case column_codec::known_serial:
+    (r.*c.known).emplace();
+    if (!v.is_null()) str(*(r.*c.known));
+    break;
+  case column_codec::outcome: {
+    std::string o;
+    str(o);
+    if (!parse_outcome(o, r.*c.result)) throw std::invalid_argument("unknown outcome '" + o + "'");
+    break;
+  }
+  }
+}
+
+} // namespace
+
+namespace detail {
 
 void append_json_string(std::string& out, std::string_view s) {
   // Server-provided error text may hold invalid UTF-8; a file that does not parse back would
-  // break rollback and resume, so such bytes are replaced rather than copied.
-  const bool valid = simdjson::validate_utf8(s.data(), s.size());
+  // break rollback and resume, so such bytes are replaced rather than copied. Runs of bytes that
+  // need no escape are copied whole: this is the report writer's hot loop.
+  int valid = -1;  // UTF-8 validity of `s`, computed at its first byte >= 0x80
   out.push_back('"');
-  for (unsigned char c : s) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+      if (c < 0x80) continue;
+      if (valid < 0) valid = simdjson::validate_utf8(s.data(), s.size()) ? 1 : 0;
+      if (valid) continue;
+    }
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
     case '"': out += "\\\""; break;
     case '\\': out += "\\\\"; break;
@@ -60,18 +212,17 @@ void append_json_string(std::string& out, std::string_view s) {
     case '\r': out += "\\r"; break;
     case '\t': out += "\\t"; break;
     default:
-      if (c < 0x20 || c == 0x7f) {
+      if (c >= 0x80) {
+        out.push_back('?');
+      } else {
         static constexpr char hex[] = "0123456789abcdef";
         out += "\\u00";
         out.push_back(hex[c >> 4]);
         out.push_back(hex[c & 0xf]);
-      } else if (c >= 0x80 && !valid) {
-        out.push_back('?');
-      } else {
-        out.push_back(static_cast<char>(c));
       }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 
@@ -85,55 +236,21 @@ row_result parse_report_json(std::string_view line) {
   simdjson::dom::object obj;
   if (doc.get_object().get(obj)) throw std::invalid_argument("not a JSON object");
   row_result r;
-  bool has_line = false, has_license = false, has_outcome = false;
+  std::uint32_t seen = 0;
+  static_assert(std::size(report_columns) <= 32);
   for (auto fieldv : obj) {
-    std::string_view k = fieldv.key;
-    simdjson::dom::element v = fieldv.value;
-    auto str = [&](std::string& out) {
-      std::string_view sv;
-      if (v.get_string().get(sv)) throw std::invalid_argument(std::string(k) + " is not a string");
-      out.assign(sv);
-    };
-    auto uint = [&](auto& out) {
-      std::uint64_t u;
-      if (v.get_uint64().get(u) || u > std::numeric_limits<std::remove_reference_t<decltype(out)>>::max())
-        throw std::invalid_argument(std::string(k) + " is not a small non-negative integer");
-      out = static_cast<std::remove_reference_t<decltype(out)>>(u);
-    };
-    if (k == "line") {
-      uint(r.line);
-      has_line = true;
-    } else if (k == "organizationId") {
-      str(r.org_id);
-    } else if (k == "licenseId") {
-      str(r.license_id);
-      has_license = true;
-    } else if (k == "deviceSerial") {
-      if (!v.is_null()) str(r.serial);
-    } else if (k == "previousDeviceSerial") {
-      r.previous_serial.emplace();
-      if (!v.is_null()) str(*r.previous_serial);
-    } else if (k == "outcome") {
-      std::string o;
-      str(o);
-      if (!detail::parse_outcome(o, r.result)) throw std::invalid_argument("unknown outcome '" + o + "'");
-      has_outcome = true;
-    } else if (k == "httpStatus") {
-      uint(r.http_status);
-    } else if (k == "attempts") {
-      uint(r.attempts);
-    } else if (k == "latencyMs") {
-      if (v.get_double().get(r.latency_ms)) throw std::invalid_argument("latencyMs is not a number");
-    } else if (k == "state") {
-      str(r.state);
-    } else if (k == "error") {
-      str(r.error);
-    } else if (k == "batchId") {
-      str(r.batch_id);
+    const std::string_view k = fieldv.key;
+    // Unknown keys are skipped: newer reports, and the journal's own record fields.
+    for (std::size_t i = 0; i < std::size(report_columns); ++i) {
+      if (report_columns[i].name != k) continue;
+      read_json_column(report_columns[i], fieldv.value, r);
+      seen |= 1u << i;
+      break;
     }
   }
-  if (!has_line || !has_license || !has_outcome)
-    throw std::invalid_argument("missing line, licenseId or outcome");
+  for (std::size_t i = 0; i < std::size(report_columns); ++i)
+    if (report_columns[i].need == column_need::both && !(seen & (1u << i)))
+      throw std::invalid_argument("missing " + std::string(report_columns[i].name));
   return r;
 }
 
@@ -179,75 +296,30 @@ bool ends_with_nocase(std::string_view s, std::string_view suffix) {
                     [](char a, char b) { return a == (b | 0x20) || a == b; });
 }
 
-void append_double(std::string& out, double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
-  if (ec != std::errc{}) {
-    out += "0";
-    return;
-  }
-  // Trim trailing zeros (12.500 → 12.5, 3.000 → 3) to keep the report short and readable.
-  std::string_view sv(buf, static_cast<std::size_t>(end - buf));
-  while (sv.back() == '0') sv.remove_suffix(1);
-  if (sv.back() == '.') sv.remove_suffix(1);
-  out += sv;
-}
-
 void append_csv_row(std::string& out, const row_result& r) {
-  out += std::to_string(r.line);
-  out += ',';
-  out += csv_field(r.org_id);
-  out += ',';
-  out += csv_field(r.license_id);
-  out += ',';
-  out += csv_field(r.serial);
-  out += ',';
-  if (r.previous_serial) out += r.previous_serial->empty() ? "null" : csv_field(*r.previous_serial);
-  out += ',';
-  out += detail::outcome_name(r.result);
-  out += ',';
-  out += std::to_string(r.http_status);
-  out += ',';
-  out += std::to_string(r.attempts);
-  out += ',';
-  append_double(out, r.latency_ms);
-  out += ',';
-  out += csv_field(r.state);
-  out += ',';
-  out += csv_field(r.error);
+  for (const auto& c : report_columns) {
+    if (&c != report_columns) out += ',';
+    append_csv_value(out, c, r);
+  }
   out += '\n';
 }
 
+/// `,"name":` for each column, built once: one append per key on the hot path.
+const std::array<std::string, std::size(report_columns)> json_keys = [] {
+  std::array<std::string, std::size(report_columns)> keys;
+  for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = ",\"" + std::string(report_columns[i].name) + "\":";
+  return keys;
+}();
+
 void append_jsonl_row(std::string& out, const row_result& r) {
-  out += "{\"line\":";
-  out += std::to_string(r.line);
-  out += ",\"organizationId\":";
-  detail::append_json_string(out, r.org_id);
-  out += ",\"licenseId\":";
-  detail::append_json_string(out, r.license_id);
-  out += ",\"deviceSerial\":";
-  if (r.serial.empty()) out += "null";
-  else detail::append_json_string(out, r.serial);
-  if (r.previous_serial) {
-    out += ",\"previousDeviceSerial\":";
-    if (r.previous_serial->empty()) out += "null";
-    else detail::append_json_string(out, *r.previous_serial);
-  }
-  out += ",\"outcome\":\"";
-  out += detail::outcome_name(r.result);
-  out += "\",\"httpStatus\":";
-  out += std::to_string(r.http_status);
-  out += ",\"attempts\":";
-  out += std::to_string(r.attempts);
-  out += ",\"latencyMs\":";
-  append_double(out, r.latency_ms);
-  out += ",\"state\":";
-  detail::append_json_string(out, r.state);
-  out += ",\"error\":";
-  detail::append_json_string(out, r.error);
-  if (!r.batch_id.empty()) {
-    out += ",\"batchId\":";
-    detail::append_json_string(out, r.batch_id);
+  out += '{';
+  std::size_t skip = 1;  // the first key has no comma before it
+  for (std::size_t i = 0; i < std::size(report_columns); ++i) {
+    const report_column& c = report_columns[i];
+    if (!json_key_present(c, r)) continue;
+    out.append(json_keys[i], skip);
+    skip = 0;
+    append_json_value(out, c, r);
   }
   out += "}\n";
 }
@@ -342,32 +414,22 @@ private:
   std::uint64_t line_ = 1;
 };
 
-template <typename T>
-bool parse_number(std::string_view s, T& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc{} && p == s.data() + s.size();
-}
-
 report_data read_csv_report(const fs::path& path, std::string_view data) {
   report_data result;
   if (data.starts_with("\xEF\xBB\xBF")) data.remove_prefix(3);
   csv_scanner scan(data, path);
   csv_record rec;
   if (!scan.next(rec) || !rec.terminated) throw report_error(path, 1, "no header line");
-  enum col { c_line, c_org, c_license, c_serial, c_prev, c_outcome, c_status, c_attempts, c_latency,
-             c_state, c_error, c_count };
-  static constexpr std::string_view names[c_count] = {
-      "line", "organizationId", "licenseId", "deviceSerial", "previousDeviceSerial", "outcome",
-      "httpStatus", "attempts", "latencyMs", "state", "error"};
-  int index[c_count];
+  constexpr std::size_t n_columns = std::size(report_columns);
+  int index[n_columns];
   std::fill(std::begin(index), std::end(index), -1);
   for (std::size_t i = 0; i < rec.fields.size(); ++i)
-    for (int c = 0; c < c_count; ++c)
-      if (rec.fields[i] == names[c]) index[c] = static_cast<int>(i);
-  for (int c : {c_line, c_org, c_license, c_serial, c_prev, c_outcome})
-    if (index[c] < 0)
-      throw report_error(path, 1, "header has no " + std::string(names[c]) + " column (is this a relicense report?)");
+    for (std::size_t c = 0; c < n_columns; ++c)
+      if (rec.fields[i] == report_columns[c].name) index[c] = static_cast<int>(i);
+  for (std::size_t c = 0; c < n_columns; ++c)
+    if (index[c] < 0 && report_columns[c].need != column_need::optional)
+      throw report_error(path, 1, "header has no " + std::string(report_columns[c].name) +
+                                      " column (is this a relicense report?)");
   const std::size_t columns = rec.fields.size();
 
   while (scan.next(rec)) {
@@ -383,30 +445,10 @@ report_data read_csv_report(const fs::path& path, std::string_view data) {
       throw report_error(path, rec.line,
                          "expected " + std::to_string(columns) + " fields, found " + std::to_string(rec.fields.size()));
     }
-    auto field = [&](int c) -> const std::string& {
-      static const std::string empty;
-      return index[c] < 0 ? empty : rec.fields[static_cast<std::size_t>(index[c])];
-    };
     try {
       row_result r;
-      if (!parse_number(field(c_line), r.line)) throw std::invalid_argument("bad line number '" + field(c_line) + "'");
-      r.org_id = field(c_org);
-      r.license_id = field(c_license);
-      if (r.license_id.empty()) throw std::invalid_argument("empty licenseId");
-      r.serial = field(c_serial);
-      const std::string& prev = field(c_prev);
-      if (prev == "null") r.previous_serial = std::string();
-      else if (!prev.empty()) r.previous_serial = prev;
-      if (!detail::parse_outcome(field(c_outcome), r.result))
-        throw std::invalid_argument("unknown outcome '" + field(c_outcome) + "'");
-      if (index[c_status] >= 0 && !field(c_status).empty() && !parse_number(field(c_status), r.http_status))
-        throw std::invalid_argument("bad httpStatus");
-      if (index[c_attempts] >= 0 && !field(c_attempts).empty() && !parse_number(field(c_attempts), r.attempts))
-        throw std::invalid_argument("bad attempts");
-      if (index[c_latency] >= 0 && !field(c_latency).empty() && !parse_number(field(c_latency), r.latency_ms))
-        throw std::invalid_argument("bad latencyMs");
-      r.state = field(c_state);
-      r.error = field(c_error);
+      for (std::size_t c = 0; c < n_columns; ++c)
+        if (index[c] >= 0) read_csv_value(report_columns[c], rec.fields[static_cast<std::size_t>(index[c])], r);
       result.rows.push_back(std::move(r));
     } catch (const std::invalid_argument& e) {
       if (!rec.terminated) {
@@ -463,17 +505,8 @@ fs::path default_report_path(const fs::path& csv_path, std::chrono::system_clock
 }
 
 std::string csv_field(std::string_view s) {
-  bool needs = s.find_first_of(",\"\r\n") != std::string_view::npos ||
-               (!s.empty() && (s.front() == ' ' || s.back() == ' '));
-  if (!needs) return std::string(s);
   std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
+  append_csv_field(out, s);
   return out;
 }
 

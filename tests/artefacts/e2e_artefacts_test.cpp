@@ -2,6 +2,8 @@
 // SIGKILL at several points, rollback restoring the original state, verify.
 #include "relicense/sim/server.hpp"
 
+#include "../io/test_server.hpp"
+
 #include "relicense/io/journal.hpp"
 #include "relicense/io/report.hpp"
 #include "relicense/test/run_process.hpp"
@@ -204,4 +206,111 @@ TEST(artefacts_e2e, rollback_restores_original_state) {
   auto restored = run_relicense(with({"apply", undo.string(), "--report", (dir.path() / "undo-report.csv").string()}), env);
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
   EXPECT_EQ(twin.state(), original);
+}
+
+namespace {
+
+/// The answers of a scripted API for request-id tests: PUTs of license L1 go on to `shard` with a
+/// 307 (when set) and are refused there with a 400 carrying an X-Request-Id; L2 applies; L3 is
+/// answered 401 (the run aborts); an action batch is refused with a 400 and an id. Every answer closes its connection: the scripted server serves
+/// one connection at a time.
+void scripted_api(io::test::server_session& s, std::uint16_t shard) {
+  const std::string close = "Connection: close\r\n";
+  if (auto req = s.read_request()) {
+    const std::string& t = req->target;
+    if (req->method == "POST" && t.ends_with("/actionBatches")) {
+      s.respond(400, R"({"errors":["Device serial is not valid"]})", "application/json",
+                "X-Request-Id: batch-77\r\n" + close);
+    } else if (t.ends_with("/licenses/L1") && shard != 0) {
+      s.respond(307, "", "", "Location: http://localhost:" + std::to_string(shard) + t + "\r\n" + close);
+    } else if (t.ends_with("/licenses/L1")) {
+      s.respond(400, R"({"errors":["Device serial is not in the organization's inventory"]})",
+                "application/json", "X-Request-Id: 5e1d0c9a7b3f4e21\r\n" + close);
+    } else if (t.ends_with("/licenses/L2")) {
+      s.respond(200, R"({"id":"L2","deviceSerial":"Q2AA-BBBB-CCCC","state":"active"})", "application/json",
+                "X-Request-Id: applied-id\r\n" + close);
+    } else {
+      s.respond(401, R"({"errors":["Invalid API key"]})", "application/json", "X-Request-Id: abc123\r\n" + close);
+    }
+    s.close();
+  }
+}
+
+} // namespace
+
+// A failed row carries the X-Request-Id of the answer that failed it and the host that gave it
+// (the shard host after a redirect), in the CSV report and in the JSON Lines report; an applied
+// row carries neither.
+TEST(artefacts_e2e, failed_row_reports_request_id_and_host) {
+  io::test::script_server shard([](io::test::server_session& s) { scripted_api(s, 0); });
+  const std::uint16_t shard_port = shard.port();
+  io::test::script_server api([shard_port](io::test::server_session& s) { scripted_api(s, shard_port); });
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n"
+                                       "1,L2,Q2AA-BBBB-CCCC\n");
+  const std::string base = "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1";
+  for (const char* name : {"report.csv", "report.jsonl"}) {
+    const auto report = dir.path() / name;
+    const auto r = run_relicense({"apply", csv.string(), "--base-url", base, "--report", report.string(),
+                                  "--progress", "off", "--concurrency", "1", "--journal", (dir.path() / (std::string(name) + ".journal")).string()},
+                                 {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    const auto rows = io::read_report(report).rows;
+    ASSERT_EQ(rows.size(), 2u) << name;
+    for (const auto& row : rows) {
+      if (row.license_id == "L1") {
+        EXPECT_EQ(row.result, io::outcome::failed) << name;
+        EXPECT_EQ(row.http_status, 400u) << name;
+        EXPECT_EQ(row.request_id, "5e1d0c9a7b3f4e21") << name;
+        EXPECT_EQ(row.host, "localhost") << name << ": the shard answered, not the base URL's host";
+      } else {
+        EXPECT_EQ(row.result, io::outcome::applied) << name;
+        EXPECT_EQ(row.request_id, "") << name;
+        EXPECT_EQ(row.host, "") << name;
+      }
+    }
+    const std::string text = temp_dir::read(report);
+    if (report.extension() == ".csv") {
+      EXPECT_NE(text.find(",5e1d0c9a7b3f4e21,localhost\n"), std::string::npos) << text;
+    } else {
+      EXPECT_NE(text.find("\"requestId\":\"5e1d0c9a7b3f4e21\",\"host\":\"localhost\""), std::string::npos) << text;
+    }
+  }
+}
+
+// An abort's message names the request id and the host of the answer that stopped the run.
+TEST(artefacts_e2e, abort_message_names_request_id_and_host) {
+  io::test::script_server api([](io::test::server_session& s) { scripted_api(s, 0); });
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L3,Q2AA-BBBB-CCCC\n");
+  const auto report = dir.path() / "report.csv";
+  const auto r = run_relicense({"apply", csv.string(), "--base-url",
+                                "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1", "--report",
+                                report.string(), "--progress", "off", "--concurrency", "1"},
+                               {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("(request id abc123, host 127.0.0.1)"), std::string::npos) << r.err;
+  const auto rows = io::read_report(report).rows;
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].request_id, "abc123");
+  EXPECT_EQ(rows[0].host, "127.0.0.1");
+}
+
+// Batch mode: a row the API refused alone carries the request id and host of that answer.
+TEST(artefacts_e2e, batch_failed_row_reports_request_id_and_host) {
+  io::test::script_server api([](io::test::server_session& s) { scripted_api(s, 0); });
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
+  const auto report = dir.path() / "report.jsonl";
+  const auto r = run_relicense({"apply", csv.string(), "--mode", "batch", "--base-url",
+                                "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1", "--report",
+                                report.string(), "--progress", "off", "--concurrency", "1"},
+                               {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto rows = io::read_report(report).rows;
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].result, io::outcome::failed);
+  EXPECT_EQ(rows[0].http_status, 400u);
+  EXPECT_EQ(rows[0].request_id, "batch-77");
+  EXPECT_EQ(rows[0].host, "127.0.0.1");
 }

@@ -70,6 +70,33 @@ void expect_same(const io::row_result& a, const io::row_result& b) {
   EXPECT_NEAR(a.latency_ms, b.latency_ms, 0.001);
   EXPECT_EQ(a.state, b.state);
   EXPECT_EQ(a.error, b.error);
+  EXPECT_EQ(a.batch_id, b.batch_id);
+  EXPECT_EQ(a.request_id, b.request_id);
+  EXPECT_EQ(a.host, b.host);
+}
+
+/// The CSV header of reports written before batchId, requestId and host were columns.
+constexpr std::string_view old_csv_header =
+    "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,latencyMs,state,error";
+
+/// A row whose every field differs from a default row_result's, for round trips of every column.
+io::row_result full_row() {
+  io::row_result r;
+  r.line = 4294967295u;
+  r.org_id = "O,1";
+  r.license_id = "L\"9\"";
+  r.serial = "Q2AB-CDEF-GHIJ";
+  r.previous_serial = "Q2ZZ-ZZZZ-ZZZZ";
+  r.result = io::outcome::failed;
+  r.http_status = 400;
+  r.attempts = 7;
+  r.latency_ms = 12.125;
+  r.state = "active";
+  r.error = "no \"such\" serial,\nsee docs";
+  r.batch_id = "1234567890";
+  r.request_id = "a1b2c3d4e5f60718";
+  r.host = "n149.meraki.com";
+  return r;
 }
 
 void write_all_rows(const std::filesystem::path& p, const std::vector<io::row_result>& rows) {
@@ -99,8 +126,8 @@ TEST(artefacts_report, csv_header_and_serial_encoding) {
   std::string text = temp_dir::read(p);
   EXPECT_EQ(text.substr(0, text.find('\n')),
             "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
-            "latencyMs,state,error");
-  EXPECT_NE(text.find("\n2,123456,L2,Q2AB-CDEF-1002,Q2ZZ-ZZZZ-1002,applied,200,1,12.5,active,\n"), std::string::npos);
+            "latencyMs,state,error,batchId,requestId,host");
+  EXPECT_NE(text.find("\n2,123456,L2,Q2AB-CDEF-1002,Q2ZZ-ZZZZ-1002,applied,200,1,12.5,active,,,,\n"), std::string::npos);
   EXPECT_NE(text.find("\n3,123456,L3,Q2AB-CDEF-1003,null,applied,"), std::string::npos) << "unassigned = null";
   EXPECT_NE(text.find("\n4,123456,L4,Q2AB-CDEF-1004,,failed,400,"), std::string::npos) << "unknown = empty";
   EXPECT_NE(text.find("\n5,123456,L5,,Q2ZZ-ZZZZ-1005,applied,"), std::string::npos) << "unassign = empty";
@@ -117,6 +144,107 @@ TEST(artefacts_report, csv_round_trip) {
   EXPECT_FALSE(back.torn_tail);
   ASSERT_EQ(back.rows.size(), rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) expect_same(back.rows[i], rows[i]);
+}
+
+// The CSV header is the column table's names in order, and a JSON Lines record holds the table's
+// keys in the same order.
+TEST(artefacts_report, header_and_keys_follow_the_column_table) {
+  std::string names;
+  for (const auto& c : io::report_columns) names += (names.empty() ? "" : ",") + std::string(c.name);
+  EXPECT_EQ(names, io::report_csv_header);
+  const std::string json = io::format_report_row(full_row(), io::report_format::jsonl);
+  std::size_t at = 0;
+  for (const auto& c : io::report_columns) {
+    const auto key = "\"" + std::string(c.name) + "\":";
+    const auto found = json.find(key, at);
+    ASSERT_NE(found, std::string::npos) << c.name << " in " << json;
+    at = found + key.size();
+  }
+}
+
+// Every column of the table survives a round trip through CSV and through JSON Lines, each
+// column alone (the others at their defaults) and all of them together.
+TEST(artefacts_report, every_column_round_trips_in_both_formats) {
+  const io::row_result full = full_row();
+  std::vector<io::row_result> rows{full};
+  for (const auto& c : io::report_columns) {
+    // The row has only this column set (and the columns every reader needs).
+    io::row_result r;
+    r.line = 2;
+    r.license_id = "L2";
+    switch (c.codec) {
+    case io::column_codec::number: r.*c.number = full.*c.number; break;
+    case io::column_codec::decimal: r.*c.decimal = full.*c.decimal; break;
+    case io::column_codec::text:
+    case io::column_codec::text_if_set:
+    case io::column_codec::serial: r.*c.text = full.*c.text; break;
+    case io::column_codec::known_serial: r.*c.known = full.*c.known; break;
+    case io::column_codec::outcome: r.*c.result = full.*c.result; break;
+    }
+    rows.push_back(r);
+  }
+  for (const char* name : {"r.csv", "r.jsonl"}) {
+    temp_dir dir;
+    const auto p = dir.path() / name;
+    write_all_rows(p, rows);
+    const auto back = io::read_report(p);
+    ASSERT_EQ(back.rows.size(), rows.size()) << name;
+    for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(back.rows[i], rows[i]) << name << " row " << i;
+  }
+}
+
+// batchId, requestId and host are CSV columns too, at the end, after the columns older readers
+// find by position.
+TEST(artefacts_report, batch_id_request_id_and_host_in_csv) {
+  const std::string line = io::format_report_row(full_row(), io::report_format::csv);
+  EXPECT_EQ(line,
+            "4294967295,\"O,1\",\"L\"\"9\"\"\",Q2AB-CDEF-GHIJ,Q2ZZ-ZZZZ-ZZZZ,failed,400,7,12.125,active,"
+            "\"no \"\"such\"\" serial,\nsee docs\",1234567890,a1b2c3d4e5f60718,n149.meraki.com\n");
+}
+
+// Reports written before the new columns existed still read back: CSV without them (found by
+// header name), JSON Lines without the keys.
+TEST(artefacts_report, reports_of_the_previous_format_read_back) {
+  temp_dir dir;
+  auto csv = dir.write("old.csv", std::string(old_csv_header) +
+                                      "\n2,42,L2,Q2AA-BBBB-CCCC,null,applied,200,1,12.5,active,\n"
+                                      "3,42,L3,,,failed,400,2,3,,\"bad, serial\"\n");
+  auto jsonl = dir.write("old.jsonl",
+                         "{\"line\":2,\"organizationId\":\"42\",\"licenseId\":\"L2\",\"deviceSerial\":\"Q2AA-BBBB-CCCC\","
+                         "\"previousDeviceSerial\":null,\"outcome\":\"applied\",\"httpStatus\":200,\"attempts\":1,"
+                         "\"latencyMs\":12.5,\"state\":\"active\",\"error\":\"\",\"batchId\":\"B1\"}\n"
+                         "{\"line\":3,\"organizationId\":\"42\",\"licenseId\":\"L3\",\"deviceSerial\":null,"
+                         "\"outcome\":\"failed\",\"httpStatus\":400,\"attempts\":2,\"latencyMs\":3,\"state\":\"\","
+                         "\"error\":\"bad, serial\"}\n");
+  for (const auto& p : {csv, jsonl}) {
+    auto back = io::read_report(p);
+    ASSERT_EQ(back.rows.size(), 2u) << p;
+    EXPECT_EQ(back.rows[0].line, 2u);
+    EXPECT_EQ(back.rows[0].previous_serial, std::string()) << p;
+    EXPECT_EQ(back.rows[0].latency_ms, 12.5);
+    EXPECT_EQ(back.rows[0].state, "active");
+    EXPECT_EQ(back.rows[1].result, io::outcome::failed);
+    EXPECT_EQ(back.rows[1].serial, "");
+    EXPECT_FALSE(back.rows[1].previous_serial.has_value());
+    EXPECT_EQ(back.rows[1].error, "bad, serial");
+    EXPECT_EQ(back.rows[1].request_id, "");
+    EXPECT_EQ(back.rows[1].host, "");
+  }
+  EXPECT_EQ(io::read_report(jsonl).rows[0].batch_id, "B1");
+}
+
+// The outcome has one spelling, which the reader parses back, and nothing else parses.
+TEST(artefacts_report, outcome_spelled_once) {
+  for (auto o : {io::outcome::applied, io::outcome::unchanged, io::outcome::failed, io::outcome::skipped,
+                 io::outcome::not_attempted}) {
+    io::outcome back = io::outcome::applied;
+    ASSERT_TRUE(io::parse_outcome(io::to_string(o), back)) << io::to_string(o);
+    EXPECT_EQ(back, o);
+    EXPECT_EQ(io::detail::outcome_name(o), io::to_string(o));
+  }
+  io::outcome o;
+  EXPECT_FALSE(io::parse_outcome("unknown", o));
+  EXPECT_FALSE(io::parse_outcome("Applied", o));
 }
 
 // A .jsonl name selects JSON Lines: null = unassign / was unassigned, absent = unknown; round trip.
@@ -151,6 +279,21 @@ TEST(artefacts_report, jsonl_invalid_utf8_still_parses) {
   auto back = io::read_report(p);
   ASSERT_EQ(back.rows.size(), 1u);
   EXPECT_EQ(back.rows[0].error, "bad ?? byte \x01");
+}
+
+// Valid UTF-8 is kept as it is, and every escape reads back: quotes, backslashes, control bytes.
+TEST(artefacts_report, jsonl_escapes_and_valid_utf8_round_trip) {
+  temp_dir dir;
+  auto p = dir.path() / "r.jsonl";
+  auto r = make_row(2, io::outcome::failed);
+  r.error = "caf\xc3\xa9 \xe2\x80\x93 \"q\" back\\slash \x01\x1f\x7f end";
+  write_all_rows(p, {r});
+  EXPECT_NE(temp_dir::read(p).find("caf\xc3\xa9 \xe2\x80\x93 \\\"q\\\" back\\\\slash \\u0001\\u001f\\u007f end"),
+            std::string::npos)
+      << temp_dir::read(p);
+  auto back = io::read_report(p);
+  ASSERT_EQ(back.rows.size(), 1u);
+  EXPECT_EQ(back.rows[0].error, r.error);
 }
 
 // Rows are buffered until the row count or the interval of the flush policy is reached.
@@ -226,7 +369,7 @@ TEST(artefacts_report, torn_last_record_at_every_offset) {
 // A malformed row in the middle is an error naming file:line; so is a file that is not a report.
 TEST(artefacts_report, malformed_report_names_file_and_line) {
   temp_dir dir;
-  auto p = dir.write("bad.csv", std::string(io::report_csv_header) +
+  auto p = dir.write("bad.csv", std::string(old_csv_header) +
                                     "\n2,1,L2,S,,applied,200,1,1,active,\n3,1,L3,S,,exploded,200,1,1,active,\n");
   try {
     io::read_report(p);

@@ -78,7 +78,9 @@ TEST(artefacts_rollback_cli, complete_inverse_exits_0) {
 // A malformed report is bad input: exit 2 with file:line, and no output file.
 TEST(artefacts_rollback_cli, bad_report_exit_2_with_file_line) {
   temp_dir dir;
-  auto report = dir.write("bad.csv", std::string(io::report_csv_header) +
+  // A report of the format before batchId, requestId and host: still read by header name.
+  auto report = dir.write("bad.csv", std::string("line,organizationId,licenseId,deviceSerial,previousDeviceSerial,"
+                                                 "outcome,httpStatus,attempts,latencyMs,state,error") +
                                          "\n2,1,L2,S,,applied,200,1,1,active,\n3,1,L3,S\n4,1,L4,S,,applied,200,1,1,,\n");
   auto out = dir.path() / "undo.csv";
   auto res = run_relicense({"rollback", report.string(), "--output", out.string()});

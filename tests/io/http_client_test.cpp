@@ -177,6 +177,36 @@ TEST_F(HttpClient, LocationAndLinkHeaders) {
   EXPECT_FALSE(r.retry_after);
 }
 
+// The answer's X-Request-Id is kept (any case of the name), so a failed call can be traced; an
+// answer without one leaves it empty, and an interim answer's id is forgotten.
+TEST_F(HttpClient, RequestIdKept) {
+  start([](server_session& s) {
+    for (int n = 0; s.read_request(); ++n) {
+      if (n == 0) {
+        s.respond(400, R"({"errors":["bad"]})", "application/json", "X-Request-Id: 3f2a9c7e1d5b4a60b2c8\r\n");
+      } else if (n == 1) {
+        s.respond(200, license_json, "application/json", "x-request-id: abc123\r\n");
+      } else if (n == 2) {
+        s.write("HTTP/1.1 103 Early Hints\r\nX-Request-Id: interim\r\n\r\n");
+        s.respond(200, license_json);
+      } else {
+        s.respond(200, license_json);
+      }
+    }
+  });
+  response r = send(*conn, ioc, "PUT", "{}");
+  ASSERT_EQ(r.error, transport_error::none) << r.error_detail;
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.request_id, "3f2a9c7e1d5b4a60b2c8");
+  r = send(*conn, ioc, "PUT", "{}");
+  EXPECT_EQ(r.request_id, "abc123");
+  r = send(*conn, ioc, "PUT", "{}");
+  ASSERT_EQ(r.error, transport_error::none) << r.error_detail;
+  EXPECT_EQ(r.request_id, "");
+  r = send(*conn, ioc, "PUT", "{}");
+  EXPECT_EQ(r.request_id, "");
+}
+
 // A server slower than the timeout: the client gives up with `timeout`.
 TEST_F(HttpClient, SlowServerTimesOut) {
   start(
@@ -396,7 +426,8 @@ TEST_F(HttpClient, MalformedStatusLineSaysSoOnce) {
 /// The key of `auth`, which a hostile server echoes back.
 constexpr std::string_view echoed_key = "MARKERKEY0123456789";
 
-// Whatever a server echoes of the key (body, Location, Link, Retry-After, Content-Type), the
+// Whatever a server echoes of the key (body, Location, Link, Retry-After, Content-Type,
+// X-Request-Id), the
 // response comes out of send() with it redacted, even without a secret list (the request's own
 // credential), and with a list that also holds other secrets (a proxy's password).
 TEST_F(HttpClient, EchoedKeyIsScrubbedFromEveryField) {
@@ -410,13 +441,14 @@ TEST_F(HttpClient, EchoedKeyIsScrubbedFromEveryField) {
           s.respond(302, R"({"errors":["saw )" + a + " and proxy-pass-xyz\"]}",
                     "application/json; x=" + k,
                     "Location: https://h.example/" + k + "\r\nLink: <https://h.example/?k=" + k +
-                        ">; rel=next\r\nRetry-After: " + k + "\r\n");
+                        ">; rel=next\r\nRetry-After: " + k + "\r\nX-Request-Id: id-" + k + "\r\n");
         }
       },
       5000ms, config);
   response r = send(*conn, ioc);
   ASSERT_EQ(r.error, transport_error::none) << r.error_detail;
-  for (const std::string* field : {&r.body, &r.location, &r.link, &r.content_type, &*r.retry_after}) {
+  for (const std::string* field :
+       {&r.body, &r.location, &r.link, &r.content_type, &*r.retry_after, &r.request_id}) {
     EXPECT_EQ(field->find(echoed_key), std::string::npos) << *field;
     EXPECT_NE(field->find("[REDACTED]"), std::string::npos) << *field;
   }

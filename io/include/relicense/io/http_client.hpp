@@ -78,6 +78,7 @@ struct response {
   std::string location;             ///< Location header (redirects)
   std::optional<std::string> retry_after;  ///< Retry-After header, verbatim
   std::string link;                 ///< Link header (pagination)
+  std::string request_id;           ///< X-Request-Id header: the server's id of this call
 };
 
 class tls_context;

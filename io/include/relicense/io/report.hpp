@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace relicense::io {
@@ -38,10 +39,110 @@ enum class report_format : std::uint8_t {
 /// `.jsonl` (any case) → jsonl; anything else → csv.
 report_format report_format_for(const std::filesystem::path& path);
 
-/// The CSV header line (without line break), exactly as docs/report.md spells it.
+/// How a report column encodes its field, in CSV and in JSON Lines.
+enum class column_codec : std::uint8_t {
+  number,        ///< unsigned integer (CSV: empty reads as 0 in an optional column)
+  decimal,       ///< milliseconds: at most 3 decimals, trailing zeros removed
+  text,          ///< string; CSV quoted when needed, JSON string
+  text_if_set,   ///< string; JSON key absent when empty
+  serial,        ///< requested serial, empty = unassign: CSV empty, JSON null
+  known_serial,  ///< optional serial: unknown = CSV empty / JSON key absent; "" = `null`
+  outcome        ///< the outcome's spelling (io::to_string)
+};
+
+/// Whether a reader refuses a report without the column.
+enum class column_need : std::uint8_t {
+  optional,  ///< neither format needs it
+  csv,       ///< CSV reports need it (rollback reads it); JSON Lines may leave it out
+  both       ///< every report needs it
+};
+
+/// One report column: its name (CSV header and JSON key), its codec and the row_result field it
+/// holds (the member of the codec's type; the others are null). The one definition of the
+/// report's columns: the CSV and JSON Lines writers and readers, and through them the journal's
+/// row records, all walk report_columns.
+struct report_column {
+  std::string_view name;
+  column_codec codec;
+  column_need need = column_need::optional;
+  unsigned row_result::*number = nullptr;
+  double row_result::*decimal = nullptr;
+  std::string row_result::*text = nullptr;
+  std::optional<std::string> row_result::*known = nullptr;
+  outcome row_result::*result = nullptr;
+};
+
+namespace detail {
+constexpr report_column column(std::string_view name, unsigned row_result::*m,
+                               column_need need = column_need::optional) {
+  report_column c{name, column_codec::number, need};
+  c.number = m;
+  return c;
+}
+constexpr report_column column(std::string_view name, double row_result::*m) {
+  report_column c{name, column_codec::decimal};
+  c.decimal = m;
+  return c;
+}
+constexpr report_column column(std::string_view name, std::string row_result::*m, column_codec codec,
+                               column_need need = column_need::optional) {
+  report_column c{name, codec, need};
+  c.text = m;
+  return c;
+}
+constexpr report_column column(std::string_view name, std::optional<std::string> row_result::*m,
+                               column_need need) {
+  report_column c{name, column_codec::known_serial, need};
+  c.known = m;
+  return c;
+}
+constexpr report_column column(std::string_view name, outcome row_result::*m, column_need need) {
+  report_column c{name, column_codec::outcome, need};
+  c.result = m;
+  return c;
+}
+} // namespace detail
+
+static_assert(std::is_same_v<std::uint32_t, unsigned>, "line is read and written as unsigned");
+
+/// The report's columns, in CSV order (docs/report.md). New columns go at the end, so that
+/// positional readers of older reports keep working; readers here find columns by name.
+inline constexpr report_column report_columns[] = {
+    detail::column("line", &row_result::line, column_need::both),
+    detail::column("organizationId", &row_result::org_id, column_codec::text, column_need::csv),
+    detail::column("licenseId", &row_result::license_id, column_codec::text, column_need::both),
+    detail::column("deviceSerial", &row_result::serial, column_codec::serial, column_need::csv),
+    detail::column("previousDeviceSerial", &row_result::previous_serial, column_need::csv),
+    detail::column("outcome", &row_result::result, column_need::both),
+    detail::column("httpStatus", &row_result::http_status),
+    detail::column("attempts", &row_result::attempts),
+    detail::column("latencyMs", &row_result::latency_ms),
+    detail::column("state", &row_result::state, column_codec::text),
+    detail::column("error", &row_result::error, column_codec::text),
+    detail::column("batchId", &row_result::batch_id, column_codec::text_if_set),
+    detail::column("requestId", &row_result::request_id, column_codec::text_if_set),
+    detail::column("host", &row_result::host, column_codec::text_if_set),
+};
+
+/// The CSV header line (without line break): the names of report_columns, comma-separated.
 inline constexpr std::string_view report_csv_header =
     "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
-    "latencyMs,state,error";
+    "latencyMs,state,error,batchId,requestId,host";
+
+namespace detail {
+constexpr bool header_matches_columns() {
+  std::string_view rest = report_csv_header;
+  for (const auto& c : report_columns) {
+    if (!rest.starts_with(c.name)) return false;
+    rest.remove_prefix(c.name.size());
+    if (rest.empty()) return &c == std::end(report_columns) - 1;
+    if (rest.front() != ',') return false;
+    rest.remove_prefix(1);
+  }
+  return false;
+}
+static_assert(header_matches_columns(), "report_csv_header lists report_columns in order");
+} // namespace detail
 
 /// `<dir of csv>/<csv stem>.report-YYYYMMDDTHHMMSSZ.csv` (UTC): next to the input, never
 /// overwriting the report of an earlier run.
@@ -157,11 +258,8 @@ void append_report_row(std::string& out, const row_result& r, report_format f);
 /// Appends `s` as a JSON string literal (quotes included); invalid UTF-8 bytes become '?', so
 /// every file we write parses back.
 void append_json_string(std::string& out, std::string_view s);
-/// The report spelling of an outcome (same as io::to_string; kept here so the artefact files do
-/// not depend on the transport's translation units).
-std::string_view outcome_name(outcome o) noexcept;
-/// Inverse of outcome_name; false when `s` is not an outcome.
-bool parse_outcome(std::string_view s, outcome& o) noexcept;
+/// The report spelling of an outcome: io::to_string, as a string_view.
+inline std::string_view outcome_name(outcome o) noexcept { return to_string(o); }
 /// Parses one JSON Lines report record (also the body of a journal row record). Throws
 /// std::invalid_argument saying what is wrong.
 row_result parse_report_json(std::string_view json);

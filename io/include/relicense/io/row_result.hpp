@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace relicense::io {
 
@@ -11,16 +12,22 @@ namespace relicense::io {
 enum class outcome : std::uint8_t {
   applied,       ///< the API confirmed the requested serial
   unchanged,     ///< the license was already on the requested serial (nothing sent)
-  failed,        ///< the API refused, or retries ran out; `error` says why
-  skipped,       ///< deliberately not sent (dry run, resume found it done, co-term org, shard)
+  failed,        ///< the API refused, retries ran out, or the row cannot be sent (co-term org,
+                 ///< license not in the inventory); `error` says why
+  skipped,       ///< a dry run: not sent. (A resumed run reports the journal's outcome instead,
+                 ///< and rows filtered out by --org/--shard are not in the plan at all.)
   not_attempted  ///< the run stopped (interrupt, abort) before this row was sent
 };
 
-/// "applied", "unchanged", ...
+/// The outcome's one spelling: "applied", "unchanged", "failed", "skipped", "not_attempted"
+/// (report, journal, summary and metrics all use it).
 const char* to_string(outcome o) noexcept;
 
-/// One report row (docs/report.md: line,organizationId,licenseId,deviceSerial,previousDeviceSerial,
-/// outcome,httpStatus,attempts,latencyMs,state,error).
+/// Inverse of to_string; false when `s` is not an outcome.
+bool parse_outcome(std::string_view s, outcome& o) noexcept;
+
+/// One report row. Its columns, their order and their encodings are the table in
+/// relicense/io/report.hpp (docs/report.md).
 struct row_result {
   std::uint32_t line = 0;
   std::string org_id;
@@ -34,6 +41,10 @@ struct row_result {
   std::string state;                           ///< license state returned by the API
   std::string error;                           ///< why it failed; never contains the API key
   std::string batch_id;                        ///< action batch that carried it (batch mode)
+  std::string request_id;                      ///< failed rows: X-Request-Id of the last answer
+  std::string host;                            ///< failed rows: host that gave the last answer
+
+  friend bool operator==(const row_result&, const row_result&) = default;
 };
 
 } // namespace relicense::io
