@@ -239,7 +239,7 @@ private:
     r.latency_ms = latency_ms;
     r.error = std::move(error);
     if (auto it = batch_of_.find(i); it != batch_of_.end()) r.batch_id = it->second;
-    if (answered && o == io::outcome::failed) {
+    if (answered && (o == io::outcome::failed || o == io::outcome::not_attempted)) {
       r.request_id = answered->request_id;
       r.host = answered->host;
     }

@@ -396,7 +396,8 @@ private:
     r.latency_ms = j.last_latency_ms;
     r.state = std::move(state);
     r.error = std::move(error);
-    if (o == io::outcome::failed) {
+    // Failed rows, and the row whose answer aborted the run (not_attempted, so --resume sends it).
+    if (o == io::outcome::failed || o == io::outcome::not_attempted) {
       r.request_id = j.last_request_id;
       r.host = j.last_host;
     }

@@ -292,6 +292,7 @@ TEST(artefacts_e2e, abort_message_names_request_id_and_host) {
   EXPECT_NE(r.err.find("(request id abc123, host 127.0.0.1)"), std::string::npos) << r.err;
   const auto rows = io::read_report(report).rows;
   ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].result, io::outcome::not_attempted);  // the run's failure: --resume sends it
   EXPECT_EQ(rows[0].request_id, "abc123");
   EXPECT_EQ(rows[0].host, "127.0.0.1");
 }
