@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -958,10 +959,16 @@ private:
     result_.warnings.push_back(diagnostic{file_, line, column, std::move(column_name), std::move(message)});
   }
 
-  // plan.fingerprint: FNV-1a 64 over "org \x1F license \x1F serial \x1E" for every row in order,
-  // so two runs (or a resume) can tell whether they carry the same plan. Hashed as each row is
-  // added, while its strings are still in cache.
+  // plan.fingerprint: FNV-1a 64 over "line \x1F org \x1F license \x1F serial \x1E" for every row
+  // in order, so two runs (or a resume) can tell whether they carry the same plan. The line is in
+  // it because --resume matches journal records to rows by line: a CSV edited so that the same
+  // rows sit on other lines must not have its rows reported as another row's result (see
+  // docs/journal.md). Hashed as each row is added, while its strings are still in cache.
   void fingerprint_row(const row& r) {
+    char digits[16];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, r.line);
+    fingerprint_.update(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+    fingerprint_.update_byte(0x1F);
     fingerprint_.update(result_.plan.orgs[r.org]);
     fingerprint_.update_byte(0x1F);
     fingerprint_.update(r.license_id);

@@ -305,6 +305,14 @@ TEST(plan_csv, fingerprint) {
   EXPECT_EQ(load("licenseId,deviceSerial,org\n").plan.fingerprint, "cbf29ce484222325");
 }
 
+// The same rows on other lines are another plan: --resume matches journal records to rows by
+// line, so a blank line inserted before a row must make the journal refuse the edited CSV.
+TEST(plan_csv, fingerprint_covers_line_numbers) {
+  const std::string header = "licenseId,deviceSerial,org\n";
+  const std::string rows = std::string("L1,") + s1 + ",A\nL2," + s2 + ",A\n";
+  EXPECT_NE(load(header + rows).plan.fingerprint, load(header + "\n" + rows).plan.fingerprint);
+}
+
 // Feeding the input in chunks of any size (here: every size 1..17) gives the same result.
 TEST(plan_csv, chunking_does_not_matter) {
   const std::string text = std::string("\xEF\xBB\xBF") + "licenseId,deviceSerial,note\r\n\"L1\",\"" + s1 +
