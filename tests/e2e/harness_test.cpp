@@ -9,21 +9,10 @@
 using relicense::test::expect_no_sanitizer_report;
 using relicense::test::run_program;
 using relicense::test::sanitizer_exit_code;
+using relicense::test::sanitized;
 using relicense::test::sanitizer_report;
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
 
 // The canary in `mode`, expected to be caught: its report found, the test failed by the check,
 // and the sanitizers' exit code.

@@ -20,17 +20,7 @@
 namespace relicense::fault_test {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+using relicense::test::sanitized;
 
 // Bounds on the child's peak resident set, a little above what the loader needs. Measured with
 // `relicense plan` and `apply` (release build): any refused file, /dev/zero and a 20 MB header

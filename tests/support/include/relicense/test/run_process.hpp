@@ -17,6 +17,19 @@ namespace relicense::test {
 /// Exit code the sanitizers are given in children (and in dev.sh): no relicense code uses it.
 inline constexpr int sanitizer_exit_code = 86;
 
+/// Whether this test binary is built with AddressSanitizer (its children then are too).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = false;
+#endif
+#else
+inline constexpr bool sanitized = false;
+#endif
+
 struct process_result {
   int exit_code = -1;  ///< exit status, or 128+signal when killed
   std::string out;     ///< standard output
