@@ -9,6 +9,7 @@
 #include "relicense/io/file_lock.hpp"
 #include "relicense/io/journal.hpp"
 #include "relicense/io/metrics.hpp"
+#include "relicense/io/oplog.hpp"
 #include "relicense/io/progress.hpp"
 #include "relicense/io/proxy.hpp"
 #include "relicense/io/report.hpp"
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <unistd.h>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -68,8 +70,25 @@ io::retry_cause summary_cause(engine::retry_cause c) {
 class artefact_sink final : public engine::result_sink {
 public:
   artefact_sink(io::report_writer& report, io::journal_writer* journal, io::run_summary& summary,
-                io::progress& progress, const io::journal_contents& resumed)
-      : report_(&report), journal_(journal), summary_(summary), progress_(progress), resumed_(resumed) {}
+                io::progress& progress, const io::journal_contents& resumed, io::oplog* log = nullptr)
+      : report_(&report), journal_(journal), summary_(summary), progress_(progress), resumed_(resumed),
+        log_(log && log->enabled() ? log : nullptr) {}
+
+  /// Heartbeat lines on stderr (cron logs: no TTY, no progress display, not --quiet).
+  void enable_heartbeat(std::uint64_t total) {
+    total_ = total;
+    heartbeat_.emplace(std::chrono::steady_clock::now());
+  }
+  /// One line of the operational log; a write error counts like the other files'.
+  void log(const std::string& text) {
+    if (log_) guard(log_, [&] { log_->line(text); });
+  }
+  void on_event(const engine::run_event& e) override {
+    if (!log_ || e.what != engine::run_event::kind::org_paused) return;
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.3f", std::chrono::duration<double>(e.delay).count());
+    log("pause org=" + std::string(e.org_id) + " seconds=" + secs + " cause=" + engine::to_string(e.cause));
+  }
 
   void on_result(const io::row_result& r) override {
     // A resumed run re-reports the rows its journal already holds; journaling them again would
@@ -81,6 +100,14 @@ public:
   }
   void on_progress(const engine::run_counters& c) override {
     progress_.update(c.rows_done(), c.throttled);
+    if (heartbeat_) {
+      const auto now = std::chrono::steady_clock::now();
+      if (heartbeat_->due(now)) {
+        const auto text = heartbeat_->line(c.rows_done(), total_, c.failed, now);
+        std::fprintf(stderr, "relicense: %s\n", text.c_str());
+      }
+    }
+    raise();
   }
   void flush() override {
     if (journal_) guard(journal_, [&] { journal_->flush(); });
@@ -95,6 +122,11 @@ public:
   void close() {
     if (report_) guard(report_, [&] { report_->close(); });
     if (journal_) guard(journal_, [&] { journal_->close(); });
+    pending_ = nullptr;
+  }
+  /// The log after close(): a write error there is reported, not thrown.
+  void log_quietly(const std::string& text) {
+    log(text);
     pending_ = nullptr;
   }
   /// The first write error ("cannot write FILE: REASON"), empty when every write went through.
@@ -122,6 +154,9 @@ private:
   io::run_summary& summary_;
   io::progress& progress_;
   const io::journal_contents& resumed_;
+  io::oplog* log_;
+  std::optional<io::heartbeat> heartbeat_;
+  std::uint64_t total_ = 0;
   std::string error_;
   std::exception_ptr pending_;  ///< error_ not yet thrown to the runner
 };
@@ -199,6 +234,12 @@ int run_apply(const apply_options& o) {
                                 : io::default_journal_path(o.report == "-" ? default_report : report_path);
 
   if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty()) return usage_error(why);
+  std::optional<io::oplog> oplog;
+  try {
+    if (!o.log_file.empty() || o.verbose) oplog.emplace(o.log_file, o.verbose);
+  } catch (const std::runtime_error& e) {
+    return open_error(e);
+  }
 
   // Both files are locked from here to the end of the run: a second run on either stops here.
   io::journal_contents resumed;
@@ -227,7 +268,27 @@ int run_apply(const apply_options& o) {
   io::run_budget budget{o.rate, o.burst, o.ip_rate};
   io::run_summary summary(budget);
   io::progress progress(io::progress_enabled(o.progress, o.quiet), p.rows.size());
-  artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed);
+  artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed, oplog ? &*oplog : nullptr);
+  // A cron log gets a line a minute instead of the progress display it cannot show.
+  if (!o.quiet && !progress.enabled() && ::isatty(2) == 0) sink.enable_heartbeat(p.rows.size());
+  const auto started = std::chrono::system_clock::now();
+  // Only the host of the base URL and the proxy's host:port: never user-info or the key.
+  const auto base = io::parse_base_url(o.base_url);
+  const std::string base_host = base.value ? base.value->where.host : std::string();
+  if (oplog && oplog->enabled()) {
+    std::string line = std::string("start relicense ") + io::relicense_version() + " plan=" + p.fingerprint +
+                       " host=" + base_host;
+    if (base.value) {
+      const auto route = io::select_proxy(proxy_settings(o), base.value->where.tls, base_host, base.value->where.port);
+      if (route.proxy) line += " proxy=" + route.proxy->display();
+    }
+    char budget_text[96];
+    std::snprintf(budget_text, sizeof budget_text, " rate=%g burst=%g ip-rate=%g", o.rate, o.burst, o.ip_rate);
+    line += budget_text;
+    line += " mode=" + o.mode + " dry-run=" + (o.dry_run ? "yes" : "no") + " rows=" + std::to_string(p.rows.size()) +
+            " orgs=" + std::to_string(p.orgs.size());
+    sink.log(line);
+  }
 
   // ----- run ---------------------------------------------------------------------------------
   engine::run_config c;
@@ -267,7 +328,27 @@ int run_apply(const apply_options& o) {
   }
   progress.finish();
   sink.close();
+  const auto& k = result.counters;
+  const auto log_end = [&](int exit_code) {
+    if (!oplog || !oplog->enabled()) return;
+    std::string retries = "retries";
+    for (std::size_t i = 0; i < k.retries.size(); ++i) {
+      retries += std::string(" ") + engine::to_string(static_cast<engine::retry_cause>(i)) + "=" +
+                 std::to_string(k.retries[i]);
+    }
+    sink.log_quietly(retries);
+    if (result.status == engine::run_status::aborted) sink.log_quietly("aborted: " + result.abort_reason);
+    else if (!sink.error().empty()) sink.log_quietly("aborted: " + sink.error());
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof elapsed, "%.3f", result.elapsed_s);
+    sink.log_quietly(std::string("end status=") + engine::to_string(result.status) + " applied=" +
+                     std::to_string(k.applied) + " unchanged=" + std::to_string(k.unchanged) + " failed=" +
+                     std::to_string(k.failed) + " skipped=" + std::to_string(k.skipped) + " not_attempted=" +
+                     std::to_string(k.not_attempted) + " requests=" + std::to_string(k.requests) + " 429s=" +
+                     std::to_string(k.throttled) + " elapsed=" + elapsed + "s exit=" + std::to_string(exit_code));
+  };
   if (!sink.error().empty()) {
+    log_end(exit_aborted);
     // One line: the file and the OS error. The runner stopped sending at the error and settled
     // the rows in flight; the journal (if it is not the file that failed) holds them.
     std::fprintf(stderr, "relicense: %s%s\n", sink.error().c_str(),
@@ -275,7 +356,13 @@ int run_apply(const apply_options& o) {
     return exit_aborted;
   }
 
-  const auto& k = result.counters;
+  int exit_code = k.failed > 0 ? exit_rows_failed : exit_ok;
+  if (result.status == engine::run_status::aborted) exit_code = exit_aborted;
+  if (result.status == engine::run_status::interrupted) exit_code = exit_interrupted;
+  log_end(exit_code);
+  const bool log_failed = !sink.error().empty();
+  if (log_failed) exit_code = exit_aborted;
+
   summary.count_request(k.requests);
   summary.count_429(k.throttled);
   for (std::size_t i = 0; i < k.retries.size(); ++i) {
@@ -283,6 +370,8 @@ int run_apply(const apply_options& o) {
   }
   summary.set_elapsed(std::chrono::duration<double>(result.elapsed_s));
   const auto finished = std::chrono::system_clock::now();
+  summary.set_identity({started, finished, io::relicense_version(), p.fingerprint, base_host, o.mode, o.dry_run,
+                        exit_code});
   if (!o.summary.empty()) summary.write_json(o.summary);
   if (!o.metrics.empty()) {
     // Shards writing into one collector directory must not produce identical series.
@@ -297,6 +386,10 @@ int run_apply(const apply_options& o) {
   if (o.dry_run) std::fprintf(stderr, "dry run: no PUT was sent\n");
   std::fprintf(stderr, "report: %s\n", o.report == "-" ? "standard output" : report_path.string().c_str());
   if (journal) std::fprintf(stderr, "journal: %s\n", journal_path.string().c_str());
+  if (log_failed) {
+    std::fprintf(stderr, "relicense: %s\n", sink.error().c_str());
+    return exit_aborted;
+  }
 
   switch (result.status) {
     case engine::run_status::aborted:
@@ -312,7 +405,7 @@ int run_apply(const apply_options& o) {
       return exit_interrupted;
     case engine::run_status::completed: break;
   }
-  return k.failed > 0 ? exit_rows_failed : exit_ok;
+  return exit_code;
 }
 
 } // namespace relicense::cli

@@ -63,6 +63,8 @@ struct apply_options {
   bool no_proxy = false;            ///< --no-proxy: no proxy whatever the environment says
   std::string progress = "auto";    ///< auto | on | off
   bool quiet = false;
+  std::string log_file;             ///< --log-file: operational log, appended
+  bool verbose = false;             ///< -v: the log's lines on stderr too
   std::string caller;               ///< --caller / RELICENSE_CALLER: "App/1.0 Vendor", checked by main
 };
 

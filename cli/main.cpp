@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"csv", "jsonl"}));
   apply->add_option("--summary", apply_o.summary, "Summary JSON file");
   apply->add_option("--metrics", apply_o.metrics, "Prometheus textfile metrics");
+  apply->add_option("--log-file", apply_o.log_file, "Append timestamped lines of what the run did (never the key)");
+  apply->add_flag("-v,--verbose", apply_o.verbose, "The --log-file lines on stderr too");
   apply->add_option("--journal", apply_o.journal, "Journal file (crash-safe progress)");
   apply->add_flag("--resume", apply_o.resume, "Skip rows the journal shows as done");
   apply->add_flag("--dry-run", apply_o.dry_run, "Plan (and diff) but send no PUT");

@@ -70,6 +70,7 @@ std::string check_apply_paths(const apply_options& o, const fs::path& report, co
   if (!o.dry_run) files.emplace_back("the journal", journal);
   if (!o.summary.empty()) files.emplace_back("--summary", o.summary);
   if (!o.metrics.empty()) files.emplace_back("--metrics", o.metrics);
+  if (!o.log_file.empty()) files.emplace_back("--log-file", o.log_file);
   for (std::size_t i = 1; i < files.size(); ++i) {
     if (files[i].second == "-") continue;
     std::error_code ec;
@@ -90,6 +91,9 @@ std::string check_apply_paths(const apply_options& o, const fs::path& report, co
   }
   if (!o.metrics.empty()) {
     if (auto why = check_output_path(o.metrics, "--metrics"); !why.empty()) return why;
+  }
+  if (!o.log_file.empty()) {
+    if (auto why = check_output_path(o.log_file, "--log-file"); !why.empty()) return why;
   }
   return check_ca_file(o.ca_file);
 }

@@ -523,7 +523,10 @@ private:
       }
       case action::retry:
         ++counters_.retries[static_cast<std::size_t>(d.cause)];
-        if (d.cause == retry_cause::throttled) api_endpoint::throttled(org.bucket, now, d.delay);
+        if (d.cause == retry_cause::throttled) {
+          api_endpoint::throttled(org.bucket, now, d.delay);
+          sink_.on_event({run_event::kind::org_paused, org.id, d.delay, d.cause, d.message});
+        }
         if (org.condemned) {
           abandon(org, j, io::outcome::failed, j.status, org.condemn_reason);
           return {};
@@ -611,6 +614,7 @@ private:
         ++counters_.retries[static_cast<std::size_t>(d.cause)];
         if (d.cause == retry_cause::throttled) {
           api_endpoint::throttled(org.bucket, now, d.delay);
+          sink_.on_event({run_event::kind::org_paused, org.id, d.delay, d.cause, d.message});
         } else if (d.cause != retry_cause::throttled_ip && ++failures >= options_.batch.max_poll_failures) {
           abandon(org, j, io::outcome::failed, j.status, "status unknown: " + d.message + unknown);
           return {};

@@ -651,7 +651,10 @@ private:
       }
       case action::retry: {
         ++counters_.retries[static_cast<std::size_t>(d.cause)];
-        if (d.cause == retry_cause::throttled) api_endpoint::throttled(org.bucket, now, d.delay);
+        if (d.cause == retry_cause::throttled) {
+          api_endpoint::throttled(org.bucket, now, d.delay);
+          sink_.on_event({run_event::kind::org_paused, org.id, d.delay, d.cause, d.message});
+        }
         j.last_error = d.message;
         if (org.condemned) {
           finish(j.row, io::outcome::failed, j, 0, org.condemn_reason);

@@ -1,6 +1,7 @@
 // Run summary: counters, nearest-rank percentiles, and the budget-efficiency ratio.
 #include "relicense/io/summary.hpp"
 
+#include "relicense/io/oplog.hpp"
 #include "relicense/io/report.hpp"
 
 #include <algorithm>
@@ -155,7 +156,25 @@ std::string run_summary::json() const {
   s += ",\n  \"idealSeconds\": " + fmt("%.3f", ideal_seconds());
   s += ",\n  \"budgetEfficiency\": " + fmt("%.4f", budget_efficiency());
   s += ",\n  \"budget\": {\"rate\": " + fmt("%g", budget_.rate) + ", \"burst\": " + fmt("%g", budget_.burst) +
-       ", \"ipRate\": " + fmt("%g", budget_.ip_rate) + "}\n}\n";
+       ", \"ipRate\": " + fmt("%g", budget_.ip_rate) + "}";
+  if (has_identity_) {
+    const auto str = [&s](const char* key, std::string_view v) {
+      s += ",\n  \"";
+      s += key;
+      s += "\": ";
+      detail::append_json_string(s, v);
+    };
+    str("startedAt", iso8601_utc(identity_.started));
+    str("endedAt", iso8601_utc(identity_.ended));
+    str("version", identity_.version);
+    str("planFingerprint", identity_.plan_fingerprint);
+    str("baseUrlHost", identity_.base_url_host);
+    str("mode", identity_.mode);
+    s += ",\n  \"dryRun\": ";
+    s += identity_.dry_run ? "true" : "false";
+    s += ",\n  \"exitStatus\": " + std::to_string(identity_.exit_status);
+  }
+  s += "\n}\n";
   return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include "relicense/io/journal.hpp"
 #include "relicense/io/report.hpp"
+#include "relicense/plan/csv.hpp"
 #include "relicense/test/run_process.hpp"
 #include "relicense/test/temp_dir.hpp"
 #include "relicense/test/twin_csv.hpp"
@@ -314,4 +315,57 @@ TEST(artefacts_e2e, batch_failed_row_reports_request_id_and_host) {
   EXPECT_EQ(rows[0].http_status, 400u);
   EXPECT_EQ(rows[0].request_id, "batch-77");
   EXPECT_EQ(rows[0].host, "127.0.0.1");
+}
+
+// --log-file and --summary of a run that meets the twin's 429s: the log has the start line
+// (version, plan fingerprint, host, mode), a pause line per 429 that paused an organization and
+// the end line; the summary has the run's identity with exit status 0; the key is in neither.
+TEST(artefacts_e2e, log_file_and_summary_identity) {
+  sim::sim_config cfg = twin_config(1, 30);
+  cfg.rate = 5;  // the twin's budget, well below what the run is told it may send
+  cfg.burst = 2;
+  cfg.latency = std::chrono::milliseconds(1);
+  sim::server twin(cfg);
+  twin.start();
+  temp_dir dir;
+  wanted_map wanted;
+  const auto csv = dir.write("in.csv", moving_csv(twin, 20, wanted));
+  const auto log = dir.path() / "run.log";
+  const auto summary = dir.path() / "summary.json";
+  const auto r = run_relicense({"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "50", "--burst",
+                                "50", "--report", (dir.path() / "report.csv").string(), "--log-file",
+                                log.string(), "--summary", summary.string(), "--progress", "off"},
+                               {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_GT(twin.stats().rate_limited, 0u) << "the twin sent no 429: the test proves nothing";
+
+  const std::string text = temp_dir::read(log);
+  const std::string fingerprint = relicense::plan::load_plan(csv.string(), {}).plan.fingerprint;
+  EXPECT_NE(text.find(" start relicense "), std::string::npos) << text;
+  EXPECT_NE(text.find(" plan=" + fingerprint), std::string::npos) << text;
+  EXPECT_NE(text.find(" host=127.0.0.1"), std::string::npos) << text;
+  EXPECT_NE(text.find(" mode=put"), std::string::npos) << text;
+  EXPECT_NE(text.find(" pause org="), std::string::npos) << text;
+  EXPECT_NE(text.find(" retries "), std::string::npos) << text;
+  EXPECT_NE(text.find(" end status=completed applied=20 "), std::string::npos) << text;
+  EXPECT_NE(text.find(" exit=0\n"), std::string::npos) << text;
+  // Every line starts with a UTC timestamp with milliseconds.
+  for (std::size_t at = 0; at < text.size(); at = text.find('\n', at) + 1) {
+    ASSERT_GE(text.size() - at, 25u);
+    EXPECT_EQ(text[at + 10], 'T');
+    EXPECT_EQ(text.substr(at + 19, 6), std::string(".") + text.substr(at + 20, 3) + "Z ");
+  }
+
+  const std::string json = temp_dir::read(summary);
+  EXPECT_NE(json.find("\"startedAt\": \""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"endedAt\": \""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"planFingerprint\": \"" + fingerprint + "\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"baseUrlHost\": \"127.0.0.1\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"mode\": \"put\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"dryRun\": false"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"exitStatus\": 0"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"version\": \""), std::string::npos) << json;
+
+  EXPECT_EQ(text.find(twin.api_key()), std::string::npos) << "the key is in the log";
+  EXPECT_EQ(json.find(twin.api_key()), std::string::npos) << "the key is in the summary";
 }

@@ -103,3 +103,33 @@ TEST(artefacts_summary, json_document) {
   EXPECT_DOUBLE_EQ(double(doc["latencyMs"]["p50"]), 5.0);
   EXPECT_DOUBLE_EQ(double(doc["rowsPerSecond"]), 4.0);
 }
+
+// The run's identity (times, version, plan, host, mode, dry run, exit status) joins the JSON
+// after the counters, which keep their names.
+TEST(artefacts_summary, json_identity_fields) {
+  io::run_summary s;
+  s.add(sent("A", 5));
+  io::run_identity id;
+  id.started = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795988400123LL));
+  id.ended = id.started + std::chrono::seconds(61);
+  id.version = "1.2.3";
+  id.plan_fingerprint = "abc123";
+  id.base_url_host = "api.meraki.com";
+  id.mode = "batch";
+  id.dry_run = true;
+  id.exit_status = 1;
+  s.set_identity(id);
+  simdjson::dom::parser parser;
+  const auto text = s.json();
+  auto doc = parser.parse(simdjson::padded_string(text));
+  ASSERT_FALSE(doc.error()) << text;
+  EXPECT_EQ(std::string(doc["startedAt"].get_string().value()), "2026-11-29T21:40:00.123Z");
+  EXPECT_EQ(std::string(doc["endedAt"].get_string().value()), "2026-11-29T21:41:01.123Z");
+  EXPECT_EQ(std::string(doc["version"].get_string().value()), "1.2.3");
+  EXPECT_EQ(std::string(doc["planFingerprint"].get_string().value()), "abc123");
+  EXPECT_EQ(std::string(doc["baseUrlHost"].get_string().value()), "api.meraki.com");
+  EXPECT_EQ(std::string(doc["mode"].get_string().value()), "batch");
+  EXPECT_TRUE(doc["dryRun"].get_bool().value());
+  EXPECT_EQ(doc["exitStatus"].get_int64().value(), 1);
+  EXPECT_EQ(doc["rowsTotal"].get_uint64().value(), 1u);
+}

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace relicense::engine {
@@ -64,6 +65,20 @@ struct run_counters {
   void count(io::outcome o) noexcept;
 };
 
+/// Something a run did that is not a row's result, for operational logs.
+struct run_event {
+  enum class kind : std::uint8_t {
+    org_paused,  ///< a 429 paused an organization's requests for `delay`
+    retry,       ///< a request will be sent again after `delay`
+    aborted      ///< the run stops; `text` says why
+  };
+  kind what = kind::org_paused;
+  std::string_view org_id;             ///< empty when the event is not an organization's
+  std::chrono::nanoseconds delay{0};
+  retry_cause cause = retry_cause::throttled;
+  std::string_view text;               ///< already redacted; valid during the call only
+};
+
 /// Receives every row's final result, on the runner's thread, as rows finish.
 ///
 /// A sink that cannot record results (a full disk, an I/O error) throws from on_result, flush or
@@ -83,6 +98,9 @@ public:
   /// sink may buffer between calls (one write for many rows) and lose, in a kill, only rows
   /// that were in flight anyway. An exception stops the run (see above).
   virtual void flush() {}
+  /// A pause, retry or abort as it happens. The default does nothing, so a run nobody logs
+  /// formats nothing; an implementation must not throw (keep an error for on_result).
+  virtual void on_event(const run_event&) {}
 };
 
 /// Everything a run needs besides the plan.

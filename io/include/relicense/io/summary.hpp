@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace relicense::io {
@@ -36,6 +37,18 @@ struct run_budget {
   double ip_rate = 100;  ///< requests/s per source IP
 };
 
+/// Who ran what and how it ended, for the JSON summary (never the key: the host only).
+struct run_identity {
+  std::chrono::system_clock::time_point started;
+  std::chrono::system_clock::time_point ended;
+  std::string version;
+  std::string plan_fingerprint;
+  std::string base_url_host;
+  std::string mode;            ///< put | batch
+  bool dry_run = false;
+  int exit_status = 0;         ///< the exit code the process returns
+};
+
 /// Accumulates a run's results and counters. Not thread-safe (one result sink feeds it).
 class run_summary {
 public:
@@ -51,6 +64,9 @@ public:
   void count_retry(retry_cause c, std::uint64_t n = 1) noexcept { retries_[static_cast<std::size_t>(c)] += n; }
   /// Wall time of the run (start of sending to the last row).
   void set_elapsed(std::chrono::duration<double> d) noexcept { elapsed_s_ = d.count(); }
+
+  /// The run's identity; json() includes it once set.
+  void set_identity(run_identity id) { identity_ = std::move(id); has_identity_ = true; }
 
   std::uint64_t rows(outcome o) const noexcept { return by_outcome_[static_cast<std::size_t>(o)]; }
   std::uint64_t rows_total() const noexcept;
@@ -84,6 +100,8 @@ public:
 
 private:
   run_budget budget_;
+  run_identity identity_;
+  bool has_identity_ = false;
   std::array<std::uint64_t, 5> by_outcome_{};
   std::array<std::uint64_t, retry_cause_count> retries_{};
   std::uint64_t requests_ = 0;
