@@ -288,6 +288,11 @@ int run_apply(const apply_options& o) {
     line += " mode=" + o.mode + " dry-run=" + (o.dry_run ? "yes" : "no") + " rows=" + std::to_string(p.rows.size()) +
             " orgs=" + std::to_string(p.orgs.size());
     sink.log(line);
+    if (!sink.error().empty()) {  // the log cannot be written: stop before the first request
+      std::fprintf(stderr, "relicense: %s\n", sink.error().c_str());
+      if (journal && journal->created()) journal->discard();
+      return exit_aborted;
+    }
   }
 
   // ----- run ---------------------------------------------------------------------------------

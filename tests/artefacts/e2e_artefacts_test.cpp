@@ -369,3 +369,26 @@ TEST(artefacts_e2e, log_file_and_summary_identity) {
   EXPECT_EQ(text.find(twin.api_key()), std::string::npos) << "the key is in the log";
   EXPECT_EQ(json.find(twin.api_key()), std::string::npos) << "the key is in the summary";
 }
+
+// A --log-file in a missing folder is refused before anything is sent (exit 2, naming it); one
+// that cannot be written (a full disk) stops the run before its first request (exit 3, naming it).
+TEST(artefacts_e2e, log_file_checked_before_sending) {
+  sim::server twin(twin_config(1, 5));
+  twin.start();
+  temp_dir dir;
+  wanted_map wanted;
+  const auto csv = dir.write("in.csv", moving_csv(twin, 3, wanted));
+  const auto missing = dir.path() / "no-such-folder" / "run.log";
+  auto r = run_relicense({"apply", csv.string(), "--base-url", twin.base_url(), "--report",
+                          (dir.path() / "report.csv").string(), "--log-file", missing.string(), "--progress", "off"},
+                         {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(missing.string()), std::string::npos) << r.err;
+
+  r = run_relicense({"apply", csv.string(), "--base-url", twin.base_url(), "--report",
+                     (dir.path() / "report2.csv").string(), "--log-file", "/dev/full", "--progress", "off"},
+                    {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("/dev/full"), std::string::npos) << r.err;
+  EXPECT_EQ(twin.stats().requests, 0u) << "a request left although the log could not be written";
+}
