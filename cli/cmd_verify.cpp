@@ -5,6 +5,7 @@
 #include "output_paths.hpp"
 
 #include "relicense/engine/runner.hpp"
+#include "relicense/io/oplog.hpp"
 #include "relicense/io/report.hpp"
 #include "relicense/io/url.hpp"
 #include "relicense/io/user_agent.hpp"
@@ -14,6 +15,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace relicense::cli {
@@ -35,6 +38,9 @@ int run_verify(const apply_options& o) {
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
 
   if (auto why = check_ca_file(o.ca_file); !why.empty()) return usage_error(why);
+  if (!o.log_file.empty()) {
+    if (auto why = check_output_path(o.log_file, "--log-file"); !why.empty()) return usage_error(why);
+  }
 
   auto loaded = plan::load_plan(o.csv, lo);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
@@ -54,16 +60,55 @@ int run_verify(const apply_options& o) {
   c.client.ca_file = o.ca_file;
   c.client.proxy = proxy_settings(o);
   c.client.user_agent = io::user_agent(o.caller);
+  // The operational log: a write error stops here (before sending) or is reported at the end.
+  std::optional<io::oplog> oplog;
+  const auto log = [&oplog](const std::string& text) {
+    if (!oplog) return true;
+    try {
+      oplog->line(text);
+      return true;
+    } catch (const std::runtime_error& e) {
+      std::fprintf(stderr, "relicense: %s\n", e.what());
+      oplog.reset();
+      return false;
+    }
+  };
+  try {
+    if (!o.log_file.empty() || o.verbose) oplog.emplace(o.log_file, o.verbose);
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "relicense: %s\n", e.what());
+    return exit_aborted;
+  }
+  const auto base = io::parse_base_url(o.base_url);  // checked above: only its host is logged
+  char budget[96];
+  std::snprintf(budget, sizeof budget, " rate=%g burst=%g ip-rate=%g", o.rate, o.burst, o.ip_rate);
+  if (!log(std::string("start relicense ") + io::relicense_version() + " verify plan=" + p.fingerprint +
+           " host=" + (base.value ? base.value->where.host : std::string()) + budget +
+           " rows=" + std::to_string(p.rows.size()) + " orgs=" + std::to_string(p.orgs.size())))
+    return exit_aborted;
   const auto fetched = engine::fetch_inventories(p, c);
+  const auto log_end = [&](int exit_code) {
+    std::string retries = "retries";
+    for (std::size_t i = 0; i < fetched.counters.retries.size(); ++i) {
+      retries += std::string(" ") + engine::to_string(static_cast<engine::retry_cause>(i)) + "=" +
+                 std::to_string(fetched.counters.retries[i]);
+    }
+    bool ok = log(retries);
+    if (fetched.status == engine::run_status::aborted) ok = ok && log("aborted: " + fetched.abort_reason);
+    ok = ok && log(std::string("end status=") + engine::to_string(fetched.status) + " requests=" +
+                   std::to_string(fetched.counters.requests) + " 429s=" +
+                   std::to_string(fetched.counters.throttled) + " exit=" + std::to_string(exit_code));
+    return ok ? exit_code : exit_aborted;
+  };
   if (fetched.status == engine::run_status::aborted) {
     std::fprintf(stderr, "relicense verify: aborted: %s\n", fetched.abort_reason.c_str());
-    return exit_aborted;
+    return log_end(exit_aborted);
   }
   for (const auto& [org, why] : fetched.errors)
     std::fprintf(stderr, "relicense verify: organization %s: %s\n", org.c_str(), why.c_str());
   if (fetched.status == engine::run_status::interrupted) {
     std::fprintf(stderr, "relicense verify: interrupted\n");
-    return exit_interrupted;
+    return log_end(exit_interrupted);
   }
 
   // ----- compare -----------------------------------------------------------------------------
@@ -75,7 +120,7 @@ int run_verify(const apply_options& o) {
   std::fprintf(stderr, "relicense verify: %zu rows, %zu in place, %zu not in place%s (%llu requests)\n",
                p.rows.size(), p.rows.size() - mismatches.size(), mismatches.size() - unverified,
                not_verified.c_str(), static_cast<unsigned long long>(fetched.counters.requests));
-  return mismatches.empty() ? exit_ok : exit_rows_failed;
+  return log_end(mismatches.empty() ? exit_ok : exit_rows_failed);
 }
 
 } // namespace relicense::cli

@@ -140,6 +140,8 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "Check that every row's license is on the requested serial");
   verify->add_option("CSV", verify_o.csv, "Input CSV (-: standard input)")->required();
   add_connection_options(*verify, verify_o);
+  verify->add_option("--log-file", verify_o.log_file, "Append timestamped lines of what the run did (never the key)");
+  verify->add_flag("-v,--verbose", verify_o.verbose, "The --log-file lines on stderr too");
 
   rollback_options rollback_o;
   auto* rollback = app.add_subcommand("rollback", "Write the CSV that undoes a run's applied rows");

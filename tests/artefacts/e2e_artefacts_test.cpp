@@ -368,6 +368,16 @@ TEST(artefacts_e2e, log_file_and_summary_identity) {
 
   EXPECT_EQ(text.find(twin.api_key()), std::string::npos) << "the key is in the log";
   EXPECT_EQ(json.find(twin.api_key()), std::string::npos) << "the key is in the summary";
+
+  // verify appends its own start and end lines to the same log.
+  const auto v = run_relicense({"verify", csv.string(), "--base-url", twin.base_url(), "--log-file", log.string()},
+                               {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  const std::string after = temp_dir::read(log);
+  ASSERT_EQ(after.compare(0, text.size(), text), 0) << "verify did not append";
+  EXPECT_NE(after.find(" verify plan=" + fingerprint, text.size()), std::string::npos) << after;
+  EXPECT_NE(after.find(" exit=0\n", text.size()), std::string::npos) << after;
+  EXPECT_EQ(after.find(twin.api_key()), std::string::npos) << "the key is in the log";
 }
 
 // A --log-file in a missing folder is refused before anything is sent (exit 2, naming it); one
