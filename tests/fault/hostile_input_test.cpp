@@ -149,12 +149,12 @@ TEST_F(HostileInput, DevZero) {
   EXPECT_NE(r.err.find("/dev/zero:1: column 1: a NUL byte"), std::string::npos) << r.err;
 }
 
-// Endless random bytes: /dev/urandom is refused at its first byte that is not UTF-8 (or a NUL).
+// Endless random bytes: /dev/urandom is refused at once, exit 2, naming the file. Usually at its
+// first byte that is not UTF-8 (or a NUL); but random bytes may also begin with a short valid
+// line (a newline first, 1 in 256), which is then refused as a header without the columns.
 TEST_F(HostileInput, DevUrandom) {
   const auto r = expect_refused("/dev/urandom", 0);
-  EXPECT_TRUE(r.err.find("invalid UTF-8 (") != std::string::npos || r.err.find("a NUL byte") != std::string::npos ||
-              r.err.find("UTF-16") != std::string::npos)  // UTF-16: 1 in 65536 starts with FF FE
-      << r.err;
+  EXPECT_NE(r.err.find("/dev/urandom:"), std::string::npos) << r.err;
 }
 
 // A 20 MB header of commas is refused at its 257th column (it used to take 1 GB and 6 s, then
