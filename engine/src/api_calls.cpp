@@ -68,6 +68,16 @@ std::string abort_reason(std::string message, const io::response& resp, std::str
   return message;
 }
 
+std::string sink_failure_text(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+  }
+  return "cannot write the run's results";
+}
+
 void shard_memory::remember(const url_target& target, std::string_view suffix) {
   std::string_view path = target.path;
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);

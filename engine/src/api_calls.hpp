@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,10 @@ std::string abort_reason(std::string message, const io::response& resp, std::str
 /// " (request id R, host H)", " (host H)" or "": what Meraki support needs to find the call
 /// behind an abort.
 std::string trace_of(const sent& s);
+
+/// Why the result sink failed (`e` from its on_result/flush): the exception's text, which names
+/// the file and the OS error, for the run's abort reason.
+std::string sink_failure_text(std::exception_ptr e);
 
 /// Where redirects sent an organization's calls.
 struct shard_memory {

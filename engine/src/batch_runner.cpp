@@ -214,14 +214,7 @@ private:
   /// be fine), and run() rethrows the first such exception.
   void sink_failed(std::exception_ptr e) {
     if (!failure_) failure_ = e;
-    std::string why = "cannot write the run's results";
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      why = x.what();
-    } catch (...) {
-    }
-    abort_run(std::move(why));
+    abort_run(sink_failure_text(e));
   }
 
   void finish(std::size_t i, io::outcome o, unsigned status, std::string error, double latency_ms = 0,
