@@ -1,10 +1,12 @@
 // Runs a plan against the Dashboard API: N worker coroutines on one io_context thread (no mutex),
 // per-organization and per-IP token buckets, retries, redirects to shard hosts, cancellation.
-// Asio lives in runner.cpp only; this header exposes plain types. Every plan row ends in exactly
+// One run loop (src/run_loop.cpp, the only engine file with Asio) drives every mode (put_mode,
+// batch_mode, inventory_mode); this header exposes plain types. Every plan row ends in exactly
 // one result handed to a result_sink, so report/journal/summary writers plug in without the
 // runner knowing about files.
 #pragma once
 
+#include "relicense/engine/clock.hpp"
 #include "relicense/engine/retry_policy.hpp"
 #include "relicense/io/http_client.hpp"
 #include "relicense/io/row_result.hpp"
@@ -22,25 +24,6 @@
 
 namespace relicense::engine {
 
-/// Request latencies in logarithmic buckets (quarter-powers of two of a millisecond): constant
-/// memory whatever the number of rows, percentiles within ~19 %.
-class latency_histogram {
-public:
-  void record(double ms) noexcept;
-  std::uint64_t count() const noexcept { return count_; }
-  double max_ms() const noexcept { return max_; }
-  double mean_ms() const noexcept { return count_ ? sum_ / static_cast<double>(count_) : 0; }
-  /// Upper bound of the bucket holding the q-quantile (q in [0, 1]); 0 when empty.
-  double percentile_ms(double q) const noexcept;
-
-private:
-  static constexpr std::size_t buckets = 96;  ///< 2^(96/4) ms ≈ 4.6 h: beyond any timeout
-  std::array<std::uint64_t, buckets> counts_{};
-  std::uint64_t count_ = 0;
-  double sum_ = 0;
-  double max_ = 0;
-};
-
 /// What a run did, for the summary and metrics.
 struct run_counters {
   std::uint64_t requests = 0;         ///< every request sent (PUT, GET, redirect hops)
@@ -56,7 +39,6 @@ struct run_counters {
   std::uint64_t failed = 0;
   std::uint64_t skipped = 0;
   std::uint64_t not_attempted = 0;
-  latency_histogram latency;          ///< per request
   std::uint64_t retries_total() const noexcept;
   std::uint64_t rows_done() const noexcept {
     return applied + unchanged + failed + skipped + not_attempted;
@@ -93,7 +75,7 @@ public:
   virtual void on_progress(const run_counters&) {}
   /// Checked after each result: false stops the run as SIGINT would (tests, embedding code).
   virtual bool keep_going() { return true; }
-  /// The put runner calls this once per turn of its event loop in which rows finished, before
+  /// The run loop calls this once per turn of its event loop in which rows finished, before
   /// any worker that finished one of those rows sends another request, and once at the end: a
   /// sink may buffer between calls (one write for many rows) and lose, in a kill, only rows
   /// that were in flight anyway. An exception stops the run (see above).
@@ -119,6 +101,8 @@ struct run_config {
   /// After a stop, in-flight requests get this long to finish before their sockets are closed.
   std::chrono::milliseconds drain_timeout{10000};
   std::uint64_t seed = 0;            ///< jitter seed; 0: from std::random_device
+  /// The run's time; nullptr: real_clock(). See clock.hpp for what an injected clock must keep.
+  const clock_source* clock = nullptr;
   /// Rows already done by an earlier run (--resume): return the recorded result to report it
   /// again without sending, or nullptr to run the row.
   std::function<const io::row_result*(const plan::row&)> already_done;

@@ -3,12 +3,11 @@
 // coroutines ask it when the next token is due and sleep on a timer until then.
 #pragma once
 
+#include "relicense/engine/clock.hpp"
+
 #include <chrono>
 
 namespace relicense::engine {
-
-using steady_time = std::chrono::steady_clock::time_point;
-using nanos = std::chrono::nanoseconds;
 
 /// How throttling (429) feedback moves the rate a bucket actually uses.
 struct aimd_config {

@@ -1,0 +1,70 @@
+// Batch mode: each organization's rows go out as asynchronous action batches
+// (ops/action_batch.hpp), at most batch_config::max_running per org, polled with a growing
+// interval; a failed batch is bisected (batch.hpp). Sans-I/O: see mode.hpp.
+#pragma once
+
+#include "relicense/engine/batch_runner.hpp"
+#include "relicense/engine/mode.hpp"
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace relicense::engine {
+
+class batch_mode final : public mode {
+public:
+  batch_mode(const mode_context& ctx, const batch_run_options& options);
+
+  void start(steady_time now) override;
+  unsigned workers() const override;
+  request request_for(std::size_t org, task_id t, steady_time now) override;
+  void on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
+                 steady_time now) override;
+  void tick(steady_time now) override;
+  steady_time wake_at(steady_time now) const override;
+  void finish_remaining() override;
+
+private:
+  /// A batch on its way: submitted (POST, retried after `delay`) and then polled.
+  struct live_job {
+    batch_job job;
+    steady_time submitted{};  ///< when its POST went out (or the run started, on resume)
+    bool polling = false;     ///< false: the POST is (re)sent; true: the batch is polled
+    bool posted = false;      ///< submitted by this run (its duration is known)
+    unsigned status = 0;      ///< HTTP status of the last answer about it
+    std::string request_id;   ///< X-Request-Id of that answer
+    std::string host;         ///< the host that gave it
+    unsigned attempts = 0;    ///< POSTs sent (retry policy)
+    unsigned polls = 0;       ///< polls that found it running
+    unsigned failures = 0;    ///< polls that failed (against max_poll_failures)
+    unsigned streak = 0;      ///< polls that failed in a row (the poll backoff)
+  };
+
+  void on_post_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser, steady_time now);
+  void on_poll_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser, steady_time now);
+  void accepted(std::size_t org, task_id t, const io::action_batch& b, steady_time now);
+  void completed(std::size_t org, task_id t, steady_time now);
+  void refused(std::size_t org, task_id t, std::string errors, unsigned status, steady_time now);
+  void abandon(std::size_t org, task_id t, io::outcome o, const std::string& error);
+  void condemn(std::size_t org, std::string reason);
+  void release(task_id t);
+  void finish(std::size_t row, io::outcome o, unsigned status, std::string error, double latency_ms = 0,
+              const live_job* answered = nullptr);
+  std::vector<batch_action_ref> actions_of(const batch_job& job) const;
+  void queue_rows();
+
+  mode_context ctx_;
+  const batch_run_options& options_;
+  retry_policy poll_policy_;
+  std::vector<org_batches> batches_;          ///< per org
+  std::vector<std::string> condemned_;        ///< per org
+  std::vector<live_job> slots_;               ///< task id -> job
+  std::vector<task_id> free_slots_;
+  std::unordered_map<std::size_t, unsigned> posts_;       ///< row -> POSTs that carried it
+  std::unordered_map<std::size_t, std::string> batch_of_; ///< row -> last batch id
+  steady_time started_{};
+  unsigned lanes_ = 0;
+};
+
+} // namespace relicense::engine

@@ -1,0 +1,346 @@
+#include "relicense/engine/batch_mode.hpp"
+
+#include "relicense/engine/ops/action_batch.hpp"
+#include "relicense/engine/row_triage.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace relicense::engine {
+namespace {
+
+double ms_between(steady_time a, steady_time b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+} // namespace
+
+batch_mode::batch_mode(const mode_context& ctx, const batch_run_options& options)
+    : ctx_(ctx), options_(options), condemned_(ctx.plan.orgs.size()) {
+  batches_.reserve(ctx.plan.orgs.size());
+  for (std::size_t o = 0; o < ctx.plan.orgs.size(); ++o) batches_.emplace_back(options.batch);
+  // Polls are not capped by max_attempts (a batch may run for minutes); failures are counted
+  // apart, against batch_config::max_poll_failures.
+  poll_policy_ = ctx.config.retry;
+  poll_policy_.max_attempts = std::numeric_limits<unsigned>::max();
+}
+
+void batch_mode::start(steady_time now) {
+  started_ = now;
+  queue_rows();
+  const unsigned per_org = std::max(1u, options_.batch.max_running);
+  for (const auto& b : batches_)
+    if (!b.done()) lanes_ += per_org;
+  tick(now);
+}
+
+/// Decides each row's fate before anything is sent and packs the rest into jobs.
+void batch_mode::queue_rows() {
+  const auto& p = ctx_.plan;
+  std::vector<std::vector<std::size_t>> fresh(p.orgs.size());
+  std::unordered_map<std::uint32_t, std::size_t> by_line;
+  for (std::size_t i = 0; i < p.rows.size(); ++i) {
+    auto pre = triage(p, ctx_.config, ctx_.diff, ctx_.refused, i, ctx_.fx.stopping(), " (batch mode)");
+    if (!pre.send) {
+      if (pre.done) ctx_.fx.emit(*pre.done);
+      else finish(i, pre.outcome, 0, std::move(pre.error));
+      continue;
+    }
+    by_line.emplace(p.rows[i].line, i);
+    fresh[p.rows[i].org].push_back(i);
+  }
+  // Batches of an earlier run: each line goes to the last batch that carried it.
+  std::unordered_map<std::uint32_t, std::size_t> last_batch;
+  for (std::size_t b = 0; b < options_.resumed.size(); ++b)
+    for (auto line : options_.resumed[b].lines) last_batch[line] = b;
+  std::vector<std::vector<std::size_t>> resumed_rows(options_.resumed.size());
+  std::vector<bool> taken(p.rows.size(), false);
+  for (const auto& [line, b] : last_batch) {
+    auto it = by_line.find(line);
+    if (it == by_line.end()) continue;
+    if (p.orgs[p.rows[it->second].org] != options_.resumed[b].org_id) continue;  // not the same row
+    resumed_rows[b].push_back(it->second);
+    taken[it->second] = true;
+  }
+  for (std::size_t b = 0; b < options_.resumed.size(); ++b) {
+    auto& rows = resumed_rows[b];
+    if (rows.empty()) continue;
+    std::sort(rows.begin(), rows.end());
+    for (auto r : rows) batch_of_[r] = options_.resumed[b].id;
+    batches_[p.rows[rows.front()].org].add_submitted(options_.resumed[b].id, rows);
+  }
+  for (std::size_t o = 0; o < p.orgs.size(); ++o) {
+    std::vector<std::size_t> rows;
+    for (auto r : fresh[o])
+      if (!taken[r]) rows.push_back(r);
+    batches_[o].add_rows(rows);
+  }
+}
+
+unsigned batch_mode::workers() const { return lanes_; }
+
+void batch_mode::tick(steady_time now) {
+  if (ctx_.fx.stopping()) return;
+  for (std::size_t o = 0; o < batches_.size(); ++o) {
+    if (!condemned_[o].empty()) continue;
+    while (auto job = batches_[o].take(now)) {
+      live_job j;
+      j.polling = !job->id.empty();  // a batch of an earlier run: poll it at once
+      j.submitted = started_;
+      j.job = std::move(*job);
+      task_id t;
+      if (!free_slots_.empty()) {
+        t = free_slots_.back();
+        free_slots_.pop_back();
+        slots_[t] = std::move(j);
+      } else {
+        t = static_cast<task_id>(slots_.size());
+        slots_.push_back(std::move(j));
+      }
+      ctx_.sched.push(o, t);
+    }
+  }
+}
+
+steady_time batch_mode::wake_at(steady_time now) const {
+  if (ctx_.fx.stopping()) return steady_time::max();
+  auto at = steady_time::max();
+  const unsigned max_running = std::max(1u, options_.batch.max_running);
+  for (std::size_t o = 0; o < batches_.size(); ++o) {
+    const auto& b = batches_[o];
+    if (condemned_[o].empty() && b.running() < max_running && b.queued() > 0) at = std::min(at, b.ready_at(now));
+  }
+  return at;
+}
+
+std::vector<batch_action_ref> batch_mode::actions_of(const batch_job& job) const {
+  std::vector<batch_action_ref> a;
+  a.reserve(job.rows.size());
+  for (auto r : job.rows) a.push_back({ctx_.plan.rows[r].license_id, ctx_.plan.rows[r].serial});
+  return a;
+}
+
+request batch_mode::request_for(std::size_t org, task_id t, steady_time now) {
+  auto& j = slots_[t];
+  if (j.polling) return ops::batch_poll_request(ctx_.plan.orgs[org], j.job.id);
+  j.submitted = now;
+  return ops::batch_post_request(ctx_.plan.orgs[org], actions_of(j.job));
+}
+
+void batch_mode::on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
+                           steady_time now) {
+  auto& j = slots_[t];
+  j.status = a.resp.error == io::transport_error::none ? a.resp.status : 0;
+  j.request_id = a.resp.request_id;
+  j.host = a.host;
+  if (j.polling) on_poll_answer(org, t, a, parser, now);
+  else on_post_answer(org, t, a, parser, now);
+}
+
+void batch_mode::on_post_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
+                                steady_time now) {
+  auto& j = slots_[t];
+  if (a.not_sent) {
+    abandon(org, t, io::outcome::not_attempted, {});
+    return;
+  }
+  for (auto r : j.job.rows) ++posts_[r];
+  auto v = ops::judge_batch_post(a, {ctx_.config.retry, ++j.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser);
+  if (v.went_through) ctx_.sched.succeeded(org, now);
+  switch (v.what) {
+    case next_step::retry:
+      ++ctx_.fx.counters().retries[static_cast<std::size_t>(v.cause)];
+      if (v.pause_org) {
+        ctx_.sched.throttled(org, now, v.delay);
+        ctx_.fx.event({run_event::kind::org_paused, ctx_.plan.orgs[org], v.delay, v.cause, v.message});
+      }
+      if (!condemned_[org].empty()) {
+        abandon(org, t, io::outcome::failed, condemned_[org]);
+        return;
+      }
+      ctx_.sched.push_at(org, t, now + v.delay);
+      return;
+    case next_step::abort_run:
+      // A rejected key, TLS or an unreachable host is the run's failure, not the rows': the
+      // batch was not accepted, and --resume must send its rows again.
+      abandon(org, t, io::outcome::not_attempted, v.message);
+      ctx_.fx.abort(abort_reason(std::move(v.message), a, ctx_.plan.orgs[org]));
+      return;
+    case next_step::condemn_org:
+      abandon(org, t, io::outcome::failed, v.message);
+      condemn(org, std::move(v.message));
+      return;
+    case next_step::done: break;
+  }
+  switch (v.news) {
+    case ops::batch_news::busy:
+      // Other applications' batches fill the org's limit: wait for them, do not fail rows.
+      ++ctx_.fx.counters().retries[static_cast<std::size_t>(retry_cause::throttled)];
+      batches_[org].on_busy(std::move(j.job), now);
+      release(t);
+      return;
+    case ops::batch_news::refused: refused(org, t, std::move(v.message), v.status, now); return;
+    case ops::batch_news::status: accepted(org, t, *v.batch, now); return;
+    case ops::batch_news::unreadable:
+    case ops::batch_news::lost:
+    case ops::batch_news::failed: abandon(org, t, io::outcome::failed, v.message); return;
+  }
+}
+
+void batch_mode::accepted(std::size_t org, task_id t, const io::action_batch& b, steady_time now) {
+  auto& j = slots_[t];
+  j.job.id = b.id;
+  batches_[org].on_accepted();
+  io::journal_batch jb;
+  jb.id = j.job.id;
+  jb.org_id = ctx_.plan.orgs[org];
+  for (auto r : j.job.rows) {
+    jb.lines.push_back(ctx_.plan.rows[r].line);
+    batch_of_[r] = j.job.id;
+  }
+  if (options_.on_batch_accepted) {
+    try {
+      options_.on_batch_accepted(jb);
+    } catch (...) {
+      ctx_.fx.output_failed(std::current_exception());
+    }
+  }
+  if (b.completed) return completed(org, t, now);
+  if (b.failed) return refused(org, t, b.errors, 400, now);
+  j.posted = true;
+  j.polling = true;
+  ctx_.sched.push_at(org, t, now + batches_[org].first_poll_delay(j.job.rows.size()));
+}
+
+void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
+                                steady_time now) {
+  auto& j = slots_[t];
+  const std::string unknown = "; the journal keeps action batch " + j.job.id + " for --resume";
+  if (a.not_sent) {
+    abandon(org, t, io::outcome::not_attempted, "stopped while action batch " + j.job.id + " ran; --resume polls it");
+    return;
+  }
+  ++j.streak;
+  auto v = ops::judge_batch_poll(j.job.id, a,
+                                 {poll_policy_, std::min(j.streak, 30u), ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser);
+  if (v.went_through) {
+    ctx_.sched.succeeded(org, now);
+    j.streak = 0;
+  }
+  const auto& cfg = options_.batch;
+  switch (v.what) {
+    case next_step::retry:
+      ++ctx_.fx.counters().retries[static_cast<std::size_t>(v.cause)];
+      if (v.pause_org) {
+        ctx_.sched.throttled(org, now, v.delay);
+        ctx_.fx.event({run_event::kind::org_paused, ctx_.plan.orgs[org], v.delay, v.cause, v.message});
+      } else if (v.cause != retry_cause::throttled_ip && ++j.failures >= cfg.max_poll_failures) {
+        abandon(org, t, io::outcome::failed, "status unknown: " + v.message + unknown);
+        return;
+      }
+      ctx_.sched.push_at(org, t, now + v.delay);
+      return;
+    case next_step::abort_run:
+      abandon(org, t, io::outcome::not_attempted, v.message + unknown);
+      ctx_.fx.abort(abort_reason(std::move(v.message), a, ctx_.plan.orgs[org]));
+      return;
+    case next_step::condemn_org:
+      abandon(org, t, io::outcome::failed, v.message);
+      condemn(org, std::move(v.message));
+      return;
+    case next_step::done: break;
+  }
+  switch (v.news) {
+    case ops::batch_news::lost:
+      // The API does not know the batch (an old journal): its rows are submitted again, which
+      // is safe because a license update is idempotent.
+      batches_[org].on_lost(std::move(j.job));
+      release(t);
+      return;
+    case ops::batch_news::unreadable:
+      if (++j.failures >= cfg.max_poll_failures) {
+        abandon(org, t, io::outcome::failed, "unreadable action batch status: " + v.message + unknown);
+        return;
+      }
+      ctx_.sched.push_at(org, t, now + poll_delay(cfg, j.polls++));
+      return;
+    case ops::batch_news::status: {
+      const auto& b = *v.batch;
+      if ((b.completed || b.failed) && j.posted)
+        batches_[org].observe(now - j.submitted, j.job.rows.size(), j.polls == 0);
+      if (b.completed) return completed(org, t, now);
+      if (b.failed) return refused(org, t, b.errors, 400, now);
+      ctx_.sched.push_at(org, t, now + batches_[org].repoll_delay(j.job.rows.size(), ++j.polls));
+      return;
+    }
+    case ops::batch_news::refused:
+    case ops::batch_news::busy:
+    case ops::batch_news::failed: abandon(org, t, io::outcome::failed, v.message + unknown); return;
+  }
+}
+
+void batch_mode::completed(std::size_t org, task_id t, steady_time now) {
+  auto& j = slots_[t];
+  const double ms = ms_between(j.submitted, now);
+  auto out = batches_[org].on_completed(j.job);
+  for (auto r : out.applied) finish(r, io::outcome::applied, j.status, {}, ms);
+  release(t);
+}
+
+/// The API refused the batch (it failed, or its POST got a 400): rows alone fail for good with
+/// the API's error; larger batches are split and requeued.
+void batch_mode::refused(std::size_t org, task_id t, std::string errors, unsigned status, steady_time now) {
+  auto& j = slots_[t];
+  if (errors.empty()) errors = j.job.id.empty() ? "action batch refused" : "action batch " + j.job.id + " failed";
+  const double ms = ms_between(j.submitted, now);
+  auto out = batches_[org].on_failed(j.job, errors, actions_of(j.job));
+  for (auto r : out.failed) finish(r, io::outcome::failed, status, errors, ms, &j);
+  release(t);
+}
+
+/// The job's fate stays unknown in this run.
+void batch_mode::abandon(std::size_t org, task_id t, io::outcome o, const std::string& error) {
+  auto& j = slots_[t];
+  batches_[org].on_abandoned(j.job);
+  for (auto r : j.job.rows) finish(r, o, j.status, error, 0, &j);
+  release(t);
+}
+
+void batch_mode::release(task_id t) {
+  slots_[t] = {};
+  free_slots_.push_back(t);
+}
+
+void batch_mode::condemn(std::size_t org, std::string reason) {
+  if (!condemned_[org].empty()) return;
+  condemned_[org] = std::move(reason);
+  for (auto r : batches_[org].drain()) finish(r, io::outcome::failed, 0, condemned_[org] + " (not sent)");
+}
+
+void batch_mode::finish_remaining() {
+  for (std::size_t o = 0; o < batches_.size(); ++o) {
+    for (task_id t : ctx_.sched.drain(o)) {
+      auto& j = slots_[t];
+      abandon(o, t, io::outcome::not_attempted,
+              j.polling ? "stopped while action batch " + j.job.id + " ran; --resume polls it" : std::string());
+    }
+    const bool condemned = !condemned_[o].empty();
+    const std::string why = condemned ? condemned_[o] + " (not sent)" : std::string();
+    for (auto r : batches_[o].drain()) finish(r, condemned ? io::outcome::failed : io::outcome::not_attempted, 0, why);
+  }
+}
+
+void batch_mode::finish(std::size_t i, io::outcome o, unsigned status, std::string error, double latency_ms,
+                        const live_job* answered) {
+  io::row_result r = result_of(ctx_.plan, ctx_.diff, i, o);
+  r.http_status = status;
+  if (auto it = posts_.find(i); it != posts_.end()) r.attempts = it->second;
+  r.latency_ms = latency_ms;
+  r.error = std::move(error);
+  if (auto it = batch_of_.find(i); it != batch_of_.end()) r.batch_id = it->second;
+  if (answered && (o == io::outcome::failed || o == io::outcome::not_attempted)) {
+    r.request_id = answered->request_id;
+    r.host = answered->host;
+  }
+  ctx_.fx.emit(r);
+}
+
+} // namespace relicense::engine

@@ -1,0 +1,88 @@
+#include "relicense/engine/inventory_mode.hpp"
+
+#include "relicense/engine/ops/license_list.hpp"
+
+#include <algorithm>
+
+namespace relicense::engine {
+
+inventory_mode::inventory_mode(const mode_context& ctx, io::origin base)
+    : ctx_(ctx), base_(std::move(base)), cursors_(ctx.plan.orgs.size()), refused_(ctx.refused) {
+  refused_.resize(ctx.plan.orgs.size());
+}
+
+void inventory_mode::start(steady_time) {
+  for (std::size_t o = 0; o < cursors_.size(); ++o) {
+    if (!refused_[o].empty()) {
+      cursors_[o].finished = true;  // nothing to read where nothing may be sent
+      continue;
+    }
+    ctx_.sched.push(o, static_cast<task_id>(o));
+  }
+}
+
+unsigned inventory_mode::workers() const {
+  // Each org's pages go one after another; orgs go side by side, up to a few at once.
+  return static_cast<unsigned>(std::min<std::size_t>(ctx_.sched.pending(), 8));
+}
+
+request inventory_mode::request_for(std::size_t org, task_id, steady_time) {
+  auto r = ops::license_list_request(ctx_.plan.orgs[org]);
+  if (cursors_[org].next) r.at = cursors_[org].next;
+  return r;
+}
+
+void inventory_mode::fail(std::size_t org, std::string why) {
+  cursors_[org].finished = true;
+  errors_[ctx_.plan.orgs[org]] = why.empty() ? "inventory not read" : std::move(why);
+}
+
+void inventory_mode::on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
+                               steady_time now) {
+  auto& c = cursors_[org];
+  if (a.not_sent) return fail(org, {});
+  ++c.attempts;
+  auto v = ops::judge_license_page(a, {ctx_.config.retry, c.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser,
+                                   base_, a.where);
+  if (v.went_through) ctx_.sched.succeeded(org, now);
+  const auto& id = ctx_.plan.orgs[org];
+  switch (v.what) {
+    case next_step::retry:
+      ++ctx_.fx.counters().retries[static_cast<std::size_t>(v.cause)];
+      if (v.pause_org) {
+        ctx_.sched.throttled(org, now, v.delay);
+        ctx_.fx.event({run_event::kind::org_paused, id, v.delay, v.cause, v.message});
+      }
+      ctx_.sched.push_at(org, t, now + v.delay);
+      return;
+    case next_step::abort_run:
+      fail(org, v.message);
+      ctx_.fx.abort(abort_reason(std::move(v.message), a, id));
+      return;
+    case next_step::condemn_org:
+      // A co-term org: the modes that follow fail its rows unsent.
+      refused_[org] = v.message;
+      fail(org, std::move(v.message));
+      return;
+    case next_step::done: break;
+  }
+  if (!v.ok) return fail(org, std::move(v.message));
+  for (auto& l : v.licenses) c.pages.set(std::move(l.id), l.device_serial.value_or(""));
+  if (!v.next_page) {
+    c.finished = true;
+    read_.emplace(id, std::move(c.pages));
+    return;
+  }
+  c.next = std::move(v.next_page);
+  c.attempts = 0;
+  ctx_.sched.push(org, t);
+}
+
+void inventory_mode::finish_remaining() {
+  for (std::size_t o = 0; o < cursors_.size(); ++o) {
+    ctx_.sched.drain(o);
+    if (!cursors_[o].finished) fail(o, {});
+  }
+}
+
+} // namespace relicense::engine

@@ -1,0 +1,59 @@
+#include "relicense/engine/ops/license_put.hpp"
+
+#include "relicense/io/json.hpp"
+
+namespace relicense::engine::ops {
+
+request license_put_request(std::string_view org_id, const plan::row& row) {
+  request r;
+  r.method = "PUT";
+  r.kind = call_kind::license_put;
+  r.path.reserve(32 + org_id.size() + row.license_id.size());
+  r.path += "/organizations/";
+  r.path += org_id;
+  r.path += "/licenses/";
+  r.path += row.license_id;
+  r.body = row.serial.empty() ? std::string(R"({"deviceSerial":null})") : R"({"deviceSerial":")" + row.serial + "\"}";
+  return r;
+}
+
+std::string answer_mismatch(const plan::row& row, const io::license& got) {
+  const std::string wanted = row.serial.empty() ? std::string("null") : row.serial;
+  if (got.id != row.license_id) {
+    return "the API answered about license " + got.id + " instead of " + row.license_id +
+           " (asked for deviceSerial " + wanted + ")";
+  }
+  if (!got.has_device_serial) {
+    return "the API's answer for license " + got.id + " has no deviceSerial (asked for " + wanted + ")";
+  }
+  const bool match = row.serial.empty() ? !got.device_serial.has_value()
+                                        : (got.device_serial && *got.device_serial == row.serial);
+  if (!match) {
+    return "the API returned deviceSerial " + got.device_serial.value_or("null") + " instead of " + wanted +
+           " for license " + got.id;
+  }
+  return {};
+}
+
+put_verdict judge_license_put(const plan::row& row, const answer& a, const judge_context& ctx,
+                              io::response_parser& parser) {
+  put_verdict v;
+  const std::string api_error = api_error_of(parser, a.resp);
+  decision d = decide_answer(ctx, a, api_error);
+  if (d.what != action::succeeded) {
+    static_cast<verdict&>(v) = verdict_of(std::move(d));
+    return v;
+  }
+  v.went_through = true;
+  auto lic = parser.parse_license(a.resp.body);
+  if (!lic.value) {
+    v.message = "unreadable license in the response: " + lic.error;
+    return v;
+  }
+  v.state = lic.value->state;
+  v.message = answer_mismatch(row, *lic.value);
+  if (v.message.empty()) v.outcome = io::outcome::applied;
+  return v;
+}
+
+} // namespace relicense::engine::ops
