@@ -4,7 +4,8 @@
 // co_return, and destroys a co_await temporary in a braced initializer twice).
 #include "run_loop.hpp"
 
-#include "relicense/engine/backoff.hpp"
+#include "endpoint.hpp"
+
 #include "relicense/engine/redirect.hpp"
 #include "relicense/io/json.hpp"
 
@@ -22,8 +23,6 @@
 #include <csignal>
 #include <deque>
 #include <optional>
-#include <random>
-#include <stdexcept>
 #include <unordered_set>
 
 namespace relicense::engine::detail {
@@ -32,23 +31,6 @@ namespace net = boost::asio;
 using token = net::as_tuple_t<net::use_awaitable_t<>>;
 
 namespace {
-
-/// Where redirects sent an organization's calls.
-struct shard_memory {
-  std::optional<io::origin> where;
-  std::string prefix;  ///< path prefix on the shard ("/api/v1")
-
-  /// Remembers the shard a redirect pointed at, when the target keeps the API's path shape
-  /// (prefix + `suffix`, queries aside): later calls of that org go there directly.
-  void remember(const url_target& target, std::string_view suffix) {
-    std::string_view path = target.path;
-    if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-    if (auto q = suffix.find('?'); q != std::string_view::npos) suffix = suffix.substr(0, q);
-    if (!path.ends_with(suffix)) return;
-    where = target.where;
-    prefix = std::string(path.substr(0, path.size() - suffix.size()));
-  }
-};
 
 /// A worker's own connections (one per origin, kept alive) and JSON parser.
 struct worker_ctx {
@@ -73,30 +55,7 @@ struct run_loop::impl {
       : self_(self), plan_(p), config_(c), sink_(s), clock_(c.clock ? *c.clock : real_clock()),
         signals_(ctx_), drain_timer_(ctx_),
         sched_(p.orgs.size(), budget_config{c.rate, c.burst, c.ip_rate}, clock_.now()),
-        shards_(p.orgs.size()) {
-    auto base = parse_absolute_url(c.base_url);
-    if (!base) throw std::runtime_error("invalid base URL (expected http(s)://host[:port]/path)");
-    base_ = base->where;
-    prefix_ = base->path;
-    while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
-    if (prefix_.find('?') != std::string::npos) throw std::runtime_error("base URL must not have a query");
-    auth_ = "Bearer " + c.api_key;
-    // The CLI refuses these with exit 2; an embedding program gets the same check.
-    const auto route = io::select_proxy(c.client.proxy, base_.tls, base_.host, base_.port);
-    if (!route.error.empty()) throw std::runtime_error(route.error);
-    if (auto why = io::proxy_cleartext_refusal(route, base_.tls); !why.empty()) throw std::runtime_error(why);
-    // Every connection of the run is made with the key among the secrets, so every answer comes
-    // out of the transport with the key redacted.
-    client_ = c.client;
-    if (!c.api_key.empty()) {
-      client_.secrets.add(auth_);
-      client_.secrets.add(c.api_key);
-    }
-    tls_ = io::make_tls_context(c.client);
-    std::uint64_t seed = c.seed;
-    if (seed == 0) seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-    jitter_.emplace(seed);
-  }
+        shards_(p.orgs.size()), api_(c) {}
 
   // ----- the run ------------------------------------------------------------------------------
 
@@ -345,7 +304,7 @@ struct run_loop::impl {
     for (auto& c : w.connections) {
       if (c->where() == where) return *c;
     }
-    w.connections.push_back(std::make_unique<io::connection>(ctx_.get_executor(), tls_, where, client_));
+    w.connections.push_back(std::make_unique<io::connection>(ctx_.get_executor(), api_.tls, where, api_.client));
     return *w.connections.back();
   }
 
@@ -374,7 +333,7 @@ struct run_loop::impl {
       a.refused = "more than " + std::to_string(config_.retry.max_redirects) + " redirects";
       return false;
     }
-    auto v = check_redirect(base_, a.where, a.resp.location);
+    auto v = check_redirect(api_.base, a.where, a.resp.location);
     if (!v.allowed) {
       --a.hops;
       a.refused = v.reason;
@@ -391,17 +350,11 @@ struct run_loop::impl {
   /// after one more token.
   net::awaitable<answer> call(worker_ctx& w, std::size_t org, const request& rq) {
     answer a;
-    std::string target;
-    if (rq.at) {
-      a.where = rq.at->where;
-      target = rq.at->path;
-    } else {
-      const auto& shard = shards_[org];
-      a.where = shard.where ? *shard.where : base_;
-      target = (shard.where ? shard.prefix : prefix_) + rq.path;
-    }
+    url_target to = rq.at ? *rq.at : api_.target_for(shards_[org], rq.path);
+    a.where = std::move(to.where);
+    std::string target = std::move(to.path);
     for (;;) {
-      const io::request req{rq.method, target, rq.body, auth_};
+      const io::request req{rq.method, target, rq.body, api_.auth};
       const auto t0 = clock_.now();
       a.resp = co_await connection_for(w, a.where).send(req);
       record(w, rq, a, t0);
@@ -440,7 +393,7 @@ struct run_loop::impl {
   }
 
   net::awaitable<void> worker(worker_ctx* w) {
-    w->home = base_;
+    w->home = api_.base;
     for (;;) {
       // Connection set-up (TCP, TLS: several round trips) happens before the worker takes a
       // token, never between the token and the request: otherwise the first requests reach the
@@ -469,12 +422,7 @@ struct run_loop::impl {
   net::steady_timer drain_timer_;
   scheduler sched_;
   std::vector<shard_memory> shards_;  ///< per org
-  io::origin base_;
-  std::string prefix_;
-  std::string auth_;
-  io::client_config client_;
-  std::shared_ptr<io::tls_context> tls_;
-  std::optional<jitter_source> jitter_;
+  api_endpoint api_;
   mode* mode_ = nullptr;
   std::deque<worker_ctx> workers_;  ///< deque: stable addresses for the coroutines
   std::unordered_set<net::steady_timer*> waiting_;
@@ -496,7 +444,7 @@ run_loop::run_loop(const plan::plan& p, const run_config& c, result_sink& sink)
 run_loop::~run_loop() = default;
 
 scheduler& run_loop::sched() noexcept { return impl_->sched_; }
-const io::origin& run_loop::base() const noexcept { return impl_->base_; }
+const io::origin& run_loop::base() const noexcept { return impl_->api_.base; }
 void run_loop::run(phase_source& phases) { impl_->run(phases); }
 run_result run_loop::result() { return impl_->result(); }
 void run_loop::emit(const io::row_result& r) { impl_->emit(r); }
@@ -505,7 +453,7 @@ void run_loop::abort(std::string reason) { impl_->abort_run(std::move(reason)); 
 void run_loop::output_failed(std::exception_ptr e) { impl_->sink_failed(e); }
 bool run_loop::stopping() const { return impl_->stopping_; }
 run_counters& run_loop::counters() { return impl_->counters_; }
-double run_loop::jitter() { return impl_->jitter_->next(); }
+double run_loop::jitter() { return impl_->api_.jitter->next(); }
 wall_time run_loop::wall_now() const { return impl_->clock_.wall_now(); }
 
 } // namespace relicense::engine::detail

@@ -23,22 +23,4 @@ public:
 /// steady_clock and system_clock.
 const clock_source& real_clock() noexcept;
 
-/// A clock that moves only when told to (tests).
-class fake_clock final : public clock_source {
-public:
-  explicit fake_clock(steady_time start = steady_time{} + std::chrono::hours(1),
-                      wall_time wall = wall_time{} + std::chrono::hours(24 * 365 * 50))
-      : now_(start), wall_(wall) {}
-  steady_time now() const override { return now_; }
-  wall_time wall_now() const override { return wall_; }
-  void advance(nanos d) noexcept {
-    now_ += d;
-    wall_ += std::chrono::duration_cast<wall_time::duration>(d);
-  }
-
-private:
-  steady_time now_;
-  wall_time wall_;
-};
-
 } // namespace relicense::engine
