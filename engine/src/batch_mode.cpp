@@ -86,16 +86,7 @@ void batch_mode::tick(steady_time now) {
       j.polling = !job->id.empty();  // a batch of an earlier run: poll it at once
       j.submitted = started_;
       j.job = std::move(*job);
-      task_id t;
-      if (!free_slots_.empty()) {
-        t = free_slots_.back();
-        free_slots_.pop_back();
-        slots_[t] = std::move(j);
-      } else {
-        t = static_cast<task_id>(slots_.size());
-        slots_.push_back(std::move(j));
-      }
-      ctx_.sched.push(o, t);
+      ctx_.sched.push(o, slots_.put(std::move(j)));
     }
   }
 }
@@ -147,11 +138,7 @@ void batch_mode::on_post_answer(std::size_t org, task_id t, const answer& a, io:
   if (v.went_through) ctx_.sched.succeeded(org, now);
   switch (v.what) {
     case next_step::retry:
-      ++ctx_.fx.counters().retries[static_cast<std::size_t>(v.cause)];
-      if (v.pause_org) {
-        ctx_.sched.throttled(org, now, v.delay);
-        ctx_.fx.event({run_event::kind::org_paused, ctx_.plan.orgs[org], v.delay, v.cause, v.message});
-      }
+      note_retry(ctx_, org, v, now);
       if (!condemned_[org].empty()) {
         abandon(org, t, io::outcome::failed, condemned_[org]);
         return;
@@ -161,13 +148,7 @@ void batch_mode::on_post_answer(std::size_t org, task_id t, const answer& a, io:
     case next_step::abort_run:
       // A rejected key, TLS or an unreachable host is the run's failure, not the rows': the
       // batch was not accepted, and --resume must send its rows again.
-      abandon(org, t, io::outcome::not_attempted, v.message);
-      ctx_.fx.abort(abort_reason(std::move(v.message), a, ctx_.plan.orgs[org]));
-      return;
-    case next_step::condemn_org:
-      abandon(org, t, io::outcome::failed, v.message);
-      condemn(org, std::move(v.message));
-      return;
+    case next_step::condemn_org: return end_job(org, t, a, std::move(v), "");
     case next_step::done: break;
   }
   switch (v.news) {
@@ -183,6 +164,18 @@ void batch_mode::on_post_answer(std::size_t org, task_id t, const answer& a, io:
     case ops::batch_news::lost:
     case ops::batch_news::failed: abandon(org, t, io::outcome::failed, v.message); return;
   }
+}
+
+/// An abort or a condemned org ends the job: not attempted (--resume sends or polls it again;
+/// `unknown` says which batch the journal keeps) or failed with the org.
+void batch_mode::end_job(std::size_t org, task_id t, const answer& a, verdict v, const std::string& unknown) {
+  if (v.what == next_step::abort_run) {
+    abandon(org, t, io::outcome::not_attempted, v.message + unknown);
+    ctx_.fx.abort(abort_reason(std::move(v.message), a, ctx_.plan.orgs[org]));
+    return;
+  }
+  abandon(org, t, io::outcome::failed, v.message);
+  condemn(org, std::move(v.message));
 }
 
 void batch_mode::accepted(std::size_t org, task_id t, const io::action_batch& b, steady_time now) {
@@ -228,24 +221,15 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io:
   const auto& cfg = options_.batch;
   switch (v.what) {
     case next_step::retry:
-      ++ctx_.fx.counters().retries[static_cast<std::size_t>(v.cause)];
-      if (v.pause_org) {
-        ctx_.sched.throttled(org, now, v.delay);
-        ctx_.fx.event({run_event::kind::org_paused, ctx_.plan.orgs[org], v.delay, v.cause, v.message});
-      } else if (v.cause != retry_cause::throttled_ip && ++j.failures >= cfg.max_poll_failures) {
+      note_retry(ctx_, org, v, now);
+      if (!v.pause_org && v.cause != retry_cause::throttled_ip && ++j.failures >= cfg.max_poll_failures) {
         abandon(org, t, io::outcome::failed, "status unknown: " + v.message + unknown);
         return;
       }
       ctx_.sched.push_at(org, t, now + v.delay);
       return;
     case next_step::abort_run:
-      abandon(org, t, io::outcome::not_attempted, v.message + unknown);
-      ctx_.fx.abort(abort_reason(std::move(v.message), a, ctx_.plan.orgs[org]));
-      return;
-    case next_step::condemn_org:
-      abandon(org, t, io::outcome::failed, v.message);
-      condemn(org, std::move(v.message));
-      return;
+    case next_step::condemn_org: return end_job(org, t, a, std::move(v), unknown);
     case next_step::done: break;
   }
   switch (v.news) {
@@ -304,10 +288,7 @@ void batch_mode::abandon(std::size_t org, task_id t, io::outcome o, const std::s
   release(t);
 }
 
-void batch_mode::release(task_id t) {
-  slots_[t] = {};
-  free_slots_.push_back(t);
-}
+void batch_mode::release(task_id t) { slots_.release(t); }
 
 void batch_mode::condemn(std::size_t org, std::string reason) {
   if (!condemned_[org].empty()) return;

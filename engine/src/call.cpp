@@ -53,6 +53,16 @@ verdict verdict_of(decision d) {
   return v;
 }
 
+bool went_through(verdict& v, const judge_context& ctx, const answer& a, io::response_parser& parser) {
+  decision d = decide_answer(ctx, a, api_error_of(parser, a.resp));
+  if (d.what != action::succeeded) {
+    v = verdict_of(std::move(d));
+    return false;
+  }
+  v.went_through = true;
+  return true;
+}
+
 std::string trace_of(const answer& a) {
   if (a.host.empty()) return {};
   if (a.resp.request_id.empty()) return " (host " + a.host + ")";

@@ -48,11 +48,7 @@ void inventory_mode::on_answer(std::size_t org, task_id t, const answer& a, io::
   const auto& id = ctx_.plan.orgs[org];
   switch (v.what) {
     case next_step::retry:
-      ++ctx_.fx.counters().retries[static_cast<std::size_t>(v.cause)];
-      if (v.pause_org) {
-        ctx_.sched.throttled(org, now, v.delay);
-        ctx_.fx.event({run_event::kind::org_paused, id, v.delay, v.cause, v.message});
-      }
+      note_retry(ctx_, org, v, now);
       ctx_.sched.push_at(org, t, now + v.delay);
       return;
     case next_step::abort_run:

@@ -39,9 +39,7 @@ put_mode::job put_mode::take_job(task_id t) {
     j.row = t;
     return j;
   }
-  const task_id slot = t & ~retry_bit;
-  free_slots_.push_back(slot);
-  return std::move(slots_[slot]);
+  return slots_.take(t & ~retry_bit);
 }
 
 request put_mode::request_for(std::size_t org, task_id t, steady_time) {
@@ -78,26 +76,13 @@ void put_mode::on_answer(std::size_t org, task_id t, const answer& a, io::respon
       finish(j, v.outcome, std::move(v.message), std::move(v.state));
       return;
     case next_step::retry: {
-      ++ctx_.fx.counters().retries[static_cast<std::size_t>(v.cause)];
-      if (v.pause_org) {
-        ctx_.sched.throttled(org, now, v.delay);
-        ctx_.fx.event({run_event::kind::org_paused, ctx_.plan.orgs[org], v.delay, v.cause, v.message});
-      }
+      note_retry(ctx_, org, v, now);
       j.last_error = std::move(v.message);
       if (!condemned_[org].empty()) {
         finish(j, io::outcome::failed, condemned_[org]);
         return;
       }
-      task_id slot;
-      if (!free_slots_.empty()) {
-        slot = free_slots_.back();
-        free_slots_.pop_back();
-        slots_[slot] = std::move(j);
-      } else {
-        slot = static_cast<task_id>(slots_.size());
-        slots_.push_back(std::move(j));
-      }
-      ctx_.sched.push_at(org, slot | retry_bit, now + v.delay);
+      ctx_.sched.push_at(org, slots_.put(std::move(j)) | retry_bit, now + v.delay);
       return;
     }
     case next_step::abort_run:

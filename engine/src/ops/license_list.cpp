@@ -15,13 +15,7 @@ request license_list_request(std::string_view org_id) {
 page_verdict judge_license_page(const answer& a, const judge_context& ctx, io::response_parser& parser,
                                 const io::origin& base, const io::origin& current) {
   page_verdict v;
-  const std::string api_error = api_error_of(parser, a.resp);
-  decision d = decide_answer(ctx, a, api_error);
-  if (d.what != action::succeeded) {
-    static_cast<verdict&>(v) = verdict_of(std::move(d));
-    return v;
-  }
-  v.went_through = true;
+  if (!went_through(v, ctx, a, parser)) return v;
   auto page = parser.parse_license_page(a.resp.body);
   if (!page.value) {
     v.message = "unreadable license list: " + page.error;

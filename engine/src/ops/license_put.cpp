@@ -38,13 +38,7 @@ std::string answer_mismatch(const plan::row& row, const io::license& got) {
 put_verdict judge_license_put(const plan::row& row, const answer& a, const judge_context& ctx,
                               io::response_parser& parser) {
   put_verdict v;
-  const std::string api_error = api_error_of(parser, a.resp);
-  decision d = decide_answer(ctx, a, api_error);
-  if (d.what != action::succeeded) {
-    static_cast<verdict&>(v) = verdict_of(std::move(d));
-    return v;
-  }
-  v.went_through = true;
+  if (!went_through(v, ctx, a, parser)) return v;
   auto lic = parser.parse_license(a.resp.body);
   if (!lic.value) {
     v.message = "unreadable license in the response: " + lic.error;

@@ -5,6 +5,7 @@
 
 #include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/mode.hpp"
+#include "relicense/engine/slot_pool.hpp"
 
 #include <string>
 #include <unordered_map>
@@ -43,6 +44,7 @@ private:
 
   void on_post_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser, steady_time now);
   void on_poll_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser, steady_time now);
+  void end_job(std::size_t org, task_id t, const answer& a, verdict v, const std::string& unknown);
   void accepted(std::size_t org, task_id t, const io::action_batch& b, steady_time now);
   void completed(std::size_t org, task_id t, steady_time now);
   void refused(std::size_t org, task_id t, std::string errors, unsigned status, steady_time now);
@@ -59,8 +61,7 @@ private:
   retry_policy poll_policy_;
   std::vector<org_batches> batches_;          ///< per org
   std::vector<std::string> condemned_;        ///< per org
-  std::vector<live_job> slots_;               ///< task id -> job
-  std::vector<task_id> free_slots_;
+  slot_pool<live_job> slots_;                 ///< task id -> job
   std::unordered_map<std::size_t, unsigned> posts_;       ///< row -> POSTs that carried it
   std::unordered_map<std::size_t, std::string> batch_of_; ///< row -> last batch id
   steady_time started_{};

@@ -76,6 +76,11 @@ std::string api_error_of(io::response_parser& parser, const io::response& r);
 /// text in `api_error`. An answer `a.refused` (a redirect not followed) fails the call.
 decision decide_answer(const judge_context& ctx, const answer& a, std::string_view api_error);
 
+/// Judges the HTTP level of `a` for an operation whose answer is a JSON body: true when the call
+/// went through (2xx, `v.went_through` set) and the operation reads the body; false when `v`
+/// now holds the verdict (retry, failure, condemn, abort).
+bool went_through(verdict& v, const judge_context& ctx, const answer& a, io::response_parser& parser);
+
 /// The shared verdict for a decision that is not `succeeded` (retry, fail, condemn, abort).
 /// A failure (`fail_row`) maps to done with the message; the operation reports it as failed.
 verdict verdict_of(decision d);

@@ -52,6 +52,10 @@ struct mode_context {
   const std::vector<std::string>& refused;
 };
 
+/// A retry verdict's bookkeeping, the same in every mode: counted by cause, and a 429 with
+/// Retry-After pauses the organization's budget and is logged.
+void note_retry(const mode_context& ctx, std::size_t org, const verdict& v, steady_time now);
+
 class mode {
 public:
   virtual ~mode() = default;

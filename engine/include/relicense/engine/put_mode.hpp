@@ -3,6 +3,7 @@
 #pragma once
 
 #include "relicense/engine/mode.hpp"
+#include "relicense/engine/slot_pool.hpp"
 
 #include <cstdint>
 #include <string>
@@ -46,8 +47,7 @@ private:
 
   mode_context ctx_;
   unsigned concurrency_ = 1;
-  std::vector<job> slots_;
-  std::vector<task_id> free_slots_;
+  slot_pool<job> slots_;
   std::vector<std::string> condemned_;  ///< per org: why it takes no more calls
 };
 
