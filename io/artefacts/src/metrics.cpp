@@ -65,7 +65,7 @@ std::string format_metrics(const run_summary& s, std::chrono::system_clock::time
   exposition e(labels);
   e.family("relicense_rows_total", "counter", "Plan rows of the last run by outcome.");
   for (outcome o : {outcome::applied, outcome::unchanged, outcome::failed, outcome::skipped, outcome::not_attempted})
-    e.sample("relicense_rows_total", static_cast<double>(s.rows(o)), "outcome", detail::outcome_name(o));
+    e.sample("relicense_rows_total", static_cast<double>(s.rows(o)), "outcome", to_string(o));
   e.family("relicense_requests_total", "counter", "HTTP requests sent by the last run (all count against the budget).");
   e.sample("relicense_requests_total", static_cast<double>(s.requests()));
   e.family("relicense_http_429_total", "counter", "429 answers received by the last run.");
@@ -99,7 +99,7 @@ std::string format_metrics(const run_summary& s, std::chrono::system_clock::time
 
 void write_metrics(const std::filesystem::path& path, const run_summary& s,
                    std::chrono::system_clock::time_point finished, const metric_labels& labels) {
-  detail::write_file_atomically(path, format_metrics(s, finished, labels));
+  write_file_atomically(path, format_metrics(s, finished, labels));
 }
 
 } // namespace relicense::io

@@ -101,7 +101,7 @@ std::string run_summary::human() const {
   for (outcome o : all_outcomes) {
     s += first ? " " : ", ";
     first = false;
-    s += std::to_string(rows(o)) + " " + std::string(detail::outcome_name(o));
+    s += std::to_string(rows(o)) + " " + to_string(o);
   }
   s += "\n  requests " + std::to_string(requests_) + ", 429s " + std::to_string(http_429_) + ", retries " +
        std::to_string(retries_total());
@@ -135,7 +135,7 @@ std::string run_summary::json() const {
   for (outcome o : all_outcomes) {
     s += first ? "" : ", ";
     first = false;
-    s += "\"" + std::string(detail::outcome_name(o)) + "\": " + std::to_string(rows(o));
+    s += "\"" + std::string(to_string(o)) + "\": " + std::to_string(rows(o));
   }
   s += "},\n  \"rowsTotal\": " + std::to_string(rows_total());
   s += ",\n  \"requests\": " + std::to_string(requests_);
@@ -162,7 +162,7 @@ std::string run_summary::json() const {
       s += ",\n  \"";
       s += key;
       s += "\": ";
-      detail::append_json_string(s, v);
+      append_json_string(s, v);
     };
     str("startedAt", iso8601_utc(identity_.started));
     str("endedAt", iso8601_utc(identity_.ended));
@@ -179,7 +179,7 @@ std::string run_summary::json() const {
 }
 
 void run_summary::write_json(const std::filesystem::path& path) const {
-  detail::write_file_atomically(path, json());
+  write_file_atomically(path, json());
 }
 
 } // namespace relicense::io
