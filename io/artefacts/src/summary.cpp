@@ -14,8 +14,11 @@ namespace {
 
 constexpr outcome all_outcomes[] = {outcome::applied, outcome::unchanged, outcome::failed,
                                     outcome::skipped, outcome::not_attempted};
-constexpr retry_cause all_causes[] = {retry_cause::rate_limited, retry_cause::server_error,
-                                      retry_cause::timeout, retry_cause::connection, retry_cause::other};
+constexpr auto all_causes = [] {
+  std::array<retry_cause, retry_cause_count> all{};
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<retry_cause>(i);
+  return all;
+}();
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -24,17 +27,6 @@ std::string fmt(const char* f, double v) {
 }
 
 } // namespace
-
-std::string_view to_string(retry_cause c) noexcept {
-  switch (c) {
-  case retry_cause::rate_limited: return "rate_limited";
-  case retry_cause::server_error: return "server_error";
-  case retry_cause::timeout: return "timeout";
-  case retry_cause::connection: return "connection";
-  case retry_cause::other: return "other";
-  }
-  return "other";
-}
 
 run_summary::run_summary(run_budget budget) : budget_(budget) {}
 
