@@ -49,20 +49,6 @@ int open_error(const std::runtime_error& e) {
   return exit_aborted;
 }
 
-io::retry_cause summary_cause(engine::retry_cause c) {
-  switch (c) {
-    case engine::retry_cause::throttled:
-    case engine::retry_cause::throttled_ip: return io::retry_cause::rate_limited;
-    case engine::retry_cause::server_error: return io::retry_cause::server_error;
-    case engine::retry_cause::timeout: return io::retry_cause::timeout;
-    case engine::retry_cause::reset:
-    case engine::retry_cause::truncated:
-    case engine::retry_cause::connect: return io::retry_cause::connection;
-    case engine::retry_cause::count: break;
-  }
-  return io::retry_cause::other;
-}
-
 /// Every finished row goes to the report, the journal, the summary and the progress line.
 /// A file that cannot be written (full disk, I/O error) is left alone from then on, while the
 /// other still gets the rows that settle as the run stops: the first such error is thrown once
@@ -87,7 +73,7 @@ public:
     if (!log_ || e.what != engine::run_event::kind::org_paused) return;
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.3f", std::chrono::duration<double>(e.delay).count());
-    log("pause org=" + std::string(e.org_id) + " seconds=" + secs + " cause=" + engine::to_string(e.cause));
+    log("pause org=" + std::string(e.org_id) + " seconds=" + secs + " cause=" + io::to_string(e.cause));
   }
 
   void on_result(const io::row_result& r) override {
@@ -338,7 +324,7 @@ int run_apply(const apply_options& o) {
     if (!oplog || !oplog->enabled()) return;
     std::string retries = "retries";
     for (std::size_t i = 0; i < k.retries.size(); ++i) {
-      retries += std::string(" ") + engine::to_string(static_cast<engine::retry_cause>(i)) + "=" +
+      retries += std::string(" ") + io::to_string(static_cast<io::retry_cause>(i)) + "=" +
                  std::to_string(k.retries[i]);
     }
     sink.log_quietly(retries);
@@ -371,7 +357,7 @@ int run_apply(const apply_options& o) {
   summary.count_request(k.requests);
   summary.count_429(k.throttled);
   for (std::size_t i = 0; i < k.retries.size(); ++i) {
-    summary.count_retry(summary_cause(static_cast<engine::retry_cause>(i)), k.retries[i]);
+    summary.count_retry(static_cast<io::retry_cause>(i), k.retries[i]);
   }
   summary.set_elapsed(std::chrono::duration<double>(result.elapsed_s));
   const auto finished = std::chrono::system_clock::now();

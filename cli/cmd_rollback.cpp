@@ -5,6 +5,7 @@
 #include "output_paths.hpp"
 
 #include "relicense/io/report.hpp"
+#include "relicense/io/text.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -54,7 +55,7 @@ int run_rollback(const rollback_options& opts) {
     ++written;
   }
   try {
-    io::detail::write_file_atomically(opts.output, out);
+    io::write_file_atomically(opts.output, out);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "relicense: %s\n", e.what());
     return exit_usage;

@@ -90,7 +90,7 @@ int run_verify(const apply_options& o) {
   const auto log_end = [&](int exit_code) {
     std::string retries = "retries";
     for (std::size_t i = 0; i < fetched.counters.retries.size(); ++i) {
-      retries += std::string(" ") + engine::to_string(static_cast<engine::retry_cause>(i)) + "=" +
+      retries += std::string(" ") + io::to_string(static_cast<io::retry_cause>(i)) + "=" +
                  std::to_string(fetched.counters.retries[i]);
     }
     bool ok = log(retries);

@@ -120,8 +120,4 @@ int run_rollback(const rollback_options& opts);
 int run_sim(const sim_options& opts);
 int run_demo();
 
-/// Prints "<what> is not available yet (issue #N)" and returns exit_usage: a subcommand whose
-/// issue has not landed says so instead of pretending to work.
-int not_yet(const char* what, int issue);
-
 } // namespace relicense::cli

@@ -13,11 +13,6 @@
 
 namespace relicense::cli {
 
-int not_yet(const char* what, int issue) {
-  std::fprintf(stderr, "relicense: %s is not available yet (issue #%d)\n", what, issue);
-  return exit_usage;
-}
-
 namespace {
 
 constexpr const char* exit_codes_help =

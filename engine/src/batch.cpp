@@ -30,12 +30,12 @@ std::string build_batch_body(std::string_view org_id, const std::vector<batch_ac
     resource += "/licenses/";
     resource += a.license_id;
     out += R"({"resource":)";
-    io::detail::append_json_string(out, resource);
+    io::append_json_string(out, resource);
     out += R"(,"operation":"update","body":{"deviceSerial":)";
     if (a.serial.empty()) {
       out += "null";
     } else {
-      io::detail::append_json_string(out, a.serial);
+      io::append_json_string(out, a.serial);
     }
     out += "}}";
   }

@@ -234,20 +234,6 @@ std::string http_message(unsigned status, std::string_view api_error) {
 
 } // namespace
 
-const char* to_string(retry_cause c) noexcept {
-  switch (c) {
-    case retry_cause::server_error: return "server_error";
-    case retry_cause::throttled: return "throttled";
-    case retry_cause::throttled_ip: return "throttled_ip";
-    case retry_cause::timeout: return "timeout";
-    case retry_cause::reset: return "reset";
-    case retry_cause::truncated: return "truncated";
-    case retry_cause::connect: return "connect";
-    case retry_cause::count: break;
-  }
-  return "?";
-}
-
 const char* to_string(action a) noexcept {
   switch (a) {
     case action::succeeded: return "succeeded";

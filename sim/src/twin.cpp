@@ -1,5 +1,7 @@
 #include "twin.hpp"
 
+#include "relicense/io/text.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cctype>
@@ -8,6 +10,8 @@
 #include <set>
 
 namespace relicense::sim::detail {
+
+using io::append_json_string;
 
 namespace {
 
@@ -205,29 +209,6 @@ const char* to_string(license_state s) noexcept {
   case license_state::unused_active: return "unusedActive";
   }
   return "unused";
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (c < 0x20) {
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
-  out += '"';
 }
 
 // ---- token bucket -------------------------------------------------------------------------

@@ -249,7 +249,4 @@ private:
   std::string padded_;   ///< reused padded copy of request bodies for simdjson
 };
 
-/// Appends `s` as a JSON string literal (quotes included), escaping as RFC 8259 requires.
-void append_json_string(std::string& out, std::string_view s);
-
 } // namespace relicense::sim::detail

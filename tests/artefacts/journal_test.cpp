@@ -447,7 +447,7 @@ TEST(artefacts_journal, sigkill_after_flush_loses_nothing_flushed) {
 // Records are framed as "<crc32 hex> <json>\n" with the IEEE CRC-32 of the JSON.
 TEST(artefacts_journal, record_framing) {
   // CRC-32("123456789") = cbf43926, the standard check value.
-  EXPECT_EQ(io::detail::frame_journal_record("123456789"), "cbf43926 123456789\n");
+  EXPECT_EQ(io::frame_journal_record("123456789"), "cbf43926 123456789\n");
   EXPECT_EQ(io::default_journal_path("/d/run.report-1.csv"), "/d/run.report-1.journal");
 }
 
@@ -459,7 +459,7 @@ TEST(artefacts_journal, crc32_matches_boost) {
   for (std::size_t n = 0; n <= 300; ++n) {
     boost::crc_32_type ref;
     ref.process_bytes(data.data(), data.size());
-    ASSERT_EQ(io::detail::crc32(data), ref.checksum()) << "length " << n;
+    ASSERT_EQ(io::crc32(data), ref.checksum()) << "length " << n;
     data.push_back(static_cast<char>(rng() & 0xff));
   }
 }

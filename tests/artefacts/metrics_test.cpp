@@ -26,7 +26,7 @@ io::run_summary sample_summary() {
   s.add(r);
   s.count_request(7);
   s.count_429(3);
-  s.count_retry(io::retry_cause::rate_limited, 3);
+  s.count_retry(io::retry_cause::throttled, 3);
   s.set_elapsed(std::chrono::seconds(4));
   return s;
 }

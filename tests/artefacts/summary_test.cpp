@@ -50,7 +50,7 @@ TEST(artefacts_summary, outcomes_and_counters) {
   s.add(untouched);
   s.count_request(5);
   s.count_429(2);
-  s.count_retry(io::retry_cause::rate_limited, 2);
+  s.count_retry(io::retry_cause::throttled, 2);
   s.count_retry(io::retry_cause::timeout);
   s.set_elapsed(std::chrono::seconds(2));
   EXPECT_EQ(s.rows_total(), 4u);
@@ -62,7 +62,7 @@ TEST(artefacts_summary, outcomes_and_counters) {
   std::string h = s.human();
   EXPECT_NE(h.find("4 rows"), std::string::npos) << h;
   EXPECT_NE(h.find("429s 2"), std::string::npos) << h;
-  EXPECT_NE(h.find("rate_limited 2"), std::string::npos) << h;
+  EXPECT_NE(h.find("throttled 2"), std::string::npos) << h;
 }
 
 // Ideal time is the slowest org's (n - burst) / rate, or the IP limit; efficiency = ideal / actual.

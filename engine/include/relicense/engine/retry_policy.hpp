@@ -5,6 +5,7 @@
 
 #include "relicense/engine/backoff.hpp"
 #include "relicense/io/http_client.hpp"
+#include "relicense/io/retry_cause.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -33,19 +34,9 @@ enum class action : std::uint8_t {
   follow_redirect   ///< 3xx with a Location: the caller checks it against the redirect policy
 };
 
-/// Why a retry happens (counted separately in the summary).
-enum class retry_cause : std::uint8_t {
-  server_error,  ///< 5xx or 408
-  throttled,     ///< 429 with Retry-After (the org's bucket is paused)
-  throttled_ip,  ///< 429 without Retry-After (per-IP throttling in front of the API)
-  timeout,       ///< no response within --timeout
-  reset,         ///< connection closed or reset before a response
-  truncated,     ///< response cut off
-  connect,       ///< TCP connect failed
-  count          ///< number of causes (array size)
-};
+/// Why a retry happens: the summary and the log count and name the same causes.
+using io::retry_cause;
 
-const char* to_string(retry_cause c) noexcept;
 const char* to_string(action a) noexcept;
 
 /// What one request produced, as far as the decision needs it.

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "relicense/io/row_result.hpp"
+#include "relicense/io/text.hpp"
 #include "relicense/plan/diff.hpp"
 #include "relicense/plan/plan.hpp"
 
@@ -255,21 +256,11 @@ std::string describe(const verify_mismatch& m, std::string_view file);
 namespace detail {
 /// Appends the report record of `r` to `out` (what format_report_row returns, without a copy).
 void append_report_row(std::string& out, const row_result& r, report_format f);
-/// Appends `s` as a JSON string literal (quotes included); invalid UTF-8 bytes become '?', so
-/// every file we write parses back.
-void append_json_string(std::string& out, std::string_view s);
-/// The report spelling of an outcome: io::to_string, as a string_view.
-inline std::string_view outcome_name(outcome o) noexcept { return to_string(o); }
 /// Parses one JSON Lines report record (also the body of a journal row record). Throws
 /// std::invalid_argument saying what is wrong.
 row_result parse_report_json(std::string_view json);
 /// write(2) until all of `data` is written; throws std::runtime_error naming `what` on failure.
 void write_all(int fd, std::string_view data, const std::filesystem::path& what);
-/// Replaces `path` with `content` atomically: writes a hidden temp file in the same directory
-/// (`.<name>.tmp.<pid>`, so collectors that match `*.prom` never read it), fsyncs it and renames
-/// it over `path`. Readers see the old file or the new one, never a mix. Throws
-/// std::runtime_error naming the file.
-void write_file_atomically(const std::filesystem::path& path, std::string_view content);
 } // namespace detail
 
 } // namespace relicense::io

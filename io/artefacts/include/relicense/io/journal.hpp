@@ -177,11 +177,9 @@ private:
   bool created_ = false;
 };
 
-namespace detail {
-/// CRC-32 (IEEE) of `data`, as journal records carry it.
+/// CRC-32 (IEEE) of `data`, as journal records carry it (docs/journal.md).
 std::uint32_t crc32(std::string_view data);
 /// The framed line for one JSON record: `<crc32 hex> <json>\n`.
 std::string frame_journal_record(std::string_view json);
-} // namespace detail
 
 } // namespace relicense::io

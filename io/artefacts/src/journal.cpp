@@ -83,7 +83,7 @@ void sync_parent_dir(const fs::path& path) {
 
 std::string header_json(std::string_view fingerprint) {
   std::string json = "{\"t\":\"header\",\"v\":" + std::to_string(journal_version) + ",\"fingerprint\":";
-  detail::append_json_string(json, fingerprint);
+  append_json_string(json, fingerprint);
   json += '}';
   return json;
 }
@@ -275,8 +275,6 @@ journal_contents parse_journal(std::string_view data, bool& header_seen) {
 
 } // namespace
 
-namespace detail {
-
 std::uint32_t crc32(std::string_view data) { return crc32_of(data); }
 
 std::string frame_journal_record(std::string_view json) {
@@ -290,8 +288,6 @@ std::string frame_journal_record(std::string_view json) {
   out.push_back('\n');
   return out;
 }
-
-} // namespace detail
 
 fs::path default_journal_path(const fs::path& report_path) {
   fs::path p = report_path;
@@ -539,9 +535,9 @@ void journal_writer::append_row(const row_result& r, bool permanent) {
 
 void journal_writer::append_batch(const journal_batch& b) {
   std::string json = "{\"t\":\"batch\",\"id\":";
-  detail::append_json_string(json, b.id);
+  append_json_string(json, b.id);
   json += ",\"organizationId\":";
-  detail::append_json_string(json, b.org_id);
+  append_json_string(json, b.org_id);
   json += ",\"lines\":[";
   for (std::size_t i = 0; i < b.lines.size(); ++i) {
     if (i) json += ',';

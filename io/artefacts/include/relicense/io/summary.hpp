@@ -2,6 +2,7 @@
 // end and written as JSON with `--summary FILE`; metrics.hpp exports the same numbers.
 #pragma once
 
+#include "relicense/io/retry_cause.hpp"
 #include "relicense/io/row_result.hpp"
 
 #include <array>
@@ -16,19 +17,6 @@
 #include <vector>
 
 namespace relicense::io {
-
-/// Why a request was sent again.
-enum class retry_cause : std::uint8_t {
-  rate_limited,  ///< 429 (with or without Retry-After)
-  server_error,  ///< 5xx
-  timeout,       ///< no response within the request timeout
-  connection,    ///< connect failure, reset, truncated response
-  other          ///< anything else the retry policy chose to retry
-};
-inline constexpr std::size_t retry_cause_count = 5;
-
-/// "rate_limited", "server_error", ... (JSON keys and metric labels).
-std::string_view to_string(retry_cause c) noexcept;
 
 /// The API budget the run was given, for the ideal-time computation.
 struct run_budget {

@@ -65,15 +65,16 @@ std::string format_metrics(const run_summary& s, std::chrono::system_clock::time
   exposition e(labels);
   e.family("relicense_rows_total", "counter", "Plan rows of the last run by outcome.");
   for (outcome o : {outcome::applied, outcome::unchanged, outcome::failed, outcome::skipped, outcome::not_attempted})
-    e.sample("relicense_rows_total", static_cast<double>(s.rows(o)), "outcome", detail::outcome_name(o));
+    e.sample("relicense_rows_total", static_cast<double>(s.rows(o)), "outcome", to_string(o));
   e.family("relicense_requests_total", "counter", "HTTP requests sent by the last run (all count against the budget).");
   e.sample("relicense_requests_total", static_cast<double>(s.requests()));
   e.family("relicense_http_429_total", "counter", "429 answers received by the last run.");
   e.sample("relicense_http_429_total", static_cast<double>(s.http_429()));
   e.family("relicense_retries_total", "counter", "Requests sent again by the last run, by cause.");
-  for (retry_cause c : {retry_cause::rate_limited, retry_cause::server_error, retry_cause::timeout,
-                        retry_cause::connection, retry_cause::other})
+  for (std::size_t i = 0; i < retry_cause_count; ++i) {
+    const auto c = static_cast<retry_cause>(i);
     e.sample("relicense_retries_total", static_cast<double>(s.retries(c)), "cause", to_string(c));
+  }
   e.family("relicense_run_duration_seconds", "gauge", "Wall time of the last run.");
   e.sample("relicense_run_duration_seconds", s.elapsed_seconds());
   e.family("relicense_rows_per_second", "gauge", "Rows answered per second in the last run.");
@@ -99,7 +100,7 @@ std::string format_metrics(const run_summary& s, std::chrono::system_clock::time
 
 void write_metrics(const std::filesystem::path& path, const run_summary& s,
                    std::chrono::system_clock::time_point finished, const metric_labels& labels) {
-  detail::write_file_atomically(path, format_metrics(s, finished, labels));
+  write_file_atomically(path, format_metrics(s, finished, labels));
 }
 
 } // namespace relicense::io

@@ -96,14 +96,14 @@ void append_json_value(std::string& out, const report_column& c, const row_resul
   case column_codec::number: append_unsigned(out, r.*c.number); break;
   case column_codec::decimal: append_double(out, r.*c.decimal); break;
   case column_codec::text:
-  case column_codec::text_if_set: detail::append_json_string(out, r.*c.text); break;
+  case column_codec::text_if_set: append_json_string(out, r.*c.text); break;
   case column_codec::serial:
     if ((r.*c.text).empty()) out += "null";
-    else detail::append_json_string(out, r.*c.text);
+    else append_json_string(out, r.*c.text);
     break;
   case column_codec::known_serial:
     if ((r.*c.known)->empty()) out += "null";
-    else detail::append_json_string(out, *(r.*c.known));
+    else append_json_string(out, *(r.*c.known));
     break;
   case column_codec::outcome:
     out += '"';
@@ -189,43 +189,6 @@ void read_json_column(const report_column& c, simdjson::dom::element v, row_resu
 
 namespace detail {
 
-void append_json_string(std::string& out, std::string_view s) {
-  // Server-provided error text may hold invalid UTF-8; a file that does not parse back would
-  // break rollback and resume, so such bytes are replaced rather than copied. Runs of bytes that
-  // need no escape are copied whole: this is the report writer's hot loop.
-  int valid = -1;  // UTF-8 validity of `s`, computed at its first byte >= 0x80
-  out.push_back('"');
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-      if (c < 0x80) continue;
-      if (valid < 0) valid = simdjson::validate_utf8(s.data(), s.size()) ? 1 : 0;
-      if (valid) continue;
-    }
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (c >= 0x80) {
-        out.push_back('?');
-      } else {
-        static constexpr char hex[] = "0123456789abcdef";
-        out += "\\u00";
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 0xf]);
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
-
 row_result parse_report_json(std::string_view line) {
   // The DOM parser, not On Demand: keys may come in any order and each line is parsed once. One
   // parser per thread keeps its buffers across lines.
@@ -262,27 +225,6 @@ void write_all(int fd, std::string_view data, const fs::path& what) {
       throw std::runtime_error("cannot write " + what.string() + ": " + std::strerror(errno));
     }
     data.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
-void write_file_atomically(const fs::path& path, std::string_view content) {
-  fs::path dir = path.parent_path();
-  fs::path tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
-  try {
-    write_all(fd, content, path);
-    if (::fsync(fd) != 0) throw std::runtime_error("cannot sync " + path.string() + ": " + std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
   }
 }
 

@@ -14,8 +14,11 @@ namespace {
 
 constexpr outcome all_outcomes[] = {outcome::applied, outcome::unchanged, outcome::failed,
                                     outcome::skipped, outcome::not_attempted};
-constexpr retry_cause all_causes[] = {retry_cause::rate_limited, retry_cause::server_error,
-                                      retry_cause::timeout, retry_cause::connection, retry_cause::other};
+constexpr auto all_causes = [] {
+  std::array<retry_cause, retry_cause_count> all{};
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<retry_cause>(i);
+  return all;
+}();
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -24,17 +27,6 @@ std::string fmt(const char* f, double v) {
 }
 
 } // namespace
-
-std::string_view to_string(retry_cause c) noexcept {
-  switch (c) {
-  case retry_cause::rate_limited: return "rate_limited";
-  case retry_cause::server_error: return "server_error";
-  case retry_cause::timeout: return "timeout";
-  case retry_cause::connection: return "connection";
-  case retry_cause::other: return "other";
-  }
-  return "other";
-}
 
 run_summary::run_summary(run_budget budget) : budget_(budget) {}
 
@@ -101,7 +93,7 @@ std::string run_summary::human() const {
   for (outcome o : all_outcomes) {
     s += first ? " " : ", ";
     first = false;
-    s += std::to_string(rows(o)) + " " + std::string(detail::outcome_name(o));
+    s += std::to_string(rows(o)) + " " + to_string(o);
   }
   s += "\n  requests " + std::to_string(requests_) + ", 429s " + std::to_string(http_429_) + ", retries " +
        std::to_string(retries_total());
@@ -135,7 +127,7 @@ std::string run_summary::json() const {
   for (outcome o : all_outcomes) {
     s += first ? "" : ", ";
     first = false;
-    s += "\"" + std::string(detail::outcome_name(o)) + "\": " + std::to_string(rows(o));
+    s += "\"" + std::string(to_string(o)) + "\": " + std::to_string(rows(o));
   }
   s += "},\n  \"rowsTotal\": " + std::to_string(rows_total());
   s += ",\n  \"requests\": " + std::to_string(requests_);
@@ -162,7 +154,7 @@ std::string run_summary::json() const {
       s += ",\n  \"";
       s += key;
       s += "\": ";
-      detail::append_json_string(s, v);
+      append_json_string(s, v);
     };
     str("startedAt", iso8601_utc(identity_.started));
     str("endedAt", iso8601_utc(identity_.ended));
@@ -179,7 +171,7 @@ std::string run_summary::json() const {
 }
 
 void run_summary::write_json(const std::filesystem::path& path) const {
-  detail::write_file_atomically(path, json());
+  write_file_atomically(path, json());
 }
 
 } // namespace relicense::io
