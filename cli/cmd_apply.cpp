@@ -2,6 +2,7 @@
 // this file checks the inputs (exit 2 before anything is sent), plugs the writers into the
 // runner's result sink, and maps the run's end to the exit codes of docs/exit-codes.md.
 #include "commands.hpp"
+#include "failure_view.hpp"
 #include "output_paths.hpp"
 
 #include "relicense/engine/batch_runner.hpp"
@@ -79,6 +80,8 @@ public:
     total_ = total;
     heartbeat_.emplace(std::chrono::steady_clock::now());
   }
+  /// Failed rows also go to `g`, for the end-of-run view of failures by reason.
+  void collect_failures(failure_groups& g) { failures_ = &g; }
   /// One line of the operational log; a write error counts like the other files'.
   void log(const std::string& text) {
     if (log_) guard(log_, [&] { log_->line(text); });
@@ -96,6 +99,7 @@ public:
     if (journal_ && !resumed_.done.contains(r.line)) guard(journal_, [&] { journal_->append_row(r); });
     if (report_) guard(report_, [&] { report_->write(r); });
     summary_.add(r);
+    if (failures_) failures_->add(r);
     raise();
   }
   void on_progress(const engine::run_counters& c) override {
@@ -155,6 +159,7 @@ private:
   io::progress& progress_;
   const io::journal_contents& resumed_;
   io::oplog* log_;
+  failure_groups* failures_ = nullptr;
   std::optional<io::heartbeat> heartbeat_;
   std::uint64_t total_ = 0;
   std::string error_;
@@ -269,6 +274,8 @@ int run_apply(const apply_options& o) {
   io::run_summary summary(budget);
   io::progress progress(io::progress_enabled(o.progress, o.quiet), p.rows.size());
   artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed, oplog ? &*oplog : nullptr);
+  failure_groups failures;
+  sink.collect_failures(failures);
   // A cron log gets a line a minute instead of the progress display it cannot show.
   if (!o.quiet && !progress.enabled() && ::isatty(2) == 0) sink.enable_heartbeat(p.rows.size());
   const auto started = std::chrono::system_clock::now();
@@ -391,6 +398,7 @@ int run_apply(const apply_options& o) {
   if (o.dry_run) std::fprintf(stderr, "dry run: no PUT was sent\n");
   std::fprintf(stderr, "report: %s\n", o.report == "-" ? "standard output" : report_path.string().c_str());
   if (journal) std::fprintf(stderr, "journal: %s\n", journal_path.string().c_str());
+  std::fprintf(stderr, "%s", format_failures(failures, input_name(o.csv)).c_str());
   if (log_failed) {
     std::fprintf(stderr, "relicense: %s\n", sink.error().c_str());
     return exit_aborted;
