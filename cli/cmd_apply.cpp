@@ -18,6 +18,7 @@
 #include "relicense/io/url.hpp"
 #include "relicense/io/user_agent.hpp"
 #include "relicense/plan/csv.hpp"
+#include "relicense/plan/estimate.hpp"
 #include "relicense/plan/shard.hpp"
 
 #include <chrono>
@@ -29,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace relicense::cli {
 namespace {
@@ -96,14 +98,18 @@ public:
   void on_result(const io::row_result& r) override {
     // A resumed run re-reports the rows its journal already holds; journaling them again would
     // only grow the journal with every resume.
-    if (journal_ && !resumed_.done.contains(r.line)) guard(journal_, [&] { journal_->append_row(r); });
+    const bool carried = resumed_.done.contains(r.line);
+    carried_ += carried;
+    if (journal_ && !carried) guard(journal_, [&] { journal_->append_row(r); });
     if (report_) guard(report_, [&] { report_->write(r); });
-    summary_.add(r);
+    // Rows the journal holds were sent by an earlier run: not this run's rate or budget.
+    if (carried) summary_.add_carried(r);
+    else summary_.add(r);
     if (failures_) failures_->add(r);
     raise();
   }
   void on_progress(const engine::run_counters& c) override {
-    progress_.update(c.rows_done(), c.throttled);
+    progress_.update(c.rows_done(), c.throttled, c.failed, carried_);
     if (heartbeat_) {
       const auto now = std::chrono::steady_clock::now();
       if (heartbeat_->due(now)) {
@@ -160,6 +166,7 @@ private:
   const io::journal_contents& resumed_;
   io::oplog* log_;
   failure_groups* failures_ = nullptr;
+  std::uint64_t carried_ = 0;  ///< rows taken from the journal of a resumed run
   std::optional<io::heartbeat> heartbeat_;
   std::uint64_t total_ = 0;
   std::string error_;
@@ -273,6 +280,20 @@ int run_apply(const apply_options& o) {
   io::run_budget budget{o.rate, o.burst, o.ip_rate};
   io::run_summary summary(budget);
   io::progress progress(io::progress_enabled(o.progress, o.quiet), p.rows.size());
+  if (!o.dry_run) {
+    // The ETA's first guess: the budget's time for the rows this run sends (not those the
+    // journal of a resumed run already holds).
+    std::vector<std::uint64_t> to_send(p.orgs.size(), 0);
+    std::uint64_t sending = 0;
+    for (const auto& r : p.rows) {
+      if (resumed.done.contains(r.line) || r.org >= to_send.size()) continue;
+      ++to_send[r.org];
+      ++sending;
+    }
+    const plan::budget b{o.rate, o.burst, o.ip_rate};
+    const auto est = o.mode == "batch" ? plan::estimate_batch(to_send, b) : plan::estimate_put(to_send, b);
+    progress.set_estimate(est.seconds, sending);
+  }
   artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed, oplog ? &*oplog : nullptr);
   failure_groups failures;
   sink.collect_failures(failures);
