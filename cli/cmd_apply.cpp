@@ -2,6 +2,7 @@
 // this file checks the inputs (exit 2 before anything is sent), plugs the writers into the
 // runner's result sink, and maps the run's end to the exit codes of docs/exit-codes.md.
 #include "commands.hpp"
+#include "confirm.hpp"
 #include "failure_view.hpp"
 #include "output_paths.hpp"
 
@@ -27,6 +28,7 @@
 #include <unistd.h>
 #include <exception>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -206,7 +208,7 @@ io::proxy_config proxy_settings(const apply_options& o) {
   return p;
 }
 
-int run_apply(const apply_options& o) {
+int run_apply(const apply_options& o, const given_plan* given) {
   // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
   plan::load_options lo;
   if (auto why = check_run_options(o, lo); !why.empty()) return usage_error(why);
@@ -222,7 +224,9 @@ int run_apply(const apply_options& o) {
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
   }
 
-  auto loaded = plan::load_plan(o.csv, lo);
+  plan::load_result from_file;
+  if (!given) from_file = plan::load_plan(o.csv, lo);
+  const plan::load_result& loaded = given ? *given->loaded : from_file;
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
   if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
@@ -236,7 +240,8 @@ int run_apply(const apply_options& o) {
   // <(cmd) ("input") get theirs in the working directory.
   std::error_code ec;
   fs::path default_report =
-      io::default_report_path(o.csv == "-"                        ? fs::path("stdin")
+      io::default_report_path(given                               ? fs::path(given->report_base)
+                              : o.csv == "-"                      ? fs::path("stdin")
                               : fs::is_regular_file(o.csv, ec) ? fs::path(o.csv)
                                                                : fs::path("input"),
                               std::chrono::system_clock::now());
@@ -246,6 +251,16 @@ int run_apply(const apply_options& o) {
                                 : io::default_journal_path(o.report == "-" ? default_report : report_path);
 
   if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty()) return usage_error(why);
+  if (should_confirm(::isatty(0) == 1, ::isatty(2) == 1, o.yes, o.dry_run)) {
+    const change_totals totals{p.rows.size(), p.orgs.size()};
+    // A CSV typed into this terminal ended with end of input; the answer comes after it.
+    std::clearerr(stdin);
+    std::cin.clear();
+    if (!confirm(totals, std::cin, std::cerr)) {
+      std::fprintf(stderr, "relicense: not confirmed; nothing was sent\n");
+      return exit_ok;
+    }
+  }
   std::optional<io::oplog> oplog;
   try {
     if (!o.log_file.empty() || o.verbose) oplog.emplace(o.log_file, o.verbose);
@@ -419,7 +434,7 @@ int run_apply(const apply_options& o) {
   if (o.dry_run) std::fprintf(stderr, "dry run: no PUT was sent\n");
   std::fprintf(stderr, "report: %s\n", o.report == "-" ? "standard output" : report_path.string().c_str());
   if (journal) std::fprintf(stderr, "journal: %s\n", journal_path.string().c_str());
-  std::fprintf(stderr, "%s", format_failures(failures, input_name(o.csv)).c_str());
+  std::fprintf(stderr, "%s", format_failures(failures, given ? given->source : input_name(o.csv)).c_str());
   if (log_failed) {
     std::fprintf(stderr, "relicense: %s\n", sink.error().c_str());
     return exit_aborted;

@@ -120,7 +120,10 @@ std::string format_failures(const failure_groups& g, std::string_view source, st
       s += source.empty() ? "line " + std::to_string(x.line) : std::string(source) + ":" + std::to_string(x.line);
       s += " " + x.license_id + " -> " + (x.serial.empty() ? std::string("(unassign)") : x.serial) + "\n";
     }
-    if (grp.rows > grp.examples.size()) s += "    ... and " + rows(grp.rows - grp.examples.size()) + " more\n";
+    if (grp.rows > grp.examples.size()) {
+      const auto more = grp.rows - grp.examples.size();
+      s += "    ... and " + std::to_string(more) + (more == 1 ? " more row\n" : " more rows\n");
+    }
   }
   if (groups.size() > top) {
     const auto more = groups.size() - top;

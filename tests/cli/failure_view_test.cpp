@@ -107,7 +107,7 @@ TEST(FormatFailures, TopReasonsThenTheRest) {
             "    in.csv:10 L0 -> Q2AA-BBBB-CCCC\n"
             "    in.csv:11 L1 -> (unassign)\n"
             "    in.csv:12 L2 -> Q2AA-BBBB-CCCC\n"
-            "    ... and 1 row more\n"
+            "    ... and 1 more row\n"
             "  HTTP 400: one (1 row)\n"
             "    in.csv:20 x -> Q2AA-BBBB-CCCC\n"
             "  and 2 more reasons (2 rows)\n");
