@@ -300,3 +300,40 @@ TEST(Confirmation, YesAndDryRunDoNotAsk) {
   EXPECT_EQ(r.exit_code, 0) << r.screen;
   EXPECT_EQ(r.screen.find("[y/N]"), std::string::npos) << r.screen;
 }
+
+// Batch mode ends with the same view; the batch's per-action errors group by reason too.
+TEST(FailuresInView, BatchModeGroupsTheRefusedActions) {
+  sim::server twin(twin_config());
+  twin.start();
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", mixed_csv(twin, 5, 3));
+  auto args = run_args("apply", twin, csv.string(), dir.path() / "r.csv");
+  args.insert(args.end(), {"--mode", "batch"});
+  const auto r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("relicense: 3 rows failed, by reason:\n  License <license> not found (3 rows)\n"),
+            std::string::npos)
+      << r.err;
+}
+
+// A resumed run that sends nothing: the journal's rows are not a rate (no "777155.8 rows/s")
+// and there is no budget efficiency to speak of.
+TEST(ResumedRun, RateCountsOnlyTheRowsItSent) {
+  sim::server twin(twin_config());
+  twin.start();
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", mixed_csv(twin, 30, 0));
+  const auto journal = (dir.path() / "run.journal").string();
+  auto args = run_args("apply", twin, csv.string(), dir.path() / "r.csv");
+  args.insert(args.end(), {"--journal", journal});
+  auto r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The default budget this time (10/s, burst 10): the 30 journaled rows would be an ideal 2 s.
+  args = {"apply", csv.string(), "--base-url", twin.base_url(), "--report", (dir.path() / "r2.csv").string(),
+          "--journal", journal, "--resume", "--progress", "off"};
+  r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("relicense: 30 rows (30 done by an earlier run) in "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" s (0.0 rows/s): 30 applied"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("budget efficiency"), std::string::npos) << r.err;
+}
