@@ -115,7 +115,7 @@ public:
     if (heartbeat_) {
       const auto now = std::chrono::steady_clock::now();
       if (heartbeat_->due(now)) {
-        const auto text = heartbeat_->line(c.rows_done(), total_, c.failed, now);
+        const auto text = heartbeat_->line(c.rows_done(), total_, c.failed, now, carried_);
         std::fprintf(stderr, "relicense: %s\n", text.c_str());
       }
     }
