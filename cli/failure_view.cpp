@@ -71,7 +71,12 @@ std::string failure_reason(const io::row_result& r) {
 void failure_groups::add(const io::row_result& r) {
   if (r.result != io::outcome::failed) return;
   ++failed_;
-  auto [it, fresh] = groups_.try_emplace(failure_reason(r));
+  auto reason = failure_reason(r);
+  if (groups_.size() >= max_reasons_ && !groups_.contains(reason)) {
+    ++unkept_rows_;
+    return;
+  }
+  auto [it, fresh] = groups_.try_emplace(std::move(reason));
   entry& e = it->second;
   if (fresh) {
     e.group.reason = it->first;
@@ -125,7 +130,10 @@ std::string format_failures(const failure_groups& g, std::string_view source, st
       s += "    ... and " + std::to_string(more) + (more == 1 ? " more row\n" : " more rows\n");
     }
   }
-  if (groups.size() > top) {
+  if (g.rows_of_unkept_reasons() > 0) {
+    s += "  and more than " + std::to_string(groups.size() - std::min(groups.size(), top)) + " more reasons (" +
+         rows(rest_rows + g.rows_of_unkept_reasons()) + ")\n";
+  } else if (groups.size() > top) {
     const auto more = groups.size() - top;
     s += "  and " + std::to_string(more) + (more == 1 ? " more reason (" : " more reasons (") + rows(rest_rows) + ")\n";
   }

@@ -42,16 +42,20 @@ struct failure_group {
   std::vector<failure_example> examples;  ///< the lowest input lines, in input order
 };
 
-/// Failed rows grouped by failure_reason().
+/// Failed rows grouped by failure_reason(). At most `max_reasons` reasons are kept; rows of
+/// further reasons (texts that normalise badly) are only counted, so memory stays bounded.
 class failure_groups {
 public:
-  explicit failure_groups(std::size_t examples_per_reason = 3) : examples_(examples_per_reason) {}
+  explicit failure_groups(std::size_t examples_per_reason = 3, std::size_t max_reasons = 1000)
+      : examples_(examples_per_reason), max_reasons_(max_reasons) {}
 
   /// Counts `r` when it failed; other outcomes are ignored.
   void add(const io::row_result& r);
 
   std::uint64_t failed_rows() const noexcept { return failed_; }
   std::size_t reasons() const noexcept { return groups_.size(); }
+  /// Failed rows whose reason came after max_reasons others (not in sorted()).
+  std::uint64_t rows_of_unkept_reasons() const noexcept { return unkept_rows_; }
   /// Every group, most rows first; ties in the order of their lowest input line.
   std::vector<failure_group> sorted() const;
 
@@ -61,7 +65,9 @@ private:
     std::uint32_t first_line = 0;
   };
   std::size_t examples_;
+  std::size_t max_reasons_;
   std::uint64_t failed_ = 0;
+  std::uint64_t unkept_rows_ = 0;
   std::unordered_map<std::string, entry> groups_;
 };
 

@@ -114,3 +114,19 @@ TEST(FormatFailures, TopReasonsThenTheRest) {
   EXPECT_EQ(cli::format_failures(cli::failure_groups{}, "in.csv"), "");
   EXPECT_NE(cli::format_failures(g, "").find("    line 10 L0 -> "), std::string::npos);
 }
+
+// Past the cap on reasons, rows of new reasons are only counted, and the text says there are
+// more reasons than it kept.
+TEST(FailureGroups, CapsTheNumberOfReasons) {
+  cli::failure_groups g(3, 2);
+  g.add(failed(2, "a", "HTTP 400: alpha"));
+  g.add(failed(3, "b", "HTTP 400: beta"));
+  g.add(failed(4, "c", "HTTP 400: gamma"));
+  g.add(failed(5, "d", "HTTP 400: alpha"));
+  EXPECT_EQ(g.reasons(), 2u);
+  EXPECT_EQ(g.failed_rows(), 4u);
+  EXPECT_EQ(g.rows_of_unkept_reasons(), 1u);
+  const auto text = cli::format_failures(g, "in.csv", 1);
+  EXPECT_NE(text.find("  HTTP 400: alpha (2 rows)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  and more than 1 more reasons (2 rows)\n"), std::string::npos) << text;
+}
