@@ -39,8 +39,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// The subcommand messages name: "apply", or "retry" when it runs a report's failed rows.
+const char* command = "apply";
+
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "relicense apply: %s\n", message.c_str());
+  std::fprintf(stderr, "relicense %s: %s\n", command, message.c_str());
   return exit_usage;
 }
 
@@ -209,6 +212,7 @@ io::proxy_config proxy_settings(const apply_options& o) {
 }
 
 int run_apply(const apply_options& o, const given_plan* given) {
+  command = given ? "retry" : "apply";
   // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
   plan::load_options lo;
   if (auto why = check_run_options(o, lo); !why.empty()) return usage_error(why);
@@ -442,14 +446,14 @@ int run_apply(const apply_options& o, const given_plan* given) {
 
   switch (result.status) {
     case engine::run_status::aborted:
-      std::fprintf(stderr, "relicense apply: run aborted: %s\n", result.abort_reason.c_str());
+      std::fprintf(stderr, "relicense %s: run aborted: %s\n", command, result.abort_reason.c_str());
       if (journal) {
-        std::fprintf(stderr, "relicense apply: rows not applied are not_attempted; once fixed, continue with --resume --journal %s\n",
-                     journal_path.string().c_str());
+        std::fprintf(stderr, "relicense %s: rows not applied are not_attempted; once fixed, continue with --resume --journal %s\n",
+                     command, journal_path.string().c_str());
       }
       return exit_aborted;
     case engine::run_status::interrupted:
-      std::fprintf(stderr, "relicense apply: interrupted; continue with --resume --journal %s\n",
+      std::fprintf(stderr, "relicense %s: interrupted; continue with --resume --journal %s\n", command,
                    journal_path.string().c_str());
       return exit_interrupted;
     case engine::run_status::completed: break;
