@@ -2,6 +2,8 @@
 // this file checks the inputs (exit 2 before anything is sent), plugs the writers into the
 // runner's result sink, and maps the run's end to the exit codes of docs/exit-codes.md.
 #include "commands.hpp"
+#include "confirm.hpp"
+#include "failure_view.hpp"
 #include "output_paths.hpp"
 
 #include "relicense/engine/batch_runner.hpp"
@@ -17,6 +19,7 @@
 #include "relicense/io/url.hpp"
 #include "relicense/io/user_agent.hpp"
 #include "relicense/plan/csv.hpp"
+#include "relicense/plan/estimate.hpp"
 #include "relicense/plan/shard.hpp"
 
 #include <chrono>
@@ -25,17 +28,22 @@
 #include <unistd.h>
 #include <exception>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace relicense::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
+/// The subcommand messages name: "apply", or "retry" when it runs a report's failed rows.
+const char* command = "apply";
+
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "relicense apply: %s\n", message.c_str());
+  std::fprintf(stderr, "relicense %s: %s\n", command, message.c_str());
   return exit_usage;
 }
 
@@ -65,6 +73,8 @@ public:
     total_ = total;
     heartbeat_.emplace(std::chrono::steady_clock::now());
   }
+  /// Failed rows also go to `g`, for the end-of-run view of failures by reason.
+  void collect_failures(failure_groups& g) { failures_ = &g; }
   /// One line of the operational log; a write error counts like the other files'.
   void log(const std::string& text) {
     if (log_) guard(log_, [&] { log_->line(text); });
@@ -79,17 +89,22 @@ public:
   void on_result(const io::row_result& r) override {
     // A resumed run re-reports the rows its journal already holds; journaling them again would
     // only grow the journal with every resume.
-    if (journal_ && !resumed_.done.contains(r.line)) guard(journal_, [&] { journal_->append_row(r); });
+    const bool carried = resumed_.done.contains(r.line);
+    carried_ += carried;
+    if (journal_ && !carried) guard(journal_, [&] { journal_->append_row(r); });
     if (report_) guard(report_, [&] { report_->write(r); });
-    summary_.add(r);
+    // Rows the journal holds were sent by an earlier run: not this run's rate or budget.
+    if (carried) summary_.add_carried(r);
+    else summary_.add(r);
+    if (failures_) failures_->add(r);
     raise();
   }
   void on_progress(const engine::run_counters& c) override {
-    progress_.update(c.rows_done(), c.throttled);
+    progress_.update(c.rows_done(), c.throttled, c.failed, carried_);
     if (heartbeat_) {
       const auto now = std::chrono::steady_clock::now();
       if (heartbeat_->due(now)) {
-        const auto text = heartbeat_->line(c.rows_done(), total_, c.failed, now);
+        const auto text = heartbeat_->line(c.rows_done(), total_, c.failed, now, carried_);
         std::fprintf(stderr, "relicense: %s\n", text.c_str());
       }
     }
@@ -141,6 +156,8 @@ private:
   io::progress& progress_;
   const io::journal_contents& resumed_;
   io::oplog* log_;
+  failure_groups* failures_ = nullptr;
+  std::uint64_t carried_ = 0;  ///< rows taken from the journal of a resumed run
   std::optional<io::heartbeat> heartbeat_;
   std::uint64_t total_ = 0;
   std::string error_;
@@ -180,7 +197,8 @@ io::proxy_config proxy_settings(const apply_options& o) {
   return p;
 }
 
-int run_apply(const apply_options& o) {
+int run_apply(const apply_options& o, const given_plan* given) {
+  command = given ? "retry" : "apply";
   // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
   plan::load_options lo;
   if (auto why = check_run_options(o, lo); !why.empty()) return usage_error(why);
@@ -196,7 +214,9 @@ int run_apply(const apply_options& o) {
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
   }
 
-  auto loaded = plan::load_plan(o.csv, lo);
+  plan::load_result from_file;
+  if (!given) from_file = plan::load_plan(o.csv, lo);
+  const plan::load_result& loaded = given ? *given->loaded : from_file;
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
   if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
@@ -210,7 +230,8 @@ int run_apply(const apply_options& o) {
   // <(cmd) ("input") get theirs in the working directory.
   std::error_code ec;
   fs::path default_report =
-      io::default_report_path(o.csv == "-"                        ? fs::path("stdin")
+      io::default_report_path(given                               ? fs::path(given->report_base)
+                              : o.csv == "-"                      ? fs::path("stdin")
                               : fs::is_regular_file(o.csv, ec) ? fs::path(o.csv)
                                                                : fs::path("input"),
                               std::chrono::system_clock::now());
@@ -220,6 +241,16 @@ int run_apply(const apply_options& o) {
                                 : io::default_journal_path(o.report == "-" ? default_report : report_path);
 
   if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty()) return usage_error(why);
+  if (should_confirm(::isatty(0) == 1, ::isatty(2) == 1, o.yes, o.dry_run)) {
+    const change_totals totals{p.rows.size(), p.orgs.size()};
+    // A CSV typed into this terminal ended with end of input; the answer comes after it.
+    std::clearerr(stdin);
+    std::cin.clear();
+    if (!confirm(totals, std::cin, std::cerr)) {
+      std::fprintf(stderr, "relicense: not confirmed; nothing was sent\n");
+      return exit_ok;
+    }
+  }
   std::optional<io::oplog> oplog;
   try {
     if (!o.log_file.empty() || o.verbose) oplog.emplace(o.log_file, o.verbose);
@@ -254,7 +285,23 @@ int run_apply(const apply_options& o) {
   io::run_budget budget{o.rate, o.burst, o.ip_rate};
   io::run_summary summary(budget);
   io::progress progress(io::progress_enabled(o.progress, o.quiet), p.rows.size());
+  if (!o.dry_run) {
+    // The ETA's first guess: the budget's time for the rows this run sends (not those the
+    // journal of a resumed run already holds).
+    std::vector<std::uint64_t> to_send(p.orgs.size(), 0);
+    std::uint64_t sending = 0;
+    for (const auto& r : p.rows) {
+      if (resumed.done.contains(r.line) || r.org >= to_send.size()) continue;
+      ++to_send[r.org];
+      ++sending;
+    }
+    const plan::budget b{o.rate, o.burst, o.ip_rate};
+    const auto est = o.mode == "batch" ? plan::estimate_batch(to_send, b) : plan::estimate_put(to_send, b);
+    progress.set_estimate(est.seconds, sending);
+  }
   artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed, oplog ? &*oplog : nullptr);
+  failure_groups failures;
+  sink.collect_failures(failures);
   // A cron log gets a line a minute instead of the progress display it cannot show.
   if (!o.quiet && !progress.enabled() && ::isatty(2) == 0) sink.enable_heartbeat(p.rows.size());
   const auto started = std::chrono::system_clock::now();
@@ -377,6 +424,7 @@ int run_apply(const apply_options& o) {
   if (o.dry_run) std::fprintf(stderr, "dry run: no PUT was sent\n");
   std::fprintf(stderr, "report: %s\n", o.report == "-" ? "standard output" : report_path.string().c_str());
   if (journal) std::fprintf(stderr, "journal: %s\n", journal_path.string().c_str());
+  std::fprintf(stderr, "%s", format_failures(failures, given ? given->source : input_name(o.csv)).c_str());
   if (log_failed) {
     std::fprintf(stderr, "relicense: %s\n", sink.error().c_str());
     return exit_aborted;
@@ -384,14 +432,14 @@ int run_apply(const apply_options& o) {
 
   switch (result.status) {
     case engine::run_status::aborted:
-      std::fprintf(stderr, "relicense apply: run aborted: %s\n", result.abort_reason.c_str());
+      std::fprintf(stderr, "relicense %s: run aborted: %s\n", command, result.abort_reason.c_str());
       if (journal) {
-        std::fprintf(stderr, "relicense apply: rows not applied are not_attempted; once fixed, continue with --resume --journal %s\n",
-                     journal_path.string().c_str());
+        std::fprintf(stderr, "relicense %s: rows not applied are not_attempted; once fixed, continue with --resume --journal %s\n",
+                     command, journal_path.string().c_str());
       }
       return exit_aborted;
     case engine::run_status::interrupted:
-      std::fprintf(stderr, "relicense apply: interrupted; continue with --resume --journal %s\n",
+      std::fprintf(stderr, "relicense %s: interrupted; continue with --resume --journal %s\n", command,
                    journal_path.string().c_str());
       return exit_interrupted;
     case engine::run_status::completed: break;

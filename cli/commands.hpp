@@ -12,6 +12,7 @@ class App;
 
 namespace relicense::plan {
 struct load_options;
+struct load_result;
 } // namespace relicense::plan
 
 namespace relicense::io {
@@ -55,6 +56,7 @@ struct apply_options {
   std::string journal;
   bool resume = false;
   bool dry_run = false;
+  bool yes = false;                 ///< --yes: no confirmation question on a terminal
   bool skip_unchanged = false;
   std::string mode = "put";         ///< put | batch
   std::string shard;
@@ -114,7 +116,16 @@ std::string input_name(const std::string& csv);
 std::string choose_report_format(const apply_options& o, io::report_format& format);
 
 int run_plan(const plan_options& opts);
-int run_apply(const apply_options& opts);
+/// A plan `apply` runs instead of loading its CSV argument (`retry`: a report's failed rows).
+struct given_plan {
+  const plan::load_result* loaded = nullptr;  ///< the plan, its errors and warnings
+  std::string source;       ///< names the input in the failures' example lines; empty: "line N"
+  std::string report_base;  ///< the default report's name derives from this path
+};
+
+int run_apply(const apply_options& opts, const given_plan* given = nullptr);
+/// `relicense retry REPORT`: apply's options, with the report's failed rows as the plan.
+int run_retry(const apply_options& opts);
 int run_verify(const apply_options& opts);
 int run_rollback(const rollback_options& opts);
 int run_sim(const sim_options& opts);

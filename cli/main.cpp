@@ -42,6 +42,29 @@ void add_connection_options(CLI::App& cmd, apply_options& o) {
                  "Your application, added to the User-Agent: \"Name/Version Vendor\" (env RELICENSE_CALLER)");
 }
 
+/// The options of `apply` beyond the connection's, which `retry` takes too.
+void add_apply_options(CLI::App* apply, apply_options& apply_o) {
+  add_connection_options(*apply, apply_o);
+  apply->add_option("--concurrency", apply_o.concurrency, "Worker connections (0: automatic)")->capture_default_str();
+  apply->add_option("--progress", apply_o.progress, "Progress on stderr: auto|on|off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
+  apply->add_flag("--quiet", apply_o.quiet, "No progress, only errors and the summary");
+  apply->add_option("--report", apply_o.report, "Report file (.csv or .jsonl; -: standard output)");
+  apply->add_option("--report-format", apply_o.report_format, "Report format when the name does not say: csv|jsonl")
+      ->check(CLI::IsMember({"csv", "jsonl"}));
+  apply->add_option("--summary", apply_o.summary, "Summary JSON file");
+  apply->add_option("--metrics", apply_o.metrics, "Prometheus textfile metrics");
+  apply->add_option("--log-file", apply_o.log_file, "Append timestamped lines of what the run did (never the key)");
+  apply->add_flag("-v,--verbose", apply_o.verbose, "The --log-file lines on stderr too");
+  apply->add_option("--journal", apply_o.journal, "Journal file (crash-safe progress)");
+  apply->add_flag("--resume", apply_o.resume, "Skip rows the journal shows as done");
+  apply->add_flag("--dry-run", apply_o.dry_run, "Plan (and diff) but send no PUT");
+  apply->add_flag("--yes", apply_o.yes, "Do not ask for confirmation on a terminal");
+  apply->add_flag("--skip-unchanged", apply_o.skip_unchanged, "Fetch inventories first; send only changes");
+  apply->add_option("--mode", apply_o.mode, "put: one PUT per row; batch: action batches")
+      ->check(CLI::IsMember({"put", "batch"}))->capture_default_str();
+}
+
 /// `relicense x` where x is no subcommand: says so and lists them (CLI11 would only say that an
 /// argument was not expected).
 bool unknown_command(const CLI::App& app, int argc, char** argv) {
@@ -112,24 +135,7 @@ int main(int argc, char** argv) {
   apply_options apply_o;
   auto* apply = app.add_subcommand("apply", "Apply a CSV's license assignments");
   apply->add_option("CSV", apply_o.csv, "Input CSV (-: standard input)")->required();
-  add_connection_options(*apply, apply_o);
-  apply->add_option("--concurrency", apply_o.concurrency, "Worker connections (0: automatic)")->capture_default_str();
-  apply->add_option("--progress", apply_o.progress, "Progress on stderr: auto|on|off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
-  apply->add_flag("--quiet", apply_o.quiet, "No progress, only errors and the summary");
-  apply->add_option("--report", apply_o.report, "Report file (.csv or .jsonl; -: standard output)");
-  apply->add_option("--report-format", apply_o.report_format, "Report format when the name does not say: csv|jsonl")
-      ->check(CLI::IsMember({"csv", "jsonl"}));
-  apply->add_option("--summary", apply_o.summary, "Summary JSON file");
-  apply->add_option("--metrics", apply_o.metrics, "Prometheus textfile metrics");
-  apply->add_option("--log-file", apply_o.log_file, "Append timestamped lines of what the run did (never the key)");
-  apply->add_flag("-v,--verbose", apply_o.verbose, "The --log-file lines on stderr too");
-  apply->add_option("--journal", apply_o.journal, "Journal file (crash-safe progress)");
-  apply->add_flag("--resume", apply_o.resume, "Skip rows the journal shows as done");
-  apply->add_flag("--dry-run", apply_o.dry_run, "Plan (and diff) but send no PUT");
-  apply->add_flag("--skip-unchanged", apply_o.skip_unchanged, "Fetch inventories first; send only changes");
-  apply->add_option("--mode", apply_o.mode, "put: one PUT per row; batch: action batches")
-      ->check(CLI::IsMember({"put", "batch"}))->capture_default_str();
+  add_apply_options(apply, apply_o);
 
   apply_options verify_o;
   auto* verify = app.add_subcommand("verify", "Check that every row's license is on the requested serial");
@@ -142,6 +148,11 @@ int main(int argc, char** argv) {
   auto* rollback = app.add_subcommand("rollback", "Write the CSV that undoes a run's applied rows");
   rollback->add_option("REPORT", rollback_o.report, "Report of the run to undo")->required();
   rollback->add_option("--output", rollback_o.output, "CSV to write")->required();
+
+  apply_options retry_o;
+  auto* retry = app.add_subcommand("retry", "Apply the failed rows of a run's report again (apply's options)");
+  retry->add_option("REPORT", retry_o.csv, "Report of the run (.csv or .jsonl)")->required();
+  add_apply_options(retry, retry_o);
 
   sim_options sim_o;
   auto* sim = add_sim_command(app, sim_o);
@@ -158,12 +169,14 @@ int main(int argc, char** argv) {
   }
   if (*apply && !resolve_caller(*apply, apply_o)) return exit_usage;
   if (*verify && !resolve_caller(*verify, verify_o)) return exit_usage;
+  if (*retry && !resolve_caller(*retry, retry_o)) return exit_usage;
 
   try {
     if (*plan) return run_plan(plan_o);
     if (*apply) return run_apply(apply_o);
     if (*verify) return run_verify(verify_o);
     if (*rollback) return run_rollback(rollback_o);
+    if (*retry) return run_retry(retry_o);
     if (*sim) return run_sim(sim_o);
     if (*demo) return run_demo();
   } catch (const std::exception& e) {

@@ -109,3 +109,12 @@ TEST(artefacts_oplog, heartbeat_line) {
   EXPECT_EQ(hb.line(10, 10, 0, clock.now()), "progress: 10/10 rows, 0 failed, 0.2 rows/s, ETA 0s");
   EXPECT_EQ(hb.line(60, 100000, 0, clock.now()), "progress: 60/100000 rows, 0 failed, 1.0 rows/s, ETA 27h45m");
 }
+
+// A resumed run's heartbeat: the 700 rows its journal held are not a rate; the 60 rows it sent
+// in 60 s are 1.0 rows/s.
+TEST(OplogHeartbeat, ResumedRowsAreNotARate) {
+  fake_clock clock;
+  io::heartbeat hb(clock.now());
+  clock.advance(std::chrono::seconds(60));
+  EXPECT_EQ(hb.line(760, 1000, 0, clock.now(), 700), "progress: 760/1000 rows, 0 failed, 1.0 rows/s, ETA 4m00s");
+}

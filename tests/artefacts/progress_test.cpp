@@ -44,7 +44,7 @@ TEST(artefacts_progress, render_rate_and_eta) {
   io::progress p(true, 100, [&] { return clock.now(); }, [](std::string_view) {});
   clock.advance(5s);
   p.update(50, 3);
-  EXPECT_EQ(p.render(), "50/100 rows (50.0%)  10.0 rows/s  429s: 3  ETA 5s");
+  EXPECT_EQ(p.render(), "50/100 rows (50.0%)  10.0 rows/s  429s: 3  failed: 0  ETA 5s");
   clock.advance(30s);  // a long pause (429s) then a fast burst: the window follows the recent pace
   p.update(60, 9);
   clock.advance(1s);
@@ -86,4 +86,64 @@ TEST(artefacts_progress, disabled_prints_only_logs) {
     p.log("hello");
   }
   EXPECT_EQ(out, "hello\n");
+}
+
+// The line shows how many rows failed so far.
+TEST(ProgressLine, ShowsTheFailedCount) {
+  fake_clock clock;
+  io::progress p(true, 100, [&] { return clock.now(); }, [](std::string_view) {});
+  clock.advance(5s);
+  p.update(50, 0, 7);
+  EXPECT_NE(p.render().find("429s: 0  failed: 7  ETA"), std::string::npos) << p.render();
+}
+
+// Until the run has sent for the 10 s rate window, the ETA is the budget's: 1000 rows at 10/s
+// with a burst of 10 take 99 s, however fast the burst's first 30 rows finished.
+TEST(ProgressLine, EtaFromTheBudgetUntilARateIsMeasured) {
+  fake_clock clock;
+  io::progress p(true, 1000, [&] { return clock.now(); }, [](std::string_view) {});
+  p.set_estimate(99, 1000);
+  clock.advance(500ms);
+  p.update(30, 0);  // the burst: a measured 60 rows/s would say 16 s
+  EXPECT_NE(p.render().find("ETA 1m39s"), std::string::npos) << p.render();
+  clock.advance(4500ms);
+  p.update(60, 0);
+  EXPECT_NE(p.render().find("ETA 1m34s"), std::string::npos) << p.render();
+  // Slower than the budget (another application shares it): the estimate's share of the rows
+  // left, not a countdown to zero.
+  clock.advance(4s);
+  p.update(61, 0);
+  EXPECT_NE(p.render().find("ETA 1m33s"), std::string::npos) << p.render();
+  // Past the window, the measured pace takes over: 10 rows/s over the last 10 s.
+  for (int i = 0; i < 20; ++i) {
+    clock.advance(1s);
+    p.update(61 + static_cast<std::uint64_t>(i + 1) * 10, 0);
+  }
+  EXPECT_NE(p.render().find("10.0 rows/s"), std::string::npos) << p.render();
+  EXPECT_NE(p.render().find("ETA 1m14s"), std::string::npos) << p.render();  // 739 rows left
+}
+
+// An unlimited budget has no estimate: the measured rate gives the ETA from the start.
+TEST(ProgressLine, NoEstimateWithoutABudget) {
+  fake_clock clock;
+  io::progress p(true, 100, [&] { return clock.now(); }, [](std::string_view) {});
+  p.set_estimate(0, 100);
+  clock.advance(5s);
+  p.update(50, 0);
+  EXPECT_NE(p.render().find("ETA 5s"), std::string::npos) << p.render();
+}
+
+// A resumed run: the 700 rows its journal holds arrive at once and are not a rate; the rate
+// and ETA count the rows it sends, and the ETA the rows it still has to send.
+TEST(ProgressLine, ResumedRowsAreNotARate) {
+  fake_clock clock;
+  io::progress p(true, 1000, [&] { return clock.now(); }, [](std::string_view) {});
+  clock.advance(10ms);
+  p.update(700, 0, 0, 700);
+  for (int i = 0; i < 10; ++i) {
+    clock.advance(1s);
+    p.update(700 + static_cast<std::uint64_t>(i + 1) * 10, 0, 0, 700);
+  }
+  EXPECT_NE(p.render().find("800/1000 rows (80.0%)  10.0 rows/s"), std::string::npos) << p.render();
+  EXPECT_NE(p.render().find("ETA 20s"), std::string::npos) << p.render();
 }

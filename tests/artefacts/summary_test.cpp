@@ -133,3 +133,21 @@ TEST(artefacts_summary, json_identity_fields) {
   EXPECT_EQ(doc["exitStatus"].get_int64().value(), 1);
   EXPECT_EQ(doc["rowsTotal"].get_uint64().value(), 1u);
 }
+
+// A resumed run: the journal's rows count by outcome but not in this run's rate, latencies or
+// budget efficiency (700 carried rows in 2 s are not 350 rows/s).
+TEST(RunSummary, CarriedRowsAreNotThisRunsRate) {
+  io::run_summary s({10, 10, 100});
+  for (int i = 0; i < 700; ++i) s.add_carried(sent("A", 500));
+  for (int i = 0; i < 20; ++i) s.add(sent("A", 40));
+  s.set_elapsed(std::chrono::seconds(2));
+  EXPECT_EQ(s.rows(io::outcome::applied), 720u);
+  EXPECT_EQ(s.rows_total(), 720u);
+  EXPECT_EQ(s.rows_carried(), 700u);
+  EXPECT_DOUBLE_EQ(s.rows_per_second(), 10.0);
+  EXPECT_EQ(s.latency_samples(), 20u);
+  EXPECT_DOUBLE_EQ(s.ideal_seconds(), 1.0);  // (20 - 10) / 10
+  EXPECT_DOUBLE_EQ(s.budget_efficiency(), 0.5);
+  EXPECT_NE(s.human().find("720 rows (700 done by an earlier run) in 2.0 s (10.0 rows/s)"), std::string::npos)
+      << s.human();
+}

@@ -13,7 +13,7 @@ using relicense::test::run_relicense;
 using relicense::test::temp_dir;
 
 namespace {
-const char* const subcommands[] = {"plan", "apply", "verify", "rollback", "sim", "demo"};
+const char* const subcommands[] = {"plan", "apply", "verify", "rollback", "retry", "sim", "demo"};
 const std::string one_row = "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n";
 } // namespace
 
@@ -116,4 +116,18 @@ TEST(cli_contract, report_format_from_name) {
   EXPECT_EQ(r.exit_code, 2);
   r = with({"--report", (dir.path() / "out.csv").string(), "--report-format", "xml"});
   EXPECT_EQ(r.exit_code, 2);
+}
+
+// retry is a command: in --help, with its own --help taking apply's options (--yes included),
+// and a missing REPORT is a usage error.
+TEST(CliContract, RetryIsACommand) {
+  auto r = run_relicense({"--help"});
+  EXPECT_NE(r.out.find("\n  retry "), std::string::npos) << r.out;
+  r = run_relicense({"retry", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* option : {"REPORT", "--report", "--journal", "--resume", "--mode", "--rate", "--yes", "--dry-run"})
+    EXPECT_NE(r.out.find(option), std::string::npos) << option;
+  EXPECT_EQ(run_relicense({"retry"}).exit_code, 2);
+  r = run_relicense({"apply", "--help"});
+  EXPECT_NE(r.out.find("--yes"), std::string::npos) << r.out;
 }

@@ -74,9 +74,11 @@ bool heartbeat::due(time_point now) noexcept {
   return true;
 }
 
-std::string heartbeat::line(std::uint64_t done, std::uint64_t total, std::uint64_t failed, time_point now) const {
+std::string heartbeat::line(std::uint64_t done, std::uint64_t total, std::uint64_t failed, time_point now,
+                            std::uint64_t carried) const {
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  const double sent = static_cast<double>(done > carried ? done - carried : 0);
+  const double rate = elapsed > 0 ? sent / elapsed : 0;
   std::string eta = "unknown";
   if (done >= total) {
     eta = "0s";

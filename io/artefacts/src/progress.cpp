@@ -1,6 +1,7 @@
 // Progress line: "\r" + erase-line redraws, rate-limited, over a 10 s sliding window.
 #include "relicense/io/progress.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <unistd.h>
@@ -71,14 +72,35 @@ std::string progress::render() const {
   return render_locked();
 }
 
+void progress::set_estimate(double seconds, std::uint64_t rows) {
+  std::lock_guard lock(mutex_);
+  estimate_s_ = seconds > 0 && rows > 0 ? seconds : 0;
+  estimate_rows_ = rows;
+}
+
 std::string progress::render_locked() const {
   const double rate = rate_locked();
-  char buf[160];
+  char buf[192];
   const double pct = total_ ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 100.0;
-  const double eta = rate > 0 ? static_cast<double>(total_ > done_ ? total_ - done_ : 0) / rate : -1;
-  std::snprintf(buf, sizeof buf, "%llu/%llu rows (%.1f%%)  %.1f rows/s  429s: %llu  ETA %s",
+  const std::uint64_t sent = done_ > carried_ ? done_ - carried_ : 0;
+  double eta = -1;
+  if (estimate_s_ > 0) {
+    const double left = static_cast<double>(estimate_rows_ > sent ? estimate_rows_ - sent : 0);
+    const double elapsed = std::chrono::duration<double>(now_() - start_).count();
+    if (elapsed < std::chrono::duration<double>(rate_window).count() || rate <= 0) {
+      // The budget's time still to go: what is left of the estimate, or the estimate's share of
+      // the rows left when the run is slower than the budget (other applications' calls).
+      eta = std::max(estimate_s_ - elapsed, estimate_s_ * left / static_cast<double>(estimate_rows_));
+    } else {
+      eta = left / rate;
+    }
+  } else if (rate > 0) {
+    eta = static_cast<double>(total_ > done_ ? total_ - done_ : 0) / rate;
+  }
+  std::snprintf(buf, sizeof buf, "%llu/%llu rows (%.1f%%)  %.1f rows/s  429s: %llu  failed: %llu  ETA %s",
                 static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_), pct, rate,
-                static_cast<unsigned long long>(http_429_), format_eta(done_ >= total_ ? 0 : eta).c_str());
+                static_cast<unsigned long long>(http_429_), static_cast<unsigned long long>(failed_),
+                format_eta(done_ >= total_ ? 0 : eta).c_str());
   return buf;
 }
 
@@ -89,13 +111,15 @@ void progress::draw_locked() {
   last_draw_ = now_();
 }
 
-void progress::update(std::uint64_t done, std::uint64_t http_429) {
+void progress::update(std::uint64_t done, std::uint64_t http_429, std::uint64_t failed, std::uint64_t carried) {
   std::lock_guard lock(mutex_);
   done_ = done;
   http_429_ = http_429;
+  failed_ = failed;
+  carried_ = carried;
   if (!enabled_ || finished_) return;
   const auto now = now_();
-  window_.emplace_back(now, done);
+  window_.emplace_back(now, done > carried ? done - carried : 0);
   while (window_.size() > 2 && now - window_[1].first >= rate_window) window_.pop_front();
   if (ever_drawn_ && now - last_draw_ < min_interval_ && done < total_) return;
   draw_locked();

@@ -40,6 +40,12 @@ void run_summary::add(const row_result& r) {
   }
 }
 
+void run_summary::add_carried(const row_result& r) {
+  ++by_outcome_[static_cast<std::size_t>(r.result)];
+  ++carried_;
+  if (r.result == outcome::applied || r.result == outcome::unchanged || r.result == outcome::failed) ++carried_final_;
+}
+
 std::uint64_t run_summary::rows_total() const noexcept {
   std::uint64_t n = 0;
   for (auto v : by_outcome_) n += v;
@@ -54,8 +60,8 @@ std::uint64_t run_summary::retries_total() const noexcept {
 
 double run_summary::rows_per_second() const noexcept {
   if (elapsed_s_ <= 0) return 0;
-  return static_cast<double>(rows(outcome::applied) + rows(outcome::unchanged) + rows(outcome::failed)) /
-         elapsed_s_;
+  const std::uint64_t final = rows(outcome::applied) + rows(outcome::unchanged) + rows(outcome::failed);
+  return static_cast<double>(final > carried_final_ ? final - carried_final_ : 0) / elapsed_s_;
 }
 
 double run_summary::latency_ms(double q) const {
@@ -87,7 +93,9 @@ double run_summary::budget_efficiency() const noexcept {
 }
 
 std::string run_summary::human() const {
-  std::string s = "relicense: " + std::to_string(rows_total()) + " rows in " + fmt("%.1f", elapsed_s_) +
+  std::string s = "relicense: " + std::to_string(rows_total()) + " rows" +
+                  (carried_ ? " (" + std::to_string(carried_) + " done by an earlier run)" : std::string()) +
+                  " in " + fmt("%.1f", elapsed_s_) +
                   " s (" + fmt("%.1f", rows_per_second()) + " rows/s):";
   bool first = true;
   for (outcome o : all_outcomes) {

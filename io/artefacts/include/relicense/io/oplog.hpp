@@ -53,8 +53,10 @@ public:
 
   /// True (and restarts the interval) when `every` has passed since the last heartbeat.
   bool due(time_point now) noexcept;
-  /// "progress: 120/1000 rows, 3 failed, 2.0 rows/s, ETA 7m20s" at `now`.
-  std::string line(std::uint64_t done, std::uint64_t total, std::uint64_t failed, time_point now) const;
+  /// "progress: 120/1000 rows, 3 failed, 2.0 rows/s, ETA 7m20s" at `now`. `carried`: rows among
+  /// `done` a resumed run took from its journal, left out of the rate.
+  std::string line(std::uint64_t done, std::uint64_t total, std::uint64_t failed, time_point now,
+                   std::uint64_t carried = 0) const;
 
 private:
   time_point start_;

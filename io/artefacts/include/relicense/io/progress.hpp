@@ -1,4 +1,7 @@
-// A one-line progress display on stderr for interactive runs: rows done/total, rate, 429s, ETA.
+// A one-line progress display on stderr for interactive runs: rows done/total, rate, 429s, failed
+// rows, ETA. The rate counts only rows this run sent (not those a resumed run takes from its
+// journal); until the run has been sending for the rate window, the ETA comes from the budget
+// estimate, since the first seconds' burst makes any measured rate several times too fast.
 // Redrawn at most every `min_interval` (clock injected, so the rate limit is testable); log()
 // clears the line, prints the message and redraws, so log lines never tear it. Thread-safe: a
 // logger on another thread may call log() while the runner calls update().
@@ -37,7 +40,12 @@ public:
 
   bool enabled() const noexcept { return enabled_; }
   /// New counts; redraws if the last draw is at least min_interval old (or this is the last row).
-  void update(std::uint64_t done, std::uint64_t http_429);
+  /// `failed`: rows among `done` that failed; `carried`: rows among `done` a resumed run took
+  /// from its journal without sending them (left out of the rate).
+  void update(std::uint64_t done, std::uint64_t http_429, std::uint64_t failed = 0, std::uint64_t carried = 0);
+  /// The budget's estimate of how long sending `rows` rows takes (plan/estimate.hpp), the ETA
+  /// until a rate is measured. `seconds` <= 0 (an unlimited budget) leaves the measured rate.
+  void set_estimate(double seconds, std::uint64_t rows);
   /// Prints `line` (a line break is added) without tearing the progress line.
   void log(std::string_view line);
   /// Draws the final state and ends the line. Idempotent.
@@ -60,13 +68,17 @@ private:
   std::chrono::milliseconds min_interval_;
   std::uint64_t done_ = 0;
   std::uint64_t http_429_ = 0;
+  std::uint64_t failed_ = 0;
+  std::uint64_t carried_ = 0;
+  double estimate_s_ = 0;          ///< 0: no budget estimate
+  std::uint64_t estimate_rows_ = 0;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_{};
   bool drawn_ = false;       ///< a progress line is on screen
   bool ever_drawn_ = false;
   bool finished_ = false;
   std::uint64_t draws_ = 0;
-  /// (time, done) samples of the last ~10 s: the rate (and ETA) follows the current pace, not the
+  /// (time, rows sent and done) samples of the last ~10 s: the rate (and ETA) follows the current pace, not the
   /// average since a start that may have included a long 429 pause.
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> window_;
 };

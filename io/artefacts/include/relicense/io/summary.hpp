@@ -44,6 +44,11 @@ public:
 
   /// One finished row.
   void add(const row_result& r);
+  /// A row a resumed run took from its journal: counted by outcome, but not in the rate, the
+  /// latencies or the budget's ideal time, which are this run's (its requests and elapsed time).
+  void add_carried(const row_result& r);
+  /// Rows added with add_carried.
+  std::uint64_t rows_carried() const noexcept { return carried_; }
   /// Every HTTP request sent (GETs, retries and errors included: they all cost budget).
   void count_request(std::uint64_t n = 1) noexcept { requests_ += n; }
   /// A 429 answer.
@@ -63,7 +68,8 @@ public:
   std::uint64_t retries(retry_cause c) const noexcept { return retries_[static_cast<std::size_t>(c)]; }
   std::uint64_t retries_total() const noexcept;
   double elapsed_seconds() const noexcept { return elapsed_s_; }
-  /// Rows that reached a final answer (applied + unchanged + failed) per second of elapsed time.
+  /// Rows this run brought to a final answer (applied + unchanged + failed, carried rows left
+  /// out) per second of elapsed time.
   double rows_per_second() const noexcept;
   /// Latency (ms) of the last request of the rows that sent one; nearest-rank percentile,
   /// q in [0, 1]; 0 when no row sent a request.
@@ -95,6 +101,8 @@ private:
   std::uint64_t requests_ = 0;
   std::uint64_t http_429_ = 0;
   double elapsed_s_ = 0;
+  std::uint64_t carried_ = 0;
+  std::uint64_t carried_final_ = 0;  ///< carried rows that are applied, unchanged or failed
   mutable std::vector<double> latencies_;
   mutable bool sorted_ = true;
   double latency_sum_ms_ = 0;
