@@ -7,6 +7,7 @@
 #include "relicense/engine/runner.hpp"
 #include "relicense/plan/plan.hpp"
 #include "relicense/sim/server.hpp"
+#include "relicense/test/twin.hpp"
 #include "relicense/test/twin_plan.hpp"
 
 #include <gtest/gtest.h>
@@ -81,17 +82,6 @@ inline void expect_state_matches(const sim::server& twin, const plan::plan& p,
       EXPECT_EQ(actual.value_or("null"), r.serial) << r.license_id;
     }
   }
-}
-
-/// The twin's settings for an end-to-end test: `orgs` orgs of `licenses` licenses generated from
-/// `seed`, no budget unless a test sets one.
-inline sim::sim_config twin_config(unsigned orgs, unsigned licenses, std::uint64_t seed) {
-  sim::sim_config c;
-  c.orgs = orgs;
-  c.licenses_per_org = licenses;
-  c.rate = 0;
-  c.seed = seed;
-  return c;
 }
 
 /// An end-to-end test of the engine against the twin. start() brings up a twin, plans the first
