@@ -8,6 +8,7 @@
 #include "relicense/sim/server.hpp"
 #include "relicense/test/child.hpp"
 #include "relicense/test/temp_dir.hpp"
+#include "relicense/test/twin.hpp"
 #include "relicense/test/twin_csv.hpp"
 
 #include <gtest/gtest.h>
@@ -108,6 +109,34 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   }
   return out;
 }
+
+/// A fault-suite test of the binary against the twin. start_moving() starts the twin and writes
+/// in.csv moving the first `per_org` licenses of each org (`wanted` says where each goes);
+/// `report` and `journal` are the run's report.csv and run.journal in the test's directory.
+class fault_test : public relicense::test::twin_cli_test {
+protected:
+  std::filesystem::path start_moving(const sim::sim_config& cfg, std::size_t per_org) {
+    start(cfg);
+    wanted.clear();
+    return dir.write("in.csv", moving_csv(twin(), per_org, wanted));
+  }
+
+  /// Runs `relicense apply <csv> --base-url <the twin> --progress off` and `options` to the end
+  /// (bounded), with the twin's key.
+  child_result run_apply(const std::filesystem::path& csv, const std::vector<std::string>& options) {
+    return run(apply_args(csv, options), twin().api_key(), dir.path());
+  }
+
+  wanted_map wanted;
+  const std::filesystem::path report = file("report.csv");
+  const std::filesystem::path journal = file("run.journal");
+};
+
+/// A fault_test over the apply modes, "put" and "batch".
+class mode_test : public fault_test, public ::testing::WithParamInterface<std::string> {
+protected:
+  bool batch() const { return GetParam() == "batch"; }
+};
 
 /// "put" and "batch", for TEST_P over the apply modes.
 inline std::string mode_name(const ::testing::TestParamInfo<std::string>& i) { return i.param; }
