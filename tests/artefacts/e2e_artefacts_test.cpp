@@ -93,7 +93,7 @@ sim::sim_config twin_config(unsigned orgs, unsigned licenses) {
 // SIGKILL at several points (just after start, early, late), then --resume: the final state is
 // the requested one, every row is reported applied, and only rows in flight at a kill were sent
 // twice (at most --concurrency per kill).
-TEST(artefacts_e2e, sigkill_and_resume) {
+TEST(ArtefactsE2E, SigkillAndResume) {
   sim::server twin(twin_config(2, 40));
   twin.start();
   temp_dir dir;
@@ -142,7 +142,7 @@ TEST(artefacts_e2e, sigkill_and_resume) {
 }
 
 // Resuming a journal with another CSV is refused before anything is sent.
-TEST(artefacts_e2e, resume_with_another_csv_refused) {
+TEST(ArtefactsE2E, ResumeWithAnotherCsvRefused) {
   sim::server twin(twin_config(1, 10));
   twin.start();
   temp_dir dir;
@@ -166,7 +166,7 @@ TEST(artefacts_e2e, resume_with_another_csv_refused) {
 
 // apply (with --skip-unchanged, which learns each previous serial), rollback, apply the rollback
 // CSV: the twin is back in its original state; verify says so, and flags the moved rows before.
-TEST(artefacts_e2e, rollback_restores_original_state) {
+TEST(ArtefactsE2E, RollbackRestoresOriginalState) {
   sim::server twin(twin_config(2, 20));
   twin.start();
   const auto original = twin.state();
@@ -242,7 +242,7 @@ void scripted_api(io::test::server_session& s, std::uint16_t shard) {
 // A failed row carries the X-Request-Id of the answer that failed it and the host that gave it
 // (the shard host after a redirect), in the CSV report and in the JSON Lines report; an applied
 // row carries neither.
-TEST(artefacts_e2e, failed_row_reports_request_id_and_host) {
+TEST(ArtefactsE2E, FailedRowReportsRequestIdAndHost) {
   io::test::script_server shard([](io::test::server_session& s) { scripted_api(s, 0); });
   const std::uint16_t shard_port = shard.port();
   io::test::script_server api([shard_port](io::test::server_session& s) { scripted_api(s, shard_port); });
@@ -280,7 +280,7 @@ TEST(artefacts_e2e, failed_row_reports_request_id_and_host) {
 }
 
 // An abort's message names the request id and the host of the answer that stopped the run.
-TEST(artefacts_e2e, abort_message_names_request_id_and_host) {
+TEST(ArtefactsE2E, AbortMessageNamesRequestIdAndHost) {
   io::test::script_server api([](io::test::server_session& s) { scripted_api(s, 0); });
   temp_dir dir;
   const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L3,Q2AA-BBBB-CCCC\n");
@@ -299,7 +299,7 @@ TEST(artefacts_e2e, abort_message_names_request_id_and_host) {
 }
 
 // Batch mode: a row the API refused alone carries the request id and host of that answer.
-TEST(artefacts_e2e, batch_failed_row_reports_request_id_and_host) {
+TEST(ArtefactsE2E, BatchFailedRowReportsRequestIdAndHost) {
   io::test::script_server api([](io::test::server_session& s) { scripted_api(s, 0); });
   temp_dir dir;
   const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
@@ -320,7 +320,7 @@ TEST(artefacts_e2e, batch_failed_row_reports_request_id_and_host) {
 // --log-file and --summary of a run that meets the twin's 429s: the log has the start line
 // (version, plan fingerprint, host, mode), a pause line per 429 that paused an organization and
 // the end line; the summary has the run's identity with exit status 0; the key is in neither.
-TEST(artefacts_e2e, log_file_and_summary_identity) {
+TEST(ArtefactsE2E, LogFileAndSummaryIdentity) {
   sim::sim_config cfg = twin_config(1, 30);
   cfg.rate = 5;  // the twin's budget, well below what the run is told it may send
   cfg.burst = 2;
@@ -382,7 +382,7 @@ TEST(artefacts_e2e, log_file_and_summary_identity) {
 
 // A --log-file in a missing folder is refused before anything is sent (exit 2, naming it); one
 // that cannot be written (a full disk) stops the run before its first request (exit 3, naming it).
-TEST(artefacts_e2e, log_file_checked_before_sending) {
+TEST(ArtefactsE2E, LogFileCheckedBeforeSending) {
   sim::server twin(twin_config(1, 5));
   twin.start();
   temp_dir dir;

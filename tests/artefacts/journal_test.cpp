@@ -35,7 +35,7 @@ io::row_result make_row(std::uint32_t line, io::outcome o, unsigned status = 200
 } // namespace
 
 // Applied, unchanged and permanently failed rows are done; retryable failures, skips are not.
-TEST(artefacts_journal, done_set_and_batches_round_trip) {
+TEST(ArtefactsJournal, DoneSetAndBatchesRoundTrip) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   {
@@ -68,7 +68,7 @@ TEST(artefacts_journal, done_set_and_batches_round_trip) {
 
 // A journal cut at every byte offset of its last record loses exactly that record, and a resume
 // cuts the torn bytes off so that new records are read after the valid prefix.
-TEST(artefacts_journal, torn_last_record_at_every_offset) {
+TEST(ArtefactsJournal, TornLastRecordAtEveryOffset) {
   temp_dir dir;
   auto p = dir.path() / "full.journal";
   {
@@ -98,7 +98,7 @@ TEST(artefacts_journal, torn_last_record_at_every_offset) {
 }
 
 // A flipped byte fails the record's CRC: that record is skipped, the ones after it are kept.
-TEST(artefacts_journal, corrupt_record_fails_crc) {
+TEST(ArtefactsJournal, CorruptRecordFailsCrc) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   {
@@ -155,7 +155,7 @@ std::vector<std::uint32_t> lines_except(std::uint32_t rows, std::vector<std::uin
 // Every byte of a middle record changed in turn (one bit, the case bit, all bits, or a line
 // break put in): exactly that record is lost and reported, every other record is read, nothing
 // counts as a torn tail; a resume reports it, appends after it, and the next resume is quiet.
-TEST(artefacts_journal, every_byte_of_a_middle_record_damaged_in_turn) {
+TEST(ArtefactsJournal, EveryByteOfAMiddleRecordDamagedInTurn) {
   temp_dir dir;
   std::vector<std::size_t> starts;
   const std::uint32_t rows = 9;
@@ -205,7 +205,7 @@ TEST(artefacts_journal, every_byte_of_a_middle_record_damaged_in_turn) {
 // Damage in several places (the first row, two neighbours, a lone record, the last complete
 // record) followed by a torn tail: each damaged record is counted, every good one kept, the torn
 // tail is not counted as damage, and a resume appends after the last complete line.
-TEST(artefacts_journal, damage_in_several_places_and_a_torn_tail) {
+TEST(ArtefactsJournal, DamageInSeveralPlacesAndATornTail) {
   temp_dir dir;
   std::vector<std::size_t> starts;
   const std::uint32_t rows = 12;
@@ -236,7 +236,7 @@ TEST(artefacts_journal, damage_in_several_places_and_a_torn_tail) {
 
 // A damaged header cannot be skipped: without it the plan cannot be checked, so the journal is
 // refused and left as it is.
-TEST(artefacts_journal, damaged_header_refused) {
+TEST(ArtefactsJournal, DamagedHeaderRefused) {
   temp_dir dir;
   std::vector<std::size_t> starts;
   std::string text = applied_journal(dir.path() / "good.journal", 3, starts);
@@ -274,7 +274,7 @@ pid_t hold_journal(const std::filesystem::path& p) {
 
 // While another process holds a journal, create and resume refuse at once, naming its pid, and
 // leave the file as it is; once the holder is SIGKILLed, a resume goes ahead.
-TEST(artefacts_journal, locked_while_another_process_writes) {
+TEST(ArtefactsJournal, LockedWhileAnotherProcessWrites) {
   temp_dir dir;
   const auto p = dir.path() / "j.journal";
   const pid_t holder = hold_journal(p);
@@ -301,7 +301,7 @@ TEST(artefacts_journal, locked_while_another_process_writes) {
 }
 
 // A journal closed by its writer is free again: the next run in the same process takes it.
-TEST(artefacts_journal, lock_released_at_close) {
+TEST(ArtefactsJournal, LockReleasedAtClose) {
   temp_dir dir;
   const auto p = dir.path() / "j.journal";
   io::journal_writer::create(p, "fp").close();
@@ -315,7 +315,7 @@ TEST(artefacts_journal, lock_released_at_close) {
 }
 
 // Resuming with the journal of another plan is refused with a message naming both fingerprints.
-TEST(artefacts_journal, fingerprint_mismatch_refused) {
+TEST(ArtefactsJournal, FingerprintMismatchRefused) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   io::journal_writer::create(p, "aaaa1111").close();
@@ -334,7 +334,7 @@ TEST(artefacts_journal, fingerprint_mismatch_refused) {
 
 // A new journal never overwrites one that recorded something, but starts over one that holds
 // only a header (a run stopped before its first request); resume of a missing file starts one.
-TEST(artefacts_journal, create_refuses_existing_and_resume_starts_missing) {
+TEST(ArtefactsJournal, CreateRefusesExistingAndResumeStartsMissing) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   io::journal_writer::create(p, "fp").close();
@@ -357,7 +357,7 @@ TEST(artefacts_journal, create_refuses_existing_and_resume_starts_missing) {
 }
 
 // A file torn inside its header is restarted on resume; a file that is not a journal is refused.
-TEST(artefacts_journal, torn_header_restarts_foreign_file_refused) {
+TEST(ArtefactsJournal, TornHeaderRestartsForeignFileRefused) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   io::journal_writer::create(p, "fp").close();
@@ -376,7 +376,7 @@ TEST(artefacts_journal, torn_header_restarts_foreign_file_refused) {
 }
 
 // Each record reaches the file when appended: a SIGKILL right after loses nothing.
-TEST(artefacts_journal, sigkill_loses_no_appended_record) {
+TEST(ArtefactsJournal, SigkillLosesNoAppendedRecord) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   pid_t pid = ::fork();
@@ -396,7 +396,7 @@ TEST(artefacts_journal, sigkill_loses_no_appended_record) {
 }
 
 // Deferred mode: appends wait for flush(), which writes them all; close() writes what is left.
-TEST(artefacts_journal, deferred_mode_writes_on_flush_and_close) {
+TEST(ArtefactsJournal, DeferredModeWritesOnFlushAndClose) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   auto w = io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
@@ -417,7 +417,7 @@ TEST(artefacts_journal, deferred_mode_writes_on_flush_and_close) {
 }
 
 // Leaving deferred mode flushes; a SIGKILL after a flush loses nothing flushed.
-TEST(artefacts_journal, sigkill_after_flush_loses_nothing_flushed) {
+TEST(ArtefactsJournal, SigkillAfterFlushLosesNothingFlushed) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
   pid_t pid = ::fork();
@@ -445,7 +445,7 @@ TEST(artefacts_journal, sigkill_after_flush_loses_nothing_flushed) {
 }
 
 // Records are framed as "<crc32 hex> <json>\n" with the IEEE CRC-32 of the JSON.
-TEST(artefacts_journal, record_framing) {
+TEST(ArtefactsJournal, RecordFraming) {
   // CRC-32("123456789") = cbf43926, the standard check value.
   EXPECT_EQ(io::frame_journal_record("123456789"), "cbf43926 123456789\n");
   EXPECT_EQ(io::default_journal_path("/d/run.report-1.csv"), "/d/run.report-1.journal");
@@ -453,7 +453,7 @@ TEST(artefacts_journal, record_framing) {
 
 // The hand-written CRC-32 (slicing by 8) agrees with Boost.CRC on every length 0-300 and on
 // random bytes.
-TEST(artefacts_journal, crc32_matches_boost) {
+TEST(ArtefactsJournal, Crc32MatchesBoost) {
   std::mt19937 rng(42);
   std::string data;
   for (std::size_t n = 0; n <= 300; ++n) {
@@ -465,7 +465,7 @@ TEST(artefacts_journal, crc32_matches_boost) {
 }
 
 // Only 4xx answers other than 408 and 429 are permanent failures.
-TEST(artefacts_journal, permanent_failure_classification) {
+TEST(ArtefactsJournal, PermanentFailureClassification) {
   EXPECT_TRUE(io::is_permanent_failure(make_row(1, io::outcome::failed, 400)));
   EXPECT_TRUE(io::is_permanent_failure(make_row(1, io::outcome::failed, 404)));
   EXPECT_FALSE(io::is_permanent_failure(make_row(1, io::outcome::failed, 408)));

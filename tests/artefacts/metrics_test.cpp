@@ -40,7 +40,7 @@ ino_t inode_of(const std::filesystem::path& p) {
 } // namespace
 
 // The exposition carries the run's counters, and every sample line is `name{labels} value`.
-TEST(artefacts_metrics, exposition_content_and_syntax) {
+TEST(ArtefactsMetrics, ExpositionContentAndSyntax) {
   auto t = std::chrono::system_clock::from_time_t(1796000000);
   std::string text = io::format_metrics(sample_summary(), t, {{"shard", "2/8"}, {"job", "a\"b"}});
   EXPECT_NE(text.find("relicense_rows_total{shard=\"2/8\",job=\"a\\\"b\",outcome=\"applied\"} 1\n"), std::string::npos) << text;
@@ -69,7 +69,7 @@ TEST(artefacts_metrics, exposition_content_and_syntax) {
 
 // write_metrics replaces the file by rename (new inode, never a half-written file) and leaves no
 // temporary file behind, under a name the textfile collector (*.prom) never reads.
-TEST(artefacts_metrics, atomic_replace) {
+TEST(ArtefactsMetrics, AtomicReplace) {
   temp_dir dir;
   auto p = dir.path() / "relicense.prom";
   dir.write("relicense.prom", "old content\n");

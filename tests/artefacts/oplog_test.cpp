@@ -23,21 +23,21 @@ std::chrono::system_clock::time_point at_ms(long long ms) {
 } // namespace
 
 // Timestamps are UTC, ISO 8601, with milliseconds and a Z.
-TEST(artefacts_oplog, iso8601_utc_with_milliseconds) {
+TEST(ArtefactsOplog, Iso8601UtcWithMilliseconds) {
   EXPECT_EQ(io::iso8601_utc(at_ms(0)), "1970-01-01T00:00:00.000Z");
   // 2026-11-29T21:40:00.123Z
   EXPECT_EQ(io::iso8601_utc(at_ms(1795988400123LL)), "2026-11-29T21:40:00.123Z");
 }
 
 // A line is the timestamp, one space, the text and a newline.
-TEST(artefacts_oplog, line_format) {
+TEST(ArtefactsOplog, LineFormat) {
   EXPECT_EQ(io::oplog::format(at_ms(1500), "pause org=1 seconds=2.000"),
             "1970-01-01T00:00:01.500Z pause org=1 seconds=2.000\n");
 }
 
 // The file is opened for append: a second log on the same file keeps the first one's lines, and
 // each line carries the injected clock's time.
-TEST(artefacts_oplog, appends_with_injected_clock) {
+TEST(ArtefactsOplog, AppendsWithInjectedClock) {
   temp_dir dir;
   const auto path = dir.path() / "run.log";
   {
@@ -53,14 +53,14 @@ TEST(artefacts_oplog, appends_with_injected_clock) {
 }
 
 // No file and no stderr: the log is disabled, so callers skip formatting.
-TEST(artefacts_oplog, disabled_without_destination) {
+TEST(ArtefactsOplog, DisabledWithoutDestination) {
   io::oplog log({}, false);
   EXPECT_FALSE(log.enabled());
   log.line("nowhere");
 }
 
 // A log file that cannot be opened is an error naming the file.
-TEST(artefacts_oplog, open_error_names_file) {
+TEST(ArtefactsOplog, OpenErrorNamesFile) {
   temp_dir dir;
   const auto path = dir.path() / "missing-folder" / "run.log";
   try {
@@ -72,7 +72,7 @@ TEST(artefacts_oplog, open_error_names_file) {
 }
 
 // A write error (a full disk) throws naming the file.
-TEST(artefacts_oplog, write_error_names_file) {
+TEST(ArtefactsOplog, WriteErrorNamesFile) {
   io::oplog log("/dev/full", false);
   try {
     log.line("x");
@@ -83,7 +83,7 @@ TEST(artefacts_oplog, write_error_names_file) {
 }
 
 // The heartbeat is due 60 s after the start, then 60 s after the last one, never in between.
-TEST(artefacts_oplog, heartbeat_every_60_seconds) {
+TEST(ArtefactsOplog, HeartbeatEvery60Seconds) {
   fake_clock clock;
   io::heartbeat hb(clock.now());
   clock.advance(59s);
@@ -100,7 +100,7 @@ TEST(artefacts_oplog, heartbeat_every_60_seconds) {
 }
 
 // The heartbeat line: rows done/total, failed, rows/s since the start and the ETA at that rate.
-TEST(artefacts_oplog, heartbeat_line) {
+TEST(ArtefactsOplog, HeartbeatLine) {
   fake_clock clock;
   io::heartbeat hb(clock.now());
   clock.advance(60s);

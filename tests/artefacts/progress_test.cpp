@@ -13,7 +13,7 @@ using relicense::test::fake_clock;
 using namespace std::chrono_literals;
 
 // --quiet and --progress off win; on forces it; auto needs a terminal.
-TEST(artefacts_progress, enablement) {
+TEST(ArtefactsProgress, enablement) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   EXPECT_FALSE(io::progress_enabled("auto", false, fds[1])) << "a pipe is not a terminal";
@@ -25,7 +25,7 @@ TEST(artefacts_progress, enablement) {
 }
 
 // 1000 updates over 2 s of fake time redraw at most every 250 ms (plus the final row).
-TEST(artefacts_progress, rate_limited_redraws) {
+TEST(ArtefactsProgress, RateLimitedRedraws) {
   fake_clock clock;
   std::string out;
   io::progress p(true, 1000, [&] { return clock.now(); }, [&](std::string_view s) { out += s; });
@@ -39,7 +39,7 @@ TEST(artefacts_progress, rate_limited_redraws) {
 }
 
 // The line shows done/total, rate over the recent window, 429s and an ETA.
-TEST(artefacts_progress, render_rate_and_eta) {
+TEST(ArtefactsProgress, RenderRateAndEta) {
   fake_clock clock;
   io::progress p(true, 100, [&] { return clock.now(); }, [](std::string_view) {});
   clock.advance(5s);
@@ -56,7 +56,7 @@ TEST(artefacts_progress, render_rate_and_eta) {
 }
 
 // log() clears the progress line, prints the message on its own line, then redraws the progress.
-TEST(artefacts_progress, log_does_not_tear) {
+TEST(ArtefactsProgress, LogDoesNotTear) {
   fake_clock clock;
   std::vector<std::string> writes;
   io::progress p(true, 10, [&] { return clock.now(); }, [&](std::string_view s) { writes.emplace_back(s); });
@@ -74,7 +74,7 @@ TEST(artefacts_progress, log_does_not_tear) {
 }
 
 // Disabled progress draws nothing, and log() prints plain lines.
-TEST(artefacts_progress, disabled_prints_only_logs) {
+TEST(ArtefactsProgress, DisabledPrintsOnlyLogs) {
   fake_clock clock;
   std::string out;
   {

@@ -108,7 +108,7 @@ void write_all_rows(const std::filesystem::path& p, const std::vector<io::row_re
 } // namespace
 
 // RFC 4180: fields with a comma, quote, CR or LF (or edge spaces) are quoted, quotes doubled.
-TEST(artefacts_report, csv_field_quoting) {
+TEST(ArtefactsReport, CsvFieldQuoting) {
   EXPECT_EQ(io::csv_field("plain"), "plain");
   EXPECT_EQ(io::csv_field(""), "");
   EXPECT_EQ(io::csv_field("a,b"), "\"a,b\"");
@@ -119,7 +119,7 @@ TEST(artefacts_report, csv_field_quoting) {
 }
 
 // The CSV report has exactly the docs/report.md header and encodes the serials as documented.
-TEST(artefacts_report, csv_header_and_serial_encoding) {
+TEST(ArtefactsReport, CsvHeaderAndSerialEncoding) {
   temp_dir dir;
   auto p = dir.path() / "r.csv";
   write_all_rows(p, tricky_rows());
@@ -135,7 +135,7 @@ TEST(artefacts_report, csv_header_and_serial_encoding) {
 }
 
 // Every row written to a CSV report reads back identical, quoting and encodings included.
-TEST(artefacts_report, csv_round_trip) {
+TEST(ArtefactsReport, CsvRoundTrip) {
   temp_dir dir;
   auto p = dir.path() / "r.csv";
   auto rows = tricky_rows();
@@ -148,7 +148,7 @@ TEST(artefacts_report, csv_round_trip) {
 
 // The CSV header is the column table's names in order, and a JSON Lines record holds the table's
 // keys in the same order.
-TEST(artefacts_report, header_and_keys_follow_the_column_table) {
+TEST(ArtefactsReport, HeaderAndKeysFollowTheColumnTable) {
   std::string names;
   for (const auto& c : io::report_columns) names += (names.empty() ? "" : ",") + std::string(c.name);
   EXPECT_EQ(names, io::report_csv_header);
@@ -164,7 +164,7 @@ TEST(artefacts_report, header_and_keys_follow_the_column_table) {
 
 // Every column of the table survives a round trip through CSV and through JSON Lines, each
 // column alone (the others at their defaults) and all of them together.
-TEST(artefacts_report, every_column_round_trips_in_both_formats) {
+TEST(ArtefactsReport, EveryColumnRoundTripsInBothFormats) {
   const io::row_result full = full_row();
   std::vector<io::row_result> rows{full};
   for (const auto& c : io::report_columns) {
@@ -195,7 +195,7 @@ TEST(artefacts_report, every_column_round_trips_in_both_formats) {
 
 // batchId, requestId and host are CSV columns too, at the end, after the columns older readers
 // find by position.
-TEST(artefacts_report, batch_id_request_id_and_host_in_csv) {
+TEST(ArtefactsReport, BatchIdRequestIdAndHostInCsv) {
   const std::string line = io::format_report_row(full_row(), io::report_format::csv);
   EXPECT_EQ(line,
             "4294967295,\"O,1\",\"L\"\"9\"\"\",Q2AB-CDEF-GHIJ,Q2ZZ-ZZZZ-ZZZZ,failed,400,7,12.125,active,"
@@ -204,7 +204,7 @@ TEST(artefacts_report, batch_id_request_id_and_host_in_csv) {
 
 // Reports written before the new columns existed still read back: CSV without them (found by
 // header name), JSON Lines without the keys.
-TEST(artefacts_report, reports_of_the_previous_format_read_back) {
+TEST(ArtefactsReport, ReportsOfThePreviousFormatReadBack) {
   temp_dir dir;
   auto csv = dir.write("old.csv", std::string(old_csv_header) +
                                       "\n2,42,L2,Q2AA-BBBB-CCCC,null,applied,200,1,12.5,active,\n"
@@ -234,7 +234,7 @@ TEST(artefacts_report, reports_of_the_previous_format_read_back) {
 }
 
 // The outcome has one spelling, which the reader parses back, and nothing else parses.
-TEST(artefacts_report, outcome_spelled_once) {
+TEST(ArtefactsReport, OutcomeSpelledOnce) {
   for (auto o : {io::outcome::applied, io::outcome::unchanged, io::outcome::failed, io::outcome::skipped,
                  io::outcome::not_attempted}) {
     io::outcome back = io::outcome::applied;
@@ -247,7 +247,7 @@ TEST(artefacts_report, outcome_spelled_once) {
 }
 
 // A .jsonl name selects JSON Lines: null = unassign / was unassigned, absent = unknown; round trip.
-TEST(artefacts_report, jsonl_format_and_round_trip) {
+TEST(ArtefactsReport, JsonlFormatAndRoundTrip) {
   temp_dir dir;
   auto p = dir.path() / "r.JSONL";
   ASSERT_EQ(io::report_format_for(p), io::report_format::jsonl);
@@ -269,7 +269,7 @@ TEST(artefacts_report, jsonl_format_and_round_trip) {
 }
 
 // Invalid UTF-8 from a server's error text is replaced, so the JSON Lines file still parses.
-TEST(artefacts_report, jsonl_invalid_utf8_still_parses) {
+TEST(ArtefactsReport, JsonlInvalidUtf8StillParses) {
   temp_dir dir;
   auto p = dir.path() / "r.jsonl";
   auto r = make_row(2, io::outcome::failed);
@@ -281,7 +281,7 @@ TEST(artefacts_report, jsonl_invalid_utf8_still_parses) {
 }
 
 // Valid UTF-8 is kept as it is, and every escape reads back: quotes, backslashes, control bytes.
-TEST(artefacts_report, jsonl_escapes_and_valid_utf8_round_trip) {
+TEST(ArtefactsReport, JsonlEscapesAndValidUtf8RoundTrip) {
   temp_dir dir;
   auto p = dir.path() / "r.jsonl";
   auto r = make_row(2, io::outcome::failed);
@@ -296,7 +296,7 @@ TEST(artefacts_report, jsonl_escapes_and_valid_utf8_round_trip) {
 }
 
 // Rows are buffered until the row count or the interval of the flush policy is reached.
-TEST(artefacts_report, flush_policy_rows_and_interval) {
+TEST(ArtefactsReport, FlushPolicyRowsAndInterval) {
   temp_dir dir;
   auto p = dir.path() / "r.csv";
   fake_clock clock;
@@ -325,7 +325,7 @@ TEST(artefacts_report, flush_policy_rows_and_interval) {
 }
 
 // A process killed with SIGKILL after flushes leaves a report of whole rows that reads back.
-TEST(artefacts_report, sigkill_leaves_readable_prefix) {
+TEST(ArtefactsReport, SigkillLeavesReadablePrefix) {
   temp_dir dir;
   auto p = dir.path() / "r.csv";
   pid_t pid = ::fork();
@@ -346,7 +346,7 @@ TEST(artefacts_report, sigkill_leaves_readable_prefix) {
 }
 
 // A report cut at any byte of its last record reads back the previous rows, never garbage.
-TEST(artefacts_report, torn_last_record_at_every_offset) {
+TEST(ArtefactsReport, TornLastRecordAtEveryOffset) {
   for (const char* name : {"r.csv", "r.jsonl"}) {
     temp_dir dir;
     auto p = dir.path() / name;
@@ -366,7 +366,7 @@ TEST(artefacts_report, torn_last_record_at_every_offset) {
 }
 
 // A malformed row in the middle is an error naming file:line; so is a file that is not a report.
-TEST(artefacts_report, malformed_report_names_file_and_line) {
+TEST(ArtefactsReport, MalformedReportNamesFileAndLine) {
   temp_dir dir;
   auto p = dir.write("bad.csv", std::string(old_csv_header) +
                                     "\n2,1,L2,S,,applied,200,1,1,active,\n3,1,L3,S,,exploded,200,1,1,active,\n");
@@ -390,7 +390,7 @@ TEST(artefacts_report, malformed_report_names_file_and_line) {
 }
 
 // The reader accepts a UTF-8 BOM, CRLF line ends, and columns in another order.
-TEST(artefacts_report, bom_crlf_and_column_order) {
+TEST(ArtefactsReport, BomCrlfAndColumnOrder) {
   temp_dir dir;
   auto p = dir.write("x.csv", "\xEF\xBB\xBFoutcome,licenseId,line,organizationId,deviceSerial,previousDeviceSerial\r\n"
                               "applied,L9,9,42,\"Q2AA-BBBB-CCCC\",null\r\n");
@@ -403,14 +403,14 @@ TEST(artefacts_report, bom_crlf_and_column_order) {
 }
 
 // The default report sits next to the CSV, named with a UTC timestamp.
-TEST(artefacts_report, default_report_path_next_to_csv) {
+TEST(ArtefactsReport, DefaultReportPathNextToCsv) {
   auto t = std::chrono::system_clock::from_time_t(1796000000);  // 2026-11-30T00:53:20Z
   EXPECT_EQ(io::default_report_path("/data/moves.csv", t), "/data/moves.report-20261130T005320Z.csv");
   EXPECT_EQ(io::default_report_path("moves.csv", t), "moves.report-20261130T005320Z.csv");
 }
 
 // verify: a license elsewhere, unassigned, missing, or in an unread org is a mismatch; others are not.
-TEST(artefacts_report, find_mismatches) {
+TEST(ArtefactsReport, FindMismatches) {
   relicense::plan::plan p;
   p.orgs = {"A", "B", "C"};
   p.rows = {{2, 0, "L1", "S1"}, {3, 0, "L2", "S2"}, {4, 1, "L3", ""},

@@ -39,7 +39,7 @@ std::vector<io::row_result> sample_rows() {
 
 // Applied rows map back to their previous serial (or to unassign); unknown ones are listed on
 // stderr and make the exit code 1; failed and unchanged rows are not touched.
-TEST(artefacts_rollback_cli, inverse_csv) {
+TEST(ArtefactsRollbackCli, InverseCsv) {
   for (const char* name : {"run.csv", "run.jsonl"}) {
     temp_dir dir;
     auto report = dir.path() / name;
@@ -62,7 +62,7 @@ TEST(artefacts_rollback_cli, inverse_csv) {
 }
 
 // When every applied row has a known previous serial, rollback exits 0.
-TEST(artefacts_rollback_cli, complete_inverse_exits_0) {
+TEST(ArtefactsRollbackCli, CompleteInverseExits0) {
   temp_dir dir;
   auto report = dir.path() / "run.csv";
   {
@@ -76,7 +76,7 @@ TEST(artefacts_rollback_cli, complete_inverse_exits_0) {
 }
 
 // A malformed report is bad input: exit 2 with file:line, and no output file.
-TEST(artefacts_rollback_cli, bad_report_exit_2_with_file_line) {
+TEST(ArtefactsRollbackCli, BadReportExit2WithFileLine) {
   temp_dir dir;
   // A report of the format before batchId, requestId and host: still read by header name.
   auto report = dir.write("bad.csv", std::string("line,organizationId,licenseId,deviceSerial,previousDeviceSerial,"

@@ -23,7 +23,7 @@ io::row_result sent(std::string org, double latency, io::outcome o = io::outcome
 } // namespace
 
 // Nearest-rank percentiles over 1..100 ms are 50, 95, 99; one sample is every percentile.
-TEST(artefacts_summary, percentiles_nearest_rank) {
+TEST(ArtefactsSummary, PercentilesNearestRank) {
   io::run_summary s;
   EXPECT_EQ(s.latency_ms(0.5), 0.0) << "no samples";
   for (int i = 100; i >= 1; --i) s.add(sent("A", i));  // reverse order: sorting is the summary's job
@@ -39,7 +39,7 @@ TEST(artefacts_summary, percentiles_nearest_rank) {
 }
 
 // Rows not sent (unchanged without a request, not attempted) are counted but are no latency sample.
-TEST(artefacts_summary, outcomes_and_counters) {
+TEST(ArtefactsSummary, OutcomesAndCounters) {
   io::run_summary s;
   s.add(sent("A", 10));
   s.add(sent("A", 20, io::outcome::failed));
@@ -66,7 +66,7 @@ TEST(artefacts_summary, outcomes_and_counters) {
 }
 
 // Ideal time is the slowest org's (n - burst) / rate, or the IP limit; efficiency = ideal / actual.
-TEST(artefacts_summary, budget_efficiency) {
+TEST(ArtefactsSummary, BudgetEfficiency) {
   io::run_summary s(io::run_budget{10, 10, 100});
   for (int i = 0; i < 110; ++i) s.add(sent("A", 1));
   for (int i = 0; i < 50; ++i) s.add(sent("B", 1));
@@ -82,7 +82,7 @@ TEST(artefacts_summary, budget_efficiency) {
 }
 
 // --summary JSON parses and carries the numbers.
-TEST(artefacts_summary, json_document) {
+TEST(ArtefactsSummary, JsonDocument) {
   temp_dir dir;
   io::run_summary s;
   for (int i = 1; i <= 10; ++i) s.add(sent("A", i));
@@ -106,7 +106,7 @@ TEST(artefacts_summary, json_document) {
 
 // The run's identity (times, version, plan, host, mode, dry run, exit status) joins the JSON
 // after the counters, which keep their names.
-TEST(artefacts_summary, json_identity_fields) {
+TEST(ArtefactsSummary, JsonIdentityFields) {
   io::run_summary s;
   s.add(sent("A", 5));
   io::run_identity id;

@@ -18,14 +18,14 @@ const std::string one_row = "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BB
 } // namespace
 
 // --version prints the program name and version and exits 0.
-TEST(cli_contract, version) {
+TEST(CliContract, version) {
   auto r = run_relicense({"--version"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("relicense "), std::string::npos);
 }
 
 // --help lists every subcommand of the contract.
-TEST(cli_contract, help_lists_subcommands) {
+TEST(CliContract, HelpListsSubcommands) {
   auto r = run_relicense({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* sub : {"plan", "apply", "verify", "rollback", "sim", "demo"})
@@ -33,7 +33,7 @@ TEST(cli_contract, help_lists_subcommands) {
 }
 
 // Each subcommand has its own --help and exits 0 with it.
-TEST(cli_contract, subcommand_help) {
+TEST(CliContract, SubcommandHelp) {
   for (const char* sub : {"plan", "apply", "verify", "rollback", "sim", "demo"}) {
     auto r = run_relicense({sub, "--help"});
     EXPECT_EQ(r.exit_code, 0) << sub;
@@ -42,7 +42,7 @@ TEST(cli_contract, subcommand_help) {
 }
 
 // No subcommand, an unknown option, or a missing required argument are usage errors: exit 2.
-TEST(cli_contract, usage_errors_exit_2) {
+TEST(CliContract, UsageErrorsExit2) {
   EXPECT_EQ(run_relicense({}).exit_code, 2);
   EXPECT_EQ(run_relicense({"apply"}).exit_code, 2);
   EXPECT_EQ(run_relicense({"plan", "x.csv", "--no-such-option"}).exit_code, 2);
@@ -50,7 +50,7 @@ TEST(cli_contract, usage_errors_exit_2) {
 }
 
 // An unknown subcommand is named, the subcommands are listed, and the exit code is 2.
-TEST(cli_contract, unknown_command) {
+TEST(CliContract, UnknownCommand) {
   auto r = run_relicense({"aply", "x.csv"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown command 'aply'"), std::string::npos) << r.err;
@@ -59,7 +59,7 @@ TEST(cli_contract, unknown_command) {
 }
 
 // --help lists every exit code with its meaning.
-TEST(cli_contract, help_lists_exit_codes) {
+TEST(CliContract, HelpListsExitCodes) {
   auto r = run_relicense({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("Exit codes:"), std::string::npos) << r.out;
@@ -69,7 +69,7 @@ TEST(cli_contract, help_lists_exit_codes) {
 }
 
 // verify refuses the options it has no use for (apply's run and output options): exit 2, named.
-TEST(cli_contract, verify_rejects_apply_options) {
+TEST(CliContract, VerifyRejectsApplyOptions) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", one_row).string();
   for (std::vector<std::string> extra : {std::vector<std::string>{"--concurrency", "4"}, {"--progress", "off"},
@@ -84,7 +84,7 @@ TEST(cli_contract, verify_rejects_apply_options) {
 }
 
 // `plan -` reads the CSV from standard input and names it <stdin> in its output and errors.
-TEST(cli_contract, plan_reads_stdin) {
+TEST(CliContract, PlanReadsStdin) {
   temp_dir dir;
   auto r = relicense::test::run_relicense_with_stdin({"plan", "-"}, dir.write("in.csv", one_row), dir.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -99,7 +99,7 @@ TEST(cli_contract, plan_reads_stdin) {
 
 // A report whose name says no format is refused before anything is read or sent, unless
 // --report-format says which; --report-format accepts only csv and jsonl.
-TEST(cli_contract, report_format_from_name) {
+TEST(CliContract, ReportFormatFromName) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", one_row).string();
   const std::vector<std::string> base{"apply", csv, "--base-url", "http://127.0.0.1:9/api/v1", "--progress", "off"};

@@ -170,7 +170,7 @@ std::vector<seen_request> record(const std::vector<std::string>& args, std::map<
 } // namespace
 
 // Our own part is relicense/<the version --version prints> and the vendor token.
-TEST(user_agent, own_part_matches_version) {
+TEST(UserAgent, OwnPartMatchesVersion) {
   EXPECT_EQ(relicense::io::user_agent(), std::string("relicense/") + relicense::io::relicense_version() +
                                              " relicense-project");
   EXPECT_EQ(relicense::io::user_agent("AcmeMigrate/2.0 Acme"),
@@ -179,7 +179,7 @@ TEST(user_agent, own_part_matches_version) {
 }
 
 // Callers of the form Name/Version Vendor pass; anything else (or a header-splitting byte) does not.
-TEST(user_agent, caller_grammar) {
+TEST(UserAgent, CallerGrammar) {
   using relicense::io::caller_problem;
   for (const char* ok : {"AcmeMigrate/2.0 Acme", "Tool/1 V", "netops/3.14.1-beta Acme-Corp", "x/v2 y"})
     EXPECT_EQ(caller_problem(ok), "") << ok;
@@ -193,12 +193,12 @@ TEST(user_agent, caller_grammar) {
 }
 
 // `--version` prints the same version the User-Agent carries.
-TEST(user_agent, version_flag_agrees) {
+TEST(UserAgent, VersionFlagAgrees) {
   EXPECT_EQ(printed_version(), relicense::io::relicense_version());
 }
 
 // Put mode sends relicense/<version> relicense-project Caller/(<--caller>) on every request.
-TEST(user_agent, put_mode_sends_caller_from_flag) {
+TEST(UserAgent, PutModeSendsCallerFromFlag) {
   const auto seen = record({"apply", "--caller", "AcmeMigrate/2.0 Acme"}, {{"RELICENSE_CALLER", ""}});
   ASSERT_FALSE(seen.empty());
   const std::string want = "relicense/" + printed_version() + " relicense-project Caller/(AcmeMigrate/2.0 Acme)";
@@ -211,7 +211,7 @@ TEST(user_agent, put_mode_sends_caller_from_flag) {
 }
 
 // Batch mode takes the caller from RELICENSE_CALLER when there is no flag.
-TEST(user_agent, batch_mode_sends_caller_from_env) {
+TEST(UserAgent, BatchModeSendsCallerFromEnv) {
   const auto seen = record({"apply", "--mode", "batch"}, {{"RELICENSE_CALLER", "NightlyJob/7 Netops"}});
   ASSERT_FALSE(seen.empty());
   bool post = false;
@@ -224,7 +224,7 @@ TEST(user_agent, batch_mode_sends_caller_from_env) {
 }
 
 // The flag wins over the environment; without either, only relicense's own part is sent.
-TEST(user_agent, flag_wins_and_default) {
+TEST(UserAgent, FlagWinsAndDefault) {
   for (const auto& r : record({"apply", "--caller", "Flag/1 F"}, {{"RELICENSE_CALLER", "Env/1 E"}}))
     EXPECT_EQ(r.user_agent, "relicense/" + printed_version() + " relicense-project Caller/(Flag/1 F)");
   for (const auto& r : record({"apply"}, {{"RELICENSE_CALLER", ""}}))
@@ -232,7 +232,7 @@ TEST(user_agent, flag_wins_and_default) {
 }
 
 // verify sends the same User-Agent.
-TEST(user_agent, verify_sends_caller) {
+TEST(UserAgent, VerifySendsCaller) {
   const auto seen = record({"verify", "--caller", "AcmeMigrate/2.0 Acme"}, {{"RELICENSE_CALLER", ""}});
   ASSERT_FALSE(seen.empty());
   for (const auto& r : seen)
@@ -240,7 +240,7 @@ TEST(user_agent, verify_sends_caller) {
 }
 
 // A malformed caller, from the flag or the environment, is exit 2 naming its source; nothing is sent.
-TEST(user_agent, bad_caller_is_exit_2_before_sending) {
+TEST(UserAgent, BadCallerIsExit2BeforeSending) {
   ua_recorder server;
   temp_dir dir;
   const auto csv = dir.write("in.csv", rows);

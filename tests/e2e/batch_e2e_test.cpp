@@ -1,8 +1,6 @@
-#include "relicense/engine/batch_runner.hpp"
-
-#include "relicense/sim/server.hpp"
-#include "relicense/test/twin_plan.hpp"
-
+// The action-batch runner end to end against the twin, in-process: batching, failing rows,
+// the running-batch limit, throttled polls, resume, dry run, co-term orgs, a bad key and
+// skip_unchanged.
 #include "e2e_support.hpp"
 
 #include <gtest/gtest.h>
@@ -16,28 +14,25 @@
 using namespace std::chrono_literals;
 namespace engine = relicense::engine;
 namespace io = relicense::io;
-namespace plan = relicense::plan;
 namespace sim = relicense::sim;
+
+using relicense::test::collecting_sink;
+using relicense::test::expect_one_result_per_row;
+using relicense::test::expect_state_matches;
 
 namespace {
 
 /// A twin without budget (unless a test sets one) that runs batches quickly.
 sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
-  sim::sim_config c;
-  c.orgs = orgs;
-  c.licenses_per_org = licenses;
-  c.rate = 0;
-  c.seed = 11;
+  auto c = relicense::test::twin_config(orgs, licenses, 11);
   c.batch_actions_per_second = 5000;
   return c;
 }
 
-using relicense::test::collecting_sink;
-using relicense::test::expect_one_result_per_row;
-using relicense::test::expect_state_matches;
-using relicense::test::make_plan;
-
-engine::run_config client_for(const sim::server& twin) { return relicense::test::client_for(twin, 5); }
+class BatchE2E : public relicense::test::twin_run_test {
+protected:
+  BatchE2E() : twin_run_test(5) {}
+};
 
 /// Polls in tens of milliseconds so the tests take well under a second each.
 engine::batch_run_options fast_batches() {
@@ -51,18 +46,13 @@ engine::batch_run_options fast_batches() {
 } // namespace
 
 // A clean run applies every row through batches of at most 100, each journaled once.
-TEST(BatchE2E, AppliesEveryRow) {
-  sim::server twin(fast_twin(2, 250));
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 250);
-  collecting_sink sink;
+TEST_F(BatchE2E, AppliesEveryRow) {
+  start(fast_twin(2, 250), 250);
   auto opts = fast_batches();
   std::vector<io::journal_batch> accepted;
   opts.on_batch_accepted = [&](const io::journal_batch& b) { accepted.push_back(b); };
-  const auto r = engine::run_batches(p, client_for(twin), opts, sink);
-  EXPECT_EQ(r.status, engine::run_status::completed);
-  expect_one_result_per_row(sink, p);
-  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  const auto r = run_batches(opts);
+  expect_all_applied(r);
   ASSERT_EQ(accepted.size(), 6u);  // 100 + 100 + 50 per org
   std::set<std::uint32_t> journaled;
   for (const auto& b : accepted) {
@@ -75,27 +65,23 @@ TEST(BatchE2E, AppliesEveryRow) {
     EXPECT_EQ(x.attempts, 1u);
     EXPECT_EQ(x.http_status, 200u);
   }
-  EXPECT_EQ(twin.stats().batch_actions_applied, p.rows.size());
+  EXPECT_EQ(twin().stats().batch_actions_applied, p.rows.size());
   EXPECT_EQ(r.counters.by_status.at(201), 6u);
-  expect_state_matches(twin, p);
 }
 
 // A serial outside the org and an unknown license fail alone with the API's error; every other
 // row of their batches is applied. Both with error hints and with plain bisection.
-TEST(BatchE2E, IsolatesFailingRows) {
+TEST_F(BatchE2E, IsolatesFailingRows) {
   for (bool hints : {true, false}) {
-    sim::server twin(fast_twin(2, 120));
-    twin.start();
-    const auto orgs = twin.orgs();
-    auto p = make_plan(orgs, 120);
+    start(fast_twin(2, 120), 120);
+    const auto orgs = twin().orgs();
     p.orgs.resize(1);
     p.rows.resize(120);  // org 0 only
     p.rows[37].serial = orgs[1].devices.front();  // a device of the other org
     p.rows[101].license_id = "no-such-license";
-    collecting_sink sink;
     auto opts = fast_batches();
     opts.batch.use_error_hints = hints;
-    const auto r = engine::run_batches(p, client_for(twin), opts, sink);
+    const auto r = run_batches(opts);
     EXPECT_EQ(r.status, engine::run_status::completed);
     expect_one_result_per_row(sink, p);
     EXPECT_EQ(sink.count(io::outcome::failed), 2u);
@@ -111,77 +97,60 @@ TEST(BatchE2E, IsolatesFailingRows) {
     EXPECT_EQ(bad_license->result, io::outcome::failed);
     EXPECT_NE(bad_license->error.find("not found"), std::string::npos) << bad_license->error;
     EXPECT_TRUE(io::is_permanent_failure(*bad_license));
-    expect_state_matches(twin, p, {p.rows[37].license_id, "no-such-license"});
-    EXPECT_EQ(twin.stats().batch_actions_applied, 118u);
+    expect_state_matches(twin(), p, {p.rows[37].license_id, "no-such-license"});
+    EXPECT_EQ(twin().stats().batch_actions_applied, 118u);
   }
 }
 
 // At most 5 batches run per org: the twin never refuses one; and a client configured above the
 // API's limit (8) hears "too many batches", waits, and still applies every row.
-TEST(BatchE2E, RunningLimit) {
+TEST_F(BatchE2E, RunningLimit) {
   for (unsigned limit : {5u, 8u}) {
     auto cfg = fast_twin(1, 400);
     cfg.batch_actions_per_second = 200;  // 20-action batches run 100 ms: several overlap
-    sim::server twin(cfg);
-    twin.start();
-    const auto p = make_plan(twin.orgs(), 400);
-    collecting_sink sink;
+    start(cfg, 400);
     auto opts = fast_batches();
     opts.batch.max_actions = 20;
     opts.batch.max_running = limit;
-    const auto r = engine::run_batches(p, client_for(twin), opts, sink);
-    EXPECT_EQ(r.status, engine::run_status::completed);
-    expect_one_result_per_row(sink, p);
-    EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+    const auto r = run_batches(opts);
+    expect_all_applied(r);
     const auto refused = r.counters.by_status.count(400) ? r.counters.by_status.at(400) : 0;
     if (limit == 5) {
       EXPECT_EQ(refused, 0u);
     } else {
       EXPECT_GT(refused, 0u);
     }
-    EXPECT_EQ(twin.stats().batch_actions_applied, p.rows.size());
-    expect_state_matches(twin, p);
+    EXPECT_EQ(twin().stats().batch_actions_applied, p.rows.size());
   }
 }
 
 // Polls answered 429 (the twin's budget with Retry-After, and injected 429s without it) are
 // waited out; every row is applied once.
-TEST(BatchE2E, ThrottledPolls) {
+TEST_F(BatchE2E, ThrottledPolls) {
   auto cfg = fast_twin(1, 200);
   cfg.rate = 10;
   cfg.burst = 2;
   cfg.ip_rate = 1000;
-  sim::server twin(cfg);
-  twin.start();
-  twin.set_faults(0, 0, 0, 0.2);
-  const auto p = make_plan(twin.orgs(), 200);
-  collecting_sink sink;
+  start(cfg, 200);
+  twin().set_faults(0, 0, 0, 0.2);
   auto opts = fast_batches();
   opts.batch.max_actions = 50;
-  auto client = client_for(twin);
   // Faster than the twin's budget, so it answers 429 with Retry-After; many attempts, since
   // throttled POSTs count against them.
   client.rate = 40;
   client.burst = 5;
   client.retry.max_attempts = 30;
-  const auto r = engine::run_batches(p, client, opts, sink);
-  EXPECT_EQ(r.status, engine::run_status::completed);
-  expect_one_result_per_row(sink, p);
-  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  const auto r = run_batches(opts);
+  expect_all_applied(r);
   EXPECT_GT(r.counters.throttled, 0u);
-  EXPECT_GT(twin.stats().rate_limited, 0u);
-  EXPECT_EQ(twin.stats().batch_actions_applied, p.rows.size());
-  expect_state_matches(twin, p);
+  EXPECT_GT(twin().stats().rate_limited, 0u);
+  EXPECT_EQ(twin().stats().batch_actions_applied, p.rows.size());
 }
 
 // Interrupted with batches in flight, a resumed run polls the journaled batches instead of
 // submitting them again, and submits only the rest.
-TEST(BatchE2E, ResumePollsSubmittedBatches) {
-  auto cfg = fast_twin(1, 300);
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 300);
-  auto client = client_for(twin);
+TEST_F(BatchE2E, ResumePollsSubmittedBatches) {
+  start(fast_twin(1, 300), 300);
   client.handle_signals = true;
   auto opts = fast_batches();
   opts.batch.first_poll = 5s;  // nothing is polled before the interrupt
@@ -216,34 +185,27 @@ TEST(BatchE2E, ResumePollsSubmittedBatches) {
   const std::size_t posts = r2.counters.by_status.count(201) ? r2.counters.by_status.at(201) : 0;
   EXPECT_EQ(posts, 3u - journal.size());
   for (const auto& x : second.results) EXPECT_FALSE(x.batch_id.empty());
-  EXPECT_EQ(twin.stats().batch_actions_applied, p.rows.size());  // nothing applied twice
-  expect_state_matches(twin, p);
+  EXPECT_EQ(twin().stats().batch_actions_applied, p.rows.size());  // nothing applied twice
+  expect_state_matches(twin(), p);
 }
 
 // A dry run sends nothing and skips every row.
-TEST(BatchE2E, DryRunSendsNothing) {
-  sim::server twin(fast_twin(1, 50));
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 50);
-  auto client = client_for(twin);
+TEST_F(BatchE2E, DryRunSendsNothing) {
+  start(fast_twin(1, 50), 50);
   client.dry_run = true;
-  collecting_sink sink;
-  const auto r = engine::run_batches(p, client, fast_batches(), sink);
+  const auto r = run_batches(fast_batches());
   EXPECT_EQ(r.status, engine::run_status::completed);
   EXPECT_EQ(sink.count(io::outcome::skipped), p.rows.size());
-  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
 }
 
 // A co-term org's rows all fail with the API's reason (its first batch says so; the rest are not
 // sent); the other org is applied.
-TEST(BatchE2E, CotermOrgCondemned) {
+TEST_F(BatchE2E, CotermOrgCondemned) {
   auto cfg = fast_twin(2, 300);
   cfg.coterm_orgs = 1;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 300);
-  collecting_sink sink;
-  const auto r = engine::run_batches(p, client_for(twin), fast_batches(), sink);
+  start(cfg, 300);
+  const auto r = run_batches(fast_batches());
   EXPECT_EQ(r.status, engine::run_status::completed);
   expect_one_result_per_row(sink, p);
   EXPECT_EQ(sink.count(io::outcome::applied), 300u);
@@ -253,37 +215,29 @@ TEST(BatchE2E, CotermOrgCondemned) {
       EXPECT_NE(x.error.find("does not support per-device licensing"), std::string::npos) << x.error;
     }
   }
-  const auto s = twin.stats();
+  const auto s = twin().stats();
   EXPECT_LE(s.by_status.count(400) ? s.by_status.at(400) : 0, 5u);  // not one call per batch
 }
 
 // A rejected key aborts the run: nothing applied, every row reported, the key never echoed.
-TEST(BatchE2E, BadKeyAborts) {
-  sim::server twin(fast_twin(1, 300));
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 300);
-  auto client = client_for(twin);
+TEST_F(BatchE2E, BadKeyAborts) {
+  start(fast_twin(1, 300), 300);
   client.api_key = "not-the-key";
-  collecting_sink sink;
-  const auto r = engine::run_batches(p, client, fast_batches(), sink);
+  const auto r = run_batches(fast_batches());
   EXPECT_EQ(r.status, engine::run_status::aborted);
   expect_one_result_per_row(sink, p);
   EXPECT_EQ(sink.count(io::outcome::applied), 0u);
   EXPECT_EQ(r.abort_reason.find("not-the-key"), std::string::npos);
-  EXPECT_EQ(twin.stats().batch_actions_applied, 0u);
+  EXPECT_EQ(twin().stats().batch_actions_applied, 0u);
 }
 
 // With skip_unchanged, rows already in place are reported unchanged and never batched.
-TEST(BatchE2E, SkipUnchanged) {
-  sim::server twin(fast_twin(1, 100));
-  twin.start();
-  auto p = make_plan(twin.orgs(), 100);
-  const auto o = twin.orgs().front();
+TEST_F(BatchE2E, SkipUnchanged) {
+  start(fast_twin(1, 100), 100);
+  const auto o = twin().orgs().front();
   for (std::size_t i = 0; i < 10; ++i) p.rows[i].serial = o.licenses[i].device_serial.value_or("");
-  auto client = client_for(twin);
   client.skip_unchanged = true;
-  collecting_sink sink;
-  const auto r = engine::run_batches(p, client, fast_batches(), sink);
+  const auto r = run_batches(fast_batches());
   EXPECT_EQ(r.status, engine::run_status::completed);
   expect_one_result_per_row(sink, p);
   std::size_t in_place = 0;  // the first 10, and any unassign of an unassigned license
@@ -292,6 +246,6 @@ TEST(BatchE2E, SkipUnchanged) {
   ASSERT_GE(in_place, 10u);
   EXPECT_EQ(sink.count(io::outcome::unchanged), in_place);
   EXPECT_EQ(sink.count(io::outcome::applied), 100u - in_place);
-  EXPECT_EQ(twin.stats().batch_actions_applied, 100u - in_place);
+  EXPECT_EQ(twin().stats().batch_actions_applied, 100u - in_place);
   for (const auto& x : sink.results) EXPECT_TRUE(x.previous_serial.has_value());
 }

@@ -1,16 +1,21 @@
-// What the engine's and the batch runner's end-to-end tests share: a sink that keeps every
-// result, and the checks that each row has one result and that the twin ends as planned.
+// What the engine's and the batch runner's end-to-end tests share: a fixture that starts the
+// twin, plans over it and points a client at it, a sink that keeps every result, and the checks
+// that each row has one result and that the twin ends as planned.
 #pragma once
 
+#include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/runner.hpp"
 #include "relicense/plan/plan.hpp"
 #include "relicense/sim/server.hpp"
+#include "relicense/test/twin.hpp"
+#include "relicense/test/twin_plan.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -78,5 +83,48 @@ inline void expect_state_matches(const sim::server& twin, const plan::plan& p,
     }
   }
 }
+
+/// An end-to-end test of the engine against the twin. start() brings up a twin, plans the first
+/// `per_org` licenses of each of its orgs into `p` (make_plan) and points `client` at it
+/// (client_for); the test adjusts `p` and `client`, runs, and checks `sink` and twin(). Calling
+/// start() again replaces the twin, the plan, the client and the results (tests that loop over a
+/// setting).
+class twin_run_test : public ::testing::Test {
+protected:
+  explicit twin_run_test(std::uint64_t client_seed) : client_seed_(client_seed) {}
+
+  void start(const sim::sim_config& cfg, std::size_t per_org) {
+    twin_.reset();
+    twin_.emplace(cfg);
+    twin_->start();
+    p = make_plan(twin_->orgs(), per_org);
+    client = client_for(*twin_, client_seed_);
+    sink.results.clear();
+    sink.stop_after = 0;
+  }
+
+  sim::server& twin() { return *twin_; }
+
+  /// Put mode.
+  engine::run_result run() { return engine::run(p, client, sink); }
+  /// Action-batch mode.
+  engine::run_result run_batches(const engine::batch_run_options& o) { return engine::run_batches(p, client, o, sink); }
+
+  /// The run completed, each row has one result and was applied, and the twin ends as planned.
+  void expect_all_applied(const engine::run_result& r) {
+    EXPECT_EQ(r.status, engine::run_status::completed);
+    expect_one_result_per_row(sink, p);
+    EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+    expect_state_matches(*twin_, p);
+  }
+
+  plan::plan p;
+  engine::run_config client;
+  collecting_sink sink;
+
+private:
+  std::uint64_t client_seed_;
+  std::optional<sim::server> twin_;
+};
 
 } // namespace relicense::test

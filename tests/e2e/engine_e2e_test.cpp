@@ -1,209 +1,160 @@
-#include "relicense/engine/runner.hpp"
-
-#include "relicense/sim/server.hpp"
-#include "relicense/test/twin_plan.hpp"
-
+// The put runner end to end against the twin, in-process: faults, budgets, redirects, TLS,
+// aborts, stops, --skip-unchanged, --dry-run and inventory reads.
 #include "e2e_support.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
-#include <set>
+#include <stdexcept>
 #include <string>
-#include <vector>
 
 using namespace std::chrono_literals;
 namespace engine = relicense::engine;
 namespace io = relicense::io;
-namespace plan = relicense::plan;
 namespace sim = relicense::sim;
-
-namespace {
-
-/// A twin on a free port with a fast budget (or none) and no latency.
-sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
-  sim::sim_config c;
-  c.orgs = orgs;
-  c.licenses_per_org = licenses;
-  c.rate = 0;  // budget off unless a test sets one
-  c.seed = 7;
-  return c;
-}
 
 using relicense::test::collecting_sink;
 using relicense::test::expect_one_result_per_row;
 using relicense::test::expect_state_matches;
-using relicense::test::make_plan;
 
-engine::run_config client_for(const sim::server& twin) { return relicense::test::client_for(twin, 99); }
+namespace {
+
+/// A twin on a free port with a fast budget (or none) and no latency.
+sim::sim_config fast_twin(unsigned orgs, unsigned licenses) { return relicense::test::twin_config(orgs, licenses, 7); }
+
+class EngineE2E : public relicense::test::twin_run_test {
+protected:
+  EngineE2E() : twin_run_test(99) {}
+};
 
 } // namespace
 
 // A clean run applies every row, with one request per row, and the twin ends as planned.
-TEST(EngineE2E, AppliesEveryRow) {
-  sim::server twin(fast_twin(2, 150));
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 150);
-  collecting_sink sink;
-  const auto r = engine::run(p, client_for(twin), sink);
-  EXPECT_EQ(r.status, engine::run_status::completed);
-  expect_one_result_per_row(sink, p);
-  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+TEST_F(EngineE2E, AppliesEveryRow) {
+  start(fast_twin(2, 150), 150);
+  const auto r = run();
+  expect_all_applied(r);
   EXPECT_EQ(r.counters.puts, p.rows.size());
   for (const auto& x : sink.results) {
     EXPECT_EQ(x.attempts, 1u);
     EXPECT_EQ(x.http_status, 200u);
     EXPECT_FALSE(x.state.empty());
   }
-  expect_state_matches(twin, p);
 }
 
 // 5xx answers are retried until the row is applied.
-TEST(EngineE2E, RetriesServerErrors) {
+TEST_F(EngineE2E, RetriesServerErrors) {
   auto cfg = fast_twin(1, 200);
   cfg.fault_5xx = 0.2;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 200);
-  auto c = client_for(twin);
-  c.retry.max_attempts = 12;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
-  EXPECT_EQ(r.status, engine::run_status::completed);
-  expect_one_result_per_row(sink, p);
-  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  start(cfg, 200);
+  client.retry.max_attempts = 12;
+  const auto r = run();
+  expect_all_applied(r);
   EXPECT_GT(r.counters.retries[static_cast<std::size_t>(engine::retry_cause::server_error)], 0u);
-  EXPECT_GT(twin.stats().fault_5xx + twin.stats().fault_5xx_applied, 0u);
-  expect_state_matches(twin, p);
+  EXPECT_GT(twin().stats().fault_5xx + twin().stats().fault_5xx_applied, 0u);
 }
 
 // Connections closed without an answer are retried until the row is applied.
-TEST(EngineE2E, RetriesDroppedConnections) {
+TEST_F(EngineE2E, RetriesDroppedConnections) {
   auto cfg = fast_twin(1, 150);
   cfg.fault_drop = 0.2;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 150);
-  auto c = client_for(twin);
-  c.retry.max_attempts = 12;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
-  EXPECT_EQ(r.status, engine::run_status::completed);
-  expect_one_result_per_row(sink, p);
-  EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
+  start(cfg, 150);
+  client.retry.max_attempts = 12;
+  const auto r = run();
+  expect_all_applied(r);
   const auto& k = r.counters.retries;
   EXPECT_GT(k[static_cast<std::size_t>(engine::retry_cause::reset)] +
                 k[static_cast<std::size_t>(engine::retry_cause::truncated)],
             0u);
-  expect_state_matches(twin, p);
 }
 
 // A response slower than --timeout is abandoned and the row retried.
-TEST(EngineE2E, RetriesTimeouts) {
+TEST_F(EngineE2E, RetriesTimeouts) {
   auto cfg = fast_twin(1, 40);
   cfg.fault_slow = 0.1;
   cfg.slow_delay = 3s;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 40);
-  auto c = client_for(twin);
-  c.client.timeout = 300ms;
-  c.retry.max_attempts = 10;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  start(cfg, 40);
+  client.client.timeout = 300ms;
+  client.retry.max_attempts = 10;
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::completed);
   expect_one_result_per_row(sink, p);
   EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
   EXPECT_GT(r.counters.retries[static_cast<std::size_t>(engine::retry_cause::timeout)], 0u);
-  twin.stop();
+  twin().stop();
 }
 
 // 429s without Retry-After are retried with backoff.
-TEST(EngineE2E, RetriesThrottlingWithoutRetryAfter) {
+TEST_F(EngineE2E, RetriesThrottlingWithoutRetryAfter) {
   auto cfg = fast_twin(1, 150);
   cfg.fault_429 = 0.2;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 150);
-  auto c = client_for(twin);
-  c.retry.max_attempts = 12;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  start(cfg, 150);
+  client.retry.max_attempts = 12;
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::completed);
   EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
   EXPECT_GT(r.counters.retries[static_cast<std::size_t>(engine::retry_cause::throttled_ip)], 0u);
-  EXPECT_EQ(r.counters.throttled, twin.stats().fault_429);
-  expect_state_matches(twin, p);
+  EXPECT_EQ(r.counters.throttled, twin().stats().fault_429);
+  expect_state_matches(twin(), p);
 }
 
 // A client that believes in a bigger burst than the org has gets 429s with Retry-After once:
 // the org's bucket is paused for every worker, so the twin never sees more than its budget in
 // any second and the 429s stay few; the pause is honoured (the run lasts at least Retry-After).
-TEST(EngineE2E, RetryAfterPausesOrgWithoutStampede) {
+TEST_F(EngineE2E, RetryAfterPausesOrgWithoutStampede) {
   auto cfg = fast_twin(1, 70);
   cfg.rate = 50;
   cfg.burst = 5;
   cfg.ip_rate = 10000;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 70);
-  auto c = client_for(twin);
-  c.rate = 50;
-  c.burst = 30;  // wrong on purpose: the twin allows 5
-  c.ip_rate = 10000;
-  c.concurrency = 32;
-  c.retry.max_attempts = 20;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  start(cfg, 70);
+  client.rate = 50;
+  client.burst = 30;  // wrong on purpose: the twin allows 5
+  client.ip_rate = 10000;
+  client.concurrency = 32;
+  client.retry.max_attempts = 20;
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::completed);
   EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
-  const auto st = twin.stats();
+  const auto st = twin().stats();
   EXPECT_GT(st.rate_limited, 0u);
   EXPECT_LE(st.max_org_requests_1s, 55u);  // rate + the twin's burst
   EXPECT_LT(st.rate_limited, 40u);         // the first burst's excess, not a storm
   EXPECT_GE(r.elapsed_s, 1.0);             // Retry-After: 1 s was waited
   EXPECT_GT(r.counters.retries[static_cast<std::size_t>(engine::retry_cause::throttled)], 0u);
-  expect_state_matches(twin, p);
+  expect_state_matches(twin(), p);
 }
 
 // With a correct budget the client stays inside it: no 429 at all and no 1-second window over it.
-TEST(EngineE2E, StaysInsideBudget) {
+TEST_F(EngineE2E, StaysInsideBudget) {
   auto cfg = fast_twin(1, 150);
   cfg.rate = 100;
   cfg.burst = 20;
   cfg.ip_rate = 10000;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 150);
-  auto c = client_for(twin);
-  c.rate = 100;
-  c.burst = 20;
-  c.ip_rate = 10000;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  start(cfg, 150);
+  client.rate = 100;
+  client.burst = 20;
+  client.ip_rate = 10000;
+  const auto r = run();
   EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
-  EXPECT_EQ(twin.stats().rate_limited, 0u);
-  EXPECT_LE(twin.stats().max_org_requests_1s, 120u);
+  EXPECT_EQ(twin().stats().rate_limited, 0u);
+  EXPECT_LE(twin().stats().max_org_requests_1s, 120u);
   EXPECT_EQ(r.counters.throttled, 0u);
 }
 
 // Several orgs proceed side by side: no org waits behind another's empty bucket, so each org
 // gets its share of the first half of the results.
-TEST(EngineE2E, MultiOrgFairness) {
+TEST_F(EngineE2E, MultiOrgFairness) {
   auto cfg = fast_twin(3, 90);
   cfg.rate = 100;
   cfg.burst = 10;
   cfg.ip_rate = 10000;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 90);
-  auto c = client_for(twin);
-  c.rate = 100;
-  c.burst = 10;
-  c.ip_rate = 10000;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  start(cfg, 90);
+  client.rate = 100;
+  client.burst = 10;
+  client.ip_rate = 10000;
+  const auto r = run();
   EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
   std::map<std::string, std::size_t> first_half;
   for (std::size_t i = 0; i < sink.results.size() / 2; ++i) ++first_half[sink.results[i].org_id];
@@ -215,7 +166,7 @@ TEST(EngineE2E, MultiOrgFairness) {
 // The sink is flushed in groups, never lagging by more than one result per worker: a worker
 // sends its next request only after its previous row's result was flushed, so a kill loses only
 // rows that were in flight anyway. The last results are flushed before run() returns.
-TEST(EngineE2E, SinkFlushedBeforeWorkersMoveOn) {
+TEST_F(EngineE2E, SinkFlushedBeforeWorkersMoveOn) {
   class flush_counting_sink final : public engine::result_sink {
   public:
     std::size_t results = 0, flushed = 0, flushes = 0, max_unflushed = 0;
@@ -228,13 +179,10 @@ TEST(EngineE2E, SinkFlushedBeforeWorkersMoveOn) {
       flushed = results;
     }
   };
-  sim::server twin(fast_twin(2, 400));
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 400);
-  auto c = client_for(twin);
-  c.concurrency = 16;
+  start(fast_twin(2, 400), 400);
+  client.concurrency = 16;
   flush_counting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  const auto r = engine::run(p, client, sink);
   EXPECT_EQ(r.status, engine::run_status::completed);
   EXPECT_EQ(sink.results, p.rows.size());
   EXPECT_EQ(sink.flushed, p.rows.size());
@@ -244,21 +192,18 @@ TEST(EngineE2E, SinkFlushedBeforeWorkersMoveOn) {
 }
 
 // A sink whose flush fails (a full disk under the journal) stops the run; run() rethrows.
-TEST(EngineE2E, SinkFlushFailureStopsTheRun) {
+TEST_F(EngineE2E, SinkFlushFailureStopsTheRun) {
   class failing_sink final : public engine::result_sink {
   public:
     std::size_t results = 0;
     void on_result(const io::row_result&) override { ++results; }
     void flush() override { throw std::runtime_error("disk full"); }
   };
-  sim::server twin(fast_twin(1, 500));
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 500);
-  auto c = client_for(twin);
-  c.concurrency = 4;
+  start(fast_twin(1, 500), 500);
+  client.concurrency = 4;
   failing_sink sink;
-  EXPECT_THROW(engine::run(p, c, sink), std::runtime_error);
-  EXPECT_LT(twin.stats().puts_applied, 100u);  // stopped early, not after every row
+  EXPECT_THROW(engine::run(p, client, sink), std::runtime_error);
+  EXPECT_LT(twin().stats().puts_applied, 100u);  // stopped early, not after every row
 }
 
 // Redirects to the shard listener are followed, and the shard is remembered per organization,
@@ -266,23 +211,19 @@ TEST(EngineE2E, SinkFlushFailureStopsTheRun) {
 // worker (or one for the whole run) would redirect only the first org, no memory every row. With
 // fewer workers than orgs, every org is still redirected at least once, and at most once per
 // worker (the requests already in flight when its first redirect came back).
-TEST(EngineE2E, RemembersTheShardPerOrganization) {
+TEST_F(EngineE2E, RemembersTheShardPerOrganization) {
   constexpr unsigned orgs = 10, rows_per_org = 30;
   for (unsigned workers : {1u, 3u}) {
     auto cfg = fast_twin(orgs, rows_per_org);
     cfg.redirect = true;
-    sim::server twin(cfg);
-    twin.start();
-    const auto p = make_plan(twin.orgs(), rows_per_org);
+    start(cfg, rows_per_org);
     ASSERT_EQ(p.orgs.size(), orgs);
-    auto c = client_for(twin);
-    c.concurrency = workers;
-    collecting_sink sink;
-    const auto r = engine::run(p, c, sink);
+    client.concurrency = workers;
+    const auto r = run();
     EXPECT_EQ(r.status, engine::run_status::completed) << workers;
     EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size()) << workers;
-    expect_state_matches(twin, p);
-    const auto redirected = twin.stats().redirects;  // 3xx answers of the base host
+    expect_state_matches(twin(), p);
+    const auto redirected = twin().stats().redirects;  // 3xx answers of the base host
     EXPECT_EQ(r.counters.redirects, redirected) << workers;
     if (workers == 1) {
       EXPECT_EQ(redirected, orgs) << "one redirect per org";
@@ -294,63 +235,49 @@ TEST(EngineE2E, RemembersTheShardPerOrganization) {
 }
 
 // Over TLS with the twin's CA file every row is applied.
-TEST(EngineE2E, TlsWithCaFile) {
+TEST_F(EngineE2E, TlsWithCaFile) {
   auto cfg = fast_twin(1, 60);
   cfg.tls = true;
-  sim::server twin(cfg);
-  twin.start();
-  ASSERT_EQ(twin.base_url().rfind("https://", 0), 0u);
-  const auto p = make_plan(twin.orgs(), 60);
-  collecting_sink sink;
-  const auto r = engine::run(p, client_for(twin), sink);
+  start(cfg, 60);
+  ASSERT_EQ(twin().base_url().rfind("https://", 0), 0u);
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::completed);
   EXPECT_EQ(sink.count(io::outcome::applied), p.rows.size());
-  expect_state_matches(twin, p);
+  expect_state_matches(twin(), p);
 }
 
 // Without the CA the certificate is refused: the run aborts and nothing is applied.
-TEST(EngineE2E, TlsUnknownCaAborts) {
+TEST_F(EngineE2E, TlsUnknownCaAborts) {
   auto cfg = fast_twin(1, 30);
   cfg.tls = true;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 30);
-  auto c = client_for(twin);
-  c.client.ca_file.clear();
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  start(cfg, 30);
+  client.client.ca_file.clear();
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::aborted);
   EXPECT_NE(r.abort_reason.find("TLS"), std::string::npos) << r.abort_reason;
   expect_one_result_per_row(sink, p);
   EXPECT_EQ(sink.count(io::outcome::applied), 0u);
-  EXPECT_EQ(twin.stats().puts_applied, 0u);
+  EXPECT_EQ(twin().stats().puts_applied, 0u);
 }
 
 // A certificate for another host name is refused even with the right CA.
-TEST(EngineE2E, TlsWrongHostAborts) {
+TEST_F(EngineE2E, TlsWrongHostAborts) {
   auto cfg = fast_twin(1, 30);
   cfg.tls = true;
   cfg.cert_host = "other.example";
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 30);
-  collecting_sink sink;
-  const auto r = engine::run(p, client_for(twin), sink);
+  start(cfg, 30);
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::aborted);
   EXPECT_EQ(sink.count(io::outcome::applied), 0u);
-  EXPECT_EQ(twin.stats().puts_applied, 0u);
+  EXPECT_EQ(twin().stats().puts_applied, 0u);
 }
 
 // A wrong key (401) aborts the run; rows not sent are not_attempted.
-TEST(EngineE2E, BadKeyAborts) {
-  sim::server twin(fast_twin(1, 200));
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 200);
-  auto c = client_for(twin);
-  c.api_key = "wrong";
-  c.concurrency = 4;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+TEST_F(EngineE2E, BadKeyAborts) {
+  start(fast_twin(1, 200), 200);
+  client.api_key = "wrong";
+  client.concurrency = 4;
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::aborted);
   EXPECT_NE(r.abort_reason.find("401"), std::string::npos) << r.abort_reason;
   EXPECT_EQ(r.abort_reason.find("wrong"), std::string::npos);  // the key never shows
@@ -360,18 +287,14 @@ TEST(EngineE2E, BadKeyAborts) {
 }
 
 // A co-term org fails all its rows after its first answer; the other org is applied.
-TEST(EngineE2E, CotermOrgCondemned) {
+TEST_F(EngineE2E, CotermOrgCondemned) {
   auto cfg = fast_twin(2, 100);
   cfg.coterm_orgs = 1;
-  sim::server twin(cfg);
-  twin.start();
-  const auto orgs = twin.orgs();
+  start(cfg, 100);
+  const auto orgs = twin().orgs();
   ASSERT_TRUE(orgs[1].coterm);
-  auto p = make_plan(orgs, 100);
-  auto c = client_for(twin);
-  c.concurrency = 4;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  client.concurrency = 4;
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::completed);
   expect_one_result_per_row(sink, p);
   std::size_t coterm_failed = 0, other_applied = 0;
@@ -386,17 +309,14 @@ TEST(EngineE2E, CotermOrgCondemned) {
   }
   EXPECT_EQ(coterm_failed, 100u);
   EXPECT_EQ(other_applied, 100u);
-  EXPECT_LE(twin.stats().by_status[400], 8u);  // not one request per row
+  EXPECT_LE(twin().stats().by_status[400], 8u);  // not one request per row
 }
 
 // A license unknown to the org fails with the API's error text; the rest is applied.
-TEST(EngineE2E, ApiErrorFailsRowWithText) {
-  sim::server twin(fast_twin(1, 20));
-  twin.start();
-  auto p = make_plan(twin.orgs(), 20);
+TEST_F(EngineE2E, ApiErrorFailsRowWithText) {
+  start(fast_twin(1, 20), 20);
   p.rows[3].license_id = "999999999";
-  collecting_sink sink;
-  const auto r = engine::run(p, client_for(twin), sink);
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::completed);
   EXPECT_EQ(sink.count(io::outcome::failed), 1u);
   for (const auto& x : sink.results) {
@@ -409,21 +329,17 @@ TEST(EngineE2E, ApiErrorFailsRowWithText) {
 }
 
 // Stopping (as SIGINT does) ends the run with every remaining row not_attempted.
-TEST(EngineE2E, StopLeavesRestNotAttempted) {
+TEST_F(EngineE2E, StopLeavesRestNotAttempted) {
   auto cfg = fast_twin(1, 300);
   cfg.rate = 200;
   cfg.burst = 10;
   cfg.ip_rate = 10000;
-  sim::server twin(cfg);
-  twin.start();
-  const auto p = make_plan(twin.orgs(), 300);
-  auto c = client_for(twin);
-  c.rate = 200;
-  c.burst = 10;
-  c.ip_rate = 10000;
-  collecting_sink sink;
+  start(cfg, 300);
+  client.rate = 200;
+  client.burst = 10;
+  client.ip_rate = 10000;
   sink.stop_after = 20;
-  const auto r = engine::run(p, c, sink);
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::interrupted);
   expect_one_result_per_row(sink, p);
   EXPECT_GT(sink.count(io::outcome::not_attempted), 200u);
@@ -431,11 +347,9 @@ TEST(EngineE2E, StopLeavesRestNotAttempted) {
 }
 
 // --skip-unchanged reads the inventory first and sends only the rows that change.
-TEST(EngineE2E, SkipUnchangedSendsOnlyChanges) {
-  sim::server twin(fast_twin(1, 1200));
-  twin.start();
-  const auto orgs = twin.orgs();
-  auto p = make_plan(orgs, 1200);
+TEST_F(EngineE2E, SkipUnchangedSendsOnlyChanges) {
+  start(fast_twin(1, 1200), 1200);
+  const auto orgs = twin().orgs();
   for (std::size_t i = 0; i < p.rows.size(); i += 3) {
     p.rows[i].serial = orgs[0].licenses[i].device_serial.value_or("");
   }
@@ -443,43 +357,35 @@ TEST(EngineE2E, SkipUnchangedSendsOnlyChanges) {
   for (std::size_t i = 0; i < p.rows.size(); ++i) {
     in_place += p.rows[i].serial == orgs[0].licenses[i].device_serial.value_or("");
   }
-  auto c = client_for(twin);
-  c.skip_unchanged = true;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+  client.skip_unchanged = true;
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::completed);
   expect_one_result_per_row(sink, p);
   EXPECT_EQ(sink.count(io::outcome::unchanged), in_place);
   EXPECT_EQ(r.counters.puts, p.rows.size() - in_place);
   EXPECT_GE(r.counters.gets, 2u);  // 1200 licenses: two pages of 1000
   for (const auto& x : sink.results) EXPECT_TRUE(x.previous_serial.has_value());
-  expect_state_matches(twin, p);
+  expect_state_matches(twin(), p);
 }
 
 // --dry-run sends no PUT and changes nothing.
-TEST(EngineE2E, DryRunSendsNothing) {
-  sim::server twin(fast_twin(1, 50));
-  twin.start();
-  const auto before = twin.state();
-  const auto p = make_plan(twin.orgs(), 50);
-  auto c = client_for(twin);
-  c.dry_run = true;
-  collecting_sink sink;
-  const auto r = engine::run(p, c, sink);
+TEST_F(EngineE2E, DryRunSendsNothing) {
+  start(fast_twin(1, 50), 50);
+  const auto before = twin().state();
+  client.dry_run = true;
+  const auto r = run();
   EXPECT_EQ(r.status, engine::run_status::completed);
   EXPECT_EQ(sink.count(io::outcome::skipped), p.rows.size());
   EXPECT_EQ(r.counters.requests, 0u);
-  EXPECT_EQ(twin.stats().requests, 0u);
-  EXPECT_EQ(twin.state(), before);
+  EXPECT_EQ(twin().stats().requests, 0u);
+  EXPECT_EQ(twin().state(), before);
 }
 
 // fetch_inventories reads whole orgs through the budget, for `relicense verify`.
-TEST(EngineE2E, FetchInventories) {
-  sim::server twin(fast_twin(2, 1100));
-  twin.start();
-  const auto orgs = twin.orgs();
-  const auto p = make_plan(orgs, 3);
-  const auto inv = engine::fetch_inventories(p, client_for(twin));
+TEST_F(EngineE2E, FetchInventories) {
+  start(fast_twin(2, 1100), 3);
+  const auto orgs = twin().orgs();
+  const auto inv = engine::fetch_inventories(p, client);
   EXPECT_EQ(inv.status, engine::run_status::completed);
   EXPECT_TRUE(inv.errors.empty());
   ASSERT_EQ(inv.inventories.size(), 2u);

@@ -13,45 +13,32 @@
 namespace relicense::fault_test {
 namespace {
 
-class AuthMidRun : public ::testing::TestWithParam<std::string> {};
+class AuthMidRun : public mode_test {};
 
 // The twin stops accepting the key after a part of the rows was applied; the run aborts with
 // exit 3 naming the key and the organization, no row is reported failed, and --resume with the
 // rotated key ends exact with every row reported once.
 TEST_P(AuthMidRun, RevokedKeyAbortsThenResumeWithTheNewKeyEndsExact) {
-  const bool batch = GetParam() == "batch";
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = batch ? 1000 : 100;
-  cfg.rate = 0;
-  cfg.seed = 1313;
-  cfg.batch_actions_per_second = 100;  // a batch of 100 runs ~1 s: batches are in flight at the 401
-  sim::server twin(cfg);
-  twin.start();
-
-  temp_dir dir;
-  wanted_map wanted;
-  const std::size_t per_org = cfg.licenses_per_org;
+  const bool batch = this->batch();
+  const std::size_t per_org = batch ? 1000 : 100;
   const std::size_t total = 2 * per_org;
-  const auto csv = dir.write("in.csv", moving_csv(twin, per_org, wanted));
-  const auto report = dir.path() / "report.csv";
-  const auto journal = dir.path() / "run.journal";
-  const std::vector<std::string> args = {
-      "apply", csv.string(), "--mode", GetParam(), "--base-url", twin.base_url(), "--rate", "50", "--burst", "5",
-      "--ip-rate", "1000", "--concurrency", "8", "--report", report.string(), "--journal", journal.string(),
-      "--progress", "off"};
+  auto cfg = relicense::test::twin_config(2, static_cast<unsigned>(per_org), 1313);
+  cfg.batch_actions_per_second = 100;  // a batch of 100 runs ~1 s: batches are in flight at the 401
+  const auto csv = start_moving(cfg, per_org);
+  const auto args = apply_args(csv, {"--mode", GetParam(), "--rate", "50", "--burst", "5", "--ip-rate", "1000",
+                                     "--concurrency", "8", "--report", report.string(), "--journal", journal.string()});
 
-  const std::string old_key = twin.api_key();
+  const std::string old_key = twin().api_key();
   const std::string new_key = "rotated-key-0123456789abcdef";
   child c(args, old_key, dir.path(), "first");
-  ASSERT_TRUE(wait_for_applied(c, twin, batch, batch ? 100 : 40)) << "the run ended before the key was revoked";
-  twin.set_api_key(new_key);
+  ASSERT_TRUE(wait_for_applied(c, twin(), batch, batch ? 100 : 40)) << "the run ended before the key was revoked";
+  twin().set_api_key(new_key);
   const auto r = c.wait();
   ASSERT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("401"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("MERAKI_DASHBOARD_API_KEY"), std::string::npos) << r.err;
-  const auto orgs = twin.orgs();
+  const auto orgs = twin().orgs();
   EXPECT_TRUE(r.err.find("access to organization " + orgs[0].id) != std::string::npos ||
               r.err.find("access to organization " + orgs[1].id) != std::string::npos)
       << r.err;
@@ -69,7 +56,7 @@ TEST_P(AuthMidRun, RevokedKeyAbortsThenResumeWithTheNewKeyEndsExact) {
   const auto r2 = run(a, new_key, dir.path());
   ASSERT_FALSE(r2.timed_out);
   EXPECT_EQ(r2.exit_code, 0) << r2.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
   expect_all_in_place(report, total);
   EXPECT_EQ(io::read_journal(journal).done.size(), total);
 }

@@ -18,45 +18,34 @@
 namespace relicense::fault_test {
 namespace {
 
-class Crash : public ::testing::TestWithParam<std::string> {};
+class Crash : public mode_test {};
 
 // SIGKILL after ~0%, 10%, ..., 90% of the rows were applied (seen in the twin's counters), a
 // --resume after each, then a last --resume to the end: exact final state, every row reported
 // applied exactly once, every row journaled; in put mode, duplicate applies <= kills x
 // concurrency.
 TEST_P(Crash, SigkillAtTenPointsThenResume) {
-  const bool batch = GetParam() == "batch";
+  const bool batch = this->batch();
   const std::size_t per_org = batch ? 1000 : 100;  // batch: 20 batches, more than run at once
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = static_cast<unsigned>(per_org);
-  cfg.rate = 0;  // the client's own budget paces the run (~1 s); the twin never throttles
-  cfg.seed = 909;
+  // The client's own budget paces the run (~1 s); the twin never throttles.
+  auto cfg = relicense::test::twin_config(2, static_cast<unsigned>(per_org), 909);
   cfg.batch_actions_per_second = 500;
-  sim::server twin(cfg);
-  twin.start();
-
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, per_org, wanted));
+  const auto csv = start_moving(cfg, per_org);
   const std::size_t total = 2 * per_org;
-  const auto report = dir.path() / "report.csv";
-  const auto journal = dir.path() / "run.journal";
   const unsigned concurrency = 4;
-  const std::vector<std::string> args = {
-      "apply", csv.string(), "--mode", GetParam(), "--base-url", twin.base_url(), "--rate", batch ? "20" : "100",
-      "--burst", "10", "--ip-rate", "1000", "--concurrency", std::to_string(concurrency), "--report",
-      report.string(), "--journal", journal.string(), "--progress", "off"};
+  const auto args = apply_args(csv, {"--mode", GetParam(), "--rate", batch ? "20" : "100", "--burst", "10",
+                                     "--ip-rate", "1000", "--concurrency", std::to_string(concurrency),
+                                     "--report", report.string(), "--journal", journal.string()});
 
   unsigned kills = 0;
   for (unsigned k = 0; k < 10; ++k) {
     auto a = args;
     if (std::filesystem::exists(journal)) a.push_back("--resume");
     const std::uint64_t target = k * total / 10 + 1;
-    child c(a, twin.api_key(), dir.path(), "run" + std::to_string(k));
+    child c(a, twin().api_key(), dir.path(), "run" + std::to_string(k));
     // Bounded wait for the kill point (process synchronisation, no timing assumption).
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!c.poll() && applied_so_far(twin, batch) < target && std::chrono::steady_clock::now() < deadline) {
+    while (!c.poll() && applied_so_far(twin(), batch) < target && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     if (c.kill()) ++kills;
@@ -70,13 +59,13 @@ TEST_P(Crash, SigkillAtTenPointsThenResume) {
 
   auto a = args;
   a.push_back("--resume");
-  const auto r = run(a, twin.api_key(), dir.path());
+  const auto r = run(a, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
 
-  const auto s = twin.stats();
+  const auto s = twin().stats();
   std::printf("%s: kills: %u, applied: %llu, duplicate applies: %llu\n", GetParam().c_str(), kills,
-              static_cast<unsigned long long>(applied_so_far(twin, batch)),
+              static_cast<unsigned long long>(applied_so_far(twin(), batch)),
               static_cast<unsigned long long>(s.duplicate_applies));
   if (!batch) {
     EXPECT_LE(s.duplicate_applies, std::uint64_t{kills} * concurrency) << "rows re-sent beyond those in flight";

@@ -1,21 +1,19 @@
-// Shared helpers of the fault suite: CSVs built from the twin, the expected final
-// state, and running the relicense binary as a child process with its output in files, a
-// bounded wait and its resource usage (wait4), so tests can kill it, watch its memory and scan
-// everything it wrote for the API key.
+// Shared helpers of the fault suite: CSVs built from the twin, the expected final state, and
+// runs of the relicense binary as a child process (relicense/test/child.hpp) that tests kill,
+// watch the memory of, and scan everything it wrote for the API key.
 #pragma once
 
 #include "relicense/io/journal.hpp"
 #include "relicense/io/report.hpp"
 #include "relicense/sim/server.hpp"
-#include "relicense/test/run_process.hpp"
+#include "relicense/test/child.hpp"
 #include "relicense/test/temp_dir.hpp"
+#include "relicense/test/twin.hpp"
 #include "relicense/test/twin_csv.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -25,18 +23,13 @@
 #include <thread>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
-
 namespace relicense::fault_test {
 
 namespace sim = relicense::sim;
 using relicense::test::temp_dir;
 
+using relicense::test::child;
+using relicense::test::child_result;
 using relicense::test::moving_csv;
 using relicense::test::wanted_map;
 
@@ -55,121 +48,6 @@ inline std::size_t state_mismatches(const sim::server& twin, const wanted_map& w
   }
   return bad;
 }
-
-/// What a finished child did.
-struct child_result {
-  int exit_code = -1;     ///< exit status, 128+signal when killed, -1 when it never ended
-  std::string out;        ///< its standard output
-  std::string err;        ///< its standard error
-  long max_rss_kb = 0;    ///< peak resident set (wait4 rusage)
-  bool timed_out = false; ///< it was killed for outliving the bound
-};
-
-/// A started `relicense` child whose stdout/stderr go to files in a directory.
-class child {
-public:
-  /// Starts `relicense args...` with MERAKI_DASHBOARD_API_KEY=`key` (unset when empty).
-  /// Everything the child needs is built before fork(): the twin's threads leave the child
-  /// allowed only async-signal-safe calls until execve.
-  child(const std::vector<std::string>& args, const std::string& key, const std::filesystem::path& dir,
-        const std::string& tag = "child")
-      : out_path_(dir / (tag + ".out")), err_path_(dir / (tag + ".err")) {
-    const std::string bin = relicense::test::relicense_binary();
-    const auto sanitizer_env = relicense::test::sanitizer_env();
-    std::vector<std::string> argv_s{bin};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string_view(*e).rfind("MERAKI_DASHBOARD_API_KEY=", 0) != 0) env_s.emplace_back(*e);
-    }
-    if (!key.empty()) env_s.push_back("MERAKI_DASHBOARD_API_KEY=" + key);
-    for (const auto& s : sanitizer_env) {  // replaces the inherited value of the same variable
-      const std::string name = s.substr(0, s.find('=') + 1);
-      std::erase_if(env_s, [&](const std::string& e) { return e.rfind(name, 0) == 0; });
-      env_s.push_back(s);
-    }
-    std::vector<char*> argv, envp;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    const int out_fd = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const int err_fd = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out_fd, 1);
-      ::dup2(err_fd, 2);
-      ::execve(bin.c_str(), argv.data(), envp.data());
-      ::_exit(127);
-    }
-    ::close(out_fd);
-    ::close(err_fd);
-  }
-  ~child() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  child(const child&) = delete;
-  child& operator=(const child&) = delete;
-
-  pid_t pid() const noexcept { return pid_; }
-
-  /// True once the child has ended (reaps it).
-  bool poll() {
-    if (reaped_) return true;
-    rusage ru{};
-    int status = 0;
-    if (::wait4(pid_, &status, WNOHANG, &ru) == pid_) {
-      finish(status, ru);
-      return true;
-    }
-    return false;
-  }
-
-  /// SIGKILLs the child and reaps it. Returns true if it was still running.
-  bool kill() {
-    if (poll()) return false;
-    ::kill(pid_, SIGKILL);
-    rusage ru{};
-    int status = 0;
-    ::wait4(pid_, &status, 0, &ru);
-    finish(status, ru);
-    return true;
-  }
-
-  /// Waits until the child ends, at most `bound` (then SIGKILLs it: timed_out). The poll is a
-  /// process-synchronisation wait, not a timing assumption.
-  child_result wait(std::chrono::seconds bound = std::chrono::seconds(120)) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!poll()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill();
-        result_.timed_out = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    result_.out = temp_dir::read(out_path_);
-    result_.err = temp_dir::read(err_path_);
-    relicense::test::expect_no_sanitizer_report(result_.err, "relicense (" + err_path_.filename().string() + ")");
-    return result_;
-  }
-
-private:
-  void finish(int status, const rusage& ru) {
-    reaped_ = true;
-    result_.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
-    result_.max_rss_kb = ru.ru_maxrss;
-  }
-
-  std::filesystem::path out_path_;
-  std::filesystem::path err_path_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  child_result result_;
-};
 
 /// Runs `relicense args...` to the end (bounded) and returns what it did.
 inline child_result run(const std::vector<std::string>& args, const std::string& key,
@@ -231,6 +109,34 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   }
   return out;
 }
+
+/// A fault-suite test of the binary against the twin. start_moving() starts the twin and writes
+/// in.csv moving the first `per_org` licenses of each org (`wanted` says where each goes);
+/// `report` and `journal` are the run's report.csv and run.journal in the test's directory.
+class fault_test : public relicense::test::twin_cli_test {
+protected:
+  std::filesystem::path start_moving(const sim::sim_config& cfg, std::size_t per_org) {
+    start(cfg);
+    wanted.clear();
+    return dir.write("in.csv", moving_csv(twin(), per_org, wanted));
+  }
+
+  /// Runs `relicense apply <csv> --base-url <the twin> --progress off` and `options` to the end
+  /// (bounded), with the twin's key.
+  child_result run_apply(const std::filesystem::path& csv, const std::vector<std::string>& options) {
+    return run(apply_args(csv, options), twin().api_key(), dir.path());
+  }
+
+  wanted_map wanted;
+  const std::filesystem::path report = file("report.csv");
+  const std::filesystem::path journal = file("run.journal");
+};
+
+/// A fault_test over the apply modes, "put" and "batch".
+class mode_test : public fault_test, public ::testing::WithParamInterface<std::string> {
+protected:
+  bool batch() const { return GetParam() == "batch"; }
+};
 
 /// "put" and "batch", for TEST_P over the apply modes.
 inline std::string mode_name(const ::testing::TestParamInfo<std::string>& i) { return i.param; }

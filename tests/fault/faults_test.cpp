@@ -36,7 +36,8 @@ struct fault_case {
 
 void PrintTo(const fault_case& c, std::ostream* os) { *os << c.name; }
 
-class Faults : public ::testing::TestWithParam<std::tuple<fault_case, std::string>> {};
+class Faults : public fault_test, public ::testing::WithParamInterface<std::tuple<fault_case, std::string>> {};
+class BatchFaults : public fault_test {};
 
 /// A fault probability for the mode: batch mode makes far fewer requests (a POST and a poll or
 /// two per 100 rows), so a fault alone is made likely enough to happen at all; mixed, each stays
@@ -55,10 +56,7 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
   const bool mixed = std::string(fc.name) == "all_together";
   // Batch mode: 20 batches of 100, more than the 5 per org that run at once.
   const std::size_t per_org = batch ? 1000 : 150;
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = static_cast<unsigned>(per_org);
-  cfg.seed = 808;
+  auto cfg = relicense::test::twin_config(2, static_cast<unsigned>(per_org), 808);
   // The storm: the client believes in 500/s; the twin allows far less (in batch mode, fewer than
   // the 5 POSTs an org's lanes send at once).
   cfg.rate = fc.retry_after_storm ? (batch ? 2 : 100) : 500;
@@ -71,21 +69,15 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
   cfg.slow_delay = std::chrono::milliseconds(1500);
   cfg.redirect = fc.redirect;
   cfg.batch_actions_per_second = 5000;
-  sim::server twin(cfg);
-  twin.start();
-
-  temp_dir dir;
-  wanted_map wanted;
   const std::size_t total = 2 * per_org;
-  const auto csv = dir.write("in.csv", moving_csv(twin, per_org, wanted));
-  const auto report = dir.path() / "report.csv";
+  const auto csv = start_moving(cfg, per_org);
   const std::string client_rate = "500";  // with retry_after_storm: far above the twin's budget
-  const auto r = run({"apply", csv.string(), "--mode", mode, "--base-url", twin.base_url(), "--rate", client_rate,
+  const auto r = run({"apply", csv.string(), "--mode", mode, "--base-url", twin().base_url(), "--rate", client_rate,
                       "--burst", client_rate, "--ip-rate", "5000", "--concurrency", "8", "--timeout", "0.5",
                       "--max-attempts", "30", "--report", report.string(), "--journal",
-                      (dir.path() / "run.journal").string(), "--progress", "off"},
-                     twin.api_key(), dir.path(), std::chrono::seconds(180));
-  const auto st = twin.stats();
+                      journal.string(), "--progress", "off"},
+                     twin().api_key(), dir.path(), std::chrono::seconds(180));
+  const auto st = twin().stats();
   std::printf("%s/%s: exit %d, requests %llu, 5xx %llu+%llu, drops %llu, slow %llu, 429 %llu (+%llu Retry-After), redirects %llu, duplicate applies %llu\n",
               fc.name, mode.c_str(), r.exit_code, static_cast<unsigned long long>(st.requests),
               static_cast<unsigned long long>(st.fault_5xx), static_cast<unsigned long long>(st.fault_5xx_applied),
@@ -94,11 +86,11 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
               static_cast<unsigned long long>(st.redirects), static_cast<unsigned long long>(st.duplicate_applies));
   ASSERT_FALSE(r.timed_out) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
 
   expect_all_in_place(report, total);
 
-  const auto s = twin.stats();
+  const auto s = twin().stats();
   if (batch && mixed) {
     // Few requests: each kind alone is checked by its own case; here, that faults happened.
     EXPECT_GT(s.fault_5xx + s.fault_5xx_applied + s.fault_drop + s.fault_slow + s.fault_429, 0u);
@@ -127,37 +119,28 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
 // A batch POST is not idempotent: every first POST is answered 5xx (half of them after the twin
 // accepted the batch) until one accepted batch lost its answer. The client submits those rows
 // again in a second batch; both run, and still the state ends exact, each row reported once.
-TEST(BatchFaults, LostPostAnswerMeansASecondBatchAndStillEndsExact) {
-  sim::sim_config cfg;
-  cfg.orgs = 1;
-  cfg.licenses_per_org = 300;
-  cfg.rate = 0;
-  cfg.seed = 818;
+TEST_F(BatchFaults, LostPostAnswerMeansASecondBatchAndStillEndsExact) {
+  auto cfg = relicense::test::twin_config(1, 300, 818);
   cfg.fault_5xx = 1.0;
   cfg.batch_actions_per_second = 5000;
-  sim::server twin(cfg);
-  twin.start();
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 300, wanted));
-  const auto report = dir.path() / "report.csv";
-  child c({"apply", csv.string(), "--mode", "batch", "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
-           "--max-attempts", "30", "--report", report.string(), "--journal", (dir.path() / "run.journal").string(),
+  const auto csv = start_moving(cfg, 300);
+  child c({"apply", csv.string(), "--mode", "batch", "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0",
+           "--max-attempts", "30", "--report", report.string(), "--journal", journal.string(),
            "--progress", "off"},
-          twin.api_key(), dir.path(), "batch");
+          twin().api_key(), dir.path(), "batch");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (twin.stats().fault_5xx_applied == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
+  while (twin().stats().fault_5xx_applied == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  twin.set_faults(0, 0, 0, 0);
+  twin().set_faults(0, 0, 0, 0);
   const auto r = c.wait();
   ASSERT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_GT(twin.stats().fault_5xx_applied, 0u);
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_GT(twin().stats().fault_5xx_applied, 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
   expect_all_in_place(report, 300);
   // The accepted batch whose answer was lost ran too: its licenses were applied twice.
-  EXPECT_GT(twin.stats().batch_actions_applied, 300u);
+  EXPECT_GT(twin().stats().batch_actions_applied, 300u);
 }
 
 INSTANTIATE_TEST_SUITE_P(

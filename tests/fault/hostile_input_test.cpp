@@ -48,17 +48,11 @@ long test_rss_kb() {
   return 0;
 }
 
-class HostileInput : public ::testing::Test {
+class HostileInput : public fault_test {
 protected:
   void SetUp() override {
-    sim::sim_config cfg;
-    cfg.orgs = 1;
-    cfg.licenses_per_org = 20;
-    cfg.rate = 0;
-    cfg.seed = 77;
-    twin_ = std::make_unique<sim::server>(cfg);
-    twin_->start();
-    const auto org = twin_->orgs()[0];
+    start(relicense::test::twin_config(1, 20, 77));
+    const auto org = twin().orgs()[0];
     org_ = org.id;
     for (int i = 0; i < 4; ++i) good_rows_.push_back(org.id + "," + org.licenses[i].id + "," + org.devices[0]);
   }
@@ -67,15 +61,15 @@ protected:
   /// killed at it), "<file>:<line>" in stderr, nothing sent, memory bounded.
   child_result expect_refused(const std::filesystem::path& file, unsigned line) {
     const long before_kb = test_rss_kb();
-    const auto r = run({"apply", file.string(), "--base-url", twin_->base_url(), "--rate", "0", "--ip-rate", "0",
-                        "--report", (dir_.path() / "report.csv").string(), "--progress", "off"},
-                       twin_->api_key(), dir_.path(), std::chrono::seconds(60));
+    const auto r = run({"apply", file.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0",
+                        "--report", (dir.path() / "report.csv").string(), "--progress", "off"},
+                       twin().api_key(), dir.path(), std::chrono::seconds(60));
     EXPECT_FALSE(r.timed_out) << "still reading " << file << " after 60 s";
     EXPECT_EQ(r.exit_code, 2) << r.err;
     // Line 0: any line (random input may hold line breaks before its first bad byte).
     const std::string where = file.string() + ":" + (line > 0 ? std::to_string(line) : std::string());
     EXPECT_NE(r.err.find(where), std::string::npos) << "expected '" << where << "' in: " << r.err.substr(0, 2000);
-    EXPECT_EQ(twin_->stats().requests, 0u) << "something was sent";
+    EXPECT_EQ(twin().stats().requests, 0u) << "something was sent";
     EXPECT_LT(r.max_rss_kb, refused_rss_kb + before_kb) << "the test held " << before_kb << " KiB";
     std::printf("%s: exit %d, peak RSS %ld KiB (the test held %ld KiB)\n", file.filename().c_str(), r.exit_code,
                 r.max_rss_kb, before_kb);
@@ -88,27 +82,25 @@ protected:
            good_rows_[2] + "\n" + good_rows_[3] + "\n";
   }
 
-  temp_dir dir_;
-  std::unique_ptr<sim::server> twin_;
   std::string org_;
   std::vector<std::string> good_rows_;
 };
 
 // A header without the deviceSerial column: refused, the header line named.
 TEST_F(HostileInput, MissingColumn) {
-  expect_refused(dir_.write("missing.csv", "organizationId,licenseId\n" + org_ + ",L1\n"), 1);
+  expect_refused(dir.write("missing.csv", "organizationId,licenseId\n" + org_ + ",L1\n"), 1);
 }
 
 // One license asked onto two different serials: refused, the second line named.
 TEST_F(HostileInput, ConflictingRows) {
-  const auto org = twin_->orgs()[0];
+  const auto org = twin().orgs()[0];
   const std::string conflict = org.id + "," + org.licenses[0].id + "," + org.devices[1];
-  expect_refused(dir_.write("conflict.csv", with_bad_row(conflict)), 4);
+  expect_refused(dir.write("conflict.csv", with_bad_row(conflict)), 4);
 }
 
 // A serial without the Meraki XXXX-XXXX-XXXX shape: refused at its line.
 TEST_F(HostileInput, InvalidSerial) {
-  expect_refused(dir_.write("serial.csv", with_bad_row(org_ + "," + twin_->orgs()[0].licenses[5].id + ",not-a-serial!")), 4);
+  expect_refused(dir.write("serial.csv", with_bad_row(org_ + "," + twin().orgs()[0].licenses[5].id + ",not-a-serial!")), 4);
 }
 
 // Random binary bytes after a valid header: refused, naming the file and a line.
@@ -116,27 +108,27 @@ TEST_F(HostileInput, BinaryGarbage) {
   std::mt19937 rng(4242);
   std::string junk = "organizationId,licenseId,deviceSerial\n";
   for (int i = 0; i < 64 * 1024; ++i) junk.push_back(static_cast<char>(rng() & 0xff));
-  expect_refused(dir_.write("garbage.bin", junk), 2);
+  expect_refused(dir.write("garbage.bin", junk), 2);
 }
 
 // A NUL byte inside a row: refused at that row.
 TEST_F(HostileInput, NulByte) {
-  std::string bad = org_ + "," + twin_->orgs()[0].licenses[5].id + ",Q2AA";
+  std::string bad = org_ + "," + twin().orgs()[0].licenses[5].id + ",Q2AA";
   bad.push_back('\0');
   bad += "-BBBB-CCCC";
-  expect_refused(dir_.write("nul.csv", with_bad_row(bad)), 4);
+  expect_refused(dir.write("nul.csv", with_bad_row(bad)), 4);
 }
 
 // A quote opened and never closed swallows the rest of the file: refused, the opening line named.
 TEST_F(HostileInput, UnterminatedQuote) {
-  expect_refused(dir_.write("quote.csv", with_bad_row(org_ + ",\"" + twin_->orgs()[0].licenses[5].id + ",Q2AA-BBBB-CCCC")), 4);
+  expect_refused(dir.write("quote.csv", with_bad_row(org_ + ",\"" + twin().orgs()[0].licenses[5].id + ",Q2AA-BBBB-CCCC")), 4);
 }
 
 // A single 10 MB line: refused at that line, without holding it in memory many times over.
 TEST_F(HostileInput, TenMegabyteLine) {
   // Written first: the test must not hold the 10 MB while the child runs (it would count there).
   const auto file =
-      dir_.write("long.csv", with_bad_row(org_ + "," + std::string(10 * 1024 * 1024, 'L') + ",Q2AA-BBBB-CCCC"));
+      dir.write("long.csv", with_bad_row(org_ + "," + std::string(10 * 1024 * 1024, 'L') + ",Q2AA-BBBB-CCCC"));
   const auto r = expect_refused(file, 4);
   EXPECT_NE(r.err.find("long.csv:4: the line is longer than 65536 bytes (the limit for one record)"),
             std::string::npos)
@@ -160,14 +152,14 @@ TEST_F(HostileInput, DevUrandom) {
 // A 20 MB header of commas is refused at its 257th column (it used to take 1 GB and 6 s, then
 // say "empty file").
 TEST_F(HostileInput, HeaderOfCommas) {
-  const auto file = dir_.write("commas.csv", std::string(20 * 1024 * 1024, ',') + "\n");
+  const auto file = dir.write("commas.csv", std::string(20 * 1024 * 1024, ',') + "\n");
   const auto r = expect_refused(file, 1);
   EXPECT_NE(r.err.find("commas.csv:1: the header has more than 256 columns (the limit)"), std::string::npos) << r.err;
 }
 
 // A row with thousands of fields is an error at that row; the good rows around it are not sent.
 TEST_F(HostileInput, TooManyColumns) {
-  const auto r = expect_refused(dir_.write("wide.csv", with_bad_row(good_rows_[0] + std::string(5000, ','))), 4);
+  const auto r = expect_refused(dir.write("wide.csv", with_bad_row(good_rows_[0] + std::string(5000, ','))), 4);
   EXPECT_NE(r.err.find("wide.csv:4: column 257: more than 256 fields (the limit)"), std::string::npos) << r.err;
 }
 
@@ -175,7 +167,7 @@ TEST_F(HostileInput, TooManyColumns) {
 TEST_F(HostileInput, ManyBadRows) {
   std::string text = "organizationId,licenseId,deviceSerial\n";
   for (int i = 0; i < 1000000; ++i) text += org_ + ",L" + std::to_string(i) + ",bad\n";
-  const auto file = dir_.write("bad-rows.csv", text);
+  const auto file = dir.write("bad-rows.csv", text);
   std::string().swap(text);
   const auto r = expect_refused(file, 2);
   EXPECT_NE(r.err.find("bad-rows.csv:101: stopped reading after 100 errors; the rest of the file was not checked"),
@@ -186,7 +178,7 @@ TEST_F(HostileInput, ManyBadRows) {
 
 // A named pipe (what `relicense apply <(cmd)` passes) is read like a file and applied.
 TEST_F(HostileInput, NamedPipeStillWorks) {
-  const auto fifo = dir_.path() / "rows.fifo";
+  const auto fifo = dir.path() / "rows.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::string text = "organizationId,licenseId,deviceSerial\n";
   for (const auto& row : good_rows_) text += row + "\n";
@@ -194,16 +186,16 @@ TEST_F(HostileInput, NamedPipeStillWorks) {
     std::ofstream out(fifo, std::ios::binary);
     out << text;
   });
-  const auto r = run({"plan", fifo.string()}, "", dir_.path(), std::chrono::seconds(60));
+  const auto r = run({"plan", fifo.string()}, "", dir.path(), std::chrono::seconds(60));
   writer.join();
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("unique licenses                4"), std::string::npos) << r.out;
-  EXPECT_EQ(twin_->stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
 }
 
 // 100 MB of valid rows: `relicense plan` accepts the file (exit 0), its peak memory bounded.
 TEST_F(HostileInput, HundredMegabytesOfValidRows) {
-  const auto file = dir_.path() / "big.csv";
+  const auto file = dir.path() / "big.csv";
   std::size_t rows = 0;
   {
     std::ofstream out(file, std::ios::binary);
@@ -221,14 +213,14 @@ TEST_F(HostileInput, HundredMegabytesOfValidRows) {
     }
   }
   const long before_kb = test_rss_kb();
-  const auto r = run({"plan", file.string(), "--org", org_}, "", dir_.path(), std::chrono::seconds(300));
+  const auto r = run({"plan", file.string(), "--org", org_}, "", dir.path(), std::chrono::seconds(300));
   EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
   EXPECT_NE(r.out.find(std::to_string(rows)), std::string::npos) << "row count not in: " << r.out;
   const auto size = std::filesystem::file_size(file);
   EXPECT_LT(r.max_rss_kb, valid_rss_kb(size) + before_kb) << "the test held " << before_kb << " KiB";
   std::printf("%zu rows, %ju bytes: exit %d, peak RSS %ld KiB (bound %ld KiB; the test held %ld KiB)\n", rows,
               static_cast<std::uintmax_t>(size), r.exit_code, r.max_rss_kb, valid_rss_kb(size), before_kb);
-  EXPECT_EQ(twin_->stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
 }
 
 } // namespace

@@ -14,6 +14,8 @@
 namespace relicense::fault_test {
 namespace {
 
+class JournalRuns : public fault_test {};
+
 /// Every row of the report once, all applied or unchanged; returns how many rows it has.
 std::size_t rows_reported_once(const std::filesystem::path& report) {
   const auto rows = io::read_report(report).rows;
@@ -35,25 +37,12 @@ std::size_t count(const wanted_map& wanted) {
 // A flipped byte in a middle journal record: --resume warns that one damaged record was
 // skipped, sends exactly that row again (one PUT), keeps every other row, and ends exact; the
 // next --resume neither warns again nor sends anything.
-TEST(JournalRuns, DamagedRecordCostsOnlyItsRow) {
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = 40;
-  cfg.rate = 0;
-  cfg.seed = 1313;
-  sim::server twin(cfg);
-  twin.start();
-
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 40, wanted));
+TEST_F(JournalRuns, DamagedRecordCostsOnlyItsRow) {
+  const auto csv = start_moving(relicense::test::twin_config(2, 40, 1313), 40);
   const std::size_t total = count(wanted);
-  const auto report = dir.path() / "report.csv";
-  const auto journal = dir.path() / "run.journal";
-  std::vector<std::string> args = {"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "1000",
-                                   "--burst", "100", "--ip-rate", "1000", "--report", report.string(),
-                                   "--journal", journal.string(), "--progress", "off"};
-  auto r = run(args, twin.api_key(), dir.path());
+  auto args = apply_args(csv, {"--rate", "1000", "--burst", "100", "--ip-rate", "1000", "--report", report.string(),
+                               "--journal", journal.string()});
+  auto r = run(args, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   // Damage the JSON of the record in the middle of the journal.
@@ -67,59 +56,49 @@ TEST(JournalRuns, DamagedRecordCostsOnlyItsRow) {
   dir.write("run.journal", text);
 
   args.push_back("--resume");
-  const auto before = twin.stats();
-  r = run(args, twin.api_key(), dir.path());
+  const auto before = twin().stats();
+  r = run(args, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("journal: 1 damaged record skipped; its row will be sent again"), std::string::npos) << r.err;
-  const auto after = twin.stats();
+  const auto after = twin().stats();
   EXPECT_EQ(after.requests - before.requests, 1u) << "only the lost row is sent again";
   EXPECT_EQ(after.duplicate_applies - before.duplicate_applies, 1u);
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
   EXPECT_EQ(rows_reported_once(report), total);
   EXPECT_EQ(io::read_journal(journal).done.size(), total);
 
-  r = run(args, twin.api_key(), dir.path());
+  r = run(args, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("damaged"), std::string::npos) << "reported once, not at every resume: " << r.err;
-  EXPECT_EQ(twin.stats().requests, after.requests);
+  EXPECT_EQ(twin().stats().requests, after.requests);
   EXPECT_EQ(rows_reported_once(report), total);
 }
 
 // While a slow run holds its journal and report, a second run on the same journal, or on the same
 // report with a journal of its own, exits 2 at once naming the first run's pid, sends nothing
 // and leaves no file; once the first run is SIGKILLed, --resume goes ahead and ends exact.
-TEST(JournalRuns, SecondRunOnTheSameFilesStops) {
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = 40;
-  cfg.rate = 0;
-  cfg.seed = 1414;
+TEST_F(JournalRuns, SecondRunOnTheSameFilesStops) {
+  auto cfg = relicense::test::twin_config(2, 40, 1414);
   cfg.latency = std::chrono::milliseconds(100);
-  sim::server twin(cfg);
-  twin.start();
+  const auto csv = start_moving(cfg, 40);
   sim::sim_config cfg2 = cfg;
   cfg2.latency = std::chrono::milliseconds(0);
   sim::server other(cfg2);  // the refused runs are pointed here: anything they send shows
   other.start();
 
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 40, wanted));
-  const auto report = dir.path() / "report.csv";
-  const auto journal = dir.path() / "run.journal";
   auto args = [&](const std::string& url, const std::filesystem::path& rep, const std::filesystem::path& jou) {
     return std::vector<std::string>{"apply", csv.string(), "--base-url", url, "--rate", "1000", "--burst", "100",
                                     "--ip-rate", "1000", "--concurrency", "1", "--report", rep.string(),
                                     "--journal", jou.string(), "--progress", "off"};
   };
-  child first(args(twin.base_url(), report, journal), twin.api_key(), dir.path(), "first");
+  child first(args(twin().base_url(), report, journal), twin().api_key(), dir.path(), "first");
   // Bounded wait until the first run sends (process synchronisation: its files are locked by then).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!first.poll() && twin.stats().requests == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (!first.poll() && twin().stats().requests == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   ASSERT_FALSE(first.poll()) << "the first run ended before the second could start";
-  ASSERT_GT(twin.stats().requests, 0u);
+  ASSERT_GT(twin().stats().requests, 0u);
   const std::string pid = "(pid " + std::to_string(first.pid()) + ")";
 
   auto same_journal = args(other.base_url(), dir.path() / "second.csv", journal);
@@ -138,12 +117,12 @@ TEST(JournalRuns, SecondRunOnTheSameFilesStops) {
   EXPECT_EQ(other.stats().requests, 0u) << "a refused run sent requests";
 
   ASSERT_TRUE(first.kill()) << "the first run ended before it was killed";
-  auto resume = args(twin.base_url(), report, journal);
+  auto resume = args(twin().base_url(), report, journal);
   resume.push_back("--resume");
   resume[std::find(resume.begin(), resume.end(), "--concurrency") - resume.begin() + 1] = "8";
-  r = run(resume, twin.api_key(), dir.path());
+  r = run(resume, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
   EXPECT_EQ(rows_reported_once(report), count(wanted));
 }
 

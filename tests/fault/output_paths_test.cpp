@@ -35,24 +35,16 @@ struct path_case {
 
 void PrintTo(const path_case& c, std::ostream* os) { *os << c.name; }
 
-class OutputPaths : public ::testing::TestWithParam<path_case> {};
+class OutputPaths : public fault_test, public ::testing::WithParamInterface<path_case> {};
+class OutputPathsPermissions : public fault_test {};
+class OutputPathsOtherCommands : public fault_test {};
 
 // The run stops with exit 2 before any request, names the path and the OS error, suggests no
 // --resume, and leaves the output folder exactly as it was (no report, journal or temporary file).
 TEST_P(OutputPaths, RefusedBeforeTheFirstRequestLeavingNothing) {
   const path_case& pc = GetParam();
-  sim::sim_config cfg;
-  cfg.orgs = 1;
-  cfg.licenses_per_org = 10;
-  cfg.rate = 0;
-  cfg.seed = 1515;
-  sim::server twin(cfg);
-  twin.start();
-
-  temp_dir logs;
+  const auto csv = start_moving(relicense::test::twin_config(1, 10, 1515), 10);
   temp_dir out;
-  wanted_map wanted;
-  const auto csv = logs.write("in.csv", moving_csv(twin, 10, wanted));
   out.write("file", "a regular file\n");
   out.write("not-a-ca.pem", "hello\n");
   out.write("broken-ca.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
@@ -64,19 +56,19 @@ TEST_P(OutputPaths, RefusedBeforeTheFirstRequestLeavingNothing) {
                                               {"--journal", (out.path() / "run.journal").string()},
                                               {"--summary", (out.path() / "summary.json").string()}};
   paths[pc.option] = value;
-  std::vector<std::string> args = {"apply", csv.string(), "--base-url", twin.base_url(), "--progress", "off"};
+  std::vector<std::string> args = {"apply", csv.string(), "--base-url", twin().base_url(), "--progress", "off"};
   for (const auto& [option, path] : paths) {
     args.push_back(option);
     args.push_back(path);
   }
   const auto before = listing(out.path());
-  const auto r = run(args, twin.api_key(), logs.path());
+  const auto r = run(args, twin().api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(value), std::string::npos) << "the message names the path: " << r.err;
   EXPECT_NE(r.err.find(pc.error), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("--resume"), std::string::npos) << "a hint that does not fit: " << r.err;
   EXPECT_EQ(r.err.find(".tmp"), std::string::npos) << "names a temporary file: " << r.err;
-  EXPECT_EQ(twin.stats().requests, 0u) << "sent requests";
+  EXPECT_EQ(twin().stats().requests, 0u) << "sent requests";
   EXPECT_EQ(listing(out.path()), before) << "files left behind";
 }
 
@@ -98,83 +90,59 @@ INSTANTIATE_TEST_SUITE_P(
 
 // A folder the user may not write to (permissions, so skipped as root, who writes anywhere): the
 // message says "Permission denied" and nothing is sent or left.
-TEST(OutputPathsPermissions, UnwritableReportFolder) {
+TEST_F(OutputPathsPermissions, UnwritableReportFolder) {
   if (::geteuid() == 0) GTEST_SKIP() << "root writes anywhere; the under-a-file cases cover root";
-  sim::sim_config cfg;
-  cfg.orgs = 1;
-  cfg.licenses_per_org = 10;
-  cfg.rate = 0;
-  sim::server twin(cfg);
-  twin.start();
-  temp_dir logs;
+  const auto csv = start_moving(relicense::test::twin_config(1, 10, 1), 10);
   temp_dir out;
-  wanted_map wanted;
-  const auto csv = logs.write("in.csv", moving_csv(twin, 10, wanted));
   const auto locked = out.path() / "locked";
   fs::create_directories(locked);
   ::chmod(locked.c_str(), 0555);
-  const auto r = run({"apply", csv.string(), "--base-url", twin.base_url(), "--progress", "off", "--report",
+  const auto r = run({"apply", csv.string(), "--base-url", twin().base_url(), "--progress", "off", "--report",
                       (locked / "report.csv").string()},
-                     twin.api_key(), logs.path());
+                     twin().api_key(), dir.path());
   ::chmod(locked.c_str(), 0755);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("--resume"), std::string::npos) << r.err;
-  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
   EXPECT_TRUE(fs::is_empty(locked));
 }
 
 // One file given two roles (the report as the journal, the summary as the input CSV) is refused
 // before anything is written: the report's truncation would destroy the other.
-TEST(OutputPathsOtherCommands, OneFileForTwoRolesRefused) {
-  sim::sim_config cfg;
-  cfg.orgs = 1;
-  cfg.licenses_per_org = 10;
-  cfg.rate = 0;
-  sim::server twin(cfg);
-  twin.start();
-  temp_dir logs;
-  wanted_map wanted;
-  const std::string text = moving_csv(twin, 10, wanted);
-  const auto csv = logs.write("in.csv", text);
-  const auto both = (logs.path() / "run.csv").string();
-  auto r = run({"apply", csv.string(), "--base-url", twin.base_url(), "--report", both, "--journal", both},
-               twin.api_key(), logs.path());
+TEST_F(OutputPathsOtherCommands, OneFileForTwoRolesRefused) {
+  const auto csv = start_moving(relicense::test::twin_config(1, 10, 1), 10);
+  const std::string text = temp_dir::read(csv);
+  const auto both = (dir.path() / "run.csv").string();
+  auto r = run({"apply", csv.string(), "--base-url", twin().base_url(), "--report", both, "--journal", both},
+               twin().api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(both + " is both the report and the journal"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(both));
-  r = run({"apply", csv.string(), "--base-url", twin.base_url(), "--report", (logs.path() / "r.csv").string(),
+  r = run({"apply", csv.string(), "--base-url", twin().base_url(), "--report", (dir.path() / "r.csv").string(),
            "--summary", csv.string()},
-          twin.api_key(), logs.path());
+          twin().api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(temp_dir::read(csv), text);
-  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
 }
 
 // verify reads the CA file before its first request too, and rollback checks its --output folder
 // before reading the report: exit 2, the path named, not a temporary file's.
-TEST(OutputPathsOtherCommands, VerifyCaFileAndRollbackOutput) {
-  sim::sim_config cfg;
-  cfg.orgs = 1;
-  cfg.licenses_per_org = 10;
-  cfg.rate = 0;
-  sim::server twin(cfg);
-  twin.start();
-  temp_dir logs;
-  wanted_map wanted;
-  const auto csv = logs.write("in.csv", moving_csv(twin, 10, wanted));
-  const auto missing = (logs.path() / "missing.pem").string();
-  auto r = run({"verify", csv.string(), "--base-url", twin.base_url(), "--ca-file", missing}, twin.api_key(),
-               logs.path());
+TEST_F(OutputPathsOtherCommands, VerifyCaFileAndRollbackOutput) {
+  const auto csv = start_moving(relicense::test::twin_config(1, 10, 1), 10);
+  const auto missing = (dir.path() / "missing.pem").string();
+  auto r = run({"verify", csv.string(), "--base-url", twin().base_url(), "--ca-file", missing}, twin().api_key(),
+               dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(missing + ": No such file or directory"), std::string::npos) << r.err;
-  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
 
-  const auto report = logs.write("report.csv",
+  const auto old_report = dir.write("report.csv",
                                  "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,"
                                  "attempts,latencyMs,state,error\n");
-  const auto output = (logs.path() / "missing" / "rollback.csv").string();
-  r = run({"rollback", report.string(), "--output", output}, "", logs.path());
+  const auto output = (dir.path() / "missing" / "rollback.csv").string();
+  r = run({"rollback", old_report.string(), "--output", output}, "", dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(output), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(".tmp"), std::string::npos) << r.err;

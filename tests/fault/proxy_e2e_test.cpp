@@ -140,6 +140,8 @@ private:
   pid_t pid_ = -1;
 };
 
+class ProxyE2E : public fault_test {};
+
 #define SKIP_WITHOUT_TINYPROXY()                                                   \
   if (!fs::exists(tinyproxy_bin)) GTEST_SKIP() << tinyproxy_bin << " is not installed (Debian: tinyproxy-bin)"
 
@@ -154,7 +156,7 @@ sim::sim_config twin_config(bool tls, bool redirect = false) {
   return cfg;
 }
 
-std::vector<std::string> apply_args(const sim::server& twin, const fs::path& csv, const temp_dir& dir) {
+std::vector<std::string> proxy_args(const sim::server& twin, const fs::path& csv, const temp_dir& dir) {
   std::vector<std::string> a{"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "0",
                              "--ip-rate", "0", "--report", (dir.path() / "report.csv").string(),
                              "--journal", (dir.path() / "run.journal").string(), "--progress", "off",
@@ -187,127 +189,103 @@ void expect_no_proxy_secret(const process_result& r, const temp_dir& dir) {
 
 // apply --proxy through tinyproxy to the TLS twin: the proxy saw a CONNECT to the twin, TLS ran
 // end to end (the twin's CA, its host name), every row applied exactly once; verify agrees.
-TEST(ProxyE2E, ApplyAndVerifyThroughTinyproxyWithProxyOption) {
+TEST_F(ProxyE2E, ApplyAndVerifyThroughTinyproxyWithProxyOption) {
   SKIP_WITHOUT_TINYPROXY();
-  sim::server twin(twin_config(true));
-  twin.start();
-  temp_dir dir;
-  tinyproxy proxy(dir.path(), {twin.port()});
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 15, wanted));
-  auto args = apply_args(twin, csv, dir);
+  const auto csv = start_moving(twin_config(true), 15);
+  tinyproxy proxy(dir.path(), {twin().port()});
+  auto args = proxy_args(twin(), csv, dir);
   args.insert(args.end(), {"--proxy", proxy.url()});
-  const auto r = run_relicense(args, run_env(twin));
+  const auto r = run_relicense(args, run_env(twin()));
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
-  EXPECT_EQ(twin.stats().duplicate_applies, 0u);
-  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin.port())), std::string::npos)
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  EXPECT_EQ(twin().stats().duplicate_applies, 0u);
+  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos)
       << "tinyproxy saw no CONNECT to the twin:\n" << proxy.log();
 
-  const auto v = run_relicense({"verify", csv.string(), "--base-url", twin.base_url(), "--rate", "0", "--ip-rate",
-                                "0", "--ca-file", twin.ca_file(), "--proxy", proxy.url()},
-                               run_env(twin));
+  const auto v = run_relicense({"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate",
+                                "0", "--ca-file", twin().ca_file(), "--proxy", proxy.url()},
+                               run_env(twin()));
   EXPECT_EQ(v.exit_code, 0) << v.err;
 }
 
 // HTTPS_PROXY alone routes the run through tinyproxy (loopback is proxied like any host).
-TEST(ProxyE2E, ApplyThroughTinyproxyFromHttpsProxyVariable) {
+TEST_F(ProxyE2E, ApplyThroughTinyproxyFromHttpsProxyVariable) {
   SKIP_WITHOUT_TINYPROXY();
-  sim::server twin(twin_config(true));
-  twin.start();
-  temp_dir dir;
-  tinyproxy proxy(dir.path(), {twin.port()});
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 15, wanted));
-  auto env = run_env(twin);
+  const auto csv = start_moving(twin_config(true), 15);
+  tinyproxy proxy(dir.path(), {twin().port()});
+  auto env = run_env(twin());
   env["HTTPS_PROXY"] = proxy.url();
-  const auto r = run_relicense(apply_args(twin, csv, dir), env);
+  const auto r = run_relicense(proxy_args(twin(), csv, dir), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
-  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin.port())), std::string::npos) << proxy.log();
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos) << proxy.log();
 }
 
 // NO_PROXY naming the twin's host wins over HTTPS_PROXY: the run goes direct (the proxy
 // variable points at a port where nothing listens).
-TEST(ProxyE2E, NoProxyNamingTheHostGoesDirect) {
-  sim::server twin(twin_config(true));
-  twin.start();
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 5, wanted));
-  auto env = run_env(twin);
+TEST_F(ProxyE2E, NoProxyNamingTheHostGoesDirect) {
+  const auto csv = start_moving(twin_config(true), 5);
+  auto env = run_env(twin());
   env["HTTPS_PROXY"] = "http://127.0.0.1:" + std::to_string(free_port());
   env["NO_PROXY"] = "example.org,127.0.0.1";
-  const auto r = run_relicense(apply_args(twin, csv, dir), env);
+  const auto r = run_relicense(proxy_args(twin(), csv, dir), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
 }
 
 // A twin that redirects to its shard listener: the shard's calls go through the proxy too.
-TEST(ProxyE2E, RedirectsToTheShardGoThroughTheProxy) {
+TEST_F(ProxyE2E, RedirectsToTheShardGoThroughTheProxy) {
   SKIP_WITHOUT_TINYPROXY();
-  sim::server twin(twin_config(true, true));
-  twin.start();
-  temp_dir dir;
-  const auto shard_port = port_of(twin.shard_url());
-  tinyproxy proxy(dir.path(), {twin.port(), shard_port});
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 15, wanted));
-  auto args = apply_args(twin, csv, dir);
+  const auto csv = start_moving(twin_config(true, true), 15);
+  const auto shard_port = port_of(twin().shard_url());
+  tinyproxy proxy(dir.path(), {twin().port(), shard_port});
+  auto args = proxy_args(twin(), csv, dir);
   args.insert(args.end(), {"--proxy", proxy.url()});
-  const auto r = run_relicense(args, run_env(twin));
+  const auto r = run_relicense(args, run_env(twin()));
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
-  EXPECT_GT(twin.stats().redirects, 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  EXPECT_GT(twin().stats().redirects, 0u);
   const auto log = proxy.log();
-  EXPECT_NE(log.find("CONNECT 127.0.0.1:" + std::to_string(twin.port())), std::string::npos) << log;
+  EXPECT_NE(log.find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos) << log;
   EXPECT_NE(log.find("CONNECT 127.0.0.1:" + std::to_string(shard_port)), std::string::npos)
       << "the shard was reached around the proxy:\n" << log;
 }
 
 // Through the tunnel TLS is verified exactly as without a proxy: the twin's self-signed
-// certificate without --ca-file is refused (exit 3), and nothing reaches the twin.
-TEST(ProxyE2E, TlsVerificationIsUnchangedThroughTheTunnel) {
+// certificate without --ca-file is refused (exit 3), and nothing reaches the twin().
+TEST_F(ProxyE2E, TlsVerificationIsUnchangedThroughTheTunnel) {
   SKIP_WITHOUT_TINYPROXY();
-  sim::server twin(twin_config(true));
-  twin.start();
-  temp_dir dir;
-  tinyproxy proxy(dir.path(), {twin.port()});
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 5, wanted));
-  auto args = apply_args(twin, csv, dir);
+  const auto csv = start_moving(twin_config(true), 5);
+  tinyproxy proxy(dir.path(), {twin().port()});
+  auto args = proxy_args(twin(), csv, dir);
   args.erase(std::find(args.begin(), args.end(), "--ca-file"), args.end());
   args.insert(args.end(), {"--proxy", proxy.url()});
-  const auto r = run_relicense(args, run_env(twin));
+  const auto r = run_relicense(args, run_env(twin()));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
-  EXPECT_EQ(twin.stats().requests, 0u);
-  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin.port())), std::string::npos) << proxy.log();
+  EXPECT_EQ(twin().stats().requests, 0u);
+  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos) << proxy.log();
 }
 
 // Proxy credentials: with the right password tinyproxy lets the run through; with a wrong one it
 // answers 407 and the run aborts with exit 3 saying so. The password is never printed or written.
-TEST(ProxyE2E, ProxyCredentialsWorkAndStaySecret) {
+TEST_F(ProxyE2E, ProxyCredentialsWorkAndStaySecret) {
   SKIP_WITHOUT_TINYPROXY();
-  sim::server twin(twin_config(true));
-  twin.start();
-  temp_dir dir;
-  tinyproxy proxy(dir.path(), {twin.port()}, std::make_pair(std::string("alice"), std::string(proxy_password)));
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 15, wanted));
+  const auto csv = start_moving(twin_config(true), 15);
+  tinyproxy proxy(dir.path(), {twin().port()}, std::make_pair(std::string("alice"), std::string(proxy_password)));
   const std::string authority = "127.0.0.1:" + std::to_string(proxy.port());
 
-  auto env = run_env(twin);
+  auto env = run_env(twin());
   env["HTTPS_PROXY"] = "http://alice:" + std::string(proxy_password) + "@" + authority;
-  const auto ok = run_relicense(apply_args(twin, csv, dir), env);
+  const auto ok = run_relicense(proxy_args(twin(), csv, dir), env);
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
   expect_no_proxy_secret(ok, dir);
 
   temp_dir dir2;
-  auto args = apply_args(twin, csv, dir2);
+  auto args = proxy_args(twin(), csv, dir2);
   args.insert(args.end(), {"--proxy", "http://alice:wrong-" + std::string(proxy_password) + "@" + authority});
-  const auto bad = run_relicense(args, run_env(twin));
+  const auto bad = run_relicense(args, run_env(twin()));
   EXPECT_EQ(bad.exit_code, 3) << bad.err;
   // tinyproxy answers a CONNECT with bad credentials 401, where most proxies say 407.
   EXPECT_NE(bad.err.find("requires authentication (401): check the user and password in the proxy URL"),
@@ -318,20 +296,16 @@ TEST(ProxyE2E, ProxyCredentialsWorkAndStaySecret) {
 
 // Plain http (a loopback twin) through tinyproxy: requests go in absolute form, as curl sends
 // them, and http_proxy (lower case) selects the proxy.
-TEST(ProxyE2E, PlainHttpTwinThroughHttpProxyVariable) {
+TEST_F(ProxyE2E, PlainHttpTwinThroughHttpProxyVariable) {
   SKIP_WITHOUT_TINYPROXY();
-  sim::server twin(twin_config(false));
-  twin.start();
-  temp_dir dir;
+  const auto csv = start_moving(twin_config(false), 10);
   tinyproxy proxy(dir.path(), {});
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 10, wanted));
-  auto env = run_env(twin);
+  auto env = run_env(twin());
   env["http_proxy"] = proxy.url();
-  const auto r = run_relicense(apply_args(twin, csv, dir), env);
+  const auto r = run_relicense(proxy_args(twin(), csv, dir), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
-  EXPECT_NE(proxy.log().find("PUT http://127.0.0.1:" + std::to_string(twin.port()) + "/"), std::string::npos)
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  EXPECT_NE(proxy.log().find("PUT http://127.0.0.1:" + std::to_string(twin().port()) + "/"), std::string::npos)
       << proxy.log();
 }
 

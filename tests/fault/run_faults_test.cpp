@@ -122,7 +122,7 @@ private:
 };
 
 /// Apply arguments for a mode against `base_url`, with report and journal in `dir`.
-std::vector<std::string> apply_args(const std::string& mode, const std::filesystem::path& csv,
+std::vector<std::string> mode_args(const std::string& mode, const std::filesystem::path& csv,
                                     const std::string& base_url, const std::filesystem::path& dir,
                                     const std::string& rate = "0") {
   return {"apply", csv.string(), "--mode", mode, "--base-url", base_url, "--rate", rate, "--burst", "10",
@@ -133,70 +133,51 @@ std::vector<std::string> apply_args(const std::string& mode, const std::filesyst
 
 // ---------------------------------------------------------------------------------------------
 
-class RunFaults : public ::testing::TestWithParam<std::string> {
-protected:
-  bool batch() const { return GetParam() == "batch"; }
-};
+class RunFaults : public mode_test {};
 
 // SIGTERM in the middle of a run: exit 130 with the --resume hint, every row reported once and
 // none failed; the --resume ends exact with every row reported once.
 TEST_P(RunFaults, SigtermMidRunExits130AndResumesExact) {
   const std::size_t per_org = batch() ? 1000 : 100;
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = static_cast<unsigned>(per_org);
-  cfg.rate = 0;
-  cfg.seed = 2121;
+  auto cfg = relicense::test::twin_config(2, static_cast<unsigned>(per_org), 2121);
   cfg.batch_actions_per_second = 200;  // a batch runs ~0.5 s: some run at the signal
-  sim::server twin(cfg);
-  twin.start();
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, per_org, wanted));
+  const auto csv = start_moving(cfg, per_org);
   const std::size_t total = 2 * per_org;
-  const auto args = apply_args(GetParam(), csv, twin.base_url(), dir.path(), "50");
+  const auto args = mode_args(GetParam(), csv, twin().base_url(), dir.path(), "50");
 
-  child c(args, twin.api_key(), dir.path(), "first");
-  ASSERT_TRUE(wait_for_applied(c, twin, batch(), batch() ? 200 : 30)) << "the run ended before the signal";
+  child c(args, twin().api_key(), dir.path(), "first");
+  ASSERT_TRUE(wait_for_applied(c, twin(), batch(), batch() ? 200 : 30)) << "the run ended before the signal";
   ::kill(c.pid(), SIGTERM);
   const auto r = c.wait(std::chrono::seconds(60));
   ASSERT_FALSE(r.timed_out) << "SIGTERM did not end the run";
   EXPECT_EQ(r.exit_code, 130) << r.err;
   EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
-  auto first = outcomes_once(dir.path() / "report.csv", total);
+  auto first = outcomes_once(report, total);
   EXPECT_EQ(first[io::outcome::failed], 0u);
   EXPECT_GT(first[io::outcome::not_attempted], 0u);
 
   auto a = args;
   a.push_back("--resume");
-  const auto r2 = run(a, twin.api_key(), dir.path());
+  const auto r2 = run(a, twin().api_key(), dir.path());
   EXPECT_EQ(r2.exit_code, 0) << r2.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
-  expect_all_in_place(dir.path() / "report.csv", total);
-  EXPECT_EQ(io::read_journal(dir.path() / "run.journal").done.size(), total);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  expect_all_in_place(report, total);
+  EXPECT_EQ(io::read_journal(journal).done.size(), total);
 }
 
 // SIGTERM while the inventories are still being paged (--skip-unchanged, slow answers): exit 130,
 // nothing applied, every row reported once; the --resume ends exact.
 TEST_P(RunFaults, SigtermWhileInventoriesArePagedExits130AndResumesExact) {
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = 2500;  // three pages of 1000 per org
-  cfg.rate = 0;
-  cfg.seed = 2222;
+  auto cfg = relicense::test::twin_config(2, 2500, 2222);  // three pages of 1000 per org
   cfg.latency = std::chrono::milliseconds(150);
   cfg.batch_actions_per_second = 5000;
-  sim::server twin(cfg);
-  twin.start();
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 40, wanted));
-  auto args = apply_args(GetParam(), csv, twin.base_url(), dir.path());
+  const auto csv = start_moving(cfg, 40);
+  auto args = mode_args(GetParam(), csv, twin().base_url(), dir.path());
   args.push_back("--skip-unchanged");
 
-  child c(args, twin.api_key(), dir.path(), "first");
+  child c(args, twin().api_key(), dir.path(), "first");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!c.poll() && twin.stats().requests < 2 && std::chrono::steady_clock::now() < deadline) {
+  while (!c.poll() && twin().stats().requests < 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
   ASSERT_FALSE(c.poll()) << "the run ended before the signal";
@@ -204,26 +185,22 @@ TEST_P(RunFaults, SigtermWhileInventoriesArePagedExits130AndResumesExact) {
   const auto r = c.wait(std::chrono::seconds(60));
   ASSERT_FALSE(r.timed_out) << "SIGTERM did not end the run";
   EXPECT_EQ(r.exit_code, 130) << r.err;
-  EXPECT_EQ(applied_so_far(twin, batch()), 0u);
-  auto first = outcomes_once(dir.path() / "report.csv", 80);
+  EXPECT_EQ(applied_so_far(twin(), batch()), 0u);
+  auto first = outcomes_once(report, 80);
   EXPECT_EQ(first[io::outcome::not_attempted], 80u);
 
   args.push_back("--resume");
-  const auto r2 = run(args, twin.api_key(), dir.path());
+  const auto r2 = run(args, twin().api_key(), dir.path());
   EXPECT_EQ(r2.exit_code, 0) << r2.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
-  expect_all_in_place(dir.path() / "report.csv", 80);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  expect_all_in_place(report, 80);
 }
 
 // Faults while inventories are paged (5xx, drops, slow answers, 429s, a redirect to the shard):
 // --skip-unchanged still applies exactly the rows that change and reports the others unchanged,
 // each once, and verify, under the same faults, finds every row in place.
 TEST_P(RunFaults, InventoryPagingUnderFaults) {
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = 2500;  // three pages of 1000 per org
-  cfg.rate = 0;
-  cfg.seed = 2323;
+  auto cfg = relicense::test::twin_config(2, 2500, 2323);  // three pages of 1000 per org
   cfg.fault_5xx = 0.1;
   cfg.fault_drop = 0.05;
   cfg.fault_slow = 0.05;
@@ -231,13 +208,10 @@ TEST_P(RunFaults, InventoryPagingUnderFaults) {
   cfg.slow_delay = std::chrono::milliseconds(1500);
   cfg.redirect = true;
   cfg.batch_actions_per_second = 5000;
-  sim::server twin(cfg);
-  twin.start();
-  temp_dir dir;
+  start(cfg);
   // 60 rows per org: 30 that move a license, 30 that ask for what it already holds.
-  wanted_map wanted;
   std::string text = "organizationId,licenseId,deviceSerial\n";
-  for (const auto& org : twin.orgs()) {
+  for (const auto& org : twin().orgs()) {
     for (std::size_t i = 0; i < 60; ++i) {
       const auto& lic = org.licenses[i];
       std::string serial = lic.device_serial.value_or("");
@@ -248,22 +222,22 @@ TEST_P(RunFaults, InventoryPagingUnderFaults) {
     }
   }
   const auto csv = dir.write("in.csv", text);
-  auto args = apply_args(GetParam(), csv, twin.base_url(), dir.path());
+  auto args = mode_args(GetParam(), csv, twin().base_url(), dir.path());
   args.push_back("--skip-unchanged");
-  const auto r = run(args, twin.api_key(), dir.path(), std::chrono::seconds(180));
+  const auto r = run(args, twin().api_key(), dir.path(), std::chrono::seconds(180));
   ASSERT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
-  auto n = outcomes_once(dir.path() / "report.csv", 120);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  auto n = outcomes_once(report, 120);
   EXPECT_EQ(n[io::outcome::applied] + n[io::outcome::unchanged], 120u);
   EXPECT_GE(n[io::outcome::unchanged], 60u);
-  const auto s = twin.stats();
+  const auto s = twin().stats();
   EXPECT_GT(s.fault_5xx + s.fault_5xx_applied + s.fault_drop + s.fault_slow + s.fault_429, 0u);
   EXPECT_GT(s.redirects, 0u);
 
-  const auto v = run({"verify", csv.string(), "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
+  const auto v = run({"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0",
                       "--timeout", "0.5", "--max-attempts", "30"},
-                     twin.api_key(), dir.path(), std::chrono::seconds(120));
+                     twin().api_key(), dir.path(), std::chrono::seconds(120));
   ASSERT_FALSE(v.timed_out);
   EXPECT_EQ(v.exit_code, 0) << v.err;
 }
@@ -277,7 +251,7 @@ struct redirect_case {
 
 void PrintTo(const redirect_case& c, std::ostream* os) { *os << c.name; }
 
-class Redirects : public ::testing::TestWithParam<std::tuple<redirect_case, std::string>> {};
+class Redirects : public fault_test, public ::testing::WithParamInterface<std::tuple<redirect_case, std::string>> {};
 
 // A server that redirects forever, or to a foreign host: every row fails once with the reason,
 // no request goes beyond the 5-hop limit or to the foreign host, and a --resume against the real
@@ -285,50 +259,42 @@ class Redirects : public ::testing::TestWithParam<std::tuple<redirect_case, std:
 TEST_P(Redirects, RefusedThenResumeAgainstTheApiEndsExact) {
   const auto& rc = std::get<0>(GetParam());
   const std::string& mode = std::get<1>(GetParam());
-  sim::sim_config cfg;
-  cfg.orgs = 2;
-  cfg.licenses_per_org = 30;
-  cfg.rate = 0;
-  cfg.seed = 2424;
+  auto cfg = relicense::test::twin_config(2, 30, 2424);
   cfg.batch_actions_per_second = 5000;
-  sim::server twin(cfg);
-  twin.start();
+  const auto csv = start_moving(cfg, 30);
   redirect_server hostile(rc.location);
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 30, wanted));
-  auto args = apply_args(mode, csv, hostile.base_url(), dir.path());
-  const auto r = run(args, twin.api_key(), dir.path(), std::chrono::seconds(60));
+  auto args = mode_args(mode, csv, hostile.base_url(), dir.path());
+  const auto r = run(args, twin().api_key(), dir.path(), std::chrono::seconds(60));
   ASSERT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   std::size_t failed = 0;
-  for (const auto& row : io::read_report(dir.path() / "report.csv").rows) {
+  for (const auto& row : io::read_report(report).rows) {
     failed += row.result == io::outcome::failed;
     EXPECT_NE(row.error.find(rc.error), std::string::npos) << row.error;
   }
   EXPECT_EQ(failed, 60u);
-  outcomes_once(dir.path() / "report.csv", 60);
+  outcomes_once(report, 60);
   // Put mode: one request and at most 5 hops per row; batch mode: per batch.
   const int calls = mode == "batch" ? 2 : 60;
   EXPECT_LE(hostile.requests(), calls * 6);
-  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
 
   // Inventory reads meet the same redirects: verify cannot read the organizations and says so.
   const int before = hostile.requests();
   const auto v = run({"verify", csv.string(), "--base-url", hostile.base_url(), "--rate", "0", "--ip-rate", "0"},
-                     twin.api_key(), dir.path(), std::chrono::seconds(60));
+                     twin().api_key(), dir.path(), std::chrono::seconds(60));
   ASSERT_FALSE(v.timed_out);
   EXPECT_EQ(v.exit_code, 1) << v.err;
   EXPECT_NE(v.err.find("redirect"), std::string::npos) << v.err;
   EXPECT_LE(hostile.requests() - before, 2 * 6);  // one GET and at most 5 hops per org
 
   // The same journal against the real API: the refused rows were not applied, so they go out.
-  args[5] = twin.base_url();
+  args[5] = twin().base_url();
   args.push_back("--resume");
-  const auto r2 = run(args, twin.api_key(), dir.path());
+  const auto r2 = run(args, twin().api_key(), dir.path());
   EXPECT_EQ(r2.exit_code, 0) << r2.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
-  expect_all_in_place(dir.path() / "report.csv", 60);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  expect_all_in_place(report, 60);
 }
 
 const redirect_case endless{"endless", [](std::uint16_t port, const std::string& target) {

@@ -14,22 +14,24 @@
 namespace relicense::fault_test {
 namespace {
 
-sim::sim_config tls_config(const std::string& cert_host = {}) {
-  sim::sim_config cfg;
-  cfg.orgs = 1;
-  cfg.licenses_per_org = 20;
-  cfg.rate = 0;
-  cfg.seed = 31;
-  cfg.tls = true;
-  cfg.cert_host = cert_host;
-  return cfg;
-}
-
-std::vector<std::string> apply_args(const sim::server& twin, const std::filesystem::path& csv, const temp_dir& dir) {
-  return {"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
-          "--report", (dir.path() / "report.csv").string(), "--journal", (dir.path() / "run.journal").string(),
-          "--progress", "off"};
-}
+class Tls : public fault_test {
+protected:
+  /// A self-signed twin (its certificate for `cert_host`) of one org of 20 licenses, and a CSV
+  /// moving them all.
+  std::filesystem::path start_tls(const std::string& cert_host = {}) {
+    auto cfg = relicense::test::twin_config(1, 20, 31);
+    cfg.tls = true;
+    cfg.cert_host = cert_host;
+    return start_moving(cfg, 20);
+  }
+  /// No client budget, then `extra`.
+  child_result run_unpaced(const std::filesystem::path& csv, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> o{"--rate", "0", "--ip-rate", "0", "--report", report.string(), "--journal",
+                               journal.string()};
+    o.insert(o.end(), extra.begin(), extra.end());
+    return run_apply(csv, o);
+  }
+};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -45,66 +47,44 @@ void expect_clear_tls_message(const std::string& err) {
 }
 
 // A self-signed twin without --ca-file: exit 3, a message about the certificate, nothing applied.
-TEST(Tls, SelfSignedWithoutCaFileIsRefused) {
-  sim::server twin(tls_config());
-  twin.start();
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 20, wanted));
-  const auto r = run(apply_args(twin, csv, dir), twin.api_key(), dir.path());
+TEST_F(Tls, SelfSignedWithoutCaFileIsRefused) {
+  const auto r = run_unpaced(start_tls());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_clear_tls_message(r.err);
-  EXPECT_EQ(twin.stats().puts_applied, 0u);
-  EXPECT_EQ(twin.stats().requests, 0u) << "a request (and the key) went over an unverified connection";
+  EXPECT_EQ(twin().stats().puts_applied, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u) << "a request (and the key) went over an unverified connection";
 }
 
 // A certificate from the trusted CA but for another host name: exit 3 even with --ca-file.
-TEST(Tls, CertificateForAnotherHostIsRefused) {
-  sim::server twin(tls_config("api.example.org"));
-  twin.start();
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 20, wanted));
-  auto a = apply_args(twin, csv, dir);
-  a.insert(a.end(), {"--ca-file", twin.ca_file()});
-  const auto r = run(a, twin.api_key(), dir.path());
+TEST_F(Tls, CertificateForAnotherHostIsRefused) {
+  const auto csv = start_tls("api.example.org");
+  const auto r = run_unpaced(csv, {"--ca-file", twin().ca_file()});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_clear_tls_message(r.err);
-  EXPECT_EQ(twin.stats().requests, 0u) << "a request (and the key) went to a server of another name";
+  EXPECT_EQ(twin().stats().requests, 0u) << "a request (and the key) went to a server of another name";
 }
 
 // The same self-signed twin with --ca-file: every row applied, exit 0.
-TEST(Tls, WorksWithCaFile) {
-  sim::server twin(tls_config());
-  twin.start();
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 20, wanted));
-  auto a = apply_args(twin, csv, dir);
-  a.insert(a.end(), {"--ca-file", twin.ca_file()});
-  const auto r = run(a, twin.api_key(), dir.path());
+TEST_F(Tls, WorksWithCaFile) {
+  const auto csv = start_tls();
+  const auto r = run_unpaced(csv, {"--ca-file", twin().ca_file()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(state_mismatches(twin, wanted), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
 }
 
 // verify is refused the same way against an untrusted certificate.
-TEST(Tls, VerifyRefusesUntrustedCertificate) {
-  sim::server twin(tls_config());
-  twin.start();
-  temp_dir dir;
-  wanted_map wanted;
-  const auto csv = dir.write("in.csv", moving_csv(twin, 20, wanted));
-  const auto r = run({"verify", csv.string(), "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0"},
-                     twin.api_key(), dir.path());
+TEST_F(Tls, VerifyRefusesUntrustedCertificate) {
+  const auto csv = start_tls();
+  const auto r = run({"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0"},
+                     twin().api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_clear_tls_message(r.err);
-  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
 }
 
 // No option of apply or verify turns verification off (no --insecure, -k, --no-verify...), and
 // such flags are rejected as unknown (exit 2).
-TEST(Tls, NoFlagTurnsVerificationOff) {
-  temp_dir dir;
+TEST_F(Tls, NoFlagTurnsVerificationOff) {
   for (const char* cmd : {"apply", "verify"}) {
     const auto r = run({std::string(cmd), "--help"}, "", dir.path());
     EXPECT_EQ(r.exit_code, 0) << r.err;

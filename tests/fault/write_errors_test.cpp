@@ -21,30 +21,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class WriteErrors : public ::testing::TestWithParam<std::string> {
+class WriteErrors : public mode_test {
 protected:
   void SetUp() override {
-    batch_ = GetParam() == "batch";
     // Batch mode sends 5 batches of 100 per org at once: more than that, so some are still queued
     // when the run stops.
-    per_org_ = batch_ ? 1000 : 300;
+    per_org_ = batch() ? 1000 : 300;
     total_ = 2 * per_org_;
-    sim::sim_config cfg;
-    cfg.orgs = 2;
-    cfg.licenses_per_org = static_cast<unsigned>(per_org_);
-    cfg.rate = 0;
-    cfg.seed = 4242;
+    auto cfg = relicense::test::twin_config(2, static_cast<unsigned>(per_org_), 4242);
     cfg.batch_actions_per_second = 1000;
-    twin_ = std::make_unique<sim::server>(cfg);
-    twin_->start();
-    csv_ = dir_.write("in.csv", moving_csv(*twin_, per_org_, wanted_));
+    csv_ = start_moving(cfg, per_org_);
   }
   void TearDown() override {
     if (mounted_) ::umount2(mnt_.c_str(), MNT_DETACH);
   }
 
-  std::vector<std::string> args(const fs::path& report, const fs::path& journal) const {
-    return {"apply", csv_.string(), "--mode", GetParam(), "--base-url", twin_->base_url(), "--rate", "100",
+  std::vector<std::string> args(const fs::path& report, const fs::path& journal) {
+    return {"apply", csv_.string(), "--mode", GetParam(), "--base-url", twin().base_url(), "--rate", "100",
             "--burst", "10", "--ip-rate", "1000", "--concurrency", "8", "--report", report.string(),
             "--journal", journal.string(), "--report-format", "csv", "--progress", "off"};
   }
@@ -61,14 +54,14 @@ protected:
 
   /// --resume with report and journal in a good directory: exit 0, exact, every row once.
   void resume_on_good_disk(const fs::path& journal) {
-    const auto good = dir_.path() / "good";
+    const auto good = dir.path() / "good";
     fs::create_directories(good);
     auto a = args(good / "report.csv", journal);
     a.push_back("--resume");
-    const auto r = run(a, twin_->api_key(), dir_.path());
+    const auto r = run(a, twin().api_key(), dir.path());
     ASSERT_FALSE(r.timed_out);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(state_mismatches(*twin_, wanted_), 0u);
+    EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
     expect_all_in_place(good / "report.csv", total_);
     EXPECT_EQ(io::read_journal(journal).done.size(), total_);
   }
@@ -77,17 +70,13 @@ protected:
   /// when the mount fails.
   bool mount_tmpfs(std::size_t bytes) {
     if (::geteuid() != 0) return false;
-    mnt_ = dir_.path() / "small";
+    mnt_ = dir.path() / "small";
     fs::create_directories(mnt_);
     const std::string opts = "size=" + std::to_string(bytes);
     mounted_ = ::mount("tmpfs", mnt_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
     return mounted_;
   }
 
-  bool batch_ = false;
-  temp_dir dir_;
-  std::unique_ptr<sim::server> twin_;
-  wanted_map wanted_;
   fs::path csv_;
   fs::path mnt_;
   bool mounted_ = false;
@@ -98,10 +87,10 @@ protected:
 // A report on /dev/full from the start: exit 3 with one line, nothing sent; --resume with a good
 // report ends exact.
 TEST_P(WriteErrors, ReportOnDevFull) {
-  const auto journal = dir_.path() / "run.journal";
-  const auto r = run(args("/dev/full", journal), twin_->api_key(), dir_.path());
+  const auto journal = dir.path() / "run.journal";
+  const auto r = run(args("/dev/full", journal), twin().api_key(), dir.path());
   expect_one_line(r, "/dev/full", "No space left on device");
-  EXPECT_EQ(twin_->stats().requests, 0u);
+  EXPECT_EQ(twin().stats().requests, 0u);
   resume_on_good_disk(journal);
 }
 
@@ -109,22 +98,22 @@ TEST_P(WriteErrors, ReportOnDevFull) {
 // to /dev/full): the run stops early instead of hanging, exits 3 with one line; --resume ends
 // exact.
 TEST_P(WriteErrors, ReportFailsMidRun) {
-  const auto report = dir_.path() / "report.jsonl";
+  const auto report = dir.path() / "report.jsonl";
   fs::create_symlink("/dev/full", report);
-  const auto journal = dir_.path() / "run.journal";
-  const auto r = run(args(report, journal), twin_->api_key(), dir_.path(), std::chrono::seconds(60));
+  const auto journal = dir.path() / "run.journal";
+  const auto r = run(args(report, journal), twin().api_key(), dir.path(), std::chrono::seconds(60));
   expect_one_line(r, report.string(), "No space left on device");
-  EXPECT_LT(applied_so_far(*twin_, batch_), total_) << "the run did not stop at the write error";
+  EXPECT_LT(applied_so_far(twin(), batch()), total_) << "the run did not stop at the write error";
   resume_on_good_disk(journal);
 }
 
 // A journal on /dev/full: its header cannot be written, exit 3 with one line, nothing sent; a
 // run with a journal on a good disk ends exact.
 TEST_P(WriteErrors, JournalOnDevFull) {
-  const auto r = run(args(dir_.path() / "report.csv", "/dev/full"), twin_->api_key(), dir_.path());
+  const auto r = run(args(dir.path() / "report.csv", "/dev/full"), twin().api_key(), dir.path());
   expect_one_line(r, "/dev/full", "No space left on device");
-  EXPECT_EQ(twin_->stats().requests, 0u);
-  resume_on_good_disk(dir_.path() / "run.journal");
+  EXPECT_EQ(twin().stats().requests, 0u);
+  resume_on_good_disk(dir.path() / "run.journal");
 }
 
 // Report and journal on a 64 KiB tmpfs that fills in the middle of the run: exit 3 with one line
@@ -133,10 +122,10 @@ TEST_P(WriteErrors, FilesystemFillsMidRun) {
   if (!mount_tmpfs(64 * 1024)) GTEST_SKIP() << "needs root to mount a small tmpfs";
   const auto report = mnt_ / "report.csv";
   const auto journal = mnt_ / "run.journal";
-  const auto r = run(args(report, journal), twin_->api_key(), dir_.path(), std::chrono::seconds(60));
+  const auto r = run(args(report, journal), twin().api_key(), dir.path(), std::chrono::seconds(60));
   expect_one_line(r, mnt_.string(), "No space left on device");
-  EXPECT_LT(applied_so_far(*twin_, batch_), total_) << "the run did not stop at the write error";
-  const auto kept = dir_.path() / "kept.journal";
+  EXPECT_LT(applied_so_far(twin(), batch()), total_) << "the run did not stop at the write error";
+  const auto kept = dir.path() / "kept.journal";
   fs::copy_file(journal, kept);
   resume_on_good_disk(kept);
 }
@@ -147,11 +136,11 @@ TEST_P(WriteErrors, FilesystemFillsMidRun) {
 TEST_P(WriteErrors, JournalFillsMidRun) {
   if (!mount_tmpfs(32 * 1024)) GTEST_SKIP() << "needs root to mount a small tmpfs";
   const auto journal = mnt_ / "run.journal";
-  const auto r = run(args(dir_.path() / "report.csv", journal), twin_->api_key(), dir_.path(),
+  const auto r = run(args(dir.path() / "report.csv", journal), twin().api_key(), dir.path(),
                      std::chrono::seconds(60));
   expect_one_line(r, journal.string(), "No space left on device");
-  EXPECT_LT(applied_so_far(*twin_, batch_), total_) << "the run did not stop at the write error";
-  const auto kept = dir_.path() / "kept.journal";
+  EXPECT_LT(applied_so_far(twin(), batch()), total_) << "the run did not stop at the write error";
+  const auto kept = dir.path() / "kept.journal";
   fs::copy_file(journal, kept);
   resume_on_good_disk(kept);
 }
@@ -166,13 +155,13 @@ TEST_P(WriteErrors, SummaryOnFullFilesystem) {
     while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
     }
   }
-  auto a = args(dir_.path() / "report.csv", dir_.path() / "run.journal");
+  auto a = args(dir.path() / "report.csv", dir.path() / "run.journal");
   const auto summary = mnt_ / "summary.json";
   a.insert(a.end(), {"--summary", summary.string(), "--metrics", (mnt_ / "run.prom").string()});
-  const auto r = run(a, twin_->api_key(), dir_.path());
+  const auto r = run(a, twin().api_key(), dir.path());
   expect_one_line(r, summary.string(), "No space left on device");
   EXPECT_EQ(r.err.find(".tmp"), std::string::npos) << r.err;
-  EXPECT_EQ(state_mismatches(*twin_, wanted_), 0u);
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, WriteErrors, ::testing::Values("put", "batch"), mode_name);

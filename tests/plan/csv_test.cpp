@@ -44,7 +44,7 @@ constexpr const char* s2 = "Q2AA-BBBB-DDDD";
 } // namespace
 
 // A plain file yields rows in input order with their line numbers, org and upper-case serial.
-TEST(plan_csv, basic_rows_keep_lines) {
+TEST(PlanCsv, BasicRowsKeepLines) {
   auto r = load("licenseId,deviceSerial,organizationId\nL1,q2aa-bbbb-cccc,O1\nL2,Q2AA-BBBB-DDDD,O2\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 2u);
@@ -60,7 +60,7 @@ TEST(plan_csv, basic_rows_keep_lines) {
 }
 
 // Header names are case-insensitive and every documented alias is accepted.
-TEST(plan_csv, header_aliases_case_insensitive) {
+TEST(PlanCsv, HeaderAliasesCaseInsensitive) {
   for (const char* header : {"license_id,serial,org", "ID,Device_Serial,Organization_ID",
                              "LICENSEID,DEVICESERIAL,ORGANIZATIONID", " id , serial , org "}) {
     auto r = load(std::string(header) + "\nL1," + s1 + ",O1\n");
@@ -70,7 +70,7 @@ TEST(plan_csv, header_aliases_case_insensitive) {
 }
 
 // Extra columns are ignored, whatever their position or content.
-TEST(plan_csv, extra_columns_ignored) {
+TEST(PlanCsv, ExtraColumnsIgnored) {
   auto r = load(std::string("note,deviceSerial,x,licenseId,y\n\"a,\"\"b\"\"\",") + s1 + ",zz,L1,\"multi\nline\"\n",
                 with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
@@ -80,14 +80,14 @@ TEST(plan_csv, extra_columns_ignored) {
 }
 
 // Without an org column, --org is required...
-TEST(plan_csv, org_required_without_column) {
+TEST(PlanCsv, OrgRequiredWithoutColumn) {
   auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\n");
   EXPECT_FALSE(r.ok());
   EXPECT_TRUE(has_error(r, "in.csv:1: no organizationId column and no --org")) << all_errors(r);
 }
 
 // ...and gives every row its org.
-TEST(plan_csv, org_option_fills_rows) {
+TEST(PlanCsv, OrgOptionFillsRows) {
   auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\n", with_org("O9"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.orgs.size(), 1u);
@@ -95,7 +95,7 @@ TEST(plan_csv, org_option_fills_rows) {
 }
 
 // With an org column, --org filters to that org (and defaults empty cells to it).
-TEST(plan_csv, org_option_filters_with_column) {
+TEST(PlanCsv, OrgOptionFiltersWithColumn) {
   auto r = load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",A\nL2," + s1 + ",B\nL3,,\n", with_org("B"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 2u);
@@ -106,13 +106,13 @@ TEST(plan_csv, org_option_filters_with_column) {
 }
 
 // An empty org cell without --org is an error naming the column.
-TEST(plan_csv, empty_org_cell_without_option) {
+TEST(PlanCsv, EmptyOrgCellWithoutOption) {
   auto r = load("licenseId,deviceSerial,organizationId\nL1,,\n");
   EXPECT_TRUE(has_error(r, "in.csv:2: column 3 (organizationId): empty")) << all_errors(r);
 }
 
 // Quoted fields: "" escapes, separators and line breaks inside quotes; line numbers stay physical.
-TEST(plan_csv, rfc4180_quoting) {
+TEST(PlanCsv, Rfc4180Quoting) {
   auto r = load(std::string("licenseId,deviceSerial,note\n\"L,1\",\"") + s1 + "\",\"a\nb\r\nc\"\nL2,,\"x\"\"y\"\n",
                 with_org("O"));
   // "L,1" contains no forbidden character for a URL path except... nothing: ',' is allowed.
@@ -123,14 +123,14 @@ TEST(plan_csv, rfc4180_quoting) {
 }
 
 // A UTF-8 byte-order mark before the header is skipped.
-TEST(plan_csv, utf8_bom) {
+TEST(PlanCsv, Utf8Bom) {
   auto r = load(std::string("\xEF\xBB\xBFlicenseId,deviceSerial\nL1,") + s1 + "\n", with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.plan.rows.size(), 1u);
 }
 
 // CRLF and LF both end records; CRLF counts as one line.
-TEST(plan_csv, crlf_and_lf) {
+TEST(PlanCsv, CrlfAndLf) {
   auto r = load(std::string("licenseId,deviceSerial\r\nL1,") + s1 + "\r\nL2," + s2 + "\nL3,\r\n", with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 3u);
@@ -139,7 +139,7 @@ TEST(plan_csv, crlf_and_lf) {
 }
 
 // Blank lines (trailing or in between) are skipped; a last record without a newline counts.
-TEST(plan_csv, blank_lines_and_no_final_newline) {
+TEST(PlanCsv, BlankLinesAndNoFinalNewline) {
   auto r = load(std::string("\nlicenseId,deviceSerial\n\nL1,") + s1 + "\n  \n\r\nL2," + s2, with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 2u);
@@ -148,7 +148,7 @@ TEST(plan_csv, blank_lines_and_no_final_newline) {
 }
 
 // Whitespace around unquoted fields is trimmed; inside quotes it is kept (and then invalid).
-TEST(plan_csv, whitespace_trimmed_unless_quoted) {
+TEST(PlanCsv, WhitespaceTrimmedUnlessQuoted) {
   auto r = load(std::string("licenseId,deviceSerial\n  L1 \t, ") + s1 + " \n", with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.plan.rows[0].license_id, "L1");
@@ -157,7 +157,7 @@ TEST(plan_csv, whitespace_trimmed_unless_quoted) {
 }
 
 // An empty serial means unassign.
-TEST(plan_csv, empty_serial_is_unassign) {
+TEST(PlanCsv, EmptySerialIsUnassign) {
   auto r = load("licenseId,deviceSerial\nL1,\nL2,\"\"\n", with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.plan.counts.unassigns, 2u);
@@ -166,7 +166,7 @@ TEST(plan_csv, empty_serial_is_unassign) {
 }
 
 // Serials are upper-cased and must have the Meraki shape.
-TEST(plan_csv, serial_shape) {
+TEST(PlanCsv, SerialShape) {
   auto r = load("licenseId,deviceSerial\nL1,q2aa-bbbb-cccc\nL2,Q2AA-BBBB\nL3,Q2AA_BBBB_CCCC\nL4,Q2AA-BBBB-CCCCC\n"
                 "L5,Q2ÄA-BBBB-CCC\n",
                 with_org("O"));
@@ -179,7 +179,7 @@ TEST(plan_csv, serial_shape) {
 }
 
 // License and org ids must be non-empty and free of / ? # space and control characters.
-TEST(plan_csv, id_characters) {
+TEST(PlanCsv, IdCharacters) {
   auto r = load("licenseId,deviceSerial,org\n,,O\na/b,,O\na?b,,O\na#b,,O\na b,,O\n\"a\tb\",,O\nok,,O/1\n",
                 {});
   EXPECT_EQ(r.error_count(), 7u) << all_errors(r);
@@ -193,13 +193,13 @@ TEST(plan_csv, id_characters) {
 }
 
 // An invalid --org is reported even though it comes from the command line.
-TEST(plan_csv, invalid_org_option) {
+TEST(PlanCsv, InvalidOrgOption) {
   auto r = load("licenseId,deviceSerial\nL1,\n", with_org("a/b"));
   EXPECT_TRUE(has_error(r, "--org \"a/b\" contains '/'")) << all_errors(r);
 }
 
 // The same license twice with the same serial is dropped, counted and warned about.
-TEST(plan_csv, duplicate_same_serial_dropped) {
+TEST(PlanCsv, DuplicateSameSerialDropped) {
   auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2,\nL1," + s1 + "\nL2,\n", with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.plan.rows.size(), 2u);
@@ -212,7 +212,7 @@ TEST(plan_csv, duplicate_same_serial_dropped) {
 }
 
 // The same license with two serials is an error naming both lines.
-TEST(plan_csv, duplicate_conflict_names_both_lines) {
+TEST(PlanCsv, DuplicateConflictNamesBothLines) {
   auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2,\nL1," + s2 + "\n", with_org("O"));
   EXPECT_EQ(r.error_count(), 1u);
   EXPECT_TRUE(has_error(r, "in.csv:4: column 1 (licenseId): license \"L1\" has conflicting serials: "
@@ -221,14 +221,14 @@ TEST(plan_csv, duplicate_conflict_names_both_lines) {
 }
 
 // The same license id in two orgs is two different licenses.
-TEST(plan_csv, same_license_in_two_orgs_is_not_a_conflict) {
+TEST(PlanCsv, SameLicenseInTwoOrgsIsNotAConflict) {
   auto r = load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",A\nL1," + s2 + ",B\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.plan.rows.size(), 2u);
 }
 
 // Several licenses on one serial are legal and counted once per serial.
-TEST(plan_csv, several_licenses_on_one_serial_counted) {
+TEST(PlanCsv, SeveralLicensesOnOneSerialCounted) {
   auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2," + s1 + "\nL3," + s1 + "\nL4," + s2 +
                     "\nL5," + s2 + "\nL6,Q2AA-BBBB-EEEE\n",
                 with_org("O"));
@@ -238,7 +238,7 @@ TEST(plan_csv, several_licenses_on_one_serial_counted) {
 }
 
 // All errors are collected, in file order, up to the cap; the rest are counted.
-TEST(plan_csv, errors_collected_and_capped) {
+TEST(PlanCsv, ErrorsCollectedAndCapped) {
   std::string text = "licenseId,deviceSerial\n";
   for (int i = 0; i < 50; ++i) text += "L" + std::to_string(i) + ",bad\n";
   load_options o = with_org("O");
@@ -252,7 +252,7 @@ TEST(plan_csv, errors_collected_and_capped) {
 }
 
 // The missing-column error names the header line, the accepted names, and hints at data-as-header.
-TEST(plan_csv, missing_column) {
+TEST(PlanCsv, MissingColumn) {
   auto r = load("licenseId,foo\nL1,\n", with_org("O"));
   EXPECT_TRUE(has_error(r, "in.csv:1: no deviceSerial column (accepted names: deviceSerial, serial, device_serial)"))
       << all_errors(r);
@@ -261,20 +261,20 @@ TEST(plan_csv, missing_column) {
 }
 
 // A record with too few fields says which column is missing.
-TEST(plan_csv, short_record) {
+TEST(PlanCsv, ShortRecord) {
   auto r = load("licenseId,deviceSerial\nL1\n", with_org("O"));
   EXPECT_TRUE(has_error(r, "in.csv:2: column 2 (deviceSerial): missing: the record has only 1 field")) << all_errors(r);
 }
 
 // A column named twice (e.g. licenseId and id) is an error.
-TEST(plan_csv, duplicate_header_column) {
+TEST(PlanCsv, DuplicateHeaderColumn) {
   auto r = load("licenseId,deviceSerial,id\n", with_org("O"));
   EXPECT_TRUE(has_error(r, "in.csv:1: column 3 (id): a second licenseId column (the first is column 1)"))
       << all_errors(r);
 }
 
 // --shard keeps exactly the orgs whose FNV-1a hash mod N equals K; the shards partition the plan.
-TEST(plan_csv, shard_filter_partitions) {
+TEST(PlanCsv, ShardFilterPartitions) {
   std::string text = "licenseId,deviceSerial,org\n";
   for (int i = 0; i < 200; ++i) text += "L" + std::to_string(i) + ",,org" + std::to_string(i % 37) + "\n";
   std::size_t total = 0, orgs = 0;
@@ -293,7 +293,7 @@ TEST(plan_csv, shard_filter_partitions) {
 }
 
 // The fingerprint is stable, and changes with any row's org, license or serial.
-TEST(plan_csv, fingerprint) {
+TEST(PlanCsv, fingerprint) {
   const std::string base = std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",A\n";
   auto a = load(base), b = load(base + "\n");
   EXPECT_EQ(a.plan.fingerprint.size(), 16u);
@@ -307,14 +307,14 @@ TEST(plan_csv, fingerprint) {
 
 // The same rows on other lines are another plan: --resume matches journal records to rows by
 // line, so a blank line inserted before a row must make the journal refuse the edited CSV.
-TEST(plan_csv, fingerprint_covers_line_numbers) {
+TEST(PlanCsv, FingerprintCoversLineNumbers) {
   const std::string header = "licenseId,deviceSerial,org\n";
   const std::string rows = std::string("L1,") + s1 + ",A\nL2," + s2 + ",A\n";
   EXPECT_NE(load(header + rows).plan.fingerprint, load(header + "\n" + rows).plan.fingerprint);
 }
 
 // Feeding the input in chunks of any size (here: every size 1..17) gives the same result.
-TEST(plan_csv, chunking_does_not_matter) {
+TEST(PlanCsv, ChunkingDoesNotMatter) {
   const std::string text = std::string("\xEF\xBB\xBF") + "licenseId,deviceSerial,note\r\n\"L1\",\"" + s1 +
                            "\",\"a\r\nb\"\"c\"\r\nL2, " + s2 + " ,x\r\nL1," + s1 + ",\r\nL3,bad,\r\n\"L4\" ,,\"unterminated";
   const auto whole = load(text, with_org("O"));
@@ -332,7 +332,7 @@ TEST(plan_csv, chunking_does_not_matter) {
 }
 
 // load_plan reads a file; a missing file is one error naming it.
-TEST(plan_csv, load_plan_file_and_missing_file) {
+TEST(PlanCsv, LoadPlanFileAndMissingFile) {
   relicense::test::temp_dir dir;
   auto file = dir.write("p.csv", std::string("licenseId,deviceSerial\nL1,") + s1 + "\n");
   auto r = relicense::plan::load_plan(file, with_org("O"));
@@ -348,7 +348,7 @@ TEST(plan_csv, load_plan_file_and_missing_file) {
 // ---- corpus of nasty inputs ------------------------------------------------------------------
 
 // An empty file is an error: a header is required.
-TEST(plan_csv_nasty, empty_file) {
+TEST(PlanCsvNasty, EmptyFile) {
   auto r = load("", with_org("O"));
   EXPECT_TRUE(has_error(r, "in.csv:1: empty file")) << all_errors(r);
   auto b = load("\xEF\xBB\xBF\r\n\n", with_org("O"));
@@ -356,7 +356,7 @@ TEST(plan_csv_nasty, empty_file) {
 }
 
 // A header-only file is a valid, empty plan, with a warning.
-TEST(plan_csv_nasty, header_only) {
+TEST(PlanCsvNasty, HeaderOnly) {
   auto r = load("licenseId,deviceSerial\r\n", with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_TRUE(r.plan.rows.empty());
@@ -365,7 +365,7 @@ TEST(plan_csv_nasty, header_only) {
 }
 
 // An unterminated quote is reported at the line where the quote opened, not at the end of file.
-TEST(plan_csv_nasty, unterminated_quote) {
+TEST(PlanCsvNasty, UnterminatedQuote) {
   auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\n\"L2,\nL3,\nL4,\n", with_org("O"));
   EXPECT_EQ(r.error_count(), 1u);
   EXPECT_TRUE(has_error(r, "in.csv:3: column 1 (licenseId): unterminated quoted field: the quote opened on line 3"))
@@ -373,7 +373,7 @@ TEST(plan_csv_nasty, unterminated_quote) {
 }
 
 // NUL bytes are an error (the usual sign of UTF-16 or a binary file), and a UTF-16 BOM is named.
-TEST(plan_csv_nasty, nul_bytes_and_utf16) {
+TEST(PlanCsvNasty, NulBytesAndUtf16) {
   const char text[] = "licenseId,deviceSerial\nL\0001,\n";
   auto r = load(std::string(text, sizeof text - 1), with_org("O"));
   EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): a NUL byte")) << all_errors(r);
@@ -383,7 +383,7 @@ TEST(plan_csv_nasty, nul_bytes_and_utf16) {
 }
 
 // Stray quotes: inside an unquoted field, or text after a closing quote.
-TEST(plan_csv_nasty, stray_quotes) {
+TEST(PlanCsvNasty, StrayQuotes) {
   auto r = load("licenseId,deviceSerial\nL\"1,\n\"L2\"x,\n", with_org("O"));
   EXPECT_EQ(r.error_count(), 2u) << all_errors(r);
   EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): a quote inside an unquoted field"));
@@ -392,7 +392,7 @@ TEST(plan_csv_nasty, stray_quotes) {
 
 // A field over the field cap (but within the record limit) is an error with its length; a big
 // ignored column is fine.
-TEST(plan_csv_nasty, long_field) {
+TEST(PlanCsvNasty, LongField) {
   std::string text = "licenseId,deviceSerial,note\n";
   text += std::string(5000, '7') + ",,short\n";
   text += "L2,,\"" + std::string(60000, 'n') + "\"\n";
@@ -410,7 +410,7 @@ std::string only_error(const load_result& r) {
 }
 
 // A 10 MB line stops the load at that line: nothing past the 64 KiB record limit is kept or read.
-TEST(plan_csv_limits, ten_megabyte_line_stops) {
+TEST(PlanCsvLimits, TenMegabyteLineStops) {
   std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + "\n";
   text += std::string(10 << 20, '7') + ",\nL2,\nL3,bad\n";
   auto r = load(text, with_org("O"));
@@ -420,7 +420,7 @@ TEST(plan_csv_limits, ten_megabyte_line_stops) {
 }
 
 // The record limit is exact: 65536 bytes before the line break pass (LF or CRLF), 65537 do not.
-TEST(plan_csv_limits, record_limit_is_exact) {
+TEST(PlanCsvLimits, RecordLimitIsExact) {
   const std::string head = std::string("licenseId,deviceSerial,note\n");
   const std::string row = std::string("L1,") + s1 + ",";
   for (const char* eol : {"\n", "\r\n"}) {
@@ -442,7 +442,7 @@ TEST(plan_csv_limits, record_limit_is_exact) {
 }
 
 // A quote that never closes in a big file stops at the record limit, naming the opening line.
-TEST(plan_csv_limits, unterminated_quote_in_a_big_file) {
+TEST(PlanCsvLimits, UnterminatedQuoteInABigFile) {
   std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + "\n\"L2,\n";
   for (int i = 0; i < 100000; ++i) text += "L" + std::to_string(i) + ",\n";
   auto r = load(text, with_org("O"));
@@ -451,7 +451,7 @@ TEST(plan_csv_limits, unterminated_quote_in_a_big_file) {
 }
 
 // A header of 20 MB of commas is refused at its 257th column, not after reading it all.
-TEST(plan_csv_limits, header_of_commas) {
+TEST(PlanCsvLimits, HeaderOfCommas) {
   auto r = load(std::string(20 << 20, ','), with_org("O"));
   EXPECT_EQ(only_error(r), "in.csv:1: the header has more than 256 columns (the limit); the rest of the file "
                            "was not read");
@@ -463,7 +463,7 @@ TEST(plan_csv_limits, header_of_commas) {
 }
 
 // A data row with more than 256 fields is an error for that row only.
-TEST(plan_csv_limits, too_many_fields_in_a_row) {
+TEST(PlanCsvLimits, TooManyFieldsInARow) {
   const std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + std::string(254, ',') + "\nL2," + s1 +
                            std::string(255, ',') + "\nL3,\n";
   auto r = load(text, with_org("O"));
@@ -472,14 +472,14 @@ TEST(plan_csv_limits, too_many_fields_in_a_row) {
 }
 
 // A NUL byte stops the load at once: reading /dev/zero ends with one error at line 1.
-TEST(plan_csv_limits, dev_zero) {
+TEST(PlanCsvLimits, DevZero) {
   auto r = relicense::plan::load_plan("/dev/zero", with_org("O"));
   EXPECT_EQ(only_error(r), "/dev/zero:1: column 1: a NUL byte (is the file UTF-16 or binary? save it as UTF-8 "
                            "CSV); the rest of the file was not read");
 }
 
 // Random bytes stop the load at the first byte that is not UTF-8 (or a NUL), on line 1.
-TEST(plan_csv_limits, dev_urandom) {
+TEST(PlanCsvLimits, DevUrandom) {
   auto r = relicense::plan::load_plan("/dev/urandom", with_org("O"));
   ASSERT_FALSE(r.ok());
   const std::string e = all_errors(r);
@@ -492,7 +492,7 @@ TEST(plan_csv_limits, dev_urandom) {
 // UTF-8 is checked everywhere, ignored columns included: multi-byte text passes, while overlong
 // forms, surrogates, bytes that never occur, stray continuation bytes and a character cut off by
 // the end of the file are refused at their line and column.
-TEST(plan_csv_limits, utf8) {
+TEST(PlanCsvLimits, utf8) {
   const std::string head = std::string("\xEF\xBB\xBFlicenseId,deviceSerial,note\nL1,") + s1 + ",ok\n";
   auto good = load(head + "L2,,Caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF\n", with_org("O"));
   EXPECT_TRUE(good.ok()) << all_errors(good);
@@ -517,7 +517,7 @@ TEST(plan_csv_limits, utf8) {
 }
 
 // The limits hold whatever the chunking: one byte at a time gives the same errors.
-TEST(plan_csv_limits, chunking_does_not_matter) {
+TEST(PlanCsvLimits, ChunkingDoesNotMatter) {
   std::vector<std::string> texts = {
       std::string("licenseId,deviceSerial,note\nL1,") + s1 + ",\xE2\x82\xAC\nL2,," + std::string(70000, 'x') + "\n",
       std::string("licenseId,deviceSerial,note\nL1,,\xE2\x82") + "\xAC\n\"L2\nL3,,\xE2\x82",
@@ -538,7 +538,7 @@ TEST(plan_csv_limits, chunking_does_not_matter) {
 
 // Reading stops after 100 errors: 20 shown, the rest counted, and a last line saying where and
 // that the rest of the file was not checked.
-TEST(plan_csv_limits, stops_after_100_errors) {
+TEST(PlanCsvLimits, StopsAfter100Errors) {
   std::string text = "licenseId,deviceSerial\n";
   for (int i = 0; i < 100000; ++i) text += "L" + std::to_string(i) + ",bad\n";
   auto r = load(text, with_org("O"));
@@ -560,7 +560,7 @@ TEST(plan_csv_limits, stops_after_100_errors) {
 }
 
 // A fatal problem that is also the 100th error is reported once, without the "stopped" note.
-TEST(plan_csv_limits, fatal_hundredth_error) {
+TEST(PlanCsvLimits, FatalHundredthError) {
   std::string text = "licenseId,deviceSerial\n";
   for (int i = 0; i < 99; ++i) text += "L" + std::to_string(i) + ",bad\n";
   text += std::string("L99,") + '\0' + "\n";
@@ -572,7 +572,7 @@ TEST(plan_csv_limits, fatal_hundredth_error) {
 }
 
 // The row and size limits stop an endless stream of valid rows.
-TEST(plan_csv_limits, rows_and_bytes) {
+TEST(PlanCsvLimits, RowsAndBytes) {
   std::string text = "licenseId,deviceSerial\n";
   for (int i = 0; i < 10; ++i) text += "L" + std::to_string(i) + ",\n";
   load_options o = with_org("O");
@@ -590,7 +590,7 @@ TEST(plan_csv_limits, rows_and_bytes) {
 }
 
 // A named pipe is read like a file: nothing is sought or sized.
-TEST(plan_csv_limits, named_pipe) {
+TEST(PlanCsvLimits, NamedPipe) {
   relicense::test::temp_dir dir;
   const auto fifo = dir.path() / "in.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -608,7 +608,7 @@ TEST(plan_csv_limits, named_pipe) {
 }
 
 // Many kinds of damage in one file: every problem is reported, each at its line.
-TEST(plan_csv_nasty, mixed_damage_all_reported) {
+TEST(PlanCsvNasty, MixedDamageAllReported) {
   const std::string text = std::string("licenseId,deviceSerial,organizationId\r\n") +
                            "L1," + s1 + ",O\r\n" +   // 2 ok
                            "L2,NOPE,O\r\n" +         // 3 bad serial

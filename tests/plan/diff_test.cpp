@@ -25,7 +25,7 @@ plan make_plan() {
 } // namespace
 
 // Each row is classified and carries the serial the license had before.
-TEST(plan_diff, classifies_rows) {
+TEST(PlanDiff, ClassifiesRows) {
   inventories inv;
   auto& a = inv["A"];
   a.set("L1", "Q2ZZ-ZZZZ-ZZZZ");
@@ -55,7 +55,7 @@ TEST(plan_diff, classifies_rows) {
 }
 
 // The same license id in another org's inventory does not count.
-TEST(plan_diff, inventories_are_per_org) {
+TEST(PlanDiff, InventoriesArePerOrg) {
   inventories inv;
   inv["B"].set("L1", "Q2AA-AAAA-AAAA");
   inv["A"];  // fetched, empty

@@ -6,7 +6,7 @@
 using namespace relicense::plan;
 
 // One org: the burst goes at once, the rest at the org rate.
-TEST(plan_estimate, single_org_rate_bound) {
+TEST(PlanEstimate, SingleOrgRateBound) {
   auto e = estimate_put({1010});
   EXPECT_DOUBLE_EQ(e.seconds, 100.0);
   EXPECT_EQ(e.requests, 1010u);
@@ -15,7 +15,7 @@ TEST(plan_estimate, single_org_rate_bound) {
 }
 
 // Orgs run in parallel until the per-IP rate caps them.
-TEST(plan_estimate, orgs_parallel_then_ip_bound) {
+TEST(PlanEstimate, OrgsParallelThenIpBound) {
   EXPECT_DOUBLE_EQ(estimate_put({1010, 1010, 1010}).seconds, 100.0);  // 30/s < 100/s
   auto e = estimate_put(std::vector<std::uint64_t>(20, 1010));         // 200/s wanted, 100/s allowed
   EXPECT_DOUBLE_EQ(e.seconds, 202.0);
@@ -25,7 +25,7 @@ TEST(plan_estimate, orgs_parallel_then_ip_bound) {
 }
 
 // Batch mode: 100 rows per batch, POST + polls per batch, at most 5 running batches per org.
-TEST(plan_estimate, batch_mode) {
+TEST(PlanEstimate, BatchMode) {
   auto e = estimate_batch({100000});  // 1000 batches * 3 calls = 3000 calls
   EXPECT_EQ(e.requests, 3000u);
   // calls: (3000 - 10) / 10 = 299 s; concurrency: 200 waves * 3 s = 600 s.
@@ -38,7 +38,7 @@ TEST(plan_estimate, batch_mode) {
 }
 
 // Durations print compactly.
-TEST(plan_estimate, format_duration) {
+TEST(PlanEstimate, FormatDuration) {
   EXPECT_EQ(format_duration(0), "0s");
   EXPECT_EQ(format_duration(0.2), "<1s");
   EXPECT_EQ(format_duration(42), "42s");
@@ -48,7 +48,7 @@ TEST(plan_estimate, format_duration) {
 }
 
 // rows_per_org counts rows by plan::orgs index.
-TEST(plan_estimate, rows_per_org) {
+TEST(PlanEstimate, RowsPerOrg) {
   plan p;
   p.orgs = {"a", "b"};
   p.rows = {row{2, 1, "x", ""}, row{3, 1, "y", ""}, row{4, 0, "z", ""}};

@@ -14,7 +14,7 @@ using relicense::test::run_relicense;
 using relicense::test::temp_dir;
 
 // A good file prints the summary on stdout and exits 0.
-TEST(plan_cli, summary) {
+TEST(PlanCli, summary) {
   temp_dir dir;
   auto f = dir.write("ok.csv",
                      "licenseId,deviceSerial,organizationId\n"
@@ -31,7 +31,7 @@ TEST(plan_cli, summary) {
 }
 
 // Bad rows: every error on stderr as file:line: column, nothing on stdout, exit 2.
-TEST(plan_cli, errors_exit_2) {
+TEST(PlanCli, ErrorsExit2) {
   temp_dir dir;
   auto f = dir.write("bad.csv", "licenseId,deviceSerial\nL1,nope\nL/2,\n");
   auto r = run_relicense({"plan", f.string(), "--org", "O"});
@@ -43,7 +43,7 @@ TEST(plan_cli, errors_exit_2) {
 }
 
 // A missing file is a clear error and exit 2.
-TEST(plan_cli, missing_file) {
+TEST(PlanCli, MissingFile) {
   auto r = run_relicense({"plan", "/nonexistent/relicense/plan.csv", "--org", "O"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("/nonexistent/relicense/plan.csv: cannot open: No such file or directory"), std::string::npos)
@@ -51,7 +51,7 @@ TEST(plan_cli, missing_file) {
 }
 
 // Without an org column, --org is required.
-TEST(plan_cli, org_required) {
+TEST(PlanCli, OrgRequired) {
   temp_dir dir;
   auto f = dir.write("noorg.csv", "licenseId,deviceSerial\nL1,\n");
   auto r = run_relicense({"plan", f.string()});
@@ -61,7 +61,7 @@ TEST(plan_cli, org_required) {
 }
 
 // --shard must be K/N; a valid one filters by org and says so.
-TEST(plan_cli, shard) {
+TEST(PlanCli, shard) {
   temp_dir dir;
   auto f = dir.write("s.csv", "licenseId,deviceSerial,org\nL1,,A\nL2,,B\nL3,,C\n");
   auto bad = run_relicense({"plan", f.string(), "--shard", "3/3"});
@@ -74,7 +74,7 @@ TEST(plan_cli, shard) {
 }
 
 // The error list is capped with "and N more", and reading stops after 100 errors, saying where.
-TEST(plan_cli, error_cap) {
+TEST(PlanCli, ErrorCap) {
   temp_dir dir;
   std::string text = "licenseId,deviceSerial\n";
   for (int i = 0; i < 100000; ++i) text += "L" + std::to_string(i) + ",x\n";
@@ -92,7 +92,7 @@ TEST(plan_cli, error_cap) {
 }
 
 // "-" reads the CSV from standard input.
-TEST(plan_cli, stdin) {
+TEST(PlanCli, stdin) {
   std::string text = "licenseId,deviceSerial\n";
   for (int i = 0; i < 20000; ++i) text += "L" + std::to_string(i) + ",\n";  // several pipe buffers
   auto r = relicense::test::run_relicense_with_input({"plan", "-", "--org", "O"}, text);
@@ -104,7 +104,7 @@ TEST(plan_cli, stdin) {
 }
 
 // A pipe as the file (what `relicense plan <(cmd)` passes) is read to its end, as a file is.
-TEST(plan_cli, named_pipe) {
+TEST(PlanCli, NamedPipe) {
   temp_dir dir;
   const auto fifo = dir.path() / "plan.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -122,7 +122,7 @@ TEST(plan_cli, named_pipe) {
 }
 
 // Endless inputs end at once: /dev/zero at its first byte, exit 2, the file and line named.
-TEST(plan_cli, dev_zero) {
+TEST(PlanCli, DevZero) {
   auto r = run_relicense({"plan", "/dev/zero", "--org", "O"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("/dev/zero:1: column 1: a NUL byte"), std::string::npos) << r.err;

@@ -10,7 +10,7 @@ using relicense::plan::parse_shard;
 using relicense::plan::shard_spec;
 
 // "K/N" parses with 0 <= K < N; anything else is refused.
-TEST(plan_shard, parse) {
+TEST(PlanShard, parse) {
   auto s = parse_shard("2/5");
   ASSERT_TRUE(s);
   EXPECT_EQ(s->index, 2u);
@@ -23,7 +23,7 @@ TEST(plan_shard, parse) {
 }
 
 // The hash is FNV-1a 64 of the id's bytes, checked against published test vectors.
-TEST(plan_shard, hash_is_fnv1a64) {
+TEST(PlanShard, HashIsFnv1a64) {
   EXPECT_EQ(relicense::plan::shard_hash(""), 0xcbf29ce484222325ULL);
   EXPECT_EQ(relicense::plan::shard_hash("a"), 0xaf63dc4c8601ec8cULL);
   EXPECT_EQ(relicense::plan::shard_hash("foobar"), 0x85944171f73967e8ULL);
@@ -34,7 +34,7 @@ TEST(plan_shard, hash_is_fnv1a64) {
 }
 
 // Every org falls in exactly one shard, the one its hash mod N names.
-TEST(plan_shard, partition) {
+TEST(PlanShard, partition) {
   for (int i = 0; i < 500; ++i) {
     const std::string org = "org-" + std::to_string(i * 7919);
     int hits = 0;
