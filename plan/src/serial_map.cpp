@@ -1,28 +1,12 @@
 #include "relicense/plan/serial_map.hpp"
 
-#include <cstdio>
+#include "text.hpp"
 
 namespace relicense::plan {
-namespace {
 
-// A value from the API or the file, safe to print: quoted, control and non-ASCII bytes escaped.
-std::string shown(std::string_view v) {
-  std::string out = "\"";
-  for (unsigned char c : v.substr(0, 80)) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7F) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (v.size() > 80) out += "...";
-  return out + "\"";
-}
+using detail::shown;
+
+namespace {
 
 // Keeps diagnostics up to the caps, counting the rest.
 class collector {
