@@ -51,11 +51,18 @@ std::vector<const license_record*> inventory::licenses_on(std::string_view seria
 }
 
 void inventory::set_devices(std::vector<device_record> devices) {
-  devices_ = std::move(devices);
+  devices_.clear();
   device_index_.clear();
-  for (std::size_t i = 0; i < devices_.size(); ++i) {
-    rules::to_upper(devices_[i].serial);
-    device_index_.emplace(devices_[i].serial, i);
+  add_devices(std::move(devices));
+}
+
+void inventory::add_devices(std::vector<device_record> page) {
+  devices_.reserve(devices_.size() + page.size());
+  for (auto& d : page) {
+    rules::to_upper(d.serial);
+    if (device_index_.contains(std::string_view(d.serial))) continue;  // listed on two pages
+    device_index_.emplace(d.serial, devices_.size());
+    devices_.push_back(std::move(d));
   }
   devices_known_ = true;
 }

@@ -124,6 +124,7 @@ live_plan plan_live(const plan& p, const inventories& inv, const live_options& o
                                   (l->expiration_date.empty() ? std::string() : " (since " + shown(l->expiration_date) + ")") +
                                   ": on " + shown(r.serial) + " it would license nothing");
     }
+    if (!opts.device_warnings) continue;
     if (org_inv->devices_known() && !org_inv->has_device(r.serial)) {
       warn[r.org].add(r.line, "device " + shown(r.serial) + " is not in organization " + shown(o.id) +
                                   "'s device inventory: the API refuses licenses for a device the organization "

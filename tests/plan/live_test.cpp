@@ -95,6 +95,16 @@ TEST(LivePlan, RowWarnings) {
   EXPECT_EQ(lp.totals.warnings, 3u);
 }
 
+// Without device warnings (a resolved serial map) only the license's own state is warned about.
+TEST(LivePlan, DeviceWarningsOff) {
+  const plan p = load("licenseId,deviceSerial,org\nL4,Q2AA-AAAA-0009,A\nL2,Q2AA-AAAA-0001,A\n");
+  live_options o;
+  o.device_warnings = false;
+  const live_plan lp = plan_live(p, org_a(), o);
+  ASSERT_EQ(lp.orgs[0].warnings.size(), 1u);
+  EXPECT_NE(lp.orgs[0].warnings[0].find("is expired"), std::string::npos);
+}
+
 // Warnings beyond the cap are counted, not kept.
 TEST(LivePlan, WarningCap) {
   std::string text = "licenseId,deviceSerial,org\n";
@@ -187,4 +197,18 @@ TEST(Inventory, LicensesOnAndReadd) {
   inv.set_devices({});
   EXPECT_TRUE(inv.devices_known());
   EXPECT_FALSE(inv.has_device("Q2AA-AAAA-0001"));
+}
+
+// Device pages accumulate; a device listed on two pages is kept once.
+TEST(Inventory, DevicePages) {
+  inventory inv;
+  inv.add_devices({{"q2bb-bbbb-0001", "MX67", "a"}});
+  inv.add_devices({{"Q2BB-BBBB-0002", "MR46", ""}, {"Q2BB-BBBB-0001", "MX67", "again"}});
+  EXPECT_TRUE(inv.has_device("Q2BB-BBBB-0001"));
+  EXPECT_TRUE(inv.has_device("Q2BB-BBBB-0002"));
+  EXPECT_EQ(inv.device("Q2BB-BBBB-0001")->name, "a");
+  EXPECT_EQ(inv.device("Q2BB-BBBB-0002")->model, "MR46");
+  inv.set_devices({});
+  EXPECT_FALSE(inv.has_device("Q2BB-BBBB-0001"));
+  EXPECT_TRUE(inv.devices_known());
 }

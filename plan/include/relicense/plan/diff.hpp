@@ -50,6 +50,8 @@ public:
 
   /// The org's device inventory (serials upper-cased); from now on devices_known() is true.
   void set_devices(std::vector<device_record> devices);
+  /// Adds one page of the device inventory (a page may be empty); devices_known() becomes true.
+  void add_devices(std::vector<device_record> page);
   /// True once set_devices() was called (an org with no device at all included).
   bool devices_known() const noexcept { return devices_known_; }
   /// True if `serial` (upper case) is in the device inventory.

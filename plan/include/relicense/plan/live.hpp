@@ -36,6 +36,9 @@ live_kind classify(const row& r, const row_diff& d) noexcept;
 struct live_options {
   std::string file;                    ///< the plan's file name, for the warnings' file:line
   std::size_t max_warnings_per_org = 20;  ///< kept in full; the rest are counted
+  /// Warn about targets (already burning a license, not claimed). Off for a resolved serial map,
+  /// whose resolution already said so once per mapping.
+  bool device_warnings = true;
 };
 
 /// Counts of a set of rows.
