@@ -1,5 +1,8 @@
 #include "relicense/io/json.hpp"
 
+#include "relicense/plan/csv.hpp"
+#include "relicense/plan/serial_map.hpp"
+
 #include <gtest/gtest.h>
 
 namespace relicense::io {
@@ -261,6 +264,37 @@ TEST(Json, Organizations) {
   EXPECT_FALSE(p.parse_organization(R"({"id":"1","licensing":"x"})").value);
   EXPECT_FALSE(p.parse_organization("[]").value);
   EXPECT_EQ(p.parse_organizations(R"([{"name":"x"}])").error, "organization 1 of the answer has no \"id\"");
+}
+
+// The answers as the twin and the API send them feed the planner: parsed records, an inventory,
+// and a serial map resolved against it.
+TEST(Json, RecordsResolveASerialMap) {
+  response_parser p;
+  auto licenses = p.parse_license_records(
+      R"([{"id":"L2","licenseType":"MX64-ENT","deviceSerial":"Q2AA-AAAA-0001","networkId":"N_1",
+           "state":"recentlyQueued","headLicenseId":"L1","expirationDate":null},
+          {"id":"L1","licenseType":"MX64-ENT","deviceSerial":"Q2AA-AAAA-0001","networkId":"N_1",
+           "state":"active","headLicenseId":null,"expirationDate":"2027-01-01T00:00:00Z"}])");
+  auto devices = p.parse_device_page(
+      R"([{"serial":"Q2AA-AAAA-0001","model":"MX64","name":"old"},{"serial":"Q2BB-BBBB-0001","model":"MX67","name":null}])");
+  auto org = p.parse_organization(R"({"id":"O","name":"Org","licensing":{"model":"per-device"}})");
+  ASSERT_TRUE(licenses.value && devices.value && org.value);
+  plan::inventories inv;
+  plan::inventory& o = inv[org.value->id];
+  o.set_licensing_model(org.value->licensing_model);
+  for (auto& l : *licenses.value) o.add(std::move(l));
+  o.add_devices(std::move(*devices.value));
+  plan::load_options lo;
+  lo.org = "O";
+  lo.accept_serial_map = true;
+  auto loaded = plan::parse_plan("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0001\n", "m.csv", lo);
+  ASSERT_TRUE(loaded.ok() && loaded.map);
+  auto res = plan::resolve_serial_map(*loaded.map, inv);
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(res.result.warnings.empty());
+  EXPECT_EQ(plan::moves_csv(res), "organizationId,licenseId,deviceSerial,previousDeviceSerial\n"
+                                  "O,L1,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n"
+                                  "O,L2,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n");
 }
 
 } // namespace
