@@ -231,8 +231,25 @@ enum class field_state : std::uint8_t {
 enum slot : int { slot_license = 0, slot_serial = 1, slot_org = 2, slot_none = -1 };
 
 constexpr std::array<const char*, 3> slot_names = {"licenseId", "deviceSerial", "organizationId"};
+// In a serial map the same three slots hold the old serial, the new serial and the org.
+constexpr std::array<const char*, 3> map_slot_names = {"oldSerial", "newSerial", "organizationId"};
 
 } // namespace
+
+// Declared here, not in a header: only this file and fingerprint_of use it.
+void add_to_fingerprint(fnv1a64& h, std::uint32_t line, std::string_view org, std::string_view a,
+                        std::string_view b) {
+  char digits[16];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, line);
+  h.update(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  h.update_byte(0x1F);
+  h.update(org);
+  h.update_byte(0x1F);
+  h.update(a);
+  h.update_byte(0x1F);
+  h.update(b);
+  h.update_byte(0x1E);
+}
 
 class loader_state {
 public:
@@ -272,6 +289,7 @@ public:
         error(1, 0, "", "empty file: expected a header row naming the licenseId and deviceSerial columns");
       if (!fatal_ && header_done_ && result_.plan.counts.input_rows == 0)
         warning(header_line_, 0, "", "no data rows after the header: the plan is empty");
+      if (result_.map) result_.map->orgs = result_.plan.orgs;
       fingerprint();
     }
     return std::move(result_);
@@ -651,16 +669,33 @@ private:
     }
     header_.pop_back();  // the empty field begun after the last one
     std::array<int, 3> col = {-1, -1, -1};
+    std::array<int, 2> map_col = {-1, -1};  // oldSerial, newSerial
     bool bad = false;
+    std::vector<diagnostic> map_duplicates;  // reported only if the file turns out to be a map
     for (std::size_t i = 0; i < header_.size(); ++i) {
       const std::string name = lower(header_[i]);
       int s = slot_none;
+      int m = slot_none;
       if (name == "licenseid" || name == "license_id" || name == "id")
         s = slot_license;
       else if (name == "deviceserial" || name == "serial" || name == "device_serial")
         s = slot_serial;
       else if (name == "organizationid" || name == "org" || name == "organization_id")
         s = slot_org;
+      else if (name == "oldserial" || name == "old_serial" || name == "from")
+        m = 0;
+      else if (name == "newserial" || name == "new_serial" || name == "to")
+        m = 1;
+      if (m != slot_none) {
+        auto& c = map_col[static_cast<std::size_t>(m)];
+        if (c >= 0)
+          map_duplicates.push_back(diagnostic{file_, line, static_cast<std::uint32_t>(i + 1), header_[i],
+                                              std::string("a second ") + map_slot_names[static_cast<std::size_t>(m)] +
+                                                  " column (the first is column " + std::to_string(c + 1) + ")"});
+        else
+          c = static_cast<int>(i);
+        continue;
+      }
       if (s == slot_none) continue;
       auto& c = col[static_cast<std::size_t>(s)];
       if (c >= 0) {
@@ -671,6 +706,11 @@ private:
       } else {
         c = static_cast<int>(i);
       }
+    }
+    // A header naming old and new serials but no license is a serial map.
+    if (col[slot_license] < 0 && (map_col[0] >= 0 || map_col[1] >= 0)) {
+      on_map_header(line, col[slot_org], map_col, map_duplicates, bad);
+      return;
     }
     const bool looks_like_data = !header_.empty() && [&] {
       for (auto h : header_) {
@@ -683,7 +723,9 @@ private:
                                          "(licenseId,deviceSerial[,organizationId])"
                                        : "";
     if (col[slot_license] < 0) {
-      error(line, 0, "", std::string("no licenseId column (accepted names: licenseId, license_id, id)") + hint);
+      error(line, 0, "",
+            std::string("no licenseId column (accepted names: licenseId, license_id, id)") + hint +
+                (opts_.accept_serial_map ? "; a serial map has oldSerial and newSerial columns instead" : ""));
       bad = true;
     }
     if (col[slot_serial] < 0) {
@@ -691,6 +733,44 @@ private:
             std::string("no deviceSerial column (accepted names: deviceSerial, serial, device_serial)") + hint);
       bad = true;
     }
+    finish_header(line, col, bad);
+  }
+
+  // A serial map's header: `col_org` and the old/new columns found, `bad` if an error was reported.
+  void on_map_header(std::uint32_t line, int col_org, const std::array<int, 2>& map_col,
+                     std::vector<diagnostic>& duplicates, bool bad) {
+    if (!opts_.accept_serial_map) {
+      error(line, 0, "", "this is a serial map (oldSerial,newSerial columns), but this command takes a license "
+                         "CSV (licenseId,deviceSerial[,organizationId])");
+      fatal_ = true;
+      return;
+    }
+    for (auto& d : duplicates) {
+      error(d.line, d.column, std::move(d.column_name), std::move(d.message));
+      bad = true;
+    }
+    if (map_col[0] < 0) {
+      error(line, 0, "", "serial map: no oldSerial column (accepted names: oldSerial, old_serial, from)");
+      bad = true;
+    }
+    if (map_col[1] < 0) {
+      error(line, 0, "", "serial map: no newSerial column (accepted names: newSerial, new_serial, to)");
+      bad = true;
+    }
+    map_mode_ = true;
+    result_.map.emplace();
+    result_.map->file = file_;
+    finish_header(line, {map_col[0], map_col[1], col_org}, bad);
+    if (fatal_) return;
+    serial_map& m = *result_.map;
+    m.old_column = static_cast<std::uint32_t>(map_col[0] + 1);
+    m.new_column = static_cast<std::uint32_t>(map_col[1] + 1);
+    m.old_column_name = column_name(static_cast<std::size_t>(map_col[0]));
+    m.new_column_name = column_name(static_cast<std::size_t>(map_col[1]));
+  }
+
+  // Checks the org column or --org and sets the column slots up, for either kind of file.
+  void finish_header(std::uint32_t line, const std::array<int, 3>& col, bool bad) {
     if (col[slot_org] < 0 && opts_.org.empty()) {
       error(line, 0, "", "no organizationId column and no --org: pass --org ORG or add an "
                          "organizationId (org, organization_id) column");
@@ -766,6 +846,10 @@ private:
         last_valid_org_ = org;
       }
     }
+    if (map_mode_) {
+      on_map_row(line, org, bad);
+      return;
+    }
     if (auto why = rules::id_problem(license); !why.empty()) {
       row_error(line, slot_license, (license.empty() ? std::string("license id ") : quote(license) + " ") + why);
       bad = true;
@@ -787,6 +871,70 @@ private:
     }
 
     enqueue(line, static_cast<std::uint32_t>(org_index), license, serial);
+  }
+
+  // A serial map's record: both serials valid and distinct, and neither in another mapping.
+  void on_map_row(std::uint32_t line, const std::string& org, bool bad) {
+    std::string& old_serial = vals_[slot_license];
+    std::string& new_serial = vals_[slot_serial];
+    rules::to_upper(old_serial);
+    rules::to_upper(new_serial);
+    for (int s : {slot_license, slot_serial}) {
+      const std::string& v = vals_[static_cast<std::size_t>(s)];
+      if (v.empty()) {
+        row_error(line, s, s == slot_license
+                               ? "empty: a serial map needs the device the licenses leave"
+                               : "empty: a serial map needs the device the licenses move to (to unassign, "
+                                 "use a license CSV with an empty deviceSerial)");
+        bad = true;
+      } else if (!rules::is_serial(v)) {
+        row_error(line, s, "invalid serial " + quote(v) + " (expected the Meraki shape XXXX-XXXX-XXXX, letters "
+                                                          "and digits)");
+        bad = true;
+      }
+    }
+    if (bad) return;
+    if (old_serial == new_serial) {
+      row_error(line, slot_serial, "the same device " + quote(old_serial) + " on both sides of the mapping");
+      return;
+    }
+    const std::int64_t org_index = resolve_org(org);
+    if (org_index < 0) {
+      ++result_.plan.counts.filtered_out;
+      return;
+    }
+    serial_map& m = *result_.map;
+    const auto seen_old = map_seen_.find(old_serial);
+    const auto seen_new = map_seen_.find(new_serial);
+    // The same mapping again is harmless: dropped, as a repeated license row is.
+    if (seen_old != map_seen_.end() && seen_new != map_seen_.end() && seen_old->second == seen_new->second) {
+      const serial_mapping& first = m.rows[seen_old->second];
+      if (first.old_serial == old_serial && first.org == static_cast<std::uint32_t>(org_index)) {
+        ++result_.plan.counts.duplicates_dropped;
+        const auto f = static_cast<std::size_t>(col_[slot_license]);
+        warning(line, static_cast<std::uint32_t>(f + 1), column_name(f),
+                "mapping " + quote(old_serial) + " -> " + quote(new_serial) + " repeated (first on line " +
+                    std::to_string(first.line) + "); the repeat is dropped");
+        return;
+      }
+    }
+    // A device that is both left and received, or received twice, has no single meaning.
+    bool twice = false;
+    for (const auto& [s, seen] : {std::pair{slot_license, seen_old}, std::pair{slot_serial, seen_new}}) {
+      if (seen == map_seen_.end()) continue;
+      const serial_mapping& first = m.rows[seen->second];
+      const std::string& serial = vals_[static_cast<std::size_t>(s)];
+      row_error(line, s, "serial " + quote(serial) + " is in two mappings: line " + std::to_string(first.line) +
+                             " (as " + (first.old_serial == serial ? "old" : "new") + " serial) and line " +
+                             std::to_string(line) + " (as " + (s == slot_license ? "old" : "new") + " serial)");
+      twice = true;
+    }
+    if (twice) return;
+    const auto index = m.rows.size();
+    map_seen_.emplace(old_serial, index);
+    map_seen_.emplace(new_serial, index);
+    m.rows.push_back(serial_mapping{line, static_cast<std::uint32_t>(org_index), old_serial, new_serial});
+    fingerprint_fields(line, result_.plan.orgs[m.rows.back().org], old_serial, new_serial);
   }
 
   // A valid row waiting for de-duplication. Rows wait in a short queue so the hash-table slots
@@ -965,16 +1113,12 @@ private:
   // rows sit on other lines must not have its rows reported as another row's result (see
   // docs/journal.md). Hashed as each row is added, while its strings are still in cache.
   void fingerprint_row(const row& r) {
-    char digits[16];
-    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, r.line);
-    fingerprint_.update(std::string_view(digits, static_cast<std::size_t>(end - digits)));
-    fingerprint_.update_byte(0x1F);
-    fingerprint_.update(result_.plan.orgs[r.org]);
-    fingerprint_.update_byte(0x1F);
-    fingerprint_.update(r.license_id);
-    fingerprint_.update_byte(0x1F);
-    fingerprint_.update(r.serial);
-    fingerprint_.update_byte(0x1E);
+    fingerprint_fields(r.line, result_.plan.orgs[r.org], r.license_id, r.serial);
+  }
+
+  // A serial map is fingerprinted the same way, with its two serials in the last two places.
+  void fingerprint_fields(std::uint32_t line, std::string_view org, std::string_view a, std::string_view b) {
+    add_to_fingerprint(fingerprint_, line, org, a, b);
   }
 
   void fingerprint() { result_.plan.fingerprint = to_hex(fingerprint_.value()); }
@@ -1038,6 +1182,8 @@ private:
   std::size_t queue_head_ = 0;
   std::size_t queued_ = 0;
   bool settling_ = false;
+  bool map_mode_ = false;
+  std::unordered_map<std::string, std::size_t> map_seen_;  // serial -> index of its mapping
   std::uint64_t size_hint_ = 0;   // expected file size, for reserve_from_hint
   std::uint64_t bytes_fed_ = 0;
   bool reserved_ = false;
@@ -1056,6 +1202,12 @@ void plan_loader::feed(std::string_view chunk) { state_->feed(chunk); }
 bool plan_loader::done() const noexcept { return state_->done(); }
 void plan_loader::size_hint(std::uint64_t total_bytes) { state_->size_hint(total_bytes); }
 load_result plan_loader::finish() { return state_->finish(); }
+
+std::string fingerprint_of(const plan& p) {
+  fnv1a64 h;
+  for (const row& r : p.rows) detail::add_to_fingerprint(h, r.line, p.orgs[r.org], r.license_id, r.serial);
+  return to_hex(h.value());
+}
 
 load_result parse_plan(std::string_view text, std::string_view file_name, const load_options& opts) {
   plan_loader loader{std::string(file_name), opts};

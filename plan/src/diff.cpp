@@ -1,6 +1,8 @@
 #include "relicense/plan/diff.hpp"
 #include "relicense/plan/csv.hpp"
 
+#include <algorithm>
+
 namespace relicense::plan {
 
 void inventory::set(std::string license_id, std::string serial) {
@@ -11,6 +13,65 @@ void inventory::set(std::string license_id, std::string serial) {
 const std::string* inventory::serial_of(std::string_view license_id) const {
   auto it = serials_.find(license_id);
   return it == serials_.end() ? nullptr : &it->second;
+}
+
+void inventory::add(license_record l) {
+  rules::to_upper(l.device_serial);
+  set(l.id, l.device_serial);
+  if (auto it = record_index_.find(std::string_view(l.id)); it != record_index_.end()) {
+    // Seen again (a page boundary that moved under concurrent changes): the later answer wins.
+    license_record& old = records_[it->second];
+    if (old.device_serial != l.device_serial) {
+      if (auto on_old = on_serial_.find(std::string_view(old.device_serial)); on_old != on_serial_.end())
+        std::erase(on_old->second, it->second);
+      if (!l.device_serial.empty()) on_serial_[l.device_serial].push_back(it->second);
+    }
+    old = std::move(l);
+    return;
+  }
+  const std::size_t index = records_.size();
+  record_index_.emplace(l.id, index);
+  if (!l.device_serial.empty()) on_serial_[l.device_serial].push_back(index);
+  records_.push_back(std::move(l));
+}
+
+const license_record* inventory::find(std::string_view license_id) const {
+  auto it = record_index_.find(license_id);
+  return it == record_index_.end() ? nullptr : &records_[it->second];
+}
+
+std::vector<const license_record*> inventory::licenses_on(std::string_view serial) const {
+  std::vector<const license_record*> out;
+  auto it = on_serial_.find(serial);
+  if (it == on_serial_.end()) return out;
+  for (std::size_t i : it->second) out.push_back(&records_[i]);
+  // Stable: the queued ones keep the API's order behind the burning one.
+  std::stable_partition(out.begin(), out.end(), [](const license_record* l) { return is_burning(*l); });
+  return out;
+}
+
+void inventory::set_devices(std::vector<device_record> devices) {
+  devices_.clear();
+  device_index_.clear();
+  add_devices(std::move(devices));
+}
+
+void inventory::add_devices(std::vector<device_record> page) {
+  devices_.reserve(devices_.size() + page.size());
+  for (auto& d : page) {
+    rules::to_upper(d.serial);
+    if (device_index_.contains(std::string_view(d.serial))) continue;  // listed on two pages
+    device_index_.emplace(d.serial, devices_.size());
+    devices_.push_back(std::move(d));
+  }
+  devices_known_ = true;
+}
+
+bool inventory::has_device(std::string_view serial) const { return device_index_.contains(serial); }
+
+const device_record* inventory::device(std::string_view serial) const {
+  auto it = device_index_.find(serial);
+  return it == device_index_.end() ? nullptr : &devices_[it->second];
 }
 
 const char* to_string(change_kind k) noexcept {

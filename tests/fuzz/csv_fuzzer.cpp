@@ -4,7 +4,8 @@
 //   - every planned row is valid (URL-safe ids, Meraki-shaped or empty serial, a known org),
 //     rows keep increasing line numbers, and the counts add up.
 // The first input byte selects the options (bit 0: --org O, bit 1: --shard K/3 with K from bits
-// 4-5, bit 2: a 16-byte field cap, bit 3: an error cap of 3); its value also picks the chunk size.
+// 4-5, bit 2: a 16-byte field cap, bit 3: an error cap of 3, bit 6: serial maps accepted); its
+// value also picks the chunk size.
 // The rest is the CSV.
 #include "relicense/plan/csv.hpp"
 
@@ -25,6 +26,8 @@ std::string digest(const load_result& r) {
   for (const auto& d : r.errors) s += to_string(d) + "\n";
   for (const auto& d : r.warnings) s += to_string(d) + "\n";
   for (const auto& row : r.plan.rows) s += std::to_string(row.line) + ":" + row.license_id + "\n";
+  if (r.map)
+    for (const auto& m : r.map->rows) s += std::to_string(m.line) + ":" + m.old_serial + ">" + m.new_serial + "\n";
   return s;
 }
 
@@ -43,6 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (sel & 2) o.shard = shard_spec{static_cast<std::uint32_t>((sel >> 4) % 3), 3};
   if (sel & 4) o.max_field_bytes = 16;
   if (sel & 8) o.max_errors = o.max_warnings = 3;
+  if (sel & 64) o.accept_serial_map = true;
 
   const load_result whole = parse_plan(text, "fuzz.csv", o);
 
@@ -69,6 +73,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(rules::id_problem(r.license_id).empty());
     check(rules::id_problem(p.orgs[r.org]).empty());
     check(r.serial.empty() || rules::is_serial(r.serial));
+  }
+  // A serial map: no rows, and each serial valid and in one mapping only.
+  check(!whole.map || (o.accept_serial_map && p.rows.empty()));
+  if (whole.map) {
+    last_line = 0;
+    std::string seen = "|";
+    for (const serial_mapping& m : whole.map->rows) {
+      check(m.line > last_line);
+      last_line = m.line;
+      check(m.org < whole.map->orgs.size());
+      check(rules::is_serial(m.old_serial) && rules::is_serial(m.new_serial) && m.old_serial != m.new_serial);
+      for (const std::string& serial : {m.old_serial, m.new_serial}) {
+        check(seen.find("|" + serial + "|") == std::string::npos);
+        seen += serial + "|";
+      }
+    }
   }
   return 0;
 }

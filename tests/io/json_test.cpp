@@ -1,5 +1,8 @@
 #include "relicense/io/json.hpp"
 
+#include "relicense/plan/csv.hpp"
+#include "relicense/plan/serial_map.hpp"
+
 #include <gtest/gtest.h>
 
 namespace relicense::io {
@@ -152,6 +155,146 @@ TEST(Json, LargePageReused) {
     ASSERT_TRUE(r.value) << r.error;
     EXPECT_EQ(r.value->size(), 10000u);
   }
+}
+
+// A license page read as full records: every field the live plan and `licenses` show.
+TEST(Json, LicenseRecords) {
+  response_parser p;
+  const std::string body = std::string("[") + std::string(example_license) +
+                           R"(, {"id":"9","deviceSerial":null,"state":"unused","licenseType":"MR-ENT",
+                                "activationDate":null,"expirationDate":null,"headLicenseId":null}])";
+  auto r = p.parse_license_records(body);
+  ASSERT_TRUE(r.value) << r.error;
+  ASSERT_EQ(r.value->size(), 2u);
+  const auto& a = (*r.value)[0];
+  EXPECT_EQ(a.id, "1234");
+  EXPECT_EQ(a.license_type, "MX64-ENT");
+  EXPECT_EQ(a.state, "active");
+  EXPECT_EQ(a.device_serial, "Q234-ABCD-5678");
+  EXPECT_EQ(a.activation_date, "2019-09-01T15:01:46Z");
+  EXPECT_EQ(a.expiration_date, "2020-10-30T15:01:46Z");
+  EXPECT_EQ(a.head_license_id, "1234");
+  EXPECT_TRUE(a.raw_json.empty());  // only with keep_raw
+  const auto& b = (*r.value)[1];
+  EXPECT_EQ(b.device_serial, "");
+  EXPECT_EQ(b.expiration_date, "");
+  EXPECT_EQ(b.head_license_id, "");
+}
+
+// With keep_raw each record carries its object's text as sent, and the fields are still read.
+TEST(Json, LicenseRecordsKeepRaw) {
+  response_parser p;
+  const std::string body = R"( [ {"id":"1","deviceSerial":"q2aa-aaaa-0001","nested":{"a":[1,2]}} ,
+    {"id":"2","deviceSerial":null}
+  ] )";
+  auto r = p.parse_license_records(body, true);
+  ASSERT_TRUE(r.value) << r.error;
+  ASSERT_EQ(r.value->size(), 2u);
+  EXPECT_EQ((*r.value)[0].raw_json, R"({"id":"1","deviceSerial":"q2aa-aaaa-0001","nested":{"a":[1,2]}})");
+  EXPECT_EQ((*r.value)[0].device_serial, "Q2AA-AAAA-0001");  // upper-cased; the raw text is not
+  EXPECT_EQ((*r.value)[1].raw_json, R"({"id":"2","deviceSerial":null})");
+  EXPECT_EQ((*r.value)[1].id, "2");
+  // The same parser, reused without raw text, and again with it.
+  EXPECT_TRUE(p.parse_license_records(body).value);
+  EXPECT_EQ(p.parse_license_records(body, true).value->size(), 2u);
+}
+
+// Bad license pages are error values naming the license and the missing field.
+TEST(Json, LicenseRecordsErrors) {
+  response_parser p;
+  for (bool raw : {false, true}) {
+    auto unsaid = p.parse_license_records(R"([{"id":"1","deviceSerial":null},{"id":"2","state":"active"}])", raw);
+    EXPECT_FALSE(unsaid.value);
+    EXPECT_EQ(unsaid.error, "license 2 of the answer (2) has no \"deviceSerial\"");
+    auto no_id = p.parse_license_records(R"([{"deviceSerial":null}])", raw);
+    EXPECT_EQ(no_id.error, "license 1 of the answer has no \"id\"");
+    for (std::string_view bad : {std::string_view(R"({"id":"1"})"), std::string_view(R"([{"id":"1","deviceSerial":null},2])"),
+                                 std::string_view(R"([{"id":"1","deviceSerial":7}])"),
+                                 std::string_view(R"([{"id":"1","deviceSerial":null,"state":[]}])"),
+                                 std::string_view(R"([{"id":"1","deviceSerial":null}] x)"), std::string_view("[{"),
+                                 std::string_view("")}) {
+      auto r = p.parse_license_records(bad, raw);
+      EXPECT_FALSE(r.value) << bad;
+      EXPECT_FALSE(r.error.empty()) << bad;
+    }
+  }
+  EXPECT_TRUE(p.parse_license_records("[]").value);
+}
+
+// The device inventory page: serial (upper-cased), model and name; a device without serial is an error.
+TEST(Json, DevicePage) {
+  response_parser p;
+  auto r = p.parse_device_page(R"([{"mac":"00:18:0a:00:00:01","serial":"q2bb-bbbb-0001","name":null,"model":"MX67",
+    "networkId":"N_1","tags":[],"details":[]},{"serial":"Q2BB-BBBB-0002","name":"Branch \u00e9","model":"MR46"}])");
+  ASSERT_TRUE(r.value) << r.error;
+  ASSERT_EQ(r.value->size(), 2u);
+  EXPECT_EQ((*r.value)[0].serial, "Q2BB-BBBB-0001");
+  EXPECT_EQ((*r.value)[0].model, "MX67");
+  EXPECT_EQ((*r.value)[0].name, "");
+  EXPECT_EQ((*r.value)[1].name, "Branch \xC3\xA9");
+  auto bad = p.parse_device_page(R"([{"model":"MX67"}])");
+  EXPECT_EQ(bad.error, "device 1 of the answer has no \"serial\"");
+  EXPECT_FALSE(p.parse_device_page(R"([{"serial":5}])").value);
+}
+
+// GET /organizations and GET /organizations/{id}: id, name and licensing.model.
+TEST(Json, Organizations) {
+  response_parser p;
+  const std::string_view list = R"([{"id":"1","name":"A","url":"https://x","api":{"enabled":true},
+    "licensing":{"model":"per-device"},"cloud":{"region":{"name":"North America"}}},
+    {"id":"2","name":"B","licensing":null},{"id":"3","name":null}])";
+  auto r = p.parse_organizations(list);
+  ASSERT_TRUE(r.value) << r.error;
+  ASSERT_EQ(r.value->size(), 3u);
+  EXPECT_EQ((*r.value)[0].licensing_model, "per-device");
+  EXPECT_EQ((*r.value)[0].name, "A");
+  EXPECT_EQ((*r.value)[1].licensing_model, "");
+  EXPECT_EQ((*r.value)[2].name, "");
+  EXPECT_TRUE((*r.value)[0].raw_json.empty());
+  auto raw = p.parse_organizations(list, true);
+  ASSERT_TRUE(raw.value) << raw.error;
+  EXPECT_EQ((*raw.value)[1].raw_json, R"({"id":"2","name":"B","licensing":null})");
+
+  auto one = p.parse_organization(R"( {"id":"7","name":"Co","licensing":{"model":"co-term"}} )", true);
+  ASSERT_TRUE(one.value) << one.error;
+  EXPECT_EQ(one.value->id, "7");
+  EXPECT_EQ(one.value->licensing_model, "co-term");
+  EXPECT_EQ(one.value->raw_json, R"({"id":"7","name":"Co","licensing":{"model":"co-term"}})");
+  EXPECT_EQ(p.parse_organization(R"({"name":"x"})").error, "organization has no \"id\"");
+  EXPECT_FALSE(p.parse_organization(R"({"id":"1","licensing":"x"})").value);
+  EXPECT_FALSE(p.parse_organization("[]").value);
+  EXPECT_EQ(p.parse_organizations(R"([{"name":"x"}])").error, "organization 1 of the answer has no \"id\"");
+}
+
+// The answers as the twin and the API send them feed the planner: parsed records, an inventory,
+// and a serial map resolved against it.
+TEST(Json, RecordsResolveASerialMap) {
+  response_parser p;
+  auto licenses = p.parse_license_records(
+      R"([{"id":"L2","licenseType":"MX64-ENT","deviceSerial":"Q2AA-AAAA-0001","networkId":"N_1",
+           "state":"recentlyQueued","headLicenseId":"L1","expirationDate":null},
+          {"id":"L1","licenseType":"MX64-ENT","deviceSerial":"Q2AA-AAAA-0001","networkId":"N_1",
+           "state":"active","headLicenseId":null,"expirationDate":"2027-01-01T00:00:00Z"}])");
+  auto devices = p.parse_device_page(
+      R"([{"serial":"Q2AA-AAAA-0001","model":"MX64","name":"old"},{"serial":"Q2BB-BBBB-0001","model":"MX67","name":null}])");
+  auto org = p.parse_organization(R"({"id":"O","name":"Org","licensing":{"model":"per-device"}})");
+  ASSERT_TRUE(licenses.value && devices.value && org.value);
+  plan::inventories inv;
+  plan::inventory& o = inv[org.value->id];
+  o.set_licensing_model(org.value->licensing_model);
+  for (auto& l : *licenses.value) o.add(std::move(l));
+  o.add_devices(std::move(*devices.value));
+  plan::load_options lo;
+  lo.org = "O";
+  lo.accept_serial_map = true;
+  auto loaded = plan::parse_plan("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0001\n", "m.csv", lo);
+  ASSERT_TRUE(loaded.ok() && loaded.map);
+  auto res = plan::resolve_serial_map(*loaded.map, inv);
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(res.result.warnings.empty());
+  EXPECT_EQ(plan::moves_csv(res), "organizationId,licenseId,deviceSerial,previousDeviceSerial\n"
+                                  "O,L1,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n"
+                                  "O,L2,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n");
 }
 
 } // namespace

@@ -1,5 +1,5 @@
 // Fuzz target for everything relicense reads from a server: the JSON bodies (license, errors,
-// license page, action batch), the Link header, Location resolution and redaction. Built as a
+// license page, full license records, device page, organizations, action batch), the Link header, Location resolution and redaction. Built as a
 // libFuzzer target with clang, and replayed over corpus/ by fuzz_replay_main.cpp in every build.
 #include "relicense/io/json.hpp"
 #include "relicense/io/link_header.hpp"
@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -18,6 +19,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)parser.parse_errors(input);
   (void)parser.parse_license_page(input);
   (void)parser.parse_action_batch(input);
+  (void)parser.parse_license_records(input);
+  (void)parser.parse_device_page(input);
+  (void)parser.parse_organizations(input);
+  (void)parser.parse_organization(input, true);
+  // Raw text kept for `--json` is one whole object of the input.
+  if (auto raw = parser.parse_license_records(input, true); raw.value) {
+    for (const auto& l : *raw.value) {
+      if (l.raw_json.size() < 2 || l.raw_json.front() != '{' || l.raw_json.back() != '}' ||
+          input.find(l.raw_json) == std::string_view::npos) {
+        std::abort();
+      }
+    }
+  }
   (void)parser.describe_error(500, input);
   (void)relicense::io::is_json_content_type(input);
 

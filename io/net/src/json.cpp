@@ -129,6 +129,116 @@ simdjson::error_code read_license(od::object obj, L& out) {
   return have_id ? simdjson::SUCCESS : simdjson::NO_SUCH_FIELD;
 }
 
+void to_upper(std::string& s) noexcept {
+  for (char& c : s)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+}
+
+// The readers of the full records below return the name of a required field the object lacks
+// (empty when it has them all) and leave JSON errors in `err`.
+
+std::string read_license_record(od::object obj, plan::license_record& out, simdjson::error_code& err) {
+  bool have_id = false;
+  bool have_serial = false;
+  for (auto field : obj) {
+    std::string_view key;
+    od::value v;
+    if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) return {};
+    if (key == "id") {
+      std::string_view id;
+      if (!get(v.get_string(), id, err)) return {};
+      out.id.assign(id);
+      have_id = true;
+    } else if (key == "deviceSerial") {
+      std::optional<std::string> serial;
+      if ((err = nullable_string(v, serial))) return {};
+      out.device_serial = serial.value_or(std::string());
+      to_upper(out.device_serial);
+      have_serial = true;
+    } else if (key == "state") {
+      err = loose_string(v, out.state);
+    } else if (key == "licenseType") {
+      err = loose_string(v, out.license_type);
+    } else if (key == "activationDate") {
+      err = loose_string(v, out.activation_date);
+    } else if (key == "expirationDate") {
+      err = loose_string(v, out.expiration_date);
+    } else if (key == "headLicenseId") {
+      err = loose_string(v, out.head_license_id);
+    }
+    if (err) return {};
+  }
+  // A license that does not say where it is cannot be compared with a plan or a map.
+  return !have_id ? "id" : !have_serial ? "deviceSerial" : "";
+}
+
+std::string read_device_record(od::object obj, plan::device_record& out, simdjson::error_code& err) {
+  bool have_serial = false;
+  for (auto field : obj) {
+    std::string_view key;
+    od::value v;
+    if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) return {};
+    if (key == "serial") {
+      std::string_view serial;
+      if (!get(v.get_string(), serial, err)) return {};
+      out.serial.assign(serial);
+      to_upper(out.serial);
+      have_serial = true;
+    } else if (key == "model") {
+      err = loose_string(v, out.model);
+    } else if (key == "name") {
+      err = loose_string(v, out.name);
+    }
+    if (err) return {};
+  }
+  return have_serial ? "" : "serial";
+}
+
+std::string read_org_record(od::object obj, plan::organization_record& out, simdjson::error_code& err) {
+  bool have_id = false;
+  for (auto field : obj) {
+    std::string_view key;
+    od::value v;
+    if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) return {};
+    if (key == "id") {
+      std::string_view id;
+      if (!get(v.get_string(), id, err)) return {};
+      out.id.assign(id);
+      have_id = true;
+    } else if (key == "name") {
+      err = loose_string(v, out.name);
+    } else if (key == "licensing") {
+      od::json_type t;
+      if (!get(v.type(), t, err)) return {};
+      if (t == od::json_type::null) continue;
+      od::object licensing;
+      if (!get(v.get_object(), licensing, err)) return {};
+      for (auto lf : licensing) {
+        std::string_view lkey;
+        od::value lv;
+        if (!get(lf.unescaped_key(), lkey, err) || !get(lf.value(), lv, err)) return {};
+        if (lkey == "model" && (err = loose_string(lv, out.licensing_model))) return {};
+      }
+    }
+    if (err) return {};
+  }
+  return have_id ? "" : "id";
+}
+
+std::string_view ident(const plan::license_record& r) { return r.id; }
+std::string_view ident(const plan::device_record& r) { return r.serial; }
+std::string_view ident(const plan::organization_record& r) { return r.id; }
+
+void keep_raw_text(plan::license_record& r, std::string_view raw) { r.raw_json.assign(raw); }
+void keep_raw_text(plan::organization_record& r, std::string_view raw) { r.raw_json.assign(raw); }
+void keep_raw_text(plan::device_record&, std::string_view) {}
+
+std::string_view trim_json_space(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
 // Whether the whole input was consumed: On-Demand reads lazily, so trailing bytes after the root
 // value ("{}x") would otherwise go unnoticed.
 bool at_end(od::document& doc) noexcept {
@@ -162,18 +272,87 @@ std::string printable_prefix(std::string_view body, std::size_t max) {
 struct response_parser::impl {
   od::parser parser;
   std::vector<char> buffer;  // body + SIMDJSON_PADDING, reused across calls
+  // A second parser for one object of a page at a time: keeping an object's raw text means
+  // consuming it whole (object::raw_json), then reading its fields from that text.
+  od::parser object_parser;
+  std::vector<char> object_buffer;
 
-  // Copies the body into the padded buffer and starts a document over it.
-  simdjson::error_code iterate(std::string_view body, od::document& doc) {
+  // Copies `body` into the padded `buf` and starts a document of `p` over it.
+  static simdjson::error_code iterate(od::parser& p, std::vector<char>& buf, std::string_view body,
+                                      od::document& doc) {
     const std::size_t need = body.size() + simdjson::SIMDJSON_PADDING;
-    if (buffer.size() < need) {
-      buffer.resize(need);
+    if (buf.size() < need) {
+      buf.resize(need);
     }
     if (!body.empty()) {
-      std::memcpy(buffer.data(), body.data(), body.size());
+      std::memcpy(buf.data(), body.data(), body.size());
     }
-    std::memset(buffer.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
-    return parser.iterate(buffer.data(), body.size(), buffer.size()).get(doc);
+    std::memset(buf.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+    return p.iterate(buf.data(), body.size(), buf.size()).get(doc);
+  }
+
+  simdjson::error_code iterate(std::string_view body, od::document& doc) {
+    return iterate(parser, buffer, body, doc);
+  }
+
+  // Reads one object into `rec` with `read`; with `keep_raw`, through its raw text.
+  template <class Rec, class Read>
+  std::string read_object(od::object obj, Rec& rec, bool keep_raw, Read read, simdjson::error_code& err) {
+    if (!keep_raw) {
+      return read(obj, rec, err);
+    }
+    std::string_view raw;
+    if (!get(obj.raw_json(), raw, err)) {
+      return {};
+    }
+    raw = trim_json_space(raw);
+    keep_raw_text(rec, raw);
+    od::document doc;
+    od::object again;
+    if ((err = iterate(object_parser, object_buffer, raw, doc)) || !get(doc.get_object(), again, err)) {
+      return {};
+    }
+    std::string missing = read(again, rec, err);
+    if (!err && !at_end(doc)) {
+      err = simdjson::TRAILING_CONTENT;
+    }
+    return missing;
+  }
+
+  // An array of objects, each read with `read`; `what` names an object in messages.
+  template <class Rec, class Read>
+  json_result<std::vector<Rec>> read_array(std::string_view body, bool keep_raw, Read read, std::string_view what) {
+    od::document doc;
+    simdjson::error_code err = iterate(body, doc);
+    od::array arr;
+    std::vector<Rec> out;
+    if (!err && get(doc.get_array(), arr, err)) {
+      for (auto element : arr) {
+        od::object obj;
+        if (!get(element.get_object(), obj, err)) {
+          break;
+        }
+        Rec rec;
+        const std::string missing = read_object(obj, rec, keep_raw, read, err);
+        if (err) {
+          break;
+        }
+        if (!missing.empty()) {
+          const std::string_view id = ident(rec);
+          return {std::nullopt, std::string(what) + " " + std::to_string(out.size() + 1) + " of the answer" +
+                                    (id.empty() ? std::string() : " (" + printable_prefix(id, 80) + ")") +
+                                    " has no \"" + missing + "\""};
+        }
+        out.push_back(std::move(rec));
+      }
+    }
+    if (!err && !at_end(doc)) {
+      err = simdjson::TRAILING_CONTENT;
+    }
+    if (err) {
+      return {std::nullopt, message(err)};
+    }
+    return {std::move(out), {}};
   }
 };
 
@@ -287,6 +466,44 @@ json_result<std::vector<license_ref>> response_parser::parse_license_page(std::s
     return {std::nullopt, message(err)};
   }
   return {std::move(page), {}};
+}
+
+json_result<std::vector<plan::license_record>> response_parser::parse_license_records(std::string_view body,
+                                                                                     bool keep_raw) {
+  return impl_->read_array<plan::license_record>(body, keep_raw, read_license_record, "license");
+}
+
+json_result<std::vector<plan::device_record>> response_parser::parse_device_page(std::string_view body) {
+  return impl_->read_array<plan::device_record>(body, false, read_device_record, "device");
+}
+
+json_result<std::vector<plan::organization_record>> response_parser::parse_organizations(std::string_view body,
+                                                                                          bool keep_raw) {
+  return impl_->read_array<plan::organization_record>(body, keep_raw, read_org_record, "organization");
+}
+
+json_result<plan::organization_record> response_parser::parse_organization(std::string_view body, bool keep_raw) {
+  od::document doc;
+  simdjson::error_code err = impl_->iterate(body, doc);
+  od::object obj;
+  plan::organization_record out;
+  std::string missing;
+  if (!err && get(doc.get_object(), obj, err)) {
+    missing = read_org_record(obj, out, err);
+  }
+  if (!err && !at_end(doc)) {
+    err = simdjson::TRAILING_CONTENT;
+  }
+  if (err) {
+    return {std::nullopt, message(err)};
+  }
+  if (!missing.empty()) {
+    return {std::nullopt, "organization has no \"" + missing + "\""};
+  }
+  if (keep_raw) {
+    out.raw_json.assign(trim_json_space(body));
+  }
+  return {std::move(out), {}};
 }
 
 json_result<action_batch> response_parser::parse_action_batch(std::string_view body) {

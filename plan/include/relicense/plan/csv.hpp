@@ -56,6 +56,10 @@ struct load_options {
   std::size_t max_columns = 256;     ///< a wider header stops the load; a wider row is an error
   std::uint64_t max_rows = 10'000'000;                 ///< more data rows stop the load
   std::uint64_t max_input_bytes = std::uint64_t{1} << 30;  ///< a larger input stops the load
+  /// A header with oldSerial,newSerial columns (aliases old_serial/from, new_serial/to) and no
+  /// licenseId column makes the file a serial map: load_result::map instead of rows. Off, such a
+  /// header is an error that says the command takes license ids.
+  bool accept_serial_map = false;
 };
 
 /// The loader's answer. The plan is only meaningful when ok().
@@ -65,6 +69,9 @@ struct load_result {
   std::size_t errors_not_shown = 0;       ///< errors beyond the cap ("and N more")
   std::vector<diagnostic> warnings;       ///< duplicates dropped, empty plan, ...
   std::size_t warnings_not_shown = 0;     ///< warnings beyond the cap
+  /// Set when the file is a serial map (load_options::accept_serial_map): `plan` then has no rows
+  /// (its counts.input_rows, duplicates_dropped and filtered_out count the map's records).
+  std::optional<serial_map> map;
   /// Reading stopped after stop_after_errors errors: the last entry of `errors` (kept beyond the
   /// cap) says where, and is not itself counted by error_count().
   bool stopped_early = false;
@@ -106,6 +113,10 @@ load_result load_plan(const std::filesystem::path& file, const load_options& opt
 
 /// Loads CSV text already in memory (tests, fuzzing); `file_name` is used in diagnostics.
 load_result parse_plan(std::string_view text, std::string_view file_name, const load_options& opts);
+
+/// plan::fingerprint of `p`'s rows, computed as the loader does (for plans built otherwise, such
+/// as a resolved serial map).
+std::string fingerprint_of(const plan& p);
 
 /// Validation rules, exposed for the report/rollback readers and tests.
 namespace rules {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "relicense/plan/plan.hpp"
+#include "relicense/plan/records.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +26,9 @@ struct string_hash {
 };
 } // namespace detail
 
-/// One organization's licenses: license id -> serial it is on ("" = unassigned).
+/// One organization's licenses: license id -> serial it is on ("" = unassigned). The run's
+/// inventory pass fills only that (set()); the live plan and serial maps also need each license's
+/// state and the org's devices and licensing model (add(), set_devices(), set_licensing_model()).
 class inventory {
 public:
   /// Records a license; the serial is upper-cased (the plan's serials are).
@@ -34,8 +37,42 @@ public:
   const std::string* serial_of(std::string_view license_id) const;
   std::size_t size() const noexcept { return serials_.size(); }
 
+  /// Records a license with its details (its serial upper-cased); set() is implied. A license
+  /// added twice keeps the last details.
+  void add(license_record l);
+  /// The details of a license added with add(), or nullptr.
+  const license_record* find(std::string_view license_id) const;
+  /// Licenses added with add() that are on `serial` (upper case): the burning one first, then
+  /// the others in the order they were added (the API's order, which is the queue's).
+  std::vector<const license_record*> licenses_on(std::string_view serial) const;
+  /// Every license added with add(), in order.
+  const std::vector<license_record>& licenses() const noexcept { return records_; }
+
+  /// The org's device inventory (serials upper-cased); from now on devices_known() is true.
+  void set_devices(std::vector<device_record> devices);
+  /// Adds one page of the device inventory (a page may be empty); devices_known() becomes true.
+  void add_devices(std::vector<device_record> page);
+  /// True once set_devices() was called (an org with no device at all included).
+  bool devices_known() const noexcept { return devices_known_; }
+  /// True if `serial` (upper case) is in the device inventory.
+  bool has_device(std::string_view serial) const;
+  /// The device with that serial, or nullptr.
+  const device_record* device(std::string_view serial) const;
+
+  /// licensing.model of GET /organizations/{org}: per-device, co-term, ...; empty: not known.
+  void set_licensing_model(std::string model) { licensing_model_ = std::move(model); }
+  const std::string& licensing_model() const noexcept { return licensing_model_; }
+
 private:
+  using index_map = std::unordered_map<std::string, std::size_t, detail::string_hash, std::equal_to<>>;
   std::unordered_map<std::string, std::string, detail::string_hash, std::equal_to<>> serials_;
+  std::vector<license_record> records_;
+  index_map record_index_;                     // license id -> records_ index
+  std::unordered_map<std::string, std::vector<std::size_t>, detail::string_hash, std::equal_to<>> on_serial_;
+  std::vector<device_record> devices_;
+  index_map device_index_;                     // serial -> devices_ index
+  bool devices_known_ = false;
+  std::string licensing_model_;
 };
 
 /// Inventories by organization id; an org missing here was not fetched.

@@ -34,4 +34,25 @@ struct plan {
   std::string fingerprint;        ///< hex digest of (org, license, serial) of every row, in order
 };
 
+/// One line of a serial map: every license on the old device moves to the new one.
+struct serial_mapping {
+  std::uint32_t line = 0;   ///< 1-based line of the map file where the record starts
+  std::uint32_t org = 0;    ///< index into serial_map::orgs
+  std::string old_serial;   ///< upper-case serial of the device the licenses leave
+  std::string new_serial;   ///< upper-case serial of the device they move to
+};
+
+/// A validated serial map (oldSerial,newSerial[,organizationId]): no serial in two mappings, no
+/// device on both sides. Which licenses move is only known against the live inventory
+/// (serial_map.hpp's resolve_serial_map).
+struct serial_map {
+  std::string file;                   ///< the file name as given, for diagnostics
+  std::vector<std::string> orgs;      ///< distinct organization ids, in order of first appearance
+  std::vector<serial_mapping> rows;   ///< in file order
+  std::uint32_t old_column = 0;       ///< 1-based field number of the old serial
+  std::uint32_t new_column = 0;       ///< 1-based field number of the new serial
+  std::string old_column_name;        ///< as the header spells it
+  std::string new_column_name;
+};
+
 } // namespace relicense::plan

@@ -1,8 +1,12 @@
 // The Dashboard API's JSON answers, parsed with simdjson On-Demand: the license object, the
-// {"errors":[...]} body, a page of the license list and an action batch. One response_parser per
+// {"errors":[...]} body, a page of the license list (ids and serials for the run's inventory, or
+// full records for the live plan and `relicense licenses`), a page of the device inventory, the
+// organizations and an action batch. One response_parser per
 // worker reuses its parser and padded buffer across calls. Malformed input or wrong types give
 // an error value, never an exception or a crash.
 #pragma once
+
+#include "relicense/plan/records.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -68,6 +72,25 @@ public:
   /// A page of GET .../licenses: an array of license objects, each with "id" and "deviceSerial"
   /// (null when unassigned): a license that does not say where it is cannot be compared.
   json_result<std::vector<license_ref>> parse_license_page(std::string_view body);
+
+  /// A page of GET .../licenses as full records: id (required), licenseType, state, deviceSerial
+  /// (required, null when unassigned; upper-cased), activationDate, expirationDate, headLicenseId
+  /// (null or absent: empty). With `keep_raw`, each record's raw_json is the object's text as
+  /// sent (for `relicense licenses --json`); that costs a second parse of each object, so the
+  /// run's inventory pass uses parse_license_page instead.
+  json_result<std::vector<plan::license_record>> parse_license_records(std::string_view body, bool keep_raw = false);
+
+  /// A page of GET /organizations/{org}/inventory/devices: serial (required; upper-cased), model
+  /// and name (null or absent: empty).
+  json_result<std::vector<plan::device_record>> parse_device_page(std::string_view body);
+
+  /// GET /organizations: an array of organizations, each with id (required), name and
+  /// licensing.model (null or absent: empty); raw_json kept with `keep_raw`.
+  json_result<std::vector<plan::organization_record>> parse_organizations(std::string_view body,
+                                                                           bool keep_raw = false);
+
+  /// GET /organizations/{org}: one organization, as parse_organizations reads each.
+  json_result<plan::organization_record> parse_organization(std::string_view body, bool keep_raw = false);
 
   /// An action batch object (id, confirmed, status{completed, failed, errors}).
   json_result<action_batch> parse_action_batch(std::string_view body);
