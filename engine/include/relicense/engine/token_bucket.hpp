@@ -32,9 +32,9 @@ struct aimd_config {
   /// Floor as a fraction of the configured rate, so a run always makes progress.
   double min_fraction = 0.1;
   /// Additive increase while answers succeed, as a fraction of the configured rate per second
-  /// (0.5 %: 0.05/s per second at 10/s), accelerating by `increase_accel` per second for every
-  /// second beyond `quiet` without a 429 (0.2 % more each second), so a share freed by the others is taken back within
-  /// ~20 s (like CUBIC's probing) while a steady share is approached slowly.
+  /// (0.5 %: 0.05/s per second at 10/s), growing by `increase_accel` for every second beyond
+  /// `quiet` without a 429, so a share freed by the others is taken back within ~20-25 s (like
+  /// CUBIC's probing) while a steady share is approached slowly.
   double increase_per_second = 0.005;
   double increase_accel = 0.002;
   std::chrono::milliseconds quiet{5000};
