@@ -7,7 +7,8 @@
 // take at the rate the other application leaves, (rows - burst) / (rate - R) integrated over
 // R's schedule (plus one median latency when answers are slow); the run's 429s; the share of the
 // other application's calls answered 429 (from the twin's stats). Medians of --reps runs (min-max).
-//   field_bench [--quick] [--rows N] [--reps K] [--latency-ms MS] [--concurrency C]
+//   field_bench [--quick] [--rows N] [--reps K] [--latency-ms MS] [--concurrency C] [--only I]
+//               [--trace]   (I: run only the I-th scenario; --trace: counters each second)
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
 
@@ -99,15 +100,41 @@ struct outcome {
   bool all_applied = false;
 };
 
+bool trace = false;  ///< --trace: the twin's counters every second on stderr
+
 /// Moves the twin's background rate along the schedule until told to stop.
 void drive_background(sim::server* twin, const schedule* s, std::chrono::steady_clock::time_point start,
                       std::mutex* m, std::condition_variable* cv, bool* stop) {
-  for (std::size_t i = 1; i < s->at.size(); ++i) {
+  std::size_t next = 1;
+  sim::stats_snapshot last = twin->stats();
+  for (int tick = 1;; ++tick) {
+    auto when = start + std::chrono::seconds(tick);
+    if (!trace && next < s->at.size()) when = start;
+    if (next < s->at.size()) {
+      const auto change = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                      std::chrono::duration<double>(s->at[next]));
+      if (!trace || change < when) when = change;
+    } else if (!trace) {
+      return;
+    }
     std::unique_lock lock(*m);
-    const auto when = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                  std::chrono::duration<double>(s->at[i]));
     if (cv->wait_until(lock, when, [stop] { return *stop; })) return;
-    twin->set_background_rate(s->rates[i]);
+    if (next < s->at.size() && std::chrono::steady_clock::now() >= start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s->at[next]))) {
+      twin->set_background_rate(s->rates[next]);
+      ++next;
+      --tick;
+      continue;
+    }
+    const auto now = twin->stats();
+    auto status = [](const sim::stats_snapshot& x, unsigned code) {
+      const auto it = x.by_status.find(code);
+      return it == x.by_status.end() ? 0ULL : static_cast<unsigned long long>(it->second);
+    };
+    std::fprintf(stderr, "t=%2d ours 200: %llu 429: %llu  other app: %llu calls, %llu 429\n", tick,
+                 status(now, 200) - status(last, 200), status(now, 429) - status(last, 429),
+                 static_cast<unsigned long long>(now.background_calls - last.background_calls),
+                 static_cast<unsigned long long>(now.background_rate_limited - last.background_rate_limited));
+    last = now;
   }
 }
 
@@ -154,6 +181,7 @@ int main(int argc, char** argv) {
   std::size_t rows = 300;
   unsigned reps = 3, concurrency = 0;
   double latency_ms = 800;
+  int only = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atof(argv[++i]) : 0.0; };
@@ -162,8 +190,11 @@ int main(int argc, char** argv) {
     else if (a == "--reps") reps = static_cast<unsigned>(next());
     else if (a == "--latency-ms") latency_ms = next();
     else if (a == "--concurrency") concurrency = static_cast<unsigned>(next());
+    else if (a == "--only") only = static_cast<int>(next());
+    else if (a == "--trace") trace = true;
     else {
-      std::fprintf(stderr, "usage: field_bench [--quick] [--rows N] [--reps K] [--latency-ms MS] [--concurrency C]\n");
+      std::fprintf(stderr, "usage: field_bench [--quick] [--rows N] [--reps K] [--latency-ms MS] [--concurrency C] "
+                           "[--only I] [--trace]\n");
       return 2;
     }
   }
@@ -184,7 +215,9 @@ int main(int argc, char** argv) {
   std::printf("| scenario | ideal s | actual s | actual / ideal | run's 429s | other app's calls answered 429 |\n"
               "|---|---|---|---|---|---|\n");
   bool all_applied = true;
-  for (const auto& sn : scenarios) {
+  for (std::size_t si = 0; si < scenarios.size(); ++si) {
+    if (only > 0 && static_cast<std::size_t>(only) != si + 1) continue;
+    const auto& sn = scenarios[si];
     sim::sim_config sc;
     sc.orgs = 1;
     sc.licenses_per_org = static_cast<unsigned>(std::max<std::size_t>(rows, 100));

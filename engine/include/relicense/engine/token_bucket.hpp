@@ -36,8 +36,8 @@ struct aimd_config {
   /// `quiet` without a 429, so a share freed by the others is taken back within ~20-25 s (like
   /// CUBIC's probing) while a steady share is approached slowly.
   double increase_per_second = 0.005;
-  double increase_accel = 0.002;
-  std::chrono::milliseconds quiet{5000};
+  double increase_accel = 0.02;
+  std::chrono::milliseconds quiet{2000};
   /// Each take after the first waits for up to this fraction of a token beyond the one it takes
   /// (drawn anew after every take from a fixed-seed sequence). A bucket refilling in step with
   /// the server's takes every token the moment it appears there, so another application's calls
