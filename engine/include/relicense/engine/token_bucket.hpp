@@ -15,7 +15,7 @@ using nanos = std::chrono::nanoseconds;
 /// (dashboards, monitoring, SIEM polls) spend the same organization budget; a 429 is the only
 /// sign of how much they take. The policy keeps the rate in use just above the share they leave:
 /// the Retry-After pause that follows each 429 then gives the other applications back what the
-/// excess took, and a 429 stays rare (one every ~10-30 s at a steady share).
+/// excess took, and a 429 stays rare (one event every 5-10 s at a steady share).
 struct aimd_config {
   /// Multiplicative decrease on a 429. Gentle, because the pause already refills the server's
   /// bucket for the others; halving (as TCP does) would leave much of the share unused.
@@ -32,9 +32,9 @@ struct aimd_config {
   /// Floor as a fraction of the configured rate, so a run always makes progress.
   double min_fraction = 0.1;
   /// Additive increase while answers succeed, as a fraction of the configured rate per second
-  /// (0.5 %: 0.05/s per second at 10/s), growing by `increase_accel` for every second beyond
-  /// `quiet` without a 429, so a share freed by the others is taken back within ~20-25 s (like
-  /// CUBIC's probing) while a steady share is approached slowly.
+  /// (0.5 %: 0.05/s per second at 10/s), growing by `increase_accel` (2 %) for every second
+  /// beyond `quiet` without a 429, so a share freed by the others is taken back within ~10 s
+  /// (like CUBIC's probing) while just after a 429 the rate creeps.
   double increase_per_second = 0.005;
   double increase_accel = 0.02;
   std::chrono::milliseconds quiet{2000};
