@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark of bench/, full size, each figure the median of >= 3 runs with min and max, and
 # every comparison a ratio measured side by side in the same run. Results: bench/RESULTS.md.
-#   bench/run.sh            full run (~5 minutes on 2 cores)
+#   bench/run.sh            full run (~15 minutes on 2 cores; field conditions run at the API's real pace)
 #   bench/run.sh --quick    a few seconds per benchmark (what ctest's smoke tests run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ fi
 
 # The same optimised (RelWithDebInfo, -O2) build as ./dev.sh uses, so no third full compile.
 cmake -S . -B build -G Ninja -DRELICENSE_WERROR=ON >/dev/null
-cmake --build build -j "$(nproc)" --target plan_bench sim_bench engine_bench batch_bench
+cmake --build build -j "$(nproc)" --target plan_bench sim_bench engine_bench batch_bench field_bench
 bin=build/bin
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
@@ -36,3 +36,6 @@ if ((${#quick[@]})); then "$bin/engine_bench" --quick; else "$bin/engine_bench" 
 echo
 echo "## 4. Batch mode against put mode (real budget's shape, scaled)"
 "$bin/batch_bench" "${quick[@]}"
+echo
+echo "## 5. Field conditions: another application on the org budget, log-normal answers"
+if ((${#quick[@]})); then "$bin/field_bench" --quick; else "$bin/field_bench" --rows 300 --reps 3 --latency-ms 800; fi

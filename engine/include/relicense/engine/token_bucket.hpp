@@ -6,19 +6,44 @@
 #include "relicense/engine/clock.hpp"
 
 #include <chrono>
+#include <cstdint>
 
 namespace relicense::engine {
 
-/// How throttling (429) feedback moves the rate a bucket actually uses.
+/// How throttling (429) feedback moves the rate a bucket actually uses. Other applications
+/// (dashboards, monitoring, SIEM polls) spend the same organization budget; a 429 is the only
+/// sign of how much they take. The policy keeps the rate in use just above the share they leave:
+/// the Retry-After pause that follows each 429 then gives the other applications back what the
+/// excess took, and a 429 stays rare (one event every 5-10 s at a steady share).
 struct aimd_config {
-  /// Multiplicative decrease on a 429: other applications share the org's budget, so what we may
-  /// use is less than configured; halving finds the share quickly, like TCP.
-  double decrease_factor = 0.5;
+  /// Multiplicative decrease on a 429. Gentle, because the pause already refills the server's
+  /// bucket for the others; halving (as TCP does) would leave much of the share unused.
+  double decrease_factor = 0.9;
+  /// When the 429 ends an epoch (the time since the previous decrease) of at least `min_epoch`,
+  /// the server's bucket was empty at both ends, so the successes per second over it measure
+  /// the share left to us. The rate then drops to at most that share times (1 + share_margin):
+  /// one step from a rate far above the share instead of many 10 % steps and their 429s.
+  double share_margin = 0.1;
+  std::chrono::milliseconds min_epoch{3000};
+  /// One 429 never cuts the rate to less than this fraction of the rate in use (a short unlucky
+  /// epoch of random foreign calls must not collapse it).
+  double max_cut = 0.5;
   /// Floor as a fraction of the configured rate, so a run always makes progress.
   double min_fraction = 0.1;
-  /// Additive increase per success, as a fraction of the configured rate (50 successes climb
-  /// back from half to full rate).
-  double increase_per_success = 0.01;
+  /// Additive increase while answers succeed, as a fraction of the configured rate per second
+  /// (0.5 %: 0.05/s per second at 10/s), growing by `increase_accel` (2 %) for every second
+  /// beyond `quiet` without a 429, so a share freed by the others is taken back within ~10 s
+  /// (like CUBIC's probing) while just after a 429 the rate creeps.
+  double increase_per_second = 0.005;
+  double increase_accel = 0.02;
+  std::chrono::milliseconds quiet{2000};
+  /// Each take after the first waits for up to this fraction of a token beyond the one it takes
+  /// (drawn anew after every take from a fixed-seed sequence). A bucket refilling in step with
+  /// the server's takes every token the moment it appears there, so another application's calls
+  /// find it empty and get the 429s while ours never do: the run would starve the others and
+  /// learn nothing. The dither opens random windows for them; it costs no rate, as the refill
+  /// goes on meanwhile. 0 turns it off.
+  double dither = 0.5;
   /// At most one decrease per window: the 429s of requests already in flight describe the same
   /// overload and must not divide the rate again.
   std::chrono::milliseconds decrease_holdoff{1000};
@@ -47,16 +72,24 @@ public:
 
   /// Retry-After: no token before `until`, for every user of the bucket. The bucket then restarts
   /// with a single token, refilling from there, so the workers that waited do not stampede.
+  /// A pause asked for while one is running is ignored: nothing is sent during a pause, so that
+  /// answer belongs to a request sent before it, which describes the same empty bucket.
   void pause_until(steady_time now, steady_time until) noexcept;
   steady_time paused_until() const noexcept { return paused_until_; }
 
-  /// A 429 was answered: lower the effective rate (at most once per holdoff window).
+  /// A 429 was answered: lower the effective rate (at most once per holdoff window, and not for
+  /// an answer arriving during a pause it did not start).
   void on_throttled(steady_time now) noexcept;
-  /// A request went through: restore the effective rate additively, never above the configured.
+  /// A request went through: raise the effective rate with the time since the last update,
+  /// never above the configured rate; counts toward the share measured at the next 429.
   void on_success(steady_time now) noexcept;
+  /// Decreases so far (429 events, not 429 answers).
+  unsigned decreases() const noexcept { return decreases_; }
 
 private:
   void refill(steady_time now) noexcept;
+  /// Tokens needed for the next take: one, plus the dither, within the capacity.
+  double needed() const noexcept;
 
   double rate_;
   double capacity_;
@@ -65,6 +98,12 @@ private:
   steady_time last_;               ///< time tokens_ was computed for
   steady_time paused_until_{};
   steady_time last_decrease_{};
+  steady_time pause_started_{};
+  steady_time last_increase_{};     ///< time the additive increase was last applied
+  double epoch_successes_ = 0;      ///< successes since the last decrease
+  unsigned decreases_ = 0;
+  double jitter_ = 0;               ///< extra tokens the next take waits for, in [0, dither)
+  std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
   bool decreased_ = false;
   aimd_config aimd_;
 };
