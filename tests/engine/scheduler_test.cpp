@@ -68,12 +68,16 @@ TEST(Scheduler, WaitsForTheOrganizationsNextToken) {
   fake_clock c;
   scheduler s(1, budget_config{10, 10, 0}, c.now());
   for (task_id t = 0; t < 20; ++t) s.push(0, t);
-  // 10 tokens less the headroom of one (see burst_with_headroom).
-  EXPECT_EQ(orgs_served(s, c, 20).size(), 9u);
+  // 10 tokens less the headroom of one (see burst_with_headroom); the dither (half a token at
+  // most, see aimd_config::dither) may hold back the last.
+  const auto burst = orgs_served(s, c, 20).size();
+  EXPECT_GE(burst, 8u);
+  EXPECT_LE(burst, 9u);
   auto p = s.next(c.now());
   ASSERT_EQ(p.what, kind::wait);
-  EXPECT_EQ(p.at - c.now(), 100ms);
-  c.advance(100ms);
+  EXPECT_GT(p.at, c.now());
+  EXPECT_LE(p.at - c.now(), 150ms);
+  c.advance(p.at - c.now());
   EXPECT_EQ(s.next(c.now()).what, kind::task);
 }
 
@@ -96,11 +100,13 @@ TEST(Scheduler, TheIpBudgetCapsAllOrganizations) {
   fake_clock c;
   scheduler s(4, budget_config{10, 10, 2}, c.now());
   for (std::size_t o = 0; o < 4; ++o) s.push(o, static_cast<task_id>(o));
-  // An IP bucket of 2 keeps one token of headroom: one task now, the next after 1/2 s.
+  // An IP bucket of 2 keeps one token of headroom: one task now, the next after 1/2 s (plus
+  // the dither).
   EXPECT_EQ(orgs_served(s, c, 4).size(), 1u);
   auto p = s.next(c.now());
   ASSERT_EQ(p.what, kind::wait);
-  EXPECT_EQ(p.at - c.now(), 500ms);
+  EXPECT_GE(p.at - c.now(), 500ms);
+  EXPECT_LE(p.at - c.now(), 750ms);
 }
 
 // Delayed work waits until it is due, and then goes before fresh work.
