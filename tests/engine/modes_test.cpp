@@ -386,3 +386,39 @@ TEST(PreflightMode, RetriesAServerError) {
   EXPECT_EQ(rig.sched.pending(), 1u);
   EXPECT_EQ(rig.fx.counts.retries[static_cast<std::size_t>(engine::retry_cause::server_error)], 1u);
 }
+
+// ---- the worker's choice ---------------------------------------------------------------------
+
+// A worker sends what is due, waits for the earliest of a token and the mode's wake-up, and ends
+// only when nothing is queued, in flight or expected.
+TEST(ChooseWork, SendsWaitsOrEnds) {
+  mode_rig rig(test::make_plan(1, 1), {1, 1, 0});
+  engine::put_mode m(rig.context());
+  m.start(rig.clock.now());
+  auto n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 0);
+  EXPECT_EQ(n.what, engine::next_work::kind::task);
+  n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 1);
+  EXPECT_EQ(n.what, engine::next_work::kind::wait);  // the row is in flight: its answer may retry
+  EXPECT_EQ(n.until, engine::steady_time::max());
+  rig.sched.push_at(0, 0, rig.clock.now() + std::chrono::seconds(3));
+  n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 0);
+  EXPECT_EQ(n.what, engine::next_work::kind::wait);
+  EXPECT_GE(n.until, rig.clock.now() + std::chrono::seconds(3));
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), true, 0).what, engine::next_work::kind::end);
+  rig.sched.drain(0);
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), false, 0).what, engine::next_work::kind::end);
+}
+
+// Batch mode's holdoff (the org runs its maximum of batches) is a wake-up, not the end.
+TEST(ChooseWork, ABatchHoldoffIsWaitedFor) {
+  mode_rig rig(test::make_plan(1, 2));
+  engine::batch_run_options options;
+  engine::batch_mode m(rig.context(), options);
+  m.start(rig.clock.now());
+  answer_next(rig, m, json_answer(400, R"({"errors":["Too many concurrently executing batches"]})"));
+  auto n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 0);
+  EXPECT_EQ(n.what, engine::next_work::kind::wait);
+  EXPECT_NE(n.until, engine::steady_time::max());
+  rig.clock.advance(n.until - rig.clock.now());
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), false, 0).what, engine::next_work::kind::task);
+}
