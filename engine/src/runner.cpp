@@ -66,7 +66,10 @@ public:
   mode* next(run_loop& loop) override {
     if (step_ == 0) {
       step_ = 1;
-      if (config_.skip_unchanged) {
+      if (config_.skip_unchanged && config_.inventories) {  // read before the run (apply's question)
+        if (config_.inventories->refused.size() == refused_.size()) refused_ = config_.inventories->refused;
+        diff_ = plan::diff(plan_, config_.inventories->inventories);
+      } else if (config_.skip_unchanged) {
         inventory_ = std::make_unique<inventory_mode>(context(loop), loop.base());
         return inventory_.get();
       }
@@ -157,6 +160,7 @@ inventory_result fetch_inventories(const plan::plan& p, const run_config& config
   inventory_result r;
   r.inventories = phase.inventory().take_inventories();
   r.errors = phase.inventory().take_errors();
+  r.refused = phase.inventory().refused();
   r.status = done.status;
   r.abort_reason = std::move(done.abort_reason);
   r.counters = std::move(done.counters);
