@@ -425,8 +425,8 @@ TEST(ProxyFailures, UnreachableProxyAborts) {
   expect_no_proxy_secret(r, dir);
 }
 
-// Plain http through a proxy: the request goes in absolute form with Proxy-Authorization, and
-// the proxy's 407 aborts the run like a refused tunnel would.
+// Plain http through a proxy: the request (the inventory read that comes first) goes in absolute
+// form with Proxy-Authorization, and the proxy's 407 aborts the run like a refused tunnel would.
 TEST(ProxyFailures, PlainHttpThroughProxySendsAbsoluteFormAndStopsOn407) {
   auto seen = std::make_shared<std::pair<std::mutex, std::vector<io::test::received_request>>>();
   io::test::script_server server([seen](io::test::server_session& s) {
@@ -448,8 +448,8 @@ TEST(ProxyFailures, PlainHttpThroughProxySendsAbsoluteFormAndStopsOn407) {
   std::lock_guard lock(seen->first);
   ASSERT_FALSE(seen->second.empty());
   const auto& req = seen->second.front();
-  EXPECT_EQ(req.method, "PUT");
-  EXPECT_EQ(req.target.rfind("http://127.0.0.1:9/api/v1/organizations/1/licenses/", 0), 0u) << req.target;
+  EXPECT_EQ(req.method, "GET");
+  EXPECT_EQ(req.target.rfind("http://127.0.0.1:9/api/v1/organizations/1/licenses?", 0), 0u) << req.target;
   EXPECT_EQ(req.headers.at("host"), "127.0.0.1:9");
   EXPECT_EQ(req.headers.at("proxy-authorization"), "Basic " + std::string(proxy_token));
 }
