@@ -23,7 +23,6 @@
 #include "relicense/plan/estimate.hpp"
 #include "relicense/plan/shard.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -186,17 +185,21 @@ engine::run_config run_config_of(const apply_options& o, const char* key) {
   return c;
 }
 
-/// The question's numbers from the live inventories: rows that change (not those in place, not
-/// unknown licenses, not an organization that takes no calls), at most --limit of them.
-change_totals live_totals(const plan::plan& p, const engine::inventory_result& read, std::uint64_t limit) {
-  const auto d = plan::diff(p, read.inventories);
+/// The question's numbers: the rows that change, at most --limit of them, and their organizations.
+/// With the live inventories (`read`), rows in place, unknown licenses and an organization that
+/// takes no calls are not changes; without (`nullptr`, --no-inventory), every row is one.
+change_totals totals_of(const plan::plan& p, const engine::inventory_result* read, std::uint64_t limit) {
+  plan::plan_diff d;
+  if (read) d = plan::diff(p, read->inventories);
   std::vector<bool> touched(p.orgs.size(), false);
   change_totals t;
   for (std::size_t i = 0; i < p.rows.size(); ++i) {
-    const auto kind = d.rows[i].kind;
-    if (kind == plan::change_kind::unchanged || kind == plan::change_kind::unknown_license) continue;
     const auto org = p.rows[i].org;
-    if (org < read.refused.size() && !read.refused[org].empty()) continue;
+    if (read) {
+      const auto kind = d.rows[i].kind;
+      if (kind == plan::change_kind::unchanged || kind == plan::change_kind::unknown_license) continue;
+      if (org < read->refused.size() && !read->refused[org].empty()) continue;
+    }
     if (limit > 0 && t.changes == limit) break;
     ++t.changes;
     if (!touched[org]) {
@@ -291,8 +294,6 @@ int run_apply(const apply_options& o, const given_plan* given) {
   // The question counts live changes: the inventories are read before it, and the run uses them.
   std::optional<engine::inventory_result> pre_read;
   if (should_confirm(::isatty(0) == 1, ::isatty(2) == 1, o.yes, o.dry_run)) {
-    change_totals totals{p.rows.size(), p.orgs.size()};
-    if (o.limit > 0) totals.changes = std::min<std::uint64_t>(totals.changes, o.limit);
     if (!o.no_inventory) {
       pre_read = engine::fetch_inventories(p, run_config_of(o, key));
       if (pre_read->status == engine::run_status::aborted) {
@@ -304,13 +305,13 @@ int run_apply(const apply_options& o, const given_plan* given) {
         std::fprintf(stderr, "relicense %s: interrupted; nothing was changed\n", command);
         return exit_interrupted;
       }
-      totals = live_totals(p, *pre_read, o.limit);
     }
+    const change_totals totals = totals_of(p, pre_read ? &*pre_read : nullptr, o.limit);
     // A CSV typed into this terminal ended with end of input; the answer comes after it.
     std::clearerr(stdin);
     std::cin.clear();
     if (!confirm(totals, std::cin, std::cerr)) {
-      std::fprintf(stderr, "relicense: not confirmed; nothing was sent\n");
+      std::fprintf(stderr, "relicense: not confirmed; nothing was changed\n");
       return exit_ok;
     }
   }

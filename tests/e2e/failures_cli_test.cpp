@@ -267,14 +267,14 @@ TEST(Confirmation, RefusalOnATerminalSendsNothing) {
   const auto r = run_on_terminal(run_args("apply", twin, csv.string(), report), twin.api_key(), "n");
   EXPECT_EQ(r.exit_code, 0) << r.screen;
   EXPECT_NE(r.screen.find("Apply 4 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
-  EXPECT_NE(r.screen.find("not confirmed; nothing was sent"), std::string::npos) << r.screen;
+  EXPECT_NE(r.screen.find("not confirmed; nothing was changed"), std::string::npos) << r.screen;
   EXPECT_EQ(twin.stats().puts_applied, 0u);
   EXPECT_EQ(twin.stats().requests, 1u) << "one inventory page, no PUT";
   EXPECT_FALSE(std::filesystem::exists(report));
 }
 
 // The question counts live changes, not rows: rows already in place and unknown licenses are not
-// changes, --limit caps the count, and the run uses the inventory read for the question (no
+// changes (with --no-inventory every row is), --limit caps the count, and the run uses the inventory read for the question (no
 // second read) and still skips the rows in place.
 TEST(Confirmation, TotalsCountLiveChanges) {
   sim::server twin(twin_config());
@@ -295,6 +295,13 @@ TEST(Confirmation, TotalsCountLiveChanges) {
   args.insert(args.end(), {"--limit", "3"});
   r = run_on_terminal(args, twin.api_key(), "n");
   EXPECT_NE(r.screen.find("Apply 3 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  // Without the inventory read every row counts, and nothing at all is sent before the answer.
+  args = run_args("apply", twin, csv.string(), dir.path() / "r4.csv");
+  args.push_back("--no-inventory");
+  const auto unread = twin.stats().requests;
+  r = run_on_terminal(args, twin.api_key(), "n");
+  EXPECT_NE(r.screen.find("Apply 8 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  EXPECT_EQ(twin.stats().requests, unread);
   const auto before = twin.stats().requests;
   r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r3.csv"), twin.api_key(), "y");
   EXPECT_EQ(r.exit_code, 1) << r.screen;  // the unknown license fails unsent

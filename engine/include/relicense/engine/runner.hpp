@@ -148,7 +148,7 @@ unsigned default_concurrency(std::size_t orgs, std::size_t rows, double rate, do
 /// as an aborted run.
 run_result run(const plan::plan& p, const run_config& config, result_sink& sink);
 
-/// The current licenses of a plan's organizations (`relicense verify`, --skip-unchanged).
+/// The current licenses of a plan's organizations (`relicense verify`, apply's inventory read).
 struct inventory_result {
   plan::inventories inventories;               ///< organizations read whole
   std::map<std::string, std::string> errors;   ///< org id -> why it could not be read
