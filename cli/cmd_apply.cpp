@@ -19,6 +19,7 @@
 #include "relicense/io/url.hpp"
 #include "relicense/io/user_agent.hpp"
 #include "relicense/plan/csv.hpp"
+#include "relicense/plan/diff.hpp"
 #include "relicense/plan/estimate.hpp"
 #include "relicense/plan/shard.hpp"
 
@@ -164,6 +165,51 @@ private:
   std::exception_ptr pending_;  ///< error_ not yet thrown to the runner
 };
 
+/// The run's settings from the options (the pre-read of the inventories uses them too).
+engine::run_config run_config_of(const apply_options& o, const char* key) {
+  engine::run_config c;
+  c.base_url = o.base_url;
+  if (key) c.api_key = key;
+  c.rate = o.rate;
+  c.burst = o.burst;
+  c.ip_rate = o.ip_rate;
+  c.concurrency = o.concurrency;
+  c.retry.max_attempts = o.max_attempts;
+  c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
+  c.client.ca_file = o.ca_file;
+  c.client.proxy = proxy_settings(o);
+  c.client.user_agent = io::user_agent(o.caller);
+  c.dry_run = o.dry_run;
+  c.skip_unchanged = !o.no_inventory;
+  c.limit = o.limit;
+  return c;
+}
+
+/// The question's numbers: the rows that change, at most --limit of them, and their organizations.
+/// With the live inventories (`read`), rows in place, unknown licenses and an organization that
+/// takes no calls are not changes; without (`nullptr`, --no-inventory), every row is one.
+change_totals totals_of(const plan::plan& p, const engine::inventory_result* read, std::uint64_t limit) {
+  plan::plan_diff d;
+  if (read) d = plan::diff(p, read->inventories);
+  std::vector<bool> touched(p.orgs.size(), false);
+  change_totals t;
+  for (std::size_t i = 0; i < p.rows.size(); ++i) {
+    const auto org = p.rows[i].org;
+    if (read) {
+      const auto kind = d.rows[i].kind;
+      if (kind == plan::change_kind::unchanged || kind == plan::change_kind::unknown_license) continue;
+      if (org < read->refused.size() && !read->refused[org].empty()) continue;
+    }
+    if (limit > 0 && t.changes == limit) break;
+    ++t.changes;
+    if (!touched[org]) {
+      touched[org] = true;
+      ++t.organizations;
+    }
+  }
+  return t;
+}
+
 } // namespace
 
 std::string check_run_options(const apply_options& o, plan::load_options& lo) {
@@ -208,7 +254,7 @@ int run_apply(const apply_options& o, const given_plan* given) {
   io::report_format report_format{};
   if (auto why = choose_report_format(o, report_format); !why.empty()) return usage_error(why);
 
-  const bool sends = !o.dry_run || o.skip_unchanged;
+  const bool sends = !o.dry_run || !o.no_inventory;
   const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
   if (sends && (key == nullptr || *key == '\0')) {
     return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
@@ -230,6 +276,10 @@ int run_apply(const apply_options& o, const given_plan* given) {
   if (p.rows.empty() && !o.shard.empty()) {
     return usage_error("shard " + o.shard + " holds no organization of this plan; nothing to do");
   }
+  if (o.no_inventory && !o.dry_run && !o.quiet) {
+    std::fprintf(stderr, "relicense %s: --no-inventory: previous serials are not recorded; this run cannot be "
+                         "rolled back\n", command);
+  }
 
   // ----- artefacts ---------------------------------------------------------------------------
   // The default names derive from the input's; standard input ("stdin") and a pipe such as
@@ -247,13 +297,27 @@ int run_apply(const apply_options& o, const given_plan* given) {
                                 : io::default_journal_path(o.report == "-" ? default_report : report_path);
 
   if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty()) return usage_error(why);
+  // The question counts live changes: the inventories are read before it, and the run uses them.
+  std::optional<engine::inventory_result> pre_read;
   if (should_confirm(::isatty(0) == 1, ::isatty(2) == 1, o.yes, o.dry_run)) {
-    const change_totals totals{p.rows.size(), p.orgs.size()};
+    if (!o.no_inventory) {
+      pre_read = engine::fetch_inventories(p, run_config_of(o, key));
+      if (pre_read->status == engine::run_status::aborted) {
+        std::fprintf(stderr, "relicense %s: run aborted: %s; nothing was changed\n", command,
+                     pre_read->abort_reason.c_str());
+        return exit_aborted;
+      }
+      if (pre_read->status == engine::run_status::interrupted) {
+        std::fprintf(stderr, "relicense %s: interrupted; nothing was changed\n", command);
+        return exit_interrupted;
+      }
+    }
+    const change_totals totals = totals_of(p, pre_read ? &*pre_read : nullptr, o.limit);
     // A CSV typed into this terminal ended with end of input; the answer comes after it.
     std::clearerr(stdin);
     std::cin.clear();
     if (!confirm(totals, std::cin, std::cerr)) {
-      std::fprintf(stderr, "relicense: not confirmed; nothing was sent\n");
+      std::fprintf(stderr, "relicense: not confirmed; nothing was changed\n");
       return exit_ok;
     }
   }
@@ -335,20 +399,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
   }
 
   // ----- run ---------------------------------------------------------------------------------
-  engine::run_config c;
-  c.base_url = o.base_url;
-  if (key) c.api_key = key;
-  c.rate = o.rate;
-  c.burst = o.burst;
-  c.ip_rate = o.ip_rate;
-  c.concurrency = o.concurrency;
-  c.retry.max_attempts = o.max_attempts;
-  c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
-  c.client.ca_file = o.ca_file;
-  c.client.proxy = proxy_settings(o);
-  c.client.user_agent = io::user_agent(o.caller);
-  c.dry_run = o.dry_run;
-  c.skip_unchanged = o.skip_unchanged;
+  engine::run_config c = run_config_of(o, key);
+  if (pre_read) c.inventories = &*pre_read;
   // Each organization is read once before any row goes (see docs/budget.md: its cost).
   c.preflight = key && *key;
   if (o.resume) {
@@ -427,8 +479,9 @@ int run_apply(const apply_options& o, const given_plan* given) {
   const bool log_failed = !sink.error().empty();
   if (log_failed) exit_code = exit_aborted;
 
-  summary.count_request(k.requests);
-  summary.count_429(k.throttled);
+  // The inventory read before the question is this run's too.
+  summary.count_request(k.requests + (pre_read ? pre_read->counters.requests : 0));
+  summary.count_429(k.throttled + (pre_read ? pre_read->counters.throttled : 0));
   for (std::size_t i = 0; i < k.retries.size(); ++i) {
     summary.count_retry(static_cast<io::retry_cause>(i), k.retries[i]);
   }
@@ -456,6 +509,13 @@ int run_apply(const apply_options& o, const given_plan* given) {
     return exit_aborted;
   }
 
+  if (o.limit > 0 && result.status == engine::run_status::completed && k.not_attempted > 0) {
+    std::fprintf(stderr, "relicense %s: --limit %llu: %llu row%s left (not_attempted, \"left by --limit\" in the "
+                         "report)%s%s\n",
+                 command, static_cast<unsigned long long>(o.limit), static_cast<unsigned long long>(k.not_attempted),
+                 k.not_attempted == 1 ? "" : "s", journal ? "; continue with --resume --journal " : "",
+                 journal ? journal_path.string().c_str() : "");
+  }
   switch (result.status) {
     case engine::run_status::aborted:
       std::fprintf(stderr, "relicense %s: run aborted: %s\n", command, result.abort_reason.c_str());

@@ -1,6 +1,7 @@
 // `relicense rollback REPORT --output CSV`: the inverse of a run. Each applied row goes back to
 // the serial the license was on before (or is unassigned again when it was unassigned); rows
-// whose previous serial is unknown are listed on stderr, never guessed.
+// whose previous serial is unknown (a run with --no-inventory) are listed on stderr, the first
+// few of them and then a count, never guessed.
 #include "commands.hpp"
 #include "output_paths.hpp"
 
@@ -12,6 +13,11 @@
 #include <string>
 
 namespace relicense::cli {
+namespace {
+/// Rows with an unknown previous serial listed one per line; beyond, only their count (a whole
+/// run without the inventory read would otherwise print a line per row).
+constexpr std::size_t unknown_listed = 20;
+} // namespace
 
 int run_rollback(const rollback_options& opts) {
   namespace io = relicense::io;
@@ -42,8 +48,9 @@ int run_rollback(const rollback_options& opts) {
     if (!r.previous_serial) {
       if (unknown++ == 0)
         std::fprintf(stderr, "relicense: applied rows whose previous serial is unknown (not in the rollback CSV):\n");
-      std::fprintf(stderr, "  line %u: organization %s, license %s (now on %s)\n", r.line, r.org_id.c_str(),
-                   r.license_id.c_str(), r.serial.empty() ? "no device" : r.serial.c_str());
+      if (unknown <= unknown_listed)
+        std::fprintf(stderr, "  line %u: organization %s, license %s (now on %s)\n", r.line, r.org_id.c_str(),
+                     r.license_id.c_str(), r.serial.empty() ? "no device" : r.serial.c_str());
       continue;
     }
     out += io::csv_field(r.org_id);
@@ -54,6 +61,7 @@ int run_rollback(const rollback_options& opts) {
     out += '\n';
     ++written;
   }
+  if (unknown > unknown_listed) std::fprintf(stderr, "  ... and %zu more\n", unknown - unknown_listed);
   try {
     io::write_file_atomically(opts.output, out);
   } catch (const std::exception& e) {
@@ -61,7 +69,11 @@ int run_rollback(const rollback_options& opts) {
     return exit_usage;
   }
   std::fprintf(stderr, "relicense: wrote %zu rollback rows to %s", written, opts.output.c_str());
-  if (unknown) std::fprintf(stderr, "; %zu applied rows could not be included (listed above)", unknown);
+  if (unknown) {
+    std::fprintf(stderr, "; %zu applied rows could not be included (%s above): their run did not know the previous "
+                         "serial (--no-inventory, or an inventory it could not read)", unknown,
+                 unknown > unknown_listed ? "the first listed" : "listed");
+  }
   std::fprintf(stderr, "\n");
   // An incomplete inverse must not look like success to a script.
   return unknown ? exit_rows_failed : exit_ok;

@@ -57,7 +57,9 @@ struct apply_options {
   bool resume = false;
   bool dry_run = false;
   bool yes = false;                 ///< --yes: no confirmation question on a terminal
-  bool skip_unchanged = false;
+  bool skip_unchanged = false;      ///< accepted for compatibility: reading the inventory is the default
+  bool no_inventory = false;        ///< --no-inventory: send every row unread (no rollback afterwards)
+  std::uint64_t limit = 0;          ///< --limit N: only the first N changes (0: all)
   std::string mode = "put";         ///< put | batch
   std::string shard;
   std::string ca_file;

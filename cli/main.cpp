@@ -60,7 +60,14 @@ void add_apply_options(CLI::App* apply, apply_options& apply_o) {
   apply->add_flag("--resume", apply_o.resume, "Skip rows the journal shows as done");
   apply->add_flag("--dry-run", apply_o.dry_run, "Plan (and diff) but send no PUT");
   apply->add_flag("--yes", apply_o.yes, "Do not ask for confirmation on a terminal");
-  apply->add_flag("--skip-unchanged", apply_o.skip_unchanged, "Fetch inventories first; send only changes");
+  auto* no_inventory = apply->add_flag(
+      "--no-inventory", apply_o.no_inventory,
+      "Do not read the inventory first: send every row, record no previous serial (no rollback)");
+  apply->add_flag("--skip-unchanged", apply_o.skip_unchanged,
+                  "Accepted for compatibility: the inventory is read first by default")
+      ->excludes(no_inventory);
+  apply->add_option("--limit", apply_o.limit,
+                    "Apply only the first N changes (a canary run); the rest are left for --resume");
   apply->add_option("--mode", apply_o.mode, "put: one PUT per row; batch: action batches")
       ->check(CLI::IsMember({"put", "batch"}))->capture_default_str();
 }

@@ -37,8 +37,9 @@ void batch_mode::queue_rows() {
   const auto& p = ctx_.plan;
   std::vector<std::vector<std::size_t>> fresh(p.orgs.size());
   std::unordered_map<std::uint32_t, std::size_t> by_line;
+  std::uint64_t changes = 0;
   for (std::size_t i = 0; i < p.rows.size(); ++i) {
-    auto pre = triage(p, ctx_.config, ctx_.diff, ctx_.refused, i, ctx_.fx.stopping(), " (batch mode)");
+    auto pre = triage(p, ctx_.config, ctx_.diff, ctx_.refused, i, ctx_.fx.stopping(), " (batch mode)", changes);
     if (!pre.send) {
       if (pre.done) ctx_.fx.emit(*pre.done);
       else finish(i, pre.outcome, 0, std::move(pre.error));

@@ -15,8 +15,9 @@ put_mode::put_mode(const mode_context& ctx) : ctx_(ctx), condemned_(ctx.plan.org
 
 void put_mode::start(steady_time) {
   const auto& p = ctx_.plan;
+  std::uint64_t changes = 0;
   for (std::uint32_t i = 0; i < p.rows.size(); ++i) {
-    auto pre = triage(p, ctx_.config, ctx_.diff, ctx_.refused, i, ctx_.fx.stopping(), "");
+    auto pre = triage(p, ctx_.config, ctx_.diff, ctx_.refused, i, ctx_.fx.stopping(), "", changes);
     if (pre.send) {
       ctx_.sched.push(p.rows[i].org, i);
     } else if (pre.done) {

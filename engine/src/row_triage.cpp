@@ -9,7 +9,7 @@ std::optional<std::string> previous_of(const plan::plan_diff& diff, std::size_t 
 
 pre_send triage(const plan::plan& p, const run_config& config, const plan::plan_diff& diff,
                 const std::vector<std::string>& refused, std::size_t i, bool stopping,
-                std::string_view dry_run_note) {
+                std::string_view dry_run_note, std::uint64_t& changes) {
   const auto& row = p.rows[i];
   pre_send s;
   if (config.already_done) {
@@ -36,6 +36,12 @@ pre_send triage(const plan::plan& p, const run_config& config, const plan::plan_
     s.send = false;
     s.outcome = io::outcome::failed;
     s.error = refused[row.org] + " (not sent)";
+    return s;
+  }
+  if (config.limit > 0 && ++changes > config.limit) {
+    s.send = false;
+    s.outcome = io::outcome::not_attempted;
+    s.error = "left by --limit " + std::to_string(config.limit);
     return s;
   }
   if (config.dry_run) {

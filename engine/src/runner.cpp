@@ -79,7 +79,13 @@ public:
     if (step_ == 1) {
       step_ = 2;
       if (preflight_) learn_from_preflight(loop);
-      if (config_.skip_unchanged) {
+      if (config_.skip_unchanged && config_.inventories) {  // read before the run (apply's question)
+        const auto& pre = config_.inventories->refused;
+        for (std::size_t o = 0; o < refused_.size() && o < pre.size(); ++o) {
+          if (refused_[o].empty()) refused_[o] = pre[o];
+        }
+        diff_ = plan::diff(plan_, config_.inventories->inventories);
+      } else if (config_.skip_unchanged) {
         inventory_ = std::make_unique<inventory_mode>(context(loop), loop.base());
         return inventory_.get();
       }
@@ -223,6 +229,7 @@ inventory_result fetch_inventories(const plan::plan& p, const run_config& config
   inventory_result r;
   r.inventories = phase.inventory().take_inventories();
   r.errors = phase.inventory().take_errors();
+  r.refused = phase.inventory().refused();
   r.status = done.status;
   r.abort_reason = std::move(done.abort_reason);
   r.counters = std::move(done.counters);

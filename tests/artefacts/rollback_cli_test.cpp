@@ -75,6 +75,29 @@ TEST(ArtefactsRollbackCli, CompleteInverseExits0) {
   EXPECT_EQ(temp_dir::read(out), "organizationId,licenseId,deviceSerial\n\"O,1\",L2,OLD2-SSSS-0002\n");
 }
 
+// A report of a run that did not read the inventory: rollback lists the first 20 rows whose
+// previous serial is unknown, then only their count, not a line per row.
+TEST(ArtefactsRollbackCli, UnknownRowsListedUpToTwentyThenCounted) {
+  temp_dir dir;
+  auto report = dir.path() / "run.csv";
+  {
+    io::report_writer w(report);
+    for (std::uint32_t line = 2; line < 2 + 300; ++line)
+      w.write(row(line, "L" + std::to_string(line), "NEW", std::nullopt, io::outcome::applied));
+  }
+  auto out = dir.path() / "undo.csv";
+  auto res = run_relicense({"rollback", report.string(), "--output", out.string()});
+  EXPECT_EQ(res.exit_code, 1) << res.err;
+  EXPECT_EQ(temp_dir::read(out), "organizationId,licenseId,deviceSerial\n");
+  std::size_t listed = 0;
+  for (auto at = res.err.find("  line "); at != std::string::npos; at = res.err.find("  line ", at + 1)) ++listed;
+  EXPECT_EQ(listed, 20u) << res.err;
+  EXPECT_NE(res.err.find("license L21 "), std::string::npos) << res.err;
+  EXPECT_EQ(res.err.find("license L22 "), std::string::npos) << res.err;
+  EXPECT_NE(res.err.find("  ... and 280 more\n"), std::string::npos) << res.err;
+  EXPECT_NE(res.err.find("300 applied rows could not be included"), std::string::npos) << res.err;
+}
+
 // A malformed report is bad input: exit 2 with file:line, and no output file.
 TEST(ArtefactsRollbackCli, BadReportExit2WithFileLine) {
   temp_dir dir;

@@ -199,7 +199,7 @@ TEST(UserAgent, VersionFlagAgrees) {
 
 // Put mode sends relicense/<version> relicense-project Caller/(<--caller>) on every request.
 TEST(UserAgent, PutModeSendsCallerFromFlag) {
-  const auto seen = record({"apply", "--caller", "AcmeMigrate/2.0 Acme"}, {{"RELICENSE_CALLER", ""}});
+  const auto seen = record({"apply", "--caller", "AcmeMigrate/2.0 Acme", "--no-inventory"}, {{"RELICENSE_CALLER", ""}});
   ASSERT_FALSE(seen.empty());
   const std::string want = "relicense/" + printed_version() + " relicense-project Caller/(AcmeMigrate/2.0 Acme)";
   bool put = false;
@@ -212,7 +212,7 @@ TEST(UserAgent, PutModeSendsCallerFromFlag) {
 
 // Batch mode takes the caller from RELICENSE_CALLER when there is no flag.
 TEST(UserAgent, BatchModeSendsCallerFromEnv) {
-  const auto seen = record({"apply", "--mode", "batch"}, {{"RELICENSE_CALLER", "NightlyJob/7 Netops"}});
+  const auto seen = record({"apply", "--mode", "batch", "--no-inventory"}, {{"RELICENSE_CALLER", "NightlyJob/7 Netops"}});
   ASSERT_FALSE(seen.empty());
   bool post = false;
   for (const auto& r : seen) {

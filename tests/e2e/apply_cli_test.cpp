@@ -214,3 +214,100 @@ TEST_F(ApplyCli, ReportFormatSelection) {
   EXPECT_NE(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("wrote 0 rollback rows"), std::string::npos) << r.err;
 }
+
+namespace {
+
+std::size_t occurrences(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+} // namespace
+
+// --limit 3 (a canary run), in put and batch mode: exactly 3 changes are applied, rows already in
+// place do not count, the report says which rows were left ("left by --limit 3", not_attempted),
+// and --resume applies exactly those, no row twice.
+TEST_F(ApplyCli, LimitAppliesTheFirstChangesAndResumeFinishes) {
+  for (const std::string mode : {"put", "batch"}) {
+    auto cfg = twin_config();
+    cfg.batch_actions_per_second = 5000;
+    start(cfg);
+    const auto orgs = twin().orgs();
+    const auto state = twin().state();
+    const auto& org = orgs[0];
+    // Two rows already in place first, then ten rows that change.
+    std::string csv_text = "organizationId,licenseId,deviceSerial\n";
+    for (std::size_t i = 0; i < 2; ++i)
+      csv_text += org.id + "," + org.licenses[i].id + "," + state.at(org.id).at(org.licenses[i].id).value_or("") + "\n";
+    std::size_t changes = 0;
+    for (std::size_t i = 2; changes < 10 && i < org.licenses.size(); ++i) {
+      const auto& lic = org.licenses[i];
+      const std::string target = org.devices[i % org.devices.size()];
+      if (state.at(org.id).at(lic.id) == target) continue;
+      csv_text += org.id + "," + lic.id + "," + target + "\n";
+      ++changes;
+    }
+    ASSERT_EQ(changes, 10u);
+    const auto csv = dir.write(mode + ".csv", csv_text);
+    const auto journal = file(mode + ".journal");
+    const auto applied_now = [&] {
+      const auto s = twin().stats();
+      return mode == "batch" ? s.batch_actions_applied : s.puts_applied;
+    };
+
+    auto r = apply(csv, {"--mode", mode, "--rate", "0", "--ip-rate", "0", "--limit", "3", "--journal",
+                         journal.string(), "--report", file(mode + "-1.csv").string()});
+    EXPECT_EQ(r.exit_code, 0) << mode << ": " << r.err;
+    EXPECT_EQ(applied_now(), 3u) << mode;
+    EXPECT_NE(r.err.find("--limit 3: 7 rows left"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--resume --journal " + journal.string()), std::string::npos) << r.err;
+    const auto first = temp_dir::read(file(mode + "-1.csv"));
+    EXPECT_EQ(occurrences(first, ",unchanged,"), 2u) << first;
+    EXPECT_EQ(occurrences(first, ",applied,"), 3u) << first;
+    EXPECT_EQ(occurrences(first, ",not_attempted,"), 7u) << first;
+    EXPECT_EQ(occurrences(first, "left by --limit 3"), 7u) << first;
+    // The first three changes in input order (lines 4, 5, 6) are the ones applied.
+    for (const char* line : {"\n4,", "\n5,", "\n6,"}) {
+      const auto at = first.find(line);
+      ASSERT_NE(at, std::string::npos) << first;
+      EXPECT_NE(first.substr(at, first.find('\n', at + 1) - at).find(",applied,"), std::string::npos) << first;
+    }
+
+    r = apply(csv, {"--mode", mode, "--rate", "0", "--ip-rate", "0", "--resume", "--journal", journal.string(),
+                    "--report", file(mode + "-2.csv").string()});
+    EXPECT_EQ(r.exit_code, 0) << mode << ": " << r.err;
+    EXPECT_EQ(applied_now(), 10u) << mode << ": each change exactly once";
+    EXPECT_EQ(twin().stats().duplicate_applies, 0u) << mode;
+    const auto second = temp_dir::read(file(mode + "-2.csv"));
+    EXPECT_EQ(occurrences(second, ",applied,"), 10u) << second;
+    EXPECT_EQ(occurrences(second, ",unchanged,"), 2u) << second;
+    EXPECT_EQ(occurrences(second, "not_attempted"), 0u) << second;
+  }
+}
+
+// The inventory is read by default, so rows already in place are not sent; --no-inventory sends
+// every row and says (one line, not with --quiet) that the run cannot be rolled back;
+// --skip-unchanged is still accepted and changes nothing.
+TEST_F(ApplyCli, NoInventorySendsEveryRowAndSaysSo) {
+  start(twin_config());
+  const auto csv = dir.write("in.csv", csv_for(twin(), 6));
+  auto r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--report", file("r1.csv").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto applied = twin().stats().puts_applied;
+  EXPECT_EQ(r.err.find("rolled back"), std::string::npos) << r.err;
+
+  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--skip-unchanged", "--report", file("r2.csv").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(twin().stats().puts_applied, applied) << "every row already in place";
+  EXPECT_EQ(occurrences(temp_dir::read(file("r2.csv")), ",unchanged,"), 6u);
+
+  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--no-inventory", "--report", file("r3.csv").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(twin().stats().puts_applied, applied + 6) << "every row sent";
+  EXPECT_EQ(occurrences(r.err, "--no-inventory: previous serials are not recorded; this run cannot be rolled back\n"),
+            1u) << r.err;
+  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--no-inventory", "--quiet", "--report", file("r4.csv").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("rolled back"), std::string::npos) << r.err;
+}

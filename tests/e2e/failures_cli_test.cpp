@@ -121,8 +121,9 @@ TEST(FailuresInView, RunEndsWithFailedRowsByReason) {
   twin.start();
   temp_dir dir;
   const auto csv = dir.write("in.csv", mixed_csv(twin, 5, 4));
-  const auto r = run_relicense(run_args("apply", twin, csv.string(), dir.path() / "r.csv"),
-                               {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  auto args = run_args("apply", twin, csv.string(), dir.path() / "r.csv");
+  args.push_back("--no-inventory");  // the unknown licenses reach the API and get its 404
+  const auto r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("relicense: 4 rows failed, by reason:\n  HTTP 404: License not found (4 rows)\n"
                        "    " + csv.string() + ":7 990000 -> "),
@@ -210,7 +211,7 @@ TEST(Retry, ReadsAJsonLinesReport) {
   ASSERT_EQ(r.exit_code, 1) << r.err;
   const auto requests = twin.stats().requests;
   std::vector<std::string> args = {"retry", first.string(), "--base-url", twin.base_url(), "--rate", "0",
-                                   "--ip-rate", "0", "--progress", "off"};
+                                   "--ip-rate", "0", "--progress", "off", "--no-inventory"};
   r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(twin.stats().requests - requests, 3u) << "only the two failed rows, after their org's pre-flight";
@@ -255,7 +256,8 @@ TEST(Retry, BadReportIsExitTwo) {
   EXPECT_EQ(twin.stats().requests, requests);
 }
 
-// On a terminal, apply asks; "n" sends nothing, writes no report and exits 0.
+// On a terminal, apply asks; "n" changes nothing (only the inventory read went out), writes no
+// report and exits 0.
 TEST(Confirmation, RefusalOnATerminalSendsNothing) {
   sim::server twin(twin_config());
   twin.start();
@@ -265,9 +267,46 @@ TEST(Confirmation, RefusalOnATerminalSendsNothing) {
   const auto r = run_on_terminal(run_args("apply", twin, csv.string(), report), twin.api_key(), "n");
   EXPECT_EQ(r.exit_code, 0) << r.screen;
   EXPECT_NE(r.screen.find("Apply 4 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
-  EXPECT_NE(r.screen.find("not confirmed; nothing was sent"), std::string::npos) << r.screen;
-  EXPECT_EQ(twin.stats().requests, 0u);
+  EXPECT_NE(r.screen.find("not confirmed; nothing was changed"), std::string::npos) << r.screen;
+  EXPECT_EQ(twin.stats().puts_applied, 0u);
+  EXPECT_EQ(twin.stats().requests, 1u) << "one inventory page, no PUT";
   EXPECT_FALSE(std::filesystem::exists(report));
+}
+
+// The question counts live changes, not rows: rows already in place and unknown licenses are not
+// changes (with --no-inventory every row is), --limit caps the count, and the run uses the inventory read for the question (no
+// second read) and still skips the rows in place.
+TEST(Confirmation, TotalsCountLiveChanges) {
+  sim::server twin(twin_config());
+  twin.start();
+  temp_dir dir;
+  const auto orgs = twin.orgs();
+  const auto& org = orgs[0];
+  const auto state = twin.state();
+  std::string csv_text = mixed_csv(twin, 4, 1);
+  for (std::size_t i = 10; i < 13; ++i) {  // three rows already in place
+    const auto now = state.at(org.id).at(org.licenses[i].id).value_or("");
+    csv_text += org.id + "," + org.licenses[i].id + "," + now + "\n";
+  }
+  const auto csv = dir.write("in.csv", csv_text);
+  auto r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r.csv"), twin.api_key(), "n");
+  EXPECT_NE(r.screen.find("Apply 4 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  auto args = run_args("apply", twin, csv.string(), dir.path() / "r2.csv");
+  args.insert(args.end(), {"--limit", "3"});
+  r = run_on_terminal(args, twin.api_key(), "n");
+  EXPECT_NE(r.screen.find("Apply 3 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  // Without the inventory read every row counts, and nothing at all is sent before the answer.
+  args = run_args("apply", twin, csv.string(), dir.path() / "r4.csv");
+  args.push_back("--no-inventory");
+  const auto unread = twin.stats().requests;
+  r = run_on_terminal(args, twin.api_key(), "n");
+  EXPECT_NE(r.screen.find("Apply 8 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  EXPECT_EQ(twin.stats().requests, unread);
+  const auto before = twin.stats().requests;
+  r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r3.csv"), twin.api_key(), "y");
+  EXPECT_EQ(r.exit_code, 1) << r.screen;  // the unknown license fails unsent
+  EXPECT_EQ(twin.stats().requests - before, 1u + 4u) << "one inventory page, then the 4 changes";
+  EXPECT_EQ(twin.stats().puts_applied, 4u);
 }
 
 // On a terminal, "y" applies.
@@ -308,7 +347,7 @@ TEST(FailuresInView, BatchModeGroupsTheRefusedActions) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", mixed_csv(twin, 5, 3));
   auto args = run_args("apply", twin, csv.string(), dir.path() / "r.csv");
-  args.insert(args.end(), {"--mode", "batch"});
+  args.insert(args.end(), {"--mode", "batch", "--no-inventory"});  // the API refuses the unknown ones
   const auto r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("relicense: 3 rows failed, by reason:\n  License <license> not found (3 rows)\n"),

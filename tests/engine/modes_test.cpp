@@ -193,6 +193,31 @@ TEST(PutMode, ARefusedOrganizationsRowsFailUnsent) {
   EXPECT_EQ(rig.fx.results[0].error, "organization 101 uses co-term licensing (not sent)");
 }
 
+// --limit: only the first N rows that change are queued; a row already in place does not count,
+// and the rows beyond end not_attempted (left for --resume) with the limit in their error.
+TEST(PutMode, ALimitQueuesOnlyTheFirstChanges) {
+  mode_rig rig(test::make_plan(1, 5));
+  rig.diff.rows.resize(5);
+  for (auto& d : rig.diff.rows) d.kind = plan::change_kind::change;
+  rig.diff.rows[0].kind = plan::change_kind::unchanged;
+  rig.config.limit = 2;
+  engine::put_mode m(rig.context());
+  m.start(rig.clock.now());
+  EXPECT_EQ(rig.sched.pending(), 2u);
+  ASSERT_EQ(rig.fx.results.size(), 3u);
+  EXPECT_EQ(rig.fx.result_of_line(2)->result, io::outcome::unchanged);
+  for (std::uint32_t line : {5u, 6u}) {
+    ASSERT_NE(rig.fx.result_of_line(line), nullptr);
+    EXPECT_EQ(rig.fx.result_of_line(line)->result, io::outcome::not_attempted);
+    EXPECT_EQ(rig.fx.result_of_line(line)->error, "left by --limit 2");
+  }
+  answer_next(rig, m, put_ok(rig.plan, 1));
+  answer_next(rig, m, put_ok(rig.plan, 2));
+  EXPECT_EQ(rig.fx.result_of_line(3)->result, io::outcome::applied);
+  EXPECT_EQ(rig.fx.result_of_line(4)->result, io::outcome::applied);
+  EXPECT_EQ(rig.sched.pending(), 0u);
+}
+
 // ---- batch mode ------------------------------------------------------------------------------
 
 namespace {
@@ -276,6 +301,30 @@ TEST(BatchMode, AStopWhileABatchRunsLeavesItForResume) {
   ASSERT_EQ(rig.fx.results.size(), 2u);
   EXPECT_EQ(rig.fx.results[0].result, io::outcome::not_attempted);
   EXPECT_EQ(rig.fx.results[0].error, "stopped while action batch b7 ran; --resume polls it");
+}
+
+// --limit holds in batch mode too: the batch carries only the first N rows, the rest end
+// not_attempted with the limit in their error.
+TEST(BatchMode, ALimitPacksOnlyTheFirstChanges) {
+  mode_rig rig(test::make_plan(1, 5));
+  rig.config.limit = 3;
+  engine::batch_run_options options;
+  engine::batch_mode m(rig.context(), options);
+  m.start(rig.clock.now());
+  ASSERT_EQ(rig.fx.results.size(), 2u);
+  for (const auto& r : rig.fx.results) {
+    EXPECT_EQ(r.result, io::outcome::not_attempted);
+    EXPECT_EQ(r.error, "left by --limit 3");
+    EXPECT_GE(r.line, 5u);
+  }
+  answer_next(rig, m, json_answer(201, batch_json("b1", false, false)));
+  rig.clock.advance(options.batch.first_poll);
+  auto p = rig.sched.next(rig.clock.now());
+  ASSERT_EQ(p.what, kind::task);
+  (void)m.request_for(p.org, p.task, rig.clock.now());
+  m.on_answer(p.org, p.task, json_answer(200, batch_json("b1", true, false)), rig.parser, rig.clock.now());
+  ASSERT_EQ(rig.fx.results.size(), 5u);
+  for (std::uint32_t line : {2u, 3u, 4u}) EXPECT_EQ(rig.fx.result_of_line(line)->result, io::outcome::applied);
 }
 
 // A batch the API no longer knows (404 on poll) is submitted again.

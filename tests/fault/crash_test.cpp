@@ -22,7 +22,8 @@ class Crash : public mode_test {};
 
 // SIGKILL after ~0%, 10%, ..., 90% of the rows were applied (seen in the twin's counters), a
 // --resume after each, then a last --resume to the end: exact final state, every row reported
-// applied exactly once, every row journaled; in put mode, duplicate applies <= kills x
+// exactly once, applied (or unchanged: in flight at a kill, found in place by the resumed run's
+// inventory read), every row journaled; in put mode, duplicate applies <= kills x
 // concurrency.
 TEST_P(Crash, SigkillAtTenPointsThenResume) {
   const bool batch = this->batch();
@@ -77,7 +78,8 @@ TEST_P(Crash, SigkillAtTenPointsThenResume) {
   std::set<std::uint32_t> lines;
   for (const auto& row : rows) {
     EXPECT_TRUE(lines.insert(row.line).second) << "line " << row.line << " reported twice";
-    EXPECT_EQ(row.result, io::outcome::applied) << "line " << row.line << " " << row.error;
+    EXPECT_TRUE(row.result == io::outcome::applied || row.result == io::outcome::unchanged)
+        << "line " << row.line << " " << row.error;
   }
   EXPECT_EQ(lines.size(), total);
   EXPECT_EQ(io::read_journal(journal).done.size(), total);

@@ -40,8 +40,9 @@ std::size_t count(const wanted_map& wanted) {
 TEST_F(JournalRuns, DamagedRecordCostsOnlyItsRow) {
   const auto csv = start_moving(relicense::test::twin_config(2, 40, 1313), 40);
   const std::size_t total = count(wanted);
+  // Without the inventory read, which would find the lost row in place: the resume sends it.
   auto args = apply_args(csv, {"--rate", "1000", "--burst", "100", "--ip-rate", "1000", "--report", report.string(),
-                               "--journal", journal.string()});
+                               "--journal", journal.string(), "--no-inventory"});
   auto r = run(args, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
 

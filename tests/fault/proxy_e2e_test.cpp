@@ -425,8 +425,8 @@ TEST(ProxyFailures, UnreachableProxyAborts) {
   expect_no_proxy_secret(r, dir);
 }
 
-// Plain http through a proxy: the request goes in absolute form with Proxy-Authorization, and
-// the proxy's 407 aborts the run like a refused tunnel would.
+// Plain http through a proxy: the request (the inventory read that comes first) goes in absolute
+// form with Proxy-Authorization, and the proxy's 407 aborts the run like a refused tunnel would.
 TEST(ProxyFailures, PlainHttpThroughProxySendsAbsoluteFormAndStopsOn407) {
   auto seen = std::make_shared<std::pair<std::mutex, std::vector<io::test::received_request>>>();
   io::test::script_server server([seen](io::test::server_session& s) {

@@ -389,7 +389,7 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInPutMode) {
   for (const auto& c : cases) {
     for (const std::string ext : {"csv", "jsonl"}) {
       hostile_api api(c.answer);
-      run_case(std::string("put-") + c.name + "-" + ext, api, {"apply"}, c.exit_code, ext);
+      run_case(std::string("put-") + c.name + "-" + ext, api, {"apply", "--no-inventory"}, c.exit_code, ext);
       if (c.quoted) {
         EXPECT_NE(report(ext).find("[REDACTED]"), std::string::npos)
             << c.name << ": the echoed key should show as redacted in the report:\n" << report(ext);
@@ -438,7 +438,7 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInBatchMode) {
   };
   for (const auto& c : cases) {
     hostile_api api(c.answer);
-    run_case(std::string("batch-") + c.name, api, {"apply", "--mode", "batch"}, c.exit_code);
+    run_case(std::string("batch-") + c.name, api, {"apply", "--mode", "batch", "--no-inventory"}, c.exit_code);
     EXPECT_GE(api.count("POST"), 1) << c.name;
   }
 }
@@ -586,7 +586,7 @@ TEST_F(HostileApi, HtmlOkOnceThenJsonApplies) {
     if (r.method == "PUT" && seen++ == 0) return reply{200, "<html>maintenance</html>", "text/html; charset=utf-8"};
     return right_answer(r);
   });
-  run_case("put-html-once", api, {"apply"}, 0);
+  run_case("put-html-once", api, {"apply", "--no-inventory"}, 0);
   EXPECT_EQ(api.count("PUT"), 3);
 }
 

@@ -8,6 +8,7 @@
 #include "relicense/plan/plan.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,11 +26,13 @@ struct pre_send {
 };
 
 /// Row `i` of the plan, in this order: an earlier run's result (--resume), the inventory diff
-/// (unchanged, unknown license), an organization that takes no calls (`refused`, per org), a dry
-/// run (`dry_run_note` is added when there is no diff to say what would change), a stopped run.
+/// (unchanged, unknown license), an organization that takes no calls (`refused`, per org), the
+/// run's limit (`changes` counts the rows that reached it so far, so the caller triages rows in
+/// plan order with one counter; beyond config.limit a row ends not_attempted), a dry run
+/// (`dry_run_note` is added when there is no diff to say what would change), a stopped run.
 pre_send triage(const plan::plan& p, const run_config& config, const plan::plan_diff& diff,
                 const std::vector<std::string>& refused, std::size_t i, bool stopping,
-                std::string_view dry_run_note);
+                std::string_view dry_run_note, std::uint64_t& changes);
 
 /// The previous serial of row `i` as the inventory diff saw it (nullopt without a diff).
 std::optional<std::string> previous_of(const plan::plan_diff& diff, std::size_t i);

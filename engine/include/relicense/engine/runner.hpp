@@ -86,6 +86,8 @@ public:
   virtual void on_event(const run_event&) {}
 };
 
+struct inventory_result;
+
 /// Everything a run needs besides the plan.
 struct run_config {
   std::string base_url = "https://api.meraki.com/api/v1";
@@ -98,6 +100,12 @@ struct run_config {
   io::client_config client;          ///< timeout, CA file, limits
   bool dry_run = false;              ///< send no PUT (inventory GETs still go with skip_unchanged)
   bool skip_unchanged = false;       ///< fetch inventories first; send only rows that change
+  /// Inventories read before the run (fetch_inventories), used instead of reading them again
+  /// when skip_unchanged is set; nullptr: the run reads them itself. Must outlive the run.
+  const inventory_result* inventories = nullptr;
+  /// Send at most this many rows that change (a canary run); the rows beyond end not_attempted
+  /// with "left by --limit N", so --resume sends them. Rows already in place do not count. 0: all.
+  std::uint64_t limit = 0;
   bool handle_signals = true;        ///< SIGINT/SIGTERM stop the run gracefully
   /// After a stop, in-flight requests get this long to finish before their sockets are closed.
   std::chrono::milliseconds drain_timeout{10000};
@@ -154,10 +162,11 @@ unsigned default_concurrency(std::size_t orgs, std::size_t rows, double rate, do
 /// as an aborted run.
 run_result run(const plan::plan& p, const run_config& config, result_sink& sink);
 
-/// The current licenses of a plan's organizations (`relicense verify`, --skip-unchanged).
+/// The current licenses of a plan's organizations (`relicense verify`, apply's inventory read).
 struct inventory_result {
   plan::inventories inventories;               ///< organizations read whole
   std::map<std::string, std::string> errors;   ///< org id -> why it could not be read
+  std::vector<std::string> refused;            ///< per plan org: why it takes no calls ("": it does)
   run_status status = run_status::completed;   ///< aborted: bad key, TLS, unreachable
   std::string abort_reason;
   run_counters counters;
