@@ -305,7 +305,8 @@ TEST(Confirmation, TotalsCountLiveChanges) {
   const auto before = twin.stats().requests;
   r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r3.csv"), twin.api_key(), "y");
   EXPECT_EQ(r.exit_code, 1) << r.screen;  // the unknown license fails unsent
-  EXPECT_EQ(twin.stats().requests - before, 1u + 4u) << "one inventory page, then the 4 changes";
+  EXPECT_EQ(twin.stats().requests - before, 1u + 1u + 4u)
+      << "one inventory page (before the question), the pre-flight GET, then the 4 changes";
   EXPECT_EQ(twin.stats().puts_applied, 4u);
 }
 
