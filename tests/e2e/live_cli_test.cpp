@@ -205,3 +205,35 @@ TEST_F(LiveCli, ResumeIsRefusedForASerialMap) {
   EXPECT_NE(r.err.find("--emit"), std::string::npos) << r.err;
   EXPECT_EQ(twin().stats().requests, 0u);
 }
+
+// A co-term organization is read for its model only; its rows are unknown, with a warning.
+TEST_F(LiveCli, ACotermOrganizationIsNamedAndItsRowsAreUnknown) {
+  auto cfg = twin_config();
+  cfg.coterm_orgs = 1;
+  start(cfg);
+  const auto orgs = twin().orgs();
+  const auto& coterm = orgs.at(1);
+  ASSERT_TRUE(coterm.coterm);
+  std::string csv = "organizationId,licenseId,deviceSerial\n";
+  csv += coterm.id + "," + coterm.licenses.at(0).id + "," + coterm.devices.at(0) + "\n";
+  const auto r = plan_live(dir.write("in.csv", csv), {"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(R"("licensingModel":"co-term","assign":0,"unassign":0,"move":0,"unchanged":0,"unknown":1)"),
+            std::string::npos)
+      << r.out;
+}
+
+// A key the API refuses aborts the read (exit 3) without printing it; no key at all is exit 2.
+TEST_F(LiveCli, ARefusedKeyAbortsAndAMissingOneIsAUsageError) {
+  start(twin_config());
+  const auto org = twin().orgs()[0];
+  const auto file = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n" + org.id + "," +
+                                            org.licenses[0].id + "," + org.devices[0] + "\n");
+  const std::string wrong = "0123456789abcdef0123456789abcdef01234567";
+  const auto refused = run_relicense({"plan", file.string(), "--live", "--base-url", twin().base_url()}, key_env(wrong));
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+  EXPECT_EQ(refused.err.find(wrong), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out.find(wrong), std::string::npos) << refused.out;
+  const auto missing = run_relicense({"plan", file.string(), "--live", "--base-url", twin().base_url()}, key_env(""));
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+}
