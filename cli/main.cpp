@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
                          "output.\n\n") + exit_codes_help);
 
   plan_options plan_o;
-  auto* plan = app.add_subcommand("plan", "Validate a CSV and print the plan's summary (sends nothing)");
+  auto* plan = app.add_subcommand(
+      "plan", "Validate a CSV or serial map and print the plan (--live: against the live state; changes nothing)");
   plan->add_option("CSV", plan_o.csv, "Input CSV (-: standard input)")->required();
   plan->add_option("--org", plan_o.org, "Organization id (required when the CSV has no organizationId column)");
   plan->add_option("--shard", plan_o.shard, "Only organizations in shard K of N (K/N)");
@@ -181,6 +182,14 @@ int main(int argc, char** argv) {
   try {
     if (*plan && plan_o.live) return run_plan_live(plan_o, plan_conn);
     if (*plan) {
+      // The connection options only mean something to a plan that reads the API.
+      for (const char* name : {"--base-url", "--rate", "--burst", "--ip-rate", "--max-attempts", "--timeout",
+                               "--ca-file", "--proxy", "--no-proxy", "--caller"}) {
+        if (plan->count(name) > 0) {
+          std::fprintf(stderr, "relicense plan: %s needs --live (without it, plan reads nothing from the API)\n", name);
+          return exit_usage;
+        }
+      }
       if (plan_o.json || !plan_o.emit.empty()) {
         std::fprintf(stderr, "relicense plan: --json and --emit need --live (they describe the live state)\n");
         return exit_usage;

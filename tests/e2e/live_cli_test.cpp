@@ -237,3 +237,17 @@ TEST_F(LiveCli, ARefusedKeyAbortsAndAMissingOneIsAUsageError) {
   const auto missing = run_relicense({"plan", file.string(), "--live", "--base-url", twin().base_url()}, key_env(""));
   EXPECT_EQ(missing.exit_code, 2) << missing.err;
 }
+
+// Options that only a live plan uses are refused without --live (exit 2), not ignored.
+TEST(LivePlanOptions, ConnectionOptionsNeedLive) {
+  temp_dir dir;
+  const auto file = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
+  for (const auto& extra : {std::vector<std::string>{"--json"}, {"--emit", "x.csv"},
+                                               {"--base-url", "http://127.0.0.1:1/api/v1"}, {"--rate", "3"}}) {
+    std::vector<std::string> args{"plan", file.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_relicense(args);
+    EXPECT_EQ(r.exit_code, 2) << extra[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("--live"), std::string::npos) << r.err;
+  }
+}
