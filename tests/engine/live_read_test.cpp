@@ -128,3 +128,34 @@ TEST(LiveReadMode, A401AbortsAndTheRestIsNotRead) {
   EXPECT_TRUE(m.take_inventories().empty());
   EXPECT_EQ(rig.sched.pending(), 0u);
 }
+
+// A next page that points off the API's domain is not followed: that org is an error.
+TEST(LiveReadMode, ANextPageOffTheApiIsRefused) {
+  mode_rig rig(test::make_plan(1, 0));
+  const io::origin api{false, "127.0.0.1", 8080};
+  engine::live_read_mode m(rig.context(), api);
+  m.start(rig.clock.now());
+  answer_next(rig, m, json_answer(200, std::string(per_device_org)));
+  auto page = json_answer(200, R"([{"id":"L1","state":"unused","deviceSerial":null}])");
+  page.where = api;
+  page.resp.link = "<https://evil.example/api/v1/organizations/100/licenses?startingAfter=L1>; rel=next";
+  answer_next(rig, m, page);
+  EXPECT_EQ(rig.sched.pending(), 0u);
+  auto errors = m.take_errors();
+  ASSERT_EQ(errors.count("100"), 1u);
+  EXPECT_NE(errors.at("100").find("licenses: next page"), std::string::npos) << errors.at("100");
+  EXPECT_TRUE(m.take_inventories().empty());
+}
+
+// A device page that is not a list of devices is that org's error, not a crash or an empty inventory.
+TEST(LiveReadMode, AnUnreadableDevicePageIsAnError) {
+  mode_rig rig(test::make_plan(1, 0));
+  engine::live_read_mode m(rig.context(), io::origin{false, "api.test", 80});
+  m.start(rig.clock.now());
+  answer_next(rig, m, json_answer(200, std::string(per_device_org)));
+  answer_next(rig, m, json_answer(200, "[]"));
+  answer_next(rig, m, json_answer(200, R"({"serial":"Q2AA-0000-0001"})"));
+  auto errors = m.take_errors();
+  ASSERT_EQ(errors.count("100"), 1u);
+  EXPECT_NE(errors.at("100").find("devices: unreadable device inventory"), std::string::npos) << errors.at("100");
+}
