@@ -56,7 +56,8 @@ void live_read_mode::advance(std::size_t org, task_id t, step s) {
 void live_read_mode::on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
                                steady_time now) {
   auto& c = cursors_[org];
-  if (a.not_sent || c.at == step::finished) return fail(org, {});
+  if (c.at == step::finished) return;
+  if (a.not_sent) return fail(org, {});
   ++c.attempts;
   const judge_context jc{ctx_.config.retry, c.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()};
   const auto& id = ctx_.plan.orgs[org];
