@@ -229,6 +229,12 @@ int run_apply(const apply_options& o, const given_plan* given) {
     for (const auto& d : loaded.warnings) std::fprintf(stderr, "warning: %s\n", plan::to_string(d).c_str());
   }
   const plan::plan& p = loaded.plan;
+  if (p.rows.empty() && !o.org.empty()) {
+    return usage_error("no rows of organization " + o.org + " in " + input_name(o.csv) + "; nothing to do");
+  }
+  if (p.rows.empty() && !o.shard.empty()) {
+    return usage_error("shard " + o.shard + " holds no organization of this plan; nothing to do");
+  }
 
   // ----- artefacts ---------------------------------------------------------------------------
   // The default names derive from the input's; standard input ("stdin") and a pipe such as
@@ -348,6 +354,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
   c.client.user_agent = io::user_agent(o.caller);
   c.dry_run = o.dry_run;
   c.skip_unchanged = o.skip_unchanged;
+  // Each organization is read once before any row goes (see docs/budget.md: its cost).
+  c.preflight = key && *key;
   if (o.resume) {
     c.already_done = [&resumed](const plan::row& r) -> const io::row_result* {
       auto it = resumed.done.find(r.line);
@@ -369,7 +377,25 @@ int run_apply(const apply_options& o, const given_plan* given) {
   } catch (...) {
     if (sink.error().empty()) throw;  // a setup failure (CA file...): main() says which
   }
+  if (!result.invisible_orgs.empty()) {
+    // Bad input, found by the pre-flight: nothing was sent, and nothing is left behind.
+    progress.finish();
+    for (const auto& [id, status] : result.invisible_orgs) {
+      std::fprintf(stderr,
+                   "relicense %s: organization %s is not visible to this API key (%u): check --org / the "
+                   "CSV's organizationId and the key's access\n",
+                   command, id.c_str(), status);
+    }
+    std::fprintf(stderr, "relicense %s: nothing was sent\n", command);
+    if (journal && journal->created()) journal->discard();
+    report_file.reset();
+    if (o.report != "-") fs::remove(report_path, ec);
+    return exit_usage;
+  }
   progress.finish();
+  if (!o.quiet) {
+    for (const auto& [id, why] : result.refused_orgs) std::fprintf(stderr, "warning: %s; its rows failed unsent\n", why.c_str());
+  }
   sink.close();
   const auto& k = result.counters;
   const auto log_end = [&](int exit_code) {

@@ -73,6 +73,18 @@ struct apply_options {
   std::string caller;               ///< --caller / RELICENSE_CALLER: "App/1.0 Vendor", checked by main
 };
 
+/// `relicense orgs` and `relicense licenses`: the connection options of `verify` and what to print.
+struct discovery_options {
+  apply_options connection;  ///< --org (licenses), --base-url, --timeout, --ca-file, proxies, --caller
+  std::string serial;        ///< licenses --serial: only that device's licenses
+  bool json = false;         ///< the API's objects as one JSON array
+  bool csv = false;          ///< licenses: a license CSV that plan and apply read back
+};
+
+/// Registers `relicense orgs` / `relicense licenses` and their options (cmd_orgs.cpp).
+CLI::App* add_orgs_command(CLI::App& app, discovery_options& opts);
+CLI::App* add_licenses_command(CLI::App& app, discovery_options& opts);
+
 /// `relicense rollback`.
 struct rollback_options {
   std::string report;
@@ -134,6 +146,8 @@ int run_apply(const apply_options& opts, const given_plan* given = nullptr);
 int run_retry(const apply_options& opts);
 int run_verify(const apply_options& opts);
 int run_rollback(const rollback_options& opts);
+int run_orgs(const discovery_options& opts);
+int run_licenses(const discovery_options& opts);
 int run_sim(const sim_options& opts);
 int run_demo();
 

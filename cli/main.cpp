@@ -161,6 +161,11 @@ int main(int argc, char** argv) {
   retry->add_option("REPORT", retry_o.csv, "Report of the run (.csv or .jsonl)")->required();
   add_apply_options(retry, retry_o);
 
+  discovery_options orgs_o;
+  auto* orgs = add_orgs_command(app, orgs_o);
+  discovery_options licenses_o;
+  auto* licenses = add_licenses_command(app, licenses_o);
+
   sim_options sim_o;
   auto* sim = add_sim_command(app, sim_o);
 
@@ -178,6 +183,8 @@ int main(int argc, char** argv) {
   if (*plan && plan_o.live && !resolve_caller(*plan, plan_conn)) return exit_usage;
   if (*verify && !resolve_caller(*verify, verify_o)) return exit_usage;
   if (*retry && !resolve_caller(*retry, retry_o)) return exit_usage;
+  if (*orgs && !resolve_caller(*orgs, orgs_o.connection)) return exit_usage;
+  if (*licenses && !resolve_caller(*licenses, licenses_o.connection)) return exit_usage;
 
   try {
     if (*plan && plan_o.live) return run_plan_live(plan_o, plan_conn);
@@ -200,6 +207,8 @@ int main(int argc, char** argv) {
     if (*verify) return run_verify(verify_o);
     if (*rollback) return run_rollback(rollback_o);
     if (*retry) return run_retry(retry_o);
+    if (*orgs) return run_orgs(orgs_o);
+    if (*licenses) return run_licenses(licenses_o);
     if (*sim) return run_sim(sim_o);
     if (*demo) return run_demo();
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "relicense/engine/live_read_mode.hpp"
 
-#include "relicense/engine/ops/organization_model.hpp"
+#include "relicense/engine/ops/live_lists.hpp"
+#include "relicense/engine/ops/organization_get.hpp"
 
 #include <algorithm>
 
@@ -27,7 +28,7 @@ unsigned live_read_mode::workers() const {
 request live_read_mode::request_for(std::size_t org, task_id, steady_time) {
   const auto& c = cursors_[org];
   const auto& id = ctx_.plan.orgs[org];
-  request r = c.at == step::model      ? ops::organization_request(id)
+  request r = c.at == step::model      ? ops::organization_get_request(id)
               : c.at == step::licenses ? ops::license_records_request(id)
                                        : ops::device_inventory_request(id);
   if (c.next) r.at = c.next;
@@ -89,7 +90,8 @@ void live_read_mode::on_answer(std::size_t org, task_id t, const answer& a, io::
     case step::model: {
       auto v = ops::judge_organization(a, jc, parser);
       if (!go_on(v)) return;
-      if (!v.ok) return fail(org, "organization: " + v.message);
+      if (!v.visible) return fail(org, "organization: not found, or not visible to this API key");
+      if (!v.message.empty()) return fail(org, "organization: " + v.message);
       c.read.set_licensing_model(v.licensing_model);
       if (!v.licensing_model.empty() && v.licensing_model != "per-device") return finish(org);
       return advance(org, t, step::licenses);

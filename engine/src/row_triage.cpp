@@ -1,7 +1,5 @@
 #include "relicense/engine/row_triage.hpp"
 
-#include "relicense/engine/mode.hpp"
-
 namespace relicense::engine {
 
 std::optional<std::string> previous_of(const plan::plan_diff& diff, std::size_t i) {
@@ -73,13 +71,3 @@ io::row_result result_of(const plan::plan& p, const plan::plan_diff& diff, std::
 
 } // namespace relicense::engine
 
-namespace relicense::engine {
-
-void note_retry(const mode_context& ctx, std::size_t org, const verdict& v, steady_time now) {
-  ++ctx.fx.counters().retries[static_cast<std::size_t>(v.cause)];
-  if (!v.pause_org) return;
-  ctx.sched.throttled(org, now, v.delay);
-  ctx.fx.event({run_event::kind::org_paused, ctx.plan.orgs[org], v.delay, v.cause, v.message});
-}
-
-} // namespace relicense::engine

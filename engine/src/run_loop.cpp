@@ -245,35 +245,10 @@ struct run_loop::impl {
     waiting_.erase(&t);
   }
 
-  /// What a worker does next: a task (counted in flight), a time to wait until, or the end.
-  struct next_work {
-    bool task = false;
-    bool end = false;
-    scheduler::pick pick;
-    steady_time until = steady_time::max();
-  };
-
   next_work poll_work() {
-    next_work n;
-    if (stopping_) {
-      n.end = true;
-      return n;
-    }
-    const auto now = clock_.now();
-    mode_->tick(now);
-    n.pick = sched_.next(now);
-    if (n.pick.what == scheduler::pick::kind::task) {
-      n.task = true;
-      ++in_flight_;
-      return n;
-    }
-    const auto wake = mode_->wake_at(now);
-    if (n.pick.what == scheduler::pick::kind::idle && wake == steady_time::max() && in_flight_ == 0) {
-      notify_all();  // let the other idle workers see the end
-      n.end = true;
-      return n;
-    }
-    n.until = n.pick.what == scheduler::pick::kind::wait ? std::min(n.pick.at, wake) : wake;
+    const next_work n = choose_work(sched_, *mode_, clock_.now(), stopping_, in_flight_);
+    if (n.what == next_work::kind::task) ++in_flight_;
+    if (n.what == next_work::kind::end && !stopping_) notify_all();  // the other idle workers too
     return n;
   }
 
@@ -282,8 +257,8 @@ struct run_loop::impl {
   net::awaitable<std::optional<scheduler::pick>> next_task(net::steady_timer& t) {
     for (;;) {
       const next_work n = poll_work();
-      if (n.end) co_return std::nullopt;
-      if (n.task) co_return n.pick;
+      if (n.what == next_work::kind::end) co_return std::nullopt;
+      if (n.what == next_work::kind::task) co_return n.pick;
       co_await sleep_until(t, n.until);
     }
   }

@@ -5,6 +5,7 @@
 #include "relicense/engine/batch_mode.hpp"
 #include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/inventory_mode.hpp"
+#include "relicense/engine/preflight.hpp"
 #include "relicense/engine/put_mode.hpp"
 
 #include "run_loop.hpp"
@@ -61,20 +62,34 @@ public:
   using make_mode = std::unique_ptr<mode> (*)(const mode_context&, const void* options);
 
   apply_phases(const plan::plan& p, const run_config& c, make_mode make, const void* options)
-      : plan_(p), config_(c), make_(make), options_(options), refused_(p.orgs.size()) {}
+      : plan_(p), config_(c), make_(make), options_(options), refused_(p.orgs.size()) {
+    for (std::size_t o = 0; o < p.orgs.size(); ++o) {
+      if (auto it = c.refused_orgs.find(p.orgs[o]); it != c.refused_orgs.end()) refused_[o] = it->second;
+    }
+  }
 
   mode* next(run_loop& loop) override {
     if (step_ == 0) {
       step_ = 1;
+      if (config_.preflight) {
+        preflight_ = std::make_unique<preflight_mode>(context(loop));
+        return preflight_.get();
+      }
+    }
+    if (step_ == 1) {
+      step_ = 2;
+      if (preflight_) learn_from_preflight(loop);
       if (config_.skip_unchanged) {
         inventory_ = std::make_unique<inventory_mode>(context(loop), loop.base());
         return inventory_.get();
       }
     }
-    if (step_ == 1) {
-      step_ = 2;
+    if (step_ == 2) {
+      step_ = 3;
       if (inventory_) {
-        refused_ = inventory_->refused();
+        for (std::size_t o = 0; o < refused_.size(); ++o) {
+          if (refused_[o].empty()) refused_[o] = inventory_->refused()[o];
+        }
         diff_ = plan::diff(plan_, inventory_->take_inventories());
       }
       rows_ = make_(context(loop), options_);
@@ -83,8 +98,32 @@ public:
     return nullptr;
   }
 
+  /// Organizations the pre-flight found invisible to the key, with the HTTP status.
+  std::vector<std::pair<std::string, unsigned>> invisible;
+  /// Organizations it found without per-device licensing, with why.
+  std::vector<std::pair<std::string, std::string>> refused;
+
 private:
   mode_context context(run_loop& loop) { return {plan_, config_, loop.sched(), loop, diff_, refused_}; }
+
+  /// An org the key cannot see stops the run before any row is sent; one without per-device
+  /// licensing has its rows failed unsent by the modes that follow.
+  void learn_from_preflight(run_loop& loop) {
+    auto checks = preflight_->take_checks();
+    for (std::size_t o = 0; o < plan_.orgs.size(); ++o) {
+      auto it = checks.find(plan_.orgs[o]);
+      if (it == checks.end()) continue;
+      if (!it->second.visible) invisible.emplace_back(it->first, it->second.status);
+      else if (auto why = licensing_refusal(it->first, it->second); !why.empty() && refused_[o].empty()) {
+        refused.emplace_back(it->first, why);
+        refused_[o] = std::move(why);
+      }
+    }
+    if (invisible.empty()) return;
+    std::string why = "organization " + invisible.front().first + " is not visible to this API key";
+    if (invisible.size() > 1) why += " (and " + std::to_string(invisible.size() - 1) + " more)";
+    loop.abort(std::move(why));
+  }
 
   const plan::plan& plan_;
   const run_config& config_;
@@ -93,6 +132,7 @@ private:
   int step_ = 0;
   plan::plan_diff diff_;
   std::vector<std::string> refused_;
+  std::unique_ptr<preflight_mode> preflight_;
   std::unique_ptr<inventory_mode> inventory_;
   std::unique_ptr<mode> rows_;
 };
@@ -124,6 +164,26 @@ private:
   std::unique_ptr<inventory_mode> inventory_;
 };
 
+/// The pre-flight alone: a plan of organizations without rows.
+class preflight_phase final : public phase_source {
+public:
+  preflight_phase(const plan::plan& p, const run_config& c) : plan_(p), config_(c), refused_(p.orgs.size()) {}
+
+  mode* next(run_loop& loop) override {
+    if (mode_) return nullptr;
+    mode_ = std::make_unique<preflight_mode>(mode_context{plan_, config_, loop.sched(), loop, diff_, refused_});
+    return mode_.get();
+  }
+  preflight_mode& checks() { return *mode_; }
+
+private:
+  const plan::plan& plan_;
+  const run_config& config_;
+  plan::plan_diff diff_;
+  std::vector<std::string> refused_;
+  std::unique_ptr<preflight_mode> mode_;
+};
+
 /// The sink of an inventory-only run: it never sees a row.
 class no_rows final : public result_sink {
 public:
@@ -137,7 +197,10 @@ run_result run(const plan::plan& p, const run_config& config, result_sink& sink)
   detail::run_loop loop(p, config, sink);
   detail::apply_phases phases(p, config, detail::make_put, nullptr);
   loop.run(phases);
-  return loop.result();
+  auto r = loop.result();
+  r.invisible_orgs = std::move(phases.invisible);
+  r.refused_orgs = std::move(phases.refused);
+  return r;
 }
 
 run_result run_batches(const plan::plan& p, const run_config& config, const batch_run_options& options,
@@ -145,7 +208,10 @@ run_result run_batches(const plan::plan& p, const run_config& config, const batc
   detail::run_loop loop(p, config, sink);
   detail::apply_phases phases(p, config, detail::make_batch, &options);
   loop.run(phases);
-  return loop.result();
+  auto r = loop.result();
+  r.invisible_orgs = std::move(phases.invisible);
+  r.refused_orgs = std::move(phases.refused);
+  return r;
 }
 
 inventory_result fetch_inventories(const plan::plan& p, const run_config& config) {
@@ -157,6 +223,22 @@ inventory_result fetch_inventories(const plan::plan& p, const run_config& config
   inventory_result r;
   r.inventories = phase.inventory().take_inventories();
   r.errors = phase.inventory().take_errors();
+  r.status = done.status;
+  r.abort_reason = std::move(done.abort_reason);
+  r.counters = std::move(done.counters);
+  return r;
+}
+
+preflight_result preflight_organizations(const std::vector<std::string>& orgs, const run_config& config) {
+  plan::plan p;
+  p.orgs = orgs;
+  detail::no_rows sink;
+  detail::run_loop loop(p, config, sink);
+  detail::preflight_phase phase(p, config);
+  loop.run(phase);
+  auto done = loop.result();
+  preflight_result r;
+  r.orgs = phase.checks().take_checks();
   r.status = done.status;
   r.abort_reason = std::move(done.abort_reason);
   r.counters = std::move(done.counters);

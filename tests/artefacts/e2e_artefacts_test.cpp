@@ -219,7 +219,10 @@ void scripted_api(io::test::server_session& s, std::uint16_t shard) {
   const std::string close = "Connection: close\r\n";
   if (auto req = s.read_request()) {
     const std::string& t = req->target;
-    if (req->method == "POST" && t.ends_with("/actionBatches")) {
+    if (req->method == "GET" && t.ends_with("/organizations/1")) {
+      // The pre-flight: a per-device organization.
+      s.respond(200, R"({"id":"1","name":"o","licensing":{"model":"per-device"}})", "application/json", close);
+    } else if (req->method == "POST" && t.ends_with("/actionBatches")) {
       s.respond(400, R"({"errors":["Device serial is not valid"]})", "application/json",
                 "X-Request-Id: batch-77\r\n" + close);
     } else if (t.ends_with("/licenses/L1") && shard != 0) {

@@ -13,7 +13,7 @@ using relicense::test::run_relicense;
 using relicense::test::temp_dir;
 
 namespace {
-const char* const subcommands[] = {"plan", "apply", "verify", "rollback", "retry", "sim", "demo"};
+const char* const subcommands[] = {"plan", "apply", "verify", "rollback", "retry", "orgs", "licenses", "sim", "demo"};
 const std::string one_row = "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n";
 } // namespace
 
@@ -28,13 +28,12 @@ TEST(CliContract, version) {
 TEST(CliContract, HelpListsSubcommands) {
   auto r = run_relicense({"--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* sub : {"plan", "apply", "verify", "rollback", "sim", "demo"})
-    EXPECT_NE(r.out.find(sub), std::string::npos) << sub;
+  for (const char* sub : subcommands) EXPECT_NE(r.out.find(sub), std::string::npos) << sub;
 }
 
 // Each subcommand has its own --help and exits 0 with it.
 TEST(CliContract, SubcommandHelp) {
-  for (const char* sub : {"plan", "apply", "verify", "rollback", "sim", "demo"}) {
+  for (const char* sub : subcommands) {
     auto r = run_relicense({sub, "--help"});
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;

@@ -50,4 +50,10 @@ got=$(complete_words relicense verify x.csv --conc)
 [[ -z $got ]] || fail "verify offers '$got', an apply option"
 got=$(complete_words relicense plan x.csv --re)
 [[ -z $got ]] || fail "plan offers '$got' (from the help's footer?)"
+got=$(complete_words relicense lic)
+[[ $got == licenses ]] || fail "'relicense lic<TAB>' gives '$got'"
+got=$(complete_words relicense licenses --org 1 --se)
+[[ $got == --serial ]] || fail "'relicense licenses --se<TAB>' gives '$got'"
+got=$(complete_words relicense orgs '')
+[[ -z $got ]] || fail "orgs offers '$got' as an argument"
 echo "install test passed"

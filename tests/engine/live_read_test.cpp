@@ -3,7 +3,6 @@
 #include "mode_support.hpp"
 
 #include "relicense/engine/live_read_mode.hpp"
-#include "relicense/engine/ops/organization_model.hpp"
 
 #include <gtest/gtest.h>
 

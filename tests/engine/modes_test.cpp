@@ -4,6 +4,7 @@
 
 #include "relicense/engine/batch_mode.hpp"
 #include "relicense/engine/inventory_mode.hpp"
+#include "relicense/engine/preflight.hpp"
 #include "relicense/engine/put_mode.hpp"
 
 #include <gtest/gtest.h>
@@ -339,4 +340,85 @@ TEST(InventoryMode, AStopSaysWhichInventoriesWereNotRead) {
   EXPECT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors["100"], "inventory not read");
   EXPECT_EQ(rig.sched.pending(), 0u);
+}
+
+// ---- pre-flight ------------------------------------------------------------------------------
+
+// Only organizations with rows to send are read; the answers say visible or not, and the model.
+TEST(PreflightMode, ReadsEachOrganizationWithRowsOnce) {
+  mode_rig rig(test::make_plan(3, 1));
+  const io::row_result done{};
+  rig.config.already_done = [&](const plan::row& r) { return r.org == 2 ? &done : nullptr; };
+  engine::preflight_mode m(rig.context());
+  m.start(rig.clock.now());
+  EXPECT_EQ(rig.sched.pending(), 2u);
+  auto p = rig.sched.next(rig.clock.now());
+  EXPECT_EQ(m.request_for(p.org, p.task, rig.clock.now()).path, "/organizations/100");
+  m.on_answer(p.org, p.task, json_answer(404, R"({"errors":["Not found"]})"), rig.parser, rig.clock.now());
+  answer_next(rig, m, json_answer(200, R"({"id":"101","name":"b","licensing":{"model":"co-term"}})"));
+  m.finish_remaining();
+  auto checks = m.take_checks();
+  EXPECT_FALSE(checks["100"].visible);
+  EXPECT_EQ(checks["100"].status, 404u);
+  EXPECT_EQ(checks["101"].licensing_model, "co-term");
+  EXPECT_EQ(checks.count("102"), 0u);
+  EXPECT_EQ(engine::licensing_refusal("101", checks["101"]),
+            "organization 101 uses co-term licensing: per-device license moves do not apply");
+  EXPECT_EQ(engine::licensing_refusal("100", checks["100"]), "");
+}
+
+// A rejected key during the pre-flight aborts the run, naming the organization.
+TEST(PreflightMode, ARejectedKeyAborts) {
+  mode_rig rig(test::make_plan(1, 1));
+  engine::preflight_mode m(rig.context());
+  m.start(rig.clock.now());
+  answer_next(rig, m, json_answer(401, R"({"errors":["Invalid API key"]})"));
+  ASSERT_EQ(rig.fx.aborts.size(), 1u);
+  EXPECT_NE(rig.fx.aborts[0].find("organization 100"), std::string::npos);
+}
+
+// A 5xx is retried after its backoff, as any call.
+TEST(PreflightMode, RetriesAServerError) {
+  mode_rig rig(test::make_plan(1, 1));
+  engine::preflight_mode m(rig.context());
+  m.start(rig.clock.now());
+  answer_next(rig, m, json_answer(503, "{}"));
+  EXPECT_EQ(rig.sched.pending(), 1u);
+  EXPECT_EQ(rig.fx.counts.retries[static_cast<std::size_t>(engine::retry_cause::server_error)], 1u);
+}
+
+// ---- the worker's choice ---------------------------------------------------------------------
+
+// A worker sends what is due, waits for the earliest of a token and the mode's wake-up, and ends
+// only when nothing is queued, in flight or expected.
+TEST(ChooseWork, SendsWaitsOrEnds) {
+  mode_rig rig(test::make_plan(1, 1), {1, 1, 0});
+  engine::put_mode m(rig.context());
+  m.start(rig.clock.now());
+  auto n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 0);
+  EXPECT_EQ(n.what, engine::next_work::kind::task);
+  n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 1);
+  EXPECT_EQ(n.what, engine::next_work::kind::wait);  // the row is in flight: its answer may retry
+  EXPECT_EQ(n.until, engine::steady_time::max());
+  rig.sched.push_at(0, 0, rig.clock.now() + std::chrono::seconds(3));
+  n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 0);
+  EXPECT_EQ(n.what, engine::next_work::kind::wait);
+  EXPECT_GE(n.until, rig.clock.now() + std::chrono::seconds(3));
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), true, 0).what, engine::next_work::kind::end);
+  rig.sched.drain(0);
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), false, 0).what, engine::next_work::kind::end);
+}
+
+// Batch mode's holdoff (the org runs its maximum of batches) is a wake-up, not the end.
+TEST(ChooseWork, ABatchHoldoffIsWaitedFor) {
+  mode_rig rig(test::make_plan(1, 2));
+  engine::batch_run_options options;
+  engine::batch_mode m(rig.context(), options);
+  m.start(rig.clock.now());
+  answer_next(rig, m, json_answer(400, R"({"errors":["Too many concurrently executing batches"]})"));
+  auto n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 0);
+  EXPECT_EQ(n.what, engine::next_work::kind::wait);
+  EXPECT_NE(n.until, engine::steady_time::max());
+  rig.clock.advance(n.until - rig.clock.now());
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), false, 0).what, engine::next_work::kind::task);
 }

@@ -121,15 +121,21 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
 // again in a second batch; both run, and still the state ends exact, each row reported once.
 TEST_F(BatchFaults, LostPostAnswerMeansASecondBatchAndStillEndsExact) {
   auto cfg = relicense::test::twin_config(1, 300, 818);
-  cfg.fault_5xx = 1.0;
   cfg.batch_actions_per_second = 5000;
   const auto csv = start_moving(cfg, 300);
-  child c({"apply", csv.string(), "--mode", "batch", "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0",
-           "--max-attempts", "30", "--report", report.string(), "--journal", journal.string(),
+  // A budget of 2/s with a bucket of one: the pre-flight's GET passes first, and the first POST
+  // waits half a second for its token, long enough to turn every answer into a 5xx before it.
+  child c({"apply", csv.string(), "--mode", "batch", "--base-url", twin().base_url(), "--rate", "2", "--burst", "2",
+           "--ip-rate", "0", "--max-attempts", "30", "--report", report.string(), "--journal", journal.string(),
            "--progress", "off"},
           twin().api_key(), dir.path(), "batch");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (twin().stats().fault_5xx_applied == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
+  while (twin().stats().requests == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  twin().set_faults(1.0, 0, 0, 0);
+  // Every answer is a 5xx meanwhile, so a batch that ran had its POST's answer lost.
+  while (twin().stats().batch_actions_applied == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   twin().set_faults(0, 0, 0, 0);

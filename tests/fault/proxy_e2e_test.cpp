@@ -448,8 +448,9 @@ TEST(ProxyFailures, PlainHttpThroughProxySendsAbsoluteFormAndStopsOn407) {
   std::lock_guard lock(seen->first);
   ASSERT_FALSE(seen->second.empty());
   const auto& req = seen->second.front();
-  EXPECT_EQ(req.method, "PUT");
-  EXPECT_EQ(req.target.rfind("http://127.0.0.1:9/api/v1/organizations/1/licenses/", 0), 0u) << req.target;
+  // The first request is the organization's pre-flight GET.
+  EXPECT_EQ(req.method, "GET");
+  EXPECT_EQ(req.target, "http://127.0.0.1:9/api/v1/organizations/1") << req.target;
   EXPECT_EQ(req.headers.at("host"), "127.0.0.1:9");
   EXPECT_EQ(req.headers.at("proxy-authorization"), "Basic " + std::string(proxy_token));
 }

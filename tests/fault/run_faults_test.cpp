@@ -165,6 +165,38 @@ TEST_P(RunFaults, SigtermMidRunExits130AndResumesExact) {
   EXPECT_EQ(io::read_journal(journal).done.size(), total);
 }
 
+// SIGTERM while the pre-flight reads the organizations (slow answers): exit 130 as for a signal
+// anywhere else, every row not_attempted and in the report, nothing sent; --resume ends exact.
+TEST_P(RunFaults, SigtermDuringThePreflightExits130AndResumesExact) {
+  auto cfg = relicense::test::twin_config(2, 30, 2323);
+  cfg.latency = std::chrono::milliseconds(400);
+  cfg.latency_distribution = relicense::sim::latency_dist::fixed;
+  cfg.batch_actions_per_second = 5000;
+  const auto csv = start_moving(cfg, 20);
+  const auto args = mode_args(GetParam(), csv, twin().base_url(), dir.path());
+
+  child c(args, twin().api_key(), dir.path(), "first");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!c.poll() && twin().stats().requests < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  ASSERT_FALSE(c.poll()) << "the run ended before the signal";
+  ::kill(c.pid(), SIGTERM);
+  const auto r = c.wait(std::chrono::seconds(60));
+  ASSERT_FALSE(r.timed_out) << "SIGTERM did not end the run";
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  auto first = outcomes_once(report, 40);
+  EXPECT_EQ(first[io::outcome::not_attempted], 40u);
+  EXPECT_EQ(twin().stats().puts_applied + twin().stats().batch_actions_applied, 0u);
+
+  auto a = args;
+  a.push_back("--resume");
+  const auto r2 = run(a, twin().api_key(), dir.path());
+  EXPECT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
+  expect_all_in_place(report, 40);
+}
+
 // SIGTERM while the inventories are still being paged (--skip-unchanged, slow answers): exit 130,
 // nothing applied, every row reported once; the --resume ends exact.
 TEST_P(RunFaults, SigtermWhileInventoriesArePagedExits130AndResumesExact) {
@@ -274,8 +306,9 @@ TEST_P(Redirects, RefusedThenResumeAgainstTheApiEndsExact) {
   }
   EXPECT_EQ(failed, 60u);
   outcomes_once(report, 60);
-  // Put mode: one request and at most 5 hops per row; batch mode: per batch.
-  const int calls = mode == "batch" ? 2 : 60;
+  // Put mode: one request and at most 5 hops per row; batch mode: per batch; and the pre-flight
+  // GET of each of the plan's 2 organizations.
+  const int calls = (mode == "batch" ? 2 : 60) + 2;
   EXPECT_LE(hostile.requests(), calls * 6);
   EXPECT_EQ(twin().stats().requests, 0u);
 

@@ -267,6 +267,12 @@ constexpr const char* lic_b = "1000002";
 constexpr const char* serial_a = "Q2AA-AAAA-0001";
 
 /// The Authorization header a request carried ("Bearer <marker>"): what a hostile server echoes.
+/// The pre-flight's GET /organizations/{id}.
+bool is_org_check(const received_request& r) {
+  const auto at = r.target.find("/organizations/");
+  return r.method == "GET" && at != std::string::npos && r.target.find('/', at + 15) == std::string::npos;
+}
+
 std::string auth_of(const received_request& r) {
   auto it = r.headers.find("authorization");
   return it == r.headers.end() ? std::string("(none)") : it->second;
@@ -339,7 +345,13 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInPutMode) {
   };
   const std::vector<echo_case> cases = {
       {"400", [](const received_request& r) { return reply{400, errors_json("bad header " + auth_of(r))}; }, 1, true},
-      {"401", [](const received_request& r) { return reply{401, errors_json("key " + auth_of(r) + " rejected")}; }, 3, true},
+      {"401",
+       [](const received_request& r) {
+         // The pre-flight passes, so the 401 answers a license call and reaches the report.
+         if (is_org_check(r)) return reply{200, R"({"id":"1","licensing":{"model":"per-device"}})"};
+         return reply{401, errors_json("key " + auth_of(r) + " rejected")};
+       },
+       3, true},
       {"503",
        [](const received_request& r) {
          return reply{503, errors_json("busy: " + auth_of(r)), "application/json", "Retry-After: " + auth_of(r) + "\r\n"};
@@ -396,7 +408,13 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInBatchMode) {
   };
   const std::vector<echo_case> cases = {
       {"400", [](const received_request& r) { return reply{400, errors_json("bad batch " + auth_of(r))}; }, 1},
-      {"401", [](const received_request& r) { return reply{401, errors_json("key " + auth_of(r) + " rejected")}; }, 3},
+      {"401",
+       [](const received_request& r) {
+         // The pre-flight passes, so the 401 answers a license call and reaches the report.
+         if (is_org_check(r)) return reply{200, R"({"id":"1","licensing":{"model":"per-device"}})"};
+         return reply{401, errors_json("key " + auth_of(r) + " rejected")};
+       },
+       3},
       {"503", [](const received_request& r) { return reply{503, errors_json("busy: " + auth_of(r))}; }, 1},
       {"502-html",
        [](const received_request& r) { return reply{502, "<html>" + auth_of(r) + "</html>", "text/html"}; }, 1},
@@ -565,7 +583,7 @@ TEST_F(HostileApi, HtmlOkToPutIsRetriedThenFails) {
 TEST_F(HostileApi, HtmlOkOnceThenJsonApplies) {
   std::atomic<int> seen{0};
   hostile_api api([&seen](const received_request& r) {
-    if (seen++ == 0) return reply{200, "<html>maintenance</html>", "text/html; charset=utf-8"};
+    if (r.method == "PUT" && seen++ == 0) return reply{200, "<html>maintenance</html>", "text/html; charset=utf-8"};
     return right_answer(r);
   });
   run_case("put-html-once", api, {"apply"}, 0);
@@ -586,7 +604,7 @@ TEST_F(HostileApi, HtmlOkToInventoryIsNotAnInventory) {
       return right_answer(r);
     });
     run_case("skip-unchanged-html-200", api, {"apply", "--skip-unchanged"}, 0);
-    EXPECT_EQ(api.count("GET"), 2);
+    EXPECT_EQ(api.count("GET"), 4);  // per organization: its pre-flight check and its inventory
     EXPECT_EQ(api.count("PUT"), 2);
   }
 }

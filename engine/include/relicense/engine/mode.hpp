@@ -11,6 +11,7 @@
 #include "relicense/plan/diff.hpp"
 #include "relicense/plan/plan.hpp"
 
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <vector>
@@ -78,5 +79,22 @@ public:
   /// The concurrency reported in run_result (default: workers()).
   virtual unsigned concurrency() const { return workers(); }
 };
+
+/// What a worker of the run loop does next.
+struct next_work {
+  enum class kind : std::uint8_t {
+    task,  ///< send `pick.task` of `pick.org` (its tokens are taken)
+    wait,  ///< sleep until `until` (or until new work wakes the workers)
+    end    ///< the mode is done (nothing queued, in flight or expected) or the run stops
+  };
+  kind what = kind::wait;
+  scheduler::pick pick;
+  steady_time until = steady_time::max();
+};
+
+/// The worker's choice at `now`: the mode queues what came due (tick), then the scheduler picks;
+/// with nothing to pick, the worker waits for the next token, due task or mode wake-up, or ends
+/// when nothing is queued, nothing is in flight (`in_flight`) and the mode expects nothing.
+next_work choose_work(scheduler& sched, mode& m, steady_time now, bool stopping, std::size_t in_flight);
 
 } // namespace relicense::engine

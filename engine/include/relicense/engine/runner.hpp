@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,13 @@ struct run_config {
   std::uint64_t seed = 0;            ///< jitter seed; 0: from std::random_device
   /// The run's time; nullptr: real_clock(). See clock.hpp for what an injected clock must keep.
   const clock_source* clock = nullptr;
+  /// Read each organization with rows to send first (GET /organizations/{id}, inside the budget):
+  /// one the key cannot see stops the run before any row is sent (run_result::invisible_orgs),
+  /// one without per-device licensing fails its rows unsent. See preflight.hpp.
+  bool preflight = false;
+  /// Organizations whose rows fail unsent, with why (the pre-flight found no per-device
+  /// licensing): org id -> explanation.
+  std::map<std::string, std::string> refused_orgs;
   /// Rows already done by an earlier run (--resume): return the recorded result to report it
   /// again without sending, or nullptr to run the row.
   std::function<const io::row_result*(const plan::row&)> already_done;
@@ -127,6 +135,12 @@ struct run_result {
   run_counters counters;
   unsigned concurrency = 0;          ///< workers used
   double elapsed_s = 0;              ///< wall time of the run
+  /// The pre-flight found organizations the key cannot see (404/403): the run stopped before
+  /// sending any row (status aborted, every row not_attempted). Org id and the HTTP status.
+  std::vector<std::pair<std::string, unsigned>> invisible_orgs;
+  /// The pre-flight found organizations without per-device licensing: org id and why their
+  /// rows failed unsent.
+  std::vector<std::pair<std::string, std::string>> refused_orgs;
 };
 
 /// Default worker count: enough requests in flight to fill the budget at an assumed 2 s

@@ -1,4 +1,4 @@
-#include "relicense/engine/ops/organization_model.hpp"
+#include "relicense/engine/ops/live_lists.hpp"
 
 #include "relicense/io/link_header.hpp"
 
@@ -40,23 +40,6 @@ list_page_verdict<Item> judge_page(const answer& a, const judge_context& ctx, io
 }
 
 } // namespace
-
-request organization_request(std::string_view org_id) {
-  return read_of("/organizations/" + std::string(org_id));
-}
-
-organization_verdict judge_organization(const answer& a, const judge_context& ctx, io::response_parser& parser) {
-  organization_verdict v;
-  if (!went_through(v, ctx, a, parser)) return v;
-  auto org = parser.parse_organization(a.resp.body);
-  if (!org.value) {
-    v.message = "unreadable organization: " + org.error;
-    return v;
-  }
-  v.ok = true;
-  v.licensing_model = std::move(org.value->licensing_model);
-  return v;
-}
 
 request license_records_request(std::string_view org_id) {
   return read_of("/organizations/" + std::string(org_id) + "/licenses?perPage=1000");

@@ -1,7 +1,7 @@
-// Operations of the live read (`plan --live`, serial maps): GET /organizations/{org} for the
-// organization's licensing model, GET /organizations/{org}/licenses?perPage=1000 for its full
+// Operations of the live read (`plan --live`, serial maps), beside organization_get.hpp (the
+// licensing model): GET /organizations/{org}/licenses?perPage=1000 for the organization's full
 // license records (states, queues), and GET /organizations/{org}/inventory/devices?perPage=1000
-// for its claimed hardware, licensed or not. The two lists come page by page (Link rel=next).
+// for its claimed hardware, licensed or not. Both come page by page (Link rel=next).
 #pragma once
 
 #include "relicense/engine/call.hpp"
@@ -14,18 +14,6 @@
 #include <vector>
 
 namespace relicense::engine::ops {
-
-/// GET /organizations/{org}.
-request organization_request(std::string_view org_id);
-
-/// The verdict on the organization: when `what` is done, `ok` with its licensing model (empty when
-/// the API does not say), or not `ok` with `message`.
-struct organization_verdict : verdict {
-  bool ok = false;
-  std::string licensing_model;
-};
-
-organization_verdict judge_organization(const answer& a, const judge_context& ctx, io::response_parser& parser);
 
 /// The first page of the organization's full license records.
 request license_records_request(std::string_view org_id);

@@ -1,0 +1,85 @@
+#include "relicense/engine/ops/listing.hpp"
+
+#include "relicense/io/link_header.hpp"
+
+namespace relicense::engine::ops {
+
+request organization_list_request() {
+  request r;
+  r.method = "GET";
+  r.kind = call_kind::read;
+  r.path = "/organizations";
+  return r;
+}
+
+std::string percent_encode(std::string_view value) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(value.size());
+  for (unsigned char c : value) {
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                       c == '.' || c == '_' || c == '~';
+    if (plain) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+request license_records_request(std::string_view org_id, std::string_view serial) {
+  request r;
+  r.method = "GET";
+  r.kind = call_kind::read;
+  r.path = "/organizations/" + std::string(org_id) + "/licenses?perPage=1000";
+  if (!serial.empty()) r.path += "&deviceSerial=" + percent_encode(serial);
+  return r;
+}
+
+namespace {
+
+/// What every page shares: the HTTP level, the body read by `parse`, the next link.
+template <class Record, class Parse>
+listing_verdict<Record> judge_page(const answer& a, const judge_context& ctx, io::response_parser& parser,
+                                   const io::origin& base, const io::origin& current, const char* what,
+                                   Parse parse) {
+  listing_verdict<Record> v;
+  if (!went_through(v, ctx, a, parser)) return v;
+  auto page = parse();
+  if (!page.value) {
+    v.message = std::string("unreadable ") + what + ": " + page.error;
+    return v;
+  }
+  if (auto next = io::next_link(a.resp.link)) {
+    auto r = check_redirect(base, current, *next);
+    if (!r.allowed) {
+      v.message = "next page: " + r.reason;
+      return v;
+    }
+    v.next_page = std::move(r.target);
+  }
+  v.ok = true;
+  v.items = std::move(*page.value);
+  return v;
+}
+
+} // namespace
+
+listing_verdict<plan::organization_record> judge_organization_page(const answer& a, const judge_context& ctx,
+                                                                   io::response_parser& parser, bool keep_raw,
+                                                                   const io::origin& base, const io::origin& current) {
+  return judge_page<plan::organization_record>(a, ctx, parser, base, current, "organization list",
+                                               [&] { return parser.parse_organizations(a.resp.body, keep_raw); });
+}
+
+listing_verdict<plan::license_record> judge_license_record_page(const answer& a, const judge_context& ctx,
+                                                                io::response_parser& parser, bool keep_raw,
+                                                                const io::origin& base, const io::origin& current) {
+  return judge_page<plan::license_record>(a, ctx, parser, base, current, "license list",
+                                          [&] { return parser.parse_license_records(a.resp.body, keep_raw); });
+}
+
+} // namespace relicense::engine::ops
