@@ -2,6 +2,7 @@
 // this file checks the inputs (exit 2 before anything is sent), plugs the writers into the
 // runner's result sink, and maps the run's end to the exit codes of docs/exit-codes.md.
 #include "commands.hpp"
+#include "serial_map_input.hpp"
 #include "confirm.hpp"
 #include "failure_view.hpp"
 #include "output_paths.hpp"
@@ -244,7 +245,7 @@ io::proxy_config proxy_settings(const apply_options& o) {
 }
 
 int run_apply(const apply_options& o, const given_plan* given) {
-  command = given ? "retry" : "apply";
+  command = given ? given->command : "apply";
   // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
   plan::load_options lo;
   if (auto why = check_run_options(o, lo); !why.empty()) return usage_error(why);
@@ -261,7 +262,11 @@ int run_apply(const apply_options& o, const given_plan* given) {
   }
 
   plan::load_result from_file;
-  if (!given) from_file = plan::load_plan(o.csv, lo);
+  if (!given) {
+    lo.accept_serial_map = true;
+    from_file = plan::load_plan(o.csv, lo);
+    if (from_file.ok() && from_file.map) return apply_serial_map(o, from_file);
+  }
   const plan::load_result& loaded = given ? *given->loaded : from_file;
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
   if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);

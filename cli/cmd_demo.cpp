@@ -2,6 +2,7 @@
 // `relicense apply` (run_apply with the twin's URL and key), then a check of the twin's final
 // state against the CSV. The twin's budget is the real one's shape sped up 20× (200/s, burst
 // 200 per org) so 3,000 licenses take seconds, not minutes; the client is given the same budget.
+// Then a hardware refresh from a serial map: live plan, apply, verify, rollback, verify again.
 #include "commands.hpp"
 
 #include "relicense/sim/server.hpp"
@@ -78,6 +79,99 @@ std::vector<expected_row> write_csv(const fs::path& csv, const std::vector<sim::
   return rows;
 }
 
+/// Act two, a hardware refresh on a twin of its own: a serial map of old devices to their
+/// unlicensed successors, the live plan (and the rows it resolves to), apply, verify, rollback,
+/// verify again. Returns the worst exit code of its steps.
+int refresh_story(const fs::path& dir) {
+  sim::sim_config sc;
+  sc.orgs = 1;
+  sc.licenses_per_org = 200;
+  sc.rate = demo_rate;
+  sc.burst = demo_burst;
+  sc.ip_rate = demo_ip_rate;
+  sim::server twin(sc);
+  twin.start();
+  const auto before = twin.state();
+  fs::create_directories(dir);
+
+  // Old devices that burn or queue a license (one holding only expired ones has nothing to move).
+  const auto org = twin.orgs().at(0);
+  std::string map = "organizationId,oldSerial,newSerial\n";
+  std::size_t mappings = 0;
+  for (const auto& [old_serial, new_serial] : org.successors) {
+    bool holds = false;
+    for (const auto& l : org.licenses) holds = holds || (l.device_serial == old_serial && l.state != "expired");
+    if (!holds) continue;
+    map += org.id + "," + old_serial + "," + new_serial + "\n";
+    ++mappings;
+  }
+  const fs::path map_csv = dir / "refresh-map.csv";
+  {
+    std::ofstream out(map_csv, std::ios::binary);
+    out << map;
+    if (!out) throw std::runtime_error("cannot write " + map_csv.string());
+  }
+  std::fprintf(stderr, "\nrelicense demo: a hardware refresh: %zu old devices replaced by new ones (%s)\n",
+               mappings, map_csv.string().c_str());
+
+  apply_options o;
+  o.base_url = twin.base_url();
+  o.rate = demo_rate;
+  o.burst = demo_burst;
+  o.ip_rate = demo_ip_rate;
+  o.no_proxy = true;
+  o.yes = true;
+  o.progress = "off";
+  const auto step = [](const char* what) { std::fprintf(stderr, "\nrelicense demo: %s\n", what); };
+  int worst = exit_ok;
+  const auto keep = [&worst](int rc) {
+    if (rc != exit_ok && worst == exit_ok) worst = rc;
+    return rc;
+  };
+
+  step("the live plan of the map (relicense plan refresh-map.csv --live --emit refresh-moves.csv)");
+  plan_options po;
+  po.csv = map_csv.string();
+  po.live = true;
+  po.emit = (dir / "refresh-moves.csv").string();
+  std::fflush(stdout);
+  if (keep(run_plan_live(po, o)) != exit_ok) return worst;
+  std::fflush(stdout);
+
+  step("apply the map (relicense apply refresh-map.csv)");
+  apply_options a = o;
+  a.csv = map_csv.string();
+  a.report = (dir / "refresh-report.csv").string();
+  a.summary = (dir / "refresh-summary.json").string();
+  if (keep(run_apply(a)) != exit_ok) return worst;
+
+  step("verify: every moved license on its new device (relicense verify refresh-moves.csv)");
+  apply_options v = o;
+  v.csv = po.emit;
+  keep(run_verify(v));
+
+  step("roll back (relicense rollback refresh-report.csv, then apply the undo CSV)");
+  rollback_options ro;
+  ro.report = a.report;
+  ro.output = (dir / "refresh-undo.csv").string();
+  if (keep(run_rollback(ro)) != exit_ok) return worst;
+  apply_options u = o;
+  u.csv = ro.output;
+  u.report = (dir / "refresh-undo-report.csv").string();
+  if (keep(run_apply(u)) != exit_ok) return worst;
+
+  step("verify again: every license back where it was (relicense verify refresh-undo.csv)");
+  apply_options v2 = o;
+  v2.csv = ro.output;
+  keep(run_verify(v2));
+  const bool restored = twin.state() == before;
+  twin.stop();
+  std::fprintf(stderr, "relicense demo: the refresh %s\n",
+               restored ? "was applied, verified and rolled back: the twin is as it was" : "FAILED: the twin is not as it was");
+  if (!restored) keep(exit_rows_failed);
+  return worst;
+}
+
 } // namespace
 
 int run_demo() {
@@ -143,7 +237,8 @@ int run_demo() {
     return rc != exit_ok ? rc : exit_rows_failed;
   }
   std::fprintf(stderr, "relicense demo: verified: all %zu licenses in the twin match the CSV\n", expected.size());
-  return rc;
+  const int refresh = refresh_story(dir / "refresh");
+  return rc != exit_ok ? rc : refresh;
 }
 
 } // namespace relicense::cli

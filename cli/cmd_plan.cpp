@@ -32,6 +32,7 @@ int run_plan(const plan_options& opts) {
     }
   }
 
+  lo.accept_serial_map = true;
   const plan::load_result r = plan::load_plan(opts.csv, lo);
   print_warnings(r);
   if (!r.ok()) {
@@ -40,6 +41,16 @@ int run_plan(const plan_options& opts) {
     std::fprintf(stderr, "relicense: %zu error%s in %s; nothing was planned or sent\n", r.error_count(),
                  r.error_count() == 1 ? "" : "s", input_name(opts.csv).c_str());
     return exit_usage;
+  }
+
+  if (r.map) {
+    // Which licenses move is only known against the live inventory.
+    std::printf("serial map %s\n", input_name(opts.csv).c_str());
+    std::printf("  mappings                       %zu\n", r.map->rows.size());
+    std::printf("  organizations                  %zu\n", r.map->orgs.size());
+    std::printf("  resolve it against the live inventory: relicense plan %s --live [--emit moves.csv]\n",
+                input_name(opts.csv).c_str());
+    return exit_ok;
   }
 
   const plan::plan& p = r.plan;

@@ -36,6 +36,9 @@ struct plan_options {
   std::string csv;          ///< input CSV path; "-": standard input
   std::string org;          ///< --org: default/filter organization id
   std::string shard;        ///< --shard K/N (empty: no sharding)
+  bool live = false;        ///< --live: compare with the live state (reads the API)
+  bool json = false;        ///< --json: the live plan as one JSON document
+  std::string emit;         ///< --emit FILE: a serial map's resolved license rows, as CSV
 };
 
 /// `relicense apply` and `relicense verify` (verify uses the connection subset).
@@ -130,11 +133,14 @@ std::string input_name(const std::string& csv);
 std::string choose_report_format(const apply_options& o, io::report_format& format);
 
 int run_plan(const plan_options& opts);
+/// `relicense plan FILE --live`: `conn` holds the connection options (and --org, --shard).
+int run_plan_live(const plan_options& opts, const apply_options& conn);
 /// A plan `apply` runs instead of loading its CSV argument (`retry`: a report's failed rows).
 struct given_plan {
   const plan::load_result* loaded = nullptr;  ///< the plan, its errors and warnings
   std::string source;       ///< names the input in the failures' example lines; empty: "line N"
   std::string report_base;  ///< the default report's name derives from this path
+  const char* command = "retry";  ///< the subcommand its messages name
 };
 
 int run_apply(const apply_options& opts, const given_plan* given = nullptr);

@@ -24,15 +24,16 @@ constexpr const char* exit_codes_help =
     "  130  interrupted; the journal allows --resume\n";
 
 /// Options of every subcommand that talks to the API (apply and verify).
-void add_connection_options(CLI::App& cmd, apply_options& o) {
-  cmd.add_option("--org", o.org, "Organization id (required when the CSV has no organizationId column)");
+void add_connection_options(CLI::App& cmd, apply_options& o, bool with_org_and_shard = true) {
+  if (with_org_and_shard)
+    cmd.add_option("--org", o.org, "Organization id (required when the CSV has no organizationId column)");
   cmd.add_option("--base-url", o.base_url, "Dashboard API base URL")->capture_default_str();
   cmd.add_option("--rate", o.rate, "Requests per second per organization")->capture_default_str();
   cmd.add_option("--burst", o.burst, "Burst above the per-organization rate")->capture_default_str();
   cmd.add_option("--ip-rate", o.ip_rate, "Requests per second for this source IP")->capture_default_str();
   cmd.add_option("--max-attempts", o.max_attempts, "Attempts per row for retryable failures")->capture_default_str();
   cmd.add_option("--timeout", o.timeout, "Seconds per request")->capture_default_str();
-  cmd.add_option("--shard", o.shard, "Only organizations in shard K of N (K/N)");
+  if (with_org_and_shard) cmd.add_option("--shard", o.shard, "Only organizations in shard K of N (K/N)");
   cmd.add_option("--ca-file", o.ca_file, "PEM file of a private CA to trust (verification stays on)");
   auto* proxy = cmd.add_option("--proxy", o.proxy,
                                "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
@@ -134,10 +135,16 @@ int main(int argc, char** argv) {
                          "output.\n\n") + exit_codes_help);
 
   plan_options plan_o;
-  auto* plan = app.add_subcommand("plan", "Validate a CSV and print the plan's summary (sends nothing)");
+  auto* plan = app.add_subcommand(
+      "plan", "Validate a CSV or serial map and print the plan (--live: against the live state; changes nothing)");
   plan->add_option("CSV", plan_o.csv, "Input CSV (-: standard input)")->required();
   plan->add_option("--org", plan_o.org, "Organization id (required when the CSV has no organizationId column)");
   plan->add_option("--shard", plan_o.shard, "Only organizations in shard K of N (K/N)");
+  apply_options plan_conn;
+  plan->add_flag("--live", plan_o.live, "Compare with the live state: read each organization inside the budget");
+  plan->add_flag("--json", plan_o.json, "With --live: the live plan as one JSON document");
+  plan->add_option("--emit", plan_o.emit, "With --live and a serial map: write its resolved license rows (CSV)");
+  add_connection_options(*plan, plan_conn, false);
 
   apply_options apply_o;
   auto* apply = app.add_subcommand("apply", "Apply a CSV's license assignments");
@@ -180,13 +187,29 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? exit_ok : exit_usage;
   }
   if (*apply && !resolve_caller(*apply, apply_o)) return exit_usage;
+  if (*plan && plan_o.live && !resolve_caller(*plan, plan_conn)) return exit_usage;
   if (*verify && !resolve_caller(*verify, verify_o)) return exit_usage;
   if (*retry && !resolve_caller(*retry, retry_o)) return exit_usage;
   if (*orgs && !resolve_caller(*orgs, orgs_o.connection)) return exit_usage;
   if (*licenses && !resolve_caller(*licenses, licenses_o.connection)) return exit_usage;
 
   try {
-    if (*plan) return run_plan(plan_o);
+    if (*plan && plan_o.live) return run_plan_live(plan_o, plan_conn);
+    if (*plan) {
+      // The connection options only mean something to a plan that reads the API.
+      for (const char* name : {"--base-url", "--rate", "--burst", "--ip-rate", "--max-attempts", "--timeout",
+                               "--ca-file", "--proxy", "--no-proxy", "--caller"}) {
+        if (plan->count(name) > 0) {
+          std::fprintf(stderr, "relicense plan: %s needs --live (without it, plan reads nothing from the API)\n", name);
+          return exit_usage;
+        }
+      }
+      if (plan_o.json || !plan_o.emit.empty()) {
+        std::fprintf(stderr, "relicense plan: --json and --emit need --live (they describe the live state)\n");
+        return exit_usage;
+      }
+      return run_plan(plan_o);
+    }
     if (*apply) return run_apply(apply_o);
     if (*verify) return run_verify(verify_o);
     if (*rollback) return run_rollback(rollback_o);
