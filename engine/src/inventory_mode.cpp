@@ -44,13 +44,9 @@ void inventory_mode::on_answer(std::size_t org, task_id t, const answer& a, io::
   ++c.attempts;
   auto v = ops::judge_license_page(a, {ctx_.config.retry, c.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser,
                                    base_, a.where);
-  if (v.went_through) ctx_.sched.succeeded(org, now);
+  if (requeue_if_retry(ctx_, org, t, v, now)) return;
   const auto& id = ctx_.plan.orgs[org];
   switch (v.what) {
-    case next_step::retry:
-      note_retry(ctx_, org, v, now);
-      ctx_.sched.push_at(org, t, now + v.delay);
-      return;
     case next_step::abort_run:
       fail(org, v.message);
       ctx_.fx.abort(abort_reason(std::move(v.message), a, id));
@@ -60,10 +56,11 @@ void inventory_mode::on_answer(std::size_t org, task_id t, const answer& a, io::
       refused_[org] = v.message;
       fail(org, std::move(v.message));
       return;
+    case next_step::retry:  // requeue_if_retry queued it
     case next_step::done: break;
   }
   if (!v.ok) return fail(org, std::move(v.message));
-  for (auto& l : v.licenses) c.pages.set(std::move(l.id), l.device_serial.value_or(""));
+  for (auto& l : v.items) c.pages.set(std::move(l.id), l.device_serial.value_or(""));
   if (!v.next_page) {
     c.finished = true;
     read_.emplace(id, std::move(c.pages));

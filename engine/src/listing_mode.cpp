@@ -40,17 +40,14 @@ std::string listing_mode::abort_text(std::string message, const answer& a) const
 template <class Verdict, class Record>
 void listing_mode::settle(std::size_t org, task_id t, const answer& a, steady_time now, Verdict v,
                           std::vector<Record>& into) {
-  if (v.went_through) ctx_.sched.succeeded(org, now);
+  if (requeue_if_retry(ctx_, org, t, v, now)) return;
   switch (v.what) {
-    case next_step::retry:
-      note_retry(ctx_, org, v, now);
-      ctx_.sched.push_at(org, t, now + v.delay);
-      return;
     case next_step::abort_run:
       fail(v.message);
       ctx_.fx.abort(abort_text(std::move(v.message), a));
       return;
     case next_step::condemn_org:  // a co-term organization: it has no per-device licenses to list
+    case next_step::retry:  // requeue_if_retry queued it
     case next_step::done: break;
   }
   if (!v.ok) return fail(std::move(v.message));

@@ -1,5 +1,6 @@
 #include "relicense/engine/live_read_mode.hpp"
 
+#include "relicense/engine/ops/listing.hpp"
 #include "relicense/engine/ops/live_lists.hpp"
 #include "relicense/engine/ops/organization_get.hpp"
 
@@ -29,7 +30,7 @@ request live_read_mode::request_for(std::size_t org, task_id, steady_time) {
   const auto& c = cursors_[org];
   const auto& id = ctx_.plan.orgs[org];
   request r = c.at == step::model      ? ops::organization_get_request(id)
-              : c.at == step::licenses ? ops::license_records_request(id)
+              : c.at == step::licenses ? ops::license_records_request(id, {})
                                        : ops::device_inventory_request(id);
   if (c.next) r.at = c.next;
   return r;
@@ -66,12 +67,8 @@ void live_read_mode::on_answer(std::size_t org, task_id t, const answer& a, io::
 
   // The verdict's shared part: true when the mode goes on with the operation's result.
   const auto go_on = [&](verdict& v) {
-    if (v.went_through) ctx_.sched.succeeded(org, now);
+    if (requeue_if_retry(ctx_, org, t, v, now)) return false;
     switch (v.what) {
-      case next_step::retry:
-        note_retry(ctx_, org, v, now);
-        ctx_.sched.push_at(org, t, now + v.delay);
-        return false;
       case next_step::abort_run:
         fail(org, std::string(what) + ": " + v.message);
         ctx_.fx.abort(abort_reason(std::move(v.message), a, id));
@@ -81,6 +78,7 @@ void live_read_mode::on_answer(std::size_t org, task_id t, const answer& a, io::
         if (c.read.licensing_model().empty()) c.read.set_licensing_model("co-term");
         finish(org);
         return false;
+      case next_step::retry:  // requeue_if_retry queued it
       case next_step::done: return true;
     }
     return true;
@@ -97,7 +95,7 @@ void live_read_mode::on_answer(std::size_t org, task_id t, const answer& a, io::
       return advance(org, t, step::licenses);
     }
     case step::licenses: {
-      auto v = ops::judge_license_records(a, jc, parser, base_, a.where);
+      auto v = ops::judge_license_record_page(a, jc, parser, false, base_, a.where);
       if (!go_on(v)) return;
       if (!v.ok) return fail(org, "licenses: " + v.message);
       for (auto& l : v.items) c.read.add(std::move(l));

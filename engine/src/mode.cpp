@@ -32,4 +32,12 @@ void note_retry(const mode_context& ctx, std::size_t org, const verdict& v, stea
   ctx.fx.event({run_event::kind::org_paused, ctx.plan.orgs[org], v.delay, v.cause, v.message});
 }
 
+bool requeue_if_retry(const mode_context& ctx, std::size_t org, task_id t, const verdict& v, steady_time now) {
+  if (v.went_through) ctx.sched.succeeded(org, now);
+  if (v.what != next_step::retry) return false;
+  note_retry(ctx, org, v, now);
+  ctx.sched.push_at(org, t, now + v.delay);
+  return true;
+}
+
 } // namespace relicense::engine

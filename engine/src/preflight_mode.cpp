@@ -36,14 +36,11 @@ void preflight_mode::on_answer(std::size_t org, task_id t, const answer& a, io::
   check.status = a.resp.error == io::transport_error::none ? a.resp.status : 0;
   auto v = ops::judge_organization(a, {ctx_.config.retry, ++attempts_[org], ctx_.fx.jitter(), ctx_.fx.wall_now()},
                                    parser);
-  if (v.went_through) ctx_.sched.succeeded(org, now);
+  if (requeue_if_retry(ctx_, org, t, v, now)) return;
   switch (v.what) {
-    case next_step::retry:
-      note_retry(ctx_, org, v, now);
-      ctx_.sched.push_at(org, t, now + v.delay);
-      return;
     case next_step::abort_run: ctx_.fx.abort(abort_reason(std::move(v.message), a, id)); return;
     case next_step::condemn_org:
+    case next_step::retry:  // requeue_if_retry queued it
     case next_step::done: break;
   }
   check.visible = v.visible;

@@ -1,6 +1,5 @@
 #include "relicense/engine/ops/license_list.hpp"
 
-#include "relicense/io/link_header.hpp"
 
 namespace relicense::engine::ops {
 
@@ -14,24 +13,8 @@ request license_list_request(std::string_view org_id) {
 
 page_verdict judge_license_page(const answer& a, const judge_context& ctx, io::response_parser& parser,
                                 const io::origin& base, const io::origin& current) {
-  page_verdict v;
-  if (!went_through(v, ctx, a, parser)) return v;
-  auto page = parser.parse_license_page(a.resp.body);
-  if (!page.value) {
-    v.message = "unreadable license list: " + page.error;
-    return v;
-  }
-  if (auto next = io::next_link(a.resp.link)) {
-    auto r = check_redirect(base, current, *next);
-    if (!r.allowed) {
-      v.message = "next page: " + r.reason;
-      return v;
-    }
-    v.next_page = std::move(r.target);
-  }
-  v.ok = true;
-  v.licenses = std::move(*page.value);
-  return v;
+  return judge_page<io::license_ref>(a, ctx, parser, base, current, "license list",
+                                     [&](std::string_view body) { return parser.parse_license_page(body); });
 }
 
 } // namespace relicense::engine::ops

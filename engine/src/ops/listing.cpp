@@ -39,47 +39,21 @@ request license_records_request(std::string_view org_id, std::string_view serial
   return r;
 }
 
-namespace {
-
-/// What every page shares: the HTTP level, the body read by `parse`, the next link.
-template <class Record, class Parse>
-listing_verdict<Record> judge_page(const answer& a, const judge_context& ctx, io::response_parser& parser,
-                                   const io::origin& base, const io::origin& current, const char* what,
-                                   Parse parse) {
-  listing_verdict<Record> v;
-  if (!went_through(v, ctx, a, parser)) return v;
-  auto page = parse();
-  if (!page.value) {
-    v.message = std::string("unreadable ") + what + ": " + page.error;
-    return v;
-  }
-  if (auto next = io::next_link(a.resp.link)) {
-    auto r = check_redirect(base, current, *next);
-    if (!r.allowed) {
-      v.message = "next page: " + r.reason;
-      return v;
-    }
-    v.next_page = std::move(r.target);
-  }
-  v.ok = true;
-  v.items = std::move(*page.value);
-  return v;
-}
-
-} // namespace
 
 listing_verdict<plan::organization_record> judge_organization_page(const answer& a, const judge_context& ctx,
                                                                    io::response_parser& parser, bool keep_raw,
                                                                    const io::origin& base, const io::origin& current) {
-  return judge_page<plan::organization_record>(a, ctx, parser, base, current, "organization list",
-                                               [&] { return parser.parse_organizations(a.resp.body, keep_raw); });
+  return judge_page<plan::organization_record>(
+      a, ctx, parser, base, current, "organization list",
+      [&](std::string_view body) { return parser.parse_organizations(body, keep_raw); });
 }
 
 listing_verdict<plan::license_record> judge_license_record_page(const answer& a, const judge_context& ctx,
                                                                 io::response_parser& parser, bool keep_raw,
                                                                 const io::origin& base, const io::origin& current) {
-  return judge_page<plan::license_record>(a, ctx, parser, base, current, "license list",
-                                          [&] { return parser.parse_license_records(a.resp.body, keep_raw); });
+  return judge_page<plan::license_record>(
+      a, ctx, parser, base, current, "license list",
+      [&](std::string_view body) { return parser.parse_license_records(body, keep_raw); });
 }
 
 } // namespace relicense::engine::ops

@@ -57,6 +57,11 @@ struct mode_context {
 /// Retry-After pauses the organization's budget and is logged.
 void note_retry(const mode_context& ctx, std::size_t org, const verdict& v, steady_time now);
 
+/// The budget's part of every answer of a read: a 2xx lets the org's rate recover, and a retry
+/// verdict is counted (note_retry) and its task queued again after the delay. True when `v` was a
+/// retry: the mode has nothing more to do with the answer.
+bool requeue_if_retry(const mode_context& ctx, std::size_t org, task_id t, const verdict& v, steady_time now);
+
 class mode {
 public:
   virtual ~mode() = default;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "relicense/engine/call.hpp"
+#include "relicense/engine/ops/paged.hpp"
 #include "relicense/io/json.hpp"
 
 #include <optional>
@@ -14,13 +15,8 @@ namespace relicense::engine::ops {
 /// The first page's request.
 request license_list_request(std::string_view org_id);
 
-/// The verdict on one page. When `what` is done: `ok` with the page's licenses and, if there is
-/// one, the next page's URL (checked against the redirect policy); or not `ok` with `message`.
-struct page_verdict : verdict {
-  bool ok = false;
-  std::vector<io::license_ref> licenses;
-  std::optional<url_target> next_page;
-};
+/// A page of license ids and serials (see paged.hpp).
+using page_verdict = page_of<io::license_ref>;
 
 /// `base` is the run's API origin and `current` the origin that answered: a next page may only
 /// go where a redirect could.

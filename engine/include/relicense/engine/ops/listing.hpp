@@ -7,6 +7,7 @@
 #pragma once
 
 #include "relicense/engine/call.hpp"
+#include "relicense/engine/ops/paged.hpp"
 #include "relicense/io/json.hpp"
 #include "relicense/plan/records.hpp"
 
@@ -27,15 +28,9 @@ request license_records_request(std::string_view org_id, std::string_view serial
 /// "%XX" for every byte outside A-Z a-z 0-9 - . _ ~ (a query value).
 std::string percent_encode(std::string_view value);
 
-/// The verdict on one page of a listing. When `what` is done: `ok` with the page's records and,
-/// if there is one, the next page's URL (checked against the redirect policy); or not `ok` with
-/// `message`.
+/// The verdict on one page of a listing (see paged.hpp).
 template <class Record>
-struct listing_verdict : verdict {
-  bool ok = false;
-  std::vector<Record> items;
-  std::optional<url_target> next_page;
-};
+using listing_verdict = page_of<Record>;
 
 /// A page of GET /organizations. `keep_raw`: each record keeps its object's text. `base` is the
 /// run's API origin and `current` the origin that answered: a next page may only go where a
