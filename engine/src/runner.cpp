@@ -4,6 +4,7 @@
 
 #include "relicense/engine/batch_mode.hpp"
 #include "relicense/engine/batch_runner.hpp"
+#include "relicense/engine/hybrid_mode.hpp"
 #include "relicense/engine/inventory_mode.hpp"
 #include "relicense/engine/put_mode.hpp"
 
@@ -103,6 +104,10 @@ std::unique_ptr<mode> make_batch(const mode_context& ctx, const void* options) {
   return std::make_unique<batch_mode>(ctx, *static_cast<const batch_run_options*>(options));
 }
 
+std::unique_ptr<mode> make_hybrid(const mode_context& ctx, const void* options) {
+  return std::make_unique<hybrid_mode>(ctx, *static_cast<const batch_run_options*>(options));
+}
+
 /// The inventory read alone (verify).
 class inventory_phase final : public phase_source {
 public:
@@ -144,6 +149,14 @@ run_result run_batches(const plan::plan& p, const run_config& config, const batc
                        result_sink& sink) {
   detail::run_loop loop(p, config, sink);
   detail::apply_phases phases(p, config, detail::make_batch, &options);
+  loop.run(phases);
+  return loop.result();
+}
+
+run_result run_hybrid(const plan::plan& p, const run_config& config, const batch_run_options& options,
+                      result_sink& sink) {
+  detail::run_loop loop(p, config, sink);
+  detail::apply_phases phases(p, config, detail::make_hybrid, &options);
   loop.run(phases);
   return loop.result();
 }

@@ -136,6 +136,9 @@ public:
   /// [first_poll / 4, first_poll]) growing from there, since a learnt first poll misses by little.
   nanos repoll_delay(std::size_t actions, unsigned polls_done) const noexcept;
 
+  /// The learnt duration per action in seconds (0: nothing learnt yet).
+  double per_action_s() const noexcept { return config_.learn_duration ? per_action_ns_ / 1e9 : 0; }
+
   /// Failed batches split so far (for metrics).
   std::uint64_t splits() const noexcept { return splits_; }
 
