@@ -26,8 +26,15 @@ struct split_config {
   /// sends long batches that the put channel then waits for; one too high sends short batches
   /// for one round only.
   double prior_per_action_s = 1.0;
+  /// The first poll of a batch whose speed is not learnt yet: sooner than batch mode's, because
+  /// the split sizes the first batches for the slowest speed and learns from when they finish.
+  nanos first_poll = std::chrono::milliseconds(250);
   /// A batch's time beyond its actions: the POST, the poll that sees it done, the poll lag.
   double overhead_s = 0.5;
+  /// The share of the org's budget beyond which batches' calls crowd PUTs out (see puts_pay).
+  double batch_budget_share = 0.8;
+  /// Tokens kept for running batches' polls (one per batch, at most this many).
+  double max_reserve = 3;
   /// The shortest a batch lasts as polled (the first poll of a learnt duration comes no sooner).
   double min_batch_s = 0.25;
 };
@@ -43,9 +50,15 @@ struct split_state {
 
 /// How many rows from the queue's front a free batch slot takes now (0: leave them to PUTs).
 /// The work left (queued and in batches) at both channels' combined rate takes T seconds; the
-/// batch is as large as fits in T at the per-action time, at most max_actions, and none when
-/// fewer than min_rows fit or the put channel is unlimited.
+/// batch is as large as fits in T at the per-action time (or the shortest batch, when T is
+/// shorter), at most max_actions. None when PUTs alone would move the whole queue before it
+/// ends, when fewer than min_rows fit, or when the put channel is unlimited.
 std::size_t batch_share(const split_state& s, const split_config& c = {});
+
+/// Whether PUTs should spend the org's spare tokens: false when full batches at the per-action
+/// time would want more than batch_budget_share of the budget for their POSTs and polls (fast
+/// batches move ~50 rows per call, a PUT one).
+bool puts_pay(const split_state& s, const split_config& c = {});
 
 class hybrid_mode final : public mode {
 public:
@@ -90,13 +103,14 @@ private:
   };
 
   bool is_batch(task_id t) const noexcept { return (t & batch_bit) != 0; }
-  /// Tokens `org` may spend on a PUT now, keeping one for a batch's next call while any runs.
+  /// Tokens `org` may spend on a PUT now, keeping one per running batch for its next call.
   std::size_t spare_tokens(std::size_t org, steady_time now) const;
   void feed(std::size_t org, steady_time now);
   void drop_queued(std::size_t org, io::outcome o, const std::string& why);
 
   mode_context ctx_;
   split_config split_;
+  batch_run_options options_;  ///< the caller's, with a sooner first poll (see the constructor)
   std::vector<std::size_t> in_batches_;  ///< per org (before batch_fx_, which counts into it)
   batch_effects batch_fx_;
   mode_context batch_ctx_;
