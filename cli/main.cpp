@@ -61,8 +61,9 @@ void add_apply_options(CLI::App* apply, apply_options& apply_o) {
   apply->add_flag("--dry-run", apply_o.dry_run, "Plan (and diff) but send no PUT");
   apply->add_flag("--yes", apply_o.yes, "Do not ask for confirmation on a terminal");
   apply->add_flag("--skip-unchanged", apply_o.skip_unchanged, "Fetch inventories first; send only changes");
-  apply->add_option("--mode", apply_o.mode, "put: one PUT per row; batch: action batches")
-      ->check(CLI::IsMember({"put", "batch"}))->capture_default_str();
+  apply->add_option("--mode", apply_o.mode,
+                    "put: one PUT per row; batch: action batches; auto: batches and PUTs at once")
+      ->check(CLI::IsMember({"put", "batch", "auto"}))->capture_default_str();
 }
 
 /// `relicense x` where x is no subcommand: says so and lists them (CLI11 would only say that an
