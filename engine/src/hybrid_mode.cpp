@@ -36,9 +36,16 @@ std::size_t batch_share(const split_state& s, const split_config& c) {
   const double room_s = std::max(left_s, batch_seconds(0, a, c)) - c.overhead_s;
   const double fits = a > 0 ? std::floor(room_s / a) : full;
   const double n = std::min({fits, full, static_cast<double>(s.queued)});
+  const double put_alone_s = static_cast<double>(s.queued) / s.put_rate;
   // PUTs alone would move the whole queue before such a batch ends.
-  if (batch_seconds(n, a, c) >= static_cast<double>(s.queued) / s.put_rate) return 0;
-  return n < static_cast<double>(c.min_rows) ? 0 : static_cast<std::size_t>(n);
+  if (n >= static_cast<double>(c.min_rows) && batch_seconds(n, a, c) < put_alone_s) return static_cast<std::size_t>(n);
+  // Nothing learnt and nothing running: a probe of min_rows, when even at the prior speed it
+  // ends before the PUTs, so that the speed is learnt at all.
+  const auto probe = static_cast<double>(c.min_rows);
+  if (s.per_action_s <= 0 && s.in_batches == 0 && static_cast<double>(s.queued) >= probe &&
+      batch_seconds(probe, a, c) < put_alone_s)
+    return c.min_rows;
+  return 0;
 }
 
 bool puts_pay(const split_state& s, const split_config& c) {

@@ -140,6 +140,14 @@ TEST(SplitRule, TheTailGoesByPut) {
   EXPECT_EQ(batch_share(org_state(3, 0.002)), 0u);
 }
 
+// With nothing learnt, a short queue still sends a probe of min_rows when it ends before the
+// PUTs would at the prior speed; a queue too short for that goes by PUT.
+TEST(SplitRule, AProbeLearnsTheSpeed) {
+  EXPECT_EQ(batch_share(org_state(60, 0)), 4u);
+  EXPECT_EQ(batch_share(org_state(40, 0)), 0u);
+  EXPECT_EQ(batch_share(org_state(60, 0, 4)), 0u);  // a probe runs already
+}
+
 // Before any batch was seen finishing, the rule assumes the prior speed.
 TEST(SplitRule, AnUnknownSpeedIsThePrior) {
   engine::split_config c;
