@@ -30,11 +30,14 @@ std::size_t batch_share(const split_state& s, const split_config& c) {
   // Batches move `slots` full batches at a time, and never more than the budget pays for: each
   // costs at least a POST and a poll.
   const double batch_rate = std::min(s.slots * full / batch_seconds(full, a, c), s.put_rate / 2 * full);
-  const double put_rate = puts_pay(s, c) ? s.put_rate : 0;
+  const bool balance = puts_pay(s, c);
+  const double put_rate = balance ? s.put_rate : 0;
   const double left_s = static_cast<double>(s.queued + s.in_batches) / (put_rate + batch_rate);
-  // The batch ends with the work left, or is the shortest batch there is.
+  // The batch ends with the work left, or is the shortest batch there is. When PUTs do not pay
+  // (fast batches bound by the budget), every batch costs the same calls whatever its size:
+  // full ones.
   const double room_s = std::max(left_s, batch_seconds(0, a, c)) - c.overhead_s;
-  const double fits = a > 0 ? std::floor(room_s / a) : full;
+  const double fits = !balance ? full : a > 0 ? std::floor(room_s / a) : full;
   const double n = std::min({fits, full, static_cast<double>(s.queued)});
   const double put_alone_s = static_cast<double>(s.queued) / s.put_rate;
   // PUTs alone would move the whole queue before such a batch ends.
