@@ -16,8 +16,9 @@ double per_action(const split_state& s, const split_config& c) {
 /// Seconds a batch of `n` actions takes from its POST to the poll that sees it done.
 double batch_seconds(double n, double a, const split_config& c) { return std::max(n * a, c.min_batch_s) + c.overhead_s; }
 
-batch_run_options with_first_poll(batch_run_options o, nanos first_poll) {
-  o.batch.first_poll = std::min(o.batch.first_poll, first_poll);
+batch_run_options with_first_poll(batch_run_options o, const split_config& c) {
+  o.batch.first_poll = std::min(o.batch.first_poll, c.first_poll);
+  o.batch.first_poll_aim = std::min(o.batch.first_poll_aim, c.first_poll_aim);
   return o;
 }
 
@@ -70,7 +71,7 @@ void hybrid_mode::batch_effects::emit(const io::row_result& r) {
 hybrid_mode::hybrid_mode(const mode_context& ctx, const batch_run_options& options, split_config split)
     : ctx_(ctx),
       split_(split),
-      options_(with_first_poll(options, split.first_poll)),
+      options_(with_first_poll(options, split)),
       in_batches_(ctx.plan.orgs.size()),
       batch_fx_(ctx.fx, ctx.plan, in_batches_),
       batch_ctx_{ctx.plan, ctx.config, ctx.sched, batch_fx_, ctx.diff, ctx.refused},

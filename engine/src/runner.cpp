@@ -138,27 +138,32 @@ public:
 } // namespace
 } // namespace detail
 
-run_result run(const plan::plan& p, const run_config& config, result_sink& sink) {
-  detail::run_loop loop(p, config, sink);
-  detail::apply_phases phases(p, config, detail::make_put, nullptr);
+namespace detail {
+namespace {
+
+run_result run_rows(const plan::plan& p, const run_config& config, apply_phases::make_mode make, const void* options,
+                    result_sink& sink) {
+  run_loop loop(p, config, sink);
+  apply_phases phases(p, config, make, options);
   loop.run(phases);
   return loop.result();
+}
+
+} // namespace
+} // namespace detail
+
+run_result run(const plan::plan& p, const run_config& config, result_sink& sink) {
+  return detail::run_rows(p, config, detail::make_put, nullptr, sink);
 }
 
 run_result run_batches(const plan::plan& p, const run_config& config, const batch_run_options& options,
                        result_sink& sink) {
-  detail::run_loop loop(p, config, sink);
-  detail::apply_phases phases(p, config, detail::make_batch, &options);
-  loop.run(phases);
-  return loop.result();
+  return detail::run_rows(p, config, detail::make_batch, &options, sink);
 }
 
 run_result run_hybrid(const plan::plan& p, const run_config& config, const batch_run_options& options,
                       result_sink& sink) {
-  detail::run_loop loop(p, config, sink);
-  detail::apply_phases phases(p, config, detail::make_hybrid, &options);
-  loop.run(phases);
-  return loop.result();
+  return detail::run_rows(p, config, detail::make_hybrid, &options, sink);
 }
 
 inventory_result fetch_inventories(const plan::plan& p, const run_config& config) {

@@ -186,12 +186,14 @@ TEST(HybridMode, FastBatchesCrowdPutsOut) {
   EXPECT_LT(m.rows_by_put(), 150u);
 }
 
-// Side by side on the fake clock, for batches of 2 ms to 1 s per action: every row is applied
-// once, and the hybrid is never slower than the better of put and batch modes alone.
+// Side by side on the fake clock, for 300 and 600 rows and batches of 2 ms to 1 s per action:
+// every row is applied once, and with 600 rows the hybrid is never slower than the better of put
+// and batch modes alone.
 TEST(HybridMode, NeverSlowerThanTheBetterChannelAlone) {
+  for (std::size_t n : {300, 600})
   for (double action : {0.002, 0.033, 0.33, 1.0}) {
-    SCOPED_TRACE("action_s=" + std::to_string(action));
-    const auto plan = test::make_plan(1, 600);
+    SCOPED_TRACE("rows=" + std::to_string(n) + " action_s=" + std::to_string(action));
+    const auto plan = test::make_plan(1, n);
     double secs[3] = {};
     for (int mode = 0; mode < 3; ++mode) {
       mode_rig rig(plan, api_budget);
@@ -210,10 +212,14 @@ TEST(HybridMode, NeverSlowerThanTheBetterChannelAlone) {
       }
       EXPECT_EQ(lines.size(), plan.rows.size());
     }
-    const double rows = 600;
-    std::printf("action %.3f s: put %.1f rows/s, batch %.1f rows/s, auto %.1f rows/s (%.2f of the sum)\n", action,
+    const auto rows = static_cast<double>(n);
+    std::printf("%zu rows, action %.3f s: put %.1f rows/s, batch %.1f rows/s, auto %.1f rows/s (%.2f of the sum)\n", n,
+                action,
                 rows / secs[0], rows / secs[1], rows / secs[2], (rows / secs[2]) / (rows / secs[0] + rows / secs[1]));
-    EXPECT_LE(secs[2], std::min(secs[0], secs[1]) * 1.02);
+    // A plan of 300 rows lasts about one second with fast batches: the first round, sized for
+    // the slowest speed, then costs more than the ratio allows; it still beats PUTs alone.
+    if (n >= 600) EXPECT_LE(secs[2], std::min(secs[0], secs[1]) * 1.02);
+    else EXPECT_LT(secs[2], secs[0]);
   }
 }
 

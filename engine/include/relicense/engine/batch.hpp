@@ -43,6 +43,9 @@ struct batch_config {
   /// at first_poll: a poll that comes too early wastes a call of the budget, one that comes too
   /// late idles one of the 5 running slots.
   bool learn_duration = true;
+  /// A batch the first poll saw finished may have finished long before: the learnt duration
+  /// aims this much of the elapsed time, so that the estimate walks down to the real one.
+  double first_poll_aim = 0.8;
 };
 
 /// Delay before poll number `polls_done + 1` of a batch: first_poll × growth^polls_done, capped.

@@ -29,6 +29,9 @@ struct split_config {
   /// The first poll of a batch whose speed is not learnt yet: sooner than batch mode's, because
   /// the split sizes the first batches for the slowest speed and learns from when they finish.
   nanos first_poll = std::chrono::milliseconds(250);
+  /// batch_config::first_poll_aim of the batch channel: small batches seen done at their first
+  /// poll say little about their speed, and the split sizes batches by it, so it walks down fast.
+  double first_poll_aim = 0.5;
   /// A batch's time beyond its actions: the POST, the poll that sees it done, the poll lag.
   double overhead_s = 0.5;
   /// The share of the org's budget beyond which batches' calls crowd PUTs out (see puts_pay).
@@ -68,13 +71,13 @@ public:
   hybrid_mode(const mode_context& ctx, const batch_run_options& options, split_config split = {});
 
   void start(steady_time now) override;
+  void tick(steady_time now) override;
+  steady_time wake_at(steady_time now) const override;
   unsigned workers() const override;
   unsigned concurrency() const override { return workers(); }
   request request_for(std::size_t org, task_id t, steady_time now) override;
   void on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
                  steady_time now) override;
-  void tick(steady_time now) override;
-  steady_time wake_at(steady_time now) const override;
   void finish_remaining() override;
 
   /// Rows each channel took so far (for tests and metrics).
