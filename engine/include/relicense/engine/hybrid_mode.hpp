@@ -54,8 +54,9 @@ struct split_state {
 /// How many rows from the queue's front a free batch slot takes now (0: leave them to PUTs).
 /// The work left (queued and in batches) at both channels' combined rate takes T seconds; the
 /// batch is as large as fits in T at the per-action time (or the shortest batch, when T is
-/// shorter), at most max_actions. None when PUTs alone would move the whole queue before it
-/// ends, when fewer than min_rows fit, or when the put channel is unlimited.
+/// shorter), at most max_actions; full when PUTs do not pay (puts_pay). None when PUTs alone
+/// would move the whole queue before it ends, when fewer than min_rows fit (except a first probe
+/// of min_rows while nothing is learnt or running), or when the put channel is unlimited.
 std::size_t batch_share(const split_state& s, const split_config& c = {});
 
 /// Whether PUTs should spend the org's spare tokens: false when full batches at the per-action
