@@ -20,7 +20,7 @@ fi
 
 # The same optimised (RelWithDebInfo, -O2) build as ./dev.sh uses, so no third full compile.
 cmake -S . -B build -G Ninja -DRELICENSE_WERROR=ON >/dev/null
-cmake --build build -j "$(nproc)" --target plan_bench sim_bench engine_bench batch_bench field_bench
+cmake --build build -j "$(nproc)" --target plan_bench sim_bench engine_bench batch_bench field_bench hybrid_bench
 bin=build/bin
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
@@ -39,3 +39,6 @@ echo "## 4. Batch mode against put mode (real budget's shape, scaled)"
 echo
 echo "## 5. Field conditions: another application on the org budget, log-normal answers"
 if ((${#quick[@]})); then "$bin/field_bench" --quick; else "$bin/field_bench" --rows 300 --reps 3 --latency-ms 800; fi
+echo
+echo "## 6. Field conditions: auto mode beside put and batch, twin batch speeds of 2-1000 ms per action"
+if ((${#quick[@]})); then "$bin/hybrid_bench" --quick; else "$bin/hybrid_bench" --rows 300; fi

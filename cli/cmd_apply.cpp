@@ -371,7 +371,9 @@ int run_apply(const apply_options& o, const given_plan* given) {
       ++sending;
     }
     const plan::budget b{o.rate, o.burst, o.ip_rate};
-    const auto est = o.mode == "batch" ? plan::estimate_batch(to_send, b) : plan::estimate_put(to_send, b);
+    const auto est = o.mode == "batch"  ? plan::estimate_batch(to_send, b)
+                     : o.mode == "auto" ? plan::estimate_auto(to_send, b)
+                                        : plan::estimate_put(to_send, b);
     progress.set_estimate(est.seconds, sending);
   }
   artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed, oplog ? &*oplog : nullptr);
@@ -415,17 +417,19 @@ int run_apply(const apply_options& o, const given_plan* given) {
     };
   }
 
-  // Batch mode: the journal records each accepted batch before its first poll, and a
+  // Batch and auto modes: the journal records each accepted batch before its first poll, and a
   // resumed run polls the batches it lists instead of submitting their rows again.
   engine::batch_run_options batch;
   batch.resumed = resumed.batches;
   if (journal) batch.on_batch_accepted = [&sink](const io::journal_batch& b) { sink.on_batch_accepted(b); };
   // The put runner flushes the sink once per turn of its event loop (result_sink::flush), so
   // its journal writes rows in groups; batch mode keeps one write per record.
-  if (journal && o.mode != "batch") journal->set_deferred(true);
+  if (journal && o.mode == "put") journal->set_deferred(true);
   engine::run_result result;
   try {
-    result = o.mode == "batch" ? engine::run_batches(p, c, batch, sink) : engine::run(p, c, sink);
+    if (o.mode == "batch") result = engine::run_batches(p, c, batch, sink);
+    else if (o.mode == "auto") result = engine::run_hybrid(p, c, batch, sink);
+    else result = engine::run(p, c, sink);
   } catch (...) {
     if (sink.error().empty()) throw;  // a setup failure (CA file...): main() says which
   }

@@ -58,6 +58,7 @@ int run_plan(const plan_options& opts) {
   const plan::budget b;  // the Dashboard's default budget
   const auto put = plan::estimate_put(per_org, b);
   const auto batch = plan::estimate_batch(per_org, b);
+  const auto hybrid = plan::estimate_auto(per_org, b);
 
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::printf("plan of %s%s%s\n", input_name(opts.csv).c_str(), lo.shard ? ", shard " : "",
@@ -77,6 +78,8 @@ int run_plan(const plan_options& opts) {
               b.org_burst, b.ip_rate);
   std::printf("  estimated duration, batch mode %s (%llu calls; 100 actions per batch)\n",
               plan::format_duration(batch.seconds).c_str(), u(batch.requests));
+  std::printf("  estimated duration, auto mode  %s (%llu calls; batches and PUTs at once)\n",
+              plan::format_duration(hybrid.seconds).c_str(), u(hybrid.requests));
   std::printf("  fingerprint                    %s\n", p.fingerprint.c_str());
   return exit_ok;
 }

@@ -69,8 +69,9 @@ void add_apply_options(CLI::App* apply, apply_options& apply_o) {
       ->excludes(no_inventory);
   apply->add_option("--limit", apply_o.limit,
                     "Apply only the first N changes (a canary run); the rest are left for --resume");
-  apply->add_option("--mode", apply_o.mode, "put: one PUT per row; batch: action batches")
-      ->check(CLI::IsMember({"put", "batch"}))->capture_default_str();
+  apply->add_option("--mode", apply_o.mode,
+                    "put: one PUT per row; batch: action batches; auto: batches and PUTs at once")
+      ->check(CLI::IsMember({"put", "batch", "auto"}))->capture_default_str();
 }
 
 /// `relicense x` where x is no subcommand: says so and lists them (CLI11 would only say that an

@@ -198,9 +198,10 @@ void org_batches::on_lost(batch_job job) {
 
 void org_batches::observe(nanos elapsed, std::size_t actions, bool first_poll) noexcept {
   if (!config_.learn_duration || actions == 0 || elapsed.count() <= 0) return;
-  // Seen at the first poll, the batch may have been done long before: aim 20 % earlier next
-  // time, so the estimate walks down to the real duration instead of sticking to a late guess.
-  const double sample = static_cast<double>(elapsed.count()) * (first_poll ? 0.8 : 1.0) /
+  // Seen at the first poll, the batch may have been done long before: aim earlier next time
+  // (first_poll_aim), so the estimate walks down to the real duration instead of sticking to a
+  // late guess.
+  const double sample = static_cast<double>(elapsed.count()) * (first_poll ? config_.first_poll_aim : 1.0) /
                         static_cast<double>(actions);
   per_action_ns_ = per_action_ns_ == 0 ? sample : 0.5 * per_action_ns_ + 0.5 * sample;
 }

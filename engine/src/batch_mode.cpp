@@ -13,8 +13,8 @@ double ms_between(steady_time a, steady_time b) { return std::chrono::duration<d
 
 } // namespace
 
-batch_mode::batch_mode(const mode_context& ctx, const batch_run_options& options)
-    : ctx_(ctx), options_(options), condemned_(ctx.plan.orgs.size()) {
+batch_mode::batch_mode(const mode_context& ctx, const batch_run_options& options, task_channel channel)
+    : ctx_(ctx), options_(options), channel_(channel), condemned_(ctx.plan.orgs.size()) {
   batches_.reserve(ctx.plan.orgs.size());
   for (std::size_t o = 0; o < ctx.plan.orgs.size(); ++o) batches_.emplace_back(options.batch);
   // Polls are not capped by max_attempts (a batch may run for minutes); failures are counted
@@ -24,16 +24,28 @@ batch_mode::batch_mode(const mode_context& ctx, const batch_run_options& options
 }
 
 void batch_mode::start(steady_time now) {
-  started_ = now;
-  queue_rows();
-  const unsigned per_org = std::max(1u, options_.batch.max_running);
-  for (const auto& b : batches_)
-    if (!b.done()) lanes_ += per_org;
-  tick(now);
+  auto fresh = start_holding(now);
+  for (std::size_t o = 0; o < fresh.size(); ++o) add_rows(o, fresh[o], now);
 }
 
-/// Decides each row's fate before anything is sent and packs the rest into jobs.
-void batch_mode::queue_rows() {
+std::vector<std::vector<std::size_t>> batch_mode::start_holding(steady_time now) {
+  started_ = now;
+  auto fresh = queue_rows();
+  const unsigned per_org = std::max(1u, options_.batch.max_running);
+  for (std::size_t o = 0; o < batches_.size(); ++o)
+    if (!batches_[o].done() || !fresh[o].empty()) lanes_ += per_org;
+  tick(now);
+  return fresh;
+}
+
+void batch_mode::add_rows(std::size_t org, const std::vector<std::size_t>& rows, steady_time now) {
+  batches_[org].add_rows(rows);
+  if (!ctx_.fx.stopping() && condemned_[org].empty()) take_jobs(org, now);
+}
+
+/// Decides each row's fate before anything is sent, queues the batches of an earlier run, and
+/// returns the other rows to send per org.
+std::vector<std::vector<std::size_t>> batch_mode::queue_rows() {
   const auto& p = ctx_.plan;
   std::vector<std::vector<std::size_t>> fresh(p.orgs.size());
   std::unordered_map<std::uint32_t, std::size_t> by_line;
@@ -68,12 +80,8 @@ void batch_mode::queue_rows() {
     for (auto r : rows) batch_of_[r] = options_.resumed[b].id;
     batches_[p.rows[rows.front()].org].add_submitted(options_.resumed[b].id, rows);
   }
-  for (std::size_t o = 0; o < p.orgs.size(); ++o) {
-    std::vector<std::size_t> rows;
-    for (auto r : fresh[o])
-      if (!taken[r]) rows.push_back(r);
-    batches_[o].add_rows(rows);
-  }
+  for (auto& rows : fresh) std::erase_if(rows, [&](std::size_t r) { return taken[r]; });
+  return fresh;
 }
 
 unsigned batch_mode::workers() const { return lanes_; }
@@ -81,14 +89,17 @@ unsigned batch_mode::workers() const { return lanes_; }
 void batch_mode::tick(steady_time now) {
   if (ctx_.fx.stopping()) return;
   for (std::size_t o = 0; o < batches_.size(); ++o) {
-    if (!condemned_[o].empty()) continue;
-    while (auto job = batches_[o].take(now)) {
-      live_job j;
-      j.polling = !job->id.empty();  // a batch of an earlier run: poll it at once
-      j.submitted = started_;
-      j.job = std::move(*job);
-      ctx_.sched.push(o, slots_.put(std::move(j)));
-    }
+    if (condemned_[o].empty()) take_jobs(o, now);
+  }
+}
+
+void batch_mode::take_jobs(std::size_t o, steady_time now) {
+  while (auto job = batches_[o].take(now)) {
+    live_job j;
+    j.polling = !job->id.empty();  // a batch of an earlier run: poll it at once
+    j.submitted = started_;
+    j.job = std::move(*job);
+    ctx_.sched.push(o, channel_.mark(slots_.put(std::move(j))));
   }
 }
 
@@ -111,6 +122,7 @@ std::vector<batch_action_ref> batch_mode::actions_of(const batch_job& job) const
 }
 
 request batch_mode::request_for(std::size_t org, task_id t, steady_time now) {
+  t = channel_.strip(t);
   auto& j = slots_[t];
   if (j.polling) return ops::batch_poll_request(ctx_.plan.orgs[org], j.job.id);
   j.submitted = now;
@@ -119,6 +131,7 @@ request batch_mode::request_for(std::size_t org, task_id t, steady_time now) {
 
 void batch_mode::on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
                            steady_time now) {
+  t = channel_.strip(t);
   auto& j = slots_[t];
   j.status = a.resp.error == io::transport_error::none ? a.resp.status : 0;
   j.request_id = a.resp.request_id;
@@ -144,7 +157,7 @@ void batch_mode::on_post_answer(std::size_t org, task_id t, const answer& a, io:
         abandon(org, t, io::outcome::failed, condemned_[org]);
         return;
       }
-      ctx_.sched.push_at(org, t, now + v.delay);
+      ctx_.sched.push_at(org, channel_.mark(t), now + v.delay);
       return;
     case next_step::abort_run:
       // A rejected key, TLS or an unreachable host is the run's failure, not the rows': the
@@ -201,7 +214,7 @@ void batch_mode::accepted(std::size_t org, task_id t, const io::action_batch& b,
   if (b.failed) return refused(org, t, b.errors, 400, now);
   j.posted = true;
   j.polling = true;
-  ctx_.sched.push_at(org, t, now + batches_[org].first_poll_delay(j.job.rows.size()));
+  ctx_.sched.push_at(org, channel_.mark(t), now + batches_[org].first_poll_delay(j.job.rows.size()));
 }
 
 void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
@@ -227,7 +240,7 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io:
         abandon(org, t, io::outcome::failed, "status unknown: " + v.message + unknown);
         return;
       }
-      ctx_.sched.push_at(org, t, now + v.delay);
+      ctx_.sched.push_at(org, channel_.mark(t), now + v.delay);
       return;
     case next_step::abort_run:
     case next_step::condemn_org: return end_job(org, t, a, std::move(v), unknown);
@@ -245,7 +258,7 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io:
         abandon(org, t, io::outcome::failed, "unreadable action batch status: " + v.message + unknown);
         return;
       }
-      ctx_.sched.push_at(org, t, now + poll_delay(cfg, j.polls++));
+      ctx_.sched.push_at(org, channel_.mark(t), now + poll_delay(cfg, j.polls++));
       return;
     case ops::batch_news::status: {
       const auto& b = *v.batch;
@@ -253,7 +266,7 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io:
         batches_[org].observe(now - j.submitted, j.job.rows.size(), j.polls == 0);
       if (b.completed) return completed(org, t, now);
       if (b.failed) return refused(org, t, b.errors, 400, now);
-      ctx_.sched.push_at(org, t, now + batches_[org].repoll_delay(j.job.rows.size(), ++j.polls));
+      ctx_.sched.push_at(org, channel_.mark(t), now + batches_[org].repoll_delay(j.job.rows.size(), ++j.polls));
       return;
     }
     case ops::batch_news::refused:
@@ -299,7 +312,8 @@ void batch_mode::condemn(std::size_t org, std::string reason) {
 
 void batch_mode::finish_remaining() {
   for (std::size_t o = 0; o < batches_.size(); ++o) {
-    for (task_id t : ctx_.sched.drain(o)) {
+    for (task_id marked : ctx_.sched.drain(o, channel_.mask, channel_.tag)) {
+      const task_id t = channel_.strip(marked);
       auto& j = slots_[t];
       abandon(o, t, io::outcome::not_attempted,
               j.polling ? "stopped while action batch " + j.job.id + " ran; --resume polls it" : std::string());

@@ -7,7 +7,8 @@
 
 namespace relicense::engine {
 
-put_mode::put_mode(const mode_context& ctx) : ctx_(ctx), condemned_(ctx.plan.orgs.size()) {
+put_mode::put_mode(const mode_context& ctx, task_channel channel)
+    : ctx_(ctx), channel_(channel), condemned_(ctx.plan.orgs.size()) {
   const auto& c = ctx.config;
   concurrency_ = c.concurrency ? c.concurrency
                                : default_concurrency(ctx.plan.orgs.size(), ctx.plan.rows.size(), c.rate, c.ip_rate);
@@ -19,7 +20,7 @@ void put_mode::start(steady_time) {
   for (std::uint32_t i = 0; i < p.rows.size(); ++i) {
     auto pre = triage(p, ctx_.config, ctx_.diff, ctx_.refused, i, ctx_.fx.stopping(), "", changes);
     if (pre.send) {
-      ctx_.sched.push(p.rows[i].org, i);
+      send(p.rows[i].org, i);
     } else if (pre.done) {
       ctx_.fx.emit(*pre.done);
     } else {
@@ -30,11 +31,14 @@ void put_mode::start(steady_time) {
   }
 }
 
+void put_mode::send(std::size_t org, std::uint32_t row) { ctx_.sched.push(org, channel_.mark(row)); }
+
 unsigned put_mode::workers() const {
   return static_cast<unsigned>(std::min<std::size_t>(concurrency_, ctx_.sched.pending()));
 }
 
 put_mode::job put_mode::take_job(task_id t) {
+  t = channel_.strip(t);
   if (!(t & retry_bit)) {
     job j;
     j.row = t;
@@ -44,6 +48,7 @@ put_mode::job put_mode::take_job(task_id t) {
 }
 
 request put_mode::request_for(std::size_t org, task_id t, steady_time) {
+  t = channel_.strip(t);
   const std::uint32_t row = (t & retry_bit) ? slots_[t & ~retry_bit].row : t;
   return ops::license_put_request(ctx_.plan.orgs[org], ctx_.plan.rows[row]);
 }
@@ -83,7 +88,7 @@ void put_mode::on_answer(std::size_t org, task_id t, const answer& a, io::respon
         finish(j, io::outcome::failed, condemned_[org]);
         return;
       }
-      ctx_.sched.push_at(org, slots_.put(std::move(j)) | retry_bit, now + v.delay);
+      ctx_.sched.push_at(org, channel_.mark(slots_.put(std::move(j)) | retry_bit), now + v.delay);
       return;
     }
     case next_step::abort_run:
@@ -103,7 +108,7 @@ void put_mode::condemn(std::size_t org, std::string reason) {
   if (!condemned_[org].empty()) return;
   condemned_[org] = std::move(reason);
   // Fail the org's remaining rows without sending them.
-  for (task_id t : ctx_.sched.drain(org)) {
+  for (task_id t : ctx_.sched.drain(org, channel_.mask, channel_.tag)) {
     const bool retry = (t & retry_bit) != 0;
     job j = take_job(t);
     finish(j, io::outcome::failed, retry ? condemned_[org] : condemned_[org] + " (not sent)");
@@ -112,7 +117,7 @@ void put_mode::condemn(std::size_t org, std::string reason) {
 
 void put_mode::finish_remaining() {
   for (std::size_t o = 0; o < ctx_.sched.orgs(); ++o) {
-    for (task_id t : ctx_.sched.drain(o)) {
+    for (task_id t : ctx_.sched.drain(o, channel_.mask, channel_.tag)) {
       job j = take_job(t);
       std::string why = j.last_error.empty() ? std::string() : "stopped before retrying: " + j.last_error;
       finish(j, io::outcome::not_attempted, std::move(why));

@@ -4,6 +4,7 @@
 
 #include "relicense/engine/batch_mode.hpp"
 #include "relicense/engine/batch_runner.hpp"
+#include "relicense/engine/hybrid_mode.hpp"
 #include "relicense/engine/inventory_mode.hpp"
 #include "relicense/engine/preflight.hpp"
 #include "relicense/engine/put_mode.hpp"
@@ -149,6 +150,10 @@ std::unique_ptr<mode> make_batch(const mode_context& ctx, const void* options) {
   return std::make_unique<batch_mode>(ctx, *static_cast<const batch_run_options*>(options));
 }
 
+std::unique_ptr<mode> make_hybrid(const mode_context& ctx, const void* options) {
+  return std::make_unique<hybrid_mode>(ctx, *static_cast<const batch_run_options*>(options));
+}
+
 /// The inventory read alone (verify).
 class inventory_phase final : public phase_source {
 public:
@@ -199,9 +204,13 @@ public:
 } // namespace
 } // namespace detail
 
-run_result run(const plan::plan& p, const run_config& config, result_sink& sink) {
-  detail::run_loop loop(p, config, sink);
-  detail::apply_phases phases(p, config, detail::make_put, nullptr);
+namespace detail {
+namespace {
+
+run_result run_rows(const plan::plan& p, const run_config& config, apply_phases::make_mode make, const void* options,
+                    result_sink& sink) {
+  run_loop loop(p, config, sink);
+  apply_phases phases(p, config, make, options);
   loop.run(phases);
   auto r = loop.result();
   r.invisible_orgs = std::move(phases.invisible);
@@ -209,15 +218,21 @@ run_result run(const plan::plan& p, const run_config& config, result_sink& sink)
   return r;
 }
 
+} // namespace
+} // namespace detail
+
+run_result run(const plan::plan& p, const run_config& config, result_sink& sink) {
+  return detail::run_rows(p, config, detail::make_put, nullptr, sink);
+}
+
 run_result run_batches(const plan::plan& p, const run_config& config, const batch_run_options& options,
                        result_sink& sink) {
-  detail::run_loop loop(p, config, sink);
-  detail::apply_phases phases(p, config, detail::make_batch, &options);
-  loop.run(phases);
-  auto r = loop.result();
-  r.invisible_orgs = std::move(phases.invisible);
-  r.refused_orgs = std::move(phases.refused);
-  return r;
+  return detail::run_rows(p, config, detail::make_batch, &options, sink);
+}
+
+run_result run_hybrid(const plan::plan& p, const run_config& config, const batch_run_options& options,
+                      result_sink& sink) {
+  return detail::run_rows(p, config, detail::make_hybrid, &options, sink);
 }
 
 inventory_result fetch_inventories(const plan::plan& p, const run_config& config) {

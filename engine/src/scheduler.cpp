@@ -102,6 +102,31 @@ std::vector<task_id> scheduler::drain(std::size_t org) {
   return out;
 }
 
+std::vector<task_id> scheduler::drain(std::size_t org, task_id mask, task_id tag) {
+  if (mask == 0) return drain(org);
+  auto& q = orgs_[org];
+  std::vector<task_id> out;
+  std::vector<task_id> kept;
+  for (std::size_t i = q.head; i < q.fresh.size(); ++i) ((q.fresh[i] & mask) == tag ? out : kept).push_back(q.fresh[i]);
+  q.fresh = std::move(kept);
+  q.head = 0;
+  std::sort_heap(q.later.begin(), q.later.end(), later_first{});
+  std::vector<delayed> later;
+  for (auto it = q.later.rbegin(); it != q.later.rend(); ++it) {
+    if ((it->task & mask) == tag) out.push_back(it->task);
+    else later.push_back(*it);
+  }
+  std::make_heap(later.begin(), later.end(), later_first{});
+  q.later = std::move(later);
+  pending_ -= out.size();
+  return out;
+}
+
+bool scheduler::has_due(std::size_t org, steady_time now) const noexcept {
+  const auto& q = orgs_[org];
+  return q.has_fresh() || (!q.later.empty() && q.later.front().due <= now);
+}
+
 std::size_t scheduler::pending(std::size_t org) const noexcept {
   const auto& q = orgs_[org];
   return q.fresh.size() - q.head + q.later.size();

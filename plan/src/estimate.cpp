@@ -57,6 +57,34 @@ estimate estimate_batch(const std::vector<std::uint64_t>& rows, const budget& b,
   return e;
 }
 
+estimate estimate_auto(const std::vector<std::uint64_t>& rows, const budget& b, const batch_model& m) {
+  const auto put = estimate_put(rows, b);
+  const auto batch = estimate_batch(rows, b, m);
+  const double per_batch = std::max<std::uint32_t>(m.actions_per_batch, 1);
+  const double parallel = std::max<std::uint32_t>(m.concurrent_batches_per_org, 1);
+  const double batch_s = std::max(m.seconds_per_batch, 1e-3);
+  estimate e;
+  double seconds = 0;
+  double calls = 0;
+  for (std::uint64_t n : rows) {
+    if (n == 0) continue;
+    // Batches run `parallel` at a time, as long as the org's rate pays their calls.
+    double batch_calls = parallel * (1 + m.polls_per_batch) / batch_s;
+    if (b.org_rate > 0) batch_calls = std::min(batch_calls, b.org_rate);
+    const double batch_rows = batch_calls / (1 + m.polls_per_batch) * per_batch;
+    const double put_rows = b.org_rate > 0 ? b.org_rate - batch_calls : 0;
+    const double t = b.org_rate > 0 ? static_cast<double>(n) / (put_rows + batch_rows) : 0;
+    seconds = std::max(seconds, t);
+    calls += std::min(t * put_rows, static_cast<double>(n));
+    calls += std::ceil(std::max(0.0, static_cast<double>(n) - t * put_rows) / per_batch) * (1 + m.polls_per_batch);
+  }
+  if (b.ip_rate > 0) seconds = std::max(seconds, calls / b.ip_rate);
+  e.seconds = std::min({seconds, put.seconds, batch.seconds});
+  e.requests = static_cast<std::uint64_t>(calls);
+  e.ip_bound = b.ip_rate > 0 && calls / b.ip_rate >= e.seconds && e.seconds > 0;
+  return e;
+}
+
 std::string format_duration(double seconds) {
   if (!(seconds > 0)) return "0s";
   if (seconds < 1) return "<1s";

@@ -45,7 +45,7 @@ got=$(complete_words relicense ap)
 got=$(complete_words relicense apply x.csv --report-f)
 [[ $got == --report-format ]] || fail "'relicense apply x.csv --report-f<TAB>' gives '$got'"
 got=$(complete_words relicense apply x.csv --mode '' | tr '\n' ' ')
-[[ $got == "put batch " ]] || fail "'--mode <TAB>' gives '$got'"
+[[ $got == "put batch auto " ]] || fail "'--mode <TAB>' gives '$got'"
 got=$(complete_words relicense verify x.csv --conc)
 [[ -z $got ]] || fail "verify offers '$got', an apply option"
 got=$(complete_words relicense plan x.csv --re)

@@ -1,5 +1,5 @@
-// `relicense apply --mode batch` through the built binary: exit codes, and a crash (SIGKILL) with
-// action batches in flight followed by --resume.
+// `relicense apply --mode batch` and `--mode auto` through the built binary: exit codes, and a
+// crash (SIGKILL) with action batches in flight followed by --resume.
 #include "relicense/sim/server.hpp"
 
 #include "relicense/test/child.hpp"
@@ -115,4 +115,24 @@ TEST_F(BatchCli, ResumeAfterSigkillWithBatchesInFlight) {
   const auto o = twin().orgs().front();
   for (std::size_t i = 0; i < 1000; ++i)
     EXPECT_EQ(state.at(o.licenses[i].id).value_or("null"), o.devices[(i * 7 + 3) % o.devices.size()]);
+}
+
+// Auto mode applies every row of the plan (exit 0) by both channels at once: batches carry some
+// rows (their batchId in the report), PUTs the others, inside the org's budget of 20/s.
+TEST_F(BatchCli, AutoModeAppliesEveryRowByBatchesAndPuts) {
+  auto cfg = relicense::test::twin_config(1, 400, 19);
+  cfg.batch_action_ms = 33;
+  start(cfg);
+  const auto csv = dir.write("auto.csv", csv_for(twin(), 300));
+  const auto report = file("auto.jsonl");
+  const auto r = apply(csv, {"--mode", "auto", "--rate", "20", "--burst", "10", "--report", report.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto text = temp_dir::read(report);
+  EXPECT_EQ(count_of(text, "\"outcome\":\"applied\""), 300u);
+  const auto by_batch = count_of(text, "\"batchId\":");
+  EXPECT_GT(by_batch, 0u);
+  EXPECT_LT(by_batch, 300u);
+  const auto s = twin().stats();
+  EXPECT_EQ(s.puts_applied + s.batch_actions_applied, 300u);
+  EXPECT_EQ(r.err.find(twin().api_key()), std::string::npos);
 }

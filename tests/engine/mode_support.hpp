@@ -68,6 +68,13 @@ inline std::string license_json(const plan::row& r) {
   return R"({"id":")" + r.license_id + R"(","deviceSerial":")" + r.serial + R"(","state":"active"})";
 }
 
+/// An action batch's JSON as the API returns it.
+inline std::string batch_json(const std::string& id, bool completed, bool failed, const std::string& errors = "") {
+  return R"({"id":")" + id + R"(","confirmed":true,"status":{"completed":)" + (completed ? "true" : "false") +
+         R"(,"failed":)" + (failed ? "true" : "false") + R"(,"errors":[)" +
+         (errors.empty() ? std::string() : "\"" + errors + "\"") + "]}}";
+}
+
 /// Everything a mode needs, with a real scheduler on a fake clock.
 struct mode_rig {
   explicit mode_rig(plan::plan p, engine::budget_config budget = {0, 0, 0})

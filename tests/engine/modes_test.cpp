@@ -220,15 +220,7 @@ TEST(PutMode, ALimitQueuesOnlyTheFirstChanges) {
 
 // ---- batch mode ------------------------------------------------------------------------------
 
-namespace {
-
-std::string batch_json(const std::string& id, bool completed, bool failed, const std::string& errors = "") {
-  return R"({"id":")" + id + R"(","confirmed":true,"status":{"completed":)" + (completed ? "true" : "false") +
-         R"(,"failed":)" + (failed ? "true" : "false") + R"(,"errors":[)" +
-         (errors.empty() ? std::string() : "\"" + errors + "\"") + "]}}";
-}
-
-} // namespace
+using test::batch_json;
 
 // A batch is submitted, polled when its learnt (or first) poll time comes, and applies its rows.
 TEST(BatchMode, SubmitsPollsAndAppliesABatch) {

@@ -183,3 +183,24 @@ TEST(Scheduler, DrainReturnsOneOrganizationsWork) {
   EXPECT_EQ(s.pending(0), 0u);
   EXPECT_EQ(s.next(c.now()).org, 1u);
 }
+
+// A drain of one channel (tasks tagged in a high bit) takes only its tasks; the other channel's
+// stay queued, delayed ones with their due times; has_due says when work may go.
+TEST(Scheduler, DrainOfOneChannelKeepsTheOther) {
+  fake_clock c;
+  scheduler s(1, unlimited, c.now());
+  constexpr task_id bit = task_id{1} << 30;
+  s.push(0, 1);
+  s.push(0, bit | 2);
+  s.push_at(0, 3, c.now() + 1s);
+  s.push_at(0, bit | 4, c.now() + 2s);
+  EXPECT_EQ(s.drain(0, bit, 0), (std::vector<task_id>{1, 3}));
+  EXPECT_EQ(s.pending(), 2u);
+  EXPECT_TRUE(s.has_due(0, c.now()));
+  EXPECT_EQ(s.next(c.now()).task, bit | 2);
+  EXPECT_FALSE(s.has_due(0, c.now()));
+  EXPECT_EQ(s.next(c.now()).what, kind::wait);
+  c.advance(2s);
+  EXPECT_TRUE(s.has_due(0, c.now()));
+  EXPECT_EQ(s.next(c.now()).task, bit | 4);
+}

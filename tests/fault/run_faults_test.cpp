@@ -1,4 +1,4 @@
-// Faults around the rows themselves, in put mode and in batch mode: SIGTERM in the middle of a
+// Faults around the rows themselves, in put, batch and auto modes: SIGTERM in the middle of a
 // run and while inventories are paged (the README's systemd unit relies on exit 130 and a
 // journal that resumes), faults while inventories are paged (--skip-unchanged, verify), and
 // redirects the client must not follow (more than 5 hops, a foreign host). In each, the state
@@ -339,7 +339,7 @@ const redirect_case foreign{"foreign_host", [](std::uint16_t, const std::string&
                             },
                             "refused redirect to http://evil.example"};
 
-INSTANTIATE_TEST_SUITE_P(Modes, RunFaults, ::testing::Values("put", "batch"), mode_name);
+INSTANTIATE_TEST_SUITE_P(Modes, RunFaults, ::testing::Values("put", "batch", "auto"), mode_name);
 INSTANTIATE_TEST_SUITE_P(
     EndlessAndForeign, Redirects,
     ::testing::Combine(::testing::Values(endless, foreign), ::testing::Values(std::string("put"), std::string("batch"))),

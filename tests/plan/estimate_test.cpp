@@ -54,3 +54,17 @@ TEST(PlanEstimate, RowsPerOrg) {
   p.rows = {row{2, 1, "x", ""}, row{3, 1, "y", ""}, row{4, 0, "z", ""}};
   EXPECT_EQ(rows_per_org(p), (std::vector<std::uint64_t>{1, 2}));
 }
+
+// Auto mode moves rows by batch and by PUT at once: faster than either alone, and never slower.
+TEST(PlanEstimate, AutoBeatsPutAndBatchAlone) {
+  batch_model slow;
+  slow.seconds_per_batch = 100;  // 1 s per action: 5 rows/s by batch, ~10 by PUT
+  const auto put = estimate_put({3000});
+  const auto batch = estimate_batch({3000}, {}, slow);
+  const auto both = estimate_auto({3000}, {}, slow);
+  EXPECT_LT(both.seconds, put.seconds);
+  EXPECT_LT(both.seconds, batch.seconds);
+  EXPECT_NEAR(both.seconds, 3000.0 / (10 - 0.15 + 5), 1.0);
+  EXPECT_LE(estimate_auto({5}).seconds, estimate_put({5}).seconds);
+  EXPECT_EQ(estimate_auto({}).seconds, 0.0);
+}

@@ -25,7 +25,7 @@ TEST(PlanCli, summary) {
                            "organizations                  2", "assigns                        2",
                            "unassigns                      1", "duplicates dropped             1",
                            "serials receiving several      1", "estimated duration, put mode",
-                           "estimated duration, batch mode", "fingerprint"})
+                           "estimated duration, batch mode", "estimated duration, auto mode", "fingerprint"})
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
   EXPECT_NE(r.err.find("ok.csv:5: column 1 (licenseId): license \"L1\" repeated"), std::string::npos) << r.err;
 }

@@ -43,6 +43,9 @@ struct batch_config {
   /// at first_poll: a poll that comes too early wastes a call of the budget, one that comes too
   /// late idles one of the 5 running slots.
   bool learn_duration = true;
+  /// A batch the first poll saw finished may have finished long before: the learnt duration
+  /// aims this much of the elapsed time, so that the estimate walks down to the real one.
+  double first_poll_aim = 0.8;
 };
 
 /// Delay before poll number `polls_done + 1` of a batch: first_poll × growth^polls_done, capped.
@@ -135,6 +138,9 @@ public:
   /// poll_delay() from first_poll, except once a duration is learnt: a quarter of it (within
   /// [first_poll / 4, first_poll]) growing from there, since a learnt first poll misses by little.
   nanos repoll_delay(std::size_t actions, unsigned polls_done) const noexcept;
+
+  /// The learnt duration per action in seconds (0: nothing learnt yet).
+  double per_action_s() const noexcept { return config_.learn_duration ? per_action_ns_ / 1e9 : 0; }
 
   /// Failed batches split so far (for metrics).
   std::uint64_t splits() const noexcept { return splits_; }

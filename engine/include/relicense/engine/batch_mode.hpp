@@ -15,7 +15,7 @@ namespace relicense::engine {
 
 class batch_mode final : public mode {
 public:
-  batch_mode(const mode_context& ctx, const batch_run_options& options);
+  batch_mode(const mode_context& ctx, const batch_run_options& options, task_channel channel = {});
 
   void start(steady_time now) override;
   unsigned workers() const override;
@@ -25,6 +25,16 @@ public:
   void tick(steady_time now) override;
   steady_time wake_at(steady_time now) const override;
   void finish_remaining() override;
+
+  /// start() for a mode that hands rows out itself: batches of an earlier run are queued for
+  /// their polls, and the other rows to send are returned per org, in plan order, unpacked.
+  std::vector<std::vector<std::size_t>> start_holding(steady_time now);
+  /// Packs `rows` of `org` into batches and queues what the running limit allows.
+  void add_rows(std::size_t org, const std::vector<std::size_t>& rows, steady_time now);
+  const org_batches& batches(std::size_t org) const { return batches_[org]; }
+  const batch_config& config() const { return options_.batch; }
+  /// Why `org` takes no more calls ("" while it does).
+  const std::string& condemned(std::size_t org) const { return condemned_[org]; }
 
 private:
   /// A batch on its way: submitted (POST, retried after `delay`) and then polled.
@@ -54,10 +64,12 @@ private:
   void finish(std::size_t row, io::outcome o, unsigned status, std::string error, double latency_ms = 0,
               const live_job* answered = nullptr);
   std::vector<batch_action_ref> actions_of(const batch_job& job) const;
-  void queue_rows();
+  std::vector<std::vector<std::size_t>> queue_rows();
+  void take_jobs(std::size_t org, steady_time now);
 
   mode_context ctx_;
   const batch_run_options& options_;
+  task_channel channel_;
   retry_policy poll_policy_;
   std::vector<org_batches> batches_;          ///< per org
   std::vector<std::string> condemned_;        ///< per org

@@ -53,6 +53,16 @@ struct mode_context {
   const std::vector<std::string>& refused;
 };
 
+/// The task ids of one mode when two share a run (the hybrid mode's put and batch channels): its
+/// tasks carry `tag` in the bits of `mask`, so that the scheduler's queues can hold both. A mode
+/// alone has {0, 0}.
+struct task_channel {
+  task_id mask = 0;
+  task_id tag = 0;
+  task_id mark(task_id t) const noexcept { return t | tag; }
+  task_id strip(task_id t) const noexcept { return t & ~mask; }
+};
+
 /// A retry verdict's bookkeeping, the same in every mode: counted by cause, and a 429 with
 /// Retry-After pauses the organization's budget and is logged.
 void note_retry(const mode_context& ctx, std::size_t org, const verdict& v, steady_time now);

@@ -13,7 +13,7 @@ namespace relicense::engine {
 
 class put_mode final : public mode {
 public:
-  explicit put_mode(const mode_context& ctx);
+  explicit put_mode(const mode_context& ctx, task_channel channel = {});
 
   void start(steady_time now) override;
   unsigned workers() const override;
@@ -22,6 +22,11 @@ public:
   void on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
                  steady_time now) override;
   void finish_remaining() override;
+
+  /// Queues row `row` of `org` (a mode that hands rows out itself, instead of start()).
+  void send(std::size_t org, std::uint32_t row);
+  /// Why `org` takes no more calls ("" while it does).
+  const std::string& condemned(std::size_t org) const { return condemned_[org]; }
 
 private:
   /// A row sent at least once: what its requests produced so far.
@@ -46,6 +51,7 @@ private:
   void note_answer(job& j, const answer& a);
 
   mode_context ctx_;
+  task_channel channel_;
   unsigned concurrency_ = 1;
   slot_pool<job> slots_;
   std::vector<std::string> condemned_;  ///< per org: why it takes no more calls

@@ -72,6 +72,11 @@ public:
 
   /// Removes and returns every task queued for `org`: fresh ones in order, then delayed ones.
   std::vector<task_id> drain(std::size_t org);
+  /// The same for the tasks t with (t & mask) == tag only (one channel of a mode that runs two);
+  /// the others stay queued in their order.
+  std::vector<task_id> drain(std::size_t org, task_id mask, task_id tag);
+  /// True when `org` has work that may go at `now` (fresh, or delayed and due), budget aside.
+  bool has_due(std::size_t org, steady_time now) const noexcept;
 
   std::size_t orgs() const noexcept { return orgs_.size(); }
   /// Tasks queued (fresh and delayed) in every org.

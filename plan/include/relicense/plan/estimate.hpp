@@ -12,6 +12,8 @@
 // a few status polls, and an org runs at most 5 batches at a time, each taking the dashboard a
 // few seconds. The estimate is the larger of the call bound above (with those calls) and the
 // batch-concurrency bound ceil(batches / 5) * seconds_per_batch.
+//
+// Auto mode: both at once (estimate_auto).
 #pragma once
 
 #include "relicense/plan/plan.hpp"
@@ -53,6 +55,13 @@ estimate estimate_put(const std::vector<std::uint64_t>& rows_per_org, const budg
 /// Batch mode: action batches of m.actions_per_batch rows.
 estimate estimate_batch(const std::vector<std::uint64_t>& rows_per_org, const budget& b = {},
                         const batch_model& m = {});
+
+/// Auto mode: batches and PUTs at once in each org's budget. Batches take what their calls leave
+/// of the org's rate, PUTs the rest, and both end together: an org of n rows lasts
+/// n / (put rows/s + batch rows/s), never more than put or batch mode alone, nor less than the
+/// per-IP bound of the calls it makes.
+estimate estimate_auto(const std::vector<std::uint64_t>& rows_per_org, const budget& b = {},
+                       const batch_model& m = {});
 
 /// "0s", "<1s", "42s", "3m 05s", "2h 07m 00s", "3d 04h 10m".
 std::string format_duration(double seconds);

@@ -1,0 +1,267 @@
+// The hybrid mode on a fake clock: the split rule alone, then the mode against a tiny fake API
+// whose action batches take a set time per action, side by side with put and batch modes.
+#include "mode_support.hpp"
+
+#include "relicense/engine/batch_mode.hpp"
+#include "relicense/engine/hybrid_mode.hpp"
+#include "relicense/engine/put_mode.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+using namespace std::chrono_literals;
+using namespace relicense;
+using engine::batch_share;
+using engine::scheduler;
+using engine::split_state;
+using kind = scheduler::pick::kind;
+using test::batch_json;
+using test::json_answer;
+using test::mode_rig;
+
+namespace {
+
+split_state org_state(std::size_t queued, double per_action_s, std::size_t in_batches = 0) {
+  split_state s;
+  s.queued = queued;
+  s.in_batches = in_batches;
+  s.put_rate = 10;
+  s.per_action_s = per_action_s;
+  s.slots = 5;
+  return s;
+}
+
+/// A fake license API with no latency: PUTs confirm, a batch of n actions completes n × action_s
+/// after its POST.
+struct fake_api {
+  explicit fake_api(const plan::plan& p, double action_s) : plan(p), action(action_s) {}
+
+  engine::answer answer(const engine::request& rq, engine::steady_time now) {
+    if (rq.method == "PUT") {
+      const auto id = rq.path.substr(rq.path.rfind('/') + 1);
+      for (const auto& r : plan.rows)
+        if (r.license_id == id) {
+          ++puts;
+          return json_answer(200, test::license_json(r));
+        }
+      return json_answer(404, R"({"errors":["no such license"]})");
+    }
+    if (rq.method == "POST") {
+      std::size_t n = 0;
+      for (auto at = rq.body.find("\"operation\""); at != std::string::npos; at = rq.body.find("\"operation\"", at + 1)) ++n;
+      const std::string id = "b" + std::to_string(done_at.size() + 1);
+      done_at[id] = now + std::chrono::duration_cast<engine::nanos>(std::chrono::duration<double>(action * static_cast<double>(n)));
+      batched += n;
+      if (std::getenv("HYBRID_TRACE"))
+        std::printf("  %.3f POST %zu\n", std::chrono::duration<double>(now.time_since_epoch()).count(), n);
+      return json_answer(201, batch_json(id, false, false));
+    }
+    ++polls;
+    if (std::getenv("HYBRID_TRACE"))
+      std::printf("  %.3f poll %s\n", std::chrono::duration<double>(now.time_since_epoch()).count(), rq.path.c_str());
+    const auto id = rq.path.substr(rq.path.rfind('/') + 1);
+    auto it = done_at.find(id);
+    if (it == done_at.end()) return json_answer(404, R"({"errors":["not found"]})");
+    return json_answer(200, batch_json(id, now >= it->second, false));
+  }
+
+  const plan::plan& plan;
+  double action;
+  std::map<std::string, engine::steady_time> done_at;
+  std::size_t puts = 0;
+  std::size_t batched = 0;
+  std::size_t polls = 0;
+};
+
+/// Drives `m` against `api` (every answer at once) until it ends or `for_s` seconds passed;
+/// `tasks` collects the task ids sent. Returns the seconds it took.
+double run_for(mode_rig& rig, engine::mode& m, fake_api& api, double for_s, std::vector<engine::task_id>* tasks = nullptr) {
+  const auto t0 = rig.clock.now();
+  const auto end = t0 + std::chrono::duration_cast<engine::nanos>(std::chrono::duration<double>(for_s));
+  m.start(rig.clock.now());
+  for (int guard = 0; guard < 1'000'000; ++guard) {
+    const auto now = rig.clock.now();
+    if (now >= end) return std::chrono::duration<double>(now - t0).count();
+    m.tick(now);
+    auto p = rig.sched.next(now);
+    if (p.what == kind::task) {
+      if (tasks) tasks->push_back(p.task);
+      auto rq = m.request_for(p.org, p.task, now);
+      m.on_answer(p.org, p.task, api.answer(rq, now), rig.parser, now);
+      continue;
+    }
+    const auto wake = m.wake_at(now);
+    if (p.what == kind::idle && wake == engine::steady_time::max()) break;
+    const auto at = p.what == kind::wait ? std::min(p.at, wake) : wake;
+    EXPECT_GT(at, now) << "a mode that asks to wake now must have work now";
+    if (at <= now) break;
+    rig.clock.advance(at - now);
+  }
+  m.finish_remaining();
+  return std::chrono::duration<double>(rig.clock.now() - t0).count();
+}
+
+double run_to_end(mode_rig& rig, engine::mode& m, fake_api& api) { return run_for(rig, m, api, 1e6); }
+
+constexpr engine::budget_config api_budget{10, 10, 100};
+
+} // namespace
+
+// ---- the split rule ---------------------------------------------------------------------------
+
+// An unlimited put channel needs no batches.
+TEST(SplitRule, AnUnlimitedPutChannelTakesEverything) {
+  auto s = org_state(1000, 0.002);
+  s.put_rate = 0;
+  EXPECT_EQ(batch_share(s), 0u);
+}
+
+// Fast batches with a long queue take full batches.
+TEST(SplitRule, FastBatchesTakeFullBatches) { EXPECT_EQ(batch_share(org_state(3000, 0.002)), 100u); }
+
+// Slow batches (1 s per action) take about what they finish while PUTs move the rest: 300 rows at
+// 10 + 5 rows/s last 20 s, so a batch of ~19 rows ends with the PUTs.
+TEST(SplitRule, SlowBatchesTakeWhatEndsWithThePuts) {
+  const auto n = batch_share(org_state(300, 1.0));
+  EXPECT_GE(n, 15u);
+  EXPECT_LE(n, 20u);
+  // Rows already in batches count as work left: the next slot takes as much again.
+  EXPECT_EQ(batch_share(org_state(300 - n, 1.0, n)), n);
+}
+
+// The queue's tail goes by PUT when no batch would end before the PUTs do.
+TEST(SplitRule, TheTailGoesByPut) {
+  EXPECT_EQ(batch_share(org_state(10, 1.0)), 0u);
+  EXPECT_EQ(batch_share(org_state(3, 0.002)), 0u);
+}
+
+// With nothing learnt, a short queue still sends a probe of min_rows when it ends before the
+// PUTs would at the prior speed; a queue too short for that goes by PUT.
+TEST(SplitRule, AProbeLearnsTheSpeed) {
+  EXPECT_EQ(batch_share(org_state(60, 0)), 4u);
+  EXPECT_EQ(batch_share(org_state(40, 0)), 0u);
+  EXPECT_EQ(batch_share(org_state(60, 0, 4)), 0u);  // a probe runs already
+}
+
+// Before any batch was seen finishing, the rule assumes the prior speed.
+TEST(SplitRule, AnUnknownSpeedIsThePrior) {
+  engine::split_config c;
+  EXPECT_EQ(batch_share(org_state(300, 0), c), batch_share(org_state(300, c.prior_per_action_s), c));
+}
+
+// ---- the mode ---------------------------------------------------------------------------------
+
+// Batch POSTs go first; then PUTs take the tokens the batches leave. Task ids differ in the
+// channel bit, and each channel's requests are its own.
+TEST(HybridMode, BothChannelsRunWithTaggedTaskIds) {
+  mode_rig rig(test::make_plan(1, 300), api_budget);
+  engine::batch_run_options options;
+  engine::hybrid_mode m(rig.context(), options);
+  fake_api api(rig.plan, 1.0);
+  std::vector<engine::task_id> tasks;
+  run_for(rig, m, api, 10.0, &tasks);
+  EXPECT_GT(m.rows_by_batch(), 0u);
+  EXPECT_GT(m.rows_by_put(), 40u);
+  ASSERT_FALSE(tasks.empty());
+  EXPECT_NE(tasks.front() & engine::hybrid_mode::batch_bit, 0u);  // a POST first
+  const auto puts = std::count_if(tasks.begin(), tasks.end(),
+                                  [](engine::task_id t) { return (t & engine::hybrid_mode::batch_bit) == 0; });
+  EXPECT_EQ(static_cast<std::size_t>(puts), api.puts);
+  EXPECT_EQ(api.puts, rig.fx.results.size());  // the batches still run
+}
+
+// Fast batches want the whole budget for their calls: PUTs leave the rows to them.
+TEST(HybridMode, FastBatchesCrowdPutsOut) {
+  mode_rig rig(test::make_plan(1, 3000), api_budget);
+  engine::batch_run_options options;
+  engine::hybrid_mode m(rig.context(), options);
+  fake_api api(rig.plan, 0.002);
+  run_to_end(rig, m, api);
+  EXPECT_EQ(rig.fx.results.size(), 3000u);
+  EXPECT_LT(m.rows_by_put(), 150u);
+}
+
+// Side by side on the fake clock, for 300 and 600 rows and batches of 2 ms to 1 s per action:
+// every row is applied once, and with 600 rows the hybrid is never slower than the better of put
+// and batch modes alone.
+TEST(HybridMode, NeverSlowerThanTheBetterChannelAlone) {
+  for (std::size_t n : {300, 600})
+  for (double action : {0.002, 0.033, 0.33, 1.0}) {
+    SCOPED_TRACE("rows=" + std::to_string(n) + " action_s=" + std::to_string(action));
+    const auto plan = test::make_plan(1, n);
+    double secs[3] = {};
+    for (int mode = 0; mode < 3; ++mode) {
+      mode_rig rig(plan, api_budget);
+      fake_api api(rig.plan, action);
+      engine::batch_run_options options;
+      std::unique_ptr<engine::mode> m;
+      if (mode == 0) m = std::make_unique<engine::put_mode>(rig.context());
+      else if (mode == 1) m = std::make_unique<engine::batch_mode>(rig.context(), options);
+      else m = std::make_unique<engine::hybrid_mode>(rig.context(), options);
+      secs[mode] = run_to_end(rig, *m, api);
+      ASSERT_EQ(rig.fx.results.size(), plan.rows.size());
+      std::set<std::uint32_t> lines;
+      for (const auto& r : rig.fx.results) {
+        EXPECT_EQ(r.result, io::outcome::applied);
+        lines.insert(r.line);
+      }
+      EXPECT_EQ(lines.size(), plan.rows.size());
+    }
+    const auto rows = static_cast<double>(n);
+    std::printf("%zu rows, action %.3f s: put %.1f rows/s, batch %.1f rows/s, auto %.1f rows/s (%.2f of the sum)\n", n,
+                action,
+                rows / secs[0], rows / secs[1], rows / secs[2], (rows / secs[2]) / (rows / secs[0] + rows / secs[1]));
+    // A plan of 300 rows lasts about one second with fast batches: the first round, sized for
+    // the slowest speed, then costs more than the ratio allows; it still beats PUTs alone.
+    if (n >= 600) EXPECT_LE(secs[2], std::min(secs[0], secs[1]) * 1.02);
+    else EXPECT_LT(secs[2], secs[0]);
+  }
+}
+
+// Accepted batches are journaled, and a stop leaves queued rows and running batches for resume.
+TEST(HybridMode, AStopLeavesEveryRowForResume) {
+  mode_rig rig(test::make_plan(1, 300), api_budget);
+  engine::batch_run_options options;
+  std::vector<std::string> journaled;
+  options.on_batch_accepted = [&](const io::journal_batch& b) { journaled.push_back(b.id); };
+  engine::hybrid_mode m(rig.context(), options);
+  fake_api api(rig.plan, 1.0);
+  run_for(rig, m, api, 3.0);
+  ASSERT_FALSE(journaled.empty());
+  rig.fx.stop = true;
+  m.finish_remaining();
+  ASSERT_EQ(rig.fx.results.size(), 300u);
+  std::size_t applied = 0, in_batch = 0, unsent = 0;
+  for (const auto& r : rig.fx.results) {
+    if (r.result == io::outcome::applied) ++applied;
+    else if (r.error.find("--resume polls it") != std::string::npos) ++in_batch;
+    else if (r.result == io::outcome::not_attempted && r.error.empty()) ++unsent;
+  }
+  EXPECT_GT(applied, 0u);
+  EXPECT_EQ(in_batch, m.rows_by_batch());
+  EXPECT_EQ(applied + in_batch + unsent, 300u);
+}
+
+// A batch of an earlier run is polled, not sent again; the other rows go by either channel.
+TEST(HybridMode, AResumedBatchIsPolled) {
+  mode_rig rig(test::make_plan(1, 50), api_budget);
+  engine::batch_run_options options;
+  options.resumed.push_back({"old", "100", {2, 3, 4}});
+  engine::hybrid_mode m(rig.context(), options);
+  fake_api api(rig.plan, 0.002);
+  api.done_at["old"] = rig.clock.now();
+  run_to_end(rig, m, api);
+  ASSERT_EQ(rig.fx.results.size(), 50u);
+  for (const auto& r : rig.fx.results) {
+    EXPECT_EQ(r.result, io::outcome::applied);
+    if (r.line <= 4) {
+      EXPECT_EQ(r.batch_id, "old");
+    }
+  }
+  EXPECT_EQ(api.puts + api.batched, 47u);
+}
