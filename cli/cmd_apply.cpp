@@ -168,18 +168,8 @@ private:
 
 /// The run's settings from the options (the pre-read of the inventories uses them too).
 engine::run_config run_config_of(const apply_options& o, const char* key) {
-  engine::run_config c;
-  c.base_url = o.base_url;
-  if (key) c.api_key = key;
-  c.rate = o.rate;
-  c.burst = o.burst;
-  c.ip_rate = o.ip_rate;
+  engine::run_config c = read_config(o, key);
   c.concurrency = o.concurrency;
-  c.retry.max_attempts = o.max_attempts;
-  c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
-  c.client.ca_file = o.ca_file;
-  c.client.proxy = proxy_settings(o);
-  c.client.user_agent = io::user_agent(o.caller);
   c.dry_run = o.dry_run;
   c.skip_unchanged = !o.no_inventory;
   c.limit = o.limit;
@@ -234,6 +224,21 @@ std::string check_run_options(const apply_options& o, plan::load_options& lo) {
   if (!route.error.empty()) return route.error;
   if (auto why = io::proxy_cleartext_refusal(route, where.tls); !why.empty()) return "--base-url: " + why;
   return {};
+}
+
+engine::run_config read_config(const apply_options& o, const char* key) {
+  engine::run_config c;
+  c.base_url = o.base_url;
+  if (key) c.api_key = key;
+  c.rate = o.rate;
+  c.burst = o.burst;
+  c.ip_rate = o.ip_rate;
+  c.retry.max_attempts = o.max_attempts;
+  c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
+  c.client.ca_file = o.ca_file;
+  c.client.proxy = proxy_settings(o);
+  c.client.user_agent = io::user_agent(o.caller);
+  return c;
 }
 
 io::proxy_config proxy_settings(const apply_options& o) {

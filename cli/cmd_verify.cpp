@@ -49,17 +49,7 @@ int run_verify(const apply_options& o) {
   const plan::plan& p = loaded.plan;
 
   // ----- fetch -------------------------------------------------------------------------------
-  engine::run_config c;
-  c.base_url = o.base_url;
-  c.api_key = key;
-  c.rate = o.rate;
-  c.burst = o.burst;
-  c.ip_rate = o.ip_rate;
-  c.retry.max_attempts = o.max_attempts;
-  c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
-  c.client.ca_file = o.ca_file;
-  c.client.proxy = proxy_settings(o);
-  c.client.user_agent = io::user_agent(o.caller);
+  engine::run_config c = read_config(o, key);
   // The operational log: a write error stops here (before sending) or is reported at the end.
   std::optional<io::oplog> oplog;
   const auto log = [&oplog](const std::string& text) {

@@ -15,6 +15,10 @@ struct load_options;
 struct load_result;
 } // namespace relicense::plan
 
+namespace relicense::engine {
+struct run_config;
+} // namespace relicense::engine
+
 namespace relicense::io {
 struct proxy_config;
 enum class report_format : std::uint8_t;
@@ -125,6 +129,9 @@ std::string check_run_options(const apply_options& o, plan::load_options& lo);
 
 /// The proxy settings of a run: --proxy, --no-proxy and this process's *_proxy variables.
 io::proxy_config proxy_settings(const apply_options& o);
+/// The settings every command that calls the API shares: base URL, `key` (may be null), budget,
+/// attempts, timeout, CA file, proxy and User-Agent. apply adds its own on top.
+engine::run_config read_config(const apply_options& o, const char* key);
 /// The name diagnostics and messages give the input: `csv`, or "<stdin>" for "-".
 std::string input_name(const std::string& csv);
 

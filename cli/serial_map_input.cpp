@@ -12,21 +12,6 @@
 
 namespace relicense::cli {
 
-engine::run_config read_config(const apply_options& o, const char* key) {
-  engine::run_config c;
-  c.base_url = o.base_url;
-  c.api_key = key;
-  c.rate = o.rate;
-  c.burst = o.burst;
-  c.ip_rate = o.ip_rate;
-  c.retry.max_attempts = o.max_attempts;
-  c.client.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
-  c.client.ca_file = o.ca_file;
-  c.client.proxy = proxy_settings(o);
-  c.client.user_agent = io::user_agent(o.caller);
-  return c;
-}
-
 int read_live_state(const apply_options& o, const char* key, const std::vector<std::string>& orgs,
                     const char* command, plan::inventories& out) {
   auto read = engine::read_live(orgs, read_config(o, key));

@@ -14,9 +14,6 @@
 
 namespace relicense::cli {
 
-/// The run settings of a read with `o`'s connection options, budget and `key`.
-engine::run_config read_config(const apply_options& o, const char* key);
-
 /// Reads the live state of `orgs` inside the budget. Organizations that could not be read are
 /// named on stderr. Returns exit_ok, or the exit code of a run that could not finish (aborted:
 /// 3, interrupted: 130) after saying why; `command` names the messages ("plan", "apply").
