@@ -2,10 +2,10 @@
 // this file checks the inputs (exit 2 before anything is sent), plugs the writers into the
 // runner's result sink, and maps the run's end to the exit codes of docs/exit-codes.md.
 #include "commands.hpp"
-#include "serial_map_input.hpp"
 #include "confirm.hpp"
 #include "failure_view.hpp"
 #include "output_paths.hpp"
+#include "serial_map_input.hpp"
 
 #include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/runner.hpp"
@@ -24,10 +24,10 @@
 #include "relicense/plan/estimate.hpp"
 #include "relicense/plan/shard.hpp"
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <unistd.h>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -66,9 +66,10 @@ int open_error(const std::runtime_error& e) {
 class artefact_sink final : public engine::result_sink {
 public:
   artefact_sink(io::report_writer& report, io::journal_writer* journal, io::run_summary& summary,
-                io::progress& progress, const io::journal_contents& resumed, io::oplog* log = nullptr)
-      : report_(&report), journal_(journal), summary_(summary), progress_(progress), resumed_(resumed),
-        log_(log && log->enabled() ? log : nullptr) {}
+                io::progress& progress, const io::journal_contents& resumed,
+                io::oplog* log = nullptr)
+      : report_(&report), journal_(journal), summary_(summary), progress_(progress),
+        resumed_(resumed), log_(log && log->enabled() ? log : nullptr) {}
 
   /// Heartbeat lines on stderr (cron logs: no TTY, no progress display, not --quiet).
   void enable_heartbeat(std::uint64_t total) {
@@ -85,7 +86,8 @@ public:
     if (!log_ || e.what != engine::run_event::kind::org_paused) return;
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.3f", std::chrono::duration<double>(e.delay).count());
-    log("pause org=" + std::string(e.org_id) + " seconds=" + secs + " cause=" + io::to_string(e.cause));
+    log("pause org=" + std::string(e.org_id) + " seconds=" + secs +
+        " cause=" + io::to_string(e.cause));
   }
 
   void on_result(const io::row_result& r) override {
@@ -179,7 +181,8 @@ engine::run_config run_config_of(const apply_options& o, const char* key) {
 /// The question's numbers: the rows that change, at most --limit of them, and their organizations.
 /// With the live inventories (`read`), rows in place, unknown licenses and an organization that
 /// takes no calls are not changes; without (`nullptr`, --no-inventory), every row is one.
-change_totals totals_of(const plan::plan& p, const engine::inventory_result* read, std::uint64_t limit) {
+change_totals totals_of(const plan::plan& p, const engine::inventory_result* read,
+                        std::uint64_t limit) {
   plan::plan_diff d;
   if (read) d = plan::diff(p, read->inventories);
   std::vector<bool> touched(p.orgs.size(), false);
@@ -188,7 +191,8 @@ change_totals totals_of(const plan::plan& p, const engine::inventory_result* rea
     const auto org = p.rows[i].org;
     if (read) {
       const auto kind = d.rows[i].kind;
-      if (kind == plan::change_kind::unchanged || kind == plan::change_kind::unknown_license) continue;
+      if (kind == plan::change_kind::unchanged || kind == plan::change_kind::unknown_license)
+        continue;
       if (org < read->refused.size() && !read->refused[org].empty()) continue;
     }
     if (limit > 0 && t.changes == limit) break;
@@ -201,7 +205,7 @@ change_totals totals_of(const plan::plan& p, const engine::inventory_result* rea
   return t;
 }
 
-} // namespace
+}  // namespace
 
 std::string check_run_options(const apply_options& o, plan::load_options& lo) {
   lo.org = o.org;
@@ -209,12 +213,14 @@ std::string check_run_options(const apply_options& o, plan::load_options& lo) {
     lo.shard = plan::parse_shard(o.shard);
     if (!lo.shard) return "--shard must be K/N with 0 <= K < N, got '" + o.shard + "'";
   }
-  if (o.rate < 0 || o.burst < 0 || o.ip_rate < 0) return "--rate, --burst and --ip-rate must be >= 0";
+  if (o.rate < 0 || o.burst < 0 || o.ip_rate < 0)
+    return "--rate, --burst and --ip-rate must be >= 0";
   if (o.max_attempts < 1) return "--max-attempts must be at least 1";
   if (!(o.timeout > 0) || o.timeout > 3600) return "--timeout must be in (0, 3600] seconds";
   auto base = io::parse_base_url(o.base_url);
   if (!base.value) return "--base-url: " + base.error;
-  if (auto why = io::cleartext_refusal(base.value->where); !why.empty()) return "--base-url: " + why;
+  if (auto why = io::cleartext_refusal(base.value->where); !why.empty())
+    return "--base-url: " + why;
   if (!o.proxy.empty()) {
     // Checked even when NO_PROXY names the base host: a typo must not wait for a shard redirect.
     if (auto p = io::parse_proxy_url(o.proxy); !p.value) return "--proxy: " + p.error;
@@ -222,7 +228,8 @@ std::string check_run_options(const apply_options& o, plan::load_options& lo) {
   const auto& where = base.value->where;
   const auto route = io::select_proxy(proxy_settings(o), where.tls, where.host, where.port);
   if (!route.error.empty()) return route.error;
-  if (auto why = io::proxy_cleartext_refusal(route, where.tls); !why.empty()) return "--base-url: " + why;
+  if (auto why = io::proxy_cleartext_refusal(route, where.tls); !why.empty())
+    return "--base-url: " + why;
   return {};
 }
 
@@ -263,7 +270,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
   const bool sends = !o.dry_run || !o.no_inventory;
   const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
   if (sends && (key == nullptr || *key == '\0')) {
-    return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
+    return usage_error(
+        "set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
   }
 
   plan::load_result from_file;
@@ -274,21 +282,27 @@ int run_apply(const apply_options& o, const given_plan* given) {
   }
   const plan::load_result& loaded = given ? *given->loaded : from_file;
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
-  if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
+  if (loaded.errors_not_shown)
+    std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
   if (!o.quiet) {
-    for (const auto& d : loaded.warnings) std::fprintf(stderr, "warning: %s\n", plan::to_string(d).c_str());
+    for (const auto& d : loaded.warnings)
+      std::fprintf(stderr, "warning: %s\n", plan::to_string(d).c_str());
   }
   const plan::plan& p = loaded.plan;
   if (p.rows.empty() && !o.org.empty()) {
-    return usage_error("no rows of organization " + o.org + " in " + input_name(o.csv) + "; nothing to do");
+    return usage_error("no rows of organization " + o.org + " in " + input_name(o.csv) +
+                       "; nothing to do");
   }
   if (p.rows.empty() && !o.shard.empty()) {
     return usage_error("shard " + o.shard + " holds no organization of this plan; nothing to do");
   }
   if (o.no_inventory && !o.dry_run && !o.quiet) {
-    std::fprintf(stderr, "relicense %s: --no-inventory: previous serials are not recorded; this run cannot be "
-                         "rolled back\n", command);
+    std::fprintf(
+        stderr,
+        "relicense %s: --no-inventory: previous serials are not recorded; this run cannot be "
+        "rolled back\n",
+        command);
   }
 
   // ----- artefacts ---------------------------------------------------------------------------
@@ -296,17 +310,19 @@ int run_apply(const apply_options& o, const given_plan* given) {
   // <(cmd) ("input") get theirs in the working directory.
   std::error_code ec;
   fs::path default_report =
-      io::default_report_path(given                               ? fs::path(given->report_base)
-                              : o.csv == "-"                      ? fs::path("stdin")
+      io::default_report_path(given                            ? fs::path(given->report_base)
+                              : o.csv == "-"                   ? fs::path("stdin")
                               : fs::is_regular_file(o.csv, ec) ? fs::path(o.csv)
                                                                : fs::path("input"),
                               std::chrono::system_clock::now());
   if (report_format == io::report_format::jsonl) default_report.replace_extension(".jsonl");
   const fs::path report_path = o.report.empty() ? default_report : fs::path(o.report);
-  const fs::path journal_path = !o.journal.empty() ? fs::path(o.journal)
-                                : io::default_journal_path(o.report == "-" ? default_report : report_path);
+  const fs::path journal_path =
+      !o.journal.empty() ? fs::path(o.journal)
+                         : io::default_journal_path(o.report == "-" ? default_report : report_path);
 
-  if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty()) return usage_error(why);
+  if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty())
+    return usage_error(why);
   // The question counts live changes: the inventories are read before it, and the run uses them.
   std::optional<engine::inventory_result> pre_read;
   if (should_confirm(::isatty(0) == 1, ::isatty(2) == 1, o.yes, o.dry_run)) {
@@ -352,7 +368,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
   if (resumed.damaged_records > 0) {
     const auto n = resumed.damaged_records;
     std::fprintf(stderr, "journal: %llu damaged record%s skipped; %s will be sent again\n",
-                 static_cast<unsigned long long>(n), n == 1 ? "" : "s", n == 1 ? "its row" : "their rows");
+                 static_cast<unsigned long long>(n), n == 1 ? "" : "s",
+                 n == 1 ? "its row" : "their rows");
   }
   std::optional<io::report_writer> report_file;
   try {
@@ -381,7 +398,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
                                         : plan::estimate_put(to_send, b);
     progress.set_estimate(est.seconds, sending);
   }
-  artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed, oplog ? &*oplog : nullptr);
+  artefact_sink sink(report, journal ? &*journal : nullptr, summary, progress, resumed,
+                     oplog ? &*oplog : nullptr);
   failure_groups failures;
   sink.collect_failures(failures);
   // A cron log gets a line a minute instead of the progress display it cannot show.
@@ -391,17 +409,19 @@ int run_apply(const apply_options& o, const given_plan* given) {
   const auto base = io::parse_base_url(o.base_url);
   const std::string base_host = base.value ? base.value->where.host : std::string();
   if (oplog && oplog->enabled()) {
-    std::string line = std::string("start relicense ") + io::relicense_version() + " plan=" + p.fingerprint +
-                       " host=" + base_host;
+    std::string line = std::string("start relicense ") + io::relicense_version() +
+                       " plan=" + p.fingerprint + " host=" + base_host;
     if (base.value) {
-      const auto route = io::select_proxy(proxy_settings(o), base.value->where.tls, base_host, base.value->where.port);
+      const auto route = io::select_proxy(proxy_settings(o), base.value->where.tls, base_host,
+                                          base.value->where.port);
       if (route.proxy) line += " proxy=" + route.proxy->display();
     }
     char budget_text[96];
-    std::snprintf(budget_text, sizeof budget_text, " rate=%g burst=%g ip-rate=%g", o.rate, o.burst, o.ip_rate);
+    std::snprintf(budget_text, sizeof budget_text, " rate=%g burst=%g ip-rate=%g", o.rate, o.burst,
+                  o.ip_rate);
     line += budget_text;
-    line += " mode=" + o.mode + " dry-run=" + (o.dry_run ? "yes" : "no") + " rows=" + std::to_string(p.rows.size()) +
-            " orgs=" + std::to_string(p.orgs.size());
+    line += " mode=" + o.mode + " dry-run=" + (o.dry_run ? "yes" : "no") +
+            " rows=" + std::to_string(p.rows.size()) + " orgs=" + std::to_string(p.orgs.size());
     sink.log(line);
     if (!sink.error().empty()) {  // the log cannot be written: stop before the first request
       std::fprintf(stderr, "relicense: %s\n", sink.error().c_str());
@@ -426,7 +446,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
   // resumed run polls the batches it lists instead of submitting their rows again.
   engine::batch_run_options batch;
   batch.resumed = resumed.batches;
-  if (journal) batch.on_batch_accepted = [&sink](const io::journal_batch& b) { sink.on_batch_accepted(b); };
+  if (journal)
+    batch.on_batch_accepted = [&sink](const io::journal_batch& b) { sink.on_batch_accepted(b); };
   // The put runner flushes the sink once per turn of its event loop (result_sink::flush), so
   // its journal writes rows in groups; batch mode keeps one write per record.
   if (journal && o.mode == "put") journal->set_deferred(true);
@@ -442,10 +463,11 @@ int run_apply(const apply_options& o, const given_plan* given) {
     // Bad input, found by the pre-flight: nothing was sent, and nothing is left behind.
     progress.finish();
     for (const auto& [id, status] : result.invisible_orgs) {
-      std::fprintf(stderr,
-                   "relicense %s: organization %s is not visible to this API key (%u): check --org / the "
-                   "CSV's organizationId and the key's access\n",
-                   command, id.c_str(), status);
+      std::fprintf(
+          stderr,
+          "relicense %s: organization %s is not visible to this API key (%u): check --org / the "
+          "CSV's organizationId and the key's access\n",
+          command, id.c_str(), status);
     }
     std::fprintf(stderr, "relicense %s: nothing was sent\n", command);
     if (journal && journal->created()) journal->discard();
@@ -455,7 +477,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
   }
   progress.finish();
   if (!o.quiet) {
-    for (const auto& [id, why] : result.refused_orgs) std::fprintf(stderr, "warning: %s; its rows failed unsent\n", why.c_str());
+    for (const auto& [id, why] : result.refused_orgs)
+      std::fprintf(stderr, "warning: %s; its rows failed unsent\n", why.c_str());
   }
   sink.close();
   const auto& k = result.counters;
@@ -467,22 +490,28 @@ int run_apply(const apply_options& o, const given_plan* given) {
                  std::to_string(k.retries[i]);
     }
     sink.log_quietly(retries);
-    if (result.status == engine::run_status::aborted) sink.log_quietly("aborted: " + result.abort_reason);
+    if (result.status == engine::run_status::aborted)
+      sink.log_quietly("aborted: " + result.abort_reason);
     else if (!sink.error().empty()) sink.log_quietly("aborted: " + sink.error());
     char elapsed[32];
     std::snprintf(elapsed, sizeof elapsed, "%.3f", result.elapsed_s);
-    sink.log_quietly(std::string("end status=") + engine::to_string(result.status) + " applied=" +
-                     std::to_string(k.applied) + " unchanged=" + std::to_string(k.unchanged) + " failed=" +
-                     std::to_string(k.failed) + " skipped=" + std::to_string(k.skipped) + " not_attempted=" +
-                     std::to_string(k.not_attempted) + " requests=" + std::to_string(k.requests) + " 429s=" +
-                     std::to_string(k.throttled) + " elapsed=" + elapsed + "s exit=" + std::to_string(exit_code));
+    sink.log_quietly(
+        std::string("end status=") + engine::to_string(result.status) +
+        " applied=" + std::to_string(k.applied) + " unchanged=" + std::to_string(k.unchanged) +
+        " failed=" + std::to_string(k.failed) + " skipped=" + std::to_string(k.skipped) +
+        " not_attempted=" + std::to_string(k.not_attempted) +
+        " requests=" + std::to_string(k.requests) + " 429s=" + std::to_string(k.throttled) +
+        " elapsed=" + elapsed + "s exit=" + std::to_string(exit_code));
   };
   if (!sink.error().empty()) {
     log_end(exit_aborted);
     // One line: the file and the OS error. The runner stopped sending at the error and settled
     // the rows in flight; the journal (if it is not the file that failed) holds them.
-    std::fprintf(stderr, "relicense: %s%s\n", sink.error().c_str(),
-                 journal ? ("; once fixed, continue with --resume --journal " + journal_path.string()).c_str() : "");
+    std::fprintf(
+        stderr, "relicense: %s%s\n", sink.error().c_str(),
+        journal
+            ? ("; once fixed, continue with --resume --journal " + journal_path.string()).c_str()
+            : "");
     return exit_aborted;
   }
 
@@ -501,8 +530,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
   }
   summary.set_elapsed(std::chrono::duration<double>(result.elapsed_s));
   const auto finished = std::chrono::system_clock::now();
-  summary.set_identity({started, finished, io::relicense_version(), p.fingerprint, base_host, o.mode, o.dry_run,
-                        exit_code});
+  summary.set_identity({started, finished, io::relicense_version(), p.fingerprint, base_host,
+                        o.mode, o.dry_run, exit_code});
   if (!o.summary.empty()) summary.write_json(o.summary);
   if (!o.metrics.empty()) {
     // Shards writing into one collector directory must not produce identical series.
@@ -515,36 +544,43 @@ int run_apply(const apply_options& o, const given_plan* given) {
   std::fprintf(stderr, "workers: %u, redirects followed: %llu\n", result.concurrency,
                static_cast<unsigned long long>(k.redirects));
   if (o.dry_run) std::fprintf(stderr, "dry run: no PUT was sent\n");
-  std::fprintf(stderr, "report: %s\n", o.report == "-" ? "standard output" : report_path.string().c_str());
+  std::fprintf(stderr, "report: %s\n",
+               o.report == "-" ? "standard output" : report_path.string().c_str());
   if (journal) std::fprintf(stderr, "journal: %s\n", journal_path.string().c_str());
-  std::fprintf(stderr, "%s", format_failures(failures, given ? given->source : input_name(o.csv)).c_str());
+  std::fprintf(stderr, "%s",
+               format_failures(failures, given ? given->source : input_name(o.csv)).c_str());
   if (log_failed) {
     std::fprintf(stderr, "relicense: %s\n", sink.error().c_str());
     return exit_aborted;
   }
 
   if (o.limit > 0 && result.status == engine::run_status::completed && k.not_attempted > 0) {
-    std::fprintf(stderr, "relicense %s: --limit %llu: %llu row%s left (not_attempted, \"left by --limit\" in the "
-                         "report)%s%s\n",
-                 command, static_cast<unsigned long long>(o.limit), static_cast<unsigned long long>(k.not_attempted),
-                 k.not_attempted == 1 ? "" : "s", journal ? "; continue with --resume --journal " : "",
-                 journal ? journal_path.string().c_str() : "");
+    std::fprintf(
+        stderr,
+        "relicense %s: --limit %llu: %llu row%s left (not_attempted, \"left by --limit\" in the "
+        "report)%s%s\n",
+        command, static_cast<unsigned long long>(o.limit),
+        static_cast<unsigned long long>(k.not_attempted), k.not_attempted == 1 ? "" : "s",
+        journal ? "; continue with --resume --journal " : "",
+        journal ? journal_path.string().c_str() : "");
   }
   switch (result.status) {
     case engine::run_status::aborted:
       std::fprintf(stderr, "relicense %s: run aborted: %s\n", command, result.abort_reason.c_str());
       if (journal) {
-        std::fprintf(stderr, "relicense %s: rows not applied are not_attempted; once fixed, continue with --resume --journal %s\n",
+        std::fprintf(stderr,
+                     "relicense %s: rows not applied are not_attempted; once fixed, continue with "
+                     "--resume --journal %s\n",
                      command, journal_path.string().c_str());
       }
       return exit_aborted;
     case engine::run_status::interrupted:
-      std::fprintf(stderr, "relicense %s: interrupted; continue with --resume --journal %s\n", command,
-                   journal_path.string().c_str());
+      std::fprintf(stderr, "relicense %s: interrupted; continue with --resume --journal %s\n",
+                   command, journal_path.string().c_str());
       return exit_interrupted;
     case engine::run_status::completed: break;
   }
   return exit_code;
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -34,7 +34,8 @@ constexpr double demo_ip_rate = 1000;
 /// A fresh directory under the system temp dir (mkdtemp: never an existing one).
 fs::path make_output_dir() {
   std::string tmpl = (fs::temp_directory_path() / "relicense-demo-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("cannot create a directory in " + fs::temp_directory_path().string());
+  if (mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("cannot create a directory in " + fs::temp_directory_path().string());
   return tmpl;
 }
 
@@ -100,7 +101,8 @@ int refresh_story(const fs::path& dir) {
   std::size_t mappings = 0;
   for (const auto& [old_serial, new_serial] : org.successors) {
     bool holds = false;
-    for (const auto& l : org.licenses) holds = holds || (l.device_serial == old_serial && l.state != "expired");
+    for (const auto& l : org.licenses)
+      holds = holds || (l.device_serial == old_serial && l.state != "expired");
     if (!holds) continue;
     map += org.id + "," + old_serial + "," + new_serial + "\n";
     ++mappings;
@@ -111,7 +113,8 @@ int refresh_story(const fs::path& dir) {
     out << map;
     if (!out) throw std::runtime_error("cannot write " + map_csv.string());
   }
-  std::fprintf(stderr, "\nrelicense demo: a hardware refresh: %zu old devices replaced by new ones (%s)\n",
+  std::fprintf(stderr,
+               "\nrelicense demo: a hardware refresh: %zu old devices replaced by new ones (%s)\n",
                mappings, map_csv.string().c_str());
 
   apply_options o;
@@ -167,12 +170,13 @@ int refresh_story(const fs::path& dir) {
   const bool restored = twin.state() == before;
   twin.stop();
   std::fprintf(stderr, "relicense demo: the refresh %s\n",
-               restored ? "was applied, verified and rolled back: the twin is as it was" : "FAILED: the twin is not as it was");
+               restored ? "was applied, verified and rolled back: the twin is as it was"
+                        : "FAILED: the twin is not as it was");
   if (!restored) keep(exit_rows_failed);
   return worst;
 }
 
-} // namespace
+}  // namespace
 
 int run_demo() {
   sim::sim_config sc;
@@ -189,11 +193,14 @@ int run_demo() {
   const fs::path csv = dir / "migration.csv";
   std::map<std::string, unsigned> kinds;
   const auto expected = write_csv(csv, twin.orgs(), kinds);
-  std::fprintf(stderr, "relicense demo: twin of the Meraki license API at %s (%u orgs, budget %.0f/s burst %.0f per org)\n",
+  std::fprintf(stderr,
+               "relicense demo: twin of the Meraki license API at %s (%u orgs, budget %.0f/s burst "
+               "%.0f per org)\n",
                twin.base_url().c_str(), demo_orgs, demo_rate, demo_burst);
-  std::fprintf(stderr, "relicense demo: CSV of %zu rows (%u assign, %u unassign, %u already in place): %s\n",
-               expected.size(), kinds["assign"], kinds["unassign"], kinds["already in place"],
-               csv.string().c_str());
+  std::fprintf(
+      stderr, "relicense demo: CSV of %zu rows (%u assign, %u unassign, %u already in place): %s\n",
+      expected.size(), kinds["assign"], kinds["unassign"], kinds["already in place"],
+      csv.string().c_str());
 
   apply_options o;
   o.csv = csv.string();
@@ -232,13 +239,14 @@ int run_demo() {
   std::fprintf(stderr, "relicense demo: files in %s (CSV, report.csv, summary.json, journal)\n",
                dir.string().c_str());
   if (mismatches > 0) {
-    std::fprintf(stderr, "relicense demo: FAILED: %zu of %zu licenses differ from the CSV\n", mismatches,
-                 expected.size());
+    std::fprintf(stderr, "relicense demo: FAILED: %zu of %zu licenses differ from the CSV\n",
+                 mismatches, expected.size());
     return rc != exit_ok ? rc : exit_rows_failed;
   }
-  std::fprintf(stderr, "relicense demo: verified: all %zu licenses in the twin match the CSV\n", expected.size());
+  std::fprintf(stderr, "relicense demo: verified: all %zu licenses in the twin match the CSV\n",
+               expected.size());
   const int refresh = refresh_story(dir / "refresh");
   return rc != exit_ok ? rc : refresh;
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

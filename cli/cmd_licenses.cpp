@@ -25,14 +25,15 @@ std::string trimmed(std::string s) {
   return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
-} // namespace
+}  // namespace
 
 int run_licenses(const discovery_options& o) {
   const std::string org = o.connection.org;
   if (auto why = plan::rules::id_problem(org); !why.empty()) return usage_error("--org " + why);
   std::string serial = trimmed(o.serial);
   if (!o.serial.empty()) {
-    if (auto why = plan::rules::id_problem(serial); !why.empty()) return usage_error("--serial " + why);
+    if (auto why = plan::rules::id_problem(serial); !why.empty())
+      return usage_error("--serial " + why);
     plan::rules::to_upper(serial);  // serials are upper case in the API
   }
   engine::run_config c;
@@ -45,10 +46,11 @@ int run_licenses(const discovery_options& o) {
     if (got.error.find(engine::coterm_marker) != std::string::npos)
       error += " (a co-term organization: its licenses are not assigned to devices)";
   }
-  if (int code = listing_exit("licenses", got.status, got.abort_reason, error); code >= 0) return code;
+  if (int code = listing_exit("licenses", got.status, got.abort_reason, error); code >= 0)
+    return code;
   if (o.json) return print_listing("licenses", plan::render_licenses_json(got.items));
   if (o.csv) return print_listing("licenses", plan::render_licenses_csv(got.items, org));
   return print_listing("licenses", plan::render_licenses_table(got.items));
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -21,32 +21,40 @@ namespace {
 void add_discovery_connection(CLI::App& cmd, apply_options& o) {
   cmd.add_option("--base-url", o.base_url, "Dashboard API base URL")->capture_default_str();
   cmd.add_option("--timeout", o.timeout, "Seconds per request")->capture_default_str();
-  cmd.add_option("--max-attempts", o.max_attempts, "Attempts per page for retryable failures")->capture_default_str();
-  cmd.add_option("--ca-file", o.ca_file, "PEM file of a private CA to trust (verification stays on)");
-  auto* proxy = cmd.add_option("--proxy", o.proxy,
-                               "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
-                               "ALL_PROXY; NO_PROXY applies)");
-  cmd.add_flag("--no-proxy", o.no_proxy, "Connect directly, ignoring *_proxy variables")->excludes(proxy);
-  cmd.add_option("--caller", o.caller,
-                 "Your application, added to the User-Agent: \"Name/Version Vendor\" (env RELICENSE_CALLER)");
+  cmd.add_option("--max-attempts", o.max_attempts, "Attempts per page for retryable failures")
+      ->capture_default_str();
+  cmd.add_option("--ca-file", o.ca_file,
+                 "PEM file of a private CA to trust (verification stays on)");
+  auto* proxy =
+      cmd.add_option("--proxy", o.proxy,
+                     "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
+                     "ALL_PROXY; NO_PROXY applies)");
+  cmd.add_flag("--no-proxy", o.no_proxy, "Connect directly, ignoring *_proxy variables")
+      ->excludes(proxy);
+  cmd.add_option(
+      "--caller", o.caller,
+      "Your application, added to the User-Agent: \"Name/Version Vendor\" (env RELICENSE_CALLER)");
 }
 
-} // namespace
+}  // namespace
 
 CLI::App* add_orgs_command(CLI::App& app, discovery_options& o) {
-  auto* cmd = app.add_subcommand("orgs", "List the organizations the API key can see, with their licensing model");
+  auto* cmd = app.add_subcommand(
+      "orgs", "List the organizations the API key can see, with their licensing model");
   add_discovery_connection(*cmd, o.connection);
   cmd->add_flag("--json", o.json, "Print the API's organization objects as one JSON array");
   return cmd;
 }
 
 CLI::App* add_licenses_command(CLI::App& app, discovery_options& o) {
-  auto* cmd = app.add_subcommand("licenses", "List an organization's licenses (id, type, state, device, expiration)");
+  auto* cmd = app.add_subcommand(
+      "licenses", "List an organization's licenses (id, type, state, device, expiration)");
   cmd->add_option("--org", o.connection.org, "Organization id")->required();
   cmd->add_option("--serial", o.serial, "Only the licenses of this device");
   add_discovery_connection(*cmd, o.connection);
   auto* json = cmd->add_flag("--json", o.json, "Print the API's license objects as one JSON array");
-  cmd->add_flag("--csv", o.csv, "Print a license CSV (edit deviceSerial, then plan and apply it)")->excludes(json);
+  cmd->add_flag("--csv", o.csv, "Print a license CSV (edit deviceSerial, then plan and apply it)")
+      ->excludes(json);
   return cmd;
 }
 
@@ -55,7 +63,8 @@ std::string discovery_config(const discovery_options& o, engine::run_config& c) 
   if (auto why = check_run_options(o.connection, lo); !why.empty()) return why;
   if (auto why = check_ca_file(o.connection.ca_file); !why.empty()) return why;
   const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
-  if (key == nullptr || *key == '\0') return "set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)";
+  if (key == nullptr || *key == '\0')
+    return "set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)";
   c.base_url = o.connection.base_url;
   c.api_key = key;
   c.retry.max_attempts = o.connection.max_attempts;
@@ -98,9 +107,11 @@ int run_orgs(const discovery_options& o) {
     return exit_usage;
   }
   auto got = engine::list_organizations(c, o.json);
-  std::string error = got.error.empty() ? got.error : "the organizations could not be listed: " + got.error;
+  std::string error =
+      got.error.empty() ? got.error : "the organizations could not be listed: " + got.error;
   if (int code = listing_exit("orgs", got.status, got.abort_reason, error); code >= 0) return code;
-  return print_listing("orgs", o.json ? plan::render_orgs_json(got.items) : plan::render_orgs_table(got.items));
+  return print_listing(
+      "orgs", o.json ? plan::render_orgs_json(got.items) : plan::render_orgs_table(got.items));
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -14,11 +14,13 @@ namespace relicense::cli {
 namespace {
 
 void print_warnings(const plan::load_result& r) {
-  for (const auto& d : r.warnings) std::fprintf(stderr, "warning: %s\n", plan::to_string(d).c_str());
-  if (r.warnings_not_shown > 0) std::fprintf(stderr, "warning: ... and %zu more warnings\n", r.warnings_not_shown);
+  for (const auto& d : r.warnings)
+    std::fprintf(stderr, "warning: %s\n", plan::to_string(d).c_str());
+  if (r.warnings_not_shown > 0)
+    std::fprintf(stderr, "warning: ... and %zu more warnings\n", r.warnings_not_shown);
 }
 
-} // namespace
+}  // namespace
 
 int run_plan(const plan_options& opts) {
   plan::load_options lo;
@@ -26,7 +28,8 @@ int run_plan(const plan_options& opts) {
   if (!opts.shard.empty()) {
     lo.shard = plan::parse_shard(opts.shard);
     if (!lo.shard) {
-      std::fprintf(stderr, "relicense: invalid --shard \"%s\": expected K/N with 0 <= K < N (e.g. 0/4)\n",
+      std::fprintf(stderr,
+                   "relicense: invalid --shard \"%s\": expected K/N with 0 <= K < N (e.g. 0/4)\n",
                    opts.shard.c_str());
       return exit_usage;
     }
@@ -37,9 +40,10 @@ int run_plan(const plan_options& opts) {
   print_warnings(r);
   if (!r.ok()) {
     for (const auto& d : r.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
-    if (r.errors_not_shown > 0) std::fprintf(stderr, "... and %zu more errors\n", r.errors_not_shown);
-    std::fprintf(stderr, "relicense: %zu error%s in %s; nothing was planned or sent\n", r.error_count(),
-                 r.error_count() == 1 ? "" : "s", input_name(opts.csv).c_str());
+    if (r.errors_not_shown > 0)
+      std::fprintf(stderr, "... and %zu more errors\n", r.errors_not_shown);
+    std::fprintf(stderr, "relicense: %zu error%s in %s; nothing was planned or sent\n",
+                 r.error_count(), r.error_count() == 1 ? "" : "s", input_name(opts.csv).c_str());
     return exit_usage;
   }
 
@@ -48,8 +52,9 @@ int run_plan(const plan_options& opts) {
     std::printf("serial map %s\n", input_name(opts.csv).c_str());
     std::printf("  mappings                       %zu\n", r.map->rows.size());
     std::printf("  organizations                  %zu\n", r.map->orgs.size());
-    std::printf("  resolve it against the live inventory: relicense plan %s --live [--emit moves.csv]\n",
-                input_name(opts.csv).c_str());
+    std::printf(
+        "  resolve it against the live inventory: relicense plan %s --live [--emit moves.csv]\n",
+        input_name(opts.csv).c_str());
     return exit_ok;
   }
 
@@ -72,10 +77,11 @@ int run_plan(const plan_options& opts) {
   std::printf("  serials receiving several      %llu\n", u(p.counts.serials_with_several));
   if (!opts.org.empty() || lo.shard)
     std::printf("  filtered out (--org/--shard)   %llu\n", u(p.counts.filtered_out));
-  std::printf("  estimated duration, put mode   %s (%llu calls; %s; %g/s per org, burst %g, %g/s per IP)\n",
-              plan::format_duration(put.seconds).c_str(), u(put.requests),
-              put.ip_bound ? "bound by the per-IP rate" : "bound by the per-org rate", b.org_rate,
-              b.org_burst, b.ip_rate);
+  std::printf(
+      "  estimated duration, put mode   %s (%llu calls; %s; %g/s per org, burst %g, %g/s per IP)\n",
+      plan::format_duration(put.seconds).c_str(), u(put.requests),
+      put.ip_bound ? "bound by the per-IP rate" : "bound by the per-org rate", b.org_rate,
+      b.org_burst, b.ip_rate);
   std::printf("  estimated duration, batch mode %s (%llu calls; 100 actions per batch)\n",
               plan::format_duration(batch.seconds).c_str(), u(batch.requests));
   std::printf("  estimated duration, auto mode  %s (%llu calls; batches and PUTs at once)\n",
@@ -84,4 +90,4 @@ int run_plan(const plan_options& opts) {
   return exit_ok;
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -24,7 +24,7 @@ int plan_error(const std::string& message) {
   return exit_usage;
 }
 
-} // namespace
+}  // namespace
 
 int run_plan_live(const plan_options& opts, const apply_options& conn) {
   apply_options o = conn;
@@ -39,19 +39,25 @@ int run_plan_live(const plan_options& opts, const apply_options& conn) {
   }
   const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
   if (key == nullptr || *key == '\0')
-    return plan_error("--live reads the API: set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
+    return plan_error(
+        "--live reads the API: set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never "
+        "printed)");
 
   lo.accept_serial_map = true;
   const plan::load_result loaded = plan::load_plan(opts.csv, lo);
-  for (const auto& d : loaded.warnings) std::fprintf(stderr, "warning: %s\n", plan::to_string(d).c_str());
+  for (const auto& d : loaded.warnings)
+    std::fprintf(stderr, "warning: %s\n", plan::to_string(d).c_str());
   if (!loaded.ok()) {
     for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
-    if (loaded.errors_not_shown > 0) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
-    return plan_error(std::to_string(loaded.error_count()) + " error" + (loaded.error_count() == 1 ? "" : "s") +
-                      " in " + input_name(opts.csv) + "; nothing was read or sent");
+    if (loaded.errors_not_shown > 0)
+      std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
+    return plan_error(std::to_string(loaded.error_count()) + " error" +
+                      (loaded.error_count() == 1 ? "" : "s") + " in " + input_name(opts.csv) +
+                      "; nothing was read or sent");
   }
   if (!opts.emit.empty() && !loaded.map)
-    return plan_error("--emit writes a serial map's resolved rows; " + input_name(opts.csv) + " is a license CSV");
+    return plan_error("--emit writes a serial map's resolved rows; " + input_name(opts.csv) +
+                      " is a license CSV");
 
   plan::live_options lopts;
   lopts.file = input_name(opts.csv);
@@ -59,7 +65,9 @@ int run_plan_live(const plan_options& opts, const apply_options& conn) {
   plan::live_plan live;
   if (loaded.map) {
     plan::map_resolution resolved;
-    if (auto code = resolve_map_input(o, key, loaded, "plan", false, resolved, inv); code != exit_ok) return code;
+    if (auto code = resolve_map_input(o, key, loaded, "plan", false, resolved, inv);
+        code != exit_ok)
+      return code;
     if (!opts.emit.empty()) {
       try {
         io::write_file_atomically(opts.emit, plan::moves_csv(resolved));
@@ -67,14 +75,16 @@ int run_plan_live(const plan_options& opts, const apply_options& conn) {
         std::fprintf(stderr, "relicense plan: --emit %s: %s\n", opts.emit.c_str(), e.what());
         return exit_aborted;
       }
-      std::fprintf(stderr, "relicense plan: %zu license row%s written to %s\n", resolved.result.plan.rows.size(),
+      std::fprintf(stderr, "relicense plan: %zu license row%s written to %s\n",
+                   resolved.result.plan.rows.size(),
                    resolved.result.plan.rows.size() == 1 ? "" : "s", opts.emit.c_str());
     }
     // The resolution already warned about each mapping's new device.
     lopts.device_warnings = false;
     live = plan::plan_live(resolved.result.plan, inv, lopts);
   } else {
-    if (auto code = read_live_state(o, key, loaded.plan.orgs, "plan", inv); code != exit_ok) return code;
+    if (auto code = read_live_state(o, key, loaded.plan.orgs, "plan", inv); code != exit_ok)
+      return code;
     live = plan::plan_live(loaded.plan, inv, lopts);
   }
   const std::string out = opts.json ? plan::render_live_json(live) : plan::render_live_text(live);
@@ -82,4 +92,4 @@ int run_plan_live(const plan_options& opts, const apply_options& conn) {
   return exit_ok;
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -32,7 +32,7 @@ std::string retry_report_base(const std::filesystem::path& report) {
   return (report.parent_path() / (stem + ".retry.csv")).string();
 }
 
-} // namespace
+}  // namespace
 
 int run_retry(const apply_options& o) {
   namespace io = relicense::io;
@@ -48,33 +48,41 @@ int run_retry(const apply_options& o) {
     return retry_error(e.what());
   }
   if (report.torn_tail)
-    std::fprintf(stderr, "relicense retry: %s ends with an incomplete row (the run was killed while writing it); "
-                         "that row is left out\n", o.csv.c_str());
+    std::fprintf(
+        stderr,
+        "relicense retry: %s ends with an incomplete row (the run was killed while writing it); "
+        "that row is left out\n",
+        o.csv.c_str());
 
   std::vector<const io::row_result*> failed;
   for (const auto& r : report.rows)
     if (r.result == io::outcome::failed) failed.push_back(&r);
   if (failed.empty()) {
-    std::fprintf(stderr, "relicense retry: %s has no failed rows; nothing to retry, nothing was sent\n",
+    std::fprintf(stderr,
+                 "relicense retry: %s has no failed rows; nothing to retry, nothing was sent\n",
                  o.csv.c_str());
     return exit_ok;
   }
   // Rows finish out of input order; the plan (and the new report) follows the input.
-  std::stable_sort(failed.begin(), failed.end(), [](const auto* a, const auto* b) { return a->line < b->line; });
+  std::stable_sort(failed.begin(), failed.end(),
+                   [](const auto* a, const auto* b) { return a->line < b->line; });
 
   // The failed rows as a CSV the plan loader validates like any input; each record is one line,
   // so record k of the text is failed[k] and its diagnostics map back to the input's lines.
   std::string csv = "organizationId,licenseId,deviceSerial\n";
   std::vector<std::uint32_t> input_line{0, 0};  // text line -> input line (header: none)
   for (const auto* r : failed) {
-    if (r->line < 2) return retry_error(o.csv + ": a failed row has line " + std::to_string(r->line) +
-                                        ", which cannot be a data row of an input CSV");
+    if (r->line < 2)
+      return retry_error(o.csv + ": a failed row has line " + std::to_string(r->line) +
+                         ", which cannot be a data row of an input CSV");
     if (input_line.back() == r->line)
-      return retry_error(o.csv + ": input line " + std::to_string(r->line) + " has two failed rows");
+      return retry_error(o.csv + ": input line " + std::to_string(r->line) +
+                         " has two failed rows");
     if (has_line_break(r->org_id) || has_line_break(r->license_id) || has_line_break(r->serial))
       return retry_error(o.csv + ": the failed row of input line " + std::to_string(r->line) +
                          " holds a line break in a field");
-    csv += io::csv_field(r->org_id) + "," + io::csv_field(r->license_id) + "," + io::csv_field(r->serial) + "\n";
+    csv += io::csv_field(r->org_id) + "," + io::csv_field(r->license_id) + "," +
+           io::csv_field(r->serial) + "\n";
     input_line.push_back(r->line);
   }
   // Diagnostics name the report and the row's input line (the report's `line` column).
@@ -85,8 +93,8 @@ int run_retry(const apply_options& o) {
   for (auto& d : loaded.errors) map_line(d.line);
   for (auto& d : loaded.warnings) map_line(d.line);
   for (auto& r : loaded.plan.rows) map_line(r.line);
-  std::fprintf(stderr, "relicense retry: %zu failed row%s of %s\n", failed.size(), failed.size() == 1 ? "" : "s",
-               o.csv.c_str());
+  std::fprintf(stderr, "relicense retry: %zu failed row%s of %s\n", failed.size(),
+               failed.size() == 1 ? "" : "s", o.csv.c_str());
 
   given_plan given;
   given.loaded = &loaded;
@@ -94,4 +102,4 @@ int run_retry(const apply_options& o) {
   return run_apply(o, &given);
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -5,9 +5,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <pthread.h>
 #include <csignal>
 #include <cstdio>
-#include <pthread.h>
 #include <string>
 #include <string_view>
 
@@ -18,12 +18,15 @@ CLI::App* add_sim_command(CLI::App& app, sim_options& o) {
   sim->add_option("--port", o.port, "Port (0: any free port)")->capture_default_str();
   sim->add_option("--orgs", o.orgs, "Organizations")->capture_default_str();
   sim->add_option("--licenses", o.licenses, "Licenses per organization")->capture_default_str();
-  sim->add_option("--rate", o.rate, "Requests/s per organization (0: no budget)")->capture_default_str();
-  sim->add_option("--burst", o.burst, "Burst above the per-organization rate")->capture_default_str();
+  sim->add_option("--rate", o.rate, "Requests/s per organization (0: no budget)")
+      ->capture_default_str();
+  sim->add_option("--burst", o.burst, "Burst above the per-organization rate")
+      ->capture_default_str();
   sim->add_option("--ip-rate", o.ip_rate, "Requests/s per client IP")->capture_default_str();
   sim->add_option("--fault-5xx", o.fault_5xx, "Probability of a 5xx (half after applying)");
   sim->add_option("--fault-drop", o.fault_drop, "Probability of closing without a response");
-  sim->add_option("--fault-slow", o.fault_slow, "Probability of a response slower than a client timeout");
+  sim->add_option("--fault-slow", o.fault_slow,
+                  "Probability of a response slower than a client timeout");
   sim->add_option("--fault-429", o.fault_429, "Probability of a 429 without Retry-After");
   sim->add_option("--latency-ms", o.latency_ms,
                   "Added latency per API response: the median with --latency-dist lognormal")
@@ -33,7 +36,8 @@ CLI::App* add_sim_command(CLI::App& app, sim_options& o) {
                   "(500 gives p99 1.6 s, p99.9 2.3 s, like the real API's writes)")
       ->check(CLI::IsMember({"fixed", "lognormal"}))
       ->capture_default_str();
-  sim->add_flag("--redirect", o.redirect, "Redirect to a second shard listener, as the real API does");
+  sim->add_flag("--redirect", o.redirect,
+                "Redirect to a second shard listener, as the real API does");
   sim->add_flag("--tls", o.tls, "Serve HTTPS with a generated self-signed certificate");
   sim->add_option("--seed", o.seed, "Seed of the generated organizations")->capture_default_str();
   sim->add_option("--coterm-orgs", o.coterm_orgs,
@@ -102,4 +106,4 @@ int run_sim(const sim_options& opts) {
   return exit_ok;
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -27,7 +27,7 @@ int usage_error(const std::string& message) {
   return exit_usage;
 }
 
-} // namespace
+}  // namespace
 
 int run_verify(const apply_options& o) {
   // ----- inputs: every problem is exit 2, before anything is sent ------------------------------
@@ -35,16 +35,19 @@ int run_verify(const apply_options& o) {
   if (auto why = check_run_options(o, lo); !why.empty()) return usage_error(why);
   const char* key = std::getenv("MERAKI_DASHBOARD_API_KEY");
   if (key == nullptr || *key == '\0')
-    return usage_error("set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
+    return usage_error(
+        "set MERAKI_DASHBOARD_API_KEY to the Dashboard API key (it is never printed)");
 
   if (auto why = check_ca_file(o.ca_file); !why.empty()) return usage_error(why);
   if (!o.log_file.empty()) {
-    if (auto why = check_output_path(o.log_file, "--log-file"); !why.empty()) return usage_error(why);
+    if (auto why = check_output_path(o.log_file, "--log-file"); !why.empty())
+      return usage_error(why);
   }
 
   auto loaded = plan::load_plan(o.csv, lo);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", plan::to_string(d).c_str());
-  if (loaded.errors_not_shown) std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
+  if (loaded.errors_not_shown)
+    std::fprintf(stderr, "... and %zu more errors\n", loaded.errors_not_shown);
   if (!loaded.ok()) return usage_error("the plan has errors; nothing was sent");
   const plan::plan& p = loaded.plan;
 
@@ -72,7 +75,8 @@ int run_verify(const apply_options& o) {
   const auto base = io::parse_base_url(o.base_url);  // checked above: only its host is logged
   char budget[96];
   std::snprintf(budget, sizeof budget, " rate=%g burst=%g ip-rate=%g", o.rate, o.burst, o.ip_rate);
-  if (!log(std::string("start relicense ") + io::relicense_version() + " verify plan=" + p.fingerprint +
+  if (!log(std::string("start relicense ") + io::relicense_version() +
+           " verify plan=" + p.fingerprint +
            " host=" + (base.value ? base.value->where.host : std::string()) + budget +
            " rows=" + std::to_string(p.rows.size()) + " orgs=" + std::to_string(p.orgs.size())))
     return exit_aborted;
@@ -84,10 +88,12 @@ int run_verify(const apply_options& o) {
                  std::to_string(fetched.counters.retries[i]);
     }
     bool ok = log(retries);
-    if (fetched.status == engine::run_status::aborted) ok = ok && log("aborted: " + fetched.abort_reason);
-    ok = ok && log(std::string("end status=") + engine::to_string(fetched.status) + " requests=" +
-                   std::to_string(fetched.counters.requests) + " 429s=" +
-                   std::to_string(fetched.counters.throttled) + " exit=" + std::to_string(exit_code));
+    if (fetched.status == engine::run_status::aborted)
+      ok = ok && log("aborted: " + fetched.abort_reason);
+    ok = ok && log(std::string("end status=") + engine::to_string(fetched.status) +
+                   " requests=" + std::to_string(fetched.counters.requests) +
+                   " 429s=" + std::to_string(fetched.counters.throttled) +
+                   " exit=" + std::to_string(exit_code));
     return ok ? exit_code : exit_aborted;
   };
   if (fetched.status == engine::run_status::aborted) {
@@ -106,11 +112,13 @@ int run_verify(const apply_options& o) {
   for (const auto& m : mismatches) std::printf("%s\n", io::describe(m, input_name(o.csv)).c_str());
   std::size_t unverified = 0;
   for (const auto& m : mismatches) unverified += m.kind == io::mismatch_kind::not_fetched;
-  const std::string not_verified = unverified ? ", " + std::to_string(unverified) + " not verified" : "";
-  std::fprintf(stderr, "relicense verify: %zu rows, %zu in place, %zu not in place%s (%llu requests)\n",
+  const std::string not_verified =
+      unverified ? ", " + std::to_string(unverified) + " not verified" : "";
+  std::fprintf(stderr,
+               "relicense verify: %zu rows, %zu in place, %zu not in place%s (%llu requests)\n",
                p.rows.size(), p.rows.size() - mismatches.size(), mismatches.size() - unverified,
                not_verified.c_str(), static_cast<unsigned long long>(fetched.counters.requests));
   return log_end(mismatches.empty() ? exit_ok : exit_rows_failed);
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -8,41 +8,41 @@
 
 namespace CLI {
 class App;
-} // namespace CLI
+}  // namespace CLI
 
 namespace relicense::plan {
 struct load_options;
 struct load_result;
-} // namespace relicense::plan
+}  // namespace relicense::plan
 
 namespace relicense::engine {
 struct run_config;
-} // namespace relicense::engine
+}  // namespace relicense::engine
 
 namespace relicense::io {
 struct proxy_config;
 enum class report_format : std::uint8_t;
-} // namespace relicense::io
+}  // namespace relicense::io
 
 namespace relicense::cli {
 
 /// Process exit codes of the command-line contract.
 enum exit_code : int {
-  exit_ok = 0,           ///< every row applied or already in place
-  exit_rows_failed = 1,  ///< some rows failed; the report says which
-  exit_usage = 2,        ///< bad usage or bad input; nothing was sent
-  exit_aborted = 3,      ///< run aborted (401/403, TLS failure, host unreachable)
-  exit_interrupted = 130 ///< SIGINT/SIGTERM; the journal allows --resume
+  exit_ok = 0,            ///< every row applied or already in place
+  exit_rows_failed = 1,   ///< some rows failed; the report says which
+  exit_usage = 2,         ///< bad usage or bad input; nothing was sent
+  exit_aborted = 3,       ///< run aborted (401/403, TLS failure, host unreachable)
+  exit_interrupted = 130  ///< SIGINT/SIGTERM; the journal allows --resume
 };
 
 /// `relicense plan`.
 struct plan_options {
-  std::string csv;          ///< input CSV path; "-": standard input
-  std::string org;          ///< --org: default/filter organization id
-  std::string shard;        ///< --shard K/N (empty: no sharding)
-  bool live = false;        ///< --live: compare with the live state (reads the API)
-  bool json = false;        ///< --json: the live plan as one JSON document
-  std::string emit;         ///< --emit FILE: a serial map's resolved license rows, as CSV
+  std::string csv;    ///< input CSV path; "-": standard input
+  std::string org;    ///< --org: default/filter organization id
+  std::string shard;  ///< --shard K/N (empty: no sharding)
+  bool live = false;  ///< --live: compare with the live state (reads the API)
+  bool json = false;  ///< --json: the live plan as one JSON document
+  std::string emit;   ///< --emit FILE: a serial map's resolved license rows, as CSV
 };
 
 /// `relicense apply` and `relicense verify` (verify uses the connection subset).
@@ -50,41 +50,43 @@ struct apply_options {
   std::string csv;
   std::string org;
   std::string base_url = "https://api.meraki.com/api/v1";
-  double rate = 10;                 ///< per-org requests/s
-  double burst = 10;                ///< per-org burst above the rate
-  double ip_rate = 100;             ///< per-source-IP requests/s
-  unsigned concurrency = 0;         ///< 0: default chosen by the engine
+  double rate = 10;          ///< per-org requests/s
+  double burst = 10;         ///< per-org burst above the rate
+  double ip_rate = 100;      ///< per-source-IP requests/s
+  unsigned concurrency = 0;  ///< 0: default chosen by the engine
   unsigned max_attempts = 6;
-  double timeout = 30;              ///< seconds per request
-  std::string report;                ///< "-": standard output
-  std::string report_format;         ///< --report-format csv|jsonl; empty: from the report's name
+  double timeout = 30;        ///< seconds per request
+  std::string report;         ///< "-": standard output
+  std::string report_format;  ///< --report-format csv|jsonl; empty: from the report's name
   std::string summary;
   std::string metrics;
   std::string journal;
   bool resume = false;
   bool dry_run = false;
-  bool yes = false;                 ///< --yes: no confirmation question on a terminal
-  bool skip_unchanged = false;      ///< accepted for compatibility: reading the inventory is the default
-  bool no_inventory = false;        ///< --no-inventory: send every row unread (no rollback afterwards)
-  std::uint64_t limit = 0;          ///< --limit N: only the first N changes (0: all)
-  std::string mode = "put";         ///< put | batch
+  bool yes = false;  ///< --yes: no confirmation question on a terminal
+  bool skip_unchanged =
+      false;                  ///< accepted for compatibility: reading the inventory is the default
+  bool no_inventory = false;  ///< --no-inventory: send every row unread (no rollback afterwards)
+  std::uint64_t limit = 0;    ///< --limit N: only the first N changes (0: all)
+  std::string mode = "put";   ///< put | batch
   std::string shard;
   std::string ca_file;
-  std::string proxy;                ///< --proxy URL (wins over the *_proxy variables)
-  bool no_proxy = false;            ///< --no-proxy: no proxy whatever the environment says
-  std::string progress = "auto";    ///< auto | on | off
+  std::string proxy;              ///< --proxy URL (wins over the *_proxy variables)
+  bool no_proxy = false;          ///< --no-proxy: no proxy whatever the environment says
+  std::string progress = "auto";  ///< auto | on | off
   bool quiet = false;
-  std::string log_file;             ///< --log-file: operational log, appended
-  bool verbose = false;             ///< -v: the log's lines on stderr too
-  std::string caller;               ///< --caller / RELICENSE_CALLER: "App/1.0 Vendor", checked by main
+  std::string log_file;  ///< --log-file: operational log, appended
+  bool verbose = false;  ///< -v: the log's lines on stderr too
+  std::string caller;    ///< --caller / RELICENSE_CALLER: "App/1.0 Vendor", checked by main
 };
 
 /// `relicense orgs` and `relicense licenses`: the connection options of `verify` and what to print.
 struct discovery_options {
-  apply_options connection;  ///< --org (licenses), --base-url, --timeout, --ca-file, proxies, --caller
-  std::string serial;        ///< licenses --serial: only that device's licenses
-  bool json = false;         ///< the API's objects as one JSON array
-  bool csv = false;          ///< licenses: a license CSV that plan and apply read back
+  apply_options
+      connection;      ///< --org (licenses), --base-url, --timeout, --ca-file, proxies, --caller
+  std::string serial;  ///< licenses --serial: only that device's licenses
+  bool json = false;   ///< the API's objects as one JSON array
+  bool csv = false;    ///< licenses: a license CSV that plan and apply read back
 };
 
 /// Registers `relicense orgs` / `relicense licenses` and their options (cmd_orgs.cpp).
@@ -101,22 +103,22 @@ struct rollback_options {
 struct sim_options {
   std::uint16_t port = 0;
   unsigned orgs = 3;
-  unsigned licenses = 1000;         ///< per org
+  unsigned licenses = 1000;  ///< per org
   double rate = 10;
   double burst = 10;
   double ip_rate = 100;
   double fault_5xx = 0;
   double fault_drop = 0;
   double fault_slow = 0;
-  double fault_429 = 0;             ///< 429 without Retry-After
+  double fault_429 = 0;  ///< 429 without Retry-After
   unsigned latency_ms = 0;
   std::string latency_dist = "lognormal";  ///< fixed|lognormal
   bool redirect = false;
   bool tls = false;
   std::uint64_t seed = 1;
   unsigned coterm_orgs = 0;
-  double background_rate = 0;       ///< another application's requests/s per org
-  double batch_action_ms = 5;       ///< execution time per action-batch action
+  double background_rate = 0;  ///< another application's requests/s per org
+  double batch_action_ms = 5;  ///< execution time per action-batch action
 };
 
 /// Registers `relicense sim` and its options (they live with run_sim, in cmd_sim.cpp).
@@ -160,4 +162,4 @@ int run_licenses(const discovery_options& opts);
 int run_sim(const sim_options& opts);
 int run_demo();
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

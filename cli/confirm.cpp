@@ -11,8 +11,8 @@ namespace relicense::cli {
 
 bool confirm(const change_totals& totals, std::istream& in, std::ostream& out) {
   out << "Apply " << totals.changes << (totals.changes == 1 ? " change" : " changes") << " in "
-      << totals.organizations << (totals.organizations == 1 ? " organization" : " organizations") << "? [y/N] "
-      << std::flush;
+      << totals.organizations << (totals.organizations == 1 ? " organization" : " organizations")
+      << "? [y/N] " << std::flush;
   std::string answer;
   if (!std::getline(in, answer)) {
     out << '\n';  // end of input: the prompt's line is left open otherwise
@@ -21,7 +21,8 @@ bool confirm(const change_totals& totals, std::istream& in, std::ostream& out) {
   const auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
   answer.erase(answer.begin(), std::find_if_not(answer.begin(), answer.end(), blank));
   answer.erase(std::find_if_not(answer.rbegin(), answer.rend(), blank).base(), answer.end());
-  std::transform(answer.begin(), answer.end(), answer.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(answer.begin(), answer.end(), answer.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return answer == "y" || answer == "yes";
 }
 
@@ -29,4 +30,4 @@ bool should_confirm(bool stdin_tty, bool stderr_tty, bool yes, bool dry_run) noe
   return stdin_tty && stderr_tty && !yes && !dry_run;
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -21,4 +21,4 @@ bool confirm(const change_totals& totals, std::istream& in, std::ostream& out);
 /// TTYs), not with --yes, not for a dry run (which changes nothing).
 bool should_confirm(bool stdin_tty, bool stderr_tty, bool yes, bool dry_run) noexcept;
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -21,14 +21,16 @@ std::string choose_report_format(const apply_options& o, io::report_format& form
   format = io::report_format::csv;
   if (!o.report_format.empty() || o.report.empty() || o.report == "-") return {};
   std::string ext = std::filesystem::path(o.report).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (ext == ".csv") return {};
   if (ext == ".jsonl") {
     format = io::report_format::jsonl;
     return {};
   }
   return "--report " + o.report +
-         ": the format follows the name, which must end in .csv or .jsonl (or say --report-format csv|jsonl)";
+         ": the format follows the name, which must end in .csv or .jsonl (or say --report-format "
+         "csv|jsonl)";
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -23,4 +23,4 @@ int listing_exit(const char* command, engine::run_status status, const std::stri
 /// Writes `text` to standard output: exit 0, or 3 with a message when it cannot be written.
 int print_listing(const char* command, const std::string& text);
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -12,7 +12,8 @@ namespace {
 bool word_char(unsigned char c) { return std::isalnum(c) != 0 || c == '-' || c == '_'; }
 
 bool equal_nocase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
            return std::tolower(x) == std::tolower(y);
          });
 }
@@ -36,7 +37,7 @@ std::string_view placeholder(std::string_view word, const io::row_result& r) {
   return std::any_of(word.begin(), word.end(), digit) ? std::string_view("<id>") : word;
 }
 
-} // namespace
+}  // namespace
 
 std::string failure_reason(const io::row_result& r) {
   if (r.error.empty()) return "(no error text)";
@@ -56,7 +57,8 @@ std::string failure_reason(const io::row_result& r) {
       const auto c = static_cast<unsigned char>(text[end]);
       if (word_char(c)) {
         ++end;
-      } else if (c == '.' && end + 1 < text.size() && word_char(static_cast<unsigned char>(text[end + 1]))) {
+      } else if (c == '.' && end + 1 < text.size() &&
+                 word_char(static_cast<unsigned char>(text[end + 1]))) {
         ++end;
       } else {
         break;
@@ -86,8 +88,9 @@ void failure_groups::add(const io::row_result& r) {
   e.first_line = std::min(e.first_line, r.line);
   // Rows finish out of input order: keep the lowest lines seen, sorted.
   auto& ex = e.group.examples;
-  const auto at = std::upper_bound(ex.begin(), ex.end(), r.line,
-                                   [](std::uint32_t line, const failure_example& x) { return line < x.line; });
+  const auto at =
+      std::upper_bound(ex.begin(), ex.end(), r.line,
+                       [](std::uint32_t line, const failure_example& x) { return line < x.line; });
   if (static_cast<std::size_t>(at - ex.begin()) >= examples_) return;
   ex.insert(at, failure_example{r.line, r.license_id, r.serial});
   if (ex.size() > examples_) ex.pop_back();
@@ -122,8 +125,10 @@ std::string format_failures(const failure_groups& g, std::string_view source, st
     s += "  " + grp.reason + " (" + rows(grp.rows) + ")\n";
     for (const auto& x : grp.examples) {
       s += "    ";
-      s += source.empty() ? "line " + std::to_string(x.line) : std::string(source) + ":" + std::to_string(x.line);
-      s += " " + x.license_id + " -> " + (x.serial.empty() ? std::string("(unassign)") : x.serial) + "\n";
+      s += source.empty() ? "line " + std::to_string(x.line)
+                          : std::string(source) + ":" + std::to_string(x.line);
+      s += " " + x.license_id + " -> " + (x.serial.empty() ? std::string("(unassign)") : x.serial) +
+           "\n";
     }
     if (grp.rows > grp.examples.size()) {
       const auto more = grp.rows - grp.examples.size();
@@ -131,13 +136,14 @@ std::string format_failures(const failure_groups& g, std::string_view source, st
     }
   }
   if (g.rows_of_unkept_reasons() > 0) {
-    s += "  and more than " + std::to_string(groups.size() - std::min(groups.size(), top)) + " more reasons (" +
-         rows(rest_rows + g.rows_of_unkept_reasons()) + ")\n";
+    s += "  and more than " + std::to_string(groups.size() - std::min(groups.size(), top)) +
+         " more reasons (" + rows(rest_rows + g.rows_of_unkept_reasons()) + ")\n";
   } else if (groups.size() > top) {
     const auto more = groups.size() - top;
-    s += "  and " + std::to_string(more) + (more == 1 ? " more reason (" : " more reasons (") + rows(rest_rows) + ")\n";
+    s += "  and " + std::to_string(more) + (more == 1 ? " more reason (" : " more reasons (") +
+         rows(rest_rows) + ")\n";
   }
   return s;
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -81,4 +81,4 @@ private:
 /// `top` reasons are listed.
 std::string format_failures(const failure_groups& g, std::string_view source, std::size_t top = 5);
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

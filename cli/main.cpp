@@ -26,36 +26,50 @@ constexpr const char* exit_codes_help =
 /// Options of every subcommand that talks to the API (apply and verify).
 void add_connection_options(CLI::App& cmd, apply_options& o, bool with_org_and_shard = true) {
   if (with_org_and_shard)
-    cmd.add_option("--org", o.org, "Organization id (required when the CSV has no organizationId column)");
+    cmd.add_option("--org", o.org,
+                   "Organization id (required when the CSV has no organizationId column)");
   cmd.add_option("--base-url", o.base_url, "Dashboard API base URL")->capture_default_str();
   cmd.add_option("--rate", o.rate, "Requests per second per organization")->capture_default_str();
-  cmd.add_option("--burst", o.burst, "Burst above the per-organization rate")->capture_default_str();
-  cmd.add_option("--ip-rate", o.ip_rate, "Requests per second for this source IP")->capture_default_str();
-  cmd.add_option("--max-attempts", o.max_attempts, "Attempts per row for retryable failures")->capture_default_str();
+  cmd.add_option("--burst", o.burst, "Burst above the per-organization rate")
+      ->capture_default_str();
+  cmd.add_option("--ip-rate", o.ip_rate, "Requests per second for this source IP")
+      ->capture_default_str();
+  cmd.add_option("--max-attempts", o.max_attempts, "Attempts per row for retryable failures")
+      ->capture_default_str();
   cmd.add_option("--timeout", o.timeout, "Seconds per request")->capture_default_str();
-  if (with_org_and_shard) cmd.add_option("--shard", o.shard, "Only organizations in shard K of N (K/N)");
-  cmd.add_option("--ca-file", o.ca_file, "PEM file of a private CA to trust (verification stays on)");
-  auto* proxy = cmd.add_option("--proxy", o.proxy,
-                               "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
-                               "ALL_PROXY; NO_PROXY applies)");
-  cmd.add_flag("--no-proxy", o.no_proxy, "Connect directly, ignoring *_proxy variables")->excludes(proxy);
-  cmd.add_option("--caller", o.caller,
-                 "Your application, added to the User-Agent: \"Name/Version Vendor\" (env RELICENSE_CALLER)");
+  if (with_org_and_shard)
+    cmd.add_option("--shard", o.shard, "Only organizations in shard K of N (K/N)");
+  cmd.add_option("--ca-file", o.ca_file,
+                 "PEM file of a private CA to trust (verification stays on)");
+  auto* proxy =
+      cmd.add_option("--proxy", o.proxy,
+                     "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
+                     "ALL_PROXY; NO_PROXY applies)");
+  cmd.add_flag("--no-proxy", o.no_proxy, "Connect directly, ignoring *_proxy variables")
+      ->excludes(proxy);
+  cmd.add_option(
+      "--caller", o.caller,
+      "Your application, added to the User-Agent: \"Name/Version Vendor\" (env RELICENSE_CALLER)");
 }
 
 /// The options of `apply` beyond the connection's, which `retry` takes too.
 void add_apply_options(CLI::App* apply, apply_options& apply_o) {
   add_connection_options(*apply, apply_o);
-  apply->add_option("--concurrency", apply_o.concurrency, "Worker connections (0: automatic)")->capture_default_str();
+  apply->add_option("--concurrency", apply_o.concurrency, "Worker connections (0: automatic)")
+      ->capture_default_str();
   apply->add_option("--progress", apply_o.progress, "Progress on stderr: auto|on|off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   apply->add_flag("--quiet", apply_o.quiet, "No progress, only errors and the summary");
   apply->add_option("--report", apply_o.report, "Report file (.csv or .jsonl; -: standard output)");
-  apply->add_option("--report-format", apply_o.report_format, "Report format when the name does not say: csv|jsonl")
+  apply
+      ->add_option("--report-format", apply_o.report_format,
+                   "Report format when the name does not say: csv|jsonl")
       ->check(CLI::IsMember({"csv", "jsonl"}));
   apply->add_option("--summary", apply_o.summary, "Summary JSON file");
   apply->add_option("--metrics", apply_o.metrics, "Prometheus textfile metrics");
-  apply->add_option("--log-file", apply_o.log_file, "Append timestamped lines of what the run did (never the key)");
+  apply->add_option("--log-file", apply_o.log_file,
+                    "Append timestamped lines of what the run did (never the key)");
   apply->add_flag("-v,--verbose", apply_o.verbose, "The --log-file lines on stderr too");
   apply->add_option("--journal", apply_o.journal, "Journal file (crash-safe progress)");
   apply->add_flag("--resume", apply_o.resume, "Skip rows the journal shows as done");
@@ -64,14 +78,18 @@ void add_apply_options(CLI::App* apply, apply_options& apply_o) {
   auto* no_inventory = apply->add_flag(
       "--no-inventory", apply_o.no_inventory,
       "Do not read the inventory first: send every row, record no previous serial (no rollback)");
-  apply->add_flag("--skip-unchanged", apply_o.skip_unchanged,
-                  "Accepted for compatibility: the inventory is read first by default")
+  apply
+      ->add_flag("--skip-unchanged", apply_o.skip_unchanged,
+                 "Accepted for compatibility: the inventory is read first by default")
       ->excludes(no_inventory);
-  apply->add_option("--limit", apply_o.limit,
-                    "Apply only the first N changes (a canary run); the rest are left for --resume");
-  apply->add_option("--mode", apply_o.mode,
-                    "put: one PUT per row; batch: action batches; auto: batches and PUTs at once")
-      ->check(CLI::IsMember({"put", "batch", "auto"}))->capture_default_str();
+  apply->add_option(
+      "--limit", apply_o.limit,
+      "Apply only the first N changes (a canary run); the rest are left for --resume");
+  apply
+      ->add_option("--mode", apply_o.mode,
+                   "put: one PUT per row; batch: action batches; auto: batches and PUTs at once")
+      ->check(CLI::IsMember({"put", "batch", "auto"}))
+      ->capture_default_str();
 }
 
 /// `relicense x` where x is no subcommand: says so and lists them (CLI11 would only say that an
@@ -88,8 +106,8 @@ bool unknown_command(const CLI::App& app, int argc, char** argv) {
     names += line + sub->get_description() + "\n";
   }
   if (known) return false;
-  std::fprintf(stderr, "relicense: unknown command '%s'\ncommands:\n%sSee relicense --help.\n", name.c_str(),
-               names.c_str());
+  std::fprintf(stderr, "relicense: unknown command '%s'\ncommands:\n%sSee relicense --help.\n",
+               name.c_str(), names.c_str());
   return true;
 }
 
@@ -102,7 +120,8 @@ void explain_unused_options(const CLI::App& app, const CLI::App& verify, const C
     if (arg.rfind("--", 0) != 0) continue;
     const std::string name = arg.substr(0, arg.find('='));
     if (apply.get_option_no_throw(name) != nullptr)
-      std::fprintf(stderr, "relicense verify: %s is an apply option; verify does not use it\n", name.c_str());
+      std::fprintf(stderr, "relicense verify: %s is an apply option; verify does not use it\n",
+                   name.c_str());
   }
 }
 
@@ -115,36 +134,44 @@ bool resolve_caller(const CLI::App& cmd, apply_options& o) {
     o.caller = env;
   }
   if (auto why = relicense::io::caller_problem(o.caller); !why.empty()) {
-    std::fprintf(stderr, "relicense %s: %s %s\n", cmd.get_name().c_str(), from_flag ? "--caller" : "RELICENSE_CALLER",
-                 why.c_str());
+    std::fprintf(stderr, "relicense %s: %s %s\n", cmd.get_name().c_str(),
+                 from_flag ? "--caller" : "RELICENSE_CALLER", why.c_str());
     return false;
   }
   return true;
 }
 
-} // namespace
-} // namespace relicense::cli
+}  // namespace
+}  // namespace relicense::cli
 
 int main(int argc, char** argv) {
   using namespace relicense::cli;
-  CLI::App app{"relicense: reassign Cisco Meraki licenses in bulk, inside the Dashboard API budget.\n"
-               "The API key is read from MERAKI_DASHBOARD_API_KEY.",
-               "relicense"};
+  CLI::App app{
+      "relicense: reassign Cisco Meraki licenses in bulk, inside the Dashboard API budget.\n"
+      "The API key is read from MERAKI_DASHBOARD_API_KEY.",
+      "relicense"};
   app.set_version_flag("--version", std::string("relicense ") + relicense::io::relicense_version());
   app.require_subcommand(1);
-  app.footer(std::string("A CSV argument of - reads standard input; --report - writes the report to standard "
-                         "output.\n\n") + exit_codes_help);
+  app.footer(
+      std::string(
+          "A CSV argument of - reads standard input; --report - writes the report to standard "
+          "output.\n\n") +
+      exit_codes_help);
 
   plan_options plan_o;
-  auto* plan = app.add_subcommand(
-      "plan", "Validate a CSV or serial map and print the plan (--live: against the live state; changes nothing)");
+  auto* plan = app.add_subcommand("plan",
+                                  "Validate a CSV or serial map and print the plan (--live: "
+                                  "against the live state; changes nothing)");
   plan->add_option("CSV", plan_o.csv, "Input CSV (-: standard input)")->required();
-  plan->add_option("--org", plan_o.org, "Organization id (required when the CSV has no organizationId column)");
+  plan->add_option("--org", plan_o.org,
+                   "Organization id (required when the CSV has no organizationId column)");
   plan->add_option("--shard", plan_o.shard, "Only organizations in shard K of N (K/N)");
   apply_options plan_conn;
-  plan->add_flag("--live", plan_o.live, "Compare with the live state: read each organization inside the budget");
+  plan->add_flag("--live", plan_o.live,
+                 "Compare with the live state: read each organization inside the budget");
   plan->add_flag("--json", plan_o.json, "With --live: the live plan as one JSON document");
-  plan->add_option("--emit", plan_o.emit, "With --live and a serial map: write its resolved license rows (CSV)");
+  plan->add_option("--emit", plan_o.emit,
+                   "With --live and a serial map: write its resolved license rows (CSV)");
   add_connection_options(*plan, plan_conn, false);
 
   apply_options apply_o;
@@ -153,10 +180,12 @@ int main(int argc, char** argv) {
   add_apply_options(apply, apply_o);
 
   apply_options verify_o;
-  auto* verify = app.add_subcommand("verify", "Check that every row's license is on the requested serial");
+  auto* verify =
+      app.add_subcommand("verify", "Check that every row's license is on the requested serial");
   verify->add_option("CSV", verify_o.csv, "Input CSV (-: standard input)")->required();
   add_connection_options(*verify, verify_o);
-  verify->add_option("--log-file", verify_o.log_file, "Append timestamped lines of what the run did (never the key)");
+  verify->add_option("--log-file", verify_o.log_file,
+                     "Append timestamped lines of what the run did (never the key)");
   verify->add_flag("-v,--verbose", verify_o.verbose, "The --log-file lines on stderr too");
 
   rollback_options rollback_o;
@@ -165,7 +194,8 @@ int main(int argc, char** argv) {
   rollback->add_option("--output", rollback_o.output, "CSV to write")->required();
 
   apply_options retry_o;
-  auto* retry = app.add_subcommand("retry", "Apply the failed rows of a run's report again (apply's options)");
+  auto* retry = app.add_subcommand(
+      "retry", "Apply the failed rows of a run's report again (apply's options)");
   retry->add_option("REPORT", retry_o.csv, "Report of the run (.csv or .jsonl)")->required();
   add_apply_options(retry, retry_o);
 
@@ -198,15 +228,20 @@ int main(int argc, char** argv) {
     if (*plan && plan_o.live) return run_plan_live(plan_o, plan_conn);
     if (*plan) {
       // The connection options only mean something to a plan that reads the API.
-      for (const char* name : {"--base-url", "--rate", "--burst", "--ip-rate", "--max-attempts", "--timeout",
-                               "--ca-file", "--proxy", "--no-proxy", "--caller"}) {
+      for (const char* name : {"--base-url", "--rate", "--burst", "--ip-rate", "--max-attempts",
+                               "--timeout", "--ca-file", "--proxy", "--no-proxy", "--caller"}) {
         if (plan->count(name) > 0) {
-          std::fprintf(stderr, "relicense plan: %s needs --live (without it, plan reads nothing from the API)\n", name);
+          std::fprintf(
+              stderr,
+              "relicense plan: %s needs --live (without it, plan reads nothing from the API)\n",
+              name);
           return exit_usage;
         }
       }
       if (plan_o.json || !plan_o.emit.empty()) {
-        std::fprintf(stderr, "relicense plan: --json and --emit need --live (they describe the live state)\n");
+        std::fprintf(
+            stderr,
+            "relicense plan: --json and --emit need --live (they describe the live state)\n");
         return exit_usage;
       }
       return run_plan(plan_o);

@@ -6,12 +6,12 @@
 #include "commands.hpp"
 #include "relicense/io/ca_file.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
-#include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,19 +21,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string cannot(std::string_view verb, std::string_view what, const fs::path& path, const std::string& why) {
+std::string cannot(std::string_view verb, std::string_view what, const fs::path& path,
+                   const std::string& why) {
   return "cannot " + std::string(verb) + " " + std::string(what) + " " + path.string() + ": " + why;
 }
 
-} // namespace
+}  // namespace
 
 std::string check_output_path(const fs::path& path, std::string_view what, bool read_too) {
   if (path == "-") return {};
   const std::string_view verb = "write";
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return cannot(verb, what, path, std::strerror(EISDIR));
-    if (::access(path.c_str(), read_too ? R_OK | W_OK : W_OK) != 0) return cannot(verb, what, path, std::strerror(errno));
+    if (::access(path.c_str(), read_too ? R_OK | W_OK : W_OK) != 0)
+      return cannot(verb, what, path, std::strerror(errno));
   } else if (errno != ENOENT) {
     return cannot(verb, what, path, std::strerror(errno));  // e.g. a path under a regular file
   }
@@ -53,7 +55,7 @@ std::string check_ca_file(const std::string& path) {
   if (path.empty()) return {};
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return cannot("read", "--ca-file", path, std::strerror(errno));
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
     ::close(fd);
     return cannot("read", "--ca-file", path, std::strerror(EISDIR));
@@ -63,10 +65,12 @@ std::string check_ca_file(const std::string& path) {
   return {};
 }
 
-std::string check_apply_paths(const apply_options& o, const fs::path& report, const fs::path& journal) {
+std::string check_apply_paths(const apply_options& o, const fs::path& report,
+                              const fs::path& journal) {
   // Two roles on one file would have one writer destroy the other's work (the report's truncation
   // would empty the journal, or the input CSV).
-  std::vector<std::pair<std::string, fs::path>> files = {{"the input CSV", o.csv}, {"the report", report}};
+  std::vector<std::pair<std::string, fs::path>> files = {{"the input CSV", o.csv},
+                                                         {"the report", report}};
   if (!o.dry_run) files.emplace_back("the journal", journal);
   if (!o.summary.empty()) files.emplace_back("--summary", o.summary);
   if (!o.metrics.empty()) files.emplace_back("--metrics", o.metrics);
@@ -98,4 +102,4 @@ std::string check_apply_paths(const apply_options& o, const fs::path& report, co
   return check_ca_file(o.ca_file);
 }
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -14,7 +14,8 @@ struct apply_options;
 /// Why `path` cannot be written as `what` ("report", "--summary", ...), or empty. The file's
 /// folder must exist and be writable, and the file, if there, must be a writable non-folder
 /// (readable too when `read_too`). "-" (standard output) always passes. Creates nothing.
-std::string check_output_path(const std::filesystem::path& path, std::string_view what, bool read_too = false);
+std::string check_output_path(const std::filesystem::path& path, std::string_view what,
+                              bool read_too = false);
 
 /// Why the --ca-file cannot be used (unreadable, a folder, nothing OpenSSL loads as a CA), or empty
 /// for an empty path (no private CA).
@@ -25,4 +26,4 @@ std::string check_ca_file(const std::string& path);
 std::string check_apply_paths(const apply_options& o, const std::filesystem::path& report,
                               const std::filesystem::path& journal);
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -24,8 +24,9 @@ int read_live_state(const apply_options& o, const char* key, const std::vector<s
 /// rows (`out`). Prints the resolution's warnings (unless `quiet`) and errors. Returns exit_ok,
 /// exit_usage when the map does not resolve (file:line errors; no change was sent), or the exit
 /// code of a read that could not finish.
-int resolve_map_input(const apply_options& o, const char* key, const plan::load_result& map_load, const char* command,
-                      bool quiet, plan::map_resolution& out, plan::inventories& inv);
+int resolve_map_input(const apply_options& o, const char* key, const plan::load_result& map_load,
+                      const char* command, bool quiet, plan::map_resolution& out,
+                      plan::inventories& inv);
 
 /// `relicense apply map.csv`: resolves the map against the live state, then applies the resolved
 /// rows as apply applies a CSV (the inventory read first, so the report records each license's
@@ -33,4 +34,4 @@ int resolve_map_input(const apply_options& o, const char* key, const plan::load_
 /// their mapping's line, which the journal keys on.
 int apply_serial_map(const apply_options& o, const plan::load_result& map_load);
 
-} // namespace relicense::cli
+}  // namespace relicense::cli

@@ -40,7 +40,8 @@ plan::plan make_plan(const sim::org_info& o, std::size_t n) {
     r.license_id = o.licenses[i].id;
     if (i % 5 != 4) {
       r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-      if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
+      if (o.licenses[i].device_serial == r.serial)
+        r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
     }
     p.rows.push_back(std::move(r));
   }
@@ -54,7 +55,7 @@ struct measured {
   double rows_per_s() const { return seconds > 0 ? static_cast<double>(applied) / seconds : 0; }
 };
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
@@ -106,8 +107,10 @@ int main(int argc, char** argv) {
     engine::run_result r;
     if (batch) {
       engine::batch_run_options o;
-      o.batch.first_poll = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(1.0 / scale));
-      o.batch.max_poll = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(8.0 / scale));
+      o.batch.first_poll = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::duration<double>(1.0 / scale));
+      o.batch.max_poll = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::duration<double>(8.0 / scale));
       o.batch.busy_retry = o.batch.first_poll;
       r = engine::run_batches(p, c, o, sink);
     } else {
@@ -125,13 +128,13 @@ int main(int argc, char** argv) {
   const measured put = measure(false, put_rows);
   const measured batch = measure(true, rows);
 
-  std::printf("budget x%g (org %g/s burst %g, ip %g/s), twin batch speed %g actions/s\n", scale, cfg.rate,
-              cfg.burst, cfg.ip_rate, cfg.batch_actions_per_second);
-  std::printf("%-6s %8s %8s %9s %9s %10s %12s %14s\n", "mode", "rows", "applied", "requests", "429s",
-              "seconds", "rows/s", "rows/s @real");
+  std::printf("budget x%g (org %g/s burst %g, ip %g/s), twin batch speed %g actions/s\n", scale,
+              cfg.rate, cfg.burst, cfg.ip_rate, cfg.batch_actions_per_second);
+  std::printf("%-6s %8s %8s %9s %9s %10s %12s %14s\n", "mode", "rows", "applied", "requests",
+              "429s", "seconds", "rows/s", "rows/s @real");
   for (const auto* m : {&put, &batch}) {
-    std::printf("%-6s %8zu %8zu %9llu %9llu %10.2f %12.1f %14.1f\n", m == &put ? "put" : "batch", m->rows,
-                m->applied, static_cast<unsigned long long>(m->requests),
+    std::printf("%-6s %8zu %8zu %9llu %9llu %10.2f %12.1f %14.1f\n", m == &put ? "put" : "batch",
+                m->rows, m->applied, static_cast<unsigned long long>(m->requests),
                 static_cast<unsigned long long>(m->throttled), m->seconds, m->rows_per_s(),
                 m->rows_per_s() / scale);
   }

@@ -12,20 +12,20 @@
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <iterator>
-#include <fcntl.h>
-#include <limits>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -58,7 +58,8 @@ plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t per_org
       r.license_id = o.licenses[i].id;
       if (i % 5 != 4) {
         r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-        if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
+        if (o.licenses[i].device_serial == r.serial)
+          r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
       }
       p.rows.push_back(std::move(r));
     }
@@ -146,12 +147,15 @@ child_run run_child(const std::vector<std::string>& args, const std::string& env
     if (done < 0) return out;
     std::ifstream st(proc);
     for (std::string line; std::getline(st, line);) {
-      if (line.rfind("VmHWM:", 0) == 0) out.max_rss_mb = std::atof(line.c_str() + 6) / 1024.0;  // kB
+      if (line.rfind("VmHWM:", 0) == 0)
+        out.max_rss_mb = std::atof(line.c_str() + 6) / 1024.0;  // kB
     }
     ::usleep(2000);
   }
   out.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
   out.cpu_s = secs(ru.ru_utime) + secs(ru.ru_stime);
   return out;
 }
@@ -168,8 +172,8 @@ void write_csv(const plan::plan& p, const std::filesystem::path& path, std::size
 
 struct apply_run {
   engine_run e;
-  double max_rss_mb = 0;       ///< peak RSS of `relicense apply`
-  double plan_rss_mb = 0;      ///< peak RSS of `relicense plan` on the same CSV (the plan itself)
+  double max_rss_mb = 0;   ///< peak RSS of `relicense apply`
+  double plan_rss_mb = 0;  ///< peak RSS of `relicense plan` on the same CSV (the plan itself)
 };
 
 /// The whole product: `relicense apply` as a child process, writing its report and journal, on
@@ -178,16 +182,21 @@ struct apply_run {
 apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concurrency,
                     std::size_t rows = std::numeric_limits<std::size_t>::max()) {
   apply_run out;
-  const auto dir = std::filesystem::temp_directory_path() / ("engine_bench_apply_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("engine_bench_apply_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const auto csv = (dir / "plan.csv").string();
   write_csv(p, dir / "plan.csv", rows);
   // --no-inventory: the PUTs alone, as wrk sends them (the twin may hold these rows already).
-  std::vector<std::string> args = {RELICENSE_BIN, "apply", "--quiet", "--no-inventory", "--rate", "0",
-                                   "--ip-rate", "0", "--concurrency", std::to_string(concurrency),
-                                   "--base-url", twin.base_url(), "--report", (dir / "report.csv").string(), "--summary",
-                                   (dir / "summary.json").string()};
+  std::vector<std::string> args = {RELICENSE_BIN,   "apply",
+                                   "--quiet",       "--no-inventory",
+                                   "--rate",        "0",
+                                   "--ip-rate",     "0",
+                                   "--concurrency", std::to_string(concurrency),
+                                   "--base-url",    twin.base_url(),
+                                   "--report",      (dir / "report.csv").string(),
+                                   "--summary",     (dir / "summary.json").string()};
   if (!twin.ca_file().empty()) {
     args.push_back("--ca-file");
     args.push_back(twin.ca_file());
@@ -224,10 +233,11 @@ double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connection
     const std::string prefix = twin.base_url().substr(twin.base_url().find("/api/"));
     for (std::size_t i = 0; i < n; ++i) {
       const auto& r = p.rows[i];
-      lua << "paths[" << i + 1 << "] = \"" << prefix << "/organizations/" << p.orgs[r.org] << "/licenses/"
-          << r.license_id << "\"\n";
+      lua << "paths[" << i + 1 << "] = \"" << prefix << "/organizations/" << p.orgs[r.org]
+          << "/licenses/" << r.license_id << "\"\n";
       lua << "bodies[" << i + 1 << "] = '"
-          << (r.serial.empty() ? std::string("{\"deviceSerial\":null}") : "{\"deviceSerial\":\"" + r.serial + "\"}")
+          << (r.serial.empty() ? std::string("{\"deviceSerial\":null}")
+                               : "{\"deviceSerial\":\"" + r.serial + "\"}")
           << "'\n";
     }
     lua << "local i = 0\n"
@@ -239,8 +249,9 @@ double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connection
            "end\n";
   }
   const std::string origin = twin.base_url().substr(0, twin.base_url().find("/api/"));
-  const std::string cmd = "wrk -t1 -c" + std::to_string(connections) + " -d" + std::to_string(seconds) +
-                          "s -s " + script.string() + " " + origin + " 2>&1";
+  const std::string cmd = "wrk -t1 -c" + std::to_string(connections) + " -d" +
+                          std::to_string(seconds) + "s -s " + script.string() + " " + origin +
+                          " 2>&1";
   double rps = 0;
   if (FILE* f = ::popen(cmd.c_str(), "r")) {
     char line[512];
@@ -253,7 +264,7 @@ double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connection
   return rps;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
@@ -270,8 +281,9 @@ int main(int argc, char** argv) {
     else if (a == "--budget-rows") budget_rows = static_cast<std::size_t>(next());
     else if (a == "--reps") reps = static_cast<unsigned>(next());
     else {
-      std::fprintf(stderr, "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
-                           "[--budget-rows N] [--reps K]\n");
+      std::fprintf(stderr,
+                   "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
+                   "[--budget-rows N] [--reps K]\n");
       return 2;
     }
   }
@@ -283,8 +295,11 @@ int main(int argc, char** argv) {
   bool all_applied = true;
 
   // ----- 1. throughput, budget off ---------------------------------------------------------
-  std::printf("## Throughput, budget off: %zu rows, concurrency %u (median of %u, min-max)\n\n", rows, concurrency, reps);
-  std::printf("| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req |\n|---|---|---|---|---|\n");
+  std::printf("## Throughput, budget off: %zu rows, concurrency %u (median of %u, min-max)\n\n",
+              rows, concurrency, reps);
+  std::printf(
+      "| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req "
+      "|\n|---|---|---|---|---|\n");
   for (bool tls : {false, true}) {
     sim::sim_config sc;
     sc.orgs = 1;
@@ -306,7 +321,8 @@ int main(int argc, char** argv) {
       all_applied = all_applied && x.applied == x.rows;
       const double ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
       app_rps.push_back(ar);
-      app_cpu.push_back(x.cpu_s / static_cast<double>(std::max<std::uint64_t>(x.requests, 1)) * 1e6);
+      app_cpu.push_back(x.cpu_s / static_cast<double>(std::max<std::uint64_t>(x.requests, 1)) *
+                        1e6);
       const double w = run_wrk(twin, p, concurrency, quick ? 1 : 5);
       if (w > 0) {
         wrk_rps.push_back(w);
@@ -317,21 +333,26 @@ int main(int argc, char** argv) {
     const auto w = summarize(wrk_rps);
     auto line = [&](const char* what, const stats3& a, const stats3& q, const stats3& c) {
       if (w.median > 0) {
-        std::printf("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f |\n", what, a.median, a.min,
-                    a.max, w.median, w.min, w.max, q.median, q.min, q.max, c.median);
+        std::printf("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f |\n",
+                    what, a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max,
+                    c.median);
       } else {
-        std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f |\n", what, a.median, a.min, a.max, c.median);
+        std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f |\n", what, a.median, a.min,
+                    a.max, c.median);
       }
     };
-    line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio), summarize(cpu));
-    line(tls ? "https, relicense apply (report, journal)" : "http, relicense apply (report, journal)",
+    line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio),
+         summarize(cpu));
+    line(tls ? "https, relicense apply (report, journal)"
+             : "http, relicense apply (report, journal)",
          summarize(app_rps), summarize(app_ratio), summarize(app_cpu));
   }
 
   // ----- memory: flat in the number of rows apart from the plan ------------------------------
   {
     std::printf("\n## Memory of `relicense apply` (http, budget off): peak RSS against rows\n\n");
-    std::printf("| rows | apply peak RSS MB | plan alone MB | apply minus plan MB |\n|---|---|---|---|\n");
+    std::printf(
+        "| rows | apply peak RSS MB | plan alone MB | apply minus plan MB |\n|---|---|---|---|\n");
     sim::sim_config sc;
     sc.orgs = 1;
     sc.licenses_per_org = static_cast<unsigned>(rows);
@@ -342,15 +363,20 @@ int main(int argc, char** argv) {
     for (std::size_t n : {rows / 10, rows}) {
       const auto x = run_apply(twin, p, concurrency, n);
       all_applied = all_applied && x.e.applied == x.e.rows;
-      std::printf("| %zu | %.1f | %.1f | %.1f |\n", x.e.rows, x.max_rss_mb, x.plan_rss_mb, x.max_rss_mb - x.plan_rss_mb);
+      std::printf("| %zu | %.1f | %.1f | %.1f |\n", x.e.rows, x.max_rss_mb, x.plan_rss_mb,
+                  x.max_rss_mb - x.plan_rss_mb);
     }
   }
 
   // ----- 2. budget efficiency --------------------------------------------------------------
-  std::printf("\n## Budget efficiency: rate %.0f/s, burst %.0f per org (median of %u, min-max)\n\n", budget, budget, reps);
-  std::printf("| orgs | twin faults | rows | ideal s | actual s | efficiency | 429s |\n|---|---|---|---|---|---|---|\n");
+  std::printf("\n## Budget efficiency: rate %.0f/s, burst %.0f per org (median of %u, min-max)\n\n",
+              budget, budget, reps);
+  std::printf(
+      "| orgs | twin faults | rows | ideal s | actual s | efficiency | 429s "
+      "|\n|---|---|---|---|---|---|---|\n");
   // Clean runs, then the twin injecting 429s without Retry-After (another application eating the
-  // org's budget, or per-IP throttling in front of the API) and 5xx (half applied before the error).
+  // org's budget, or per-IP throttling in front of the API) and 5xx (half applied before the
+  // error).
   struct scenario {
     unsigned orgs;
     double fault_429, fault_5xx;
@@ -381,8 +407,10 @@ int main(int argc, char** argv) {
       t429.push_back(static_cast<double>(e.throttled));
     }
     const auto a = summarize(actual), f = summarize(eff), t = summarize(t429);
-    std::printf("| %u | %s | %zu | %.2f | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) |\n", orgs, sn.label, p.rows.size(), ideal,
-                a.median, a.min, a.max, f.median, f.min, f.max, t.median, t.min, t.max);
+    std::printf(
+        "| %u | %s | %zu | %.2f | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) |\n", orgs,
+        sn.label, p.rows.size(), ideal, a.median, a.min, a.max, f.median, f.min, f.max, t.median,
+        t.min, t.max);
   }
   if (!all_applied) {
     std::fprintf(stderr, "engine_bench: some rows were not applied\n");

@@ -48,7 +48,8 @@ plan::plan make_plan(const sim::org_info& o, std::size_t n) {
     r.license_id = o.licenses[i].id;
     if (i % 5 != 4) {
       r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-      if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
+      if (o.licenses[i].device_serial == r.serial)
+        r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
     }
     p.rows.push_back(std::move(r));
   }
@@ -103,8 +104,9 @@ struct outcome {
 bool trace = false;  ///< --trace: the twin's counters every second on stderr
 
 /// Moves the twin's background rate along the schedule until told to stop.
-void drive_background(sim::server* twin, const schedule* s, std::chrono::steady_clock::time_point start,
-                      std::mutex* m, std::condition_variable* cv, bool* stop) {
+void drive_background(sim::server* twin, const schedule* s,
+                      std::chrono::steady_clock::time_point start, std::mutex* m,
+                      std::condition_variable* cv, bool* stop) {
   std::size_t next = 1;
   sim::stats_snapshot last = twin->stats();
   for (int tick = 1;; ++tick) {
@@ -119,7 +121,10 @@ void drive_background(sim::server* twin, const schedule* s, std::chrono::steady_
     }
     std::unique_lock lock(*m);
     if (cv->wait_until(lock, when, [stop] { return *stop; })) return;
-    if (next < s->at.size() && std::chrono::steady_clock::now() >= start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s->at[next]))) {
+    if (next < s->at.size() &&
+        std::chrono::steady_clock::now() >=
+            start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(s->at[next]))) {
       twin->set_background_rate(s->rates[next]);
       ++next;
       --tick;
@@ -133,7 +138,8 @@ void drive_background(sim::server* twin, const schedule* s, std::chrono::steady_
     std::fprintf(stderr, "t=%2d ours 200: %llu 429: %llu  other app: %llu calls, %llu 429\n", tick,
                  status(now, 200) - status(last, 200), status(now, 429) - status(last, 429),
                  static_cast<unsigned long long>(now.background_calls - last.background_calls),
-                 static_cast<unsigned long long>(now.background_rate_limited - last.background_rate_limited));
+                 static_cast<unsigned long long>(now.background_rate_limited -
+                                                 last.background_rate_limited));
     last = now;
   }
 }
@@ -154,7 +160,8 @@ outcome run_once(sim::server& twin, const plan::plan& p, const scenario& sn, uns
   std::mutex m;
   std::condition_variable cv;
   bool stop = false;
-  std::thread driver(drive_background, &twin, &sn.background, std::chrono::steady_clock::now(), &m, &cv, &stop);
+  std::thread driver(drive_background, &twin, &sn.background, std::chrono::steady_clock::now(), &m,
+                     &cv, &stop);
   const auto r = engine::run(p, c, sink);
   {
     std::lock_guard lock(m);
@@ -174,7 +181,7 @@ outcome run_once(sim::server& twin, const plan::plan& p, const scenario& sn, uns
   return o;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
@@ -193,8 +200,10 @@ int main(int argc, char** argv) {
     else if (a == "--only") only = static_cast<int>(next());
     else if (a == "--trace") trace = true;
     else {
-      std::fprintf(stderr, "usage: field_bench [--quick] [--rows N] [--reps K] [--latency-ms MS] [--concurrency C] "
-                           "[--only I] [--trace]\n");
+      std::fprintf(
+          stderr,
+          "usage: field_bench [--quick] [--rows N] [--reps K] [--latency-ms MS] [--concurrency C] "
+          "[--only I] [--trace]\n");
       return 2;
     }
   }
@@ -211,9 +220,13 @@ int main(int argc, char** argv) {
       {"no other app, log-normal answers", {{0}, {0}}, lat},
       {"R = 3, log-normal answers", {{0}, {3}}, lat},
   };
-  std::printf("## Field conditions: 1 org x %zu rows, rate 10/s, burst 10 (median of %u, min-max)\n\n", rows, reps);
-  std::printf("| scenario | ideal s | actual s | actual / ideal | run's 429s | other app's calls answered 429 |\n"
-              "|---|---|---|---|---|---|\n");
+  std::printf(
+      "## Field conditions: 1 org x %zu rows, rate 10/s, burst 10 (median of %u, min-max)\n\n",
+      rows, reps);
+  std::printf(
+      "| scenario | ideal s | actual s | actual / ideal | run's 429s | other app's calls answered "
+      "429 |\n"
+      "|---|---|---|---|---|---|\n");
   bool all_applied = true;
   for (std::size_t si = 0; si < scenarios.size(); ++si) {
     if (only > 0 && static_cast<std::size_t>(only) != si + 1) continue;
@@ -241,9 +254,11 @@ int main(int argc, char** argv) {
       bg.push_back(o.background_429_share * 100);
     }
     const auto s = summarize(secs), q = summarize(ratio), t = summarize(t429), b = summarize(bg);
-    std::printf("| %s | %.1f | %.1f (%.1f-%.1f) | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) | %.1f %% (%.1f-%.1f) |\n",
-                sn.label, ideal, s.median, s.min, s.max, q.median, q.min, q.max, t.median, t.min, t.max, b.median,
-                b.min, b.max);
+    std::printf(
+        "| %s | %.1f | %.1f (%.1f-%.1f) | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) | %.1f %% "
+        "(%.1f-%.1f) |\n",
+        sn.label, ideal, s.median, s.min, s.max, q.median, q.min, q.max, t.median, t.min, t.max,
+        b.median, b.min, b.max);
     std::fflush(stdout);
   }
   if (!all_applied) {

@@ -42,7 +42,8 @@ plan::plan make_plan(const sim::org_info& o, std::size_t n) {
     r.license_id = o.licenses[i].id;
     if (i % 5 != 4) {
       r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-      if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
+      if (o.licenses[i].device_serial == r.serial)
+        r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
     }
     p.rows.push_back(std::move(r));
   }
@@ -58,7 +59,7 @@ struct measured {
 
 enum class mode { put, batch, hybrid };
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   std::size_t rows = 300;
@@ -124,20 +125,24 @@ int main(int argc, char** argv) {
     return x;
   };
 
-  std::printf("one org, %zu rows, budget 10/s burst 10 (100/s per IP), twin latency %u ms\n", rows, latency_ms);
+  std::printf("one org, %zu rows, budget 10/s burst 10 (100/s per IP), twin latency %u ms\n", rows,
+              latency_ms);
   const measured put = measure(mode::put, speeds.front());
   bool all = put.applied == put.rows;
-  std::printf("%9s %10s %10s %10s %12s %10s %8s %10s\n", "ms/action", "put r/s", "batch r/s", "auto r/s",
-              "auto/(p+b)", "auto/best", "auto %b", "auto 429s");
+  std::printf("%9s %10s %10s %10s %12s %10s %8s %10s\n", "ms/action", "put r/s", "batch r/s",
+              "auto r/s", "auto/(p+b)", "auto/best", "auto %b", "auto 429s");
   for (double ms : speeds) {
     const measured batch = measure(mode::batch, ms);
     const measured hybrid = measure(mode::hybrid, ms);
     all = all && batch.applied == batch.rows && hybrid.applied == hybrid.rows;
     const double sum = put.rows_per_s() + batch.rows_per_s();
     const double best = std::max(put.rows_per_s(), batch.rows_per_s());
-    std::printf("%9g %10.1f %10.1f %10.1f %12.2f %10.2f %7.0f%% %10llu\n", ms, put.rows_per_s(), batch.rows_per_s(),
-                hybrid.rows_per_s(), sum > 0 ? hybrid.rows_per_s() / sum : 0, best > 0 ? hybrid.rows_per_s() / best : 0,
-                hybrid.applied ? 100.0 * static_cast<double>(hybrid.by_batch) / static_cast<double>(hybrid.applied) : 0,
+    std::printf("%9g %10.1f %10.1f %10.1f %12.2f %10.2f %7.0f%% %10llu\n", ms, put.rows_per_s(),
+                batch.rows_per_s(), hybrid.rows_per_s(), sum > 0 ? hybrid.rows_per_s() / sum : 0,
+                best > 0 ? hybrid.rows_per_s() / best : 0,
+                hybrid.applied ? 100.0 * static_cast<double>(hybrid.by_batch) /
+                                     static_cast<double>(hybrid.applied)
+                               : 0,
                 static_cast<unsigned long long>(hybrid.throttled));
     std::fflush(stdout);
   }

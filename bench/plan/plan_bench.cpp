@@ -45,7 +45,7 @@ std::filesystem::path generate(std::size_t rows) {
   char serial[15];
   for (std::size_t i = 0; i < rows; ++i) {
     const std::size_t id = (i % 100 == 99) ? i - 50 : i;  // 1% exact duplicates of an earlier row
-    std::uint64_t s = (id % 1000 == 7) ? id - 1 : id;      // some serials get two licenses
+    std::uint64_t s = (id % 1000 == 7) ? id - 1 : id;     // some serials get two licenses
     s = s * 0x9E3779B97F4A7C15ULL;
     for (int k = 0, j = 0; k < 14; ++k) {
       if (k == 4 || k == 9) {
@@ -60,9 +60,9 @@ std::filesystem::path generate(std::size_t rows) {
     const bool unassign = id % 97 == 5;
     const unsigned long long lic = 1000000000000000ULL + id;
     if (rnd() % 8 == 0)
-      std::fprintf(f, "org_%zu,%llu,%s,\"note, with \"\"quotes\"\"\"\r\n", id % 10, lic, unassign ? "" : serial);
-    else
-      std::fprintf(f, "org_%zu,%llu,%s,\r\n", id % 10, lic, unassign ? "" : serial);
+      std::fprintf(f, "org_%zu,%llu,%s,\"note, with \"\"quotes\"\"\"\r\n", id % 10, lic,
+                   unassign ? "" : serial);
+    else std::fprintf(f, "org_%zu,%llu,%s,\r\n", id % 10, lic, unassign ? "" : serial);
   }
   std::fclose(f);
   return pattern;
@@ -81,7 +81,7 @@ long peak_rss_kib() {
   return u.ru_maxrss;  // KiB on Linux
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   std::size_t rows = 1'000'000;
@@ -122,18 +122,19 @@ int main(int argc, char** argv) {
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
   const auto& c = last.plan.counts;
-  std::printf("plan_bench: %zu rows, %.1f MB CSV, %d run%s\n", rows, static_cast<double>(bytes) / 1e6, runs,
-              runs == 1 ? "" : "s");
+  std::printf("plan_bench: %zu rows, %.1f MB CSV, %d run%s\n", rows,
+              static_cast<double>(bytes) / 1e6, runs, runs == 1 ? "" : "s");
   std::printf("  %-28s %zu rows, %zu orgs, %llu duplicates, %llu serials with several\n", "plan",
-              last.plan.rows.size(), last.plan.orgs.size(), static_cast<unsigned long long>(c.duplicates_dropped),
+              last.plan.rows.size(), last.plan.orgs.size(),
+              static_cast<unsigned long long>(c.duplicates_dropped),
               static_cast<unsigned long long>(c.serials_with_several));
   std::printf("  %-28s median %.1f ms, min %.1f ms, max %.1f ms (%.0f MB/s)\n", "load_plan time",
               sorted[sorted.size() / 2], sorted.front(), sorted.back(),
               static_cast<double>(bytes) / 1e3 / sorted[sorted.size() / 2]);
   std::sort(cpu.begin(), cpu.end());
-  std::printf("  %-28s median %.1f ms, min %.1f ms, max %.1f ms\n", "load_plan CPU time", cpu[cpu.size() / 2],
-              cpu.front(), cpu.back());
-  std::printf("  %-28s %.1f MB (before planning: %.1f MB)\n", "peak RSS (getrusage)", peak_rss_kib() / 1024.0,
-              rss_before / 1024.0);
+  std::printf("  %-28s median %.1f ms, min %.1f ms, max %.1f ms\n", "load_plan CPU time",
+              cpu[cpu.size() / 2], cpu.front(), cpu.back());
+  std::printf("  %-28s %.1f MB (before planning: %.1f MB)\n", "peak RSS (getrusage)",
+              peak_rss_kib() / 1024.0, rss_before / 1024.0);
   return 0;
 }

@@ -4,14 +4,14 @@
 // Prints a one-row table; the server runs in-process, wrk in a child process.
 #include "relicense/sim/server.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
-#include <sys/resource.h>
-#include <unistd.h>
 
 int main(int argc, char** argv) {
   bool quick = false;
@@ -24,7 +24,10 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--server-threads")) server_threads = next();
     else if (!std::strcmp(argv[i], "--wrk-threads")) wrk_threads = next();
   }
-  if (quick) { seconds = 1; connections = 4; }
+  if (quick) {
+    seconds = 1;
+    connections = 4;
+  }
   if (std::system("command -v wrk >/dev/null 2>&1") != 0) {
     std::puts("sim_bench: wrk not found, skipped");
     return 0;
@@ -48,8 +51,9 @@ int main(int argc, char** argv) {
     lua << "local reqs = {}\n";
     for (const auto& o : server.orgs()) {
       for (std::size_t i = 0; i < o.licenses.size(); ++i) {
-        lua << "reqs[#reqs+1] = {\"/api/v1/organizations/" << o.id << "/licenses/" << o.licenses[i].id
-            << "\", '{\"deviceSerial\":\"" << o.devices[(i * 7 + 3) % o.devices.size()] << "\"}'}\n";
+        lua << "reqs[#reqs+1] = {\"/api/v1/organizations/" << o.id << "/licenses/"
+            << o.licenses[i].id << "\", '{\"deviceSerial\":\""
+            << o.devices[(i * 7 + 3) % o.devices.size()] << "\"}'}\n";
       }
     }
     // Requests are formatted once in init(): a per-request wrk.format would make wrk, not the
@@ -57,7 +61,8 @@ int main(int argc, char** argv) {
     lua << "local headers = {[\"Authorization\"] = \"Bearer " << server.api_key()
         << "\", [\"Content-Type\"] = \"application/json\"}\n"
            "local formatted = {}\n"
-           "for k, r in ipairs(reqs) do formatted[k] = wrk.format(\"PUT\", r[1], headers, r[2]) end\n"
+           "for k, r in ipairs(reqs) do formatted[k] = wrk.format(\"PUT\", r[1], headers, r[2]) "
+           "end\n"
            "local i = 0\n"
            "request = function()\n"
            "  i = i % #formatted + 1\n"
@@ -66,8 +71,9 @@ int main(int argc, char** argv) {
   }
   const std::string base = server.base_url();
   const std::string origin = base.substr(0, base.size() - 7);
-  const std::string cmd = "wrk -t" + std::to_string(wrk_threads) + " -c" + std::to_string(connections) +
-                          " -d" + std::to_string(seconds) + "s -s " + script + " " + origin + " 2>&1";
+  const std::string cmd = "wrk -t" + std::to_string(wrk_threads) + " -c" +
+                          std::to_string(connections) + " -d" + std::to_string(seconds) + "s -s " +
+                          script + " " + origin + " 2>&1";
   std::FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return 1;
   std::string out;
@@ -81,7 +87,8 @@ int main(int argc, char** argv) {
   if (auto pos = out.find("Requests/sec:"); pos != std::string::npos)
     rps = std::atof(out.c_str() + pos + 13);
   const auto stats = server.stats();
-  std::uint64_t non200 = stats.requests - (stats.by_status.count(200) ? stats.by_status.at(200) : 0);
+  std::uint64_t non200 =
+      stats.requests - (stats.by_status.count(200) ? stats.by_status.at(200) : 0);
   server.stop();
 
   // CPU the twin itself used: on a loaded machine req/s understates it, requests per CPU-second

@@ -19,4 +19,4 @@ std::chrono::nanoseconds full_jitter(const backoff_config& c, unsigned retry, do
       static_cast<std::chrono::nanoseconds::rep>(static_cast<double>(ceiling.count()) * u));
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -17,7 +17,8 @@ nanos poll_delay(const batch_config& c, unsigned polls_done) noexcept {
   return nanos(static_cast<nanos::rep>(std::max(0.0, d)));
 }
 
-std::string build_batch_body(std::string_view org_id, const std::vector<batch_action_ref>& actions) {
+std::string build_batch_body(std::string_view org_id,
+                             const std::vector<batch_action_ref>& actions) {
   std::string out;
   out.reserve(64 + actions.size() * (96 + org_id.size()));
   out += R"({"confirmed":true,"synchronous":false,"actions":[)";
@@ -70,7 +71,7 @@ bool contains_token(std::string_view text, std::string_view needle) noexcept {
   return false;
 }
 
-} // namespace
+}  // namespace
 
 std::vector<std::size_t> suspects_in_errors(const std::vector<batch_action_ref>& actions,
                                             std::string_view errors) {
@@ -201,8 +202,8 @@ void org_batches::observe(nanos elapsed, std::size_t actions, bool first_poll) n
   // Seen at the first poll, the batch may have been done long before: aim earlier next time
   // (first_poll_aim), so the estimate walks down to the real duration instead of sticking to a
   // late guess.
-  const double sample = static_cast<double>(elapsed.count()) * (first_poll ? config_.first_poll_aim : 1.0) /
-                        static_cast<double>(actions);
+  const double sample = static_cast<double>(elapsed.count()) *
+                        (first_poll ? config_.first_poll_aim : 1.0) / static_cast<double>(actions);
   per_action_ns_ = per_action_ns_ == 0 ? sample : 0.5 * per_action_ns_ + 0.5 * sample;
 }
 
@@ -235,4 +236,4 @@ std::vector<std::size_t> org_batches::drain() {
   return rows;
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -9,11 +9,14 @@
 namespace relicense::engine {
 namespace {
 
-double ms_between(steady_time a, steady_time b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+double ms_between(steady_time a, steady_time b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
 
-} // namespace
+}  // namespace
 
-batch_mode::batch_mode(const mode_context& ctx, const batch_run_options& options, task_channel channel)
+batch_mode::batch_mode(const mode_context& ctx, const batch_run_options& options,
+                       task_channel channel)
     : ctx_(ctx), options_(options), channel_(channel), condemned_(ctx.plan.orgs.size()) {
   batches_.reserve(ctx.plan.orgs.size());
   for (std::size_t o = 0; o < ctx.plan.orgs.size(); ++o) batches_.emplace_back(options.batch);
@@ -51,7 +54,8 @@ std::vector<std::vector<std::size_t>> batch_mode::queue_rows() {
   std::unordered_map<std::uint32_t, std::size_t> by_line;
   std::uint64_t changes = 0;
   for (std::size_t i = 0; i < p.rows.size(); ++i) {
-    auto pre = triage(p, ctx_.config, ctx_.diff, ctx_.refused, i, ctx_.fx.stopping(), " (batch mode)", changes);
+    auto pre = triage(p, ctx_.config, ctx_.diff, ctx_.refused, i, ctx_.fx.stopping(),
+                      " (batch mode)", changes);
     if (!pre.send) {
       if (pre.done) ctx_.fx.emit(*pre.done);
       else finish(i, pre.outcome, 0, std::move(pre.error));
@@ -109,7 +113,8 @@ steady_time batch_mode::wake_at(steady_time now) const {
   const unsigned max_running = std::max(1u, options_.batch.max_running);
   for (std::size_t o = 0; o < batches_.size(); ++o) {
     const auto& b = batches_[o];
-    if (condemned_[o].empty() && b.running() < max_running && b.queued() > 0) at = std::min(at, b.ready_at(now));
+    if (condemned_[o].empty() && b.running() < max_running && b.queued() > 0)
+      at = std::min(at, b.ready_at(now));
   }
   return at;
 }
@@ -140,15 +145,16 @@ void batch_mode::on_answer(std::size_t org, task_id t, const answer& a, io::resp
   else on_post_answer(org, t, a, parser, now);
 }
 
-void batch_mode::on_post_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
-                                steady_time now) {
+void batch_mode::on_post_answer(std::size_t org, task_id t, const answer& a,
+                                io::response_parser& parser, steady_time now) {
   auto& j = slots_[t];
   if (a.not_sent) {
     abandon(org, t, io::outcome::not_attempted, {});
     return;
   }
   for (auto r : j.job.rows) ++posts_[r];
-  auto v = ops::judge_batch_post(a, {ctx_.config.retry, ++j.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser);
+  auto v = ops::judge_batch_post(
+      a, {ctx_.config.retry, ++j.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser);
   if (v.went_through) ctx_.sched.succeeded(org, now);
   switch (v.what) {
     case next_step::retry:
@@ -182,7 +188,8 @@ void batch_mode::on_post_answer(std::size_t org, task_id t, const answer& a, io:
 
 /// An abort or a condemned org ends the job: not attempted (--resume sends or polls it again;
 /// `unknown` says which batch the journal keeps) or failed with the org.
-void batch_mode::end_job(std::size_t org, task_id t, const answer& a, verdict v, const std::string& unknown) {
+void batch_mode::end_job(std::size_t org, task_id t, const answer& a, verdict v,
+                         const std::string& unknown) {
   if (v.what == next_step::abort_run) {
     abandon(org, t, io::outcome::not_attempted, v.message + unknown);
     ctx_.fx.abort(abort_reason(std::move(v.message), a, ctx_.plan.orgs[org]));
@@ -214,20 +221,23 @@ void batch_mode::accepted(std::size_t org, task_id t, const io::action_batch& b,
   if (b.failed) return refused(org, t, b.errors, 400, now);
   j.posted = true;
   j.polling = true;
-  ctx_.sched.push_at(org, channel_.mark(t), now + batches_[org].first_poll_delay(j.job.rows.size()));
+  ctx_.sched.push_at(org, channel_.mark(t),
+                     now + batches_[org].first_poll_delay(j.job.rows.size()));
 }
 
-void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
-                                steady_time now) {
+void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a,
+                                io::response_parser& parser, steady_time now) {
   auto& j = slots_[t];
   const std::string unknown = "; the journal keeps action batch " + j.job.id + " for --resume";
   if (a.not_sent) {
-    abandon(org, t, io::outcome::not_attempted, "stopped while action batch " + j.job.id + " ran; --resume polls it");
+    abandon(org, t, io::outcome::not_attempted,
+            "stopped while action batch " + j.job.id + " ran; --resume polls it");
     return;
   }
   ++j.streak;
-  auto v = ops::judge_batch_poll(j.job.id, a,
-                                 {poll_policy_, std::min(j.streak, 30u), ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser);
+  auto v = ops::judge_batch_poll(
+      j.job.id, a, {poll_policy_, std::min(j.streak, 30u), ctx_.fx.jitter(), ctx_.fx.wall_now()},
+      parser);
   if (v.went_through) {
     ctx_.sched.succeeded(org, now);
     j.streak = 0;
@@ -236,7 +246,8 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io:
   switch (v.what) {
     case next_step::retry:
       note_retry(ctx_, org, v, now);
-      if (!v.pause_org && v.cause != retry_cause::throttled_ip && ++j.failures >= cfg.max_poll_failures) {
+      if (!v.pause_org && v.cause != retry_cause::throttled_ip &&
+          ++j.failures >= cfg.max_poll_failures) {
         abandon(org, t, io::outcome::failed, "status unknown: " + v.message + unknown);
         return;
       }
@@ -255,7 +266,8 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io:
       return;
     case ops::batch_news::unreadable:
       if (++j.failures >= cfg.max_poll_failures) {
-        abandon(org, t, io::outcome::failed, "unreadable action batch status: " + v.message + unknown);
+        abandon(org, t, io::outcome::failed,
+                "unreadable action batch status: " + v.message + unknown);
         return;
       }
       ctx_.sched.push_at(org, channel_.mark(t), now + poll_delay(cfg, j.polls++));
@@ -266,7 +278,8 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a, io:
         batches_[org].observe(now - j.submitted, j.job.rows.size(), j.polls == 0);
       if (b.completed) return completed(org, t, now);
       if (b.failed) return refused(org, t, b.errors, 400, now);
-      ctx_.sched.push_at(org, channel_.mark(t), now + batches_[org].repoll_delay(j.job.rows.size(), ++j.polls));
+      ctx_.sched.push_at(org, channel_.mark(t),
+                         now + batches_[org].repoll_delay(j.job.rows.size(), ++j.polls));
       return;
     }
     case ops::batch_news::refused:
@@ -285,9 +298,11 @@ void batch_mode::completed(std::size_t org, task_id t, steady_time now) {
 
 /// The API refused the batch (it failed, or its POST got a 400): rows alone fail for good with
 /// the API's error; larger batches are split and requeued.
-void batch_mode::refused(std::size_t org, task_id t, std::string errors, unsigned status, steady_time now) {
+void batch_mode::refused(std::size_t org, task_id t, std::string errors, unsigned status,
+                         steady_time now) {
   auto& j = slots_[t];
-  if (errors.empty()) errors = j.job.id.empty() ? "action batch refused" : "action batch " + j.job.id + " failed";
+  if (errors.empty())
+    errors = j.job.id.empty() ? "action batch refused" : "action batch " + j.job.id + " failed";
   const double ms = ms_between(j.submitted, now);
   auto out = batches_[org].on_failed(j.job, errors, actions_of(j.job));
   for (auto r : out.failed) finish(r, io::outcome::failed, status, errors, ms, &j);
@@ -307,7 +322,8 @@ void batch_mode::release(task_id t) { slots_.release(t); }
 void batch_mode::condemn(std::size_t org, std::string reason) {
   if (!condemned_[org].empty()) return;
   condemned_[org] = std::move(reason);
-  for (auto r : batches_[org].drain()) finish(r, io::outcome::failed, 0, condemned_[org] + " (not sent)");
+  for (auto r : batches_[org].drain())
+    finish(r, io::outcome::failed, 0, condemned_[org] + " (not sent)");
 }
 
 void batch_mode::finish_remaining() {
@@ -316,16 +332,18 @@ void batch_mode::finish_remaining() {
       const task_id t = channel_.strip(marked);
       auto& j = slots_[t];
       abandon(o, t, io::outcome::not_attempted,
-              j.polling ? "stopped while action batch " + j.job.id + " ran; --resume polls it" : std::string());
+              j.polling ? "stopped while action batch " + j.job.id + " ran; --resume polls it"
+                        : std::string());
     }
     const bool condemned = !condemned_[o].empty();
     const std::string why = condemned ? condemned_[o] + " (not sent)" : std::string();
-    for (auto r : batches_[o].drain()) finish(r, condemned ? io::outcome::failed : io::outcome::not_attempted, 0, why);
+    for (auto r : batches_[o].drain())
+      finish(r, condemned ? io::outcome::failed : io::outcome::not_attempted, 0, why);
   }
 }
 
-void batch_mode::finish(std::size_t i, io::outcome o, unsigned status, std::string error, double latency_ms,
-                        const live_job* answered) {
+void batch_mode::finish(std::size_t i, io::outcome o, unsigned status, std::string error,
+                        double latency_ms, const live_job* answered) {
   io::row_result r = result_of(ctx_.plan, ctx_.diff, i, o);
   r.http_status = status;
   if (auto it = posts_.find(i); it != posts_.end()) r.attempts = it->second;
@@ -339,4 +357,4 @@ void batch_mode::finish(std::size_t i, io::outcome o, unsigned status, std::stri
   ctx_.fx.emit(r);
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

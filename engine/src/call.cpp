@@ -53,7 +53,8 @@ verdict verdict_of(decision d) {
   return v;
 }
 
-bool went_through(verdict& v, const judge_context& ctx, const answer& a, io::response_parser& parser) {
+bool went_through(verdict& v, const judge_context& ctx, const answer& a,
+                  io::response_parser& parser) {
   decision d = decide_answer(ctx, a, api_error_of(parser, a.resp));
   if (d.what != action::succeeded) {
     v = verdict_of(std::move(d));
@@ -80,4 +81,4 @@ std::string abort_reason(std::string message, const answer& a, std::string_view 
   return message + trace_of(a);
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -9,11 +9,11 @@ public:
   wall_time wall_now() const override { return std::chrono::system_clock::now(); }
 };
 
-} // namespace
+}  // namespace
 
 const clock_source& real_clock() noexcept {
   static const system_clocks c;
   return c;
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

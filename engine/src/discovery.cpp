@@ -19,8 +19,9 @@ public:
 
   mode* next(run_loop& loop) override {
     if (mode_) return nullptr;
-    mode_ = std::make_unique<listing_mode>(mode_context{plan_, config_, loop.sched(), loop, diff_, refused_},
-                                           loop.base(), std::move(query_));
+    mode_ = std::make_unique<listing_mode>(
+        mode_context{plan_, config_, loop.sched(), loop, diff_, refused_}, loop.base(),
+        std::move(query_));
     return mode_.get();
   }
   /// Null when the loop stopped before the phase began.
@@ -64,10 +65,11 @@ listing_result<Record> read_listing(listing_query q, const run_config& config,
   return r;
 }
 
-} // namespace
-} // namespace detail
+}  // namespace
+}  // namespace detail
 
-listing_result<plan::organization_record> list_organizations(const run_config& config, bool keep_raw) {
+listing_result<plan::organization_record> list_organizations(const run_config& config,
+                                                             bool keep_raw) {
   listing_query q;
   q.what = listing_query::of::organizations;
   q.keep_raw = keep_raw;
@@ -84,4 +86,4 @@ listing_result<plan::license_record> list_licenses(std::string_view org_id, std:
   return detail::read_listing(std::move(q), config, &listing_mode::take_licenses);
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

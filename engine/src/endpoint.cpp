@@ -22,12 +22,14 @@ api_endpoint::api_endpoint(const run_config& c) {
   base = url->where;
   prefix = url->path;
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (prefix.find('?') != std::string::npos) throw std::runtime_error("base URL must not have a query");
+  if (prefix.find('?') != std::string::npos)
+    throw std::runtime_error("base URL must not have a query");
   auth = "Bearer " + c.api_key;
   // The CLI refuses these with exit 2; an embedding program gets the same check.
   const auto route = io::select_proxy(c.client.proxy, base.tls, base.host, base.port);
   if (!route.error.empty()) throw std::runtime_error(route.error);
-  if (auto why = io::proxy_cleartext_refusal(route, base.tls); !why.empty()) throw std::runtime_error(why);
+  if (auto why = io::proxy_cleartext_refusal(route, base.tls); !why.empty())
+    throw std::runtime_error(why);
   client = c.client;
   if (!c.api_key.empty()) {
     client.secrets.add(auth);
@@ -35,7 +37,8 @@ api_endpoint::api_endpoint(const run_config& c) {
   }
   tls = io::make_tls_context(c.client);
   std::uint64_t seed = c.seed;
-  if (seed == 0) seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  if (seed == 0)
+    seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   jitter.emplace(seed);
 }
 
@@ -46,4 +49,4 @@ url_target api_endpoint::target_for(const shard_memory& shard, std::string_view 
   return t;
 }
 
-} // namespace relicense::engine::detail
+}  // namespace relicense::engine::detail

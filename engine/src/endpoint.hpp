@@ -43,4 +43,4 @@ struct api_endpoint {
   std::optional<jitter_source> jitter;
 };
 
-} // namespace relicense::engine::detail
+}  // namespace relicense::engine::detail

@@ -14,7 +14,9 @@ double per_action(const split_state& s, const split_config& c) {
 }
 
 /// Seconds a batch of `n` actions takes from its POST to the poll that sees it done.
-double batch_seconds(double n, double a, const split_config& c) { return std::max(n * a, c.min_batch_s) + c.overhead_s; }
+double batch_seconds(double n, double a, const split_config& c) {
+  return std::max(n * a, c.min_batch_s) + c.overhead_s;
+}
 
 batch_run_options with_first_poll(batch_run_options o, const split_config& c) {
   o.batch.first_poll = std::min(o.batch.first_poll, c.first_poll);
@@ -22,7 +24,7 @@ batch_run_options with_first_poll(batch_run_options o, const split_config& c) {
   return o;
 }
 
-} // namespace
+}  // namespace
 
 std::size_t batch_share(const split_state& s, const split_config& c) {
   if (s.queued == 0 || s.put_rate <= 0 || c.max_actions == 0) return 0;
@@ -30,7 +32,8 @@ std::size_t batch_share(const split_state& s, const split_config& c) {
   const auto full = static_cast<double>(c.max_actions);
   // Batches move `slots` full batches at a time, and never more than the budget pays for: each
   // costs at least a POST and a poll.
-  const double batch_rate = std::min(s.slots * full / batch_seconds(full, a, c), s.put_rate / 2 * full);
+  const double batch_rate =
+      std::min(s.slots * full / batch_seconds(full, a, c), s.put_rate / 2 * full);
   const bool balance = puts_pay(s, c);
   const double put_rate = balance ? s.put_rate : 0;
   const double left_s = static_cast<double>(s.queued + s.in_batches) / (put_rate + batch_rate);
@@ -42,7 +45,8 @@ std::size_t batch_share(const split_state& s, const split_config& c) {
   const double n = std::min({fits, full, static_cast<double>(s.queued)});
   const double put_alone_s = static_cast<double>(s.queued) / s.put_rate;
   // PUTs alone would move the whole queue before such a batch ends.
-  if (n >= static_cast<double>(c.min_rows) && batch_seconds(n, a, c) < put_alone_s) return static_cast<std::size_t>(n);
+  if (n >= static_cast<double>(c.min_rows) && batch_seconds(n, a, c) < put_alone_s)
+    return static_cast<std::size_t>(n);
   // Nothing learnt and nothing running: a probe of min_rows, when even at the prior speed it
   // ends before the PUTs, so that the speed is learnt at all.
   const auto probe = static_cast<double>(c.min_rows);
@@ -68,22 +72,22 @@ void hybrid_mode::batch_effects::emit(const io::row_result& r) {
   fx_.emit(r);
 }
 
-hybrid_mode::hybrid_mode(const mode_context& ctx, const batch_run_options& options, split_config split)
-    : ctx_(ctx),
-      split_(split),
-      options_(with_first_poll(options, split)),
+hybrid_mode::hybrid_mode(const mode_context& ctx, const batch_run_options& options,
+                         split_config split)
+    : ctx_(ctx), split_(split), options_(with_first_poll(options, split)),
       in_batches_(ctx.plan.orgs.size()),
-      batch_fx_(ctx.fx, ctx.plan, in_batches_),
-      batch_ctx_{ctx.plan, ctx.config, ctx.sched, batch_fx_, ctx.diff, ctx.refused},
-      put_(ctx, {batch_bit, 0}),
-      batch_(batch_ctx_, options_, {batch_bit, batch_bit}),
+      batch_fx_(ctx.fx, ctx.plan, in_batches_), batch_ctx_{ctx.plan,  ctx.config, ctx.sched,
+                                                           batch_fx_, ctx.diff,   ctx.refused},
+      put_(ctx, {batch_bit, 0}), batch_(batch_ctx_, options_, {batch_bit, batch_bit}),
       queued_(ctx.plan.orgs.size()) {
-  split_.max_actions = std::min(split_.max_actions, std::max<std::size_t>(1, options.batch.max_actions));
+  split_.max_actions =
+      std::min(split_.max_actions, std::max<std::size_t>(1, options.batch.max_actions));
 }
 
 void hybrid_mode::start(steady_time now) {
   auto fresh = batch_.start_holding(now);
-  for (std::size_t o = 0; o < fresh.size(); ++o) queued_[o].assign(fresh[o].begin(), fresh[o].end());
+  for (std::size_t o = 0; o < fresh.size(); ++o)
+    queued_[o].assign(fresh[o].begin(), fresh[o].end());
   tick(now);
 }
 
@@ -93,8 +97,8 @@ request hybrid_mode::request_for(std::size_t org, task_id t, steady_time now) {
   return is_batch(t) ? batch_.request_for(org, t, now) : put_.request_for(org, t, now);
 }
 
-void hybrid_mode::on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
-                            steady_time now) {
+void hybrid_mode::on_answer(std::size_t org, task_id t, const answer& a,
+                            io::response_parser& parser, steady_time now) {
   if (is_batch(t)) batch_.on_answer(org, t, a, parser, now);
   else put_.on_answer(org, t, a, parser, now);
 }
@@ -172,9 +176,10 @@ steady_time hybrid_mode::wake_at(steady_time now) const {
     // A PUT waits for the tokens kept for the running batches' next calls (spare_tokens).
     const double reserve = std::min<double>(batch_.batches(o).running(), split_.max_reserve);
     if (reserve > 0 && !b.unlimited() && b.effective_rate() > 0) {
-      const double short_of = std::floor(b.tokens(now)) < 1 + reserve ? 1 + reserve - b.tokens(now) : 0;
-      when = std::max(when, now + std::chrono::duration_cast<nanos>(
-                                      std::chrono::duration<double>(short_of / b.effective_rate())));
+      const double short_of =
+          std::floor(b.tokens(now)) < 1 + reserve ? 1 + reserve - b.tokens(now) : 0;
+      when = std::max(when, now + std::chrono::duration_cast<nanos>(std::chrono::duration<double>(
+                                      short_of / b.effective_rate())));
     }
     // A slot that frees, or a holdoff that ends, wakes the loop through the batch channel; rows
     // the split rule left to PUTs need a token, never sooner than a moment from now.
@@ -202,4 +207,4 @@ void hybrid_mode::finish_remaining() {
   }
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

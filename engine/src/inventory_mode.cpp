@@ -37,13 +37,14 @@ void inventory_mode::fail(std::size_t org, std::string why) {
   errors_[ctx_.plan.orgs[org]] = why.empty() ? "inventory not read" : std::move(why);
 }
 
-void inventory_mode::on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
-                               steady_time now) {
+void inventory_mode::on_answer(std::size_t org, task_id t, const answer& a,
+                               io::response_parser& parser, steady_time now) {
   auto& c = cursors_[org];
   if (a.not_sent) return fail(org, {});
   ++c.attempts;
-  auto v = ops::judge_license_page(a, {ctx_.config.retry, c.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser,
-                                   base_, a.where);
+  auto v = ops::judge_license_page(
+      a, {ctx_.config.retry, c.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser, base_,
+      a.where);
   if (requeue_if_retry(ctx_, org, t, v, now)) return;
   const auto& id = ctx_.plan.orgs[org];
   switch (v.what) {
@@ -78,4 +79,4 @@ void inventory_mode::finish_remaining() {
   }
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

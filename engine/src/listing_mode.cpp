@@ -16,8 +16,9 @@ void listing_mode::start(steady_time) {
 }
 
 request listing_mode::request_for(std::size_t, task_id, steady_time) {
-  auto r = q_.what == listing_query::of::organizations ? ops::organization_list_request()
-                                                       : ops::license_records_request(q_.org_id, q_.serial);
+  auto r = q_.what == listing_query::of::organizations
+               ? ops::organization_list_request()
+               : ops::license_records_request(q_.org_id, q_.serial);
   if (next_) r.at = next_;
   return r;
 }
@@ -47,33 +48,38 @@ void listing_mode::settle(std::size_t org, task_id t, const answer& a, steady_ti
       ctx_.fx.abort(abort_text(std::move(v.message), a));
       return;
     case next_step::condemn_org:  // a co-term organization: it has no per-device licenses to list
-    case next_step::retry:  // requeue_if_retry queued it
+    case next_step::retry:        // requeue_if_retry queued it
     case next_step::done: break;
   }
   if (!v.ok) return fail(std::move(v.message));
-  into.insert(into.end(), std::make_move_iterator(v.items.begin()), std::make_move_iterator(v.items.end()));
+  into.insert(into.end(), std::make_move_iterator(v.items.begin()),
+              std::make_move_iterator(v.items.end()));
   if (!v.next_page) {
     finished_ = true;
     complete_ = true;
     return;
   }
   // A server that links back to a page already read would keep the listing going for ever.
-  std::string key = v.next_page->where.host + ":" + std::to_string(v.next_page->where.port) + v.next_page->path;
-  if (!seen_.insert(std::move(key)).second) return fail("the API's next page link points back to a page already read");
+  std::string key =
+      v.next_page->where.host + ":" + std::to_string(v.next_page->where.port) + v.next_page->path;
+  if (!seen_.insert(std::move(key)).second)
+    return fail("the API's next page link points back to a page already read");
   next_ = std::move(v.next_page);
   attempts_ = 0;
   ctx_.sched.push(org, t);
 }
 
-void listing_mode::on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
-                             steady_time now) {
+void listing_mode::on_answer(std::size_t org, task_id t, const answer& a,
+                             io::response_parser& parser, steady_time now) {
   if (a.not_sent) return fail({});
   ++attempts_;
   const judge_context jc{ctx_.config.retry, attempts_, ctx_.fx.jitter(), ctx_.fx.wall_now()};
   if (q_.what == listing_query::of::organizations)
-    settle(org, t, a, now, ops::judge_organization_page(a, jc, parser, q_.keep_raw, base_, a.where), orgs_);
+    settle(org, t, a, now, ops::judge_organization_page(a, jc, parser, q_.keep_raw, base_, a.where),
+           orgs_);
   else
-    settle(org, t, a, now, ops::judge_license_record_page(a, jc, parser, q_.keep_raw, base_, a.where), licenses_);
+    settle(org, t, a, now,
+           ops::judge_license_record_page(a, jc, parser, q_.keep_raw, base_, a.where), licenses_);
 }
 
 void listing_mode::finish_remaining() {
@@ -81,4 +87,4 @@ void listing_mode::finish_remaining() {
   if (!finished_) fail({});
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

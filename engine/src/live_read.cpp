@@ -14,12 +14,13 @@ namespace {
 
 class live_read_phase final : public detail::phase_source {
 public:
-  live_read_phase(const plan::plan& p, const run_config& c) : plan_(p), config_(c), refused_(p.orgs.size()) {}
+  live_read_phase(const plan::plan& p, const run_config& c)
+      : plan_(p), config_(c), refused_(p.orgs.size()) {}
 
   mode* next(detail::run_loop& loop) override {
     if (mode_) return nullptr;
-    mode_ = std::make_unique<live_read_mode>(mode_context{plan_, config_, loop.sched(), loop, diff_, refused_},
-                                             loop.base());
+    mode_ = std::make_unique<live_read_mode>(
+        mode_context{plan_, config_, loop.sched(), loop, diff_, refused_}, loop.base());
     return mode_.get();
   }
   live_read_mode& read() { return *mode_; }
@@ -37,7 +38,7 @@ public:
   void on_result(const io::row_result&) override {}
 };
 
-} // namespace
+}  // namespace
 
 live_read_result read_live(const std::vector<std::string>& orgs, const run_config& config) {
   plan::plan p;
@@ -58,4 +59,4 @@ live_read_result read_live(const std::vector<std::string>& orgs, const run_confi
   return r;
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

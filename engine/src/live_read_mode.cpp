@@ -55,15 +55,17 @@ void live_read_mode::advance(std::size_t org, task_id t, step s) {
   ctx_.sched.push(org, t);
 }
 
-void live_read_mode::on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
-                               steady_time now) {
+void live_read_mode::on_answer(std::size_t org, task_id t, const answer& a,
+                               io::response_parser& parser, steady_time now) {
   auto& c = cursors_[org];
   if (c.at == step::finished) return;
   if (a.not_sent) return fail(org, {});
   ++c.attempts;
   const judge_context jc{ctx_.config.retry, c.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()};
   const auto& id = ctx_.plan.orgs[org];
-  const char* what = c.at == step::model ? "organization" : c.at == step::licenses ? "licenses" : "devices";
+  const char* what = c.at == step::model      ? "organization"
+                     : c.at == step::licenses ? "licenses"
+                                              : "devices";
 
   // The verdict's shared part: true when the mode goes on with the operation's result.
   const auto go_on = [&](verdict& v) {
@@ -127,4 +129,4 @@ void live_read_mode::finish_remaining() {
   }
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

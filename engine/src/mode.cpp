@@ -4,7 +4,8 @@
 
 namespace relicense::engine {
 
-next_work choose_work(scheduler& sched, mode& m, steady_time now, bool stopping, std::size_t in_flight) {
+next_work choose_work(scheduler& sched, mode& m, steady_time now, bool stopping,
+                      std::size_t in_flight) {
   next_work n;
   if (stopping) {
     n.what = next_work::kind::end;
@@ -32,7 +33,8 @@ void note_retry(const mode_context& ctx, std::size_t org, const verdict& v, stea
   ctx.fx.event({run_event::kind::org_paused, ctx.plan.orgs[org], v.delay, v.cause, v.message});
 }
 
-bool requeue_if_retry(const mode_context& ctx, std::size_t org, task_id t, const verdict& v, steady_time now) {
+bool requeue_if_retry(const mode_context& ctx, std::size_t org, task_id t, const verdict& v,
+                      steady_time now) {
   if (v.went_through) ctx.sched.succeeded(org, now);
   if (v.what != next_step::retry) return false;
   note_retry(ctx, org, v, now);
@@ -40,4 +42,4 @@ bool requeue_if_retry(const mode_context& ctx, std::size_t org, task_id t, const
   return true;
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -11,7 +11,8 @@ put_mode::put_mode(const mode_context& ctx, task_channel channel)
     : ctx_(ctx), channel_(channel), condemned_(ctx.plan.orgs.size()) {
   const auto& c = ctx.config;
   concurrency_ = c.concurrency ? c.concurrency
-                               : default_concurrency(ctx.plan.orgs.size(), ctx.plan.rows.size(), c.rate, c.ip_rate);
+                               : default_concurrency(ctx.plan.orgs.size(), ctx.plan.rows.size(),
+                                                     c.rate, c.ip_rate);
 }
 
 void put_mode::start(steady_time) {
@@ -31,7 +32,9 @@ void put_mode::start(steady_time) {
   }
 }
 
-void put_mode::send(std::size_t org, std::uint32_t row) { ctx_.sched.push(org, channel_.mark(row)); }
+void put_mode::send(std::size_t org, std::uint32_t row) {
+  ctx_.sched.push(org, channel_.mark(row));
+}
 
 unsigned put_mode::workers() const {
   return static_cast<unsigned>(std::min<std::size_t>(concurrency_, ctx_.sched.pending()));
@@ -72,15 +75,13 @@ void put_mode::on_answer(std::size_t org, task_id t, const answer& a, io::respon
   j.last_latency_ms = a.latency_ms;
   j.last_status = a.resp.error == io::transport_error::none ? a.resp.status : 0;
   const auto& row = ctx_.plan.rows[j.row];
-  auto v = ops::judge_license_put(row, a, {ctx_.config.retry, j.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()},
-                                  parser);
+  auto v = ops::judge_license_put(
+      row, a, {ctx_.config.retry, j.attempts, ctx_.fx.jitter(), ctx_.fx.wall_now()}, parser);
   if (v.went_through) ctx_.sched.succeeded(org, now);
   // Kept for the report of a failed row; applied rows, most of a run, skip the copies.
   if (v.what != next_step::done || v.outcome != io::outcome::applied) note_answer(j, a);
   switch (v.what) {
-    case next_step::done:
-      finish(j, v.outcome, std::move(v.message), std::move(v.state));
-      return;
+    case next_step::done: finish(j, v.outcome, std::move(v.message), std::move(v.state)); return;
     case next_step::retry: {
       note_retry(ctx_, org, v, now);
       j.last_error = std::move(v.message);
@@ -119,7 +120,8 @@ void put_mode::finish_remaining() {
   for (std::size_t o = 0; o < ctx_.sched.orgs(); ++o) {
     for (task_id t : ctx_.sched.drain(o, channel_.mask, channel_.tag)) {
       job j = take_job(t);
-      std::string why = j.last_error.empty() ? std::string() : "stopped before retrying: " + j.last_error;
+      std::string why =
+          j.last_error.empty() ? std::string() : "stopped before retrying: " + j.last_error;
       finish(j, io::outcome::not_attempted, std::move(why));
     }
   }
@@ -140,4 +142,4 @@ void put_mode::finish(const job& j, io::outcome o, std::string error, std::strin
   ctx_.fx.emit(r);
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -25,7 +25,7 @@ std::string origin_text(const io::origin& o) {
   return std::string(o.tls ? "https://" : "http://") + o.host + ":" + std::to_string(o.port);
 }
 
-} // namespace
+}  // namespace
 
 // URL parsing and the loopback rule are io's (url.hpp), which also screens out inputs that trip
 // Boost.URL 1.81's assertions (found by fuzzing); the engine only adds its redirect verdict.
@@ -55,7 +55,8 @@ redirect_verdict check_redirect(const io::origin& base, const io::origin& curren
     v.reason = "redirect to a malformed or non-http(s) Location";
     return v;
   }
-  auto target = std::optional<url_target>(url_target{resolved.value->where, resolved.value->target});
+  auto target =
+      std::optional<url_target>(url_target{resolved.value->where, resolved.value->target});
   const auto& to = target->where;
   if (is_loopback_host(base.host)) {
     if (!is_loopback_host(to.host) || to.tls != base.tls) {
@@ -68,7 +69,8 @@ redirect_verdict check_redirect(const io::origin& base, const io::origin& curren
       return v;
     }
     if (!ends_with_label(to.host, cloud_domain(base.host))) {
-      v.reason = "refused redirect to " + origin_text(to) + " (outside " + cloud_domain(base.host) + ")";
+      v.reason =
+          "refused redirect to " + origin_text(to) + " (outside " + cloud_domain(base.host) + ")";
       return v;
     }
   }
@@ -83,4 +85,4 @@ redirect_verdict check_redirect(const io::origin& base, const io::origin& curren
   return v;
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -26,7 +26,8 @@ bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 // (very long) wait, never a negative one.
 nanoseconds saturating_ns(std::int64_t seconds, std::int64_t ns) noexcept {
   std::int64_t total = 0;
-  if (__builtin_mul_overflow(seconds, ns_per_s, &total) || __builtin_add_overflow(total, ns, &total))
+  if (__builtin_mul_overflow(seconds, ns_per_s, &total) ||
+      __builtin_add_overflow(total, ns, &total))
     return seconds < 0 ? nanoseconds::min() : saturated;
   return nanoseconds(total);
 }
@@ -39,7 +40,8 @@ std::optional<nanoseconds> parse_delta_seconds(std::string_view s) {
   std::int64_t whole = 0;
   bool overflow = false;
   for (; i < s.size() && is_digit(s[i]); ++i) {
-    if (__builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, s[i] - '0', &whole))
+    if (__builtin_mul_overflow(whole, 10, &whole) ||
+        __builtin_add_overflow(whole, s[i] - '0', &whole))
       overflow = true;
   }
   if (i == 0) return std::nullopt;
@@ -60,9 +62,10 @@ std::optional<nanoseconds> parse_delta_seconds(std::string_view s) {
 // Parsed by hand into seconds since the epoch as a 64-bit count: years up to 9999 fit, whereas
 // system_clock's nanoseconds end in 2262 and std::get_time/timegm wrap silently beyond it.
 
-constexpr std::array<std::string_view, 7> day_names = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-constexpr std::array<std::string_view, 7> long_day_names = {"Monday", "Tuesday", "Wednesday", "Thursday",
-                                                            "Friday", "Saturday", "Sunday"};
+constexpr std::array<std::string_view, 7> day_names = {"Mon", "Tue", "Wed", "Thu",
+                                                       "Fri", "Sat", "Sun"};
+constexpr std::array<std::string_view, 7> long_day_names = {
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
 constexpr std::array<std::string_view, 12> month_names = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
@@ -139,7 +142,8 @@ std::optional<civil_time> read_imf_fixdate(date_reader r) {
   auto m = r.name(month_names);
   if (!m || !r.take(" ")) return std::nullopt;
   auto y = r.digits(4);
-  if (!y || !r.take(" ") || !read_time_of_day(r, t) || !r.take(" GMT") || !r.s.empty()) return std::nullopt;
+  if (!y || !r.take(" ") || !read_time_of_day(r, t) || !r.take(" GMT") || !r.s.empty())
+    return std::nullopt;
   t.year = *y;
   t.month = *m + 1;
   t.day = *d;
@@ -156,7 +160,8 @@ std::optional<civil_time> read_rfc850_date(date_reader r, std::int64_t now_year)
   auto m = r.name(month_names);
   if (!m || !r.take("-")) return std::nullopt;
   auto yy = r.digits(2);
-  if (!yy || !r.take(" ") || !read_time_of_day(r, t) || !r.take(" GMT") || !r.s.empty()) return std::nullopt;
+  if (!yy || !r.take(" ") || !read_time_of_day(r, t) || !r.take(" GMT") || !r.s.empty())
+    return std::nullopt;
   std::int64_t year = now_year - now_year % 100 + *yy;
   if (year > now_year + 50) year -= 100;
   t.year = year;
@@ -184,7 +189,8 @@ std::optional<civil_time> read_asctime_date(date_reader r) {
 // Seconds since the epoch, or nullopt for a day or time that does not exist (31 Feb, 25:00).
 // A leap second (:60) is allowed, as RFC 5322 allows it.
 std::optional<std::int64_t> epoch_seconds(const civil_time& t) {
-  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > days_in_month(t.year, t.month)) return std::nullopt;
+  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > days_in_month(t.year, t.month))
+    return std::nullopt;
   if (t.hour > 23 || t.minute > 59 || t.second > 60) return std::nullopt;
   return days_from_civil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
 }
@@ -232,7 +238,7 @@ std::string http_message(unsigned status, std::string_view api_error) {
   return m;
 }
 
-} // namespace
+}  // namespace
 
 const char* to_string(action a) noexcept {
   switch (a) {
@@ -283,8 +289,7 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
       return abort_with("host unreachable: " + std::string(r.error_detail));
     case transport_error::tls_failed:
       return abort_with("TLS failure: " + std::string(r.error_detail));
-    case transport_error::proxy_failed:
-      return abort_with(std::string(r.error_detail));
+    case transport_error::proxy_failed: return abort_with(std::string(r.error_detail));
     case transport_error::connect_failed: {
       // A brief outage is retried; a host that stays unreachable ends the run (exit 3) instead
       // of failing every row one by one.
@@ -301,9 +306,11 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
     // The transport's detail names these itself ("malformed HTTP response: ...", "invalid
     // request: ..."): prefixing it again would say the same thing twice.
     case transport_error::too_large:
-      return fail(r.error_detail.empty() ? std::string("response too large") : std::string(r.error_detail));
+      return fail(r.error_detail.empty() ? std::string("response too large")
+                                         : std::string(r.error_detail));
     case transport_error::protocol:
-      return fail(r.error_detail.empty() ? std::string("malformed HTTP response") : std::string(r.error_detail));
+      return fail(r.error_detail.empty() ? std::string("malformed HTTP response")
+                                         : std::string(r.error_detail));
   }
 
   const unsigned s = r.status;
@@ -312,9 +319,9 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
     // the API's answer: nothing was confirmed. Retried like a 5xx, since every call it can answer
     // is safe to repeat (PUT and GET are idempotent; a batch POST repeats idempotent updates).
     if (!r.content_type.empty() && !io::is_json_content_type(r.content_type)) {
-      return retry(retry_cause::server_error,
-                   "expected JSON, got " + std::string(r.content_type.substr(0, 100)) + " (HTTP " +
-                       std::to_string(s) + ")");
+      return retry(retry_cause::server_error, "expected JSON, got " +
+                                                  std::string(r.content_type.substr(0, 100)) +
+                                                  " (HTTP " + std::to_string(s) + ")");
     }
     decision d;
     d.what = action::succeeded;
@@ -360,4 +367,4 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
   return fail(http_message(s, r.api_error));
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

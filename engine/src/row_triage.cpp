@@ -48,8 +48,8 @@ pre_send triage(const plan::plan& p, const run_config& config, const plan::plan_
     s.send = false;
     s.outcome = io::outcome::skipped;
     if (auto prev = previous_of(diff, i)) {
-      s.error = "dry run: would move from " + (prev->empty() ? std::string("unassigned") : *prev) + " to " +
-                (row.serial.empty() ? std::string("unassigned") : row.serial);
+      s.error = "dry run: would move from " + (prev->empty() ? std::string("unassigned") : *prev) +
+                " to " + (row.serial.empty() ? std::string("unassigned") : row.serial);
     } else {
       s.error = "dry run: not sent";
       s.error += dry_run_note;
@@ -63,7 +63,8 @@ pre_send triage(const plan::plan& p, const run_config& config, const plan::plan_
   return s;
 }
 
-io::row_result result_of(const plan::plan& p, const plan::plan_diff& diff, std::size_t i, io::outcome o) {
+io::row_result result_of(const plan::plan& p, const plan::plan_diff& diff, std::size_t i,
+                         io::outcome o) {
   const auto& row = p.rows[i];
   io::row_result r;
   r.line = row.line;
@@ -75,5 +76,4 @@ io::row_result result_of(const plan::plan& p, const plan::plan_diff& diff, std::
   return r;
 }
 
-} // namespace relicense::engine
-
+}  // namespace relicense::engine

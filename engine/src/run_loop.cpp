@@ -35,8 +35,8 @@ namespace {
 /// A worker's own connections (one per origin, kept alive) and JSON parser.
 struct worker_ctx {
   std::vector<std::unique_ptr<io::connection>> connections;
-  io::origin home;        ///< where this worker's last request went: opened before the next token
-  bool preopen = true;    ///< false after a failed pre-open, until a request gets an answer
+  io::origin home;      ///< where this worker's last request went: opened before the next token
+  bool preopen = true;  ///< false after a failed pre-open, until a request gets an answer
   io::connection* opening = nullptr;  ///< being pre-opened: closed if the run ends meanwhile
   io::response_parser parser;
   std::unique_ptr<net::steady_timer> timer;
@@ -48,7 +48,7 @@ bool is_redirect(const io::response& r) noexcept {
          (s == 301 || s == 302 || s == 303 || s == 307 || s == 308);
 }
 
-} // namespace
+}  // namespace
 
 struct run_loop::impl {
   impl(run_loop& self, const plan::plan& p, const run_config& c, result_sink& s)
@@ -76,7 +76,9 @@ struct run_loop::impl {
 
   run_result result() {
     run_result r;
-    r.status = aborted_ ? run_status::aborted : interrupted_ ? run_status::interrupted : run_status::completed;
+    r.status = aborted_       ? run_status::aborted
+               : interrupted_ ? run_status::interrupted
+                              : run_status::completed;
     r.abort_reason = abort_reason_;
     r.counters = std::move(counters_);
     r.concurrency = concurrency_;
@@ -217,8 +219,7 @@ struct run_loop::impl {
       std::rethrow_exception(e);
     } catch (const std::exception& x) {
       why = x.what();  // names the file and the OS error
-    } catch (...) {
-    }
+    } catch (...) {}
     abort_run(std::move(why));
   }
 
@@ -279,7 +280,8 @@ struct run_loop::impl {
     for (auto& c : w.connections) {
       if (c->where() == where) return *c;
     }
-    w.connections.push_back(std::make_unique<io::connection>(ctx_.get_executor(), api_.tls, where, api_.client));
+    w.connections.push_back(
+        std::make_unique<io::connection>(ctx_.get_executor(), api_.tls, where, api_.client));
     return *w.connections.back();
   }
 
@@ -431,4 +433,4 @@ run_counters& run_loop::counters() { return impl_->counters_; }
 double run_loop::jitter() { return impl_->api_.jitter->next(); }
 wall_time run_loop::wall_now() const { return impl_->clock_.wall_now(); }
 
-} // namespace relicense::engine::detail
+}  // namespace relicense::engine::detail

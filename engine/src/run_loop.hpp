@@ -53,4 +53,4 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-} // namespace relicense::engine::detail
+}  // namespace relicense::engine::detail

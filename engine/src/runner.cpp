@@ -48,7 +48,8 @@ unsigned default_concurrency(std::size_t orgs, std::size_t rows, double rate, do
   double budget = std::numeric_limits<double>::infinity();
   if (rate > 0) budget = rate * static_cast<double>(std::max<std::size_t>(orgs, 1));
   if (ip_rate > 0) budget = std::min(budget, ip_rate);
-  double n = std::isinf(budget) ? 64.0 : std::clamp(std::ceil(budget * assumed_latency_s), 8.0, 64.0);
+  double n =
+      std::isinf(budget) ? 64.0 : std::clamp(std::ceil(budget * assumed_latency_s), 8.0, 64.0);
   n = std::min(n, static_cast<double>(std::max<std::size_t>(rows, 1)));
   return static_cast<unsigned>(n);
 }
@@ -65,7 +66,8 @@ public:
   apply_phases(const plan::plan& p, const run_config& c, make_mode make, const void* options)
       : plan_(p), config_(c), make_(make), options_(options), refused_(p.orgs.size()) {
     for (std::size_t o = 0; o < p.orgs.size(); ++o) {
-      if (auto it = c.refused_orgs.find(p.orgs[o]); it != c.refused_orgs.end()) refused_[o] = it->second;
+      if (auto it = c.refused_orgs.find(p.orgs[o]); it != c.refused_orgs.end())
+        refused_[o] = it->second;
     }
   }
 
@@ -80,7 +82,8 @@ public:
     if (step_ == 1) {
       step_ = 2;
       if (preflight_) learn_from_preflight(loop);
-      if (config_.skip_unchanged && config_.inventories) {  // read before the run (apply's question)
+      if (config_.skip_unchanged &&
+          config_.inventories) {  // read before the run (apply's question)
         const auto& pre = config_.inventories->refused;
         for (std::size_t o = 0; o < refused_.size() && o < pre.size(); ++o) {
           if (refused_[o].empty()) refused_[o] = pre[o];
@@ -111,7 +114,9 @@ public:
   std::vector<std::pair<std::string, std::string>> refused;
 
 private:
-  mode_context context(run_loop& loop) { return {plan_, config_, loop.sched(), loop, diff_, refused_}; }
+  mode_context context(run_loop& loop) {
+    return {plan_, config_, loop.sched(), loop, diff_, refused_};
+  }
 
   /// An org the key cannot see stops the run before any row is sent; one without per-device
   /// licensing has its rows failed unsent by the modes that follow.
@@ -121,7 +126,8 @@ private:
       auto it = checks.find(plan_.orgs[o]);
       if (it == checks.end()) continue;
       if (!it->second.visible) invisible.emplace_back(it->first, it->second.status);
-      else if (auto why = licensing_refusal(it->first, it->second); !why.empty() && refused_[o].empty()) {
+      else if (auto why = licensing_refusal(it->first, it->second);
+               !why.empty() && refused_[o].empty()) {
         refused.emplace_back(it->first, why);
         refused_[o] = std::move(why);
       }
@@ -144,7 +150,9 @@ private:
   std::unique_ptr<mode> rows_;
 };
 
-std::unique_ptr<mode> make_put(const mode_context& ctx, const void*) { return std::make_unique<put_mode>(ctx); }
+std::unique_ptr<mode> make_put(const mode_context& ctx, const void*) {
+  return std::make_unique<put_mode>(ctx);
+}
 
 std::unique_ptr<mode> make_batch(const mode_context& ctx, const void* options) {
   return std::make_unique<batch_mode>(ctx, *static_cast<const batch_run_options*>(options));
@@ -157,12 +165,13 @@ std::unique_ptr<mode> make_hybrid(const mode_context& ctx, const void* options) 
 /// The inventory read alone (verify).
 class inventory_phase final : public phase_source {
 public:
-  inventory_phase(const plan::plan& p, const run_config& c) : plan_(p), config_(c), refused_(p.orgs.size()) {}
+  inventory_phase(const plan::plan& p, const run_config& c)
+      : plan_(p), config_(c), refused_(p.orgs.size()) {}
 
   mode* next(run_loop& loop) override {
     if (inventory_) return nullptr;
-    inventory_ = std::make_unique<inventory_mode>(mode_context{plan_, config_, loop.sched(), loop, diff_, refused_},
-                                                  loop.base());
+    inventory_ = std::make_unique<inventory_mode>(
+        mode_context{plan_, config_, loop.sched(), loop, diff_, refused_}, loop.base());
     return inventory_.get();
   }
   inventory_mode& inventory() { return *inventory_; }
@@ -178,11 +187,13 @@ private:
 /// The pre-flight alone: a plan of organizations without rows.
 class preflight_phase final : public phase_source {
 public:
-  preflight_phase(const plan::plan& p, const run_config& c) : plan_(p), config_(c), refused_(p.orgs.size()) {}
+  preflight_phase(const plan::plan& p, const run_config& c)
+      : plan_(p), config_(c), refused_(p.orgs.size()) {}
 
   mode* next(run_loop& loop) override {
     if (mode_) return nullptr;
-    mode_ = std::make_unique<preflight_mode>(mode_context{plan_, config_, loop.sched(), loop, diff_, refused_});
+    mode_ = std::make_unique<preflight_mode>(
+        mode_context{plan_, config_, loop.sched(), loop, diff_, refused_});
     return mode_.get();
   }
   preflight_mode& checks() { return *mode_; }
@@ -201,14 +212,14 @@ public:
   void on_result(const io::row_result&) override {}
 };
 
-} // namespace
-} // namespace detail
+}  // namespace
+}  // namespace detail
 
 namespace detail {
 namespace {
 
-run_result run_rows(const plan::plan& p, const run_config& config, apply_phases::make_mode make, const void* options,
-                    result_sink& sink) {
+run_result run_rows(const plan::plan& p, const run_config& config, apply_phases::make_mode make,
+                    const void* options, result_sink& sink) {
   run_loop loop(p, config, sink);
   apply_phases phases(p, config, make, options);
   loop.run(phases);
@@ -218,20 +229,20 @@ run_result run_rows(const plan::plan& p, const run_config& config, apply_phases:
   return r;
 }
 
-} // namespace
-} // namespace detail
+}  // namespace
+}  // namespace detail
 
 run_result run(const plan::plan& p, const run_config& config, result_sink& sink) {
   return detail::run_rows(p, config, detail::make_put, nullptr, sink);
 }
 
-run_result run_batches(const plan::plan& p, const run_config& config, const batch_run_options& options,
-                       result_sink& sink) {
+run_result run_batches(const plan::plan& p, const run_config& config,
+                       const batch_run_options& options, result_sink& sink) {
   return detail::run_rows(p, config, detail::make_batch, &options, sink);
 }
 
-run_result run_hybrid(const plan::plan& p, const run_config& config, const batch_run_options& options,
-                      result_sink& sink) {
+run_result run_hybrid(const plan::plan& p, const run_config& config,
+                      const batch_run_options& options, result_sink& sink) {
   return detail::run_rows(p, config, detail::make_hybrid, &options, sink);
 }
 
@@ -251,7 +262,8 @@ inventory_result fetch_inventories(const plan::plan& p, const run_config& config
   return r;
 }
 
-preflight_result preflight_organizations(const std::vector<std::string>& orgs, const run_config& config) {
+preflight_result preflight_organizations(const std::vector<std::string>& orgs,
+                                         const run_config& config) {
   plan::plan p;
   p.orgs = orgs;
   detail::no_rows sink;
@@ -267,4 +279,4 @@ preflight_result preflight_organizations(const std::vector<std::string>& orgs, c
   return r;
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -15,7 +15,10 @@ scheduler::scheduler(std::size_t orgs, const budget_config& budget, steady_time 
     : ip_(budget.ip_rate, burst_with_headroom(budget.ip_rate, budget.ip_rate), now) {
   orgs_.reserve(orgs);
   for (std::size_t i = 0; i < orgs; ++i)
-    orgs_.push_back({token_bucket(budget.rate, burst_with_headroom(budget.rate, budget.burst), now), {}, 0, {}});
+    orgs_.push_back({token_bucket(budget.rate, burst_with_headroom(budget.rate, budget.burst), now),
+                     {},
+                     0,
+                     {}});
 }
 
 void scheduler::push(std::size_t org, task_id t) {
@@ -107,7 +110,8 @@ std::vector<task_id> scheduler::drain(std::size_t org, task_id mask, task_id tag
   auto& q = orgs_[org];
   std::vector<task_id> out;
   std::vector<task_id> kept;
-  for (std::size_t i = q.head; i < q.fresh.size(); ++i) ((q.fresh[i] & mask) == tag ? out : kept).push_back(q.fresh[i]);
+  for (std::size_t i = q.head; i < q.fresh.size(); ++i)
+    ((q.fresh[i] & mask) == tag ? out : kept).push_back(q.fresh[i]);
   q.fresh = std::move(kept);
   q.head = 0;
   std::sort_heap(q.later.begin(), q.later.end(), later_first{});
@@ -132,4 +136,4 @@ std::size_t scheduler::pending(std::size_t org) const noexcept {
   return q.fresh.size() - q.head + q.later.size();
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

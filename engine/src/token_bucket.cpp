@@ -18,15 +18,11 @@ nanos seconds_to_nanos_ceil(double s) noexcept {
   return nanos(static_cast<nanos::rep>(std::ceil(s * 1e9)));
 }
 
-} // namespace
+}  // namespace
 
 token_bucket::token_bucket(double rate, double burst, steady_time now, aimd_config aimd)
-    : rate_(rate),
-      capacity_(std::max(1.0, burst)),
-      effective_(rate),
-      tokens_(std::max(1.0, burst)),
-      last_(now),
-      aimd_(aimd) {}
+    : rate_(rate), capacity_(std::max(1.0, burst)), effective_(rate), tokens_(std::max(1.0, burst)),
+      last_(now), aimd_(aimd) {}
 
 double token_bucket::tokens(steady_time now) const noexcept {
   if (unlimited()) return capacity_;
@@ -110,11 +106,11 @@ void token_bucket::on_success(steady_time now) noexcept {
   // The increase runs on time, not on the count of successes: a lower share must not also mean
   // a slower recovery once the others stop.
   const double dt = seconds_between(last_increase_, std::max(last_increase_, now));
-  const double beyond_quiet =
-      std::max(0.0, seconds_between(last_decrease_, now) - std::chrono::duration<double>(aimd_.quiet).count());
+  const double beyond_quiet = std::max(0.0, seconds_between(last_decrease_, now) -
+                                                std::chrono::duration<double>(aimd_.quiet).count());
   const double per_s = aimd_.increase_per_second + aimd_.increase_accel * beyond_quiet;
   effective_ = std::min(rate_, effective_ + rate_ * per_s * dt);
   last_increase_ = now;
 }
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -76,7 +76,7 @@ void to_upper(std::string& s) noexcept {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
 }
 
-} // namespace rules
+}  // namespace rules
 
 namespace detail {
 namespace {
@@ -234,7 +234,7 @@ constexpr std::array<const char*, 3> slot_names = {"licenseId", "deviceSerial", 
 // In a serial map the same three slots hold the old serial, the new serial and the org.
 constexpr std::array<const char*, 3> map_slot_names = {"oldSerial", "newSerial", "organizationId"};
 
-} // namespace
+}  // namespace
 
 // Declared here, not in a header: only this file and fingerprint_of use it.
 void add_to_fingerprint(fnv1a64& h, std::uint32_t line, std::string_view org, std::string_view a,
@@ -253,7 +253,8 @@ void add_to_fingerprint(fnv1a64& h, std::uint32_t line, std::string_view org, st
 
 class loader_state {
 public:
-  loader_state(std::string file, load_options opts) : file_(std::move(file)), opts_(std::move(opts)) {
+  loader_state(std::string file, load_options opts)
+      : file_(std::move(file)), opts_(std::move(opts)) {
     for (unsigned char c : {',', '"', '\r', '\n'}) special_[c] = true;
     for (unsigned char c : {'"', '\r', '\n'}) special_quoted_[c] = true;
     begin_field();
@@ -280,13 +281,15 @@ public:
     if (!finished_) {
       if (!bom_checked_ && !fatal_) check_bom();
       if (!fatal_ && utf8_need_ > 0)
-        encoding_error("invalid UTF-8: the file ends inside a multi-byte character; save it as UTF-8");
+        encoding_error(
+            "invalid UTF-8: the file ends inside a multi-byte character; save it as UTF-8");
       finished_ = true;
       if (!fatal_) end_of_input();
       flush_queue();
       count_shared_serials();
       if (!fatal_ && !header_done_)
-        error(1, 0, "", "empty file: expected a header row naming the licenseId and deviceSerial columns");
+        error(1, 0, "",
+              "empty file: expected a header row naming the licenseId and deviceSerial columns");
       if (!fatal_ && header_done_ && result_.plan.counts.input_rows == 0)
         warning(header_line_, 0, "", "no data rows after the header: the plan is empty");
       if (result_.map) result_.map->orgs = result_.plan.orgs;
@@ -321,8 +324,10 @@ private:
   void check_bom() {
     bom_checked_ = true;
     if (looks_like_utf16()) {
-      error(1, 0, "", "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8; the rest "
-                      "of the file was not read");
+      error(1, 0, "",
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8; the "
+            "rest "
+            "of the file was not read");
       fatal_ = true;
       return;
     }
@@ -442,7 +447,8 @@ private:
         record_too_long();
         return;
       }
-      const char* const lim = p + std::min<std::uint64_t>(static_cast<std::uint64_t>(end - p), max + 1 - used);
+      const char* const lim =
+          p + std::min<std::uint64_t>(static_cast<std::uint64_t>(end - p), max + 1 - used);
       const char c = *p;
       switch (state_) {
         case field_state::start:
@@ -483,8 +489,9 @@ private:
             end_record();
             record_start_ = base + static_cast<std::uint64_t>(p - begin);
           } else {  // '"'
-            format_error("a quote inside an unquoted field (quote the whole field and double "
-                         "the quotes inside it)");
+            format_error(
+                "a quote inside an unquoted field (quote the whole field and double "
+                "the quotes inside it)");
             append(p - 1, p);
           }
           break;
@@ -531,8 +538,9 @@ private:
             end_record();
             record_start_ = base + static_cast<std::uint64_t>(p - begin);
           } else {
-            format_error("unexpected text after a closing quote (a quoted field must end at the "
-                         "quote; double a quote to include it)");
+            format_error(
+                "unexpected text after a closing quote (a quoted field must end at the "
+                "quote; double a quote to include it)");
             append(p - 1, p);
             state_ = field_state::unquoted;
           }
@@ -544,8 +552,9 @@ private:
   void record_too_long() {
     const std::string limit = std::to_string(opts_.max_record_bytes);
     if (state_ == field_state::quoted) {
-      stop(record_line_, "a quoted field opened on line " + std::to_string(quote_line_) + " is still open after " +
-                             limit + " bytes (the limit for one record): is a closing quote missing?");
+      stop(record_line_, "a quoted field opened on line " + std::to_string(quote_line_) +
+                             " is still open after " + limit +
+                             " bytes (the limit for one record): is a closing quote missing?");
     } else {
       stop(record_line_, "the line is longer than " + limit + " bytes (the limit for one record)");
     }
@@ -556,7 +565,8 @@ private:
     end_field();
     if (field_ < opts_.max_columns) return;
     if (!header_done_) {
-      stop(record_line_, "the header has more than " + std::to_string(opts_.max_columns) + " columns (the limit)");
+      stop(record_line_, "the header has more than " + std::to_string(opts_.max_columns) +
+                             " columns (the limit)");
     } else {
       format_error(more_fields_);
     }
@@ -645,10 +655,8 @@ private:
   void end_record() {
     const std::uint32_t line = record_line_;
     if (nonempty_ || !record_error_.empty()) {
-      if (!header_done_)
-        on_header(line);
-      else
-        on_row(line);
+      if (!header_done_) on_header(line);
+      else on_row(line);
     }
     // Reset for the next record, which starts on the current line.
     record_line_ = line_;
@@ -663,7 +671,8 @@ private:
   void on_header(std::uint32_t line) {
     header_line_ = line;
     if (!record_error_.empty()) {
-      error(line, static_cast<std::uint32_t>(record_error_field_ + 1), "", "header: " + record_error_);
+      error(line, static_cast<std::uint32_t>(record_error_field_ + 1), "",
+            "header: " + record_error_);
       fatal_ = true;
       return;
     }
@@ -676,24 +685,20 @@ private:
       const std::string name = lower(header_[i]);
       int s = slot_none;
       int m = slot_none;
-      if (name == "licenseid" || name == "license_id" || name == "id")
-        s = slot_license;
+      if (name == "licenseid" || name == "license_id" || name == "id") s = slot_license;
       else if (name == "deviceserial" || name == "serial" || name == "device_serial")
         s = slot_serial;
-      else if (name == "organizationid" || name == "org" || name == "organization_id")
-        s = slot_org;
-      else if (name == "oldserial" || name == "old_serial" || name == "from")
-        m = 0;
-      else if (name == "newserial" || name == "new_serial" || name == "to")
-        m = 1;
+      else if (name == "organizationid" || name == "org" || name == "organization_id") s = slot_org;
+      else if (name == "oldserial" || name == "old_serial" || name == "from") m = 0;
+      else if (name == "newserial" || name == "new_serial" || name == "to") m = 1;
       if (m != slot_none) {
         auto& c = map_col[static_cast<std::size_t>(m)];
         if (c >= 0)
-          map_duplicates.push_back(diagnostic{file_, line, static_cast<std::uint32_t>(i + 1), header_[i],
-                                              std::string("a second ") + map_slot_names[static_cast<std::size_t>(m)] +
-                                                  " column (the first is column " + std::to_string(c + 1) + ")"});
-        else
-          c = static_cast<int>(i);
+          map_duplicates.push_back(
+              diagnostic{file_, line, static_cast<std::uint32_t>(i + 1), header_[i],
+                         std::string("a second ") + map_slot_names[static_cast<std::size_t>(m)] +
+                             " column (the first is column " + std::to_string(c + 1) + ")"});
+        else c = static_cast<int>(i);
         continue;
       }
       if (s == slot_none) continue;
@@ -719,18 +724,23 @@ private:
       }
       return false;
     }();
-    const char* hint = looks_like_data ? "; the first line looks like data, but it must be the header "
-                                         "(licenseId,deviceSerial[,organizationId])"
-                                       : "";
+    const char* hint = looks_like_data
+                           ? "; the first line looks like data, but it must be the header "
+                             "(licenseId,deviceSerial[,organizationId])"
+                           : "";
     if (col[slot_license] < 0) {
       error(line, 0, "",
             std::string("no licenseId column (accepted names: licenseId, license_id, id)") + hint +
-                (opts_.accept_serial_map ? "; a serial map has oldSerial and newSerial columns instead" : ""));
+                (opts_.accept_serial_map
+                     ? "; a serial map has oldSerial and newSerial columns instead"
+                     : ""));
       bad = true;
     }
     if (col[slot_serial] < 0) {
       error(line, 0, "",
-            std::string("no deviceSerial column (accepted names: deviceSerial, serial, device_serial)") + hint);
+            std::string(
+                "no deviceSerial column (accepted names: deviceSerial, serial, device_serial)") +
+                hint);
       bad = true;
     }
     finish_header(line, col, bad);
@@ -740,8 +750,9 @@ private:
   void on_map_header(std::uint32_t line, int col_org, const std::array<int, 2>& map_col,
                      std::vector<diagnostic>& duplicates, bool bad) {
     if (!opts_.accept_serial_map) {
-      error(line, 0, "", "this is a serial map (oldSerial,newSerial columns), but this command takes a license "
-                         "CSV (licenseId,deviceSerial[,organizationId])");
+      error(line, 0, "",
+            "this is a serial map (oldSerial,newSerial columns), but this command takes a license "
+            "CSV (licenseId,deviceSerial[,organizationId])");
       fatal_ = true;
       return;
     }
@@ -750,11 +761,13 @@ private:
       bad = true;
     }
     if (map_col[0] < 0) {
-      error(line, 0, "", "serial map: no oldSerial column (accepted names: oldSerial, old_serial, from)");
+      error(line, 0, "",
+            "serial map: no oldSerial column (accepted names: oldSerial, old_serial, from)");
       bad = true;
     }
     if (map_col[1] < 0) {
-      error(line, 0, "", "serial map: no newSerial column (accepted names: newSerial, new_serial, to)");
+      error(line, 0, "",
+            "serial map: no newSerial column (accepted names: newSerial, new_serial, to)");
       bad = true;
     }
     map_mode_ = true;
@@ -772,8 +785,9 @@ private:
   // Checks the org column or --org and sets the column slots up, for either kind of file.
   void finish_header(std::uint32_t line, const std::array<int, 3>& col, bool bad) {
     if (col[slot_org] < 0 && opts_.org.empty()) {
-      error(line, 0, "", "no organizationId column and no --org: pass --org ORG or add an "
-                         "organizationId (org, organization_id) column");
+      error(line, 0, "",
+            "no organizationId column and no --org: pass --org ORG or add an "
+            "organizationId (org, organization_id) column");
       bad = true;
     }
     if (!opts_.org.empty()) {
@@ -786,7 +800,8 @@ private:
       fatal_ = true;  // rows cannot be read without their columns
       return;
     }
-    const std::size_t width = static_cast<std::size_t>(*std::max_element(col.begin(), col.end())) + 1;
+    const std::size_t width =
+        static_cast<std::size_t>(*std::max_element(col.begin(), col.end())) + 1;
     slot_of_.assign(width, slot_none);
     for (std::size_t s = 0; s < 3; ++s) {
       if (col[s] >= 0) slot_of_[static_cast<std::size_t>(col[s])] = static_cast<int>(s);
@@ -805,13 +820,14 @@ private:
   void on_row(std::uint32_t line) {
     plan& p = result_.plan;
     if (p.counts.input_rows == opts_.max_rows) {
-      stop(line, "more than " + std::to_string(opts_.max_rows) + " data rows (the limit): split the file");
+      stop(line, "more than " + std::to_string(opts_.max_rows) +
+                     " data rows (the limit): split the file");
       return;
     }
     ++p.counts.input_rows;
     if (!record_error_.empty()) {
-      error(line, static_cast<std::uint32_t>(record_error_field_ + 1), column_name(record_error_field_),
-            record_error_);
+      error(line, static_cast<std::uint32_t>(record_error_field_ + 1),
+            column_name(record_error_field_), record_error_);
       return;
     }
     bool bad = false;
@@ -819,12 +835,14 @@ private:
       const auto si = static_cast<std::size_t>(s);
       if (col_[si] < 0) continue;
       if (!present_[si]) {
-        row_error(line, s, "missing: the record has only " + std::to_string(field_) + " field" +
-                               (field_ == 1 ? "" : "s"));
+        row_error(line, s,
+                  "missing: the record has only " + std::to_string(field_) + " field" +
+                      (field_ == 1 ? "" : "s"));
         bad = true;
       } else if (too_long_[si]) {
-        row_error(line, s, std::to_string(lengths_[si]) + " bytes long (limit " +
-                               std::to_string(opts_.max_field_bytes) + ")");
+        row_error(line, s,
+                  std::to_string(lengths_[si]) + " bytes long (limit " +
+                      std::to_string(opts_.max_field_bytes) + ")");
         bad = true;
       }
     }
@@ -851,14 +869,16 @@ private:
       return;
     }
     if (auto why = rules::id_problem(license); !why.empty()) {
-      row_error(line, slot_license, (license.empty() ? std::string("license id ") : quote(license) + " ") + why);
+      row_error(line, slot_license,
+                (license.empty() ? std::string("license id ") : quote(license) + " ") + why);
       bad = true;
     }
     rules::to_upper(serial);
     if (!serial.empty() && !rules::is_serial(serial)) {
-      row_error(line, slot_serial, "invalid serial " + quote(serial) +
-                                       " (expected the Meraki shape XXXX-XXXX-XXXX, letters and "
-                                       "digits; empty to unassign)");
+      row_error(line, slot_serial,
+                "invalid serial " + quote(serial) +
+                    " (expected the Meraki shape XXXX-XXXX-XXXX, letters and "
+                    "digits; empty to unassign)");
       bad = true;
     }
     if (bad) return;
@@ -882,20 +902,24 @@ private:
     for (int s : {slot_license, slot_serial}) {
       const std::string& v = vals_[static_cast<std::size_t>(s)];
       if (v.empty()) {
-        row_error(line, s, s == slot_license
-                               ? "empty: a serial map needs the device the licenses leave"
-                               : "empty: a serial map needs the device the licenses move to (to unassign, "
-                                 "use a license CSV with an empty deviceSerial)");
+        row_error(line, s,
+                  s == slot_license
+                      ? "empty: a serial map needs the device the licenses leave"
+                      : "empty: a serial map needs the device the licenses move to (to unassign, "
+                        "use a license CSV with an empty deviceSerial)");
         bad = true;
       } else if (!rules::is_serial(v)) {
-        row_error(line, s, "invalid serial " + quote(v) + " (expected the Meraki shape XXXX-XXXX-XXXX, letters "
-                                                          "and digits)");
+        row_error(line, s,
+                  "invalid serial " + quote(v) +
+                      " (expected the Meraki shape XXXX-XXXX-XXXX, letters "
+                      "and digits)");
         bad = true;
       }
     }
     if (bad) return;
     if (old_serial == new_serial) {
-      row_error(line, slot_serial, "the same device " + quote(old_serial) + " on both sides of the mapping");
+      row_error(line, slot_serial,
+                "the same device " + quote(old_serial) + " on both sides of the mapping");
       return;
     }
     const std::int64_t org_index = resolve_org(org);
@@ -907,33 +931,39 @@ private:
     const auto seen_old = map_seen_.find(old_serial);
     const auto seen_new = map_seen_.find(new_serial);
     // The same mapping again is harmless: dropped, as a repeated license row is.
-    if (seen_old != map_seen_.end() && seen_new != map_seen_.end() && seen_old->second == seen_new->second) {
+    if (seen_old != map_seen_.end() && seen_new != map_seen_.end() &&
+        seen_old->second == seen_new->second) {
       const serial_mapping& first = m.rows[seen_old->second];
       if (first.old_serial == old_serial && first.org == static_cast<std::uint32_t>(org_index)) {
         ++result_.plan.counts.duplicates_dropped;
         const auto f = static_cast<std::size_t>(col_[slot_license]);
         warning(line, static_cast<std::uint32_t>(f + 1), column_name(f),
-                "mapping " + quote(old_serial) + " -> " + quote(new_serial) + " repeated (first on line " +
-                    std::to_string(first.line) + "); the repeat is dropped");
+                "mapping " + quote(old_serial) + " -> " + quote(new_serial) +
+                    " repeated (first on line " + std::to_string(first.line) +
+                    "); the repeat is dropped");
         return;
       }
     }
     // A device that is both left and received, or received twice, has no single meaning.
     bool twice = false;
-    for (const auto& [s, seen] : {std::pair{slot_license, seen_old}, std::pair{slot_serial, seen_new}}) {
+    for (const auto& [s, seen] :
+         {std::pair{slot_license, seen_old}, std::pair{slot_serial, seen_new}}) {
       if (seen == map_seen_.end()) continue;
       const serial_mapping& first = m.rows[seen->second];
       const std::string& serial = vals_[static_cast<std::size_t>(s)];
-      row_error(line, s, "serial " + quote(serial) + " is in two mappings: line " + std::to_string(first.line) +
-                             " (as " + (first.old_serial == serial ? "old" : "new") + " serial) and line " +
-                             std::to_string(line) + " (as " + (s == slot_license ? "old" : "new") + " serial)");
+      row_error(
+          line, s,
+          "serial " + quote(serial) + " is in two mappings: line " + std::to_string(first.line) +
+              " (as " + (first.old_serial == serial ? "old" : "new") + " serial) and line " +
+              std::to_string(line) + " (as " + (s == slot_license ? "old" : "new") + " serial)");
       twice = true;
     }
     if (twice) return;
     const auto index = m.rows.size();
     map_seen_.emplace(old_serial, index);
     map_seen_.emplace(new_serial, index);
-    m.rows.push_back(serial_mapping{line, static_cast<std::uint32_t>(org_index), old_serial, new_serial});
+    m.rows.push_back(
+        serial_mapping{line, static_cast<std::uint32_t>(org_index), old_serial, new_serial});
     fingerprint_fields(line, result_.plan.orgs[m.rows.back().org], old_serial, new_serial);
   }
 
@@ -1014,7 +1044,8 @@ private:
     std::vector<std::pair<std::uint64_t, std::uint32_t>> keys;
     keys.reserve(result_.plan.counts.assigns);
     for (std::uint32_t i = 0; i < rows.size(); ++i)
-      if (!rows[i].serial.empty()) keys.emplace_back(std::hash<std::string_view>{}(rows[i].serial), i);
+      if (!rows[i].serial.empty())
+        keys.emplace_back(std::hash<std::string_view>{}(rows[i].serial), i);
     std::sort(keys.begin(), keys.end());
     std::uint64_t several = 0;
     std::vector<std::pair<std::string_view, std::uint32_t>> distinct;  // serial, licenses
@@ -1025,11 +1056,10 @@ private:
         distinct.clear();
         for (std::size_t k = a; k < b; ++k) {
           const std::string_view s = rows[keys[k].second].serial;
-          auto it = std::find_if(distinct.begin(), distinct.end(), [&](const auto& d) { return d.first == s; });
-          if (it == distinct.end())
-            distinct.emplace_back(s, 1);
-          else
-            ++it->second;
+          auto it = std::find_if(distinct.begin(), distinct.end(),
+                                 [&](const auto& d) { return d.first == s; });
+          if (it == distinct.end()) distinct.emplace_back(s, 1);
+          else ++it->second;
         }
         for (const auto& d : distinct) several += d.second >= 2 ? 1 : 0;
       }
@@ -1048,8 +1078,8 @@ private:
     // Never more than the limits allow: a 10 GB file must not reserve (and zero) a table for rows
     // that will never be read.
     const auto readable = static_cast<double>(std::min(size_hint_, opts_.max_input_bytes));
-    const auto expected = std::min<std::uint64_t>(static_cast<std::uint64_t>(readable / per_row * 1.05) + 64,
-                                                  opts_.max_rows);
+    const auto expected = std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(readable / per_row * 1.05) + 64, opts_.max_rows);
     if (expected > (std::uint64_t{1} << 28)) return;  // implausible: let the vectors grow instead
     result_.plan.rows.reserve(expected);
     licenses_.reserve(expected);
@@ -1063,7 +1093,8 @@ private:
     if (it != org_index_.end()) {
       index = it->second;
     } else {
-      const bool keep = (opts_.org.empty() || org == opts_.org) && (!opts_.shard || in_shard(org, *opts_.shard));
+      const bool keep =
+          (opts_.org.empty() || org == opts_.org) && (!opts_.shard || in_shard(org, *opts_.shard));
       if (keep) {
         index = static_cast<std::int64_t>(result_.plan.orgs.size());
         result_.plan.orgs.push_back(org);
@@ -1079,32 +1110,37 @@ private:
 
   // ---- results -------------------------------------------------------------------------------
 
-  void error(std::uint32_t line, std::uint32_t column, std::string column_name, std::string message) {
+  void error(std::uint32_t line, std::uint32_t column, std::string column_name,
+             std::string message) {
     if (result_.stopped_early) return;  // rows still queued behind the stop are not reported
     if (!settling_) flush_queue();
     if (result_.errors.size() >= opts_.max_errors) {
       ++result_.errors_not_shown;
     } else {
-      result_.errors.push_back(diagnostic{file_, line, column, std::move(column_name), std::move(message)});
+      result_.errors.push_back(
+          diagnostic{file_, line, column, std::move(column_name), std::move(message)});
     }
     // A file that is wrong on every line (the wrong file, a wrong column order) says so within
     // the first errors; reading the rest would only take time.
     if (!finished_ && !fatal_ && result_.error_count() >= opts_.stop_after_errors) {
       result_.errors.push_back(diagnostic{file_, line, 0, "",
-                                          "stopped reading after " + std::to_string(result_.error_count()) +
+                                          "stopped reading after " +
+                                              std::to_string(result_.error_count()) +
                                               " errors; the rest of the file was not checked"});
       result_.stopped_early = true;
       fatal_ = true;
     }
   }
 
-  void warning(std::uint32_t line, std::uint32_t column, std::string column_name, std::string message) {
+  void warning(std::uint32_t line, std::uint32_t column, std::string column_name,
+               std::string message) {
     if (!settling_) flush_queue();
     if (result_.warnings.size() >= opts_.max_warnings) {
       ++result_.warnings_not_shown;
       return;
     }
-    result_.warnings.push_back(diagnostic{file_, line, column, std::move(column_name), std::move(message)});
+    result_.warnings.push_back(
+        diagnostic{file_, line, column, std::move(column_name), std::move(message)});
   }
 
   // plan.fingerprint: FNV-1a 64 over "line \x1F org \x1F license \x1F serial \x1E" for every row
@@ -1117,7 +1153,8 @@ private:
   }
 
   // A serial map is fingerprinted the same way, with its two serials in the last two places.
-  void fingerprint_fields(std::uint32_t line, std::string_view org, std::string_view a, std::string_view b) {
+  void fingerprint_fields(std::uint32_t line, std::string_view org, std::string_view a,
+                          std::string_view b) {
     add_to_fingerprint(fingerprint_, line, org, a, b);
   }
 
@@ -1142,10 +1179,10 @@ private:
   std::uint32_t utf8_need_ = 0;     // continuation bytes still due in a multi-byte character
   std::string utf8_seq_;            // bytes of that character so far
   unsigned char utf8_lo_ = 0x80, utf8_hi_ = 0xBF;  // range of the next continuation byte
-  std::uint32_t line_ = 1;         // physical line of the next byte
-  std::uint32_t record_line_ = 1;  // line where the current record started
-  std::uint32_t quote_line_ = 0;   // line of the current field's opening quote
-  bool pending_cr_ = false;        // last byte was a CR: a following LF is part of the same break
+  std::uint32_t line_ = 1;                         // physical line of the next byte
+  std::uint32_t record_line_ = 1;                  // line where the current record started
+  std::uint32_t quote_line_ = 0;                   // line of the current field's opening quote
+  bool pending_cr_ = false;  // last byte was a CR: a following LF is part of the same break
 
   // Current field and record.
   field_state state_ = field_state::start;
@@ -1155,7 +1192,8 @@ private:
   std::size_t field_ = 0;       // 0-based index of the current field
   bool nonempty_ = false;       // the record has a non-blank byte or a quote
   std::string record_error_;    // first format error of the record
-  const std::string more_fields_ = "more than " + std::to_string(opts_.max_columns) + " fields (the limit)";
+  const std::string more_fields_ =
+      "more than " + std::to_string(opts_.max_columns) + " fields (the limit)";
   std::size_t record_error_field_ = 0;
 
   // Header.
@@ -1173,7 +1211,7 @@ private:
   std::array<std::size_t, 3> lengths_{};
 
   // Planning.
-  index_table licenses_;               // (org, license) -> first row
+  index_table licenses_;  // (org, license) -> first row
   std::unordered_map<std::string, std::int64_t> org_index_;
   std::string last_org_;
   std::int64_t last_org_index_ = unresolved;
@@ -1184,13 +1222,13 @@ private:
   bool settling_ = false;
   bool map_mode_ = false;
   std::unordered_map<std::string, std::size_t> map_seen_;  // serial -> index of its mapping
-  std::uint64_t size_hint_ = 0;   // expected file size, for reserve_from_hint
+  std::uint64_t size_hint_ = 0;  // expected file size, for reserve_from_hint
   std::uint64_t bytes_fed_ = 0;
   bool reserved_ = false;
   fnv1a64 fingerprint_;
 };
 
-} // namespace detail
+}  // namespace detail
 
 plan_loader::plan_loader(std::string file_name, load_options opts)
     : state_(std::make_unique<detail::loader_state>(std::move(file_name), std::move(opts))) {}
@@ -1205,11 +1243,13 @@ load_result plan_loader::finish() { return state_->finish(); }
 
 std::string fingerprint_of(const plan& p) {
   fnv1a64 h;
-  for (const row& r : p.rows) detail::add_to_fingerprint(h, r.line, p.orgs[r.org], r.license_id, r.serial);
+  for (const row& r : p.rows)
+    detail::add_to_fingerprint(h, r.line, p.orgs[r.org], r.license_id, r.serial);
   return to_hex(h.value());
 }
 
-load_result parse_plan(std::string_view text, std::string_view file_name, const load_options& opts) {
+load_result parse_plan(std::string_view text, std::string_view file_name,
+                       const load_options& opts) {
   plan_loader loader{std::string(file_name), opts};
   loader.feed(text);
   return loader.finish();
@@ -1227,7 +1267,8 @@ load_result load_plan(const std::filesystem::path& file, const load_options& opt
   std::FILE* f = from_stdin ? stdin : std::fopen(name.c_str(), "rb");
   if (f == nullptr) {
     load_result r;
-    r.errors.push_back(diagnostic{name, 0, 0, "", std::string("cannot open: ") + std::strerror(errno)});
+    r.errors.push_back(
+        diagnostic{name, 0, 0, "", std::string("cannot open: ") + std::strerror(errno)});
     return r;
   }
   plan_loader loader{name, opts};
@@ -1252,4 +1293,4 @@ load_result load_plan(const std::filesystem::path& file, const load_options& opt
   return r;
 }
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

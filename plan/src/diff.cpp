@@ -22,7 +22,8 @@ void inventory::add(license_record l) {
     // Seen again (a page boundary that moved under concurrent changes): the later answer wins.
     license_record& old = records_[it->second];
     if (old.device_serial != l.device_serial) {
-      if (auto on_old = on_serial_.find(std::string_view(old.device_serial)); on_old != on_serial_.end())
+      if (auto on_old = on_serial_.find(std::string_view(old.device_serial));
+          on_old != on_serial_.end())
         std::erase(on_old->second, it->second);
       if (!l.device_serial.empty()) on_serial_[l.device_serial].push_back(it->second);
     }
@@ -46,7 +47,8 @@ std::vector<const license_record*> inventory::licenses_on(std::string_view seria
   if (it == on_serial_.end()) return out;
   for (std::size_t i : it->second) out.push_back(&records_[i]);
   // Stable: the queued ones keep the API's order behind the burning one.
-  std::stable_partition(out.begin(), out.end(), [](const license_record* l) { return is_burning(*l); });
+  std::stable_partition(out.begin(), out.end(),
+                        [](const license_record* l) { return is_burning(*l); });
   return out;
 }
 
@@ -120,4 +122,4 @@ plan_diff diff(const plan& p, const inventories& inv) {
   return out;
 }
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

@@ -10,9 +10,8 @@ namespace {
 
 // Width on a terminal: UTF-8 continuation bytes take no column.
 std::size_t width(std::string_view s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 template <std::size_t N>
@@ -41,7 +40,8 @@ std::string render_table(const std::array<std::string_view, N>& header,
 std::string cell(std::string_view v) { return v.empty() ? std::string("-") : detail::printable(v); }
 
 void append_csv_field(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos && (v.empty() || (v.front() != ' ' && v.back() != ' '))) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos &&
+      (v.empty() || (v.front() != ' ' && v.back() != ' '))) {
     out += v;
     return;
   }
@@ -62,10 +62,8 @@ void append_license_json(std::string& out, const license_record& l) {
     if (!first) out += ',';
     detail::append_json_string(out, key);
     out += ':';
-    if (v.empty() && key != "id")
-      out += "null";
-    else
-      detail::append_json_string(out, v);
+    if (v.empty() && key != "id") out += "null";
+    else detail::append_json_string(out, v);
   };
   out += '{';
   field("id", l.id, true);
@@ -88,10 +86,8 @@ void append_org_json(std::string& out, const organization_record& o) {
   out += ",\"name\":";
   detail::append_json_string(out, o.name);
   out += ",\"licensing\":{\"model\":";
-  if (o.licensing_model.empty())
-    out += "null";
-  else
-    detail::append_json_string(out, o.licensing_model);
+  if (o.licensing_model.empty()) out += "null";
+  else detail::append_json_string(out, o.licensing_model);
   out += "}}";
 }
 
@@ -107,14 +103,15 @@ std::string json_array(const std::vector<T>& items, F&& append) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 std::string render_licenses_table(const std::vector<license_record>& licenses) {
   if (licenses.empty()) return "no licenses\n";
   std::vector<std::array<std::string, 5>> rows;
   rows.reserve(licenses.size());
   for (const auto& l : licenses)
-    rows.push_back({cell(l.id), cell(l.license_type), cell(l.state), cell(l.device_serial), cell(l.expiration_date)});
+    rows.push_back({cell(l.id), cell(l.license_type), cell(l.state), cell(l.device_serial),
+                    cell(l.expiration_date)});
   return render_table<5>({"ID", "TYPE", "STATE", "DEVICE", "EXPIRATION"}, rows);
 }
 
@@ -122,7 +119,8 @@ std::string render_licenses_json(const std::vector<license_record>& licenses) {
   return json_array(licenses, append_license_json);
 }
 
-std::string render_licenses_csv(const std::vector<license_record>& licenses, std::string_view org_id) {
+std::string render_licenses_csv(const std::vector<license_record>& licenses,
+                                std::string_view org_id) {
   std::string out = "organizationId,licenseId,deviceSerial,licenseType,state,expirationDate\n";
   for (const auto& l : licenses) {
     for (std::string_view v : {org_id, std::string_view(l.id), std::string_view(l.device_serial),
@@ -148,4 +146,4 @@ std::string render_orgs_json(const std::vector<organization_record>& orgs) {
   return json_array(orgs, append_org_json);
 }
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

@@ -21,7 +21,8 @@ estimate call_bound(const std::vector<double>& calls, const budget& b) {
   double total = 0, org_bound = 0;
   for (double n : calls) {
     total += n;
-    if (b.org_rate > 0 && n > b.org_burst) org_bound = std::max(org_bound, (n - b.org_burst) / b.org_rate);
+    if (b.org_rate > 0 && n > b.org_burst)
+      org_bound = std::max(org_bound, (n - b.org_burst) / b.org_rate);
   }
   double ip_bound = b.ip_rate > 0 ? total / b.ip_rate : 0;
   e.seconds = std::max(org_bound, ip_bound);
@@ -30,14 +31,15 @@ estimate call_bound(const std::vector<double>& calls, const budget& b) {
   return e;
 }
 
-} // namespace
+}  // namespace
 
 estimate estimate_put(const std::vector<std::uint64_t>& rows, const budget& b) {
   std::vector<double> calls(rows.begin(), rows.end());
   return call_bound(calls, b);
 }
 
-estimate estimate_batch(const std::vector<std::uint64_t>& rows, const budget& b, const batch_model& m) {
+estimate estimate_batch(const std::vector<std::uint64_t>& rows, const budget& b,
+                        const batch_model& m) {
   const std::uint64_t per_batch = std::max<std::uint32_t>(m.actions_per_batch, 1);
   const std::uint64_t parallel = std::max<std::uint32_t>(m.concurrent_batches_per_org, 1);
   std::vector<double> calls;
@@ -47,7 +49,8 @@ estimate estimate_batch(const std::vector<std::uint64_t>& rows, const budget& b,
     const std::uint64_t batches = (n + per_batch - 1) / per_batch;
     calls.push_back(static_cast<double>(batches) * (1 + m.polls_per_batch));
     const std::uint64_t waves = (batches + parallel - 1) / parallel;
-    concurrency_bound = std::max(concurrency_bound, static_cast<double>(waves) * m.seconds_per_batch);
+    concurrency_bound =
+        std::max(concurrency_bound, static_cast<double>(waves) * m.seconds_per_batch);
   }
   estimate e = call_bound(calls, b);
   if (concurrency_bound > e.seconds) {
@@ -57,7 +60,8 @@ estimate estimate_batch(const std::vector<std::uint64_t>& rows, const budget& b,
   return e;
 }
 
-estimate estimate_auto(const std::vector<std::uint64_t>& rows, const budget& b, const batch_model& m) {
+estimate estimate_auto(const std::vector<std::uint64_t>& rows, const budget& b,
+                       const batch_model& m) {
   const auto put = estimate_put(rows, b);
   const auto batch = estimate_batch(rows, b, m);
   const double per_batch = std::max<std::uint32_t>(m.actions_per_batch, 1);
@@ -76,7 +80,8 @@ estimate estimate_auto(const std::vector<std::uint64_t>& rows, const budget& b, 
     const double t = b.org_rate > 0 ? static_cast<double>(n) / (put_rows + batch_rows) : 0;
     seconds = std::max(seconds, t);
     calls += std::min(t * put_rows, static_cast<double>(n));
-    calls += std::ceil(std::max(0.0, static_cast<double>(n) - t * put_rows) / per_batch) * (1 + m.polls_per_batch);
+    calls += std::ceil(std::max(0.0, static_cast<double>(n) - t * put_rows) / per_batch) *
+             (1 + m.polls_per_batch);
   }
   if (b.ip_rate > 0) seconds = std::max(seconds, calls / b.ip_rate);
   e.seconds = std::min({seconds, put.seconds, batch.seconds});
@@ -100,9 +105,8 @@ std::string format_duration(double seconds) {
   else if (m > 0)
     std::snprintf(buf, sizeof buf, "%llum %02llus", static_cast<unsigned long long>(m),
                   static_cast<unsigned long long>(sec));
-  else
-    std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(sec));
+  else std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(sec));
   return buf;
 }
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

@@ -60,7 +60,7 @@ private:
   const live_options& opts_;
 };
 
-} // namespace
+}  // namespace
 
 live_plan plan_live(const plan& p, const inventories& inv, const live_options& opts) {
   live_plan lp;
@@ -84,11 +84,12 @@ live_plan plan_live(const plan& p, const inventories& inv, const live_options& o
     if (!per_device(o.licensing_model)) {
       warn[i].add(0, "organization " + shown(o.id) + " uses " + shown(o.licensing_model) +
                          " licensing, not per-device: the license endpoints refuse it, so its " +
-                         std::to_string(rows_of[i]) + " row" + (rows_of[i] == 1 ? "" : "s") + " will fail");
-    } else if (by_org[i] == nullptr) {
-      warn[i].add(0, "the license inventory of organization " + shown(o.id) + " was not read: its " +
                          std::to_string(rows_of[i]) + " row" + (rows_of[i] == 1 ? "" : "s") +
-                         " cannot be compared");
+                         " will fail");
+    } else if (by_org[i] == nullptr) {
+      warn[i].add(0, "the license inventory of organization " + shown(o.id) +
+                         " was not read: its " + std::to_string(rows_of[i]) + " row" +
+                         (rows_of[i] == 1 ? "" : "s") + " cannot be compared");
     }
   }
 
@@ -96,7 +97,8 @@ live_plan plan_live(const plan& p, const inventories& inv, const live_options& o
   // the same run will not make the incoming one queue for long.
   std::vector<std::unordered_map<std::string_view, std::string_view>> leaving(p.orgs.size());
   for (std::size_t i = 0; i < p.rows.size(); ++i)
-    if (lp.diff.rows[i].kind == change_kind::change) leaving[p.rows[i].org].emplace(p.rows[i].license_id, p.rows[i].serial);
+    if (lp.diff.rows[i].kind == change_kind::change)
+      leaving[p.rows[i].org].emplace(p.rows[i].license_id, p.rows[i].serial);
 
   for (std::size_t i = 0; i < p.rows.size(); ++i) {
     const row& r = p.rows[i];
@@ -114,29 +116,34 @@ live_plan plan_live(const plan& p, const inventories& inv, const live_options& o
     }
     if (org_inv == nullptr || !per_device(o.licensing_model)) continue;  // said once for the org
     if (lp.diff.rows[i].kind == change_kind::unknown_license) {
-      warn[r.org].add(r.line, "license " + shown(r.license_id) + " is not in organization " + shown(o.id) +
-                                  "'s inventory: the API will answer 404");
+      warn[r.org].add(r.line, "license " + shown(r.license_id) + " is not in organization " +
+                                  shown(o.id) + "'s inventory: the API will answer 404");
       continue;
     }
     if (k != live_kind::assign && k != live_kind::move) continue;
-    if (const license_record* l = org_inv->find(r.license_id); l != nullptr && l->state == "expired") {
-      warn[r.org].add(r.line, "license " + shown(r.license_id) + " is expired" +
-                                  (l->expiration_date.empty() ? std::string() : " (since " + shown(l->expiration_date) + ")") +
-                                  ": on " + shown(r.serial) + " it would license nothing");
+    if (const license_record* l = org_inv->find(r.license_id);
+        l != nullptr && l->state == "expired") {
+      warn[r.org].add(
+          r.line, "license " + shown(r.license_id) + " is expired" +
+                      (l->expiration_date.empty() ? std::string()
+                                                  : " (since " + shown(l->expiration_date) + ")") +
+                      ": on " + shown(r.serial) + " it would license nothing");
     }
     if (!opts.device_warnings) continue;
     if (org_inv->devices_known() && !org_inv->has_device(r.serial)) {
-      warn[r.org].add(r.line, "device " + shown(r.serial) + " is not in organization " + shown(o.id) +
-                                  "'s device inventory: the API refuses licenses for a device the organization "
-                                  "has not claimed");
+      warn[r.org].add(
+          r.line, "device " + shown(r.serial) + " is not in organization " + shown(o.id) +
+                      "'s device inventory: the API refuses licenses for a device the organization "
+                      "has not claimed");
     }
     for (const license_record* held : org_inv->licenses_on(r.serial)) {
       if (!is_burning(*held)) break;  // the burning one comes first
       if (held->id == r.license_id) break;
       auto leaves = leaving[r.org].find(held->id);
       if (leaves != leaving[r.org].end() && leaves->second != r.serial) break;
-      warn[r.org].add(r.line, "device " + shown(r.serial) + " already holds an active license (" + shown(held->id) +
-                                  "): license " + shown(r.license_id) + " will queue behind it");
+      warn[r.org].add(r.line, "device " + shown(r.serial) + " already holds an active license (" +
+                                  shown(held->id) + "): license " + shown(r.license_id) +
+                                  " will queue behind it");
       break;
     }
   }
@@ -158,7 +165,8 @@ std::string plural(std::uint64_t n, std::string_view word) {
   return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
 }
 
-void append_count(std::string& out, std::string_view label, std::uint64_t n, std::string_view note = {}) {
+void append_count(std::string& out, std::string_view label, std::uint64_t n,
+                  std::string_view note = {}) {
   out += "  ";
   out += label;
   out.append(label.size() < 11 ? 11 - label.size() : 1, ' ');
@@ -171,27 +179,30 @@ void append_count(std::string& out, std::string_view label, std::uint64_t n, std
   out += '\n';
 }
 
-} // namespace
+}  // namespace
 
 std::string render_live_text(const live_plan& lp) {
   std::string out;
   for (const auto& o : lp.orgs) {
     out += "organization " + detail::printable(o.id) + " (" +
-           (o.licensing_model.empty() ? std::string("licensing model not known") : detail::printable(o.licensing_model)) +
+           (o.licensing_model.empty() ? std::string("licensing model not known")
+                                      : detail::printable(o.licensing_model)) +
            ")\n";
     append_count(out, "assign", o.counts.assign, "unassigned now");
     append_count(out, "unassign", o.counts.unassign);
     append_count(out, "move", o.counts.move, "from one device to another");
     append_count(out, "unchanged", o.counts.unchanged, "already in place: no request");
-    if (o.counts.unknown > 0) append_count(out, "unknown", o.counts.unknown, "not in the organization's inventory");
+    if (o.counts.unknown > 0)
+      append_count(out, "unknown", o.counts.unknown, "not in the organization's inventory");
     for (const auto& w : o.warnings) out += "  warning: " + detail::printable(w) + "\n";
-    if (o.warnings_not_shown > 0) out += "  warning: ... and " + plural(o.warnings_not_shown, "more warning") + "\n";
+    if (o.warnings_not_shown > 0)
+      out += "  warning: ... and " + plural(o.warnings_not_shown, "more warning") + "\n";
   }
   const live_counts& t = lp.totals;
-  out += "total: " + plural(lp.orgs.size(), "organization") + ", " + plural(t.changes(), "change") + " (assign " +
-         std::to_string(t.assign) + ", unassign " + std::to_string(t.unassign) + ", move " + std::to_string(t.move) +
-         "), " + std::to_string(t.unchanged) + " unchanged, " + std::to_string(t.unknown) + " unknown, " +
-         plural(t.warnings, "warning") + "\n";
+  out += "total: " + plural(lp.orgs.size(), "organization") + ", " + plural(t.changes(), "change") +
+         " (assign " + std::to_string(t.assign) + ", unassign " + std::to_string(t.unassign) +
+         ", move " + std::to_string(t.move) + "), " + std::to_string(t.unchanged) + " unchanged, " +
+         std::to_string(t.unknown) + " unknown, " + plural(t.warnings, "warning") + "\n";
   return out;
 }
 
@@ -205,7 +216,7 @@ void append_counts_json(std::string& out, const live_counts& c) {
   out += ",\"unknown\":" + std::to_string(c.unknown);
 }
 
-} // namespace
+}  // namespace
 
 std::string render_live_json(const live_plan& lp) {
   std::string out = "{\"organizations\":[";
@@ -215,10 +226,8 @@ std::string render_live_json(const live_plan& lp) {
     out += "{\"id\":";
     detail::append_json_string(out, o.id);
     out += ",\"licensingModel\":";
-    if (o.licensing_model.empty())
-      out += "null";
-    else
-      detail::append_json_string(out, o.licensing_model);
+    if (o.licensing_model.empty()) out += "null";
+    else detail::append_json_string(out, o.licensing_model);
     out += ',';
     append_counts_json(out, o.counts);
     out += ",\"warnings\":[";
@@ -235,4 +244,4 @@ std::string render_live_json(const live_plan& lp) {
   return out;
 }
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

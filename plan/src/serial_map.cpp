@@ -14,16 +14,12 @@ public:
   collector(load_result& r, const resolve_options& o) : r_(r), o_(o) {}
 
   void error(diagnostic d) {
-    if (r_.errors.size() < o_.max_errors)
-      r_.errors.push_back(std::move(d));
-    else
-      ++r_.errors_not_shown;
+    if (r_.errors.size() < o_.max_errors) r_.errors.push_back(std::move(d));
+    else ++r_.errors_not_shown;
   }
   void warning(diagnostic d) {
-    if (r_.warnings.size() < o_.max_warnings)
-      r_.warnings.push_back(std::move(d));
-    else
-      ++r_.warnings_not_shown;
+    if (r_.warnings.size() < o_.max_warnings) r_.warnings.push_back(std::move(d));
+    else ++r_.warnings_not_shown;
   }
 
 private:
@@ -33,7 +29,8 @@ private:
 
 // A CSV field as RFC 4180 wants it: quoted when it holds a separator, a quote or a line break.
 void append_field(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos && (v.empty() || (v.front() != ' ' && v.back() != ' '))) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos &&
+      (v.empty() || (v.front() != ' ' && v.back() != ' '))) {
     out += v;
     return;
   }
@@ -45,9 +42,10 @@ void append_field(std::string& out, std::string_view v) {
   out += '"';
 }
 
-} // namespace
+}  // namespace
 
-map_resolution resolve_serial_map(const serial_map& map, const inventories& inv, const resolve_options& opts) {
+map_resolution resolve_serial_map(const serial_map& map, const inventories& inv,
+                                  const resolve_options& opts) {
   map_resolution out;
   load_result& r = out.result;
   collector diag(r, opts);
@@ -76,8 +74,9 @@ map_resolution resolve_serial_map(const serial_map& map, const inventories& inv,
       if (!reported[m.org]) {
         reported[m.org] = true;
         diag.error(diagnostic{map.file, m.line, 0, "",
-                              "organization " + shown(org) + ": its license inventory could not be read, so "
-                                                             "its mappings cannot be resolved"});
+                              "organization " + shown(org) +
+                                  ": its license inventory could not be read, so "
+                                  "its mappings cannot be resolved"});
       }
       continue;
     }
@@ -87,10 +86,12 @@ map_resolution resolve_serial_map(const serial_map& map, const inventories& inv,
     for (const license_record* l : org_inv->licenses_on(m.old_serial))
       (l->state == "expired" ? expired : moving).push_back(l);
     if (moving.empty()) {
-      std::string why = "device " + shown(m.old_serial) + " holds no license in organization " + shown(org);
+      std::string why =
+          "device " + shown(m.old_serial) + " holds no license in organization " + shown(org);
       if (!expired.empty()) {
         why += " (only expired ones:";
-        for (std::size_t i = 0; i < expired.size() && i < 3; ++i) why += " " + shown(expired[i]->id);
+        for (std::size_t i = 0; i < expired.size() && i < 3; ++i)
+          why += " " + shown(expired[i]->id);
         if (expired.size() > 3) why += " and " + std::to_string(expired.size() - 3) + " more";
         why += ")";
       }
@@ -102,12 +103,14 @@ map_resolution resolve_serial_map(const serial_map& map, const inventories& inv,
                                  " is expired: it stays on the old device"));
 
     if (org_inv->devices_known() && !org_inv->has_device(m.new_serial))
-      diag.warning(at_new(m, "device " + shown(m.new_serial) + " is not in organization " + shown(org) +
+      diag.warning(at_new(m, "device " + shown(m.new_serial) + " is not in organization " +
+                                 shown(org) +
                                  "'s device inventory: the API refuses licenses for a device the "
                                  "organization has not claimed"));
     for (const license_record* l : org_inv->licenses_on(m.new_serial)) {
       if (!is_burning(*l)) continue;
-      diag.warning(at_new(m, "device " + shown(m.new_serial) + " already holds an active license (" + shown(l->id) +
+      diag.warning(at_new(m, "device " + shown(m.new_serial) +
+                                 " already holds an active license (" + shown(l->id) +
                                  "): the licenses moved onto it will queue behind it"));
       break;
     }
@@ -139,4 +142,4 @@ std::string moves_csv(const plan& p, const std::vector<std::string>& previous_se
   return out;
 }
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

@@ -23,7 +23,7 @@ std::optional<std::uint32_t> parse_u32(std::string_view s) noexcept {
   return v;
 }
 
-} // namespace
+}  // namespace
 
 std::optional<shard_spec> parse_shard(std::string_view text) noexcept {
   auto slash = text.find('/');
@@ -44,4 +44,4 @@ std::string to_string(const shard_spec& spec) {
   return std::to_string(spec.index) + "/" + std::to_string(spec.count);
 }
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

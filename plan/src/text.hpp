@@ -55,4 +55,4 @@ inline std::string shown(std::string_view v) {
   return out + "\"";
 }
 
-} // namespace relicense::plan::detail
+}  // namespace relicense::plan::detail

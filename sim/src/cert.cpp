@@ -84,7 +84,7 @@ bool is_ip_literal(const std::string& host) {
   return !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
 }
 
-} // namespace
+}  // namespace
 
 cert_bundle make_certificates(const std::string& host) {
   auto ca_key = make_key();
@@ -110,4 +110,4 @@ cert_bundle make_certificates(const std::string& host) {
   return cert_bundle{pem_of(ca.get()), pem_of(leaf.get()), pem_of(key.get())};
 }
 
-} // namespace relicense::sim::detail
+}  // namespace relicense::sim::detail

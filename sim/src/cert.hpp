@@ -16,4 +16,4 @@ struct cert_bundle {
 /// Throws std::runtime_error when OpenSSL fails.
 cert_bundle make_certificates(const std::string& host);
 
-} // namespace relicense::sim::detail
+}  // namespace relicense::sim::detail

@@ -37,8 +37,7 @@ namespace detail {
 
 struct server_impl {
   explicit server_impl(sim_config c)
-      : config(std::move(c)), model(config),
-        ioc(static_cast<int>(std::max(1u, config.threads))) {}
+      : config(std::move(c)), model(config), ioc(static_cast<int>(std::max(1u, config.threads))) {}
 
   sim_config config;
   twin model;
@@ -156,9 +155,8 @@ net::awaitable<void> tls_session(server_impl* s, tcp::socket socket, listener_ki
 net::awaitable<void> accept_loop(server_impl* s, tcp::acceptor* acceptor, listener_kind kind) {
   for (;;) {
     // One I/O thread needs no strand; several do, one per connection.
-    net::any_io_executor ex = s->config.threads > 1
-                                  ? net::any_io_executor(net::make_strand(s->ioc))
-                                  : net::any_io_executor(s->ioc.get_executor());
+    net::any_io_executor ex = s->config.threads > 1 ? net::any_io_executor(net::make_strand(s->ioc))
+                                                    : net::any_io_executor(s->ioc.get_executor());
     auto [ec, socket] = co_await acceptor->async_accept(ex, token{});
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) co_return;
@@ -170,7 +168,8 @@ net::awaitable<void> accept_loop(server_impl* s, tcp::acceptor* acceptor, listen
   }
 }
 
-std::uint16_t listen_on(server_impl* s, std::optional<tcp::acceptor>& acceptor, std::uint16_t port) {
+std::uint16_t listen_on(server_impl* s, std::optional<tcp::acceptor>& acceptor,
+                        std::uint16_t port) {
   tcp::endpoint ep(net::ip::make_address_v4("127.0.0.1"), port);
   acceptor.emplace(s->ioc);
   boost::system::error_code ec;
@@ -209,10 +208,11 @@ void setup_tls(server_impl* s) {
   s->ssl->use_private_key(net::buffer(certs.key_pem), net::ssl::context::pem);
 }
 
-} // namespace
-} // namespace detail
+}  // namespace
+}  // namespace detail
 
-server::server(sim_config config) : impl_(std::make_unique<detail::server_impl>(std::move(config))) {}
+server::server(sim_config config)
+    : impl_(std::make_unique<detail::server_impl>(std::move(config))) {}
 
 server::~server() {
   stop();
@@ -278,4 +278,4 @@ void server::set_background_rate(double rate) {
 }
 void server::set_api_key(std::string key) { impl_->model.set_api_key(std::move(key)); }
 
-} // namespace relicense::sim
+}  // namespace relicense::sim

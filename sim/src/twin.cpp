@@ -3,8 +3,8 @@
 #include "relicense/io/text.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -146,7 +146,8 @@ list_query parse_list_query(std::string_view q) {
     q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
     auto eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
-    std::string value = eq == std::string_view::npos ? std::string{} : pct_decode(pair.substr(eq + 1));
+    std::string value =
+        eq == std::string_view::npos ? std::string{} : pct_decode(pair.substr(eq + 1));
     if (key == "perPage") {
       long n = 0;
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -197,16 +198,16 @@ std::string_view header_key(const request_view& req) {
   return {};
 }
 
-} // namespace
+}  // namespace
 
 const char* to_string(license_state s) noexcept {
   switch (s) {
-  case license_state::active: return "active";
-  case license_state::expired: return "expired";
-  case license_state::expiring: return "expiring";
-  case license_state::recently_queued: return "recentlyQueued";
-  case license_state::unused: return "unused";
-  case license_state::unused_active: return "unusedActive";
+    case license_state::active: return "active";
+    case license_state::expired: return "expired";
+    case license_state::expiring: return "expiring";
+    case license_state::recently_queued: return "recentlyQueued";
+    case license_state::unused: return "unused";
+    case license_state::unused_active: return "unusedActive";
   }
   return "unused";
 }
@@ -215,7 +216,8 @@ const char* to_string(license_state s) noexcept {
 
 void token_bucket::refill(clock::time_point now) {
   if (now > last_) {
-    tokens_ = std::min(capacity_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
+    tokens_ =
+        std::min(capacity_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
     last_ = now;
   }
 }
@@ -254,10 +256,13 @@ twin::twin(const sim_config& config)
 }
 
 void twin::generate() {
-  struct model { const char* license_type; bool sm; };
+  struct model {
+    const char* license_type;
+    bool sm;
+  };
   static constexpr model models[] = {
-      {"MX64-ENT", false},  {"MX68-SEC", false}, {"ENT", false},      {"MS220-8P", false},
-      {"MS120-24P", false}, {"MV", false},       {"SM", true},        {"MR-ENT", false},
+      {"MX64-ENT", false},  {"MX68-SEC", false}, {"ENT", false}, {"MS220-8P", false},
+      {"MS120-24P", false}, {"MV", false},       {"SM", true},   {"MR-ENT", false},
       {"MX250-ENT", false}, {"MG21-ENT", false}};
   static constexpr int durations[] = {365, 1095, 1825, 3650};
 
@@ -267,7 +272,8 @@ void twin::generate() {
   orgs_.resize(config_.orgs);
   for (unsigned oi = 0; oi < config_.orgs; ++oi) {
     org& o = orgs_[oi];
-    do o.id = digits(rng, 6); while (!used_orgs.insert(o.id).second);
+    do o.id = digits(rng, 6);
+    while (!used_orgs.insert(o.id).second);
     o.name = "Twin organization " + std::to_string(oi + 1);
     o.coterm = oi + config_.coterm_orgs >= config_.orgs;
     const unsigned n = config_.licenses_per_org;
@@ -289,7 +295,8 @@ void twin::generate() {
     std::shuffle(order.begin(), order.end(), rng);
     for (unsigned li = 0; li < n; ++li) {
       license l;
-      do l.id = digits(rng, 18); while (!used_ids.insert(l.id).second);
+      do l.id = digits(rng, 18);
+      while (!used_ids.insert(l.id).second);
       const model& m = models[rng() % std::size(models)];
       l.license_type = m.license_type;
       l.license_key = "Z2" + alnum(rng, 10);
@@ -318,8 +325,8 @@ void twin::generate() {
       for (const auto& q : l.queued) total += q.duration_in_days;
       const std::int64_t expiry = l.activation + static_cast<std::int64_t>(total) * day;
       if (l.activation != 0 && expiry < sim_today) l.state = license_state::expired;
-      else if (l.device >= 0) l.state = expiry < sim_today + 30 * day ? license_state::expiring
-                                                                     : license_state::active;
+      else if (l.device >= 0)
+        l.state = expiry < sim_today + 30 * day ? license_state::expiring : license_state::active;
       else l.state = l.activation != 0 ? license_state::unused_active : license_state::unused;
       o.license_index.emplace(l.id, static_cast<int>(li));
       o.licenses.push_back(std::move(l));
@@ -334,13 +341,19 @@ void twin::generate() {
 // Models, names and new hardware come from their own random stream, after the licenses, so that
 // this detail never shifts a seed's licenses, serials and assignments.
 void twin::generate_hardware(org& o, std::uint64_t org_seed, std::set<std::string>& used_serials) {
-  struct hardware { std::string_view license_type, model, product_type, successor; };
-  static constexpr hardware kinds[] = {
-      {"MX64-ENT", "MX64", "appliance", "MX67"},     {"MX68-SEC", "MX68", "appliance", "MX75"},
-      {"ENT", "MR46", "wireless", "MR57"},           {"MS220-8P", "MS220-8P", "switch", "MS130-8P"},
-      {"MS120-24P", "MS120-24P", "switch", "MS130-24P"}, {"MV", "MV12W", "camera", "MV13"},
-      {"SM", "MR36", "wireless", "MR44"},            {"MR-ENT", "MR36", "wireless", "MR44"},
-      {"MX250-ENT", "MX250", "appliance", "MX450"},  {"MG21-ENT", "MG21", "cellularGateway", "MG51"}};
+  struct hardware {
+    std::string_view license_type, model, product_type, successor;
+  };
+  static constexpr hardware kinds[] = {{"MX64-ENT", "MX64", "appliance", "MX67"},
+                                       {"MX68-SEC", "MX68", "appliance", "MX75"},
+                                       {"ENT", "MR46", "wireless", "MR57"},
+                                       {"MS220-8P", "MS220-8P", "switch", "MS130-8P"},
+                                       {"MS120-24P", "MS120-24P", "switch", "MS130-24P"},
+                                       {"MV", "MV12W", "camera", "MV13"},
+                                       {"SM", "MR36", "wireless", "MR44"},
+                                       {"MR-ENT", "MR36", "wireless", "MR44"},
+                                       {"MX250-ENT", "MX250", "appliance", "MX450"},
+                                       {"MG21-ENT", "MG21", "cellularGateway", "MG51"}};
   std::mt19937_64 rng(org_seed);
   auto mac = [&] {
     static constexpr char hex[] = "0123456789abcdef";
@@ -364,7 +377,8 @@ void twin::generate_hardware(org& o, std::uint64_t org_seed, std::set<std::strin
   };
   std::vector<int> holder(o.devices.size(), -1);
   for (std::size_t li = 0; li < o.licenses.size(); ++li)
-    if (o.licenses[li].device >= 0) holder[static_cast<std::size_t>(o.licenses[li].device)] = static_cast<int>(li);
+    if (o.licenses[li].device >= 0)
+      holder[static_cast<std::size_t>(o.licenses[li].device)] = static_cast<int>(li);
   const std::size_t old_count = o.devices.size();
   std::vector<std::size_t> licensed;
   for (std::size_t d = 0; d < old_count; ++d) {
@@ -416,14 +430,16 @@ void twin::reset_runtime(clock::time_point now) {
       const license& l = o.licenses[li];
       if (l.device < 0) continue;
       device& d = o.devices[static_cast<std::size_t>(l.device)];
-      if (l.state == license_state::active || l.state == license_state::expiring) d.head = static_cast<int>(li);
+      if (l.state == license_state::active || l.state == license_state::expiring)
+        d.head = static_cast<int>(li);
       else if (l.state == license_state::recently_queued) d.queue.push_back(static_cast<int>(li));
     }
     o.background_rng.seed(config_.seed * 0xD1B54A32D192ED03ULL + i);
     o.next_background = now;
     if (config_.background_rate > 0)
-      o.next_background += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
-          std::exponential_distribution<double>(config_.background_rate)(o.background_rng)));
+      o.next_background +=
+          std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
+              std::exponential_distribution<double>(config_.background_rate)(o.background_rng)));
   }
   ip_buckets_.clear();
   stats_ = stats_snapshot{};
@@ -441,7 +457,8 @@ void twin::set_origins(std::string main_origin, std::string shard_origin) {
 reply twin::handle(const request_view& req, clock::time_point now) {
   auto q = req.target.find('?');
   std::string_view path = req.target.substr(0, q);
-  std::string_view query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
+  std::string_view query =
+      q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
   std::lock_guard lock(mutex_);
   const std::uint64_t id = request_prefix_ << 32 | (next_request_++ & 0xffff'ffffULL);
   if (path.substr(0, 7) == "/__sim/") {
@@ -494,8 +511,9 @@ reply twin::handle_api(const request_view& req, std::string_view path, std::stri
   if (config_.rate > 0) {
     auto ip = ip_buckets_.find(req.client_ip);
     if (ip == ip_buckets_.end())
-      ip = ip_buckets_.emplace(std::string(req.client_ip),
-                               token_bucket(config_.ip_rate, std::max(1.0, config_.ip_rate), now))
+      ip = ip_buckets_
+               .emplace(std::string(req.client_ip),
+                        token_bucket(config_.ip_rate, std::max(1.0, config_.ip_rate), now))
                .first;
     token_bucket* limited = nullptr;
     if (!ip->second.try_take(now)) limited = &ip->second;
@@ -513,7 +531,8 @@ reply twin::handle_api(const request_view& req, std::string_view path, std::stri
       ++stats_.rate_limited;
       if (o) {
         while (o->window.front() <= now - std::chrono::seconds(1)) o->window.pop_front();
-        stats_.max_org_requests_1s = std::max<std::uint64_t>(stats_.max_org_requests_1s, o->window.size());
+        stats_.max_org_requests_1s =
+            std::max<std::uint64_t>(stats_.max_org_requests_1s, o->window.size());
       }
       return r;
     }
@@ -521,7 +540,8 @@ reply twin::handle_api(const request_view& req, std::string_view path, std::stri
   if (o) {
     o->window.push_back(now);
     while (o->window.front() <= now - std::chrono::seconds(1)) o->window.pop_front();
-    stats_.max_org_requests_1s = std::max<std::uint64_t>(stats_.max_org_requests_1s, o->window.size());
+    stats_.max_org_requests_1s =
+        std::max<std::uint64_t>(stats_.max_org_requests_1s, o->window.size());
   }
 
   // Faults: one draw picks the kind, a second decides whether the change is applied first.
@@ -566,22 +586,22 @@ reply twin::handle_api(const request_view& req, std::string_view path, std::stri
   else r = route(req, *o, rest, query, now);
 
   switch (kind) {
-  case fault::f5xx: {
-    ++stats_.fault_5xx_applied;
-    static constexpr unsigned internal[] = {500, 503};
-    return error_reply(internal[fault_rng_() & 1], "Something went wrong");
-  }
-  case fault::drop: {
-    ++stats_.fault_drop;
-    reply d;
-    d.drop = true;
-    return d;
-  }
-  case fault::slow:
-    ++stats_.fault_slow;
-    r.delay += config_.slow_delay;
-    break;
-  default: break;
+    case fault::f5xx: {
+      ++stats_.fault_5xx_applied;
+      static constexpr unsigned internal[] = {500, 503};
+      return error_reply(internal[fault_rng_() & 1], "Something went wrong");
+    }
+    case fault::drop: {
+      ++stats_.fault_drop;
+      reply d;
+      d.drop = true;
+      return d;
+    }
+    case fault::slow:
+      ++stats_.fault_slow;
+      r.delay += config_.slow_delay;
+      break;
+    default: break;
   }
   return r;
 }
@@ -610,8 +630,8 @@ reply twin::route(const request_view& req, org& o, std::string_view rest, std::s
   if (!rest.empty()) return error_reply(404, "Not found");
   if (what == "licenses") {
     if (o.coterm)
-      return error_reply(400, "Organization with ID " + o.id +
-                                  " does not support per-device licensing");
+      return error_reply(400,
+                         "Organization with ID " + o.id + " does not support per-device licensing");
     if (id.empty()) {
       if (req.method != "GET") return error_reply(405, "Method not allowed");
       return list_licenses(req, o, query);
@@ -757,7 +777,7 @@ license_state burning_state(const license& l) {
   return expiry < sim_today + 30 * day ? license_state::expiring : license_state::active;
 }
 
-} // namespace
+}  // namespace
 
 // Per-device licensing: one license burns on a device, others queue behind it; a license that
 // leaves hands the device to the first queued one.
@@ -832,12 +852,14 @@ reply twin::put_license(const request_view& req, org& o, license& l) {
     bool seen = false;
     for (auto field : obj) {
       std::string_view key;
-      if (field.unescaped_key().get(key)) return error_reply(400, "The request body is not valid JSON");
+      if (field.unescaped_key().get(key))
+        return error_reply(400, "The request body is not valid JSON");
       if (key != "deviceSerial") continue;  // unknown fields are skipped, as the API does
       seen = true;
       auto value = field.value();
       bool is_null = false;
-      if (value.is_null().get(is_null)) return error_reply(400, "The request body is not valid JSON");
+      if (value.is_null().get(is_null))
+        return error_reply(400, "The request body is not valid JSON");
       if (is_null) {
         target = -1;
         continue;
@@ -847,8 +869,8 @@ reply twin::put_license(const request_view& req, org& o, license& l) {
         return error_reply(400, "'deviceSerial' must be a string or null");
       auto d = o.device_index.find(serial);
       if (d == o.device_index.end())
-        return error_reply(400, "Device with serial " + std::string(serial) +
-                                    " is not in organization " + o.id);
+        return error_reply(
+            400, "Device with serial " + std::string(serial) + " is not in organization " + o.id);
       target = d->second;
     }
     if (seen) apply(o, l, target, false);
@@ -906,7 +928,7 @@ page_result select_page(std::size_t n, std::size_t after, std::size_t before, bo
   return p;
 }
 
-} // namespace
+}  // namespace
 
 reply twin::list_licenses(const request_view& req, const org& o, std::string_view query) {
   list_query q = parse_list_query(query);
@@ -935,8 +957,8 @@ reply twin::list_licenses(const request_view& req, const org& o, std::string_vie
     if (q.state && *q.state != to_string(l.state)) return false;
     return true;
   };
-  const page_result page = select_page(n, after, before, q.ending_before && !q.starting_after,
-                                       q.per_page, matches);
+  const page_result page =
+      select_page(n, after, before, q.ending_before && !q.starting_after, q.per_page, matches);
   reply r;
   r.body.reserve(page.items.size() * 600 + 2);
   r.body += '[';
@@ -952,8 +974,14 @@ reply twin::list_licenses(const request_view& req, const org& o, std::string_vie
   base += o.id;
   base += "/licenses?perPage=";
   append_int(base, static_cast<long long>(q.per_page));
-  if (q.device_serial) { base += "&deviceSerial="; pct_encode(base, *q.device_serial); }
-  if (q.state) { base += "&state="; pct_encode(base, *q.state); }
+  if (q.device_serial) {
+    base += "&deviceSerial=";
+    pct_encode(base, *q.device_serial);
+  }
+  if (q.state) {
+    base += "&state=";
+    pct_encode(base, *q.state);
+  }
   append_links(r.link, base, page, n);
   return r;
 }
@@ -1030,7 +1058,8 @@ reply twin::list_orgs(const request_view& req) {
 reply twin::post_batch(const request_view& req, org& o, clock::time_point now) {
   run_due_batches(o, now);
   if (o.coterm)
-    return error_reply(400, "Organization with ID " + o.id + " does not support per-device licensing");
+    return error_reply(400,
+                       "Organization with ID " + o.id + " does not support per-device licensing");
   if (auto bad = check_json_request(req)) return std::move(*bad);
   action_batch b;
   padded_.assign(req.body);
@@ -1044,11 +1073,13 @@ reply twin::post_batch(const request_view& req, org& o, clock::time_point now) {
   const std::string prefix = "/organizations/" + o.id + "/licenses/";
   for (auto field : obj) {
     std::string_view key;
-    if (field.unescaped_key().get(key)) return error_reply(400, "The request body is not valid JSON");
+    if (field.unescaped_key().get(key))
+      return error_reply(400, "The request body is not valid JSON");
     auto value = field.value();
     if (key == "confirmed" || key == "synchronous") {
       bool v = false;
-      if (value.get_bool().get(v)) return error_reply(400, "'" + std::string(key) + "' must be a boolean");
+      if (value.get_bool().get(v))
+        return error_reply(400, "'" + std::string(key) + "' must be a boolean");
       (key == "confirmed" ? b.confirmed : b.synchronous) = v;
     } else if (key == "actions") {
       simdjson::ondemand::array arr;
@@ -1062,10 +1093,12 @@ reply twin::post_batch(const request_view& req, org& o, clock::time_point now) {
         bool has_serial = false;
         for (auto af : a) {
           std::string_view ak;
-          if (af.unescaped_key().get(ak)) return error_reply(400, "The request body is not valid JSON");
+          if (af.unescaped_key().get(ak))
+            return error_reply(400, "The request body is not valid JSON");
           auto av = af.value();
           if (ak == "resource") {
-            if (av.get_string().get(resource)) return error_reply(400, "'resource' must be a string");
+            if (av.get_string().get(resource))
+              return error_reply(400, "'resource' must be a string");
             if (resource.substr(0, prefix.size()) != prefix || resource.size() == prefix.size() ||
                 resource.find('/', prefix.size()) != std::string_view::npos)
               return error_reply(400, "Unsupported resource: " + std::string(resource));
@@ -1078,27 +1111,32 @@ reply twin::post_batch(const request_view& req, org& o, clock::time_point now) {
             if (av.get_object().get(bo)) return error_reply(400, "'body' must be an object");
             for (auto bf : bo) {
               std::string_view bk;
-              if (bf.unescaped_key().get(bk)) return error_reply(400, "The request body is not valid JSON");
+              if (bf.unescaped_key().get(bk))
+                return error_reply(400, "The request body is not valid JSON");
               if (bk != "deviceSerial") continue;
               auto bv = bf.value();
               bool is_null = false;
-              if (bv.is_null().get(is_null)) return error_reply(400, "The request body is not valid JSON");
+              if (bv.is_null().get(is_null))
+                return error_reply(400, "The request body is not valid JSON");
               has_serial = true;
               if (is_null) continue;
               std::string_view s;
-              if (bv.get_string().get(s)) return error_reply(400, "'deviceSerial' must be a string or null");
+              if (bv.get_string().get(s))
+                return error_reply(400, "'deviceSerial' must be a string or null");
               act.serial = std::string(s);
             }
           }
         }
         if (act.license_id.empty() || operation.empty() || !has_serial)
-          return error_reply(400, "Each action needs 'resource', 'operation' and 'body.deviceSerial'");
+          return error_reply(400,
+                             "Each action needs 'resource', 'operation' and 'body.deviceSerial'");
         b.actions.push_back(std::move(act));
       }
     }
   }
   if (!have_actions || b.actions.empty()) return error_reply(400, "'actions' must not be empty");
-  if (b.actions.size() > 100) return error_reply(400, "An action batch may have at most 100 actions");
+  if (b.actions.size() > 100)
+    return error_reply(400, "An action batch may have at most 100 actions");
   if (b.synchronous && b.actions.size() > 20)
     return error_reply(400, "A synchronous action batch may have at most 20 actions");
   if (b.confirmed) {
@@ -1111,8 +1149,8 @@ reply twin::post_batch(const request_view& req, org& o, clock::time_point now) {
   const double seconds_per_action = config_.batch_action_ms >= 0
                                         ? config_.batch_action_ms / 1000
                                         : 1 / std::max(1e-3, config_.batch_actions_per_second);
-  const auto run_time = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
-      static_cast<double>(b.actions.size()) * seconds_per_action));
+  const auto run_time = std::chrono::duration_cast<clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(b.actions.size()) * seconds_per_action));
   reply r;
   r.status = 201;
   if (b.confirmed && b.synchronous) {
@@ -1239,7 +1277,8 @@ std::string twin::state_json() {
       if (i) out += ',';
       append_json_string(out, l.id);
       out += ':';
-      if (l.device >= 0) append_json_string(out, o.devices[static_cast<std::size_t>(l.device)].serial);
+      if (l.device >= 0)
+        append_json_string(out, o.devices[static_cast<std::size_t>(l.device)].serial);
       else out += "null";
     }
     out += '}';
@@ -1350,7 +1389,8 @@ void twin::run_background(org& o, clock::time_point now) {
     const double skipped = std::chrono::duration<double>(now - horizon - o.next_background).count();
     stats_.background_calls += static_cast<std::uint64_t>(std::llround(skipped * r));
     if (config_.rate > 0 && r > config_.rate)
-      stats_.background_rate_limited += static_cast<std::uint64_t>(std::llround(skipped * (r - config_.rate)));
+      stats_.background_rate_limited +=
+          static_cast<std::uint64_t>(std::llround(skipped * (r - config_.rate)));
     o.next_background = now - horizon;
   }
   std::exponential_distribution<double> gap(r);
@@ -1369,8 +1409,9 @@ void twin::set_background_rate(double rate, clock::time_point now) {
   // Memoryless arrivals: drawing the next one afresh from now is exact.
   if (rate > 0)
     for (auto& o : orgs_)
-      o.next_background = now + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
-                                    std::exponential_distribution<double>(rate)(o.background_rng)));
+      o.next_background =
+          now + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
+                    std::exponential_distribution<double>(rate)(o.background_rng)));
 }
 
 void twin::reset(clock::time_point now) {
@@ -1401,4 +1442,4 @@ void twin::set_budget(double rate, double burst, double ip_rate, clock::time_poi
   ip_buckets_.clear();
 }
 
-} // namespace relicense::sim::detail
+}  // namespace relicense::sim::detail

@@ -49,12 +49,12 @@ struct request_view {
 struct reply {
   unsigned status = 200;
   std::string body;
-  std::string location;          ///< Location header when non-empty
-  std::string link;              ///< Link header when non-empty
-  int retry_after = -1;          ///< Retry-After seconds when >= 0
+  std::string location;                ///< Location header when non-empty
+  std::string link;                    ///< Link header when non-empty
+  int retry_after = -1;                ///< Retry-After seconds when >= 0
   std::chrono::milliseconds delay{0};  ///< wait before answering (latency, slow fault, sync batch)
-  bool drop = false;             ///< close the connection without answering
-  std::uint64_t request_id = 0;  ///< X-Request-Id, as 16 hex digits
+  bool drop = false;                   ///< close the connection without answering
+  std::uint64_t request_id = 0;        ///< X-Request-Id, as 16 hex digits
 };
 
 /// A token bucket on an explicit clock: `capacity` tokens at most, refilled at `rate`/s.
@@ -81,21 +81,19 @@ private:
 /// instead of re-hashing every key it passes (a fifth of a PUT's time in the twin).
 struct string_hash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view s) const {
-    return std::hash<std::string_view>{}(s);
-  }
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 template <class V>
 using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
 
 /// License states of the OpenAPI enum.
 enum class license_state : std::uint8_t {
-  active,          ///< assigned and burning
-  expired,         ///< past its expiration date
-  expiring,        ///< assigned, expires within 30 days
-  recently_queued, ///< queued behind another license (not produced by the generator)
-  unused,          ///< never activated, unassigned
-  unused_active    ///< activated once, now unassigned
+  active,           ///< assigned and burning
+  expired,          ///< past its expiration date
+  expiring,         ///< assigned, expires within 30 days
+  recently_queued,  ///< queued behind another license (not produced by the generator)
+  unused,           ///< never activated, unassigned
+  unused_active     ///< activated once, now unassigned
 };
 const char* to_string(license_state s) noexcept;
 
@@ -109,13 +107,13 @@ struct device {
   std::string network_id;
   std::string name;
   std::string model;
-  std::string_view product_type;   ///< static strings
+  std::string_view product_type;  ///< static strings
   std::string mac;
   std::string order_number;
-  std::int64_t claim = 0;          ///< unix seconds
+  std::int64_t claim = 0;  ///< unix seconds
   // Runtime state, rebuilt from the licenses by reset().
-  int head = -1;                   ///< license active on this device (index), -1 none
-  std::vector<int> queue;          ///< licenses queued behind `head`, in queue order
+  int head = -1;           ///< license active on this device (index), -1 none
+  std::vector<int> queue;  ///< licenses queued behind `head`, in queue order
 };
 
 struct license {
@@ -123,15 +121,15 @@ struct license {
   std::string license_type;
   std::string license_key;
   std::string order_number;
-  int device = -1;                 ///< index into org::devices, -1 unassigned
+  int device = -1;  ///< index into org::devices, -1 unassigned
   license_state state = license_state::unused;
   int seat_count = 0;
   int duration_in_days = 365;
   std::vector<queued_license> queued;
-  std::int64_t claim = 0;          ///< unix seconds
-  std::int64_t activation = 0;     ///< unix seconds, 0 = never activated
-  int last_applied = -2;           ///< device of the last applied PUT (-1 null, -2 none yet)
-  int head = -1;                   ///< while recentlyQueued: the license it waits behind
+  std::int64_t claim = 0;       ///< unix seconds
+  std::int64_t activation = 0;  ///< unix seconds, 0 = never activated
+  int last_applied = -2;        ///< device of the last applied PUT (-1 null, -2 none yet)
+  int head = -1;                ///< while recentlyQueued: the license it waits behind
 };
 
 struct batch_action {
@@ -147,7 +145,7 @@ struct action_batch {
   bool failed = false;
   std::vector<std::string> errors;
   std::vector<batch_action> actions;
-  clock::time_point due{};        ///< when an asynchronous confirmed batch executes
+  clock::time_point due{};  ///< when an asynchronous confirmed batch executes
 };
 
 struct org {
@@ -161,10 +159,10 @@ struct org {
   string_map<int> license_index;
   // Runtime state, cleared by reset().
   token_bucket bucket;
-  std::deque<clock::time_point> window;   ///< request times of the last second
+  std::deque<clock::time_point> window;  ///< request times of the last second
   std::map<std::string, action_batch> batches;
-  std::mt19937_64 background_rng;        ///< the background application's arrival times
-  clock::time_point next_background{};   ///< its next call (when background_rate > 0)
+  std::mt19937_64 background_rng;       ///< the background application's arrival times
+  clock::time_point next_background{};  ///< its next call (when background_rate > 0)
 };
 
 /// One page of a list: the indices it holds and whether matching items lie before or after it.
@@ -240,13 +238,13 @@ private:
   string_map<token_bucket> ip_buckets_;
   std::mt19937_64 fault_rng_;
   std::mt19937_64 latency_rng_;
-  std::uint64_t request_prefix_ = 0;   ///< high half of every X-Request-Id, from the seed
+  std::uint64_t request_prefix_ = 0;  ///< high half of every X-Request-Id, from the seed
   std::uint64_t next_request_ = 0;
   std::uint64_t next_batch_id_ = 0;
   std::uint32_t cursor_mask_ = 0;
   stats_snapshot stats_;
   simdjson::ondemand::parser parser_;
-  std::string padded_;   ///< reused padded copy of request bodies for simdjson
+  std::string padded_;  ///< reused padded copy of request bodies for simdjson
 };
 
-} // namespace relicense::sim::detail
+}  // namespace relicense::sim::detail

@@ -13,15 +13,15 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <csignal>
-#include <fcntl.h>
+#include <cstdio>
 #include <string>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 namespace io = relicense::io;
 namespace sim = relicense::sim;
@@ -88,7 +88,7 @@ sim::sim_config twin_config(unsigned orgs, unsigned licenses) {
   return c;
 }
 
-} // namespace
+}  // namespace
 
 // SIGKILL at several points (just after start, early, late), then --resume: the final state is
 // the requested one, every row is reported applied (or unchanged: a row in flight at a kill that
@@ -103,10 +103,11 @@ TEST(ArtefactsE2E, SigkillAndResume) {
   const auto report = dir.path() / "report.csv";
   const auto journal = dir.path() / "run.journal";
   const unsigned concurrency = 2;
-  std::vector<std::string> args = {"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "0",
-                                   "--ip-rate", "0", "--concurrency", std::to_string(concurrency),
-                                   "--report", report.string(), "--journal", journal.string(),
-                                   "--progress", "off"};
+  std::vector<std::string> args = {
+      "apply",    csv.string(),    "--base-url", twin.base_url(),  "--rate",
+      "0",        "--ip-rate",     "0",          "--concurrency",  std::to_string(concurrency),
+      "--report", report.string(), "--journal",  journal.string(), "--progress",
+      "off"};
   unsigned kills = 0;
   bool first = true;
   // Kill points count rows finished by that run: a resumed run first re-reports (and journals)
@@ -135,12 +136,14 @@ TEST(ArtefactsE2E, SigkillAndResume) {
   const auto stats = twin.stats();
   std::printf("kills: %u, duplicate applies: %llu\n", kills,
               static_cast<unsigned long long>(stats.duplicate_applies));
-  EXPECT_LE(stats.duplicate_applies, std::uint64_t{kills} * concurrency) << "rows re-sent beyond those in flight";
+  EXPECT_LE(stats.duplicate_applies, std::uint64_t{kills} * concurrency)
+      << "rows re-sent beyond those in flight";
   const auto rows = io::read_report(report).rows;
   ASSERT_EQ(rows.size(), 80u);
   std::uint64_t found_in_place = 0;
   for (const auto& row : rows) {
-    EXPECT_TRUE(row.result == io::outcome::applied || row.result == io::outcome::unchanged) << "line " << row.line;
+    EXPECT_TRUE(row.result == io::outcome::applied || row.result == io::outcome::unchanged)
+        << "line " << row.line;
     found_in_place += row.result == io::outcome::unchanged;
   }
   EXPECT_LE(found_in_place, std::uint64_t{kills} * concurrency) << "only rows in flight at a kill";
@@ -156,14 +159,16 @@ TEST(ArtefactsE2E, ResumeWithAnotherCsvRefused) {
   const auto csv = dir.write("in.csv", moving_csv(twin, 5, wanted));
   const auto other = dir.write("other.csv", moving_csv(twin, 6, wanted));
   const auto journal = dir.path() / "run.journal";
-  std::vector<std::string> base = {"--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
-                                   "--journal", journal.string(), "--progress", "off"};
+  std::vector<std::string> base = {
+      "--base-url", twin.base_url(), "--rate",         "0",          "--ip-rate",
+      "0",          "--journal",     journal.string(), "--progress", "off"};
   auto a1 = base;
   a1.insert(a1.begin(), {"apply", csv.string(), "--report", (dir.path() / "r1.csv").string()});
   ASSERT_EQ(run_relicense(a1, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}}).exit_code, 0);
   const auto sent = twin.stats().requests;
   auto a2 = base;
-  a2.insert(a2.begin(), {"apply", other.string(), "--resume", "--report", (dir.path() / "r2.csv").string()});
+  a2.insert(a2.begin(),
+            {"apply", other.string(), "--resume", "--report", (dir.path() / "r2.csv").string()});
   const auto r = run_relicense(a2, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("different plan"), std::string::npos) << r.err;
@@ -191,7 +196,8 @@ TEST(ArtefactsE2E, RollbackRestoresOriginalState) {
   }
   const auto csv = dir.write("in.csv", text);
   const std::map<std::string, std::string> env = {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}};
-  const std::vector<std::string> conn = {"--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0"};
+  const std::vector<std::string> conn = {"--base-url", twin.base_url(), "--rate",
+                                         "0",          "--ip-rate",     "0"};
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), conn.begin(), conn.end());
     return a;
@@ -211,7 +217,8 @@ TEST(ArtefactsE2E, RollbackRestoresOriginalState) {
   const auto undo = dir.path() / "undo.csv";
   auto rb = run_relicense({"rollback", report.string(), "--output", undo.string()});
   ASSERT_EQ(rb.exit_code, 0) << rb.err;
-  auto restored = run_relicense(with({"apply", undo.string(), "--report", (dir.path() / "undo-report.csv").string()}), env);
+  auto restored = run_relicense(
+      with({"apply", undo.string(), "--report", (dir.path() / "undo-report.csv").string()}), env);
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
   EXPECT_EQ(twin.state(), original);
 }
@@ -220,34 +227,37 @@ namespace {
 
 /// The answers of a scripted API for request-id tests: PUTs of license L1 go on to `shard` with a
 /// 307 (when set) and are refused there with a 400 carrying an X-Request-Id; L2 applies; L3 is
-/// answered 401 (the run aborts); an action batch is refused with a 400 and an id. Every answer closes its connection: the scripted server serves
-/// one connection at a time.
+/// answered 401 (the run aborts); an action batch is refused with a 400 and an id. Every answer
+/// closes its connection: the scripted server serves one connection at a time.
 void scripted_api(io::test::server_session& s, std::uint16_t shard) {
   const std::string close = "Connection: close\r\n";
   if (auto req = s.read_request()) {
     const std::string& t = req->target;
     if (req->method == "GET" && t.ends_with("/organizations/1")) {
       // The pre-flight: a per-device organization.
-      s.respond(200, R"({"id":"1","name":"o","licensing":{"model":"per-device"}})", "application/json", close);
+      s.respond(200, R"({"id":"1","name":"o","licensing":{"model":"per-device"}})",
+                "application/json", close);
     } else if (req->method == "POST" && t.ends_with("/actionBatches")) {
       s.respond(400, R"({"errors":["Device serial is not valid"]})", "application/json",
                 "X-Request-Id: batch-77\r\n" + close);
     } else if (t.ends_with("/licenses/L1") && shard != 0) {
-      s.respond(307, "", "", "Location: http://localhost:" + std::to_string(shard) + t + "\r\n" + close);
+      s.respond(307, "", "",
+                "Location: http://localhost:" + std::to_string(shard) + t + "\r\n" + close);
     } else if (t.ends_with("/licenses/L1")) {
       s.respond(400, R"({"errors":["Device serial is not in the organization's inventory"]})",
                 "application/json", "X-Request-Id: 5e1d0c9a7b3f4e21\r\n" + close);
     } else if (t.ends_with("/licenses/L2")) {
-      s.respond(200, R"({"id":"L2","deviceSerial":"Q2AA-BBBB-CCCC","state":"active"})", "application/json",
-                "X-Request-Id: applied-id\r\n" + close);
+      s.respond(200, R"({"id":"L2","deviceSerial":"Q2AA-BBBB-CCCC","state":"active"})",
+                "application/json", "X-Request-Id: applied-id\r\n" + close);
     } else {
-      s.respond(401, R"({"errors":["Invalid API key"]})", "application/json", "X-Request-Id: abc123\r\n" + close);
+      s.respond(401, R"({"errors":["Invalid API key"]})", "application/json",
+                "X-Request-Id: abc123\r\n" + close);
     }
     s.close();
   }
 }
 
-} // namespace
+}  // namespace
 
 // A failed row carries the X-Request-Id of the answer that failed it and the host that gave it
 // (the shard host after a redirect), in the CSV report and in the JSON Lines report; an applied
@@ -255,16 +265,20 @@ void scripted_api(io::test::server_session& s, std::uint16_t shard) {
 TEST(ArtefactsE2E, FailedRowReportsRequestIdAndHost) {
   io::test::script_server shard([](io::test::server_session& s) { scripted_api(s, 0); });
   const std::uint16_t shard_port = shard.port();
-  io::test::script_server api([shard_port](io::test::server_session& s) { scripted_api(s, shard_port); });
+  io::test::script_server api(
+      [shard_port](io::test::server_session& s) { scripted_api(s, shard_port); });
   temp_dir dir;
-  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n"
-                                       "1,L2,Q2AA-BBBB-CCCC\n");
+  const auto csv = dir.write("in.csv",
+                             "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n"
+                             "1,L2,Q2AA-BBBB-CCCC\n");
   const std::string base = "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1";
   for (const char* name : {"report.csv", "report.jsonl"}) {
     const auto report = dir.path() / name;
-    const auto r = run_relicense({"apply", csv.string(), "--base-url", base, "--report", report.string(),
-                                  "--progress", "off", "--concurrency", "1", "--no-inventory", "--journal", (dir.path() / (std::string(name) + ".journal")).string()},
-                                 {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
+    const auto r =
+        run_relicense({"apply", csv.string(), "--base-url", base, "--report", report.string(),
+                       "--progress", "off", "--concurrency", "1", "--no-inventory", "--journal",
+                       (dir.path() / (std::string(name) + ".journal")).string()},
+                      {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
     EXPECT_EQ(r.exit_code, 1) << r.err;
     const auto rows = io::read_report(report).rows;
     ASSERT_EQ(rows.size(), 2u) << name;
@@ -284,7 +298,9 @@ TEST(ArtefactsE2E, FailedRowReportsRequestIdAndHost) {
     if (report.extension() == ".csv") {
       EXPECT_NE(text.find(",5e1d0c9a7b3f4e21,localhost\n"), std::string::npos) << text;
     } else {
-      EXPECT_NE(text.find("\"requestId\":\"5e1d0c9a7b3f4e21\",\"host\":\"localhost\""), std::string::npos) << text;
+      EXPECT_NE(text.find("\"requestId\":\"5e1d0c9a7b3f4e21\",\"host\":\"localhost\""),
+                std::string::npos)
+          << text;
     }
   }
 }
@@ -293,12 +309,14 @@ TEST(ArtefactsE2E, FailedRowReportsRequestIdAndHost) {
 TEST(ArtefactsE2E, AbortMessageNamesRequestIdAndHost) {
   io::test::script_server api([](io::test::server_session& s) { scripted_api(s, 0); });
   temp_dir dir;
-  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L3,Q2AA-BBBB-CCCC\n");
+  const auto csv =
+      dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L3,Q2AA-BBBB-CCCC\n");
   const auto report = dir.path() / "report.csv";
-  const auto r = run_relicense({"apply", csv.string(), "--base-url",
-                                "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1", "--report",
-                                report.string(), "--progress", "off", "--concurrency", "1", "--no-inventory"},
-                               {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
+  const auto r =
+      run_relicense({"apply", csv.string(), "--base-url",
+                     "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1", "--report",
+                     report.string(), "--progress", "off", "--concurrency", "1", "--no-inventory"},
+                    {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("(request id abc123, host 127.0.0.1)"), std::string::npos) << r.err;
   const auto rows = io::read_report(report).rows;
@@ -312,12 +330,14 @@ TEST(ArtefactsE2E, AbortMessageNamesRequestIdAndHost) {
 TEST(ArtefactsE2E, BatchFailedRowReportsRequestIdAndHost) {
   io::test::script_server api([](io::test::server_session& s) { scripted_api(s, 0); });
   temp_dir dir;
-  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
+  const auto csv =
+      dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
   const auto report = dir.path() / "report.jsonl";
-  const auto r = run_relicense({"apply", csv.string(), "--mode", "batch", "--base-url",
-                                "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1", "--report",
-                                report.string(), "--progress", "off", "--concurrency", "1", "--no-inventory"},
-                               {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
+  const auto r =
+      run_relicense({"apply", csv.string(), "--mode", "batch", "--base-url",
+                     "http://127.0.0.1:" + std::to_string(api.port()) + "/api/v1", "--report",
+                     report.string(), "--progress", "off", "--concurrency", "1", "--no-inventory"},
+                    {{"MERAKI_DASHBOARD_API_KEY", "0123456789abcdef0123456789abcdef01234567"}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto rows = io::read_report(report).rows;
   ASSERT_EQ(rows.size(), 1u);
@@ -342,10 +362,11 @@ TEST(ArtefactsE2E, LogFileAndSummaryIdentity) {
   const auto csv = dir.write("in.csv", moving_csv(twin, 20, wanted));
   const auto log = dir.path() / "run.log";
   const auto summary = dir.path() / "summary.json";
-  const auto r = run_relicense({"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "50", "--burst",
-                                "50", "--report", (dir.path() / "report.csv").string(), "--log-file",
-                                log.string(), "--summary", summary.string(), "--progress", "off"},
-                               {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  const auto r = run_relicense(
+      {"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "50", "--burst", "50",
+       "--report", (dir.path() / "report.csv").string(), "--log-file", log.string(), "--summary",
+       summary.string(), "--progress", "off"},
+      {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_GT(twin.stats().rate_limited, 0u) << "the twin sent no 429: the test proves nothing";
 
@@ -380,8 +401,9 @@ TEST(ArtefactsE2E, LogFileAndSummaryIdentity) {
   EXPECT_EQ(json.find(twin.api_key()), std::string::npos) << "the key is in the summary";
 
   // verify appends its own start and end lines to the same log.
-  const auto v = run_relicense({"verify", csv.string(), "--base-url", twin.base_url(), "--log-file", log.string()},
-                               {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  const auto v = run_relicense(
+      {"verify", csv.string(), "--base-url", twin.base_url(), "--log-file", log.string()},
+      {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   ASSERT_EQ(v.exit_code, 0) << v.err;
   const std::string after = temp_dir::read(log);
   ASSERT_EQ(after.compare(0, text.size(), text), 0) << "verify did not append";
@@ -399,15 +421,17 @@ TEST(ArtefactsE2E, LogFileCheckedBeforeSending) {
   wanted_map wanted;
   const auto csv = dir.write("in.csv", moving_csv(twin, 3, wanted));
   const auto missing = dir.path() / "no-such-folder" / "run.log";
-  auto r = run_relicense({"apply", csv.string(), "--base-url", twin.base_url(), "--report",
-                          (dir.path() / "report.csv").string(), "--log-file", missing.string(), "--progress", "off"},
-                         {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  auto r = run_relicense(
+      {"apply", csv.string(), "--base-url", twin.base_url(), "--report",
+       (dir.path() / "report.csv").string(), "--log-file", missing.string(), "--progress", "off"},
+      {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(missing.string()), std::string::npos) << r.err;
 
-  r = run_relicense({"apply", csv.string(), "--base-url", twin.base_url(), "--report",
-                     (dir.path() / "report2.csv").string(), "--log-file", "/dev/full", "--progress", "off"},
-                    {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  r = run_relicense(
+      {"apply", csv.string(), "--base-url", twin.base_url(), "--report",
+       (dir.path() / "report2.csv").string(), "--log-file", "/dev/full", "--progress", "off"},
+      {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("/dev/full"), std::string::npos) << r.err;
   EXPECT_EQ(twin.stats().requests, 0u) << "a request left although the log could not be written";

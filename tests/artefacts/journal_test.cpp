@@ -3,16 +3,16 @@
 
 #include "relicense/test/temp_dir.hpp"
 
-#include <boost/crc.hpp>
 #include <gtest/gtest.h>
+#include <boost/crc.hpp>
 
 #include <algorithm>
 #include <random>
 
-#include <csignal>
-#include <filesystem>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
+#include <filesystem>
 
 namespace io = relicense::io;
 using relicense::test::temp_dir;
@@ -32,7 +32,7 @@ io::row_result make_row(std::uint32_t line, io::outcome o, unsigned status = 200
   return r;
 }
 
-} // namespace
+}  // namespace
 
 // Applied, unchanged and permanently failed rows are done; retryable failures, skips are not.
 TEST(ArtefactsJournal, DoneSetAndBatchesRoundTrip) {
@@ -60,7 +60,8 @@ TEST(ArtefactsJournal, DoneSetAndBatchesRoundTrip) {
   for (const auto& [line, r] : c.done) done.push_back(line);
   EXPECT_EQ(done, (std::vector<std::uint32_t>{2, 3, 4, 9}));
   EXPECT_EQ(c.done.at(2).result, io::outcome::applied);
-  EXPECT_EQ(c.done.at(2).previous_serial, std::string()) << "previous serial kept for the resumed report";
+  EXPECT_EQ(c.done.at(2).previous_serial, std::string())
+      << "previous serial kept for the resumed report";
   ASSERT_EQ(c.batches.size(), 1u);
   EXPECT_EQ(c.batches[0].id, "B1");
   EXPECT_EQ(c.batches[0].lines, (std::vector<std::uint32_t>{10, 11, 12}));
@@ -123,7 +124,8 @@ namespace {
 
 /// A journal of rows 2..(1+rows), all applied; `starts` receives where each record begins
 /// (index 0: the header), plus the file's length at the end.
-std::string applied_journal(const std::filesystem::path& p, std::uint32_t rows, std::vector<std::size_t>& starts) {
+std::string applied_journal(const std::filesystem::path& p, std::uint32_t rows,
+                            std::vector<std::size_t>& starts) {
   {
     auto w = io::journal_writer::create(p, "fp");
     for (std::uint32_t l = 2; l < 2 + rows; ++l) w.append_row(make_row(l, io::outcome::applied));
@@ -150,7 +152,7 @@ std::vector<std::uint32_t> lines_except(std::uint32_t rows, std::vector<std::uin
   return out;
 }
 
-} // namespace
+}  // namespace
 
 // Every byte of a middle record changed in turn (one bit, the case bit, all bits, or a line
 // break put in): exactly that record is lost and reported, every other record is read, nothing
@@ -173,7 +175,8 @@ TEST(ArtefactsJournal, EveryByteOfAMiddleRecordDamagedInTurn) {
       ++cases;
       const auto q = dir.write("bad.journal", bad);
       const auto c = io::read_journal(q);
-      const std::string where = "byte " + std::to_string(at - starts[record]) + " change " + std::to_string(change);
+      const std::string where =
+          "byte " + std::to_string(at - starts[record]) + " change " + std::to_string(change);
       EXPECT_EQ(done_lines(c), expected) << where;
       EXPECT_EQ(c.damaged_records, 1u) << where;
       ASSERT_EQ(c.damaged.size(), 1u) << where;
@@ -270,7 +273,7 @@ pid_t hold_journal(const std::filesystem::path& p) {
   return ok ? pid : -1;
 }
 
-} // namespace
+}  // namespace
 
 // While another process holds a journal, create and resume refuse at once, naming its pid, and
 // leave the file as it is; once the holder is SIGKILLed, a resume goes ahead.
@@ -286,8 +289,9 @@ TEST(ArtefactsJournal, LockedWhileAnotherProcessWrites) {
     ADD_FAILURE() << "resumed a journal another process holds";
   } catch (const io::file_in_use_error& e) {
     EXPECT_EQ(e.holder(), holder);
-    EXPECT_EQ(std::string(e.what()),
-              "journal " + p.string() + " is in use by another relicense run (pid " + std::to_string(holder) + ")");
+    EXPECT_EQ(std::string(e.what()), "journal " + p.string() +
+                                         " is in use by another relicense run (pid " +
+                                         std::to_string(holder) + ")");
   }
   EXPECT_THROW(io::journal_writer::create(p, "fp"), io::file_in_use_error);
   EXPECT_EQ(temp_dir::read(p), before);
@@ -382,7 +386,8 @@ TEST(ArtefactsJournal, SigkillLosesNoAppendedRecord) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto w = io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
+    auto w =
+        io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
     for (std::uint32_t l = 2; l < 2 + 37; ++l) w.append_row(make_row(l, io::outcome::applied));
     ::raise(SIGKILL);
     ::_exit(0);
@@ -399,7 +404,8 @@ TEST(ArtefactsJournal, SigkillLosesNoAppendedRecord) {
 TEST(ArtefactsJournal, DeferredModeWritesOnFlushAndClose) {
   temp_dir dir;
   auto p = dir.path() / "j.journal";
-  auto w = io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
+  auto w =
+      io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
   const auto header_size = std::filesystem::file_size(p);
   w.set_deferred(true);
   for (std::uint32_t l = 2; l < 12; ++l) w.append_row(make_row(l, io::outcome::applied));
@@ -423,7 +429,8 @@ TEST(ArtefactsJournal, SigkillAfterFlushLosesNothingFlushed) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto w = io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
+    auto w =
+        io::journal_writer::create(p, "fp", io::journal_sync_policy{1000, std::chrono::hours(1)});
     w.set_deferred(true);
     for (std::uint32_t l = 2; l < 22; ++l) w.append_row(make_row(l, io::outcome::applied));
     w.flush();

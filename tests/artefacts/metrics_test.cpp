@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <regex>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace io = relicense::io;
 using relicense::test::temp_dir;
@@ -32,26 +32,36 @@ io::run_summary sample_summary() {
 }
 
 ino_t inode_of(const std::filesystem::path& p) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(p.c_str(), &st), 0);
   return st.st_ino;
 }
 
-} // namespace
+}  // namespace
 
 // The exposition carries the run's counters, and every sample line is `name{labels} value`.
 TEST(ArtefactsMetrics, ExpositionContentAndSyntax) {
   auto t = std::chrono::system_clock::from_time_t(1796000000);
   std::string text = io::format_metrics(sample_summary(), t, {{"shard", "2/8"}, {"job", "a\"b"}});
-  EXPECT_NE(text.find("relicense_rows_total{shard=\"2/8\",job=\"a\\\"b\",outcome=\"applied\"} 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("relicense_rows_total{shard=\"2/8\",job=\"a\\\"b\",outcome=\"failed\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("relicense_requests_total{shard=\"2/8\",job=\"a\\\"b\"} 7\n"), std::string::npos);
-  EXPECT_NE(text.find("relicense_http_429_total{shard=\"2/8\",job=\"a\\\"b\"} 3\n"), std::string::npos);
-  EXPECT_NE(text.find("relicense_run_duration_seconds{shard=\"2/8\",job=\"a\\\"b\"} 4\n"), std::string::npos);
-  EXPECT_NE(text.find("relicense_last_run_timestamp_seconds{shard=\"2/8\",job=\"a\\\"b\"} 1796000000\n"), std::string::npos);
-  EXPECT_NE(text.find("relicense_last_run_success{shard=\"2/8\",job=\"a\\\"b\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("relicense_rows_total{shard=\"2/8\",job=\"a\\\"b\",outcome=\"applied\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("relicense_rows_total{shard=\"2/8\",job=\"a\\\"b\",outcome=\"failed\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("relicense_requests_total{shard=\"2/8\",job=\"a\\\"b\"} 7\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("relicense_http_429_total{shard=\"2/8\",job=\"a\\\"b\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("relicense_run_duration_seconds{shard=\"2/8\",job=\"a\\\"b\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(
+      text.find("relicense_last_run_timestamp_seconds{shard=\"2/8\",job=\"a\\\"b\"} 1796000000\n"),
+      std::string::npos);
+  EXPECT_NE(text.find("relicense_last_run_success{shard=\"2/8\",job=\"a\\\"b\"} 0\n"),
+            std::string::npos);
   EXPECT_NE(text.find("quantile=\"0.5\"} 0.25\n"), std::string::npos);
-  std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+$)");
+  std::regex sample(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+$)");
   std::regex comment(R"(^# (HELP|TYPE) relicense_[a-z0-9_]+ .+$)");
   std::istringstream in(text);
   std::string line;

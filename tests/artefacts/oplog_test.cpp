@@ -20,7 +20,7 @@ std::chrono::system_clock::time_point at_ms(long long ms) {
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }
 
-} // namespace
+}  // namespace
 
 // Timestamps are UTC, ISO 8601, with milliseconds and a Z.
 TEST(ArtefactsOplog, Iso8601UtcWithMilliseconds) {
@@ -49,7 +49,8 @@ TEST(ArtefactsOplog, AppendsWithInjectedClock) {
     io::oplog log(path, false, [] { return at_ms(2000); });
     log.line("start two");
   }
-  EXPECT_EQ(temp_dir::read(path), "1970-01-01T00:00:01.000Z start one\n1970-01-01T00:00:02.000Z start two\n");
+  EXPECT_EQ(temp_dir::read(path),
+            "1970-01-01T00:00:01.000Z start one\n1970-01-01T00:00:02.000Z start two\n");
 }
 
 // No file and no stderr: the log is disabled, so callers skip formatting.
@@ -104,10 +105,13 @@ TEST(ArtefactsOplog, HeartbeatLine) {
   fake_clock clock;
   io::heartbeat hb(clock.now());
   clock.advance(60s);
-  EXPECT_EQ(hb.line(120, 1000, 3, clock.now()), "progress: 120/1000 rows, 3 failed, 2.0 rows/s, ETA 7m20s");
-  EXPECT_EQ(hb.line(0, 10, 0, clock.now()), "progress: 0/10 rows, 0 failed, 0.0 rows/s, ETA unknown");
+  EXPECT_EQ(hb.line(120, 1000, 3, clock.now()),
+            "progress: 120/1000 rows, 3 failed, 2.0 rows/s, ETA 7m20s");
+  EXPECT_EQ(hb.line(0, 10, 0, clock.now()),
+            "progress: 0/10 rows, 0 failed, 0.0 rows/s, ETA unknown");
   EXPECT_EQ(hb.line(10, 10, 0, clock.now()), "progress: 10/10 rows, 0 failed, 0.2 rows/s, ETA 0s");
-  EXPECT_EQ(hb.line(60, 100000, 0, clock.now()), "progress: 60/100000 rows, 0 failed, 1.0 rows/s, ETA 27h45m");
+  EXPECT_EQ(hb.line(60, 100000, 0, clock.now()),
+            "progress: 60/100000 rows, 0 failed, 1.0 rows/s, ETA 27h45m");
 }
 
 // A resumed run's heartbeat: the 700 rows its journal held are not a rate; the 60 rows it sent
@@ -116,5 +120,6 @@ TEST(OplogHeartbeat, ResumedRowsAreNotARate) {
   fake_clock clock;
   io::heartbeat hb(clock.now());
   clock.advance(std::chrono::seconds(60));
-  EXPECT_EQ(hb.line(760, 1000, 0, clock.now(), 700), "progress: 760/1000 rows, 0 failed, 1.0 rows/s, ETA 4m00s");
+  EXPECT_EQ(hb.line(760, 1000, 0, clock.now(), 700),
+            "progress: 760/1000 rows, 0 failed, 1.0 rows/s, ETA 4m00s");
 }

@@ -28,7 +28,8 @@ TEST(ArtefactsProgress, enablement) {
 TEST(ArtefactsProgress, RateLimitedRedraws) {
   fake_clock clock;
   std::string out;
-  io::progress p(true, 1000, [&] { return clock.now(); }, [&](std::string_view s) { out += s; });
+  io::progress p(
+      true, 1000, [&] { return clock.now(); }, [&](std::string_view s) { out += s; });
   for (std::uint64_t i = 1; i <= 1000; ++i) {
     clock.advance(2ms);
     p.update(i, 0);
@@ -41,7 +42,8 @@ TEST(ArtefactsProgress, RateLimitedRedraws) {
 // The line shows done/total, rate over the recent window, 429s and an ETA.
 TEST(ArtefactsProgress, RenderRateAndEta) {
   fake_clock clock;
-  io::progress p(true, 100, [&] { return clock.now(); }, [](std::string_view) {});
+  io::progress p(
+      true, 100, [&] { return clock.now(); }, [](std::string_view) {});
   clock.advance(5s);
   p.update(50, 3);
   EXPECT_EQ(p.render(), "50/100 rows (50.0%)  10.0 rows/s  429s: 3  failed: 0  ETA 5s");
@@ -59,7 +61,8 @@ TEST(ArtefactsProgress, RenderRateAndEta) {
 TEST(ArtefactsProgress, LogDoesNotTear) {
   fake_clock clock;
   std::vector<std::string> writes;
-  io::progress p(true, 10, [&] { return clock.now(); }, [&](std::string_view s) { writes.emplace_back(s); });
+  io::progress p(
+      true, 10, [&] { return clock.now(); }, [&](std::string_view s) { writes.emplace_back(s); });
   p.update(1, 0);
   ASSERT_EQ(writes.size(), 1u);
   p.log("warning: something");
@@ -78,7 +81,8 @@ TEST(ArtefactsProgress, DisabledPrintsOnlyLogs) {
   fake_clock clock;
   std::string out;
   {
-    io::progress p(false, 10, [&] { return clock.now(); }, [&](std::string_view s) { out += s; });
+    io::progress p(
+        false, 10, [&] { return clock.now(); }, [&](std::string_view s) { out += s; });
     for (int i = 1; i <= 10; ++i) {
       clock.advance(1s);
       p.update(static_cast<std::uint64_t>(i), 0);
@@ -91,7 +95,8 @@ TEST(ArtefactsProgress, DisabledPrintsOnlyLogs) {
 // The line shows how many rows failed so far.
 TEST(ProgressLine, ShowsTheFailedCount) {
   fake_clock clock;
-  io::progress p(true, 100, [&] { return clock.now(); }, [](std::string_view) {});
+  io::progress p(
+      true, 100, [&] { return clock.now(); }, [](std::string_view) {});
   clock.advance(5s);
   p.update(50, 0, 7);
   EXPECT_NE(p.render().find("429s: 0  failed: 7  ETA"), std::string::npos) << p.render();
@@ -101,7 +106,8 @@ TEST(ProgressLine, ShowsTheFailedCount) {
 // with a burst of 10 take 99 s, however fast the burst's first 30 rows finished.
 TEST(ProgressLine, EtaFromTheBudgetUntilARateIsMeasured) {
   fake_clock clock;
-  io::progress p(true, 1000, [&] { return clock.now(); }, [](std::string_view) {});
+  io::progress p(
+      true, 1000, [&] { return clock.now(); }, [](std::string_view) {});
   p.set_estimate(99, 1000);
   clock.advance(500ms);
   p.update(30, 0);  // the burst: a measured 60 rows/s would say 16 s
@@ -126,7 +132,8 @@ TEST(ProgressLine, EtaFromTheBudgetUntilARateIsMeasured) {
 // An unlimited budget has no estimate: the measured rate gives the ETA from the start.
 TEST(ProgressLine, NoEstimateWithoutABudget) {
   fake_clock clock;
-  io::progress p(true, 100, [&] { return clock.now(); }, [](std::string_view) {});
+  io::progress p(
+      true, 100, [&] { return clock.now(); }, [](std::string_view) {});
   p.set_estimate(0, 100);
   clock.advance(5s);
   p.update(50, 0);
@@ -137,7 +144,8 @@ TEST(ProgressLine, NoEstimateWithoutABudget) {
 // and ETA count the rows it sends, and the ETA the rows it still has to send.
 TEST(ProgressLine, ResumedRowsAreNotARate) {
   fake_clock clock;
-  io::progress p(true, 1000, [&] { return clock.now(); }, [](std::string_view) {});
+  io::progress p(
+      true, 1000, [&] { return clock.now(); }, [](std::string_view) {});
   clock.advance(10ms);
   p.update(700, 0, 0, 700);
   for (int i = 0; i < 10; ++i) {

@@ -6,10 +6,10 @@
 
 #include <gtest/gtest.h>
 
-#include <csignal>
-#include <filesystem>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
+#include <filesystem>
 
 namespace io = relicense::io;
 using relicense::test::fake_clock;
@@ -77,7 +77,8 @@ void expect_same(const io::row_result& a, const io::row_result& b) {
 
 /// The CSV header of reports written before batchId, requestId and host were columns.
 constexpr std::string_view old_csv_header =
-    "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,latencyMs,state,error";
+    "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
+    "latencyMs,state,error";
 
 /// A row whose every field differs from a default row_result's, for round trips of every column.
 io::row_result full_row() {
@@ -105,7 +106,7 @@ void write_all_rows(const std::filesystem::path& p, const std::vector<io::row_re
   w.close();
 }
 
-} // namespace
+}  // namespace
 
 // RFC 4180: fields with a comma, quote, CR or LF (or edge spaces) are quoted, quotes doubled.
 TEST(ArtefactsReport, CsvFieldQuoting) {
@@ -124,13 +125,19 @@ TEST(ArtefactsReport, CsvHeaderAndSerialEncoding) {
   auto p = dir.path() / "r.csv";
   write_all_rows(p, tricky_rows());
   std::string text = temp_dir::read(p);
-  EXPECT_EQ(text.substr(0, text.find('\n')),
-            "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
-            "latencyMs,state,error,batchId,requestId,host");
-  EXPECT_NE(text.find("\n2,123456,L2,Q2AB-CDEF-1002,Q2ZZ-ZZZZ-1002,applied,200,1,12.5,active,,,,\n"), std::string::npos);
-  EXPECT_NE(text.find("\n3,123456,L3,Q2AB-CDEF-1003,null,applied,"), std::string::npos) << "unassigned = null";
-  EXPECT_NE(text.find("\n4,123456,L4,Q2AB-CDEF-1004,,failed,400,"), std::string::npos) << "unknown = empty";
-  EXPECT_NE(text.find("\n5,123456,L5,,Q2ZZ-ZZZZ-1005,applied,"), std::string::npos) << "unassign = empty";
+  EXPECT_EQ(
+      text.substr(0, text.find('\n')),
+      "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
+      "latencyMs,state,error,batchId,requestId,host");
+  EXPECT_NE(
+      text.find("\n2,123456,L2,Q2AB-CDEF-1002,Q2ZZ-ZZZZ-1002,applied,200,1,12.5,active,,,,\n"),
+      std::string::npos);
+  EXPECT_NE(text.find("\n3,123456,L3,Q2AB-CDEF-1003,null,applied,"), std::string::npos)
+      << "unassigned = null";
+  EXPECT_NE(text.find("\n4,123456,L4,Q2AB-CDEF-1004,,failed,400,"), std::string::npos)
+      << "unknown = empty";
+  EXPECT_NE(text.find("\n5,123456,L5,,Q2ZZ-ZZZZ-1005,applied,"), std::string::npos)
+      << "unassign = empty";
   EXPECT_NE(text.find("\"bad \"\"serial\"\", see\nline two\r\tand a tab\""), std::string::npos);
 }
 
@@ -150,7 +157,8 @@ TEST(ArtefactsReport, CsvRoundTrip) {
 // keys in the same order.
 TEST(ArtefactsReport, HeaderAndKeysFollowTheColumnTable) {
   std::string names;
-  for (const auto& c : io::report_columns) names += (names.empty() ? "" : ",") + std::string(c.name);
+  for (const auto& c : io::report_columns)
+    names += (names.empty() ? "" : ",") + std::string(c.name);
   EXPECT_EQ(names, io::report_csv_header);
   const std::string json = io::format_report_row(full_row(), io::report_format::jsonl);
   std::size_t at = 0;
@@ -173,13 +181,13 @@ TEST(ArtefactsReport, EveryColumnRoundTripsInBothFormats) {
     r.line = 2;
     r.license_id = "L2";
     switch (c.codec) {
-    case io::column_codec::number: r.*c.number = full.*c.number; break;
-    case io::column_codec::decimal: r.*c.decimal = full.*c.decimal; break;
-    case io::column_codec::text:
-    case io::column_codec::text_if_set:
-    case io::column_codec::serial: r.*c.text = full.*c.text; break;
-    case io::column_codec::known_serial: r.*c.known = full.*c.known; break;
-    case io::column_codec::outcome: r.*c.result = full.*c.result; break;
+      case io::column_codec::number: r.*c.number = full.*c.number; break;
+      case io::column_codec::decimal: r.*c.decimal = full.*c.decimal; break;
+      case io::column_codec::text:
+      case io::column_codec::text_if_set:
+      case io::column_codec::serial: r.*c.text = full.*c.text; break;
+      case io::column_codec::known_serial: r.*c.known = full.*c.known; break;
+      case io::column_codec::outcome: r.*c.result = full.*c.result; break;
     }
     rows.push_back(r);
   }
@@ -189,7 +197,8 @@ TEST(ArtefactsReport, EveryColumnRoundTripsInBothFormats) {
     write_all_rows(p, rows);
     const auto back = io::read_report(p);
     ASSERT_EQ(back.rows.size(), rows.size()) << name;
-    for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(back.rows[i], rows[i]) << name << " row " << i;
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      EXPECT_EQ(back.rows[i], rows[i]) << name << " row " << i;
   }
 }
 
@@ -197,9 +206,10 @@ TEST(ArtefactsReport, EveryColumnRoundTripsInBothFormats) {
 // find by position.
 TEST(ArtefactsReport, BatchIdRequestIdAndHostInCsv) {
   const std::string line = io::format_report_row(full_row(), io::report_format::csv);
-  EXPECT_EQ(line,
-            "4294967295,\"O,1\",\"L\"\"9\"\"\",Q2AB-CDEF-GHIJ,Q2ZZ-ZZZZ-ZZZZ,failed,400,7,12.125,active,"
-            "\"no \"\"such\"\" serial,\nsee docs\",1234567890,a1b2c3d4e5f60718,n149.meraki.com\n");
+  EXPECT_EQ(
+      line,
+      "4294967295,\"O,1\",\"L\"\"9\"\"\",Q2AB-CDEF-GHIJ,Q2ZZ-ZZZZ-ZZZZ,failed,400,7,12.125,active,"
+      "\"no \"\"such\"\" serial,\nsee docs\",1234567890,a1b2c3d4e5f60718,n149.meraki.com\n");
 }
 
 // Reports written before the new columns existed still read back: CSV without them (found by
@@ -209,13 +219,15 @@ TEST(ArtefactsReport, ReportsOfThePreviousFormatReadBack) {
   auto csv = dir.write("old.csv", std::string(old_csv_header) +
                                       "\n2,42,L2,Q2AA-BBBB-CCCC,null,applied,200,1,12.5,active,\n"
                                       "3,42,L3,,,failed,400,2,3,,\"bad, serial\"\n");
-  auto jsonl = dir.write("old.jsonl",
-                         "{\"line\":2,\"organizationId\":\"42\",\"licenseId\":\"L2\",\"deviceSerial\":\"Q2AA-BBBB-CCCC\","
-                         "\"previousDeviceSerial\":null,\"outcome\":\"applied\",\"httpStatus\":200,\"attempts\":1,"
-                         "\"latencyMs\":12.5,\"state\":\"active\",\"error\":\"\",\"batchId\":\"B1\"}\n"
-                         "{\"line\":3,\"organizationId\":\"42\",\"licenseId\":\"L3\",\"deviceSerial\":null,"
-                         "\"outcome\":\"failed\",\"httpStatus\":400,\"attempts\":2,\"latencyMs\":3,\"state\":\"\","
-                         "\"error\":\"bad, serial\"}\n");
+  auto jsonl = dir.write(
+      "old.jsonl",
+      "{\"line\":2,\"organizationId\":\"42\",\"licenseId\":\"L2\",\"deviceSerial\":\"Q2AA-BBBB-"
+      "CCCC\","
+      "\"previousDeviceSerial\":null,\"outcome\":\"applied\",\"httpStatus\":200,\"attempts\":1,"
+      "\"latencyMs\":12.5,\"state\":\"active\",\"error\":\"\",\"batchId\":\"B1\"}\n"
+      "{\"line\":3,\"organizationId\":\"42\",\"licenseId\":\"L3\",\"deviceSerial\":null,"
+      "\"outcome\":\"failed\",\"httpStatus\":400,\"attempts\":2,\"latencyMs\":3,\"state\":\"\","
+      "\"error\":\"bad, serial\"}\n");
   for (const auto& p : {csv, jsonl}) {
     auto back = io::read_report(p);
     ASSERT_EQ(back.rows.size(), 2u) << p;
@@ -235,8 +247,8 @@ TEST(ArtefactsReport, ReportsOfThePreviousFormatReadBack) {
 
 // The outcome has one spelling, which the reader parses back, and nothing else parses.
 TEST(ArtefactsReport, OutcomeSpelledOnce) {
-  for (auto o : {io::outcome::applied, io::outcome::unchanged, io::outcome::failed, io::outcome::skipped,
-                 io::outcome::not_attempted}) {
+  for (auto o : {io::outcome::applied, io::outcome::unchanged, io::outcome::failed,
+                 io::outcome::skipped, io::outcome::not_attempted}) {
     io::outcome back = io::outcome::applied;
     ASSERT_TRUE(io::parse_outcome(io::to_string(o), back)) << io::to_string(o);
     EXPECT_EQ(back, o);
@@ -261,7 +273,8 @@ TEST(ArtefactsReport, JsonlFormatAndRoundTrip) {
   EXPECT_NE(text.find("\"batchId\":\"B-77\""), std::string::npos);
   auto line4 = text.substr(text.find("{\"line\":4"));
   line4 = line4.substr(0, line4.find('\n'));
-  EXPECT_EQ(line4.find("previousDeviceSerial"), std::string::npos) << "unknown previous serial is absent";
+  EXPECT_EQ(line4.find("previousDeviceSerial"), std::string::npos)
+      << "unknown previous serial is absent";
   auto back = io::read_report(p);
   ASSERT_EQ(back.rows.size(), rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) expect_same(back.rows[i], rows[i]);
@@ -287,7 +300,8 @@ TEST(ArtefactsReport, JsonlEscapesAndValidUtf8RoundTrip) {
   auto r = make_row(2, io::outcome::failed);
   r.error = "caf\xc3\xa9 \xe2\x80\x93 \"q\" back\\slash \x01\x1f\x7f end";
   write_all_rows(p, {r});
-  EXPECT_NE(temp_dir::read(p).find("caf\xc3\xa9 \xe2\x80\x93 \\\"q\\\" back\\\\slash \\u0001\\u001f\\u007f end"),
+  EXPECT_NE(temp_dir::read(p).find(
+                "caf\xc3\xa9 \xe2\x80\x93 \\\"q\\\" back\\\\slash \\u0001\\u001f\\u007f end"),
             std::string::npos)
       << temp_dir::read(p);
   auto back = io::read_report(p);
@@ -300,7 +314,8 @@ TEST(ArtefactsReport, FlushPolicyRowsAndInterval) {
   temp_dir dir;
   auto p = dir.path() / "r.csv";
   fake_clock clock;
-  io::report_writer w(p, io::flush_policy{3, std::chrono::milliseconds(200)}, [&] { return clock.now(); });
+  io::report_writer w(p, io::flush_policy{3, std::chrono::milliseconds(200)},
+                      [&] { return clock.now(); });
   auto lines = [&] {
     std::string t = temp_dir::read(p);
     return std::count(t.begin(), t.end(), '\n');
@@ -368,8 +383,9 @@ TEST(ArtefactsReport, TornLastRecordAtEveryOffset) {
 // A malformed row in the middle is an error naming file:line; so is a file that is not a report.
 TEST(ArtefactsReport, MalformedReportNamesFileAndLine) {
   temp_dir dir;
-  auto p = dir.write("bad.csv", std::string(old_csv_header) +
-                                    "\n2,1,L2,S,,applied,200,1,1,active,\n3,1,L3,S,,exploded,200,1,1,active,\n");
+  auto p = dir.write(
+      "bad.csv", std::string(old_csv_header) +
+                     "\n2,1,L2,S,,applied,200,1,1,active,\n3,1,L3,S,,exploded,200,1,1,active,\n");
   try {
     io::read_report(p);
     FAIL() << "no error";
@@ -379,7 +395,8 @@ TEST(ArtefactsReport, MalformedReportNamesFileAndLine) {
   }
   auto q = dir.write("other.csv", "licenseId,deviceSerial\nL1,S1\n");
   EXPECT_THROW(io::read_report(q), io::report_error);
-  auto j = dir.write("bad.jsonl", "{\"line\":2,\"licenseId\":\"L\",\"outcome\":\"applied\"}\n{oops}\n");
+  auto j =
+      dir.write("bad.jsonl", "{\"line\":2,\"licenseId\":\"L\",\"outcome\":\"applied\"}\n{oops}\n");
   try {
     io::read_report(j);
     FAIL() << "no error";
@@ -392,8 +409,10 @@ TEST(ArtefactsReport, MalformedReportNamesFileAndLine) {
 // The reader accepts a UTF-8 BOM, CRLF line ends, and columns in another order.
 TEST(ArtefactsReport, BomCrlfAndColumnOrder) {
   temp_dir dir;
-  auto p = dir.write("x.csv", "\xEF\xBB\xBFoutcome,licenseId,line,organizationId,deviceSerial,previousDeviceSerial\r\n"
-                              "applied,L9,9,42,\"Q2AA-BBBB-CCCC\",null\r\n");
+  auto p = dir.write(
+      "x.csv",
+      "\xEF\xBB\xBFoutcome,licenseId,line,organizationId,deviceSerial,previousDeviceSerial\r\n"
+      "applied,L9,9,42,\"Q2AA-BBBB-CCCC\",null\r\n");
   auto back = io::read_report(p);
   ASSERT_EQ(back.rows.size(), 1u);
   EXPECT_EQ(back.rows[0].line, 9u);
@@ -405,11 +424,13 @@ TEST(ArtefactsReport, BomCrlfAndColumnOrder) {
 // The default report sits next to the CSV, named with a UTC timestamp.
 TEST(ArtefactsReport, DefaultReportPathNextToCsv) {
   auto t = std::chrono::system_clock::from_time_t(1796000000);  // 2026-11-30T00:53:20Z
-  EXPECT_EQ(io::default_report_path("/data/moves.csv", t), "/data/moves.report-20261130T005320Z.csv");
+  EXPECT_EQ(io::default_report_path("/data/moves.csv", t),
+            "/data/moves.report-20261130T005320Z.csv");
   EXPECT_EQ(io::default_report_path("moves.csv", t), "moves.report-20261130T005320Z.csv");
 }
 
-// verify: a license elsewhere, unassigned, missing, or in an unread org is a mismatch; others are not.
+// verify: a license elsewhere, unassigned, missing, or in an unread org is a mismatch; others are
+// not.
 TEST(ArtefactsReport, FindMismatches) {
   relicense::plan::plan p;
   p.orgs = {"A", "B", "C"};
@@ -433,7 +454,8 @@ TEST(ArtefactsReport, FindMismatches) {
   EXPECT_EQ(m[2].requested, "");
   EXPECT_EQ(m[3].line, 7u);
   EXPECT_EQ(m[3].kind, io::mismatch_kind::not_fetched);
-  EXPECT_EQ(io::describe(m[0], "in.csv"), "in.csv:3: organization A, license L2: on S9, requested S2");
+  EXPECT_EQ(io::describe(m[0], "in.csv"),
+            "in.csv:3: organization A, license L2: on S9, requested S2");
   EXPECT_EQ(io::describe(m[2], "in.csv"),
             "in.csv:6: organization B, license L5: on S5, requested no device (unassigned)");
 }

@@ -20,13 +20,14 @@ io::row_result sent(std::string org, double latency, io::outcome o = io::outcome
   return r;
 }
 
-} // namespace
+}  // namespace
 
 // Nearest-rank percentiles over 1..100 ms are 50, 95, 99; one sample is every percentile.
 TEST(ArtefactsSummary, PercentilesNearestRank) {
   io::run_summary s;
   EXPECT_EQ(s.latency_ms(0.5), 0.0) << "no samples";
-  for (int i = 100; i >= 1; --i) s.add(sent("A", i));  // reverse order: sorting is the summary's job
+  for (int i = 100; i >= 1; --i)
+    s.add(sent("A", i));  // reverse order: sorting is the summary's job
   EXPECT_EQ(s.latency_ms(0.50), 50.0);
   EXPECT_EQ(s.latency_ms(0.95), 95.0);
   EXPECT_EQ(s.latency_ms(0.99), 99.0);
@@ -148,6 +149,7 @@ TEST(RunSummary, CarriedRowsAreNotThisRunsRate) {
   EXPECT_EQ(s.latency_samples(), 20u);
   EXPECT_DOUBLE_EQ(s.ideal_seconds(), 1.0);  // (20 - 10) / 10
   EXPECT_DOUBLE_EQ(s.budget_efficiency(), 0.5);
-  EXPECT_NE(s.human().find("720 rows (700 done by an earlier run) in 2.0 s (10.0 rows/s)"), std::string::npos)
+  EXPECT_NE(s.human().find("720 rows (700 done by an earlier run) in 2.0 s (10.0 rows/s)"),
+            std::string::npos)
       << s.human();
 }

@@ -13,9 +13,10 @@ using relicense::test::run_relicense;
 using relicense::test::temp_dir;
 
 namespace {
-const char* const subcommands[] = {"plan", "apply", "verify", "rollback", "retry", "orgs", "licenses", "sim", "demo"};
+const char* const subcommands[] = {"plan", "apply",    "verify", "rollback", "retry",
+                                   "orgs", "licenses", "sim",    "demo"};
 const std::string one_row = "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n";
-} // namespace
+}  // namespace
 
 // --version prints the program name and version and exits 0.
 TEST(CliContract, version) {
@@ -53,7 +54,8 @@ TEST(CliContract, UnknownCommand) {
   auto r = run_relicense({"aply", "x.csv"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown command 'aply'"), std::string::npos) << r.err;
-  for (const char* sub : subcommands) EXPECT_NE(r.err.find(std::string("  ") + sub), std::string::npos) << sub;
+  for (const char* sub : subcommands)
+    EXPECT_NE(r.err.find(std::string("  ") + sub), std::string::npos) << sub;
   EXPECT_EQ(r.out, "");
 }
 
@@ -62,8 +64,8 @@ TEST(CliContract, HelpListsExitCodes) {
   auto r = run_relicense({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("Exit codes:"), std::string::npos) << r.out;
-  for (const char* line : {"  0    every row applied", "  1    some rows failed", "  2    bad usage",
-                           "  3    run aborted", "  130  interrupted"})
+  for (const char* line : {"  0    every row applied", "  1    some rows failed",
+                           "  2    bad usage", "  3    run aborted", "  130  interrupted"})
     EXPECT_NE(r.out.find(line), std::string::npos) << line;
 }
 
@@ -71,8 +73,12 @@ TEST(CliContract, HelpListsExitCodes) {
 TEST(CliContract, VerifyRejectsApplyOptions) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", one_row).string();
-  for (std::vector<std::string> extra : {std::vector<std::string>{"--concurrency", "4"}, {"--progress", "off"},
-                                         {"--quiet"}, {"--report", "r.csv"}, {"--dry-run"}, {"--mode", "batch"},
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--concurrency", "4"},
+                                         {"--progress", "off"},
+                                         {"--quiet"},
+                                         {"--report", "r.csv"},
+                                         {"--dry-run"},
+                                         {"--mode", "batch"},
                                          {"--journal", "j"}}) {
     std::vector<std::string> args{"verify", csv, "--base-url", "http://127.0.0.1:9/api/v1"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -85,13 +91,14 @@ TEST(CliContract, VerifyRejectsApplyOptions) {
 // `plan -` reads the CSV from standard input and names it <stdin> in its output and errors.
 TEST(CliContract, PlanReadsStdin) {
   temp_dir dir;
-  auto r = relicense::test::run_relicense_with_stdin({"plan", "-"}, dir.write("in.csv", one_row), dir.path());
+  auto r = relicense::test::run_relicense_with_stdin({"plan", "-"}, dir.write("in.csv", one_row),
+                                                     dir.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("plan of <stdin>"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("unique licenses                1"), std::string::npos) << r.out;
-  r = relicense::test::run_relicense_with_stdin({"plan", "-"},
-                                                dir.write("bad.csv", "organizationId,licenseId,deviceSerial\n1,L1,x\n"),
-                                                dir.path());
+  r = relicense::test::run_relicense_with_stdin(
+      {"plan", "-"}, dir.write("bad.csv", "organizationId,licenseId,deviceSerial\n1,L1,x\n"),
+      dir.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("<stdin>:2:"), std::string::npos) << r.err;
 }
@@ -101,7 +108,8 @@ TEST(CliContract, PlanReadsStdin) {
 TEST(CliContract, ReportFormatFromName) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", one_row).string();
-  const std::vector<std::string> base{"apply", csv, "--base-url", "http://127.0.0.1:9/api/v1", "--progress", "off"};
+  const std::vector<std::string> base{"apply",      csv,  "--base-url", "http://127.0.0.1:9/api/v1",
+                                      "--progress", "off"};
   auto with = [&](std::vector<std::string> extra) {
     auto args = base;
     args.insert(args.end(), extra.begin(), extra.end());
@@ -124,7 +132,8 @@ TEST(CliContract, RetryIsACommand) {
   EXPECT_NE(r.out.find("\n  retry "), std::string::npos) << r.out;
   r = run_relicense({"retry", "--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* option : {"REPORT", "--report", "--journal", "--resume", "--mode", "--rate", "--yes", "--dry-run"})
+  for (const char* option :
+       {"REPORT", "--report", "--journal", "--resume", "--mode", "--rate", "--yes", "--dry-run"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
   EXPECT_EQ(run_relicense({"retry"}).exit_code, 2);
   r = run_relicense({"apply", "--help"});

@@ -18,7 +18,7 @@ bool answer(const std::string& typed, std::string* printed = nullptr) {
   return yes;
 }
 
-} // namespace
+}  // namespace
 
 // The question names the number of changes and organizations.
 TEST(Confirm, PrintsTheQuestion) {
@@ -33,12 +33,14 @@ TEST(Confirm, PrintsTheQuestion) {
 
 // y and yes in any case accept, blanks around them ignored.
 TEST(Confirm, YesInAnyCaseAccepts) {
-  for (const char* typed : {"y\n", "Y\n", "yes\n", "YES\n", "Yes", "  y \r\n"}) EXPECT_TRUE(answer(typed)) << typed;
+  for (const char* typed : {"y\n", "Y\n", "yes\n", "YES\n", "Yes", "  y \r\n"})
+    EXPECT_TRUE(answer(typed)) << typed;
 }
 
 // Anything else, an empty line and end of input refuse.
 TEST(Confirm, AnythingElseRefuses) {
-  for (const char* typed : {"\n", "n\n", "no\n", "yeah\n", "y es\n", "1\n", ""}) EXPECT_FALSE(answer(typed)) << typed;
+  for (const char* typed : {"\n", "n\n", "no\n", "yeah\n", "y es\n", "1\n", ""})
+    EXPECT_FALSE(answer(typed)) << typed;
   std::string printed;
   answer("", &printed);
   EXPECT_EQ(printed.back(), '\n') << "end of input closes the prompt's line";

@@ -11,7 +11,8 @@ namespace io = relicense::io;
 
 namespace {
 
-io::row_result failed(std::uint32_t line, std::string license, std::string error, std::string serial = "Q2AA-BBBB-CCCC") {
+io::row_result failed(std::uint32_t line, std::string license, std::string error,
+                      std::string serial = "Q2AA-BBBB-CCCC") {
   io::row_result r;
   r.line = line;
   r.org_id = "549236";
@@ -22,7 +23,7 @@ io::row_result failed(std::uint32_t line, std::string license, std::string error
   return r;
 }
 
-} // namespace
+}  // namespace
 
 // The row's own license id and serial become placeholders; HTTP statuses stay.
 TEST(FailureReason, StripsTheRowsOwnValues) {
@@ -30,7 +31,8 @@ TEST(FailureReason, StripsTheRowsOwnValues) {
             "HTTP 400: license <license> not found");
   EXPECT_EQ(cli::failure_reason(failed(3, "L2", "HTTP 400: license L2 not found")),
             "HTTP 400: license <license> not found");
-  EXPECT_EQ(cli::failure_reason(failed(4, "7", "HTTP 404: device Q2AA-BBBB-CCCC is not in organization 549236")),
+  EXPECT_EQ(cli::failure_reason(
+                failed(4, "7", "HTTP 404: device Q2AA-BBBB-CCCC is not in organization 549236")),
             "HTTP 404: device <serial> is not in organization <org>");
 }
 
@@ -39,9 +41,11 @@ TEST(FailureReason, StripsTheRowsOwnValues) {
 TEST(FailureReason, MasksOtherIdsButKeepsStatusesAndCounts) {
   EXPECT_EQ(cli::failure_reason(failed(2, "1", "gave up after 6 attempts: HTTP 503")),
             "gave up after 6 attempts: HTTP 503");
-  EXPECT_EQ(cli::failure_reason(failed(2, "4455", "the API answered about license 998877 instead of 4455.")),
+  EXPECT_EQ(cli::failure_reason(
+                failed(2, "4455", "the API answered about license 998877 instead of 4455.")),
             "the API answered about license <id> instead of <license>.");
-  EXPECT_EQ(cli::failure_reason(failed(2, "1", "action batch 123456789 failed: License Q2ZZ-ZZZZ-ZZZ9 taken")),
+  EXPECT_EQ(cli::failure_reason(
+                failed(2, "1", "action batch 123456789 failed: License Q2ZZ-ZZZZ-ZZZ9 taken")),
             "action batch <id> failed: License <id> taken");
   EXPECT_EQ(cli::failure_reason(failed(2, "500", "HTTP 500")), "HTTP 500");
   EXPECT_EQ(cli::failure_reason(failed(2, "1", "")), "(no error text)");
@@ -74,7 +78,8 @@ TEST(FailureGroups, GroupsByReasonInInputOrder) {
 // A million failed rows of one reason keep a count and three examples, not the rows.
 TEST(FailureGroups, KeepsAtMostThreeExamplesPerReason) {
   cli::failure_groups g;
-  for (std::uint32_t line = 1'000'001; line > 1; --line) g.add(failed(line, std::to_string(line), "HTTP 500"));
+  for (std::uint32_t line = 1'000'001; line > 1; --line)
+    g.add(failed(line, std::to_string(line), "HTTP 500"));
   const auto groups = g.sorted();
   ASSERT_EQ(groups.size(), 1u);
   EXPECT_EQ(groups[0].rows, 1'000'000u);
@@ -96,7 +101,9 @@ TEST(FailureGroups, TiesInOrderOfFirstLine) {
 // The end-of-run text: top reasons with counts and example lines, then how many reasons are left.
 TEST(FormatFailures, TopReasonsThenTheRest) {
   cli::failure_groups g;
-  for (std::uint32_t i = 0; i < 4; ++i) g.add(failed(10 + i, "L" + std::to_string(i), "HTTP 404: gone", i == 1 ? "" : "Q2AA-BBBB-CCCC"));
+  for (std::uint32_t i = 0; i < 4; ++i)
+    g.add(
+        failed(10 + i, "L" + std::to_string(i), "HTTP 404: gone", i == 1 ? "" : "Q2AA-BBBB-CCCC"));
   g.add(failed(20, "x", "HTTP 400: one"));
   g.add(failed(21, "y", "HTTP 400: two"));
   g.add(failed(22, "z", "HTTP 400: three"));

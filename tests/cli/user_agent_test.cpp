@@ -47,8 +47,8 @@ public:
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 64) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        ::listen(fd_, 64) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
       throw std::runtime_error("cannot listen on 127.0.0.1");
     port_ = ntohs(a.sin_port);
     thread_ = std::thread([this] { serve(); });
@@ -92,11 +92,13 @@ private:
     std::size_t content_length = 0;
     for (std::size_t pos = head.find("\r\n"); pos != std::string::npos;) {
       const auto next = head.find("\r\n", pos + 2);
-      const std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+      const std::string line =
+          head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
       const auto colon = line.find(':');
       std::string name = line.substr(0, colon);
       for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      const std::string value = colon == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', colon + 1));
+      const std::string value =
+          colon == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', colon + 1));
       if (name == "user-agent") r.user_agent = value;
       if (name == "content-length") content_length = std::stoul(value);
       pos = next;
@@ -118,13 +120,15 @@ private:
     if (r.method == "GET" && !rest.empty() && rest.find('/') == std::string::npos) {
       status = 200;
       body = R"({"id":")" + rest + R"(","name":"Recorder","licensing":{"model":"per-device"}})";
-    } else if (r.method == "GET" && rest.size() > 9 && rest.substr(rest.size() - 9) == "/licenses") {
+    } else if (r.method == "GET" && rest.size() > 9 &&
+               rest.substr(rest.size() - 9) == "/licenses") {
       status = 200;
       body = "[]";
     }
-    const std::string response = "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Not Found") +
-                                 "\r\nContent-Type: application/json\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    const std::string response =
+        "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Not Found") +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
     (void)!::write(c, response.data(), response.size());
   }
 
@@ -144,17 +148,19 @@ std::string printed_version() {
   return v;
 }
 
-const std::string rows = "organizationId,licenseId,deviceSerial\n"
-                         "101,L1,Q2AA-BBBB-CCC1\n101,L2,Q2AA-BBBB-CCC2\n101,L3,\n";
+const std::string rows =
+    "organizationId,licenseId,deviceSerial\n"
+    "101,L1,Q2AA-BBBB-CCC1\n101,L2,Q2AA-BBBB-CCC2\n101,L3,\n";
 
 /// Runs relicense against a fresh recorder and returns what it saw; at least one request.
-std::vector<seen_request> record(const std::vector<std::string>& args, std::map<std::string, std::string> env,
-                                 int* exit_code = nullptr) {
+std::vector<seen_request> record(const std::vector<std::string>& args,
+                                 std::map<std::string, std::string> env, int* exit_code = nullptr) {
   ua_recorder server;
   temp_dir dir;
   const auto csv = dir.write("in.csv", rows);
-  std::vector<std::string> full{args.front(), csv.string(), "--base-url", server.base_url(), "--rate", "0",
-                                "--ip-rate", "0", "--max-attempts", "1"};
+  std::vector<std::string> full{args.front(),     csv.string(), "--base-url", server.base_url(),
+                                "--rate",         "0",          "--ip-rate",  "0",
+                                "--max-attempts", "1"};
   if (args.front() == "apply") {
     for (const char* a : {"--progress", "off", "--report"}) full.emplace_back(a);
     full.push_back((dir.path() / "report.csv").string());
@@ -167,26 +173,28 @@ std::vector<seen_request> record(const std::vector<std::string>& args, std::map<
   return server.seen();
 }
 
-} // namespace
+}  // namespace
 
 // Our own part is relicense/<the version --version prints> and the vendor token.
 TEST(UserAgent, OwnPartMatchesVersion) {
-  EXPECT_EQ(relicense::io::user_agent(), std::string("relicense/") + relicense::io::relicense_version() +
-                                             " relicense-project");
+  EXPECT_EQ(relicense::io::user_agent(),
+            std::string("relicense/") + relicense::io::relicense_version() + " relicense-project");
   EXPECT_EQ(relicense::io::user_agent("AcmeMigrate/2.0 Acme"),
             std::string("relicense/") + relicense::io::relicense_version() +
                 " relicense-project Caller/(AcmeMigrate/2.0 Acme)");
 }
 
-// Callers of the form Name/Version Vendor pass; anything else (or a header-splitting byte) does not.
+// Callers of the form Name/Version Vendor pass; anything else (or a header-splitting byte) does
+// not.
 TEST(UserAgent, CallerGrammar) {
   using relicense::io::caller_problem;
-  for (const char* ok : {"AcmeMigrate/2.0 Acme", "Tool/1 V", "netops/3.14.1-beta Acme-Corp", "x/v2 y"})
+  for (const char* ok :
+       {"AcmeMigrate/2.0 Acme", "Tool/1 V", "netops/3.14.1-beta Acme-Corp", "x/v2 y"})
     EXPECT_EQ(caller_problem(ok), "") << ok;
   for (const char* bad : {"", "AcmeMigrate", "AcmeMigrate/2.0", "AcmeMigrate 2.0 Acme", "/2.0 Acme",
                           "Acme Migrate/2.0 Acme", "AcmeMigrate/ Acme", "AcmeMigrate/2..0 Acme",
-                          "AcmeMigrate/2.0 Acme Inc", "AcmeMigrate/2.0 Acme\r\nX-Evil: 1", "Acme_Migrate/2.0 Acme",
-                          "AcmeMigrate/2.0-Beta Acme"})
+                          "AcmeMigrate/2.0 Acme Inc", "AcmeMigrate/2.0 Acme\r\nX-Evil: 1",
+                          "Acme_Migrate/2.0 Acme", "AcmeMigrate/2.0-Beta Acme"})
     EXPECT_NE(caller_problem(bad), "") << bad;
   EXPECT_NE(caller_problem(std::string(120, 'a') + "/1 " + std::string(20, 'b')), "");
   EXPECT_THROW(relicense::io::user_agent("no caller"), std::invalid_argument);
@@ -199,9 +207,11 @@ TEST(UserAgent, VersionFlagAgrees) {
 
 // Put mode sends relicense/<version> relicense-project Caller/(<--caller>) on every request.
 TEST(UserAgent, PutModeSendsCallerFromFlag) {
-  const auto seen = record({"apply", "--caller", "AcmeMigrate/2.0 Acme", "--no-inventory"}, {{"RELICENSE_CALLER", ""}});
+  const auto seen = record({"apply", "--caller", "AcmeMigrate/2.0 Acme", "--no-inventory"},
+                           {{"RELICENSE_CALLER", ""}});
   ASSERT_FALSE(seen.empty());
-  const std::string want = "relicense/" + printed_version() + " relicense-project Caller/(AcmeMigrate/2.0 Acme)";
+  const std::string want =
+      "relicense/" + printed_version() + " relicense-project Caller/(AcmeMigrate/2.0 Acme)";
   bool put = false;
   for (const auto& r : seen) {
     EXPECT_EQ(r.user_agent, want) << r.method << " " << r.target;
@@ -212,11 +222,13 @@ TEST(UserAgent, PutModeSendsCallerFromFlag) {
 
 // Batch mode takes the caller from RELICENSE_CALLER when there is no flag.
 TEST(UserAgent, BatchModeSendsCallerFromEnv) {
-  const auto seen = record({"apply", "--mode", "batch", "--no-inventory"}, {{"RELICENSE_CALLER", "NightlyJob/7 Netops"}});
+  const auto seen = record({"apply", "--mode", "batch", "--no-inventory"},
+                           {{"RELICENSE_CALLER", "NightlyJob/7 Netops"}});
   ASSERT_FALSE(seen.empty());
   bool post = false;
   for (const auto& r : seen) {
-    EXPECT_EQ(r.user_agent, "relicense/" + printed_version() + " relicense-project Caller/(NightlyJob/7 Netops)")
+    EXPECT_EQ(r.user_agent,
+              "relicense/" + printed_version() + " relicense-project Caller/(NightlyJob/7 Netops)")
         << r.method << " " << r.target;
     post = post || r.method == "POST";
   }
@@ -226,27 +238,32 @@ TEST(UserAgent, BatchModeSendsCallerFromEnv) {
 // The flag wins over the environment; without either, only relicense's own part is sent.
 TEST(UserAgent, FlagWinsAndDefault) {
   for (const auto& r : record({"apply", "--caller", "Flag/1 F"}, {{"RELICENSE_CALLER", "Env/1 E"}}))
-    EXPECT_EQ(r.user_agent, "relicense/" + printed_version() + " relicense-project Caller/(Flag/1 F)");
+    EXPECT_EQ(r.user_agent,
+              "relicense/" + printed_version() + " relicense-project Caller/(Flag/1 F)");
   for (const auto& r : record({"apply"}, {{"RELICENSE_CALLER", ""}}))
     EXPECT_EQ(r.user_agent, "relicense/" + printed_version() + " relicense-project");
 }
 
 // verify sends the same User-Agent.
 TEST(UserAgent, VerifySendsCaller) {
-  const auto seen = record({"verify", "--caller", "AcmeMigrate/2.0 Acme"}, {{"RELICENSE_CALLER", ""}});
+  const auto seen =
+      record({"verify", "--caller", "AcmeMigrate/2.0 Acme"}, {{"RELICENSE_CALLER", ""}});
   ASSERT_FALSE(seen.empty());
   for (const auto& r : seen)
-    EXPECT_EQ(r.user_agent, "relicense/" + printed_version() + " relicense-project Caller/(AcmeMigrate/2.0 Acme)");
+    EXPECT_EQ(r.user_agent, "relicense/" + printed_version() +
+                                " relicense-project Caller/(AcmeMigrate/2.0 Acme)");
 }
 
-// A malformed caller, from the flag or the environment, is exit 2 naming its source; nothing is sent.
+// A malformed caller, from the flag or the environment, is exit 2 naming its source; nothing is
+// sent.
 TEST(UserAgent, BadCallerIsExit2BeforeSending) {
   ua_recorder server;
   temp_dir dir;
   const auto csv = dir.write("in.csv", rows);
   for (const char* cmd : {"apply", "verify"}) {
-    auto r = run_relicense({cmd, csv.string(), "--base-url", server.base_url(), "--caller", "AcmeMigrate 2.0"},
-                           {{"MERAKI_DASHBOARD_API_KEY", "k"}, {"RELICENSE_CALLER", ""}});
+    auto r = run_relicense(
+        {cmd, csv.string(), "--base-url", server.base_url(), "--caller", "AcmeMigrate 2.0"},
+        {{"MERAKI_DASHBOARD_API_KEY", "k"}, {"RELICENSE_CALLER", ""}});
     EXPECT_EQ(r.exit_code, 2) << cmd;
     EXPECT_NE(r.err.find("--caller"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("Name/Version Vendor"), std::string::npos) << r.err;

@@ -45,7 +45,7 @@ protected:
   }
 };
 
-} // namespace
+}  // namespace
 
 // Every row applied: exit 0, and the report has one line per row plus the header.
 TEST_F(ApplyCli, ExitZeroWhenAllApplied) {
@@ -68,12 +68,15 @@ TEST_F(ApplyCli, ExitOneWhenARowFails) {
   EXPECT_EQ(std::count(report.begin(), report.end(), '\n'), 7) << report;
   const auto failed_at = report.find(",123456789,");
   ASSERT_NE(failed_at, std::string::npos) << report;
-  const auto failed_line = report.substr(report.rfind('\n', failed_at) + 1,
-                                         report.find('\n', failed_at) - report.rfind('\n', failed_at) - 1);
+  const auto failed_line =
+      report.substr(report.rfind('\n', failed_at) + 1,
+                    report.find('\n', failed_at) - report.rfind('\n', failed_at) - 1);
   EXPECT_EQ(failed_line.rfind("7,", 0), 0u) << failed_line;  // CSV line 7
   EXPECT_NE(failed_line.find(",failed,"), std::string::npos) << failed_line;
   std::size_t applied = 0;
-  for (auto at = report.find(",applied,"); at != std::string::npos; at = report.find(",applied,", at + 1)) ++applied;
+  for (auto at = report.find(",applied,"); at != std::string::npos;
+       at = report.find(",applied,", at + 1))
+    ++applied;
   EXPECT_EQ(applied, 5u) << report;
   EXPECT_EQ(twin().stats().puts_applied, 5u);
 }
@@ -90,7 +93,8 @@ TEST_F(ApplyCli, ExitTwoWithoutKey) {
 // A CSV with errors: exit 2, file:line in the message, nothing sent.
 TEST_F(ApplyCli, ExitTwoOnBadCsv) {
   start(twin_config());
-  const auto r = apply(dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,2,not-a-serial\n"), unpaced());
+  const auto r = apply(
+      dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,2,not-a-serial\n"), unpaced());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("in.csv:2"), std::string::npos) << r.err;
   EXPECT_EQ(twin().stats().requests, 0u);
@@ -98,7 +102,8 @@ TEST_F(ApplyCli, ExitTwoOnBadCsv) {
 
 // Plain http to a non-loopback host would send the key in clear: exit 2.
 TEST_F(ApplyCli, ExitTwoOnCleartextToRemoteHost) {
-  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,2,Q2AA-BBBB-CCCC\n");
+  const auto csv =
+      dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,2,Q2AA-BBBB-CCCC\n");
   const auto r = run_relicense({"apply", csv.string(), "--base-url", "http://api.meraki.com/api/v1",
                                 "--report", file("r.csv").string()},
                                {{"MERAKI_DASHBOARD_API_KEY", "secret-key-123"}});
@@ -138,10 +143,12 @@ TEST_F(ApplyCli, ExitOneThirtyOnSigint) {
   cfg.ip_rate = 1000;
   start(cfg);
   const auto csv = dir.write("in.csv", csv_for(twin(), 300));
-  relicense::test::child c(apply_args(csv, {"--rate", "20", "--burst", "5", "--report", file("report.csv").string()}),
-                           twin().api_key(), dir.path());
+  relicense::test::child c(
+      apply_args(csv, {"--rate", "20", "--burst", "5", "--report", file("report.csv").string()}),
+      twin().api_key(), dir.path());
   // Wait (bounded) until the run is sending, then interrupt it.
-  relicense::test::eventually([&] { return twin().stats().requests >= 10; }, std::chrono::seconds(10));
+  relicense::test::eventually([&] { return twin().stats().requests >= 10; },
+                              std::chrono::seconds(10));
   EXPECT_GE(twin().stats().requests, 10u);
   c.signal(SIGINT);
   const auto r = c.wait(std::chrono::seconds(15));
@@ -160,21 +167,22 @@ TEST_F(ApplyCli, StdinCsvAndReportOnStdout) {
   start(twin_config());
   const auto csv = dir.write("in.csv", csv_for(twin(), 10));
   auto r = relicense::test::run_relicense_with_stdin(
-      {"apply", "-", "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0", "--report", "-",
-       "--journal", file("run.journal").string(), "--progress", "on"},
+      {"apply", "-", "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0", "--report",
+       "-", "--journal", file("run.journal").string(), "--progress", "on"},
       csv, dir.path(), key_env());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(r.out.rfind("line,organizationId,licenseId,", 0), 0u) << r.out.substr(0, 200);
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 11) << r.out;
   std::size_t applied = 0;
-  for (auto p = r.out.find(",applied,"); p != std::string::npos; p = r.out.find(",applied,", p + 1)) ++applied;
+  for (auto p = r.out.find(",applied,"); p != std::string::npos; p = r.out.find(",applied,", p + 1))
+    ++applied;
   EXPECT_EQ(applied, 10u) << r.out;
   EXPECT_NE(r.err.find("report: standard output"), std::string::npos) << r.err;
   EXPECT_EQ(twin().stats().puts_applied, 10u);
 
-  r = relicense::test::run_relicense_with_stdin({"verify", "-", "--base-url", twin().base_url(), "--rate", "0",
-                                                 "--ip-rate", "0"},
-                                                csv, dir.path(), key_env());
+  r = relicense::test::run_relicense_with_stdin(
+      {"verify", "-", "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0"}, csv,
+      dir.path(), key_env());
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -186,8 +194,9 @@ TEST_F(ApplyCli, ReportFormatSelection) {
   const auto csv = dir.write("in.csv", csv_for(twin(), 3));
   int run = 0;
   auto with = [&](std::vector<std::string> extra) {
-    std::vector<std::string> a{"--rate", "0", "--ip-rate", "0",
-                               "--journal", file("run" + std::to_string(++run) + ".journal").string()};
+    std::vector<std::string> a{
+        "--rate", "0",         "--ip-rate",
+        "0",      "--journal", file("run" + std::to_string(++run) + ".journal").string()};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   };
@@ -223,7 +232,7 @@ std::size_t occurrences(std::string_view text, std::string_view what) {
   return n;
 }
 
-} // namespace
+}  // namespace
 
 // --limit 3 (a canary run), in put and batch mode: exactly 3 changes are applied, rows already in
 // place do not count, the report says which rows were left ("left by --limit 3", not_attempted),
@@ -239,7 +248,8 @@ TEST_F(ApplyCli, LimitAppliesTheFirstChangesAndResumeFinishes) {
     // Two rows already in place first, then ten rows that change.
     std::string csv_text = "organizationId,licenseId,deviceSerial\n";
     for (std::size_t i = 0; i < 2; ++i)
-      csv_text += org.id + "," + org.licenses[i].id + "," + state.at(org.id).at(org.licenses[i].id).value_or("") + "\n";
+      csv_text += org.id + "," + org.licenses[i].id + "," +
+                  state.at(org.id).at(org.licenses[i].id).value_or("") + "\n";
     std::size_t changes = 0;
     for (std::size_t i = 2; changes < 10 && i < org.licenses.size(); ++i) {
       const auto& lic = org.licenses[i];
@@ -256,8 +266,9 @@ TEST_F(ApplyCli, LimitAppliesTheFirstChangesAndResumeFinishes) {
       return mode == "batch" ? s.batch_actions_applied : s.puts_applied;
     };
 
-    auto r = apply(csv, {"--mode", mode, "--rate", "0", "--ip-rate", "0", "--limit", "3", "--journal",
-                         journal.string(), "--report", file(mode + "-1.csv").string()});
+    auto r =
+        apply(csv, {"--mode", mode, "--rate", "0", "--ip-rate", "0", "--limit", "3", "--journal",
+                    journal.string(), "--report", file(mode + "-1.csv").string()});
     EXPECT_EQ(r.exit_code, 0) << mode << ": " << r.err;
     EXPECT_EQ(applied_now(), 3u) << mode;
     EXPECT_NE(r.err.find("--limit 3: 7 rows left"), std::string::npos) << r.err;
@@ -271,11 +282,13 @@ TEST_F(ApplyCli, LimitAppliesTheFirstChangesAndResumeFinishes) {
     for (const char* line : {"\n4,", "\n5,", "\n6,"}) {
       const auto at = first.find(line);
       ASSERT_NE(at, std::string::npos) << first;
-      EXPECT_NE(first.substr(at, first.find('\n', at + 1) - at).find(",applied,"), std::string::npos) << first;
+      EXPECT_NE(first.substr(at, first.find('\n', at + 1) - at).find(",applied,"),
+                std::string::npos)
+          << first;
     }
 
-    r = apply(csv, {"--mode", mode, "--rate", "0", "--ip-rate", "0", "--resume", "--journal", journal.string(),
-                    "--report", file(mode + "-2.csv").string()});
+    r = apply(csv, {"--mode", mode, "--rate", "0", "--ip-rate", "0", "--resume", "--journal",
+                    journal.string(), "--report", file(mode + "-2.csv").string()});
     EXPECT_EQ(r.exit_code, 0) << mode << ": " << r.err;
     EXPECT_EQ(applied_now(), 10u) << mode << ": each change exactly once";
     EXPECT_EQ(twin().stats().duplicate_applies, 0u) << mode;
@@ -297,17 +310,24 @@ TEST_F(ApplyCli, NoInventorySendsEveryRowAndSaysSo) {
   const auto applied = twin().stats().puts_applied;
   EXPECT_EQ(r.err.find("rolled back"), std::string::npos) << r.err;
 
-  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--skip-unchanged", "--report", file("r2.csv").string()});
+  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--skip-unchanged", "--report",
+                  file("r2.csv").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(twin().stats().puts_applied, applied) << "every row already in place";
   EXPECT_EQ(occurrences(temp_dir::read(file("r2.csv")), ",unchanged,"), 6u);
 
-  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--no-inventory", "--report", file("r3.csv").string()});
+  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--no-inventory", "--report",
+                  file("r3.csv").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(twin().stats().puts_applied, applied + 6) << "every row sent";
-  EXPECT_EQ(occurrences(r.err, "--no-inventory: previous serials are not recorded; this run cannot be rolled back\n"),
-            1u) << r.err;
-  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--no-inventory", "--quiet", "--report", file("r4.csv").string()});
+  EXPECT_EQ(
+      occurrences(
+          r.err,
+          "--no-inventory: previous serials are not recorded; this run cannot be rolled back\n"),
+      1u)
+      << r.err;
+  r = apply(csv, {"--rate", "0", "--ip-rate", "0", "--no-inventory", "--quiet", "--report",
+                  file("r4.csv").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("rolled back"), std::string::npos) << r.err;
 }

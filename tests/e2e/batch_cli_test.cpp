@@ -46,7 +46,7 @@ std::uint64_t created(const sim::server& twin) {
 
 class BatchCli : public relicense::test::twin_cli_test {};
 
-} // namespace
+}  // namespace
 
 // Batch mode applies every row (exit 0); a row the API refuses fails alone (exit 1) and the
 // report names the batch of every row.
@@ -56,11 +56,12 @@ TEST_F(BatchCli, ExitCodes) {
   start(cfg);
   for (bool bad : {false, true}) {
     const std::string tag = bad ? "bad" : "good";
-    const auto csv = dir.write(tag + ".csv", csv_for(twin(), 120, bad ? "no-such-license,Q2AA-0000-0000" : ""));
+    const auto csv =
+        dir.write(tag + ".csv", csv_for(twin(), 120, bad ? "no-such-license,Q2AA-0000-0000" : ""));
     const auto report = file(tag + ".jsonl");
     // Without the inventory read: the second run sends the rows again, the unknown license too.
-    const auto r = apply(csv, {"--mode", "batch", "--rate", "0", "--ip-rate", "0", "--report", report.string(),
-                               "--no-inventory"});
+    const auto r = apply(csv, {"--mode", "batch", "--rate", "0", "--ip-rate", "0", "--report",
+                               report.string(), "--no-inventory"});
     EXPECT_EQ(r.exit_code, bad ? 1 : 0) << r.err;
     const auto text = temp_dir::read(report);
     EXPECT_EQ(count_of(text, "\"outcome\":\"applied\""), 120u);
@@ -79,15 +80,16 @@ TEST_F(BatchCli, ResumeAfterSigkillWithBatchesInFlight) {
   start(cfg);
   const auto csv = dir.write("in.csv", csv_for(twin(), 1000));
   const auto journal = file("run.journal");
-  const std::vector<std::string> options = {"--mode", "batch", "--rate", "0", "--ip-rate", "0",
-                                            "--journal", journal.string()};
+  const std::vector<std::string> options = {"--mode",    "batch", "--rate",    "0",
+                                            "--ip-rate", "0",     "--journal", journal.string()};
   auto first = options;
   first.insert(first.end(), {"--report", file("r1.csv").string()});
   relicense::test::child c(apply_args(csv, first), twin().api_key(), dir.path());
   // Wait (bounded) until two batches are journaled, then kill without warning.
   std::size_t journaled = 0;
   relicense::test::eventually([&] {
-    if (std::filesystem::exists(journal)) journaled = count_of(temp_dir::read(journal), "\"t\":\"batch\"");
+    if (std::filesystem::exists(journal))
+      journaled = count_of(temp_dir::read(journal), "\"t\":\"batch\"");
     return journaled >= 2;
   });
   c.kill();
@@ -114,7 +116,8 @@ TEST_F(BatchCli, ResumeAfterSigkillWithBatchesInFlight) {
   const auto state = twin().state().begin()->second;
   const auto o = twin().orgs().front();
   for (std::size_t i = 0; i < 1000; ++i)
-    EXPECT_EQ(state.at(o.licenses[i].id).value_or("null"), o.devices[(i * 7 + 3) % o.devices.size()]);
+    EXPECT_EQ(state.at(o.licenses[i].id).value_or("null"),
+              o.devices[(i * 7 + 3) % o.devices.size()]);
 }
 
 // Auto mode applies every row of the plan (exit 0) by both channels at once: batches carry some
@@ -125,7 +128,8 @@ TEST_F(BatchCli, AutoModeAppliesEveryRowByBatchesAndPuts) {
   start(cfg);
   const auto csv = dir.write("auto.csv", csv_for(twin(), 300));
   const auto report = file("auto.jsonl");
-  const auto r = apply(csv, {"--mode", "auto", "--rate", "20", "--burst", "10", "--report", report.string()});
+  const auto r =
+      apply(csv, {"--mode", "auto", "--rate", "20", "--burst", "10", "--report", report.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const auto text = temp_dir::read(report);
   EXPECT_EQ(count_of(text, "\"outcome\":\"applied\""), 300u);

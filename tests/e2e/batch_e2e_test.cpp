@@ -43,7 +43,7 @@ engine::batch_run_options fast_batches() {
   return o;
 }
 
-} // namespace
+}  // namespace
 
 // A clean run applies every row through batches of at most 100, each journaled once.
 TEST_F(BatchE2E, AppliesEveryRow) {
@@ -76,7 +76,7 @@ TEST_F(BatchE2E, IsolatesFailingRows) {
     start(fast_twin(2, 120), 120);
     const auto orgs = twin().orgs();
     p.orgs.resize(1);
-    p.rows.resize(120);  // org 0 only
+    p.rows.resize(120);                           // org 0 only
     p.rows[37].serial = orgs[1].devices.front();  // a device of the other org
     p.rows[101].license_id = "no-such-license";
     auto opts = fast_batches();
@@ -89,7 +89,8 @@ TEST_F(BatchE2E, IsolatesFailingRows) {
     const auto* bad_serial = sink.find(p.rows[37].license_id);
     ASSERT_NE(bad_serial, nullptr);
     EXPECT_EQ(bad_serial->result, io::outcome::failed);
-    EXPECT_NE(bad_serial->error.find("is not in organization"), std::string::npos) << bad_serial->error;
+    EXPECT_NE(bad_serial->error.find("is not in organization"), std::string::npos)
+        << bad_serial->error;
     EXPECT_EQ(bad_serial->http_status, 400u);
     EXPECT_FALSE(bad_serial->batch_id.empty());
     const auto* bad_license = sink.find("no-such-license");
@@ -212,7 +213,8 @@ TEST_F(BatchE2E, CotermOrgCondemned) {
   EXPECT_EQ(sink.count(io::outcome::failed), 300u);
   for (const auto& x : sink.results) {
     if (x.org_id == p.orgs[1]) {
-      EXPECT_NE(x.error.find("does not support per-device licensing"), std::string::npos) << x.error;
+      EXPECT_NE(x.error.find("does not support per-device licensing"), std::string::npos)
+          << x.error;
     }
   }
   const auto s = twin().stats();

@@ -39,10 +39,12 @@ protected:
     return r;
   }
 
-  std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+  std::size_t lines(const std::string& text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  }
 };
 
-} // namespace
+}  // namespace
 
 // orgs lists every organization the key sees, each with its licensing model.
 TEST_F(DiscoveryCli, OrgsListsEveryOrganizationWithItsLicensingModel) {
@@ -126,7 +128,8 @@ TEST_F(DiscoveryCli, LicensesJsonReadsEveryPage) {
   auto got = parser.parse_license_records(r.out);
   ASSERT_TRUE(got.value) << got.error;
   ASSERT_EQ(got.value->size(), org.licenses.size());
-  for (std::size_t i = 0; i < org.licenses.size(); ++i) EXPECT_EQ((*got.value)[i].id, org.licenses[i].id);
+  for (std::size_t i = 0; i < org.licenses.size(); ++i)
+    EXPECT_EQ((*got.value)[i].id, org.licenses[i].id);
   EXPECT_EQ(twin().stats().by_status[200], 3u);  // 1000 + 1000 + 300
 }
 

@@ -108,7 +108,9 @@ protected:
   /// Put mode.
   engine::run_result run() { return engine::run(p, client, sink); }
   /// Action-batch mode.
-  engine::run_result run_batches(const engine::batch_run_options& o) { return engine::run_batches(p, client, o, sink); }
+  engine::run_result run_batches(const engine::batch_run_options& o) {
+    return engine::run_batches(p, client, o, sink);
+  }
 
   /// The run completed, each row has one result and was applied, and the twin ends as planned.
   void expect_all_applied(const engine::run_result& r) {
@@ -127,4 +129,4 @@ private:
   std::optional<sim::server> twin_;
 };
 
-} // namespace relicense::test
+}  // namespace relicense::test

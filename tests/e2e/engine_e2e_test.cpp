@@ -22,14 +22,16 @@ using relicense::test::expect_state_matches;
 namespace {
 
 /// A twin on a free port with a fast budget (or none) and no latency.
-sim::sim_config fast_twin(unsigned orgs, unsigned licenses) { return relicense::test::twin_config(orgs, licenses, 7); }
+sim::sim_config fast_twin(unsigned orgs, unsigned licenses) {
+  return relicense::test::twin_config(orgs, licenses, 7);
+}
 
 class EngineE2E : public relicense::test::twin_run_test {
 protected:
   EngineE2E() : twin_run_test(99) {}
 };
 
-} // namespace
+}  // namespace
 
 // A clean run applies every row, with one request per row, and the twin ends as planned.
 TEST_F(EngineE2E, AppliesEveryRow) {
@@ -343,7 +345,8 @@ TEST_F(EngineE2E, StopLeavesRestNotAttempted) {
   EXPECT_EQ(r.status, engine::run_status::interrupted);
   expect_one_result_per_row(sink, p);
   EXPECT_GT(sink.count(io::outcome::not_attempted), 200u);
-  EXPECT_EQ(sink.count(io::outcome::applied) + sink.count(io::outcome::not_attempted), p.rows.size());
+  EXPECT_EQ(sink.count(io::outcome::applied) + sink.count(io::outcome::not_attempted),
+            p.rows.size());
 }
 
 // --skip-unchanged reads the inventory first and sends only the rows that change.

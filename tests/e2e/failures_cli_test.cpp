@@ -40,15 +40,17 @@ std::string mixed_csv(const sim::server& twin, std::size_t good, std::size_t unk
   const auto orgs = twin.orgs();
   const auto& org = orgs[0];
   std::string csv = "organizationId,licenseId,deviceSerial\n";
-  for (std::size_t i = 0; i < good; ++i) csv += org.id + "," + org.licenses[i].id + "," + org.devices[0] + "\n";
-  for (std::size_t i = 0; i < unknown; ++i) csv += org.id + ",99000" + std::to_string(i) + "," + org.devices[0] + "\n";
+  for (std::size_t i = 0; i < good; ++i)
+    csv += org.id + "," + org.licenses[i].id + "," + org.devices[0] + "\n";
+  for (std::size_t i = 0; i < unknown; ++i)
+    csv += org.id + ",99000" + std::to_string(i) + "," + org.devices[0] + "\n";
   return csv;
 }
 
-std::vector<std::string> run_args(const char* cmd, const sim::server& twin, const std::string& input,
-                                  const std::filesystem::path& report) {
-  return {cmd, input, "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
-          "--report", report.string(), "--progress", "off"};
+std::vector<std::string> run_args(const char* cmd, const sim::server& twin,
+                                  const std::string& input, const std::filesystem::path& report) {
+  return {cmd,         input, "--base-url", twin.base_url(), "--rate",     "0",
+          "--ip-rate", "0",   "--report",   report.string(), "--progress", "off"};
 }
 
 std::size_t count(std::string_view text, std::string_view what) {
@@ -65,7 +67,8 @@ struct tty_run {
 
 /// Runs relicense with a pseudo-terminal as its standard input, output and error, answers
 /// `answer` once the question appears (nothing when `answer` is empty), and waits for it.
-tty_run run_on_terminal(const std::vector<std::string>& args, const std::string& key, const std::string& answer) {
+tty_run run_on_terminal(const std::vector<std::string>& args, const std::string& key,
+                        const std::string& answer) {
   std::vector<std::string> strings{relicense::test::relicense_binary()};
   strings.insert(strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -73,7 +76,8 @@ tty_run run_on_terminal(const std::vector<std::string>& args, const std::string&
   argv.push_back(nullptr);
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::string_view(*e).rfind("MERAKI_DASHBOARD_API_KEY=", 0) != 0) env_strings.emplace_back(*e);
+    if (std::string_view(*e).rfind("MERAKI_DASHBOARD_API_KEY=", 0) != 0)
+      env_strings.emplace_back(*e);
   }
   env_strings.push_back("MERAKI_DASHBOARD_API_KEY=" + key);
   for (const auto& s : relicense::test::sanitizer_env()) env_strings.push_back(s);
@@ -112,7 +116,7 @@ tty_run run_on_terminal(const std::vector<std::string>& args, const std::string&
   return run;
 }
 
-} // namespace
+}  // namespace
 
 // A run with failed rows ends with them grouped by reason: the count, the reason with the
 // license id taken out, example rows as file:line in input order.
@@ -125,9 +129,11 @@ TEST(FailuresInView, RunEndsWithFailedRowsByReason) {
   args.push_back("--no-inventory");  // the unknown licenses reach the API and get its 404
   const auto r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("relicense: 4 rows failed, by reason:\n  HTTP 404: License not found (4 rows)\n"
-                       "    " + csv.string() + ":7 990000 -> "),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("relicense: 4 rows failed, by reason:\n  HTTP 404: License not found (4 rows)\n"
+                 "    " +
+                 csv.string() + ":7 990000 -> "),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find(":9 990002 -> "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("    ... and 1 more row\n"), std::string::npos) << r.err;
@@ -169,11 +175,13 @@ TEST(Retry, SendsOnlyTheFailedRows) {
   const auto& org = orgs[0];
   // A report as a run would leave it: rows 2 and 3 applied, 4 and 6 failed (they can succeed
   // now), 5 failed for good.
-  std::string report = "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
-                       "latencyMs,state,error\n";
-  const auto row = [&](int line, const std::string& license, const char* outcome, const char* error) {
-    report += std::to_string(line) + "," + org.id + "," + license + "," + org.devices[1] + ",," + outcome + ",0,1,1,," +
-              error + "\n";
+  std::string report =
+      "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,attempts,"
+      "latencyMs,state,error\n";
+  const auto row = [&](int line, const std::string& license, const char* outcome,
+                       const char* error) {
+    report += std::to_string(line) + "," + org.id + "," + license + "," + org.devices[1] + ",," +
+              outcome + ",0,1,1,," + error + "\n";
   };
   row(6, org.licenses[3].id, "failed", "gave up after 6 attempts: HTTP 503");
   row(2, org.licenses[0].id, "applied", "");
@@ -182,13 +190,15 @@ TEST(Retry, SendsOnlyTheFailedRows) {
   row(5, "990009", "failed", "HTTP 404: License not found");
   const auto path = dir.write("in.report-20260101T000000Z.csv", report);
   const auto out = dir.path() / "retry.jsonl";
-  const auto r = run_relicense(run_args("retry", twin, path.string(), out), {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  const auto r = run_relicense(run_args("retry", twin, path.string(), out),
+                               {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("relicense retry: 3 failed rows of "), std::string::npos) << r.err;
   EXPECT_EQ(twin.stats().puts_applied, 2u);
   const auto text = temp_dir::read(out);
   EXPECT_EQ(count(text, "\n"), 3u) << text;
-  EXPECT_NE(text.find("{\"line\":4,\"organizationId\":\"" + org.id + "\",\"licenseId\":\"" + org.licenses[2].id),
+  EXPECT_NE(text.find("{\"line\":4,\"organizationId\":\"" + org.id + "\",\"licenseId\":\"" +
+                      org.licenses[2].id),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("{\"line\":6,"), std::string::npos) << text;
@@ -207,15 +217,19 @@ TEST(Retry, ReadsAJsonLinesReport) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", mixed_csv(twin, 3, 2));
   const auto first = dir.path() / "in.report-20260101T000000Z.jsonl";
-  auto r = run_relicense(run_args("apply", twin, csv.string(), first), {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  auto r = run_relicense(run_args("apply", twin, csv.string(), first),
+                         {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   ASSERT_EQ(r.exit_code, 1) << r.err;
   const auto requests = twin.stats().requests;
-  std::vector<std::string> args = {"retry", first.string(), "--base-url", twin.base_url(), "--rate", "0",
-                                   "--ip-rate", "0", "--progress", "off", "--no-inventory"};
+  std::vector<std::string> args = {
+      "retry", first.string(), "--base-url", twin.base_url(), "--rate", "0", "--ip-rate",
+      "0",     "--progress",   "off",        "--no-inventory"};
   r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_EQ(twin.stats().requests - requests, 3u) << "only the two failed rows, after their org's pre-flight";
-  EXPECT_NE(r.err.find("report: " + (dir.path() / "in.retry.report-").string()), std::string::npos) << r.err;
+  EXPECT_EQ(twin.stats().requests - requests, 3u)
+      << "only the two failed rows, after their org's pre-flight";
+  EXPECT_NE(r.err.find("report: " + (dir.path() / "in.retry.report-").string()), std::string::npos)
+      << r.err;
 }
 
 // A report without failed rows: retry says so, exits 0 and sends nothing.
@@ -225,7 +239,8 @@ TEST(Retry, NoFailedRowsSendsNothing) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", mixed_csv(twin, 3, 0));
   const auto first = dir.path() / "first.csv";
-  auto r = run_relicense(run_args("apply", twin, csv.string(), first), {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  auto r = run_relicense(run_args("apply", twin, csv.string(), first),
+                         {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto requests = twin.stats().requests;
   r = run_relicense(run_args("retry", twin, first.string(), dir.path() / "second.csv"),
@@ -248,10 +263,12 @@ TEST(Retry, BadReportIsExitTwo) {
   EXPECT_NE(r.err.find("bad.csv"), std::string::npos) << r.err;
   const auto csv = dir.write("in.csv", mixed_csv(twin, 1, 1));
   const auto first = dir.path() / "first.csv";
-  r = run_relicense(run_args("apply", twin, csv.string(), first), {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  r = run_relicense(run_args("apply", twin, csv.string(), first),
+                    {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   ASSERT_EQ(r.exit_code, 1) << r.err;
   const auto requests = twin.stats().requests;
-  r = run_relicense(run_args("retry", twin, first.string(), first), {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  r = run_relicense(run_args("retry", twin, first.string(), first),
+                    {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(twin.stats().requests, requests);
 }
@@ -264,9 +281,11 @@ TEST(Confirmation, RefusalOnATerminalSendsNothing) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", mixed_csv(twin, 4, 0));
   const auto report = dir.path() / "r.csv";
-  const auto r = run_on_terminal(run_args("apply", twin, csv.string(), report), twin.api_key(), "n");
+  const auto r =
+      run_on_terminal(run_args("apply", twin, csv.string(), report), twin.api_key(), "n");
   EXPECT_EQ(r.exit_code, 0) << r.screen;
-  EXPECT_NE(r.screen.find("Apply 4 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  EXPECT_NE(r.screen.find("Apply 4 changes in 1 organization? [y/N] "), std::string::npos)
+      << r.screen;
   EXPECT_NE(r.screen.find("not confirmed; nothing was changed"), std::string::npos) << r.screen;
   EXPECT_EQ(twin.stats().puts_applied, 0u);
   EXPECT_EQ(twin.stats().requests, 1u) << "one inventory page, no PUT";
@@ -274,8 +293,8 @@ TEST(Confirmation, RefusalOnATerminalSendsNothing) {
 }
 
 // The question counts live changes, not rows: rows already in place and unknown licenses are not
-// changes (with --no-inventory every row is), --limit caps the count, and the run uses the inventory read for the question (no
-// second read) and still skips the rows in place.
+// changes (with --no-inventory every row is), --limit caps the count, and the run uses the
+// inventory read for the question (no second read) and still skips the rows in place.
 TEST(Confirmation, TotalsCountLiveChanges) {
   sim::server twin(twin_config());
   twin.start();
@@ -289,21 +308,26 @@ TEST(Confirmation, TotalsCountLiveChanges) {
     csv_text += org.id + "," + org.licenses[i].id + "," + now + "\n";
   }
   const auto csv = dir.write("in.csv", csv_text);
-  auto r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r.csv"), twin.api_key(), "n");
-  EXPECT_NE(r.screen.find("Apply 4 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  auto r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r.csv"),
+                           twin.api_key(), "n");
+  EXPECT_NE(r.screen.find("Apply 4 changes in 1 organization? [y/N] "), std::string::npos)
+      << r.screen;
   auto args = run_args("apply", twin, csv.string(), dir.path() / "r2.csv");
   args.insert(args.end(), {"--limit", "3"});
   r = run_on_terminal(args, twin.api_key(), "n");
-  EXPECT_NE(r.screen.find("Apply 3 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  EXPECT_NE(r.screen.find("Apply 3 changes in 1 organization? [y/N] "), std::string::npos)
+      << r.screen;
   // Without the inventory read every row counts, and nothing at all is sent before the answer.
   args = run_args("apply", twin, csv.string(), dir.path() / "r4.csv");
   args.push_back("--no-inventory");
   const auto unread = twin.stats().requests;
   r = run_on_terminal(args, twin.api_key(), "n");
-  EXPECT_NE(r.screen.find("Apply 8 changes in 1 organization? [y/N] "), std::string::npos) << r.screen;
+  EXPECT_NE(r.screen.find("Apply 8 changes in 1 organization? [y/N] "), std::string::npos)
+      << r.screen;
   EXPECT_EQ(twin.stats().requests, unread);
   const auto before = twin.stats().requests;
-  r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r3.csv"), twin.api_key(), "y");
+  r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r3.csv"), twin.api_key(),
+                      "y");
   EXPECT_EQ(r.exit_code, 1) << r.screen;  // the unknown license fails unsent
   EXPECT_EQ(twin.stats().requests - before, 1u + 1u + 4u)
       << "one inventory page (before the question), the pre-flight GET, then the 4 changes";
@@ -316,7 +340,8 @@ TEST(Confirmation, YesOnATerminalApplies) {
   twin.start();
   temp_dir dir;
   const auto csv = dir.write("in.csv", mixed_csv(twin, 4, 0));
-  const auto r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r.csv"), twin.api_key(), "y");
+  const auto r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r.csv"),
+                                 twin.api_key(), "y");
   EXPECT_EQ(r.exit_code, 0) << r.screen;
   EXPECT_EQ(twin.stats().puts_applied, 4u);
 }
@@ -348,11 +373,13 @@ TEST(FailuresInView, BatchModeGroupsTheRefusedActions) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", mixed_csv(twin, 5, 3));
   auto args = run_args("apply", twin, csv.string(), dir.path() / "r.csv");
-  args.insert(args.end(), {"--mode", "batch", "--no-inventory"});  // the API refuses the unknown ones
+  args.insert(args.end(),
+              {"--mode", "batch", "--no-inventory"});  // the API refuses the unknown ones
   const auto r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("relicense: 3 rows failed, by reason:\n  License <license> not found (3 rows)\n"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("relicense: 3 rows failed, by reason:\n  License <license> not found (3 rows)\n"),
+      std::string::npos)
       << r.err;
 }
 
@@ -369,11 +396,14 @@ TEST(ResumedRun, RateCountsOnlyTheRowsItSent) {
   auto r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The default budget this time (10/s, burst 10): the 30 journaled rows would be an ideal 2 s.
-  args = {"apply", csv.string(), "--base-url", twin.base_url(), "--report", (dir.path() / "r2.csv").string(),
-          "--journal", journal, "--resume", "--progress", "off"};
+  args = {"apply",         csv.string(), "--base-url",
+          twin.base_url(), "--report",   (dir.path() / "r2.csv").string(),
+          "--journal",     journal,      "--resume",
+          "--progress",    "off"};
   r = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("relicense: 30 rows (30 done by an earlier run) in "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("relicense: 30 rows (30 done by an earlier run) in "), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find(" s (0.0 rows/s): 30 applied"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("budget efficiency"), std::string::npos) << r.err;
 }

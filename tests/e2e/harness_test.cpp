@@ -8,8 +8,8 @@
 
 using relicense::test::expect_no_sanitizer_report;
 using relicense::test::run_program;
-using relicense::test::sanitizer_exit_code;
 using relicense::test::sanitized;
+using relicense::test::sanitizer_exit_code;
 using relicense::test::sanitizer_report;
 
 namespace {
@@ -23,17 +23,19 @@ void expect_caught(const char* mode, const char* marker) {
   EXPECT_EQ(r.exit_code, sanitizer_exit_code) << mode << ":\n" << r.err;
 }
 
-} // namespace
+}  // namespace
 
 // Each kind of report is recognised in a child's stderr, wherever it starts; clean text is not.
 TEST(Harness, RecognisesSanitizerReports) {
-  EXPECT_EQ(sanitizer_report("==12==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1\nmore"),
-            "==12==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1");
+  EXPECT_EQ(
+      sanitizer_report("==12==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1\nmore"),
+      "==12==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1");
   EXPECT_EQ(sanitizer_report("x\n==7==ERROR: LeakSanitizer: detected memory leaks\n"),
             "==7==ERROR: LeakSanitizer: detected memory leaks");
   EXPECT_EQ(sanitizer_report("a.cpp:3:9: runtime error: signed integer overflow\n"),
             "a.cpp:3:9: runtime error: signed integer overflow");
-  EXPECT_FALSE(sanitizer_report("SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior a.cpp:3:9").empty());
+  EXPECT_FALSE(sanitizer_report("SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior a.cpp:3:9")
+                   .empty());
   EXPECT_EQ(sanitizer_report("relicense: 3 rows failed; see report.csv\n"), "");
   EXPECT_EQ(sanitizer_report(""), "");
   EXPECT_NONFATAL_FAILURE(expect_no_sanitizer_report("==1==ERROR: LeakSanitizer: x", "child"),
@@ -56,7 +58,8 @@ TEST(Harness, CleanChild) {
   const auto r = run_program(RELICENSE_CANARY, {"exit", "1"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(sanitizer_report(r.err), "");
-  const auto cat = run_program("/bin/cat", {}, {}, std::string(200000, 'x'));  // several pipe buffers
+  const auto cat =
+      run_program("/bin/cat", {}, {}, std::string(200000, 'x'));  // several pipe buffers
   EXPECT_EQ(cat.exit_code, 0);
   EXPECT_EQ(cat.out.size(), 200000u);
 }

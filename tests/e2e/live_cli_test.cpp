@@ -24,15 +24,18 @@ namespace {
 /// Two orgs of 40 licenses, no budget; each has unlicensed successors of licensed devices.
 sim::sim_config twin_config() { return relicense::test::twin_config(2, 40, 23); }
 
-std::size_t lines_of(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t lines_of(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 class LiveCli : public relicense::test::twin_cli_test {
 protected:
   /// `relicense plan <file> --live --base-url <the twin>` without a client budget, then `options`.
   relicense::test::process_result plan_live(const std::filesystem::path& file,
                                             const std::vector<std::string>& options = {}) {
-    std::vector<std::string> a{"plan", file.string(), "--live", "--base-url", twin().base_url(),
-                               "--rate", "0", "--ip-rate", "0"};
+    std::vector<std::string> a{"plan",       file.string(),     "--live",
+                               "--base-url", twin().base_url(), "--rate",
+                               "0",          "--ip-rate",       "0"};
     a.insert(a.end(), options.begin(), options.end());
     return run_relicense(a, key_env());
   }
@@ -48,8 +51,9 @@ protected:
   }
 
   static bool holds_license(const sim::org_info& o, const std::string& serial) {
-    return std::any_of(o.licenses.begin(), o.licenses.end(),
-                       [&](const auto& l) { return l.device_serial == serial && l.state != "expired"; });
+    return std::any_of(o.licenses.begin(), o.licenses.end(), [&](const auto& l) {
+      return l.device_serial == serial && l.state != "expired";
+    });
   }
 
   /// Per org, the licenses the map moves: those on an old device that are not expired.
@@ -58,7 +62,8 @@ protected:
     for (const auto& o : twin().orgs())
       for (const auto& l : o.licenses) {
         if (!l.device_serial || l.state == "expired") continue;
-        if (auto it = o.successors.find(*l.device_serial); it != o.successors.end()) moves[o.id][l.id] = it->second;
+        if (auto it = o.successors.find(*l.device_serial); it != o.successors.end())
+          moves[o.id][l.id] = it->second;
       }
     return moves;
   }
@@ -81,7 +86,7 @@ protected:
   }
 };
 
-} // namespace
+}  // namespace
 
 // The live plan counts a move, an assign and a row already in place, as text and as JSON.
 TEST_F(LiveCli, ThePlanCountsWhatTheLiveStateNeeds) {
@@ -89,15 +94,17 @@ TEST_F(LiveCli, ThePlanCountsWhatTheLiveStateNeeds) {
   const auto org = twin().orgs()[0];
   std::string csv = "organizationId,licenseId,deviceSerial\n";
   const std::string target = org.successors.begin()->second;  // unlicensed: no queue warning
-  const auto assigned = std::find_if(org.licenses.begin(), org.licenses.end(),
-                                     [](const auto& l) { return l.device_serial && l.state == "active"; });
-  const auto unassigned = std::find_if(org.licenses.begin(), org.licenses.end(),
-                                       [](const auto& l) { return !l.device_serial && l.state != "expired"; });
+  const auto assigned = std::find_if(org.licenses.begin(), org.licenses.end(), [](const auto& l) {
+    return l.device_serial && l.state == "active";
+  });
+  const auto unassigned = std::find_if(org.licenses.begin(), org.licenses.end(), [](const auto& l) {
+    return !l.device_serial && l.state != "expired";
+  });
   ASSERT_NE(assigned, org.licenses.end());
   ASSERT_NE(unassigned, org.licenses.end());
-  csv += org.id + "," + assigned->id + "," + target + "\n";             // move
-  csv += org.id + "," + unassigned->id + "," + org.devices[1] + "\n";   // assign
-  csv += org.id + "," + assigned->id + "x," + org.devices[2] + "\n";    // no such license
+  csv += org.id + "," + assigned->id + "," + target + "\n";            // move
+  csv += org.id + "," + unassigned->id + "," + org.devices[1] + "\n";  // assign
+  csv += org.id + "," + assigned->id + "x," + org.devices[2] + "\n";   // no such license
   const auto in_place = std::find_if(std::next(assigned), org.licenses.end(),
                                      [](const auto& l) { return l.device_serial.has_value(); });
   ASSERT_NE(in_place, org.licenses.end());
@@ -106,15 +113,20 @@ TEST_F(LiveCli, ThePlanCountsWhatTheLiveStateNeeds) {
 
   const auto text = plan_live(file);
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_NE(text.out.find("organization " + org.id + " (per-device)"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("total: 1 organization, 2 changes (assign 1, unassign 0, move 1), 1 unchanged, 1 unknown"),
+  EXPECT_NE(text.out.find("organization " + org.id + " (per-device)"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("total: 1 organization, 2 changes (assign 1, unassign 0, move 1), 1 "
+                          "unchanged, 1 unknown"),
             std::string::npos)
       << text.out;
 
   const auto json = plan_live(file, {"--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_NE(json.out.find(R"("id":")" + org.id + R"(","licensingModel":"per-device","assign":1,"unassign":0,"move":1,"unchanged":1,"unknown":1)"),
-            std::string::npos)
+  EXPECT_NE(
+      json.out.find(
+          R"("id":")" + org.id +
+          R"(","licensingModel":"per-device","assign":1,"unassign":0,"move":1,"unchanged":1,"unknown":1)"),
+      std::string::npos)
       << json.out;
   EXPECT_NE(json.out.find(R"("changes":2)"), std::string::npos) << json.out;
   EXPECT_EQ(twin().stats().puts_applied, 0u);  // a plan never changes anything
@@ -133,11 +145,13 @@ TEST_F(LiveCli, ApplyResolvesASerialMapAndMovesTheLicenses) {
 
   const auto plan = plan_live(map, {"--json"});
   ASSERT_EQ(plan.exit_code, 0) << plan.err;
-  EXPECT_NE(plan.out.find(R"("move":)" + std::to_string(move_count) + R"(,"unchanged":0,"unknown":0,"changes":)"),
+  EXPECT_NE(plan.out.find(R"("move":)" + std::to_string(move_count) +
+                          R"(,"unchanged":0,"unknown":0,"changes":)"),
             std::string::npos)
       << plan.out;
 
-  const auto r = apply(map, {"--rate", "0", "--ip-rate", "0", "--report", file("report.csv").string()});
+  const auto r =
+      apply(map, {"--rate", "0", "--ip-rate", "0", "--report", file("report.csv").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_moved(moves);
   const auto report = temp_dir::read(file("report.csv"));
@@ -145,7 +159,8 @@ TEST_F(LiveCli, ApplyResolvesASerialMapAndMovesTheLicenses) {
   for (const auto& o : before)
     for (const auto& [old_serial, new_serial] : o.successors) {
       if (!holds_license(o, old_serial)) continue;
-      EXPECT_NE(report.find("," + new_serial + "," + old_serial + ",applied,"), std::string::npos) << report;
+      EXPECT_NE(report.find("," + new_serial + "," + old_serial + ",applied,"), std::string::npos)
+          << report;
     }
 }
 
@@ -158,11 +173,13 @@ TEST_F(LiveCli, TheEmittedRowsAreAppliedAsTheyAre) {
   const auto plan = plan_live(map, {"--emit", file("moves.csv").string()});
   ASSERT_EQ(plan.exit_code, 0) << plan.err;
   const auto emitted = temp_dir::read(file("moves.csv"));
-  EXPECT_EQ(emitted.rfind("organizationId,licenseId,deviceSerial,previousDeviceSerial\n", 0), 0u) << emitted;
+  EXPECT_EQ(emitted.rfind("organizationId,licenseId,deviceSerial,previousDeviceSerial\n", 0), 0u)
+      << emitted;
   EXPECT_EQ(lines_of(emitted), move_count + 1);
   EXPECT_EQ(twin().stats().puts_applied, 0u);
 
-  const auto r = apply(file("moves.csv"), {"--rate", "0", "--ip-rate", "0", "--report", file("report.csv").string()});
+  const auto r = apply(file("moves.csv"),
+                       {"--rate", "0", "--ip-rate", "0", "--report", file("report.csv").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_moved(moves);
 }
@@ -174,8 +191,9 @@ TEST_F(LiveCli, AMapThatDoesNotResolveExitsTwoAndSendsNothing) {
   const auto org = twin().orgs()[0];
   const auto& [old_serial, new_serial] = *org.successors.begin();
   // A device on neither side of the first mapping, as the target of the second.
-  const auto other = std::find_if(org.devices.begin(), org.devices.end(),
-                                  [&](const auto& d) { return d != old_serial && d != new_serial; });
+  const auto other = std::find_if(org.devices.begin(), org.devices.end(), [&](const auto& d) {
+    return d != old_serial && d != new_serial;
+  });
   ASSERT_NE(other, org.devices.end());
   std::string csv = "oldSerial,newSerial\n";
   csv += old_serial + "," + new_serial + "\n";
@@ -218,8 +236,10 @@ TEST_F(LiveCli, ACotermOrganizationIsNamedAndItsRowsAreUnknown) {
   csv += coterm.id + "," + coterm.licenses.at(0).id + "," + coterm.devices.at(0) + "\n";
   const auto r = plan_live(dir.write("in.csv", csv), {"--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find(R"("licensingModel":"co-term","assign":0,"unassign":0,"move":0,"unchanged":0,"unknown":1)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find(
+          R"("licensingModel":"co-term","assign":0,"unassign":0,"move":0,"unchanged":0,"unknown":1)"),
+      std::string::npos)
       << r.out;
 }
 
@@ -230,20 +250,25 @@ TEST_F(LiveCli, ARefusedKeyAbortsAndAMissingOneIsAUsageError) {
   const auto file = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n" + org.id + "," +
                                             org.licenses[0].id + "," + org.devices[0] + "\n");
   const std::string wrong = "0123456789abcdef0123456789abcdef01234567";
-  const auto refused = run_relicense({"plan", file.string(), "--live", "--base-url", twin().base_url()}, key_env(wrong));
+  const auto refused = run_relicense(
+      {"plan", file.string(), "--live", "--base-url", twin().base_url()}, key_env(wrong));
   EXPECT_EQ(refused.exit_code, 3) << refused.err;
   EXPECT_EQ(refused.err.find(wrong), std::string::npos) << refused.err;
   EXPECT_EQ(refused.out.find(wrong), std::string::npos) << refused.out;
-  const auto missing = run_relicense({"plan", file.string(), "--live", "--base-url", twin().base_url()}, key_env(""));
+  const auto missing = run_relicense(
+      {"plan", file.string(), "--live", "--base-url", twin().base_url()}, key_env(""));
   EXPECT_EQ(missing.exit_code, 2) << missing.err;
 }
 
 // Options that only a live plan uses are refused without --live (exit 2), not ignored.
 TEST(LivePlanOptions, ConnectionOptionsNeedLive) {
   temp_dir dir;
-  const auto file = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
-  for (const auto& extra : {std::vector<std::string>{"--json"}, {"--emit", "x.csv"},
-                                               {"--base-url", "http://127.0.0.1:1/api/v1"}, {"--rate", "3"}}) {
+  const auto file =
+      dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
+  for (const auto& extra : {std::vector<std::string>{"--json"},
+                            {"--emit", "x.csv"},
+                            {"--base-url", "http://127.0.0.1:1/api/v1"},
+                            {"--rate", "3"}}) {
     std::vector<std::string> args{"plan", file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     const auto r = run_relicense(args);

@@ -37,15 +37,20 @@ std::string csv_for(const sim::server& twin, std::size_t n) {
   std::string csv = "organizationId,licenseId,deviceSerial\n";
   for (const auto& org : orgs) {
     const std::string& serial = org.devices.empty() ? orgs[0].devices[0] : org.devices[0];
-    for (std::size_t i = 0; i < n; ++i) csv += org.id + "," + org.licenses[i].id + "," + serial + "\n";
+    for (std::size_t i = 0; i < n; ++i)
+      csv += org.id + "," + org.licenses[i].id + "," + serial + "\n";
   }
   return csv;
 }
 
-std::vector<std::string> apply_args(const sim::server& twin, const temp_dir& dir, const std::string& csv,
-                                    std::vector<std::string> extra = {}) {
-  std::vector<std::string> a{"apply", csv, "--base-url", twin.base_url(), "--rate", "0", "--ip-rate", "0",
-                             "--report", (dir.path() / "report.csv").string(), "--progress", "off"};
+std::vector<std::string> apply_args(const sim::server& twin, const temp_dir& dir,
+                                    const std::string& csv, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a{"apply",      csv,
+                             "--base-url", twin.base_url(),
+                             "--rate",     "0",
+                             "--ip-rate",  "0",
+                             "--report",   (dir.path() / "report.csv").string(),
+                             "--progress", "off"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -67,10 +72,12 @@ void expect_coterm_rows_fail_unsent(const std::string& mode) {
   temp_dir dir;
   const auto csv = dir.write("in.csv", csv_for(twin, 5));
   // --no-inventory: the counts below are of PUTs, not of rows already in place.
-  const auto r = run_relicense(apply_args(twin, dir, csv.string(), {"--mode", mode, "--no-inventory"}),
-                               {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  const auto r =
+      run_relicense(apply_args(twin, dir, csv.string(), {"--mode", mode, "--no-inventory"}),
+                    {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  const std::string why = "organization " + orgs[1].id + " uses co-term licensing: per-device license moves do not apply";
+  const std::string why = "organization " + orgs[1].id +
+                          " uses co-term licensing: per-device license moves do not apply";
   EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
   const auto report = temp_dir::read(dir.path() / "report.csv");
   EXPECT_EQ(count_of(report, why), 5u) << report;
@@ -85,7 +92,7 @@ void expect_coterm_rows_fail_unsent(const std::string& mode) {
   }
 }
 
-} // namespace
+}  // namespace
 
 // An organization the key cannot see (404): exit 2 naming it, nothing but the pre-flight GET sent,
 // no journal or report left behind.
@@ -94,11 +101,14 @@ TEST(PreflightCli, UnknownOrgIsExitTwoBeforeAnyPut) {
   twin.start();
   const auto orgs = twin.orgs();
   temp_dir dir;
-  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n999," + orgs[0].licenses[0].id + "," +
-                                           orgs[0].devices[0] + "\n");
-  const auto r = run_relicense(apply_args(twin, dir, csv.string()), {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  const auto csv =
+      dir.write("in.csv", "organizationId,licenseId,deviceSerial\n999," + orgs[0].licenses[0].id +
+                              "," + orgs[0].devices[0] + "\n");
+  const auto r = run_relicense(apply_args(twin, dir, csv.string()),
+                               {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("organization 999 is not visible to this API key (404)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("organization 999 is not visible to this API key (404)"), std::string::npos)
+      << r.err;
   EXPECT_EQ(r.err.find(twin.api_key()), std::string::npos);
   EXPECT_EQ(twin.stats().requests, 1u);
   EXPECT_EQ(twin.stats().puts_applied, 0u);
@@ -136,9 +146,12 @@ TEST(PreflightCli, EmptyShardIsExitTwo) {
   int empty = 0;
   for (int k = 0; k < 8; ++k) {
     const auto r = run_relicense(
-        apply_args(twin, dir, csv.string(), {"--shard", std::to_string(k) + "/8", "--dry-run", "--no-inventory"}), {});
+        apply_args(twin, dir, csv.string(),
+                   {"--shard", std::to_string(k) + "/8", "--dry-run", "--no-inventory"}),
+        {});
     if (r.exit_code == 2) {
-      EXPECT_NE(r.err.find("shard " + std::to_string(k) + "/8 holds no organization of this plan"), std::string::npos)
+      EXPECT_NE(r.err.find("shard " + std::to_string(k) + "/8 holds no organization of this plan"),
+                std::string::npos)
           << r.err;
       ++empty;
     } else {
@@ -155,8 +168,9 @@ TEST(PreflightCli, DryRunChecksOrganizations) {
   twin.start();
   const auto orgs = twin.orgs();
   temp_dir dir;
-  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n999," + orgs[0].licenses[0].id + "," +
-                                           orgs[0].devices[0] + "\n");
+  const auto csv =
+      dir.write("in.csv", "organizationId,licenseId,deviceSerial\n999," + orgs[0].licenses[0].id +
+                              "," + orgs[0].devices[0] + "\n");
   const auto r = run_relicense(apply_args(twin, dir, csv.string(), {"--dry-run"}),
                                {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
   EXPECT_EQ(r.exit_code, 2) << r.err;

@@ -24,7 +24,7 @@ int opaque(int v) {
   }
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;

@@ -55,7 +55,8 @@ struct model {
   std::string errors(const batch_job& job) const {
     std::string e;
     for (auto r : job.rows)
-      if (bad.count(r)) e += (named ? "Device with serial " + serials[r] : std::string("Invalid")) + "; ";
+      if (bad.count(r))
+        e += (named ? "Device with serial " + serials[r] : std::string("Invalid")) + "; ";
     return e;
   }
 };
@@ -98,7 +99,7 @@ run_totals drive(org_batches& org, const model& m, fake_clock& clock) {
   return t;
 }
 
-} // namespace
+}  // namespace
 
 // The poll interval starts at first_poll, grows by poll_growth and stops at max_poll.
 TEST(BatchPoll, GrowsToCap) {
@@ -123,12 +124,12 @@ TEST(BatchPoll, GrowthBelowOneIsFlat) {
 
 // The body is the documented shape: confirmed, asynchronous, one update per row, null unassigns.
 TEST(BatchBody, ShapeAndNull) {
-  const std::string body =
-      build_batch_body("123", {{"L1", "Q2AA-BBBB-CCCC"}, {"L2", ""}});
-  EXPECT_EQ(body,
-            R"({"confirmed":true,"synchronous":false,"actions":[)"
-            R"({"resource":"/organizations/123/licenses/L1","operation":"update","body":{"deviceSerial":"Q2AA-BBBB-CCCC"}},)"
-            R"({"resource":"/organizations/123/licenses/L2","operation":"update","body":{"deviceSerial":null}}]})");
+  const std::string body = build_batch_body("123", {{"L1", "Q2AA-BBBB-CCCC"}, {"L2", ""}});
+  EXPECT_EQ(
+      body,
+      R"({"confirmed":true,"synchronous":false,"actions":[)"
+      R"({"resource":"/organizations/123/licenses/L1","operation":"update","body":{"deviceSerial":"Q2AA-BBBB-CCCC"}},)"
+      R"({"resource":"/organizations/123/licenses/L2","operation":"update","body":{"deviceSerial":null}}]})");
 }
 
 // The body is valid JSON even when an id needs escaping, and simdjson reads it back.
@@ -152,8 +153,8 @@ TEST(BatchErrors, TooManyBatches) {
 
 // Suspects are ids or serials named as whole tokens; an id inside a longer id is not one.
 TEST(BatchErrors, SuspectsAreWholeTokens) {
-  std::vector<batch_action_ref> a = {{"12", "Q2AA-0000-0001"}, {"123", "Q2AA-0000-0002"},
-                                     {"9", ""}};
+  std::vector<batch_action_ref> a = {
+      {"12", "Q2AA-0000-0001"}, {"123", "Q2AA-0000-0002"}, {"9", ""}};
   EXPECT_EQ(suspects_in_errors(a, "License 123 not found"), (std::vector<std::size_t>{1}));
   EXPECT_EQ(suspects_in_errors(a, "Device with serial Q2AA-0000-0001 is not in organization 9"),
             (std::vector<std::size_t>{0, 2}));
@@ -262,8 +263,8 @@ TEST(OrgBatches, HintsIsolateNamedRows) {
   fake_clock clock;
   auto j = org.take(clock.now());
   ASSERT_TRUE(j);
-  std::vector<batch_action_ref> acts = {{"L0", "S0"}, {"L1", "S1"}, {"L2", "S2"}, {"L3", "S3"},
-                                        {"L4", "S4"}};
+  std::vector<batch_action_ref> acts = {
+      {"L0", "S0"}, {"L1", "S1"}, {"L2", "S2"}, {"L3", "S3"}, {"L4", "S4"}};
   org.on_failed(*j, "Device with serial S3 is not in organization 1", acts);
   auto a = org.take(clock.now());
   auto b = org.take(clock.now());
@@ -466,9 +467,9 @@ TEST(OrgBatches, LearnsFirstPoll) {
   org.observe(3s, 100, false);  // needed several polls: 30 ms per action
   EXPECT_EQ(org.first_poll_delay(100), 3s);
   EXPECT_EQ(org.first_poll_delay(50), 1500ms);
-  EXPECT_EQ(org.first_poll_delay(1), 250ms);        // clamped up
-  EXPECT_EQ(org.first_poll_delay(100000), 32s);     // clamped down
-  org.observe(3s, 100, true);  // seen at the first poll: probe 20 % lower
+  EXPECT_EQ(org.first_poll_delay(1), 250ms);     // clamped up
+  EXPECT_EQ(org.first_poll_delay(100000), 32s);  // clamped down
+  org.observe(3s, 100, true);                    // seen at the first poll: probe 20 % lower
   EXPECT_EQ(org.first_poll_delay(100), 2700ms);
 }
 
@@ -507,6 +508,6 @@ TEST(OrgBatches, RepollDelay) {
   org.observe(2s, 100, false);  // 2 s per 100 actions
   EXPECT_EQ(org.repoll_delay(100, 1), 500ms);
   EXPECT_EQ(org.repoll_delay(100, 2), 1s);
-  EXPECT_EQ(org.repoll_delay(10, 1), 250ms);    // clamped up
-  EXPECT_EQ(org.repoll_delay(1000, 1), 1s);     // clamped down
+  EXPECT_EQ(org.repoll_delay(10, 1), 250ms);  // clamped up
+  EXPECT_EQ(org.repoll_delay(1000, 1), 1s);   // clamped down
 }

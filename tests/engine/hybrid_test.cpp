@@ -53,17 +53,22 @@ struct fake_api {
     }
     if (rq.method == "POST") {
       std::size_t n = 0;
-      for (auto at = rq.body.find("\"operation\""); at != std::string::npos; at = rq.body.find("\"operation\"", at + 1)) ++n;
+      for (auto at = rq.body.find("\"operation\""); at != std::string::npos;
+           at = rq.body.find("\"operation\"", at + 1))
+        ++n;
       const std::string id = "b" + std::to_string(done_at.size() + 1);
-      done_at[id] = now + std::chrono::duration_cast<engine::nanos>(std::chrono::duration<double>(action * static_cast<double>(n)));
+      done_at[id] = now + std::chrono::duration_cast<engine::nanos>(
+                              std::chrono::duration<double>(action * static_cast<double>(n)));
       batched += n;
       if (std::getenv("HYBRID_TRACE"))
-        std::printf("  %.3f POST %zu\n", std::chrono::duration<double>(now.time_since_epoch()).count(), n);
+        std::printf("  %.3f POST %zu\n",
+                    std::chrono::duration<double>(now.time_since_epoch()).count(), n);
       return json_answer(201, batch_json(id, false, false));
     }
     ++polls;
     if (std::getenv("HYBRID_TRACE"))
-      std::printf("  %.3f poll %s\n", std::chrono::duration<double>(now.time_since_epoch()).count(), rq.path.c_str());
+      std::printf("  %.3f poll %s\n", std::chrono::duration<double>(now.time_since_epoch()).count(),
+                  rq.path.c_str());
     const auto id = rq.path.substr(rq.path.rfind('/') + 1);
     auto it = done_at.find(id);
     if (it == done_at.end()) return json_answer(404, R"({"errors":["not found"]})");
@@ -80,9 +85,11 @@ struct fake_api {
 
 /// Drives `m` against `api` (every answer at once) until it ends or `for_s` seconds passed;
 /// `tasks` collects the task ids sent. Returns the seconds it took.
-double run_for(mode_rig& rig, engine::mode& m, fake_api& api, double for_s, std::vector<engine::task_id>* tasks = nullptr) {
+double run_for(mode_rig& rig, engine::mode& m, fake_api& api, double for_s,
+               std::vector<engine::task_id>* tasks = nullptr) {
   const auto t0 = rig.clock.now();
-  const auto end = t0 + std::chrono::duration_cast<engine::nanos>(std::chrono::duration<double>(for_s));
+  const auto end =
+      t0 + std::chrono::duration_cast<engine::nanos>(std::chrono::duration<double>(for_s));
   m.start(rig.clock.now());
   for (int guard = 0; guard < 1'000'000; ++guard) {
     const auto now = rig.clock.now();
@@ -106,11 +113,13 @@ double run_for(mode_rig& rig, engine::mode& m, fake_api& api, double for_s, std:
   return std::chrono::duration<double>(rig.clock.now() - t0).count();
 }
 
-double run_to_end(mode_rig& rig, engine::mode& m, fake_api& api) { return run_for(rig, m, api, 1e6); }
+double run_to_end(mode_rig& rig, engine::mode& m, fake_api& api) {
+  return run_for(rig, m, api, 1e6);
+}
 
 constexpr engine::budget_config api_budget{10, 10, 100};
 
-} // namespace
+}  // namespace
 
 // ---- the split rule ---------------------------------------------------------------------------
 
@@ -122,7 +131,9 @@ TEST(SplitRule, AnUnlimitedPutChannelTakesEverything) {
 }
 
 // Fast batches with a long queue take full batches.
-TEST(SplitRule, FastBatchesTakeFullBatches) { EXPECT_EQ(batch_share(org_state(3000, 0.002)), 100u); }
+TEST(SplitRule, FastBatchesTakeFullBatches) {
+  EXPECT_EQ(batch_share(org_state(3000, 0.002)), 100u);
+}
 
 // Slow batches (1 s per action) take about what they finish while PUTs move the rest: 300 rows at
 // 10 + 5 rows/s last 20 s, so a batch of ~19 rows ends with the PUTs.
@@ -151,7 +162,8 @@ TEST(SplitRule, AProbeLearnsTheSpeed) {
 // Before any batch was seen finishing, the rule assumes the prior speed.
 TEST(SplitRule, AnUnknownSpeedIsThePrior) {
   engine::split_config c;
-  EXPECT_EQ(batch_share(org_state(300, 0), c), batch_share(org_state(300, c.prior_per_action_s), c));
+  EXPECT_EQ(batch_share(org_state(300, 0), c),
+            batch_share(org_state(300, c.prior_per_action_s), c));
 }
 
 // ---- the mode ---------------------------------------------------------------------------------
@@ -169,8 +181,9 @@ TEST(HybridMode, BothChannelsRunWithTaggedTaskIds) {
   EXPECT_GT(m.rows_by_put(), 40u);
   ASSERT_FALSE(tasks.empty());
   EXPECT_NE(tasks.front() & engine::hybrid_mode::batch_bit, 0u);  // a POST first
-  const auto puts = std::count_if(tasks.begin(), tasks.end(),
-                                  [](engine::task_id t) { return (t & engine::hybrid_mode::batch_bit) == 0; });
+  const auto puts = std::count_if(tasks.begin(), tasks.end(), [](engine::task_id t) {
+    return (t & engine::hybrid_mode::batch_bit) == 0;
+  });
   EXPECT_EQ(static_cast<std::size_t>(puts), api.puts);
   EXPECT_EQ(api.puts, rig.fx.results.size());  // the batches still run
 }
@@ -191,36 +204,38 @@ TEST(HybridMode, FastBatchesCrowdPutsOut) {
 // and batch modes alone.
 TEST(HybridMode, NeverSlowerThanTheBetterChannelAlone) {
   for (std::size_t n : {300, 600})
-  for (double action : {0.002, 0.033, 0.33, 1.0}) {
-    SCOPED_TRACE("rows=" + std::to_string(n) + " action_s=" + std::to_string(action));
-    const auto plan = test::make_plan(1, n);
-    double secs[3] = {};
-    for (int mode = 0; mode < 3; ++mode) {
-      mode_rig rig(plan, api_budget);
-      fake_api api(rig.plan, action);
-      engine::batch_run_options options;
-      std::unique_ptr<engine::mode> m;
-      if (mode == 0) m = std::make_unique<engine::put_mode>(rig.context());
-      else if (mode == 1) m = std::make_unique<engine::batch_mode>(rig.context(), options);
-      else m = std::make_unique<engine::hybrid_mode>(rig.context(), options);
-      secs[mode] = run_to_end(rig, *m, api);
-      ASSERT_EQ(rig.fx.results.size(), plan.rows.size());
-      std::set<std::uint32_t> lines;
-      for (const auto& r : rig.fx.results) {
-        EXPECT_EQ(r.result, io::outcome::applied);
-        lines.insert(r.line);
+    for (double action : {0.002, 0.033, 0.33, 1.0}) {
+      SCOPED_TRACE("rows=" + std::to_string(n) + " action_s=" + std::to_string(action));
+      const auto plan = test::make_plan(1, n);
+      double secs[3] = {};
+      for (int mode = 0; mode < 3; ++mode) {
+        mode_rig rig(plan, api_budget);
+        fake_api api(rig.plan, action);
+        engine::batch_run_options options;
+        std::unique_ptr<engine::mode> m;
+        if (mode == 0) m = std::make_unique<engine::put_mode>(rig.context());
+        else if (mode == 1) m = std::make_unique<engine::batch_mode>(rig.context(), options);
+        else m = std::make_unique<engine::hybrid_mode>(rig.context(), options);
+        secs[mode] = run_to_end(rig, *m, api);
+        ASSERT_EQ(rig.fx.results.size(), plan.rows.size());
+        std::set<std::uint32_t> lines;
+        for (const auto& r : rig.fx.results) {
+          EXPECT_EQ(r.result, io::outcome::applied);
+          lines.insert(r.line);
+        }
+        EXPECT_EQ(lines.size(), plan.rows.size());
       }
-      EXPECT_EQ(lines.size(), plan.rows.size());
+      const auto rows = static_cast<double>(n);
+      std::printf(
+          "%zu rows, action %.3f s: put %.1f rows/s, batch %.1f rows/s, auto %.1f rows/s (%.2f of "
+          "the sum)\n",
+          n, action, rows / secs[0], rows / secs[1], rows / secs[2],
+          (rows / secs[2]) / (rows / secs[0] + rows / secs[1]));
+      // A plan of 300 rows lasts about one second with fast batches: the first round, sized for
+      // the slowest speed, then costs more than the ratio allows; it still beats PUTs alone.
+      if (n >= 600) EXPECT_LE(secs[2], std::min(secs[0], secs[1]) * 1.02);
+      else EXPECT_LT(secs[2], secs[0]);
     }
-    const auto rows = static_cast<double>(n);
-    std::printf("%zu rows, action %.3f s: put %.1f rows/s, batch %.1f rows/s, auto %.1f rows/s (%.2f of the sum)\n", n,
-                action,
-                rows / secs[0], rows / secs[1], rows / secs[2], (rows / secs[2]) / (rows / secs[0] + rows / secs[1]));
-    // A plan of 300 rows lasts about one second with fast batches: the first round, sized for
-    // the slowest speed, then costs more than the ratio allows; it still beats PUTs alone.
-    if (n >= 600) EXPECT_LE(secs[2], std::min(secs[0], secs[1]) * 1.02);
-    else EXPECT_LT(secs[2], secs[0]);
-  }
 }
 
 // Accepted batches are journaled, and a stop leaves queued rows and running batches for resume.

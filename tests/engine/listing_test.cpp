@@ -52,9 +52,10 @@ constexpr const char* org_a = R"({"id":"100","name":"A","licensing":{"model":"pe
 constexpr const char* org_b = R"({"id":"101","name":"B","licensing":{"model":"co-term"}})";
 constexpr const char* lic_1 =
     R"({"id":"L1","licenseType":"MX64-ENT","state":"active","deviceSerial":"Q2AA-BBBB-CCCC","expirationDate":"2027-01-01T00:00:00Z"})";
-constexpr const char* lic_2 = R"({"id":"L2","licenseType":"MX64-ENT","state":"unused","deviceSerial":null})";
+constexpr const char* lic_2 =
+    R"({"id":"L2","licenseType":"MX64-ENT","state":"unused","deviceSerial":null})";
 
-} // namespace
+}  // namespace
 
 // ---- operations ------------------------------------------------------------------------------
 
@@ -68,7 +69,8 @@ TEST(ListingOps, TheOrganizationListIsAGetOfOrganizations) {
 
 // A device filter goes into the query, percent-encoded, after the page size.
 TEST(ListingOps, TheDeviceFilterIsPercentEncoded) {
-  EXPECT_EQ(engine::ops::license_records_request("7", "").path, "/organizations/7/licenses?perPage=1000");
+  EXPECT_EQ(engine::ops::license_records_request("7", "").path,
+            "/organizations/7/licenses?perPage=1000");
   EXPECT_EQ(engine::ops::license_records_request("7", "Q2AA-BBBB-CCCC").path,
             "/organizations/7/licenses?perPage=1000&deviceSerial=Q2AA-BBBB-CCCC");
   EXPECT_EQ(engine::ops::license_records_request("7", "A B&c=d#").path,
@@ -79,14 +81,15 @@ TEST(ListingOps, TheDeviceFilterIsPercentEncoded) {
 // A page of organizations gives records with their licensing model and, when asked, their text.
 TEST(ListingOps, AnOrganizationPageKeepsTheObjectsWhenAsked) {
   judge_rig j;
-  auto v = engine::ops::judge_organization_page(page(std::string("[") + org_a + "," + org_b + "]"), j.ctx, j.parser,
-                                                true, api, api);
+  auto v = engine::ops::judge_organization_page(page(std::string("[") + org_a + "," + org_b + "]"),
+                                                j.ctx, j.parser, true, api, api);
   ASSERT_TRUE(v.ok);
   ASSERT_EQ(v.items.size(), 2u);
   EXPECT_EQ(v.items[1].licensing_model, "co-term");
   EXPECT_EQ(v.items[0].raw_json, org_a);
   EXPECT_FALSE(v.next_page);
-  v = engine::ops::judge_organization_page(page(std::string("[") + org_a + "]"), j.ctx, j.parser, false, api, api);
+  v = engine::ops::judge_organization_page(page(std::string("[") + org_a + "]"), j.ctx, j.parser,
+                                           false, api, api);
   ASSERT_TRUE(v.ok);
   EXPECT_TRUE(v.items[0].raw_json.empty());
 }
@@ -94,7 +97,8 @@ TEST(ListingOps, AnOrganizationPageKeepsTheObjectsWhenAsked) {
 // A body that is not a list of organizations is an error, not an empty list.
 TEST(ListingOps, AnUnreadableOrganizationPageIsAnError) {
   judge_rig j;
-  auto v = engine::ops::judge_organization_page(page(R"({"id":"1"})"), j.ctx, j.parser, false, api, api);
+  auto v =
+      engine::ops::judge_organization_page(page(R"({"id":"1"})"), j.ctx, j.parser, false, api, api);
   EXPECT_EQ(v.what, next_step::done);
   EXPECT_FALSE(v.ok);
   EXPECT_NE(v.message.find("unreadable organization list"), std::string::npos);
@@ -104,8 +108,9 @@ TEST(ListingOps, AnUnreadableOrganizationPageIsAnError) {
 TEST(ListingOps, ALicensePageGivesRecordsAndAllowedNextLinks) {
   judge_rig j;
   auto v = engine::ops::judge_license_record_page(
-      page(std::string("[") + lic_1 + "," + lic_2 + "]", "/api/v1/organizations/7/licenses?startingAfter=L2"), j.ctx,
-      j.parser, false, api, api);
+      page(std::string("[") + lic_1 + "," + lic_2 + "]",
+           "/api/v1/organizations/7/licenses?startingAfter=L2"),
+      j.ctx, j.parser, false, api, api);
   ASSERT_TRUE(v.ok);
   ASSERT_EQ(v.items.size(), 2u);
   EXPECT_EQ(v.items[0].device_serial, "Q2AA-BBBB-CCCC");
@@ -122,14 +127,16 @@ TEST(ListingOps, ALicensePageGivesRecordsAndAllowedNextLinks) {
 // An unknown organization's 404 ends the listing with the API's words; a co-term org is refused.
 TEST(ListingOps, RefusalsEndTheListing) {
   judge_rig j;
-  auto v = engine::ops::judge_license_record_page(json_answer(404, R"({"errors":["Organization not found"]})"),
-                                                  j.ctx, j.parser, false, api, api);
+  auto v = engine::ops::judge_license_record_page(
+      json_answer(404, R"({"errors":["Organization not found"]})"), j.ctx, j.parser, false, api,
+      api);
   EXPECT_EQ(v.what, next_step::done);
   EXPECT_FALSE(v.ok);
   EXPECT_NE(v.message.find("Organization not found"), std::string::npos);
   v = engine::ops::judge_license_record_page(
-      json_answer(400, R"({"errors":["Organization with ID 7 does not support per-device licensing"]})"), j.ctx,
-      j.parser, false, api, api);
+      json_answer(400,
+                  R"({"errors":["Organization with ID 7 does not support per-device licensing"]})"),
+      j.ctx, j.parser, false, api, api);
   EXPECT_EQ(v.what, next_step::condemn_org);
   EXPECT_FALSE(v.ok);
 }
@@ -147,7 +154,8 @@ TEST(ListingMode, ReadsEveryPageInOrder) {
   auto rq = m.request_for(p.org, p.task, rig.clock.now());
   EXPECT_EQ(rq.path, "/organizations/100/licenses?perPage=1000&deviceSerial=Q2AA-BBBB-CCCC");
   EXPECT_FALSE(rq.at);
-  m.on_answer(p.org, p.task, page(std::string("[") + lic_1 + "]", "/api/v1/organizations/100/licenses?after=L1"),
+  m.on_answer(p.org, p.task,
+              page(std::string("[") + lic_1 + "]", "/api/v1/organizations/100/licenses?after=L1"),
               rig.parser, rig.clock.now());
   EXPECT_FALSE(m.complete());
   p = rig.sched.next(rig.clock.now());
@@ -251,7 +259,8 @@ TEST(ListingMode, ALaterPageFailingDropsTheEarlierPages) {
   mode_rig rig(test::make_plan(1, 0));
   engine::listing_mode m(rig.context(), api, licenses_of("100"));
   m.start(rig.clock.now());
-  answer_next(rig, m, page(std::string("[") + lic_1 + "]", "/api/v1/organizations/100/licenses?after=L1"));
+  answer_next(rig, m,
+              page(std::string("[") + lic_1 + "]", "/api/v1/organizations/100/licenses?after=L1"));
   answer_next(rig, m, page("not json"));
   m.finish_remaining();
   EXPECT_FALSE(m.complete());

@@ -16,7 +16,8 @@ using test::mode_rig;
 namespace {
 
 /// Picks the next task, checks its request's path (when given), and answers it with `a`.
-scheduler::pick answer_next(mode_rig& rig, engine::mode& m, const engine::answer& a, std::string_view path = {}) {
+scheduler::pick answer_next(mode_rig& rig, engine::mode& m, const engine::answer& a,
+                            std::string_view path = {}) {
   auto p = rig.sched.next(rig.clock.now());
   EXPECT_EQ(p.what, kind::task);
   if (p.what != kind::task) return p;
@@ -28,9 +29,10 @@ scheduler::pick answer_next(mode_rig& rig, engine::mode& m, const engine::answer
   return p;
 }
 
-constexpr std::string_view per_device_org = R"({"id":"100","name":"A","licensing":{"model":"per-device"}})";
+constexpr std::string_view per_device_org =
+    R"({"id":"100","name":"A","licensing":{"model":"per-device"}})";
 
-} // namespace
+}  // namespace
 
 // The model, every license page and every device page are read, in that order, into one inventory.
 TEST(LiveReadMode, ReadsTheModelLicensesAndDevicesOfAnOrganization) {
@@ -40,14 +42,20 @@ TEST(LiveReadMode, ReadsTheModelLicensesAndDevicesOfAnOrganization) {
   m.start(rig.clock.now());
   auto org = json_answer(200, std::string(per_device_org));
   answer_next(rig, m, org, "/organizations/100");
-  auto lic1 = json_answer(200, R"([{"id":"L1","licenseType":"MX64-ENT","state":"active","deviceSerial":"q2aa-0000-0001"}])");
+  auto lic1 = json_answer(
+      200,
+      R"([{"id":"L1","licenseType":"MX64-ENT","state":"active","deviceSerial":"q2aa-0000-0001"}])");
   lic1.where = api;
-  lic1.resp.link = "<http://127.0.0.1:8080/api/v1/organizations/100/licenses?startingAfter=L1>; rel=next";
+  lic1.resp.link =
+      "<http://127.0.0.1:8080/api/v1/organizations/100/licenses?startingAfter=L1>; rel=next";
   answer_next(rig, m, lic1, "/organizations/100/licenses?perPage=1000");
-  auto lic2 = json_answer(200, R"([{"id":"L2","licenseType":"MX64-ENT","state":"unused","deviceSerial":null}])");
+  auto lic2 = json_answer(
+      200, R"([{"id":"L2","licenseType":"MX64-ENT","state":"unused","deviceSerial":null}])");
   lic2.where = api;
   answer_next(rig, m, lic2, "/api/v1/organizations/100/licenses?startingAfter=L1");
-  auto dev = json_answer(200, R"([{"serial":"Q2AA-0000-0001","model":"MX64"},{"serial":"Q2BB-0000-0002","model":"MX67"}])");
+  auto dev = json_answer(
+      200,
+      R"([{"serial":"Q2AA-0000-0001","model":"MX64"},{"serial":"Q2BB-0000-0002","model":"MX67"}])");
   dev.where = api;
   answer_next(rig, m, dev, "/organizations/100/inventory/devices?perPage=1000");
   EXPECT_EQ(rig.sched.pending(), 0u);
@@ -70,7 +78,8 @@ TEST(LiveReadMode, AnOrganizationThatIsNotPerDeviceKeepsItsModelOnly) {
   mode_rig rig(test::make_plan(1, 0));
   engine::live_read_mode m(rig.context(), io::origin{false, "api.test", 80});
   m.start(rig.clock.now());
-  answer_next(rig, m, json_answer(200, R"({"id":"100","name":"A","licensing":{"model":"co-term"}})"));
+  answer_next(rig, m,
+              json_answer(200, R"({"id":"100","name":"A","licensing":{"model":"co-term"}})"));
   EXPECT_EQ(rig.sched.pending(), 0u);
   auto inv = m.take_inventories();
   ASSERT_EQ(inv.count("100"), 1u);
@@ -84,7 +93,9 @@ TEST(LiveReadMode, ACotermAnswerToTheLicenseListEndsTheReadWithTheModel) {
   engine::live_read_mode m(rig.context(), io::origin{false, "api.test", 80});
   m.start(rig.clock.now());
   answer_next(rig, m, json_answer(200, R"({"id":"100","name":"A","licensing":null})"));
-  answer_next(rig, m, json_answer(400, R"({"errors":["Organization does not support per-device licensing"]})"));
+  answer_next(
+      rig, m,
+      json_answer(400, R"({"errors":["Organization does not support per-device licensing"]})"));
   EXPECT_EQ(rig.sched.pending(), 0u);
   auto inv = m.take_inventories();
   ASSERT_EQ(inv.count("100"), 1u);
@@ -137,7 +148,8 @@ TEST(LiveReadMode, ANextPageOffTheApiIsRefused) {
   answer_next(rig, m, json_answer(200, std::string(per_device_org)));
   auto page = json_answer(200, R"([{"id":"L1","state":"unused","deviceSerial":null}])");
   page.where = api;
-  page.resp.link = "<https://evil.example/api/v1/organizations/100/licenses?startingAfter=L1>; rel=next";
+  page.resp.link =
+      "<https://evil.example/api/v1/organizations/100/licenses?startingAfter=L1>; rel=next";
   answer_next(rig, m, page);
   EXPECT_EQ(rig.sched.pending(), 0u);
   auto errors = m.take_errors();
@@ -146,7 +158,8 @@ TEST(LiveReadMode, ANextPageOffTheApiIsRefused) {
   EXPECT_TRUE(m.take_inventories().empty());
 }
 
-// A device page that is not a list of devices is that org's error, not a crash or an empty inventory.
+// A device page that is not a list of devices is that org's error, not a crash or an empty
+// inventory.
 TEST(LiveReadMode, AnUnreadableDevicePageIsAnError) {
   mode_rig rig(test::make_plan(1, 0));
   engine::live_read_mode m(rig.context(), io::origin{false, "api.test", 80});
@@ -156,5 +169,6 @@ TEST(LiveReadMode, AnUnreadableDevicePageIsAnError) {
   answer_next(rig, m, json_answer(200, R"({"serial":"Q2AA-0000-0001"})"));
   auto errors = m.take_errors();
   ASSERT_EQ(errors.count("100"), 1u);
-  EXPECT_NE(errors.at("100").find("devices: unreadable device inventory"), std::string::npos) << errors.at("100");
+  EXPECT_NE(errors.at("100").find("devices: unreadable device inventory"), std::string::npos)
+      << errors.at("100");
 }

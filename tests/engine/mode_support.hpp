@@ -22,7 +22,9 @@ public:
   bool stopping() const override { return stop; }
   engine::run_counters& counters() override { return counts; }
   double jitter() override { return 0.5; }
-  engine::wall_time wall_now() const override { return engine::wall_time{} + std::chrono::hours(500000); }
+  engine::wall_time wall_now() const override {
+    return engine::wall_time{} + std::chrono::hours(500000);
+  }
 
   const io::row_result* result_of_line(std::uint32_t line) const {
     for (const auto& r : results)
@@ -65,20 +67,23 @@ inline plan::plan make_plan(std::size_t orgs, std::size_t rows) {
 }
 
 inline std::string license_json(const plan::row& r) {
-  return R"({"id":")" + r.license_id + R"(","deviceSerial":")" + r.serial + R"(","state":"active"})";
+  return R"({"id":")" + r.license_id + R"(","deviceSerial":")" + r.serial +
+         R"(","state":"active"})";
 }
 
 /// An action batch's JSON as the API returns it.
-inline std::string batch_json(const std::string& id, bool completed, bool failed, const std::string& errors = "") {
-  return R"({"id":")" + id + R"(","confirmed":true,"status":{"completed":)" + (completed ? "true" : "false") +
-         R"(,"failed":)" + (failed ? "true" : "false") + R"(,"errors":[)" +
-         (errors.empty() ? std::string() : "\"" + errors + "\"") + "]}}";
+inline std::string batch_json(const std::string& id, bool completed, bool failed,
+                              const std::string& errors = "") {
+  return R"({"id":")" + id + R"(","confirmed":true,"status":{"completed":)" +
+         (completed ? "true" : "false") + R"(,"failed":)" + (failed ? "true" : "false") +
+         R"(,"errors":[)" + (errors.empty() ? std::string() : "\"" + errors + "\"") + "]}}";
 }
 
 /// Everything a mode needs, with a real scheduler on a fake clock.
 struct mode_rig {
   explicit mode_rig(plan::plan p, engine::budget_config budget = {0, 0, 0})
-      : plan(std::move(p)), refused(plan.orgs.size()), sched(plan.orgs.size(), budget, clock.now()) {}
+      : plan(std::move(p)), refused(plan.orgs.size()),
+        sched(plan.orgs.size(), budget, clock.now()) {}
 
   engine::mode_context context() { return {plan, config, sched, fx, diff, refused}; }
 
@@ -92,4 +97,4 @@ struct mode_rig {
   io::response_parser parser;
 };
 
-} // namespace relicense::test
+}  // namespace relicense::test

@@ -28,13 +28,16 @@ scheduler::pick answer_next(mode_rig& rig, engine::mode& m, const engine::answer
   return p;
 }
 
-engine::answer put_ok(const plan::plan& p, std::size_t row) { return json_answer(200, test::license_json(p.rows[row])); }
+engine::answer put_ok(const plan::plan& p, std::size_t row) {
+  return json_answer(200, test::license_json(p.rows[row]));
+}
 
-} // namespace
+}  // namespace
 
 // ---- put mode --------------------------------------------------------------------------------
 
-// Every row is queued in plan order; its request is the license PUT; a confirming answer applies it.
+// Every row is queued in plan order; its request is the license PUT; a confirming answer applies
+// it.
 TEST(PutMode, SendsEachRowOnceAndAppliesItOnAConfirmingAnswer) {
   mode_rig rig(test::make_plan(1, 3));
   engine::put_mode m(rig.context());
@@ -115,7 +118,9 @@ TEST(PutMode, ACotermAnswerCondemnsOnlyItsOrganization) {
   mode_rig rig(test::make_plan(2, 3));
   engine::put_mode m(rig.context());
   m.start(rig.clock.now());
-  answer_next(rig, m, json_answer(400, R"({"errors":["Organization does not support per-device licensing"]})"));
+  answer_next(
+      rig, m,
+      json_answer(400, R"({"errors":["Organization does not support per-device licensing"]})"));
   ASSERT_EQ(rig.fx.results.size(), 3u);
   for (const auto& r : rig.fx.results) {
     EXPECT_EQ(r.org_id, "100");
@@ -235,7 +240,8 @@ TEST(BatchMode, SubmitsPollsAndAppliesABatch) {
   auto rq = m.request_for(p.org, p.task, rig.clock.now());
   EXPECT_EQ(rq.method, "POST");
   EXPECT_EQ(rq.path, "/organizations/100/actionBatches");
-  m.on_answer(p.org, p.task, json_answer(201, batch_json("b1", false, false)), rig.parser, rig.clock.now());
+  m.on_answer(p.org, p.task, json_answer(201, batch_json("b1", false, false)), rig.parser,
+              rig.clock.now());
   EXPECT_EQ(journaled, std::vector<std::string>{"b1"});
   auto w = rig.sched.next(rig.clock.now());
   ASSERT_EQ(w.what, kind::wait);
@@ -244,7 +250,8 @@ TEST(BatchMode, SubmitsPollsAndAppliesABatch) {
   p = rig.sched.next(rig.clock.now());
   rq = m.request_for(p.org, p.task, rig.clock.now());
   EXPECT_EQ(rq.path, "/organizations/100/actionBatches/b1");
-  m.on_answer(p.org, p.task, json_answer(200, batch_json("b1", true, false)), rig.parser, rig.clock.now());
+  m.on_answer(p.org, p.task, json_answer(200, batch_json("b1", true, false)), rig.parser,
+              rig.clock.now());
   ASSERT_EQ(rig.fx.results.size(), 3u);
   for (const auto& r : rig.fx.results) {
     EXPECT_EQ(r.result, io::outcome::applied);
@@ -259,7 +266,8 @@ TEST(BatchMode, ABusyOrganizationIsWaitedFor) {
   engine::batch_run_options options;
   engine::batch_mode m(rig.context(), options);
   m.start(rig.clock.now());
-  answer_next(rig, m, json_answer(400, R"({"errors":["Too many concurrently executing batches"]})"));
+  answer_next(rig, m,
+              json_answer(400, R"({"errors":["Too many concurrently executing batches"]})"));
   EXPECT_TRUE(rig.fx.results.empty());
   EXPECT_EQ(rig.sched.pending(), 0u);
   const auto wake = m.wake_at(rig.clock.now());
@@ -314,9 +322,11 @@ TEST(BatchMode, ALimitPacksOnlyTheFirstChanges) {
   auto p = rig.sched.next(rig.clock.now());
   ASSERT_EQ(p.what, kind::task);
   (void)m.request_for(p.org, p.task, rig.clock.now());
-  m.on_answer(p.org, p.task, json_answer(200, batch_json("b1", true, false)), rig.parser, rig.clock.now());
+  m.on_answer(p.org, p.task, json_answer(200, batch_json("b1", true, false)), rig.parser,
+              rig.clock.now());
   ASSERT_EQ(rig.fx.results.size(), 5u);
-  for (std::uint32_t line : {2u, 3u, 4u}) EXPECT_EQ(rig.fx.result_of_line(line)->result, io::outcome::applied);
+  for (std::uint32_t line : {2u, 3u, 4u})
+    EXPECT_EQ(rig.fx.result_of_line(line)->result, io::outcome::applied);
 }
 
 // A batch the API no longer knows (404 on poll) is submitted again.
@@ -329,7 +339,8 @@ TEST(BatchMode, ALostBatchIsSubmittedAgain) {
   auto p = rig.sched.next(rig.clock.now());
   auto rq = m.request_for(p.org, p.task, rig.clock.now());
   EXPECT_EQ(rq.path, "/organizations/100/actionBatches/old");
-  m.on_answer(p.org, p.task, json_answer(404, R"({"errors":["not found"]})"), rig.parser, rig.clock.now());
+  m.on_answer(p.org, p.task, json_answer(404, R"({"errors":["not found"]})"), rig.parser,
+              rig.clock.now());
   m.tick(rig.clock.now());
   p = rig.sched.next(rig.clock.now());
   ASSERT_EQ(p.what, kind::task);
@@ -345,7 +356,8 @@ TEST(InventoryMode, FollowsNextLinksToTheLastPage) {
   m.start(rig.clock.now());
   auto first = json_answer(200, R"([{"id":"L0-0","deviceSerial":"Q0-9","state":"active"}])");
   first.where = {false, "127.0.0.1", 8080};
-  first.resp.link = "<http://127.0.0.1:8080/api/v1/organizations/100/licenses?startingAfter=L0-0>; rel=next";
+  first.resp.link =
+      "<http://127.0.0.1:8080/api/v1/organizations/100/licenses?startingAfter=L0-0>; rel=next";
   auto p = answer_next(rig, m, first);
   auto rq = m.request_for(p.org, p.task, rig.clock.now());
   ASSERT_TRUE(rq.at);
@@ -365,7 +377,9 @@ TEST(InventoryMode, ACotermOrganizationIsRefusedForWhatFollows) {
   mode_rig rig(test::make_plan(2, 1));
   engine::inventory_mode m(rig.context(), io::origin{false, "api.test", 80});
   m.start(rig.clock.now());
-  answer_next(rig, m, json_answer(400, R"({"errors":["Organization does not support per-device licensing"]})"));
+  answer_next(
+      rig, m,
+      json_answer(400, R"({"errors":["Organization does not support per-device licensing"]})"));
   EXPECT_NE(m.refused()[0].find("per-device"), std::string::npos);
   EXPECT_TRUE(m.refused()[1].empty());
 }
@@ -395,8 +409,10 @@ TEST(PreflightMode, ReadsEachOrganizationWithRowsOnce) {
   EXPECT_EQ(rig.sched.pending(), 2u);
   auto p = rig.sched.next(rig.clock.now());
   EXPECT_EQ(m.request_for(p.org, p.task, rig.clock.now()).path, "/organizations/100");
-  m.on_answer(p.org, p.task, json_answer(404, R"({"errors":["Not found"]})"), rig.parser, rig.clock.now());
-  answer_next(rig, m, json_answer(200, R"({"id":"101","name":"b","licensing":{"model":"co-term"}})"));
+  m.on_answer(p.org, p.task, json_answer(404, R"({"errors":["Not found"]})"), rig.parser,
+              rig.clock.now());
+  answer_next(rig, m,
+              json_answer(200, R"({"id":"101","name":"b","licensing":{"model":"co-term"}})"));
   m.finish_remaining();
   auto checks = m.take_checks();
   EXPECT_FALSE(checks["100"].visible);
@@ -445,9 +461,11 @@ TEST(ChooseWork, SendsWaitsOrEnds) {
   n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 0);
   EXPECT_EQ(n.what, engine::next_work::kind::wait);
   EXPECT_GE(n.until, rig.clock.now() + std::chrono::seconds(3));
-  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), true, 0).what, engine::next_work::kind::end);
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), true, 0).what,
+            engine::next_work::kind::end);
   rig.sched.drain(0);
-  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), false, 0).what, engine::next_work::kind::end);
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), false, 0).what,
+            engine::next_work::kind::end);
 }
 
 // Batch mode's holdoff (the org runs its maximum of batches) is a wake-up, not the end.
@@ -456,10 +474,12 @@ TEST(ChooseWork, ABatchHoldoffIsWaitedFor) {
   engine::batch_run_options options;
   engine::batch_mode m(rig.context(), options);
   m.start(rig.clock.now());
-  answer_next(rig, m, json_answer(400, R"({"errors":["Too many concurrently executing batches"]})"));
+  answer_next(rig, m,
+              json_answer(400, R"({"errors":["Too many concurrently executing batches"]})"));
   auto n = engine::choose_work(rig.sched, m, rig.clock.now(), false, 0);
   EXPECT_EQ(n.what, engine::next_work::kind::wait);
   EXPECT_NE(n.until, engine::steady_time::max());
   rig.clock.advance(n.until - rig.clock.now());
-  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), false, 0).what, engine::next_work::kind::task);
+  EXPECT_EQ(engine::choose_work(rig.sched, m, rig.clock.now(), false, 0).what,
+            engine::next_work::kind::task);
 }

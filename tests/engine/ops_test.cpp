@@ -26,25 +26,28 @@ plan::row row(std::string id, std::string serial) {
   return r;
 }
 
-} // namespace
+}  // namespace
 
 // Unassigning sends a JSON null, and only an answer with a null serial confirms it.
 TEST(LicensePut, AnUnassignSendsNullAndNeedsANullAnswer) {
   judge_rig j;
   auto r = row("L1", "");
   EXPECT_EQ(engine::ops::license_put_request("7", r).body, R"({"deviceSerial":null})");
-  auto v = engine::ops::judge_license_put(r, json_answer(200, R"({"id":"L1","deviceSerial":null})"), j.ctx, j.parser);
+  auto v = engine::ops::judge_license_put(r, json_answer(200, R"({"id":"L1","deviceSerial":null})"),
+                                          j.ctx, j.parser);
   EXPECT_EQ(v.what, next_step::done);
   EXPECT_EQ(v.outcome, io::outcome::applied);
   EXPECT_TRUE(v.went_through);
-  v = engine::ops::judge_license_put(r, json_answer(200, R"({"id":"L1","deviceSerial":"Q1"})"), j.ctx, j.parser);
+  v = engine::ops::judge_license_put(r, json_answer(200, R"({"id":"L1","deviceSerial":"Q1"})"),
+                                     j.ctx, j.parser);
   EXPECT_EQ(v.outcome, io::outcome::failed);
 }
 
 // A 2xx whose body is not a license fails the row; the budget still took the call.
 TEST(LicensePut, AnUnreadableAnswerFailsTheRow) {
   judge_rig j;
-  auto v = engine::ops::judge_license_put(row("L1", "Q1"), json_answer(200, "[1,2]"), j.ctx, j.parser);
+  auto v =
+      engine::ops::judge_license_put(row("L1", "Q1"), json_answer(200, "[1,2]"), j.ctx, j.parser);
   EXPECT_EQ(v.what, next_step::done);
   EXPECT_EQ(v.outcome, io::outcome::failed);
   EXPECT_TRUE(v.went_through);
@@ -80,9 +83,11 @@ TEST(LicensePut, OnlyA429WithRetryAfterPausesTheOrganization) {
 // The POST's 4xx other than 400/422 is the batch endpoint refusing the org: condemn it.
 TEST(ActionBatch, AnEndpointRefusalCondemnsTheOrganization) {
   judge_rig j;
-  auto v = engine::ops::judge_batch_post(json_answer(404, R"({"errors":["Not found"]})"), j.ctx, j.parser);
+  auto v = engine::ops::judge_batch_post(json_answer(404, R"({"errors":["Not found"]})"), j.ctx,
+                                         j.parser);
   EXPECT_EQ(v.what, next_step::condemn_org);
-  v = engine::ops::judge_batch_post(json_answer(400, R"({"errors":["bad serial Q9"]})"), j.ctx, j.parser);
+  v = engine::ops::judge_batch_post(json_answer(400, R"({"errors":["bad serial Q9"]})"), j.ctx,
+                                    j.parser);
   EXPECT_EQ(v.what, next_step::done);
   EXPECT_EQ(v.news, engine::ops::batch_news::refused);
   EXPECT_EQ(v.message, "bad serial Q9");
@@ -92,7 +97,9 @@ TEST(ActionBatch, AnEndpointRefusalCondemnsTheOrganization) {
 TEST(ActionBatch, APollAboutAnotherBatchIsUnreadable) {
   judge_rig j;
   auto v = engine::ops::judge_batch_poll(
-      "b1", json_answer(200, R"({"id":"b2","status":{"completed":true,"failed":false,"errors":[]}})"), j.ctx, j.parser);
+      "b1",
+      json_answer(200, R"({"id":"b2","status":{"completed":true,"failed":false,"errors":[]}})"),
+      j.ctx, j.parser);
   EXPECT_EQ(v.news, engine::ops::batch_news::unreadable);
   EXPECT_NE(v.message.find("instead of b1"), std::string::npos);
   v = engine::ops::judge_batch_poll("b1", json_answer(404, "{}"), j.ctx, j.parser);
@@ -108,7 +115,8 @@ TEST(LicenseList, ANextPageOutsideTheApiIsRefused) {
   auto v = engine::ops::judge_license_page(a, j.ctx, j.parser, base, base);
   EXPECT_FALSE(v.ok);
   EXPECT_NE(v.message.find("next page"), std::string::npos);
-  a.resp.link = "<https://n12.meraki.com/api/v1/organizations/1/licenses?startingAfter=x>; rel=next";
+  a.resp.link =
+      "<https://n12.meraki.com/api/v1/organizations/1/licenses?startingAfter=x>; rel=next";
   v = engine::ops::judge_license_page(a, j.ctx, j.parser, base, base);
   ASSERT_TRUE(v.ok);
   ASSERT_TRUE(v.next_page);

@@ -11,7 +11,7 @@ using relicense::io::origin;
 namespace {
 const origin meraki{true, "api.meraki.com", 443};
 const origin local{false, "127.0.0.1", 8080};
-} // namespace
+}  // namespace
 
 // Absolute URLs split into origin and target, with default ports and IPv6 brackets removed.
 TEST(Url, ParseAbsolute) {
@@ -62,7 +62,8 @@ TEST(Url, CloudDomain) {
 
 // A shard host of the same cloud over https is followed.
 TEST(Redirect, ShardOfSameCloudAllowed) {
-  const auto v = check_redirect(meraki, meraki, "https://n149.meraki.com/api/v1/organizations/1/licenses/2");
+  const auto v =
+      check_redirect(meraki, meraki, "https://n149.meraki.com/api/v1/organizations/1/licenses/2");
   ASSERT_TRUE(v.allowed) << v.reason;
   EXPECT_EQ(v.target.where.host, "n149.meraki.com");
   EXPECT_EQ(v.target.path, "/api/v1/organizations/1/licenses/2");

@@ -30,7 +30,7 @@ attempt_result transport(transport_error e) {
   return r;
 }
 
-} // namespace
+}  // namespace
 
 // Delta-seconds parse to that many seconds; whitespace and a fraction are tolerated.
 TEST(RetryAfter, DeltaSeconds) {
@@ -53,9 +53,9 @@ TEST(RetryAfter, HugeDeltaSecondsSaturate) {
   EXPECT_EQ(parse_retry_after("9223372036.9", wall_now), max);
   EXPECT_EQ(parse_retry_after("9223372037", wall_now), max);
   EXPECT_EQ(parse_retry_after("9223372037.5", wall_now), max);
-  EXPECT_EQ(parse_retry_after("9223372036854775807", wall_now), max);  // 2^63 - 1
-  EXPECT_EQ(parse_retry_after("9223372036854775808", wall_now), max);  // 2^63
-  EXPECT_EQ(parse_retry_after("18446744073709551616", wall_now), max); // 2^64
+  EXPECT_EQ(parse_retry_after("9223372036854775807", wall_now), max);   // 2^63 - 1
+  EXPECT_EQ(parse_retry_after("9223372036854775808", wall_now), max);   // 2^63
+  EXPECT_EQ(parse_retry_after("18446744073709551616", wall_now), max);  // 2^64
   EXPECT_EQ(parse_retry_after("99999999999999999999", wall_now), max);
   EXPECT_EQ(parse_retry_after(std::string(4096, '9'), wall_now), max);
 }
@@ -86,8 +86,9 @@ TEST(RetryAfter, PastDateIsZero) {
 // negative wait) are long waits; a wait longer than 2^63 ns (year 9999) saturates.
 TEST(RetryAfter, DatesPast2262AreLongWaits) {
   constexpr auto max = std::chrono::nanoseconds::max();
-  for (const char* late : {"Fri, 11 Apr 2262 23:47:17 GMT", "Sat, 01 Jan 2263 00:00:00 GMT",
-                           "Saturday, 01-Jan-63 00:00:00 GMT" /* 2063 */, "Sat Jan  1 00:00:00 2263"}) {
+  for (const char* late :
+       {"Fri, 11 Apr 2262 23:47:17 GMT", "Sat, 01 Jan 2263 00:00:00 GMT",
+        "Saturday, 01-Jan-63 00:00:00 GMT" /* 2063 */, "Sat Jan  1 00:00:00 2263"}) {
     const auto d = parse_retry_after(late, wall_now);
     ASSERT_TRUE(d) << late;
     EXPECT_GT(*d, 24h * 365 * 47) << late;
@@ -106,25 +107,53 @@ TEST(RetryAfter, DatesPast2262AreLongWaits) {
 
 // An RFC 850 two-digit year is the year with those digits at most 50 years ahead of now.
 TEST(RetryAfter, Rfc850TwoDigitYear) {
-  const auto y2040 = parse_retry_after("Sunday, 01-Jan-40 00:00:00 GMT", wall_now);  // 2040: 24 y ahead
+  const auto y2040 =
+      parse_retry_after("Sunday, 01-Jan-40 00:00:00 GMT", wall_now);  // 2040: 24 y ahead
   ASSERT_TRUE(y2040);
   EXPECT_GT(*y2040, 24h * 365 * 24);
-  EXPECT_EQ(parse_retry_after("Sunday, 01-Jan-70 00:00:00 GMT", wall_now), 0s);  // 2070 is > 50 y: 1970
+  EXPECT_EQ(parse_retry_after("Sunday, 01-Jan-70 00:00:00 GMT", wall_now),
+            0s);  // 2070 is > 50 y: 1970
   EXPECT_EQ(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", wall_now), 0s);  // 1994
 }
 
 // Garbage, negative numbers, a sign, units, malformed or impossible dates and empty values are
 // not Retry-After values: the caller backs off instead.
 TEST(RetryAfter, GarbageIsNullopt) {
-  for (const char* bad :
-       {"", "   ", "soon", "-1", "-0", "+5", "+0", "1s", "1.x", "1.", ".5", "1.5.5", "1e3", "0x10", "1 2",
-        "Wed, 21 Oct 2015 07:28:05", "Wed, 21 Oct 2015 07:28:05 UTC", "Wed, 21 Oct 2015 07:28:05 GMTX",
-        "Wed, 21 Oct 15 07:28:05 GMT", "Wed, 1 Oct 2015 07:28:05 GMT", "Xyz, 21 Oct 2015 07:28:05 GMT",
-        "Wed, 21 Foo 2015 07:28:05 GMT", "Wed, 31 Feb 2016 00:00:00 GMT", "Wed, 29 Feb 2015 00:00:00 GMT",
-        "Wed, 21 Oct 2015 24:00:00 GMT", "Wed, 21 Oct 2015 07:60:00 GMT", "Wed, 21 Oct 2015 07:28:61 GMT",
-        "Wed, 00 Oct 2015 07:28:05 GMT", "Wed,21 Oct 2015 07:28:05 GMT", "Wed, 21-Oct-15 07:28:05 GMT",
-        "Wednesday, 21-Oct-2015 07:28:05 GMT", "Wed Oct 21 07:28:05 15", "Wed Oct 21 07:28:05 2015 GMT",
-        "Wed Oct 2107:28:05 2015", "2015-10-21T07:28:05Z"}) {
+  for (const char* bad : {"",
+                          "   ",
+                          "soon",
+                          "-1",
+                          "-0",
+                          "+5",
+                          "+0",
+                          "1s",
+                          "1.x",
+                          "1.",
+                          ".5",
+                          "1.5.5",
+                          "1e3",
+                          "0x10",
+                          "1 2",
+                          "Wed, 21 Oct 2015 07:28:05",
+                          "Wed, 21 Oct 2015 07:28:05 UTC",
+                          "Wed, 21 Oct 2015 07:28:05 GMTX",
+                          "Wed, 21 Oct 15 07:28:05 GMT",
+                          "Wed, 1 Oct 2015 07:28:05 GMT",
+                          "Xyz, 21 Oct 2015 07:28:05 GMT",
+                          "Wed, 21 Foo 2015 07:28:05 GMT",
+                          "Wed, 31 Feb 2016 00:00:00 GMT",
+                          "Wed, 29 Feb 2015 00:00:00 GMT",
+                          "Wed, 21 Oct 2015 24:00:00 GMT",
+                          "Wed, 21 Oct 2015 07:60:00 GMT",
+                          "Wed, 21 Oct 2015 07:28:61 GMT",
+                          "Wed, 00 Oct 2015 07:28:05 GMT",
+                          "Wed,21 Oct 2015 07:28:05 GMT",
+                          "Wed, 21-Oct-15 07:28:05 GMT",
+                          "Wednesday, 21-Oct-2015 07:28:05 GMT",
+                          "Wed Oct 21 07:28:05 15",
+                          "Wed Oct 21 07:28:05 2015 GMT",
+                          "Wed Oct 2107:28:05 2015",
+                          "2015-10-21T07:28:05Z"}) {
     EXPECT_FALSE(parse_retry_after(bad, wall_now)) << '"' << bad << '"';
   }
   EXPECT_TRUE(parse_retry_after("Tue, 29 Feb 2016 00:00:00 GMT", wall_now));  // a real leap day
@@ -251,9 +280,11 @@ TEST(Decide, ThrottledRunsOutOfAttempts) {
 // Timeouts, resets and truncation are retried with their own cause.
 TEST(Decide, TransportRetries) {
   retry_policy p;
-  EXPECT_EQ(decide(p, transport(transport_error::timeout), 1, 0, wall_now).cause, retry_cause::timeout);
+  EXPECT_EQ(decide(p, transport(transport_error::timeout), 1, 0, wall_now).cause,
+            retry_cause::timeout);
   EXPECT_EQ(decide(p, transport(transport_error::reset), 1, 0, wall_now).cause, retry_cause::reset);
-  EXPECT_EQ(decide(p, transport(transport_error::truncated), 1, 0, wall_now).cause, retry_cause::truncated);
+  EXPECT_EQ(decide(p, transport(transport_error::truncated), 1, 0, wall_now).cause,
+            retry_cause::truncated);
   EXPECT_EQ(decide(p, transport(transport_error::timeout), 1, 0, wall_now).what, action::retry);
   EXPECT_EQ(decide(p, transport(transport_error::timeout), 6, 0, wall_now).what, action::fail_row);
 }
@@ -264,7 +295,8 @@ TEST(Decide, TlsAndResolveAbort) {
   auto d = decide(p, transport(transport_error::tls_failed), 1, 0, wall_now);
   EXPECT_EQ(d.what, action::abort_run);
   EXPECT_NE(d.message.find("TLS"), std::string::npos);
-  EXPECT_EQ(decide(p, transport(transport_error::resolve_failed), 1, 0, wall_now).what, action::abort_run);
+  EXPECT_EQ(decide(p, transport(transport_error::resolve_failed), 1, 0, wall_now).what,
+            action::abort_run);
 }
 
 // A proxy that is unreachable, wants credentials or refuses the tunnel aborts the run at once,
@@ -293,7 +325,8 @@ TEST(Decide, ConnectFailedRetriesThenAborts) {
 // Oversized and malformed responses fail the row without retrying.
 TEST(Decide, TooLargeAndProtocolFail) {
   retry_policy p;
-  EXPECT_EQ(decide(p, transport(transport_error::too_large), 1, 0, wall_now).what, action::fail_row);
+  EXPECT_EQ(decide(p, transport(transport_error::too_large), 1, 0, wall_now).what,
+            action::fail_row);
   EXPECT_EQ(decide(p, transport(transport_error::protocol), 1, 0, wall_now).what, action::fail_row);
 }
 
@@ -323,8 +356,10 @@ TEST(Decide, NonJsonSuccessIsRetriedThenFails) {
   EXPECT_EQ(d.cause, retry_cause::server_error);
   d = decide(p, r, 2, 0.5, wall_now);
   EXPECT_EQ(d.what, action::fail_row);
-  EXPECT_EQ(d.message, "gave up after 2 attempts: expected JSON, got text/html; charset=utf-8 (HTTP 200)");
-  for (std::string_view ok : {"application/json", "Application/JSON; charset=utf-8", "application/problem+json", ""}) {
+  EXPECT_EQ(d.message,
+            "gave up after 2 attempts: expected JSON, got text/html; charset=utf-8 (HTTP 200)");
+  for (std::string_view ok :
+       {"application/json", "Application/JSON; charset=utf-8", "application/problem+json", ""}) {
     r.content_type = ok;
     EXPECT_EQ(decide(p, r, 1, 0, wall_now).what, action::succeeded) << ok;
   }
@@ -355,8 +390,8 @@ TEST(Decide, ClientErrorsFailWithApiText) {
 // A co-term 400 condemns the organization.
 TEST(Decide, CotermCondemnsOrg) {
   retry_policy p;
-  const auto d = decide(
-      p, status(400, "Organization 123 does not support per-device licensing"), 1, 0, wall_now);
+  const auto d = decide(p, status(400, "Organization 123 does not support per-device licensing"), 1,
+                        0, wall_now);
   EXPECT_EQ(d.what, action::condemn_org);
   EXPECT_NE(d.message.find("per-device"), std::string::npos);
 }

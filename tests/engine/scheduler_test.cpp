@@ -29,7 +29,7 @@ std::vector<std::size_t> orgs_served(scheduler& s, fake_clock& c, int n) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 // Nothing queued: the scheduler says idle, not "wait".
 TEST(Scheduler, IdleWhenNothingIsQueued) {

@@ -32,7 +32,7 @@ aimd_config exact() {
   return a;
 }
 
-} // namespace
+}  // namespace
 
 // A new bucket holds `burst` tokens, then refuses.
 TEST(TokenBucket, StartsFullWithBurst) {
@@ -140,7 +140,8 @@ TEST(TokenBucket, NoRefillDuringPause) {
   EXPECT_EQ(drain(b, c), 1);
 }
 
-// A 429 lowers the effective rate by 10 %; further 429s in the holdoff window do not lower it again.
+// A 429 lowers the effective rate by 10 %; further 429s in the holdoff window do not lower it
+// again.
 TEST(TokenBucket, ThrottleMultiplicativeDecreaseWithHoldoff) {
   fake_clock c;
   token_bucket b(10, 10, c.now());
@@ -315,8 +316,8 @@ class shared_budget {
 public:
   using rate_fn = double (*)(double);
   shared_budget(rate_fn foreign, std::chrono::milliseconds latency, std::uint64_t seed)
-      : foreign_(foreign), latency_(latency), rng_(seed), start_(clock_.now()), server_last_(start_),
-        ours_(10, 9, start_) {
+      : foreign_(foreign), latency_(latency), rng_(seed), start_(clock_.now()),
+        server_last_(start_), ours_(10, 9, start_) {
     next_foreign_ = start_ + gap(foreign_max_);
   }
 
@@ -387,7 +388,7 @@ private:
 double foreign_3(double) { return 3.0; }
 double foreign_0_5_0(double t) { return t >= 60 && t < 120 ? 5.0 : 0.0; }
 
-} // namespace
+}  // namespace
 
 // Another application spending 3 of 10/s: after the first seconds the run gets close to the 7/s
 // left, the other application sees few 429s (under 10 %, 15 % with 800 ms answers), and the
@@ -395,15 +396,16 @@ double foreign_0_5_0(double t) { return t >= 60 && t < 120 ? 5.0 : 0.0; }
 TEST(TokenBucketSharedBudget, ConvergesNearTheShareLeftByAnother) {
   for (std::uint64_t seed : {1, 2, 3}) {
     for (auto latency : {0ms, 800ms}) {
-      SCOPED_TRACE(::testing::Message() << "seed " << seed << ", latency " << latency.count() << " ms");
+      SCOPED_TRACE(::testing::Message()
+                   << "seed " << seed << ", latency " << latency.count() << " ms");
       shared_budget s(foreign_3, latency, seed);
       s.run_until(20);
       const auto ok0 = s.our_ok, f0 = s.foreign_calls, f429_0 = s.foreign_429, our429_0 = s.our_429;
       const auto dec0 = s.ours().decreases();
       s.run_until(200);
       const double ours = static_cast<double>(s.our_ok - ok0) / 180.0;
-      const double foreign_share = static_cast<double>(s.foreign_429 - f429_0) /
-                                   static_cast<double>(s.foreign_calls - f0);
+      const double foreign_share =
+          static_cast<double>(s.foreign_429 - f429_0) / static_cast<double>(s.foreign_calls - f0);
       EXPECT_GT(ours, 6.5);
       EXPECT_LT(ours, 7.5);
       // Slow answers delay the signal: the requests sent meanwhile compete with the other
@@ -412,7 +414,8 @@ TEST(TokenBucketSharedBudget, ConvergesNearTheShareLeftByAnother) {
       // A 429 event now and then (the probe), not a storm: under one per 4 s, and fewer 429
       // answers than one in 20 of ours (requests in flight when the bucket empties get one each).
       EXPECT_LT(static_cast<double>(s.ours().decreases() - dec0) / 180.0, 0.25);
-      EXPECT_LT(static_cast<double>(s.our_429 - our429_0), 0.05 * static_cast<double>(s.our_ok - ok0));
+      EXPECT_LT(static_cast<double>(s.our_429 - our429_0),
+                0.05 * static_cast<double>(s.our_ok - ok0));
       EXPECT_GT(s.ours().effective_rate(), 5.0);
     }
   }
@@ -432,7 +435,9 @@ TEST(TokenBucketSharedBudget, FollowsAShareThatChanges) {
     const double ours_busy = static_cast<double>(s.our_ok - ok1) / 60.0;
     EXPECT_GT(ours_busy, 4.5);
     EXPECT_LT(ours_busy, 5.5);
-    EXPECT_LT(static_cast<double>(s.foreign_429 - f429_1) / static_cast<double>(s.foreign_calls - f1), 0.10);
+    EXPECT_LT(
+        static_cast<double>(s.foreign_429 - f429_1) / static_cast<double>(s.foreign_calls - f1),
+        0.10);
     // Taken back within 20 s: the last 40 s of the quiet phase run at nearly the full rate.
     s.run_until(140);
     const auto ok2 = s.our_ok;

@@ -25,13 +25,15 @@ TEST_P(AuthMidRun, RevokedKeyAbortsThenResumeWithTheNewKeyEndsExact) {
   auto cfg = relicense::test::twin_config(2, static_cast<unsigned>(per_org), 1313);
   cfg.batch_actions_per_second = 100;  // a batch of 100 runs ~1 s: batches are in flight at the 401
   const auto csv = start_moving(cfg, per_org);
-  const auto args = apply_args(csv, {"--mode", GetParam(), "--rate", "50", "--burst", "5", "--ip-rate", "1000",
-                                     "--concurrency", "8", "--report", report.string(), "--journal", journal.string()});
+  const auto args = apply_args(
+      csv, {"--mode", GetParam(), "--rate", "50", "--burst", "5", "--ip-rate", "1000",
+            "--concurrency", "8", "--report", report.string(), "--journal", journal.string()});
 
   const std::string old_key = twin().api_key();
   const std::string new_key = "rotated-key-0123456789abcdef";
   child c(args, old_key, dir.path(), "first");
-  ASSERT_TRUE(wait_for_applied(c, twin(), batch, batch ? 100 : 40)) << "the run ended before the key was revoked";
+  ASSERT_TRUE(wait_for_applied(c, twin(), batch, batch ? 100 : 40))
+      << "the run ended before the key was revoked";
   twin().set_api_key(new_key);
   const auto r = c.wait();
   ASSERT_FALSE(r.timed_out);
@@ -63,5 +65,5 @@ TEST_P(AuthMidRun, RevokedKeyAbortsThenResumeWithTheNewKeyEndsExact) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, AuthMidRun, ::testing::Values("put", "batch"), mode_name);
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

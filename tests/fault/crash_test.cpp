@@ -34,9 +34,10 @@ TEST_P(Crash, SigkillAtTenPointsThenResume) {
   const auto csv = start_moving(cfg, per_org);
   const std::size_t total = 2 * per_org;
   const unsigned concurrency = 4;
-  const auto args = apply_args(csv, {"--mode", GetParam(), "--rate", batch ? "20" : "100", "--burst", "10",
-                                     "--ip-rate", "1000", "--concurrency", std::to_string(concurrency),
-                                     "--report", report.string(), "--journal", journal.string()});
+  const auto args =
+      apply_args(csv, {"--mode", GetParam(), "--rate", batch ? "20" : "100", "--burst", "10",
+                       "--ip-rate", "1000", "--concurrency", std::to_string(concurrency),
+                       "--report", report.string(), "--journal", journal.string()});
 
   unsigned kills = 0;
   for (unsigned k = 0; k < 10; ++k) {
@@ -46,7 +47,8 @@ TEST_P(Crash, SigkillAtTenPointsThenResume) {
     child c(a, twin().api_key(), dir.path(), "run" + std::to_string(k));
     // Bounded wait for the kill point (process synchronisation, no timing assumption).
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!c.poll() && applied_so_far(twin(), batch) < target && std::chrono::steady_clock::now() < deadline) {
+    while (!c.poll() && applied_so_far(twin(), batch) < target &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     if (c.kill()) ++kills;
@@ -69,7 +71,8 @@ TEST_P(Crash, SigkillAtTenPointsThenResume) {
               static_cast<unsigned long long>(applied_so_far(twin(), batch)),
               static_cast<unsigned long long>(s.duplicate_applies));
   if (!batch) {
-    EXPECT_LE(s.duplicate_applies, std::uint64_t{kills} * concurrency) << "rows re-sent beyond those in flight";
+    EXPECT_LE(s.duplicate_applies, std::uint64_t{kills} * concurrency)
+        << "rows re-sent beyond those in flight";
     EXPECT_EQ(s.puts_applied - s.duplicate_applies, total);
   }
 
@@ -87,5 +90,5 @@ TEST_P(Crash, SigkillAtTenPointsThenResume) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, Crash, ::testing::Values("put", "batch"), mode_name);
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

@@ -20,7 +20,8 @@ using relicense::io::test::server_session;
 constexpr const char* marker = "SECRET-MARKER-disc42";
 
 struct reply {
-  reply(unsigned s, std::string b, std::string h = {}) : status(s), body(std::move(b)), headers(std::move(h)) {}
+  reply(unsigned s, std::string b, std::string h = {})
+      : status(s), body(std::move(b)), headers(std::move(h)) {}
   unsigned status;
   std::string body;
   std::string headers;  ///< extra header lines, each ending in \r\n
@@ -37,7 +38,9 @@ public:
             if (!s.respond(r.status, r.body, "application/json", r.headers)) return;
           }
         }) {}
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server_.port()) + "/api/v1"; }
+  std::string base_url() const {
+    return "http://127.0.0.1:" + std::to_string(server_.port()) + "/api/v1";
+  }
 
 private:
   handler handler_;
@@ -50,7 +53,8 @@ std::string auth_of(const received_request& r) {
 }
 
 /// Runs relicense against `api` with the marker key; checks the exit code and both outputs.
-relicense::test::process_result run_clean(const echoing_api& api, std::vector<std::string> args, int expected) {
+relicense::test::process_result run_clean(const echoing_api& api, std::vector<std::string> args,
+                                          int expected) {
   args.insert(args.end(), {"--base-url", api.base_url(), "--max-attempts", "2", "--timeout", "5"});
   auto r = relicense::test::run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", marker}});
   std::string what;
@@ -63,14 +67,15 @@ relicense::test::process_result run_clean(const echoing_api& api, std::vector<st
   return r;
 }
 
-} // namespace
+}  // namespace
 
 // Organization objects quoting the key in their name and model: every form of `orgs` prints them
 // with the key redacted.
 TEST(DiscoverySecrets, OrgsNeverPrintsAnEchoedKey) {
   echoing_api api([](const received_request& r) {
     const auto k = auth_of(r);
-    return reply{200, R"([{"id":"1","name":")" + k + R"(","licensing":{"model":")" + k + R"("},"note":")" + k + R"("}])"};
+    return reply{200, R"([{"id":"1","name":")" + k + R"(","licensing":{"model":")" + k +
+                          R"("},"note":")" + k + R"("}])"};
   });
   auto r = run_clean(api, {"orgs"}, 0);
   EXPECT_NE(r.out.find("[REDACTED]"), std::string::npos) << r.out;
@@ -82,8 +87,8 @@ TEST(DiscoverySecrets, OrgsNeverPrintsAnEchoedKey) {
 TEST(DiscoverySecrets, LicensesNeverPrintsAnEchoedKey) {
   echoing_api api([](const received_request& r) {
     const auto k = auth_of(r);
-    return reply{200, R"([{"id":"L1","licenseType":")" + k + R"(","state":")" + k + R"(","deviceSerial":")" + k +
-                          R"(","expirationDate":")" + k + R"("}])"};
+    return reply{200, R"([{"id":"L1","licenseType":")" + k + R"(","state":")" + k +
+                          R"(","deviceSerial":")" + k + R"(","expirationDate":")" + k + R"("}])"};
   });
   const std::vector<std::vector<std::string>> forms = {{}, {"--json"}, {"--csv"}};
   for (const auto& form : forms) {
@@ -100,7 +105,8 @@ TEST(DiscoverySecrets, ErrorsAndLinksNeverPrintAnEchoedKey) {
     unsigned status;
     int exit_code;
   };
-  for (const error_case c : {error_case{404, 1}, error_case{401, 3}, error_case{503, 1}, error_case{400, 1}}) {
+  for (const error_case c :
+       {error_case{404, 1}, error_case{401, 3}, error_case{503, 1}, error_case{400, 1}}) {
     echoing_api api([c](const received_request& r) {
       return reply{c.status, R"({"errors":["no: )" + auth_of(r) + R"("]})"};
     });
@@ -109,7 +115,8 @@ TEST(DiscoverySecrets, ErrorsAndLinksNeverPrintAnEchoedKey) {
     run_clean(api, {"orgs"}, c.exit_code);
   }
   echoing_api linked([](const received_request& r) {
-    return reply{200, "[]", "Link: <https://evil.example/" + auth_of(r).substr(7) + ">; rel=next\r\n"};
+    return reply{200, "[]",
+                 "Link: <https://evil.example/" + auth_of(r).substr(7) + ">; rel=next\r\n"};
   });
   run_clean(linked, {"licenses", "--org", "7", "--json"}, 1);
 }

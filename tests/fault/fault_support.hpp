@@ -51,7 +51,8 @@ inline std::size_t state_mismatches(const sim::server& twin, const wanted_map& w
 
 /// Runs `relicense args...` to the end (bounded) and returns what it did.
 inline child_result run(const std::vector<std::string>& args, const std::string& key,
-                        const std::filesystem::path& dir, std::chrono::seconds bound = std::chrono::seconds(120)) {
+                        const std::filesystem::path& dir,
+                        std::chrono::seconds bound = std::chrono::seconds(120)) {
   child c(args, key, dir);
   return c.wait(bound);
 }
@@ -77,7 +78,8 @@ inline bool wait_for_applied(child& c, const sim::server& twin, bool batch, std:
 
 /// Outcomes of a report whose rows must be the plan's lines 2..1+`rows`, each exactly once
 /// (failures recorded with ADD_FAILURE).
-inline std::map<io::outcome, std::size_t> outcomes_once(const std::filesystem::path& report, std::size_t rows) {
+inline std::map<io::outcome, std::size_t> outcomes_once(const std::filesystem::path& report,
+                                                        std::size_t rows) {
   std::map<io::outcome, std::size_t> n;
   std::set<std::uint32_t> lines;
   for (const auto& row : io::read_report(report).rows) {
@@ -124,7 +126,8 @@ protected:
 
   /// Runs `relicense apply <csv> --base-url <the twin> --progress off` and `options` to the end
   /// (bounded), with the twin's key.
-  child_result run_apply(const std::filesystem::path& csv, const std::vector<std::string>& options) {
+  child_result run_apply(const std::filesystem::path& csv,
+                         const std::vector<std::string>& options) {
     return run(apply_args(csv, options), twin().api_key(), dir.path());
   }
 
@@ -143,4 +146,4 @@ protected:
 /// "put" and "batch", for TEST_P over the apply modes.
 inline std::string mode_name(const ::testing::TestParamInfo<std::string>& i) { return i.param; }
 
-} // namespace relicense::fault_test
+}  // namespace relicense::fault_test

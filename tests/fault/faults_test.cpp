@@ -11,8 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -30,13 +30,15 @@ struct fault_case {
   /// the full-jitter backoff (ceilings 0.5 s doubling to 30 s, not settable from the command
   /// line), which would make the test long without proving more.
   double fault_429 = 0;
-  bool retry_after_storm = false;   ///< client believes in 5x the twin's budget: 429s with Retry-After
+  bool retry_after_storm =
+      false;  ///< client believes in 5x the twin's budget: 429s with Retry-After
   bool redirect = false;
 };
 
 void PrintTo(const fault_case& c, std::ostream* os) { *os << c.name; }
 
-class Faults : public fault_test, public ::testing::WithParamInterface<std::tuple<fault_case, std::string>> {};
+class Faults : public fault_test,
+               public ::testing::WithParamInterface<std::tuple<fault_case, std::string>> {};
 class BatchFaults : public fault_test {};
 
 /// A fault probability for the mode: batch mode makes far fewer requests (a POST and a poll or
@@ -72,18 +74,31 @@ TEST_P(Faults, FinalStateEqualsCsvAndEveryRowReportedOnce) {
   const std::size_t total = 2 * per_org;
   const auto csv = start_moving(cfg, per_org);
   const std::string client_rate = "500";  // with retry_after_storm: far above the twin's budget
-  const auto r = run({"apply", csv.string(), "--mode", mode, "--base-url", twin().base_url(), "--rate", client_rate,
-                      "--burst", client_rate, "--ip-rate", "5000", "--concurrency", "8", "--timeout", "0.5",
-                      "--max-attempts", "30", "--report", report.string(), "--journal",
-                      journal.string(), "--progress", "off"},
+  const auto r = run({"apply",          csv.string(),
+                      "--mode",         mode,
+                      "--base-url",     twin().base_url(),
+                      "--rate",         client_rate,
+                      "--burst",        client_rate,
+                      "--ip-rate",      "5000",
+                      "--concurrency",  "8",
+                      "--timeout",      "0.5",
+                      "--max-attempts", "30",
+                      "--report",       report.string(),
+                      "--journal",      journal.string(),
+                      "--progress",     "off"},
                      twin().api_key(), dir.path(), std::chrono::seconds(180));
   const auto st = twin().stats();
-  std::printf("%s/%s: exit %d, requests %llu, 5xx %llu+%llu, drops %llu, slow %llu, 429 %llu (+%llu Retry-After), redirects %llu, duplicate applies %llu\n",
-              fc.name, mode.c_str(), r.exit_code, static_cast<unsigned long long>(st.requests),
-              static_cast<unsigned long long>(st.fault_5xx), static_cast<unsigned long long>(st.fault_5xx_applied),
-              static_cast<unsigned long long>(st.fault_drop), static_cast<unsigned long long>(st.fault_slow),
-              static_cast<unsigned long long>(st.fault_429), static_cast<unsigned long long>(st.rate_limited),
-              static_cast<unsigned long long>(st.redirects), static_cast<unsigned long long>(st.duplicate_applies));
+  std::printf(
+      "%s/%s: exit %d, requests %llu, 5xx %llu+%llu, drops %llu, slow %llu, 429 %llu (+%llu "
+      "Retry-After), redirects %llu, duplicate applies %llu\n",
+      fc.name, mode.c_str(), r.exit_code, static_cast<unsigned long long>(st.requests),
+      static_cast<unsigned long long>(st.fault_5xx),
+      static_cast<unsigned long long>(st.fault_5xx_applied),
+      static_cast<unsigned long long>(st.fault_drop),
+      static_cast<unsigned long long>(st.fault_slow), static_cast<unsigned long long>(st.fault_429),
+      static_cast<unsigned long long>(st.rate_limited),
+      static_cast<unsigned long long>(st.redirects),
+      static_cast<unsigned long long>(st.duplicate_applies));
   ASSERT_FALSE(r.timed_out) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
@@ -125,9 +140,17 @@ TEST_F(BatchFaults, LostPostAnswerMeansASecondBatchAndStillEndsExact) {
   const auto csv = start_moving(cfg, 300);
   // A budget of 2/s with a bucket of one: the pre-flight's GET passes first, and the first POST
   // waits half a second for its token, long enough to turn every answer into a 5xx before it.
-  child c({"apply", csv.string(), "--mode", "batch", "--base-url", twin().base_url(), "--rate", "2", "--burst", "2",
-           "--ip-rate", "0", "--max-attempts", "30", "--report", report.string(), "--journal", journal.string(),
-           "--progress", "off", "--no-inventory"},  // the faults are for the batch POSTs
+  child c({"apply",          csv.string(),
+           "--mode",         "batch",
+           "--base-url",     twin().base_url(),
+           "--rate",         "2",
+           "--burst",        "2",
+           "--ip-rate",      "0",
+           "--max-attempts", "30",
+           "--report",       report.string(),
+           "--journal",      journal.string(),
+           "--progress",     "off",
+           "--no-inventory"},  // the faults are for the batch POSTs
           twin().api_key(), dir.path(), "batch");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (twin().stats().requests == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
@@ -135,7 +158,8 @@ TEST_F(BatchFaults, LostPostAnswerMeansASecondBatchAndStillEndsExact) {
   }
   twin().set_faults(1.0, 0, 0, 0);
   // Every answer is a 5xx meanwhile, so a batch that ran had its POST's answer lost.
-  while (twin().stats().batch_actions_applied == 0 && !c.poll() && std::chrono::steady_clock::now() < deadline) {
+  while (twin().stats().batch_actions_applied == 0 && !c.poll() &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   twin().set_faults(0, 0, 0, 0);
@@ -157,11 +181,12 @@ INSTANTIATE_TEST_SUITE_P(
                                          fault_case{"storm_429_without_retry_after", 0, 0, 0, 0.2},
                                          fault_case{"storm_429_with_retry_after", 0, 0, 0, 0, true},
                                          fault_case{"redirects", 0, 0, 0, 0, false, true},
-                                         fault_case{"all_together", 0.05, 0.02, 0.01, 0.1, true, true}),
+                                         fault_case{"all_together", 0.05, 0.02, 0.01, 0.1, true,
+                                                    true}),
                        ::testing::Values(std::string("put"), std::string("batch"))),
     [](const ::testing::TestParamInfo<std::tuple<fault_case, std::string>>& i) {
       return std::string(std::get<0>(i.param).name) + "_" + std::get<1>(i.param);
     });
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

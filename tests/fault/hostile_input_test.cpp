@@ -54,32 +54,36 @@ protected:
     start(relicense::test::twin_config(1, 20, 77));
     const auto org = twin().orgs()[0];
     org_ = org.id;
-    for (int i = 0; i < 4; ++i) good_rows_.push_back(org.id + "," + org.licenses[i].id + "," + org.devices[0]);
+    for (int i = 0; i < 4; ++i)
+      good_rows_.push_back(org.id + "," + org.licenses[i].id + "," + org.devices[0]);
   }
 
   /// Applies `file` and checks the refusal: exit 2 well within the bound (an endless input is
   /// killed at it), "<file>:<line>" in stderr, nothing sent, memory bounded.
   child_result expect_refused(const std::filesystem::path& file, unsigned line) {
     const long before_kb = test_rss_kb();
-    const auto r = run({"apply", file.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0",
-                        "--report", (dir.path() / "report.csv").string(), "--progress", "off"},
-                       twin().api_key(), dir.path(), std::chrono::seconds(60));
+    const auto r =
+        run({"apply", file.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate",
+             "0", "--report", (dir.path() / "report.csv").string(), "--progress", "off"},
+            twin().api_key(), dir.path(), std::chrono::seconds(60));
     EXPECT_FALSE(r.timed_out) << "still reading " << file << " after 60 s";
     EXPECT_EQ(r.exit_code, 2) << r.err;
     // Line 0: any line (random input may hold line breaks before its first bad byte).
-    const std::string where = file.string() + ":" + (line > 0 ? std::to_string(line) : std::string());
-    EXPECT_NE(r.err.find(where), std::string::npos) << "expected '" << where << "' in: " << r.err.substr(0, 2000);
+    const std::string where =
+        file.string() + ":" + (line > 0 ? std::to_string(line) : std::string());
+    EXPECT_NE(r.err.find(where), std::string::npos)
+        << "expected '" << where << "' in: " << r.err.substr(0, 2000);
     EXPECT_EQ(twin().stats().requests, 0u) << "something was sent";
     EXPECT_LT(r.max_rss_kb, refused_rss_kb + before_kb) << "the test held " << before_kb << " KiB";
-    std::printf("%s: exit %d, peak RSS %ld KiB (the test held %ld KiB)\n", file.filename().c_str(), r.exit_code,
-                r.max_rss_kb, before_kb);
+    std::printf("%s: exit %d, peak RSS %ld KiB (the test held %ld KiB)\n", file.filename().c_str(),
+                r.exit_code, r.max_rss_kb, before_kb);
     return r;
   }
 
   /// Header, two good rows, `bad` (line 4), two more good rows.
   std::string with_bad_row(const std::string& bad) const {
-    return "organizationId,licenseId,deviceSerial\n" + good_rows_[0] + "\n" + good_rows_[1] + "\n" + bad + "\n" +
-           good_rows_[2] + "\n" + good_rows_[3] + "\n";
+    return "organizationId,licenseId,deviceSerial\n" + good_rows_[0] + "\n" + good_rows_[1] + "\n" +
+           bad + "\n" + good_rows_[2] + "\n" + good_rows_[3] + "\n";
   }
 
   std::string org_;
@@ -100,7 +104,9 @@ TEST_F(HostileInput, ConflictingRows) {
 
 // A serial without the Meraki XXXX-XXXX-XXXX shape: refused at its line.
 TEST_F(HostileInput, InvalidSerial) {
-  expect_refused(dir.write("serial.csv", with_bad_row(org_ + "," + twin().orgs()[0].licenses[5].id + ",not-a-serial!")), 4);
+  expect_refused(dir.write("serial.csv", with_bad_row(org_ + "," + twin().orgs()[0].licenses[5].id +
+                                                      ",not-a-serial!")),
+                 4);
 }
 
 // Random binary bytes after a valid header: refused, naming the file and a line.
@@ -121,17 +127,22 @@ TEST_F(HostileInput, NulByte) {
 
 // A quote opened and never closed swallows the rest of the file: refused, the opening line named.
 TEST_F(HostileInput, UnterminatedQuote) {
-  expect_refused(dir.write("quote.csv", with_bad_row(org_ + ",\"" + twin().orgs()[0].licenses[5].id + ",Q2AA-BBBB-CCCC")), 4);
+  expect_refused(
+      dir.write("quote.csv",
+                with_bad_row(org_ + ",\"" + twin().orgs()[0].licenses[5].id + ",Q2AA-BBBB-CCCC")),
+      4);
 }
 
 // A single 10 MB line: refused at that line, without holding it in memory many times over.
 TEST_F(HostileInput, TenMegabyteLine) {
   // Written first: the test must not hold the 10 MB while the child runs (it would count there).
   const auto file =
-      dir.write("long.csv", with_bad_row(org_ + "," + std::string(10 * 1024 * 1024, 'L') + ",Q2AA-BBBB-CCCC"));
+      dir.write("long.csv",
+                with_bad_row(org_ + "," + std::string(10 * 1024 * 1024, 'L') + ",Q2AA-BBBB-CCCC"));
   const auto r = expect_refused(file, 4);
-  EXPECT_NE(r.err.find("long.csv:4: the line is longer than 65536 bytes (the limit for one record)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("long.csv:4: the line is longer than 65536 bytes (the limit for one record)"),
+      std::string::npos)
       << r.err;
 }
 
@@ -154,13 +165,18 @@ TEST_F(HostileInput, DevUrandom) {
 TEST_F(HostileInput, HeaderOfCommas) {
   const auto file = dir.write("commas.csv", std::string(20 * 1024 * 1024, ',') + "\n");
   const auto r = expect_refused(file, 1);
-  EXPECT_NE(r.err.find("commas.csv:1: the header has more than 256 columns (the limit)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("commas.csv:1: the header has more than 256 columns (the limit)"),
+            std::string::npos)
+      << r.err;
 }
 
 // A row with thousands of fields is an error at that row; the good rows around it are not sent.
 TEST_F(HostileInput, TooManyColumns) {
-  const auto r = expect_refused(dir.write("wide.csv", with_bad_row(good_rows_[0] + std::string(5000, ','))), 4);
-  EXPECT_NE(r.err.find("wide.csv:4: column 257: more than 256 fields (the limit)"), std::string::npos) << r.err;
+  const auto r = expect_refused(
+      dir.write("wide.csv", with_bad_row(good_rows_[0] + std::string(5000, ','))), 4);
+  EXPECT_NE(r.err.find("wide.csv:4: column 257: more than 256 fields (the limit)"),
+            std::string::npos)
+      << r.err;
 }
 
 // A million bad rows: reading stops after 100 errors, and the message says so.
@@ -170,7 +186,8 @@ TEST_F(HostileInput, ManyBadRows) {
   const auto file = dir.write("bad-rows.csv", text);
   std::string().swap(text);
   const auto r = expect_refused(file, 2);
-  EXPECT_NE(r.err.find("bad-rows.csv:101: stopped reading after 100 errors; the rest of the file was not checked"),
+  EXPECT_NE(r.err.find("bad-rows.csv:101: stopped reading after 100 errors; the rest of the file "
+                       "was not checked"),
             std::string::npos)
       << r.err.substr(0, 4000);
   EXPECT_NE(r.err.find("... and 80 more errors"), std::string::npos) << r.err.substr(0, 4000);
@@ -204,24 +221,28 @@ TEST_F(HostileInput, HundredMegabytesOfValidRows) {
     std::size_t bytes = 0;
     // About 100 bytes a row (a free-text column padded as exports often are): ~1 M rows.
     while (bytes < 100u * 1024u * 1024u) {
-      const int n = std::snprintf(line, sizeof line, "L%011zu,Q2AA-%04zu-%04zu,%s\n", rows,
-                                  (rows / 10000) % 10000, rows % 10000,
-                                  "migrated from the old dashboard network during the spring refresh wave");
+      const int n = std::snprintf(
+          line, sizeof line, "L%011zu,Q2AA-%04zu-%04zu,%s\n", rows, (rows / 10000) % 10000,
+          rows % 10000, "migrated from the old dashboard network during the spring refresh wave");
       out.write(line, n);
       bytes += static_cast<std::size_t>(n);
       ++rows;
     }
   }
   const long before_kb = test_rss_kb();
-  const auto r = run({"plan", file.string(), "--org", org_}, "", dir.path(), std::chrono::seconds(300));
+  const auto r =
+      run({"plan", file.string(), "--org", org_}, "", dir.path(), std::chrono::seconds(300));
   EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
   EXPECT_NE(r.out.find(std::to_string(rows)), std::string::npos) << "row count not in: " << r.out;
   const auto size = std::filesystem::file_size(file);
-  EXPECT_LT(r.max_rss_kb, valid_rss_kb(size) + before_kb) << "the test held " << before_kb << " KiB";
-  std::printf("%zu rows, %ju bytes: exit %d, peak RSS %ld KiB (bound %ld KiB; the test held %ld KiB)\n", rows,
-              static_cast<std::uintmax_t>(size), r.exit_code, r.max_rss_kb, valid_rss_kb(size), before_kb);
+  EXPECT_LT(r.max_rss_kb, valid_rss_kb(size) + before_kb)
+      << "the test held " << before_kb << " KiB";
+  std::printf(
+      "%zu rows, %ju bytes: exit %d, peak RSS %ld KiB (bound %ld KiB; the test held %ld KiB)\n",
+      rows, static_cast<std::uintmax_t>(size), r.exit_code, r.max_rss_kb, valid_rss_kb(size),
+      before_kb);
   EXPECT_EQ(twin().stats().requests, 0u);
 }
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

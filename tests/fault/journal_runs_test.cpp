@@ -41,8 +41,8 @@ TEST_F(JournalRuns, DamagedRecordCostsOnlyItsRow) {
   const auto csv = start_moving(relicense::test::twin_config(2, 40, 1313), 40);
   const std::size_t total = count(wanted);
   // Without the inventory read, which would find the lost row in place: the resume sends it.
-  auto args = apply_args(csv, {"--rate", "1000", "--burst", "100", "--ip-rate", "1000", "--report", report.string(),
-                               "--journal", journal.string(), "--no-inventory"});
+  auto args = apply_args(csv, {"--rate", "1000", "--burst", "100", "--ip-rate", "1000", "--report",
+                               report.string(), "--journal", journal.string(), "--no-inventory"});
   auto r = run(args, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
@@ -60,9 +60,12 @@ TEST_F(JournalRuns, DamagedRecordCostsOnlyItsRow) {
   const auto before = twin().stats();
   r = run(args, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("journal: 1 damaged record skipped; its row will be sent again"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("journal: 1 damaged record skipped; its row will be sent again"),
+            std::string::npos)
+      << r.err;
   const auto after = twin().stats();
-  EXPECT_EQ(after.requests - before.requests, 2u) << "only the lost row is sent again (after its org's check)";
+  EXPECT_EQ(after.requests - before.requests, 2u)
+      << "only the lost row is sent again (after its org's check)";
   EXPECT_EQ(after.duplicate_applies - before.duplicate_applies, 1u);
   EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
   EXPECT_EQ(rows_reported_once(report), total);
@@ -70,7 +73,8 @@ TEST_F(JournalRuns, DamagedRecordCostsOnlyItsRow) {
 
   r = run(args, twin().api_key(), dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.err.find("damaged"), std::string::npos) << "reported once, not at every resume: " << r.err;
+  EXPECT_EQ(r.err.find("damaged"), std::string::npos)
+      << "reported once, not at every resume: " << r.err;
   EXPECT_EQ(twin().stats().requests, after.requests);
   EXPECT_EQ(rows_reported_once(report), total);
 }
@@ -87,15 +91,18 @@ TEST_F(JournalRuns, SecondRunOnTheSameFilesStops) {
   sim::server other(cfg2);  // the refused runs are pointed here: anything they send shows
   other.start();
 
-  auto args = [&](const std::string& url, const std::filesystem::path& rep, const std::filesystem::path& jou) {
-    return std::vector<std::string>{"apply", csv.string(), "--base-url", url, "--rate", "1000", "--burst", "100",
-                                    "--ip-rate", "1000", "--concurrency", "1", "--report", rep.string(),
-                                    "--journal", jou.string(), "--progress", "off"};
+  auto args = [&](const std::string& url, const std::filesystem::path& rep,
+                  const std::filesystem::path& jou) {
+    return std::vector<std::string>{
+        "apply",    csv.string(), "--base-url", url,          "--rate",        "1000",
+        "--burst",  "100",        "--ip-rate",  "1000",       "--concurrency", "1",
+        "--report", rep.string(), "--journal",  jou.string(), "--progress",    "off"};
   };
   child first(args(twin().base_url(), report, journal), twin().api_key(), dir.path(), "first");
   // Bounded wait until the first run sends (process synchronisation: its files are locked by then).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!first.poll() && twin().stats().requests == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (!first.poll() && twin().stats().requests == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   ASSERT_FALSE(first.poll()) << "the first run ended before the second could start";
@@ -106,15 +113,20 @@ TEST_F(JournalRuns, SecondRunOnTheSameFilesStops) {
   same_journal.push_back("--resume");
   auto r = run(same_journal, other.api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("journal " + journal.string() + " is in use by another relicense run " + pid),
-            std::string::npos) << r.err;
+  EXPECT_NE(
+      r.err.find("journal " + journal.string() + " is in use by another relicense run " + pid),
+      std::string::npos)
+      << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "second.csv"));
 
-  r = run(args(other.base_url(), report, dir.path() / "second.journal"), other.api_key(), dir.path());
+  r = run(args(other.base_url(), report, dir.path() / "second.journal"), other.api_key(),
+          dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("report " + report.string() + " is in use by another relicense run " + pid),
-            std::string::npos) << r.err;
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "second.journal")) << "the refused run left its journal";
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "second.journal"))
+      << "the refused run left its journal";
   EXPECT_EQ(other.stats().requests, 0u) << "a refused run sent requests";
 
   ASSERT_TRUE(first.kill()) << "the first run ended before it was killed";
@@ -127,5 +139,5 @@ TEST_F(JournalRuns, SecondRunOnTheSameFilesStops) {
   EXPECT_EQ(rows_reported_once(report), count(wanted));
 }
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

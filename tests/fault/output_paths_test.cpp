@@ -8,10 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <map>
 #include <set>
 #include <string>
-#include <sys/stat.h>
 
 namespace relicense::fault_test {
 namespace {
@@ -47,16 +47,20 @@ TEST_P(OutputPaths, RefusedBeforeTheFirstRequestLeavingNothing) {
   temp_dir out;
   out.write("file", "a regular file\n");
   out.write("not-a-ca.pem", "hello\n");
-  out.write("broken-ca.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
+  out.write("broken-ca.pem",
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
   fs::create_directories(out.path() / "folder");
   std::string value = pc.value;
-  if (const auto at = value.find("{out}"); at != std::string::npos) value.replace(at, 5, out.path().string());
+  if (const auto at = value.find("{out}"); at != std::string::npos)
+    value.replace(at, 5, out.path().string());
 
-  std::map<std::string, std::string> paths = {{"--report", (out.path() / "report.csv").string()},
-                                              {"--journal", (out.path() / "run.journal").string()},
-                                              {"--summary", (out.path() / "summary.json").string()}};
+  std::map<std::string, std::string> paths = {
+      {"--report", (out.path() / "report.csv").string()},
+      {"--journal", (out.path() / "run.journal").string()},
+      {"--summary", (out.path() / "summary.json").string()}};
   paths[pc.option] = value;
-  std::vector<std::string> args = {"apply", csv.string(), "--base-url", twin().base_url(), "--progress", "off"};
+  std::vector<std::string> args = {"apply",           csv.string(), "--base-url",
+                                   twin().base_url(), "--progress", "off"};
   for (const auto& [option, path] : paths) {
     args.push_back(option);
     args.push_back(path);
@@ -74,18 +78,26 @@ TEST_P(OutputPaths, RefusedBeforeTheFirstRequestLeavingNothing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, OutputPaths,
-    ::testing::Values(path_case{"summary_missing_folder", "--summary", "{out}/missing/summary.json", "No such file or directory"},
-                      path_case{"metrics_missing_folder", "--metrics", "{out}/missing/relicense.prom", "No such file or directory"},
-                      path_case{"metrics_under_a_file", "--metrics", "{out}/file/relicense.prom", "Not a directory"},
-                      path_case{"summary_is_a_folder", "--summary", "{out}/folder", "Is a directory"},
-                      path_case{"report_missing_folder", "--report", "{out}/missing/report.csv", "No such file or directory"},
-                      path_case{"report_under_a_file", "--report", "{out}/file/report.csv", "Not a directory"},
-                      path_case{"journal_missing_folder", "--journal", "{out}/missing/run.journal", "No such file or directory"},
-                      path_case{"journal_under_a_file", "--journal", "{out}/file/run.journal", "Not a directory"},
-                      path_case{"ca_file_missing", "--ca-file", "{out}/missing.pem", "No such file or directory"},
-                      path_case{"ca_file_is_a_folder", "--ca-file", "{out}/folder", "Is a directory"},
-                      path_case{"ca_file_not_pem", "--ca-file", "{out}/not-a-ca.pem", "no usable PEM certificate"},
-                      path_case{"ca_file_broken_pem", "--ca-file", "{out}/broken-ca.pem", "no usable PEM certificate"}),
+    ::testing::Values(
+        path_case{"summary_missing_folder", "--summary", "{out}/missing/summary.json",
+                  "No such file or directory"},
+        path_case{"metrics_missing_folder", "--metrics", "{out}/missing/relicense.prom",
+                  "No such file or directory"},
+        path_case{"metrics_under_a_file", "--metrics", "{out}/file/relicense.prom",
+                  "Not a directory"},
+        path_case{"summary_is_a_folder", "--summary", "{out}/folder", "Is a directory"},
+        path_case{"report_missing_folder", "--report", "{out}/missing/report.csv",
+                  "No such file or directory"},
+        path_case{"report_under_a_file", "--report", "{out}/file/report.csv", "Not a directory"},
+        path_case{"journal_missing_folder", "--journal", "{out}/missing/run.journal",
+                  "No such file or directory"},
+        path_case{"journal_under_a_file", "--journal", "{out}/file/run.journal", "Not a directory"},
+        path_case{"ca_file_missing", "--ca-file", "{out}/missing.pem", "No such file or directory"},
+        path_case{"ca_file_is_a_folder", "--ca-file", "{out}/folder", "Is a directory"},
+        path_case{"ca_file_not_pem", "--ca-file", "{out}/not-a-ca.pem",
+                  "no usable PEM certificate"},
+        path_case{"ca_file_broken_pem", "--ca-file", "{out}/broken-ca.pem",
+                  "no usable PEM certificate"}),
     [](const ::testing::TestParamInfo<path_case>& i) { return std::string(i.param.name); });
 
 // A folder the user may not write to (permissions, so skipped as root, who writes anywhere): the
@@ -97,8 +109,8 @@ TEST_F(OutputPathsPermissions, UnwritableReportFolder) {
   const auto locked = out.path() / "locked";
   fs::create_directories(locked);
   ::chmod(locked.c_str(), 0555);
-  const auto r = run({"apply", csv.string(), "--base-url", twin().base_url(), "--progress", "off", "--report",
-                      (locked / "report.csv").string()},
+  const auto r = run({"apply", csv.string(), "--base-url", twin().base_url(), "--progress", "off",
+                      "--report", (locked / "report.csv").string()},
                      twin().api_key(), dir.path());
   ::chmod(locked.c_str(), 0755);
   EXPECT_EQ(r.exit_code, 2) << r.err;
@@ -114,13 +126,14 @@ TEST_F(OutputPathsOtherCommands, OneFileForTwoRolesRefused) {
   const auto csv = start_moving(relicense::test::twin_config(1, 10, 1), 10);
   const std::string text = temp_dir::read(csv);
   const auto both = (dir.path() / "run.csv").string();
-  auto r = run({"apply", csv.string(), "--base-url", twin().base_url(), "--report", both, "--journal", both},
-               twin().api_key(), dir.path());
+  auto r = run(
+      {"apply", csv.string(), "--base-url", twin().base_url(), "--report", both, "--journal", both},
+      twin().api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(both + " is both the report and the journal"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(both));
-  r = run({"apply", csv.string(), "--base-url", twin().base_url(), "--report", (dir.path() / "r.csv").string(),
-           "--summary", csv.string()},
+  r = run({"apply", csv.string(), "--base-url", twin().base_url(), "--report",
+           (dir.path() / "r.csv").string(), "--summary", csv.string()},
           twin().api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(temp_dir::read(csv), text);
@@ -132,15 +145,16 @@ TEST_F(OutputPathsOtherCommands, OneFileForTwoRolesRefused) {
 TEST_F(OutputPathsOtherCommands, VerifyCaFileAndRollbackOutput) {
   const auto csv = start_moving(relicense::test::twin_config(1, 10, 1), 10);
   const auto missing = (dir.path() / "missing.pem").string();
-  auto r = run({"verify", csv.string(), "--base-url", twin().base_url(), "--ca-file", missing}, twin().api_key(),
-               dir.path());
+  auto r = run({"verify", csv.string(), "--base-url", twin().base_url(), "--ca-file", missing},
+               twin().api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(missing + ": No such file or directory"), std::string::npos) << r.err;
   EXPECT_EQ(twin().stats().requests, 0u);
 
-  const auto old_report = dir.write("report.csv",
-                                 "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,"
-                                 "attempts,latencyMs,state,error\n");
+  const auto old_report = dir.write(
+      "report.csv",
+      "line,organizationId,licenseId,deviceSerial,previousDeviceSerial,outcome,httpStatus,"
+      "attempts,latencyMs,state,error\n");
   const auto output = (dir.path() / "missing" / "rollback.csv").string();
   r = run({"rollback", old_report.string(), "--output", output}, "", dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
@@ -148,5 +162,5 @@ TEST_F(OutputPathsOtherCommands, VerifyCaFileAndRollbackOutput) {
   EXPECT_EQ(r.err.find(".tmp"), std::string::npos) << r.err;
 }
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

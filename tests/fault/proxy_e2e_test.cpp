@@ -37,7 +37,8 @@ using relicense::test::run_relicense;
 
 constexpr const char* tinyproxy_bin = "/usr/bin/tinyproxy";
 constexpr const char* proxy_password = "Pr0xy-Pa55w0rd-7c1e";  // distinctive, to search outputs for
-constexpr const char* proxy_token = "YWxpY2U6UHIweHktUGE1NXcwcmQtN2MxZQ==";  // base64("alice:" + password)
+constexpr const char* proxy_token =
+    "YWxpY2U6UHIweHktUGE1NXcwcmQtN2MxZQ==";  // base64("alice:" + password)
 
 /// A port nobody listens on right now (bound to :0, then released). Another process may take it
 /// before it is used; callers retry on collision.
@@ -98,7 +99,8 @@ public:
         const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         ::dup2(fd, 1);
         ::dup2(fd, 2);
-        ::execl(tinyproxy_bin, tinyproxy_bin, "-d", "-c", conf.c_str(), static_cast<char*>(nullptr));
+        ::execl(tinyproxy_bin, tinyproxy_bin, "-d", "-c", conf.c_str(),
+                static_cast<char*>(nullptr));
         ::_exit(127);
       }
       // Until it listens, or exits (the port was taken): a bounded process-synchronisation wait.
@@ -121,7 +123,9 @@ public:
         ::waitpid(pid, nullptr, 0);
       }
     }
-    if (pid_ < 0) throw std::runtime_error("tinyproxy did not start (see " + (dir / "tinyproxy.out").string() + ")");
+    if (pid_ < 0)
+      throw std::runtime_error("tinyproxy did not start (see " + (dir / "tinyproxy.out").string() +
+                               ")");
   }
   ~tinyproxy() {
     ::kill(pid_, SIGTERM);
@@ -142,8 +146,9 @@ private:
 
 class ProxyE2E : public fault_test {};
 
-#define SKIP_WITHOUT_TINYPROXY()                                                   \
-  if (!fs::exists(tinyproxy_bin)) GTEST_SKIP() << tinyproxy_bin << " is not installed (Debian: tinyproxy-bin)"
+#define SKIP_WITHOUT_TINYPROXY()  \
+  if (!fs::exists(tinyproxy_bin)) \
+  GTEST_SKIP() << tinyproxy_bin << " is not installed (Debian: tinyproxy-bin)"
 
 sim::sim_config twin_config(bool tls, bool redirect = false) {
   sim::sim_config cfg;
@@ -156,11 +161,16 @@ sim::sim_config twin_config(bool tls, bool redirect = false) {
   return cfg;
 }
 
-std::vector<std::string> proxy_args(const sim::server& twin, const fs::path& csv, const temp_dir& dir) {
-  std::vector<std::string> a{"apply", csv.string(), "--base-url", twin.base_url(), "--rate", "0",
-                             "--ip-rate", "0", "--report", (dir.path() / "report.csv").string(),
-                             "--journal", (dir.path() / "run.journal").string(), "--progress", "off",
-                             "--summary", (dir.path() / "summary.json").string()};
+std::vector<std::string> proxy_args(const sim::server& twin, const fs::path& csv,
+                                    const temp_dir& dir) {
+  std::vector<std::string> a{"apply",      csv.string(),
+                             "--base-url", twin.base_url(),
+                             "--rate",     "0",
+                             "--ip-rate",  "0",
+                             "--report",   (dir.path() / "report.csv").string(),
+                             "--journal",  (dir.path() / "run.journal").string(),
+                             "--progress", "off",
+                             "--summary",  (dir.path() / "summary.json").string()};
   if (!twin.ca_file().empty()) a.insert(a.end(), {"--ca-file", twin.ca_file()});
   return a;
 }
@@ -169,7 +179,8 @@ std::vector<std::string> proxy_args(const sim::server& twin, const fs::path& csv
 /// counts as unset) so that the machine's own settings do not leak into the test.
 std::map<std::string, std::string> run_env(const sim::server& twin) {
   std::map<std::string, std::string> env{{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}};
-  for (const char* v : {"https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
+  for (const char* v : {"https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY",
+                        "no_proxy", "NO_PROXY"}) {
     env[v] = "";
   }
   return env;
@@ -181,8 +192,10 @@ void expect_no_proxy_secret(const process_result& r, const temp_dir& dir) {
     EXPECT_EQ(r.out.find(secret), std::string::npos) << "stdout holds a proxy secret:\n" << r.out;
     EXPECT_EQ(r.err.find(secret), std::string::npos) << "stderr holds a proxy secret:\n" << r.err;
     for (const auto& entry : fs::directory_iterator(dir.path())) {
-      if (entry.path().filename().string().rfind("tinyproxy", 0) == 0) continue;  // the proxy's own files
-      EXPECT_EQ(temp_dir::read(entry.path()).find(secret), std::string::npos) << entry.path() << " holds a proxy secret";
+      if (entry.path().filename().string().rfind("tinyproxy", 0) == 0)
+        continue;  // the proxy's own files
+      EXPECT_EQ(temp_dir::read(entry.path()).find(secret), std::string::npos)
+          << entry.path() << " holds a proxy secret";
     }
   }
 }
@@ -199,12 +212,15 @@ TEST_F(ProxyE2E, ApplyAndVerifyThroughTinyproxyWithProxyOption) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
   EXPECT_EQ(twin().stats().duplicate_applies, 0u);
-  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos)
-      << "tinyproxy saw no CONNECT to the twin:\n" << proxy.log();
+  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())),
+            std::string::npos)
+      << "tinyproxy saw no CONNECT to the twin:\n"
+      << proxy.log();
 
-  const auto v = run_relicense({"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate",
-                                "0", "--ca-file", twin().ca_file(), "--proxy", proxy.url()},
-                               run_env(twin()));
+  const auto v =
+      run_relicense({"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0",
+                     "--ip-rate", "0", "--ca-file", twin().ca_file(), "--proxy", proxy.url()},
+                    run_env(twin()));
   EXPECT_EQ(v.exit_code, 0) << v.err;
 }
 
@@ -218,7 +234,9 @@ TEST_F(ProxyE2E, ApplyThroughTinyproxyFromHttpsProxyVariable) {
   const auto r = run_relicense(proxy_args(twin(), csv, dir), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
-  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos) << proxy.log();
+  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())),
+            std::string::npos)
+      << proxy.log();
 }
 
 // NO_PROXY naming the twin's host wins over HTTPS_PROXY: the run goes direct (the proxy
@@ -246,9 +264,11 @@ TEST_F(ProxyE2E, RedirectsToTheShardGoThroughTheProxy) {
   EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
   EXPECT_GT(twin().stats().redirects, 0u);
   const auto log = proxy.log();
-  EXPECT_NE(log.find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos) << log;
+  EXPECT_NE(log.find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos)
+      << log;
   EXPECT_NE(log.find("CONNECT 127.0.0.1:" + std::to_string(shard_port)), std::string::npos)
-      << "the shard was reached around the proxy:\n" << log;
+      << "the shard was reached around the proxy:\n"
+      << log;
 }
 
 // Through the tunnel TLS is verified exactly as without a proxy: the twin's self-signed
@@ -264,7 +284,9 @@ TEST_F(ProxyE2E, TlsVerificationIsUnchangedThroughTheTunnel) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
   EXPECT_EQ(twin().stats().requests, 0u);
-  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())), std::string::npos) << proxy.log();
+  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(twin().port())),
+            std::string::npos)
+      << proxy.log();
 }
 
 // Proxy credentials: with the right password tinyproxy lets the run through; with a wrong one it
@@ -272,7 +294,8 @@ TEST_F(ProxyE2E, TlsVerificationIsUnchangedThroughTheTunnel) {
 TEST_F(ProxyE2E, ProxyCredentialsWorkAndStaySecret) {
   SKIP_WITHOUT_TINYPROXY();
   const auto csv = start_moving(twin_config(true), 15);
-  tinyproxy proxy(dir.path(), {twin().port()}, std::make_pair(std::string("alice"), std::string(proxy_password)));
+  tinyproxy proxy(dir.path(), {twin().port()},
+                  std::make_pair(std::string("alice"), std::string(proxy_password)));
   const std::string authority = "127.0.0.1:" + std::to_string(proxy.port());
 
   auto env = run_env(twin());
@@ -284,12 +307,14 @@ TEST_F(ProxyE2E, ProxyCredentialsWorkAndStaySecret) {
 
   temp_dir dir2;
   auto args = proxy_args(twin(), csv, dir2);
-  args.insert(args.end(), {"--proxy", "http://alice:wrong-" + std::string(proxy_password) + "@" + authority});
+  args.insert(args.end(),
+              {"--proxy", "http://alice:wrong-" + std::string(proxy_password) + "@" + authority});
   const auto bad = run_relicense(args, run_env(twin()));
   EXPECT_EQ(bad.exit_code, 3) << bad.err;
   // tinyproxy answers a CONNECT with bad credentials 401, where most proxies say 407.
-  EXPECT_NE(bad.err.find("requires authentication (401): check the user and password in the proxy URL"),
-            std::string::npos)
+  EXPECT_NE(
+      bad.err.find("requires authentication (401): check the user and password in the proxy URL"),
+      std::string::npos)
       << bad.err;
   expect_no_proxy_secret(bad, dir2);
 }
@@ -305,7 +330,8 @@ TEST_F(ProxyE2E, PlainHttpTwinThroughHttpProxyVariable) {
   const auto r = run_relicense(proxy_args(twin(), csv, dir), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(state_mismatches(twin(), wanted), 0u);
-  EXPECT_NE(proxy.log().find("PUT http://127.0.0.1:" + std::to_string(twin().port()) + "/"), std::string::npos)
+  EXPECT_NE(proxy.log().find("PUT http://127.0.0.1:" + std::to_string(twin().port()) + "/"),
+            std::string::npos)
       << proxy.log();
 }
 
@@ -331,7 +357,8 @@ struct scripted_proxy {
           }
         }) {}
   std::string url(bool with_credentials = true) const {
-    return std::string("http://") + (with_credentials ? "alice:" + std::string(proxy_password) + "@" : "") +
+    return std::string("http://") +
+           (with_credentials ? "alice:" + std::string(proxy_password) + "@" : "") +
            "127.0.0.1:" + std::to_string(server.port());
   }
   io::test::received_request first() const {
@@ -342,22 +369,29 @@ struct scripted_proxy {
   io::test::script_server server;
 };
 
-std::vector<std::string> apply_to(const std::string& base_url, const fs::path& csv, const temp_dir& dir,
-                                  const std::string& proxy_url) {
-  return {"apply", csv.string(), "--base-url", base_url, "--rate", "0", "--ip-rate", "0", "--report",
-          (dir.path() / "report.csv").string(), "--journal", (dir.path() / "run.journal").string(),
-          "--progress", "off", "--proxy", proxy_url};
+std::vector<std::string> apply_to(const std::string& base_url, const fs::path& csv,
+                                  const temp_dir& dir, const std::string& proxy_url) {
+  return {"apply",      csv.string(),
+          "--base-url", base_url,
+          "--rate",     "0",
+          "--ip-rate",  "0",
+          "--report",   (dir.path() / "report.csv").string(),
+          "--journal",  (dir.path() / "run.journal").string(),
+          "--progress", "off",
+          "--proxy",    proxy_url};
 }
 
 fs::path small_csv(const temp_dir& dir) {
   std::string csv = "organizationId,licenseId,deviceSerial\n";
-  for (int i = 0; i < 20; ++i) csv += "1,L" + std::to_string(i) + ",Q2AA-BBBB-CC" + std::to_string(10 + i) + "\n";
+  for (int i = 0; i < 20; ++i)
+    csv += "1,L" + std::to_string(i) + ",Q2AA-BBBB-CC" + std::to_string(10 + i) + "\n";
   return dir.write("in.csv", csv);
 }
 
 std::map<std::string, std::string> key_env() {
   std::map<std::string, std::string> env{{"MERAKI_DASHBOARD_API_KEY", "k-not-a-real-key"}};
-  for (const char* v : {"https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
+  for (const char* v : {"https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY",
+                        "no_proxy", "NO_PROXY"}) {
     env[v] = "";
   }
   return env;
@@ -365,14 +399,17 @@ std::map<std::string, std::string> key_env() {
 
 // A 407 from the proxy: exit 3, a message about the proxy's credentials, the password unsaid.
 TEST(ProxyFailures, AuthenticationRequiredAborts) {
-  scripted_proxy proxy("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\n"
-                       "Content-Length: 0\r\n\r\n");
+  scripted_proxy proxy(
+      "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\n"
+      "Content-Length: 0\r\n\r\n");
   temp_dir dir;
-  const auto r = run_relicense(apply_to("https://api.meraki.com/api/v1", small_csv(dir), dir, proxy.url()), key_env());
+  const auto r = run_relicense(
+      apply_to("https://api.meraki.com/api/v1", small_csv(dir), dir, proxy.url()), key_env());
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("proxy 127.0.0.1:" + std::to_string(proxy.server.port()) +
-                       " requires authentication (407): check the user and password in the proxy URL"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("proxy 127.0.0.1:" + std::to_string(proxy.server.port()) +
+                 " requires authentication (407): check the user and password in the proxy URL"),
+      std::string::npos)
       << r.err;
   // At most a connection opened ahead and one request per row; retries would make it 6 per row.
   EXPECT_LE(proxy.server.requests(), 40) << "a 407 is retried row by row";
@@ -393,7 +430,8 @@ TEST(ProxyFailures, RefusedTunnelAborts) {
   scripted_proxy proxy("HTTP/1.1 403 Forbidden " + std::string(proxy_password) + " " + proxy_token +
                        "\r\nContent-Length: 0\r\n\r\n");
   temp_dir dir;
-  const auto r = run_relicense(apply_to("https://api.meraki.com/api/v1", small_csv(dir), dir, proxy.url()), key_env());
+  const auto r = run_relicense(
+      apply_to("https://api.meraki.com/api/v1", small_csv(dir), dir, proxy.url()), key_env());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("proxy 127.0.0.1:" + std::to_string(proxy.server.port()) +
                        " refused the tunnel to api.meraki.com:443: 403 Forbidden"),
@@ -406,22 +444,26 @@ TEST(ProxyFailures, RefusedTunnelAborts) {
 TEST(ProxyFailures, BadGatewayAborts) {
   scripted_proxy proxy("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
   temp_dir dir;
-  const auto r = run_relicense(apply_to("https://api.meraki.com/api/v1", small_csv(dir), dir, proxy.url(false)),
-                               key_env());
+  const auto r = run_relicense(
+      apply_to("https://api.meraki.com/api/v1", small_csv(dir), dir, proxy.url(false)), key_env());
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("refused the tunnel to api.meraki.com:443: 502 Bad Gateway"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("refused the tunnel to api.meraki.com:443: 502 Bad Gateway"),
+            std::string::npos)
+      << r.err;
 }
 
 // Nothing listens where the proxy should be: exit 3, "cannot connect to proxy ...".
 TEST(ProxyFailures, UnreachableProxyAborts) {
   temp_dir dir;
   const std::string authority = "127.0.0.1:" + std::to_string(free_port());
-  const auto r = run_relicense(
-      apply_to("https://api.meraki.com/api/v1", small_csv(dir), dir,
-               "http://alice:" + std::string(proxy_password) + "@" + authority),
-      key_env());
+  const auto r =
+      run_relicense(apply_to("https://api.meraki.com/api/v1", small_csv(dir), dir,
+                             "http://alice:" + std::string(proxy_password) + "@" + authority),
+                    key_env());
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("cannot connect to proxy " + authority + ": Connection refused"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot connect to proxy " + authority + ": Connection refused"),
+            std::string::npos)
+      << r.err;
   expect_no_proxy_secret(r, dir);
 }
 
@@ -435,13 +477,15 @@ TEST(ProxyFailures, PlainHttpThroughProxySendsAbsoluteFormAndStopsOn407) {
         std::lock_guard lock(seen->first);
         seen->second.push_back(*req);
       }
-      if (!s.write("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")) return;
+      if (!s.write("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"))
+        return;
     }
   });
   temp_dir dir;
   const std::string proxy_url =
       "http://alice:" + std::string(proxy_password) + "@127.0.0.1:" + std::to_string(server.port());
-  const auto r = run_relicense(apply_to("http://127.0.0.1:9/api/v1", small_csv(dir), dir, proxy_url), key_env());
+  const auto r = run_relicense(
+      apply_to("http://127.0.0.1:9/api/v1", small_csv(dir), dir, proxy_url), key_env());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("requires authentication (407)"), std::string::npos) << r.err;
   expect_no_proxy_secret(r, dir);
@@ -459,15 +503,19 @@ TEST(ProxyFailures, PlainHttpThroughProxySendsAbsoluteFormAndStopsOn407) {
 TEST(ProxyFailures, BadProxySettingsAreUsageErrors) {
   temp_dir dir;
   const auto csv = small_csv(dir);
-  auto socks = run_relicense(apply_to("https://api.meraki.com/api/v1", csv, dir, "socks5://127.0.0.1:1080"), key_env());
+  auto socks = run_relicense(
+      apply_to("https://api.meraki.com/api/v1", csv, dir, "socks5://127.0.0.1:1080"), key_env());
   EXPECT_EQ(socks.exit_code, 2) << socks.err;
-  EXPECT_NE(socks.err.find("--proxy: proxy scheme socks5:// is not supported"), std::string::npos) << socks.err;
+  EXPECT_NE(socks.err.find("--proxy: proxy scheme socks5:// is not supported"), std::string::npos)
+      << socks.err;
 
   auto env = key_env();
   env["HTTPS_PROXY"] = "socks5://alice:" + std::string(proxy_password) + "@127.0.0.1:1080";
-  auto from_env = run_relicense({"verify", csv.string(), "--base-url", "https://api.meraki.com/api/v1"}, env);
+  auto from_env =
+      run_relicense({"verify", csv.string(), "--base-url", "https://api.meraki.com/api/v1"}, env);
   EXPECT_EQ(from_env.exit_code, 2) << from_env.err;
-  EXPECT_NE(from_env.err.find("HTTPS_PROXY: proxy scheme socks5:// is not supported"), std::string::npos)
+  EXPECT_NE(from_env.err.find("HTTPS_PROXY: proxy scheme socks5:// is not supported"),
+            std::string::npos)
       << from_env.err;
   EXPECT_EQ(from_env.err.find(proxy_password), std::string::npos) << from_env.err;
 
@@ -476,5 +524,5 @@ TEST(ProxyFailures, BadProxySettingsAreUsageErrors) {
   EXPECT_EQ(run_relicense(both, key_env()).exit_code, 2);
 }
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

@@ -40,7 +40,8 @@ public:
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 64) != 0)
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listen_fd_, 64) != 0)
       throw std::runtime_error("cannot listen");
     socklen_t len = sizeof a;
     ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
@@ -91,7 +92,8 @@ private:
       }
       std::size_t body = 0;
       for (const char* h : {"Content-Length: ", "content-length: "}) {
-        if (auto p = in.find(h); p != std::string::npos && p < end) body = std::stoul(in.substr(p + 16));
+        if (auto p = in.find(h); p != std::string::npos && p < end)
+          body = std::stoul(in.substr(p + 16));
       }
       while (in.size() < end + 4 + body) {
         if (!readable(fd)) return close_fd(fd);
@@ -104,9 +106,11 @@ private:
       const std::string target = in.substr(sp1 + 1, sp2 - sp1 - 1);
       in.erase(0, end + 4 + body);
       ++requests_;
-      const std::string reply = "HTTP/1.1 307 Temporary Redirect\r\nLocation: " + location_(port_, target) +
-                                "\r\nContent-Length: 0\r\n\r\n";
-      if (::write(fd, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) return close_fd(fd);
+      const std::string reply =
+          "HTTP/1.1 307 Temporary Redirect\r\nLocation: " + location_(port_, target) +
+          "\r\nContent-Length: 0\r\n\r\n";
+      if (::write(fd, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size()))
+        return close_fd(fd);
     }
   }
   static void close_fd(int fd) { ::close(fd); }
@@ -123,12 +127,20 @@ private:
 
 /// Apply arguments for a mode against `base_url`, with report and journal in `dir`.
 std::vector<std::string> mode_args(const std::string& mode, const std::filesystem::path& csv,
-                                    const std::string& base_url, const std::filesystem::path& dir,
-                                    const std::string& rate = "0") {
-  return {"apply", csv.string(), "--mode", mode, "--base-url", base_url, "--rate", rate, "--burst", "10",
-          "--ip-rate", "0", "--concurrency", "8", "--timeout", "0.5", "--max-attempts", "30",
-          "--report", (dir / "report.csv").string(), "--journal", (dir / "run.journal").string(),
-          "--progress", "off"};
+                                   const std::string& base_url, const std::filesystem::path& dir,
+                                   const std::string& rate = "0") {
+  return {"apply",          csv.string(),
+          "--mode",         mode,
+          "--base-url",     base_url,
+          "--rate",         rate,
+          "--burst",        "10",
+          "--ip-rate",      "0",
+          "--concurrency",  "8",
+          "--timeout",      "0.5",
+          "--max-attempts", "30",
+          "--report",       (dir / "report.csv").string(),
+          "--journal",      (dir / "run.journal").string(),
+          "--progress",     "off"};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,7 +158,8 @@ TEST_P(RunFaults, SigtermMidRunExits130AndResumesExact) {
   const auto args = mode_args(GetParam(), csv, twin().base_url(), dir.path(), "50");
 
   child c(args, twin().api_key(), dir.path(), "first");
-  ASSERT_TRUE(wait_for_applied(c, twin(), batch(), batch() ? 200 : 30)) << "the run ended before the signal";
+  ASSERT_TRUE(wait_for_applied(c, twin(), batch(), batch() ? 200 : 30))
+      << "the run ended before the signal";
   ::kill(c.pid(), SIGTERM);
   const auto r = c.wait(std::chrono::seconds(60));
   ASSERT_FALSE(r.timed_out) << "SIGTERM did not end the run";
@@ -247,8 +260,10 @@ TEST_P(RunFaults, InventoryPagingUnderFaults) {
     for (std::size_t i = 0; i < 60; ++i) {
       const auto& lic = org.licenses[i];
       std::string serial = lic.device_serial.value_or("");
-      if (i < 30) serial = org.devices[(i + 1) % org.devices.size()] == serial ? org.devices[i % org.devices.size()]
-                                                                               : org.devices[(i + 1) % org.devices.size()];
+      if (i < 30)
+        serial = org.devices[(i + 1) % org.devices.size()] == serial
+                     ? org.devices[i % org.devices.size()]
+                     : org.devices[(i + 1) % org.devices.size()];
       wanted[org.id][lic.id] = serial;
       text += org.id + "," + lic.id + "," + serial + "\n";
     }
@@ -267,8 +282,8 @@ TEST_P(RunFaults, InventoryPagingUnderFaults) {
   EXPECT_GT(s.fault_5xx + s.fault_5xx_applied + s.fault_drop + s.fault_slow + s.fault_429, 0u);
   EXPECT_GT(s.redirects, 0u);
 
-  const auto v = run({"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0",
-                      "--timeout", "0.5", "--max-attempts", "30"},
+  const auto v = run({"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0",
+                      "--ip-rate", "0", "--timeout", "0.5", "--max-attempts", "30"},
                      twin().api_key(), dir.path(), std::chrono::seconds(120));
   ASSERT_FALSE(v.timed_out);
   EXPECT_EQ(v.exit_code, 0) << v.err;
@@ -283,7 +298,8 @@ struct redirect_case {
 
 void PrintTo(const redirect_case& c, std::ostream* os) { *os << c.name; }
 
-class Redirects : public fault_test, public ::testing::WithParamInterface<std::tuple<redirect_case, std::string>> {};
+class Redirects : public fault_test,
+                  public ::testing::WithParamInterface<std::tuple<redirect_case, std::string>> {};
 
 // A server that redirects forever, or to a foreign host: every row fails once with the reason,
 // no request goes beyond the 5-hop limit or to the foreign host, and a --resume against the real
@@ -314,8 +330,9 @@ TEST_P(Redirects, RefusedThenResumeAgainstTheApiEndsExact) {
 
   // Inventory reads meet the same redirects: verify cannot read the organizations and says so.
   const int before = hostile.requests();
-  const auto v = run({"verify", csv.string(), "--base-url", hostile.base_url(), "--rate", "0", "--ip-rate", "0"},
-                     twin().api_key(), dir.path(), std::chrono::seconds(60));
+  const auto v = run(
+      {"verify", csv.string(), "--base-url", hostile.base_url(), "--rate", "0", "--ip-rate", "0"},
+      twin().api_key(), dir.path(), std::chrono::seconds(60));
   ASSERT_FALSE(v.timed_out);
   EXPECT_EQ(v.exit_code, 1) << v.err;
   EXPECT_NE(v.err.find("redirect"), std::string::npos) << v.err;
@@ -330,22 +347,24 @@ TEST_P(Redirects, RefusedThenResumeAgainstTheApiEndsExact) {
   expect_all_in_place(report, 60);
 }
 
-const redirect_case endless{"endless", [](std::uint16_t port, const std::string& target) {
+const redirect_case endless{"endless",
+                            [](std::uint16_t port, const std::string& target) {
                               return "http://127.0.0.1:" + std::to_string(port) + target;
                             },
                             "more than 5 redirects"};
-const redirect_case foreign{"foreign_host", [](std::uint16_t, const std::string& target) {
-                              return "http://evil.example" + target;
-                            },
-                            "refused redirect to http://evil.example"};
+const redirect_case foreign{
+    "foreign_host",
+    [](std::uint16_t, const std::string& target) { return "http://evil.example" + target; },
+    "refused redirect to http://evil.example"};
 
 INSTANTIATE_TEST_SUITE_P(Modes, RunFaults, ::testing::Values("put", "batch", "auto"), mode_name);
 INSTANTIATE_TEST_SUITE_P(
     EndlessAndForeign, Redirects,
-    ::testing::Combine(::testing::Values(endless, foreign), ::testing::Values(std::string("put"), std::string("batch"))),
+    ::testing::Combine(::testing::Values(endless, foreign),
+                       ::testing::Values(std::string("put"), std::string("batch"))),
     [](const ::testing::TestParamInfo<std::tuple<redirect_case, std::string>>& i) {
       return std::string(std::get<0>(i.param).name) + "_" + std::get<1>(i.param);
     });
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

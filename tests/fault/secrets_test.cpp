@@ -24,19 +24,23 @@ constexpr const char* marker = "SECRET-MARKER-abc123";
 
 /// Fails the test if the marker (or its most obvious encodings) is in `text`.
 void expect_clean(const std::string& text, const std::string& where) {
-  for (const std::string& m : {std::string(marker), std::string("SECRET-MARKER"),
-                              std::string("U0VDUkVULU1BUktFUi1hYmMxMjM")}) {  // base64 of the marker
-    EXPECT_EQ(text.find(m), std::string::npos) << "'" << m << "' leaked into " << where << ":\n" << text.substr(0, 3000);
+  for (const std::string& m :
+       {std::string(marker), std::string("SECRET-MARKER"),
+        std::string("U0VDUkVULU1BUktFUi1hYmMxMjM")}) {  // base64 of the marker
+    EXPECT_EQ(text.find(m), std::string::npos) << "'" << m << "' leaked into " << where << ":\n"
+                                               << text.substr(0, 3000);
   }
 }
 
 /// Scans a run's stdout, stderr and every file under `dir` (report, summary, journal, metrics,
 /// rollback CSV, progress...).
-void expect_clean(const child_result& r, const std::filesystem::path& dir, const std::string& what) {
+void expect_clean(const child_result& r, const std::filesystem::path& dir,
+                  const std::string& what) {
   expect_clean(r.out, what + " stdout");
   expect_clean(r.err, what + " stderr");
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file()) expect_clean(temp_dir::read(e.path()), what + " file " + e.path().filename().string());
+    if (e.is_regular_file())
+      expect_clean(temp_dir::read(e.path()), what + " file " + e.path().filename().string());
   }
 }
 
@@ -54,8 +58,9 @@ protected:
     csv_ = dir_.write("in.csv", moving_csv(*twin_, 30, wanted_));
     const auto org = twin_->orgs()[0];
     // A second CSV with one row the API refuses (a license the org does not have).
-    bad_csv_ = dir_.write("bad.csv", "organizationId,licenseId,deviceSerial\n" + org.id + "," + org.licenses[0].id +
-                                         "," + org.devices[0] + "\n" + org.id + ",NO-SUCH-LICENSE," + org.devices[0] + "\n");
+    bad_csv_ = dir_.write("bad.csv", "organizationId,licenseId,deviceSerial\n" + org.id + "," +
+                                         org.licenses[0].id + "," + org.devices[0] + "\n" + org.id +
+                                         ",NO-SUCH-LICENSE," + org.devices[0] + "\n");
   }
 
   /// apply/verify arguments with every artefact in a fresh sub-directory `tag` of the temp dir.
@@ -63,9 +68,14 @@ protected:
                                       const std::string& base_url = {}) {
     const auto d = dir_.path() / tag;
     std::filesystem::create_directories(d);
-    return {"apply", csv.string(), "--base-url", base_url.empty() ? twin_->base_url() : base_url, "--rate", "0",
-            "--ip-rate", "0", "--report", (d / "report.csv").string(), "--summary", (d / "summary.json").string(),
-            "--metrics", (d / "metrics.prom").string(), "--journal", (d / "run.journal").string(),
+    return {"apply",      csv.string(),
+            "--base-url", base_url.empty() ? twin_->base_url() : base_url,
+            "--rate",     "0",
+            "--ip-rate",  "0",
+            "--report",   (d / "report.csv").string(),
+            "--summary",  (d / "summary.json").string(),
+            "--metrics",  (d / "metrics.prom").string(),
+            "--journal",  (d / "run.journal").string(),
             "--progress", "on"};
   }
 
@@ -118,18 +128,21 @@ TEST_F(Secrets, NoSubcommandLeaksTheKey) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   expect_clean(r, dir_.path(), "apply --mode batch");
 
-  r = run({"verify", csv_.string(), "--base-url", twin_->base_url(), "--rate", "0", "--ip-rate", "0"}, marker,
-          dir_.path());
+  r = run(
+      {"verify", csv_.string(), "--base-url", twin_->base_url(), "--rate", "0", "--ip-rate", "0"},
+      marker, dir_.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   expect_clean(r, dir_.path(), "verify");
 
   twin_->reset();
-  r = run({"verify", csv_.string(), "--base-url", twin_->base_url(), "--rate", "0", "--ip-rate", "0"}, marker,
-          dir_.path());
+  r = run(
+      {"verify", csv_.string(), "--base-url", twin_->base_url(), "--rate", "0", "--ip-rate", "0"},
+      marker, dir_.path());
   EXPECT_EQ(r.exit_code, 1) << "verify of an unapplied CSV: " << r.err;
   expect_clean(r, dir_.path(), "verify with mismatches");
 
-  r = run({"rollback", (dir_.path() / "ok" / "report.csv").string(), "--output", (dir_.path() / "undo.csv").string()},
+  r = run({"rollback", (dir_.path() / "ok" / "report.csv").string(), "--output",
+           (dir_.path() / "undo.csv").string()},
           marker, dir_.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   expect_clean(r, dir_.path(), "rollback");
@@ -143,8 +156,8 @@ TEST_F(Secrets, FaultPathsDoNotLeakTheKey) {
     const char* name;
     double p5xx, drop, slow, p429;
   };
-  for (const fault f : {fault{"5xx", 1, 0, 0, 0}, fault{"drop", 0, 1, 0, 0}, fault{"slow", 0, 0, 1, 0},
-                        fault{"429", 0, 0, 0, 1}}) {
+  for (const fault f : {fault{"5xx", 1, 0, 0, 0}, fault{"drop", 0, 1, 0, 0},
+                        fault{"slow", 0, 0, 1, 0}, fault{"429", 0, 0, 0, 1}}) {
     twin_->set_faults(f.p5xx, f.drop, f.slow, f.p429);
     auto a = apply_args(std::string("faults-") + f.name, csv_);
     a.insert(a.end(), {"--timeout", "0.5", "--max-attempts", "2"});
@@ -169,8 +182,9 @@ TEST_F(Secrets, RejectedKeyIsNotPrinted) {
   EXPECT_EQ(other.stats().puts_applied, 0u);
   expect_clean(r, dir_.path(), "apply with a rejected key");
 
-  r = run({"verify", csv_.string(), "--base-url", other.base_url(), "--rate", "0", "--ip-rate", "0"}, marker,
-          dir_.path());
+  r = run(
+      {"verify", csv_.string(), "--base-url", other.base_url(), "--rate", "0", "--ip-rate", "0"},
+      marker, dir_.path());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_clean(r, dir_.path(), "verify with a rejected key");
 }
@@ -179,11 +193,12 @@ TEST_F(Secrets, RejectedKeyIsNotPrinted) {
 // the error message, and the URL is refused (exit 2) before anything is sent.
 TEST_F(Secrets, CredentialsInUrlsAreRedacted) {
   const std::string port = std::to_string(twin_->port());
-  for (const std::string& url : {"http://user:" + std::string(marker) + "@api.meraki.com/api/v1",
-                                "https://user:" + std::string(marker) + "@127.0.0.1:1/api/v1",
-                                "https://127.0.0.1:1/api/v1?apiKey=" + std::string(marker),
-                                "http://user:" + std::string(marker) + "@127.0.0.1:" + port + "/api/v1",
-                                "ftp://" + std::string(marker) + "@127.0.0.1/"}) {
+  for (const std::string& url :
+       {"http://user:" + std::string(marker) + "@api.meraki.com/api/v1",
+        "https://user:" + std::string(marker) + "@127.0.0.1:1/api/v1",
+        "https://127.0.0.1:1/api/v1?apiKey=" + std::string(marker),
+        "http://user:" + std::string(marker) + "@127.0.0.1:" + port + "/api/v1",
+        "ftp://" + std::string(marker) + "@127.0.0.1/"}) {
     const auto r = run(apply_args("url", csv_, url), "another-key-0000", dir_.path());
     EXPECT_EQ(r.exit_code, 2) << url << ": " << r.err;  // refused before anything is sent
     expect_clean(r, dir_.path(), "apply --base-url " + url);
@@ -198,7 +213,8 @@ TEST_F(Secrets, DemoDoesNotLeakTheKey) {
   // "relicense demo: files in DIR (CSV, ...)": scan DIR as well, then remove it.
   if (const auto at = r.err.find("files in "); at != std::string::npos) {
     const auto start = at + 9;
-    const std::filesystem::path out = r.err.substr(start, r.err.find_first_of(" \n", start) - start);
+    const std::filesystem::path out =
+        r.err.substr(start, r.err.find_first_of(" \n", start) - start);
     expect_clean(r, out, "demo");
     std::error_code ec;
     std::filesystem::remove_all(out, ec);
@@ -214,7 +230,8 @@ using io::test::received_request;
 
 /// What the scripted API answers to one request.
 struct reply {
-  reply(unsigned s = 200, std::string b = {}, std::string type = "application/json", std::string h = {})
+  reply(unsigned s = 200, std::string b = {}, std::string type = "application/json",
+        std::string h = {})
       : status(s), body(std::move(b)), content_type(std::move(type)), headers(std::move(h)) {}
   unsigned status;
   std::string body;
@@ -232,7 +249,9 @@ public:
   explicit hostile_api(handler h)
       : handler_(std::move(h)), server_([this](io::test::server_session& s) { serve(s); }) {}
 
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server_.port()) + "/api/v1"; }
+  std::string base_url() const {
+    return "http://127.0.0.1:" + std::to_string(server_.port()) + "/api/v1";
+  }
   int count(const std::string& method) const {
     std::lock_guard lock(mutex_);
     auto it = counts_.find(method);
@@ -270,7 +289,8 @@ constexpr const char* serial_a = "Q2AA-AAAA-0001";
 /// The pre-flight's GET /organizations/{id}.
 bool is_org_check(const received_request& r) {
   const auto at = r.target.find("/organizations/");
-  return r.method == "GET" && at != std::string::npos && r.target.find('/', at + 15) == std::string::npos;
+  return r.method == "GET" && at != std::string::npos &&
+         r.target.find('/', at + 15) == std::string::npos;
 }
 
 std::string auth_of(const received_request& r) {
@@ -278,38 +298,46 @@ std::string auth_of(const received_request& r) {
   return it == r.headers.end() ? std::string("(none)") : it->second;
 }
 
-std::string license_json(const std::string& id, const std::string& serial_json, const std::string& state) {
-  return R"({"id":")" + id + R"(","deviceSerial":)" + serial_json + R"(,"state":")" + state + R"("})";
+std::string license_json(const std::string& id, const std::string& serial_json,
+                         const std::string& state) {
+  return R"({"id":")" + id + R"(","deviceSerial":)" + serial_json + R"(,"state":")" + state +
+         R"("})";
 }
 
 std::string errors_json(const std::string& text) { return R"({"errors":[")" + text + R"("]})"; }
 
 /// The license id at the end of a PUT's target.
-std::string license_of(const received_request& r) { return r.target.substr(r.target.rfind('/') + 1); }
+std::string license_of(const received_request& r) {
+  return r.target.substr(r.target.rfind('/') + 1);
+}
 
 class HostileApi : public ::testing::Test {
 protected:
   /// One row assigning lic_a to serial_a, one unassigning lic_b.
   std::filesystem::path two_rows() {
-    return dir_.write("two.csv", std::string("organizationId,licenseId,deviceSerial\n") + org_id + "," + lic_a + "," +
-                                     serial_a + "\n" + org_id + "," + lic_b + ",\n");
+    return dir_.write("two.csv", std::string("organizationId,licenseId,deviceSerial\n") + org_id +
+                                     "," + lic_a + "," + serial_a + "\n" + org_id + "," + lic_b +
+                                     ",\n");
   }
 
   /// Runs `args` (after the subcommand and CSV) against `api` with the marker key and every
   /// artefact in a fresh directory; checks the exit code and that the marker is nowhere.
-  child_result run_case(const std::string& tag, const hostile_api& api, std::vector<std::string> args,
-                        int expected_exit, const std::string& report_ext = "csv") {
+  child_result run_case(const std::string& tag, const hostile_api& api,
+                        std::vector<std::string> args, int expected_exit,
+                        const std::string& report_ext = "csv") {
     const auto d = dir_.path() / tag;
     std::filesystem::create_directories(d);
     std::vector<std::string> full{args.front()};
     args.erase(args.begin());
     full.push_back(csv_.string());
-    full.insert(full.end(), {"--base-url", api.base_url(), "--rate", "0", "--ip-rate", "0", "--max-attempts", "2",
-                             "--timeout", "5"});
+    full.insert(full.end(), {"--base-url", api.base_url(), "--rate", "0", "--ip-rate", "0",
+                             "--max-attempts", "2", "--timeout", "5"});
     if (full.front() == "apply") {
-      full.insert(full.end(), {"--concurrency", "1", "--report", (d / ("report." + report_ext)).string(), "--summary",
-                               (d / "summary.json").string(), "--metrics", (d / "metrics.prom").string(),
-                               "--journal", (d / "run.journal").string(), "--progress", "on"});
+      full.insert(
+          full.end(),
+          {"--concurrency", "1", "--report", (d / ("report." + report_ext)).string(), "--summary",
+           (d / "summary.json").string(), "--metrics", (d / "metrics.prom").string(), "--journal",
+           (d / "run.journal").string(), "--progress", "on"});
     }
     full.insert(full.end(), args.begin(), args.end());
     auto r = run(full, marker, d);
@@ -320,7 +348,9 @@ protected:
   }
 
   /// The report of the last apply case (csv or jsonl).
-  std::string report(const std::string& ext = "csv") const { return temp_dir::read(last_dir_ / ("report." + ext)); }
+  std::string report(const std::string& ext = "csv") const {
+    return temp_dir::read(last_dir_ / ("report." + ext));
+  }
 
   temp_dir dir_;
   std::filesystem::path csv_ = two_rows();
@@ -330,7 +360,8 @@ protected:
 /// Inventory page of the org: both licenses, the key in every text field.
 reply echoing_page(const received_request& r) {
   const std::string key = auth_of(r);
-  return {200, "[" + license_json(lic_a, "\"" + key + "\"", key) + "," + license_json(lic_b, "null", key) + "]"};
+  return {200, "[" + license_json(lic_a, "\"" + key + "\"", key) + "," +
+                   license_json(lic_b, "null", key) + "]"};
 }
 
 // The key echoed in a 400, a 401, a 503 (with Retry-After), a 502 HTML page, a 200's
@@ -344,7 +375,11 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInPutMode) {
     bool quoted;  ///< the report quotes the echoed text (redacted)
   };
   const std::vector<echo_case> cases = {
-      {"400", [](const received_request& r) { return reply{400, errors_json("bad header " + auth_of(r))}; }, 1, true},
+      {"400",
+       [](const received_request& r) {
+         return reply{400, errors_json("bad header " + auth_of(r))};
+       },
+       1, true},
       {"401",
        [](const received_request& r) {
          // The pre-flight passes, so the 401 answers a license call and reaches the report.
@@ -354,13 +389,16 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInPutMode) {
        3, true},
       {"503",
        [](const received_request& r) {
-         return reply{503, errors_json("busy: " + auth_of(r)), "application/json", "Retry-After: " + auth_of(r) + "\r\n"};
+         return reply{503, errors_json("busy: " + auth_of(r)), "application/json",
+                      "Retry-After: " + auth_of(r) + "\r\n"};
        },
        1, true},
       {"502-html",
        [](const received_request& r) {
-         return reply{502, "<html><body>Bad gateway<pre>Authorization: " + auth_of(r) + "</pre></body></html>",
-                      "text/html"};
+         return reply{
+             502,
+             "<html><body>Bad gateway<pre>Authorization: " + auth_of(r) + "</pre></body></html>",
+             "text/html"};
        },
        1, false},
       {"200-fields",
@@ -372,27 +410,33 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInPutMode) {
       {"200-state",
        [](const received_request& r) {
          // The right answer with the key as its state: applied, and the state is redacted.
-         const std::string serial = license_of(r) == lic_a ? "\"" + std::string(serial_a) + "\"" : "null";
+         const std::string serial =
+             license_of(r) == lic_a ? "\"" + std::string(serial_a) + "\"" : "null";
          return reply{200, license_json(license_of(r), serial, auth_of(r))};
        },
        0, true},
       {"location",
        [](const received_request& r) {
-         return reply{302, "", "application/json", "Location: https://evil.example/" + auth_of(r).substr(7) + "?k=" +
-                                                       auth_of(r).substr(7) + "\r\n"};
+         return reply{302, "", "application/json",
+                      "Location: https://evil.example/" + auth_of(r).substr(7) +
+                          "?k=" + auth_of(r).substr(7) + "\r\n"};
        },
        1, false},
       {"content-type",
-       [](const received_request& r) { return reply{200, "<p>" + auth_of(r) + "</p>", "text/" + auth_of(r).substr(7)}; },
+       [](const received_request& r) {
+         return reply{200, "<p>" + auth_of(r) + "</p>", "text/" + auth_of(r).substr(7)};
+       },
        1, true},
   };
   for (const auto& c : cases) {
     for (const std::string ext : {"csv", "jsonl"}) {
       hostile_api api(c.answer);
-      run_case(std::string("put-") + c.name + "-" + ext, api, {"apply", "--no-inventory"}, c.exit_code, ext);
+      run_case(std::string("put-") + c.name + "-" + ext, api, {"apply", "--no-inventory"},
+               c.exit_code, ext);
       if (c.quoted) {
         EXPECT_NE(report(ext).find("[REDACTED]"), std::string::npos)
-            << c.name << ": the echoed key should show as redacted in the report:\n" << report(ext);
+            << c.name << ": the echoed key should show as redacted in the report:\n"
+            << report(ext);
       }
     }
   }
@@ -407,7 +451,11 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInBatchMode) {
     int exit_code;
   };
   const std::vector<echo_case> cases = {
-      {"400", [](const received_request& r) { return reply{400, errors_json("bad batch " + auth_of(r))}; }, 1},
+      {"400",
+       [](const received_request& r) {
+         return reply{400, errors_json("bad batch " + auth_of(r))};
+       },
+       1},
       {"401",
        [](const received_request& r) {
          // The pre-flight passes, so the 401 answers a license call and reaches the report.
@@ -415,30 +463,44 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheTransportInBatchMode) {
          return reply{401, errors_json("key " + auth_of(r) + " rejected")};
        },
        3},
-      {"503", [](const received_request& r) { return reply{503, errors_json("busy: " + auth_of(r))}; }, 1},
+      {"503",
+       [](const received_request& r) {
+         return reply{503, errors_json("busy: " + auth_of(r))};
+       },
+       1},
       {"502-html",
-       [](const received_request& r) { return reply{502, "<html>" + auth_of(r) + "</html>", "text/html"}; }, 1},
+       [](const received_request& r) {
+         return reply{502, "<html>" + auth_of(r) + "</html>", "text/html"};
+       },
+       1},
       {"failed-batch",
        [](const received_request& r) {
-         return reply{201, R"({"id":"B1","confirmed":true,"status":{"completed":false,"failed":true,"errors":[")" +
-                               auth_of(r) + R"("]}})"};
+         return reply{
+             201,
+             R"({"id":"B1","confirmed":true,"status":{"completed":false,"failed":true,"errors":[")" +
+                 auth_of(r) + R"("]}})"};
        },
        1},
       {"location",
        [](const received_request& r) {
-         return reply{307, "", "application/json", "Location: https://evil.example/" + auth_of(r) + "\r\n"};
+         return reply{307, "", "application/json",
+                      "Location: https://evil.example/" + auth_of(r) + "\r\n"};
        },
        1},
       {"200-id",
        [](const received_request& r) {
          // The batch's id is the key: it goes to the journal and the report, redacted.
-         return reply{201, R"({"id":")" + auth_of(r) + R"(","confirmed":true,"status":{"completed":true,"failed":false,"errors":[]}})"};
+         return reply{
+             201,
+             R"({"id":")" + auth_of(r) +
+                 R"(","confirmed":true,"status":{"completed":true,"failed":false,"errors":[]}})"};
        },
        0},
   };
   for (const auto& c : cases) {
     hostile_api api(c.answer);
-    run_case(std::string("batch-") + c.name, api, {"apply", "--mode", "batch", "--no-inventory"}, c.exit_code);
+    run_case(std::string("batch-") + c.name, api, {"apply", "--mode", "batch", "--no-inventory"},
+             c.exit_code);
     EXPECT_GE(api.count("POST"), 1) << c.name;
   }
 }
@@ -453,22 +515,28 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheInventoryRead) {
     EXPECT_NE(r.out.find("[REDACTED]"), std::string::npos) << r.out;
   }
   {
-    hostile_api api([](const received_request& r) { return reply{400, errors_json("no: " + auth_of(r))}; });
+    hostile_api api([](const received_request& r) {
+      return reply{400, errors_json("no: " + auth_of(r))};
+    });
     run_case("verify-400", api, {"verify"}, 1);
   }
   {
-    hostile_api api([](const received_request& r) { return reply{401, errors_json("no: " + auth_of(r))}; });
+    hostile_api api([](const received_request& r) {
+      return reply{401, errors_json("no: " + auth_of(r))};
+    });
     run_case("verify-401", api, {"verify"}, 3);
   }
   {
     hostile_api api([](const received_request& r) {
-      return reply{503, errors_json("busy: " + auth_of(r)), "application/json", "Retry-After: " + auth_of(r) + "\r\n"};
+      return reply{503, errors_json("busy: " + auth_of(r)), "application/json",
+                   "Retry-After: " + auth_of(r) + "\r\n"};
     });
     run_case("verify-503", api, {"verify"}, 1);
   }
   {
     hostile_api api([](const received_request& r) {
-      return reply{302, "", "application/json", "Location: http://127.0.0.2:1/" + auth_of(r).substr(7) + "\r\n"};
+      return reply{302, "", "application/json",
+                   "Location: http://127.0.0.2:1/" + auth_of(r).substr(7) + "\r\n"};
     });
     run_case("verify-location", api, {"verify"}, 1);
   }
@@ -479,7 +547,9 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheInventoryRead) {
     run_case("verify-502-html", api, {"verify"}, 1);
   }
   {
-    hostile_api api([](const received_request& r) { return reply{401, errors_json("no: " + auth_of(r))}; });
+    hostile_api api([](const received_request& r) {
+      return reply{401, errors_json("no: " + auth_of(r))};
+    });
     run_case("skip-unchanged-401", api, {"apply", "--skip-unchanged"}, 3);
     EXPECT_EQ(api.count("PUT"), 0);
   }
@@ -495,12 +565,14 @@ TEST_F(HostileApi, EchoedKeyNeverLeavesTheInventoryRead) {
     // Inventory with the key as lic_a's serial and both states; the PUTs then answer correctly.
     hostile_api api([](const received_request& r) {
       if (r.method == "GET") return echoing_page(r);
-      const std::string serial = license_of(r) == lic_a ? "\"" + std::string(serial_a) + "\"" : "null";
+      const std::string serial =
+          license_of(r) == lic_a ? "\"" + std::string(serial_a) + "\"" : "null";
       return reply{200, license_json(license_of(r), serial, "active")};
     });
     run_case("skip-unchanged", api, {"apply", "--skip-unchanged"}, 0);
     EXPECT_EQ(api.count("PUT"), 1);  // lic_b is already unassigned
-    EXPECT_NE(report().find("[REDACTED]"), std::string::npos) << report();  // lic_a's previous serial
+    EXPECT_NE(report().find("[REDACTED]"), std::string::npos)
+        << report();  // lic_a's previous serial
   }
 }
 
@@ -516,31 +588,37 @@ reply right_answer(const received_request& r) {
 /// How often `needle` occurs in `hay`.
 std::size_t occurrences(const std::string& hay, const std::string& needle) {
   std::size_t n = 0;
-  for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + needle.size())) ++n;
+  for (auto at = hay.find(needle); at != std::string::npos;
+       at = hay.find(needle, at + needle.size()))
+    ++n;
   return n;
 }
 
 // A 200 about another license fails the row, naming both licenses; the other row is applied.
 TEST_F(HostileApi, AnswerAboutAnotherLicenseFails) {
   hostile_api api([](const received_request& r) {
-    if (license_of(r) == lic_a) return reply{200, license_json("1999999", "\"" + std::string(serial_a) + "\"", "active")};
+    if (license_of(r) == lic_a)
+      return reply{200, license_json("1999999", "\"" + std::string(serial_a) + "\"", "active")};
     return right_answer(r);
   });
   run_case("other-license", api, {"apply"}, 1);
   const std::string rep = report();
-  EXPECT_NE(rep.find("answered about license 1999999 instead of 1000001"), std::string::npos) << rep;
+  EXPECT_NE(rep.find("answered about license 1999999 instead of 1000001"), std::string::npos)
+      << rep;
   EXPECT_EQ(occurrences(rep, ",applied,"), 1u) << rep;
 }
 
 // An unassign answered without a deviceSerial field fails the row, saying what was asked.
 TEST_F(HostileApi, UnassignAnsweredWithoutDeviceSerialFails) {
   hostile_api api([](const received_request& r) {
-    if (license_of(r) == lic_b) return reply{200, R"({"id":")" + std::string(lic_b) + R"(","state":"unused"})"};
+    if (license_of(r) == lic_b)
+      return reply{200, R"({"id":")" + std::string(lic_b) + R"(","state":"unused"})"};
     return right_answer(r);
   });
   run_case("no-device-serial", api, {"apply"}, 1);
   const std::string rep = report();
-  EXPECT_NE(rep.find("license 1000002 has no deviceSerial (asked for null)"), std::string::npos) << rep;
+  EXPECT_NE(rep.find("license 1000002 has no deviceSerial (asked for null)"), std::string::npos)
+      << rep;
   EXPECT_EQ(occurrences(rep, ",applied,"), 1u) << rep;
 }
 
@@ -559,8 +637,12 @@ TEST_F(HostileApi, InventoryWithoutDeviceSerialIsNotVerified) {
 TEST_F(HostileApi, BatchPollAboutAnotherBatchIsNotCompletion) {
   hostile_api api([](const received_request& r) {
     if (r.method == "POST")
-      return reply{201, R"({"id":"B1","confirmed":true,"status":{"completed":false,"failed":false,"errors":[]}})"};
-    return reply{200, R"({"id":"B2","confirmed":true,"status":{"completed":true,"failed":false,"errors":[]}})"};
+      return reply{
+          201,
+          R"({"id":"B1","confirmed":true,"status":{"completed":false,"failed":false,"errors":[]}})"};
+    return reply{
+        200,
+        R"({"id":"B2","confirmed":true,"status":{"completed":true,"failed":false,"errors":[]}})"};
   });
   run_case("batch-other-batch", api, {"apply", "--mode", "batch"}, 1);
   const std::string rep = report();
@@ -571,7 +653,9 @@ TEST_F(HostileApi, BatchPollAboutAnotherBatchIsNotCompletion) {
 // An HTML page with a 200 is not the API's answer: a PUT is retried (it is idempotent) and, when
 // every attempt gets the page, fails saying what came instead of JSON.
 TEST_F(HostileApi, HtmlOkToPutIsRetriedThenFails) {
-  hostile_api api([](const received_request&) { return reply{200, "<html>maintenance</html>", "text/html"}; });
+  hostile_api api([](const received_request&) {
+    return reply{200, "<html>maintenance</html>", "text/html"};
+  });
   run_case("put-html-200", api, {"apply"}, 1);
   EXPECT_EQ(api.count("PUT"), 4);  // two rows, two attempts each
   const std::string rep = report();
@@ -583,7 +667,8 @@ TEST_F(HostileApi, HtmlOkToPutIsRetriedThenFails) {
 TEST_F(HostileApi, HtmlOkOnceThenJsonApplies) {
   std::atomic<int> seen{0};
   hostile_api api([&seen](const received_request& r) {
-    if (r.method == "PUT" && seen++ == 0) return reply{200, "<html>maintenance</html>", "text/html; charset=utf-8"};
+    if (r.method == "PUT" && seen++ == 0)
+      return reply{200, "<html>maintenance</html>", "text/html; charset=utf-8"};
     return right_answer(r);
   });
   run_case("put-html-once", api, {"apply", "--no-inventory"}, 0);
@@ -594,7 +679,9 @@ TEST_F(HostileApi, HtmlOkOnceThenJsonApplies) {
 // --skip-unchanged sends the rows as changes.
 TEST_F(HostileApi, HtmlOkToInventoryIsNotAnInventory) {
   {
-    hostile_api api([](const received_request&) { return reply{200, "<html>login</html>", "text/html"}; });
+    hostile_api api([](const received_request&) {
+      return reply{200, "<html>login</html>", "text/html"};
+    });
     const auto r = run_case("verify-html-200", api, {"verify"}, 1);
     EXPECT_NE(r.err.find("expected JSON, got text/html"), std::string::npos) << r.err;
   }
@@ -611,7 +698,9 @@ TEST_F(HostileApi, HtmlOkToInventoryIsNotAnInventory) {
 
 // An HTML 200 to a batch POST: retried, then the rows fail saying so.
 TEST_F(HostileApi, HtmlOkToBatchPostFails) {
-  hostile_api api([](const received_request&) { return reply{200, "<html>maintenance</html>", "text/html"}; });
+  hostile_api api([](const received_request&) {
+    return reply{200, "<html>maintenance</html>", "text/html"};
+  });
   run_case("batch-html-200", api, {"apply", "--mode", "batch"}, 1);
   EXPECT_EQ(api.count("POST"), 2);
   const std::string rep = report();
@@ -635,8 +724,9 @@ TEST_F(HostileApi, MalformedResponseSaysSoOnce) {
 // anything is sent (exit 2), by apply and verify alike, whether the host is a look-alike name or
 // one Boost.URL would cut short to the loopback address it starts with.
 TEST_F(HostileApi, LoopbackLookAlikeBaseUrlIsRefused) {
-  for (const std::string url : {"http://127.0.0.1.evil.com/api/v1", "http://localhost.evil.com/api/v1",
-                                "http://127.0.0.1.nip.io:8080/api/v1", "http://[::2]/api/v1"}) {
+  for (const std::string url :
+       {"http://127.0.0.1.evil.com/api/v1", "http://localhost.evil.com/api/v1",
+        "http://127.0.0.1.nip.io:8080/api/v1", "http://[::2]/api/v1"}) {
     for (const std::string cmd : {"apply", "verify"}) {
       const auto r = run({cmd, csv_.string(), "--base-url", url}, marker, dir_.path());
       EXPECT_EQ(r.exit_code, 2) << cmd << " " << url << ": " << r.err;
@@ -645,5 +735,5 @@ TEST_F(HostileApi, LoopbackLookAlikeBaseUrlIsRefused) {
   }
 }
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

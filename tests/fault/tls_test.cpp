@@ -25,16 +25,18 @@ protected:
     return start_moving(cfg, 20);
   }
   /// No client budget, then `extra`.
-  child_result run_unpaced(const std::filesystem::path& csv, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> o{"--rate", "0", "--ip-rate", "0", "--report", report.string(), "--journal",
-                               journal.string()};
+  child_result run_unpaced(const std::filesystem::path& csv,
+                           const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> o{"--rate",        "0",         "--ip-rate",     "0", "--report",
+                               report.string(), "--journal", journal.string()};
     o.insert(o.end(), extra.begin(), extra.end());
     return run_apply(csv, o);
   }
 };
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -52,7 +54,8 @@ TEST_F(Tls, SelfSignedWithoutCaFileIsRefused) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_clear_tls_message(r.err);
   EXPECT_EQ(twin().stats().puts_applied, 0u);
-  EXPECT_EQ(twin().stats().requests, 0u) << "a request (and the key) went over an unverified connection";
+  EXPECT_EQ(twin().stats().requests, 0u)
+      << "a request (and the key) went over an unverified connection";
 }
 
 // A certificate from the trusted CA but for another host name: exit 3 even with --ca-file.
@@ -61,7 +64,8 @@ TEST_F(Tls, CertificateForAnotherHostIsRefused) {
   const auto r = run_unpaced(csv, {"--ca-file", twin().ca_file()});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_clear_tls_message(r.err);
-  EXPECT_EQ(twin().stats().requests, 0u) << "a request (and the key) went to a server of another name";
+  EXPECT_EQ(twin().stats().requests, 0u)
+      << "a request (and the key) went to a server of another name";
 }
 
 // The same self-signed twin with --ca-file: every row applied, exit 0.
@@ -75,8 +79,9 @@ TEST_F(Tls, WorksWithCaFile) {
 // verify is refused the same way against an untrusted certificate.
 TEST_F(Tls, VerifyRefusesUntrustedCertificate) {
   const auto csv = start_tls();
-  const auto r = run({"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0"},
-                     twin().api_key(), dir.path());
+  const auto r = run(
+      {"verify", csv.string(), "--base-url", twin().base_url(), "--rate", "0", "--ip-rate", "0"},
+      twin().api_key(), dir.path());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_clear_tls_message(r.err);
   EXPECT_EQ(twin().stats().requests, 0u);
@@ -90,17 +95,20 @@ TEST_F(Tls, NoFlagTurnsVerificationOff) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     const auto help = lower(r.out + r.err);
     EXPECT_NE(help.find("--ca-file"), std::string::npos) << help;
-    for (const char* word : {"insecure", "no-verify", "noverify", "skip-verify", "verify=", "--verify", "-k,",
-                             "allow-invalid", "tls-skip"}) {
-      EXPECT_EQ(help.find(word), std::string::npos) << cmd << " --help offers '" << word << "':\n" << help;
+    for (const char* word : {"insecure", "no-verify", "noverify", "skip-verify",
+                             "verify=", "--verify", "-k,", "allow-invalid", "tls-skip"}) {
+      EXPECT_EQ(help.find(word), std::string::npos) << cmd << " --help offers '" << word << "':\n"
+                                                    << help;
     }
   }
-  const auto csv = dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
+  const auto csv =
+      dir.write("in.csv", "organizationId,licenseId,deviceSerial\n1,L1,Q2AA-BBBB-CCCC\n");
   for (const char* flag : {"--insecure", "-k", "--no-verify", "--tls-no-verify"}) {
-    const auto r = run({"apply", csv.string(), flag, "--base-url", "https://127.0.0.1:1/api/v1"}, "k", dir.path());
+    const auto r = run({"apply", csv.string(), flag, "--base-url", "https://127.0.0.1:1/api/v1"},
+                       "k", dir.path());
     EXPECT_EQ(r.exit_code, 2) << flag << " was accepted: " << r.err;
   }
 }
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

@@ -37,13 +37,22 @@ protected:
   }
 
   std::vector<std::string> args(const fs::path& report, const fs::path& journal) {
-    return {"apply", csv_.string(), "--mode", GetParam(), "--base-url", twin().base_url(), "--rate", "100",
-            "--burst", "10", "--ip-rate", "1000", "--concurrency", "8", "--report", report.string(),
-            "--journal", journal.string(), "--report-format", "csv", "--progress", "off"};
+    return {"apply",           csv_.string(),
+            "--mode",          GetParam(),
+            "--base-url",      twin().base_url(),
+            "--rate",          "100",
+            "--burst",         "10",
+            "--ip-rate",       "1000",
+            "--concurrency",   "8",
+            "--report",        report.string(),
+            "--journal",       journal.string(),
+            "--report-format", "csv",
+            "--progress",      "off"};
   }
 
   /// Exit 3, bounded, and stderr is one line naming `file` and the OS error.
-  static void expect_one_line(const child_result& r, const std::string& file, const std::string& os_error) {
+  static void expect_one_line(const child_result& r, const std::string& file,
+                              const std::string& os_error) {
     ASSERT_FALSE(r.timed_out) << "the run hung on a write error";
     EXPECT_EQ(r.exit_code, 3) << r.err;
     const auto lines = lines_of(r.err);
@@ -152,8 +161,7 @@ TEST_P(WriteErrors, SummaryOnFullFilesystem) {
   {
     std::ofstream filler(mnt_ / "filler", std::ios::binary);
     const std::string block(4096, 'x');
-    while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
-    }
+    while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {}
   }
   auto a = args(dir.path() / "report.csv", dir.path() / "run.journal");
   const auto summary = mnt_ / "summary.json";
@@ -166,5 +174,5 @@ TEST_P(WriteErrors, SummaryOnFullFilesystem) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, WriteErrors, ::testing::Values("put", "batch"), mode_name);
 
-} // namespace
-} // namespace relicense::fault_test
+}  // namespace
+}  // namespace relicense::fault_test

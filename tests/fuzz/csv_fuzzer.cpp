@@ -19,15 +19,18 @@ using namespace relicense::plan;
 
 std::string digest(const load_result& r) {
   std::string s = r.plan.fingerprint + "|" + std::to_string(r.plan.rows.size()) + "|" +
-                  std::to_string(r.plan.counts.input_rows) + "|" + std::to_string(r.plan.counts.duplicates_dropped) +
-                  "|" + std::to_string(r.plan.counts.serials_with_several) + "|" +
-                  std::to_string(r.plan.counts.filtered_out) + "|" + std::to_string(r.errors_not_shown) + "|" +
-                  std::to_string(r.warnings_not_shown) + "\n";
+                  std::to_string(r.plan.counts.input_rows) + "|" +
+                  std::to_string(r.plan.counts.duplicates_dropped) + "|" +
+                  std::to_string(r.plan.counts.serials_with_several) + "|" +
+                  std::to_string(r.plan.counts.filtered_out) + "|" +
+                  std::to_string(r.errors_not_shown) + "|" + std::to_string(r.warnings_not_shown) +
+                  "\n";
   for (const auto& d : r.errors) s += to_string(d) + "\n";
   for (const auto& d : r.warnings) s += to_string(d) + "\n";
   for (const auto& row : r.plan.rows) s += std::to_string(row.line) + ":" + row.license_id + "\n";
   if (r.map)
-    for (const auto& m : r.map->rows) s += std::to_string(m.line) + ":" + m.old_serial + ">" + m.new_serial + "\n";
+    for (const auto& m : r.map->rows)
+      s += std::to_string(m.line) + ":" + m.old_serial + ">" + m.new_serial + "\n";
   return s;
 }
 
@@ -35,7 +38,7 @@ void check(bool ok) {
   if (!ok) std::abort();  // a property failed: libFuzzer saves the input
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
@@ -63,7 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         whole.warnings.size() <= o.max_warnings);
   if (whole.ok()) {
     check(p.counts.assigns + p.counts.unassigns == p.rows.size());
-    check(p.counts.input_rows >= p.rows.size() + p.counts.duplicates_dropped + p.counts.filtered_out);
+    check(p.counts.input_rows >=
+          p.rows.size() + p.counts.duplicates_dropped + p.counts.filtered_out);
   }
   std::uint32_t last_line = 0;
   for (const row& r : p.rows) {
@@ -83,7 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(m.line > last_line);
       last_line = m.line;
       check(m.org < whole.map->orgs.size());
-      check(rules::is_serial(m.old_serial) && rules::is_serial(m.new_serial) && m.old_serial != m.new_serial);
+      check(rules::is_serial(m.old_serial) && rules::is_serial(m.new_serial) &&
+            m.old_serial != m.new_serial);
       for (const std::string& serial : {m.old_serial, m.new_serial}) {
         check(seen.find("|" + serial + "|") == std::string::npos);
         seen += serial + "|";

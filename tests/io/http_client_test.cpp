@@ -4,11 +4,11 @@
 #include "relicense/test/temp_dir.hpp"
 #include "test_server.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <memory>
@@ -23,7 +23,8 @@ using test::server_session;
 using namespace std::chrono_literals;
 
 constexpr std::string_view auth = "Bearer MARKERKEY0123456789";
-constexpr std::string_view license_json = R"({"id":"L1","deviceSerial":"Q2AA-BBBB-CCCC","state":"active"})";
+constexpr std::string_view license_json =
+    R"({"id":"L1","deviceSerial":"Q2AA-BBBB-CCCC","state":"active"})";
 
 client_config config_with(std::chrono::milliseconds timeout) {
   client_config c;
@@ -33,7 +34,8 @@ client_config config_with(std::chrono::milliseconds timeout) {
 
 // Runs one send to completion on a private io_context.
 response send(connection& c, net::io_context& ioc, std::string_view method = "GET",
-              std::string_view body = {}, std::string_view target = "/api/v1/organizations/1/licenses/L1") {
+              std::string_view body = {},
+              std::string_view target = "/api/v1/organizations/1/licenses/L1") {
   request req{method, target, body, auth};
   auto fut = net::co_spawn(ioc, c.send(req), net::use_future);
   ioc.restart();
@@ -150,8 +152,8 @@ TEST_F(HttpClient, KeepAliveReusesConnection) {
 TEST_F(HttpClient, TooManyRequestsKeepsRetryAfter) {
   start([](server_session& s) {
     while (s.read_request()) {
-      s.respond(429, R"({"errors":["API rate limit exceeded for organization"]})", "application/json",
-                "Retry-After: 2\r\n");
+      s.respond(429, R"({"errors":["API rate limit exceeded for organization"]})",
+                "application/json", "Retry-After: 2\r\n");
     }
   });
   response r = send(*conn, ioc, "PUT", "{}");
@@ -166,7 +168,8 @@ TEST_F(HttpClient, TooManyRequestsKeepsRetryAfter) {
 TEST_F(HttpClient, LocationAndLinkHeaders) {
   start([](server_session& s) {
     while (s.read_request()) {
-      s.respond(307, "", "", "Location: https://n149.meraki.com/api/v1/x\r\nLink: <https://a/b>; rel=next\r\n");
+      s.respond(307, "", "",
+                "Location: https://n149.meraki.com/api/v1/x\r\nLink: <https://a/b>; rel=next\r\n");
     }
   });
   response r = send(*conn, ioc);
@@ -183,7 +186,8 @@ TEST_F(HttpClient, RequestIdKept) {
   start([](server_session& s) {
     for (int n = 0; s.read_request(); ++n) {
       if (n == 0) {
-        s.respond(400, R"({"errors":["bad"]})", "application/json", "X-Request-Id: 3f2a9c7e1d5b4a60b2c8\r\n");
+        s.respond(400, R"({"errors":["bad"]})", "application/json",
+                  "X-Request-Id: 3f2a9c7e1d5b4a60b2c8\r\n");
       } else if (n == 1) {
         s.respond(200, license_json, "application/json", "x-request-id: abc123\r\n");
       } else if (n == 2) {
@@ -309,7 +313,9 @@ TEST_F(HttpClient, ConnectionCloseHonoured) {
 TEST_F(HttpClient, TruncatedBody) {
   start([](server_session& s) {
     if (s.read_request()) {
-      s.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":");
+      s.write(
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+          "100\r\n\r\n{\"id\":");
       s.close();
     }
   });
@@ -352,10 +358,10 @@ TEST_F(HttpClient, HundredMegabyteBodyRefused) {
     if (!s.read_request()) {
       return;
     }
-    s.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n");
+    s.write(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n");
     const std::string chunk(64 * 1024, 'x');
-    for (int i = 0; i < 1600 && s.write(chunk); ++i) {
-    }
+    for (int i = 0; i < 1600 && s.write(chunk); ++i) {}
   });
   response r = send(*conn, ioc);
   EXPECT_EQ(r.error, transport_error::too_large) << r.error_detail;
@@ -371,10 +377,11 @@ TEST_F(HttpClient, ChunkedBodyOverLimitRefused) {
         if (!s.read_request()) {
           return;
         }
-        s.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+        s.write(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+            "chunked\r\n\r\n");
         const std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
-        for (int i = 0; i < 1600 && s.write(chunk); ++i) {
-        }
+        for (int i = 0; i < 1600 && s.write(chunk); ++i) {}
       },
       5000ms, small);
   response r = send(*conn, ioc);
@@ -462,7 +469,9 @@ TEST_F(HttpClient, EscapedKeyIsScrubbed) {
   start([](server_session& s) {
     while (s.read_request()) {
       // "MARKERKEY0123456789" with its M and 9 escaped, then an escaped quote, backslash and \/.
-      s.respond(200, R"({"id":"L1","deviceSerial":"\u004dARKERKEY012345678\u0039","state":"a\"b\\u0041\/c"})");
+      s.respond(
+          200,
+          R"({"id":"L1","deviceSerial":"\u004dARKERKEY012345678\u0039","state":"a\"b\\u0041\/c"})");
     }
   });
   response r = send(*conn, ioc);
@@ -492,7 +501,8 @@ TEST_F(HttpClient, InterimResponseSkipped) {
 TEST_F(HttpClient, InterimHeadersForgottenAndLinksJoined) {
   start([](server_session& s) {
     if (s.read_request()) {
-      s.write("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\nRetry-After: 9\r\n\r\n");
+      s.write(
+          "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\nRetry-After: 9\r\n\r\n");
       s.respond(200, license_json, "application/json",
                 "Link: <https://a/p1>; rel=first\r\nLink: <https://a/p3>; rel=next\r\n");
     }
@@ -519,7 +529,8 @@ TEST_F(HttpClient, RequestBytesOnTheWire) {
   ASSERT_EQ(send(*conn, ioc, "GET").error, transport_error::none);
   ASSERT_EQ(send(*conn, ioc, "POST", "{}").error, transport_error::none);
   ASSERT_EQ(seen.size(), 3u);
-  EXPECT_EQ(seen[0].headers.size(), 6u);  // host, authorization, user-agent, accept, content-type, -length
+  EXPECT_EQ(seen[0].headers.size(),
+            6u);  // host, authorization, user-agent, accept, content-type, -length
   EXPECT_EQ(seen[0].headers["content-length"], "21");
   EXPECT_EQ(seen[0].body, R"({"deviceSerial":null})");
   EXPECT_EQ(seen[1].headers.size(), 4u);
@@ -607,7 +618,9 @@ TEST(HttpClientCleartext, RefusedForRemoteHost) {
 TEST_F(HttpClient, ExtraBytesDropConnection) {
   start([](server_session& s) {
     while (s.read_request()) {
-      s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+      s.write(
+          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nContent-Length: "
+          "2\r\n\r\n{}");
     }
   });
   ASSERT_EQ(send(*conn, ioc).error, transport_error::none);
@@ -738,16 +751,15 @@ TEST_F(HttpClientTls, StaleConnectionReconnects) {
 
 // A plain-HTTP server answering a TLS client: `tls_failed`, not a hang.
 TEST(HttpClientTlsMismatch, PlainServerRefused) {
-  script_server server([](server_session& s) {
-    s.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-  });
+  script_server server(
+      [](server_session& s) { s.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"); });
   net::io_context ioc;
   client_config config = config_with(2000ms);
-  connection c(ioc.get_executor(), make_tls_context(config), origin{true, "127.0.0.1", server.port()},
-               config);
+  connection c(ioc.get_executor(), make_tls_context(config),
+               origin{true, "127.0.0.1", server.port()}, config);
   response r = send(c, ioc);
   EXPECT_EQ(r.error, transport_error::tls_failed) << r.error_detail;
 }
 
-} // namespace
-} // namespace relicense::io
+}  // namespace
+}  // namespace relicense::io

@@ -33,7 +33,8 @@ TEST(Json, LicenseExample) {
 // A null or absent deviceSerial means unassigned; null strings elsewhere are tolerated.
 TEST(Json, LicenseNullSerial) {
   response_parser p;
-  auto r = p.parse_license(R"({"id":"9","deviceSerial":null,"state":"unused","headLicenseId":null})");
+  auto r =
+      p.parse_license(R"({"id":"9","deviceSerial":null,"state":"unused","headLicenseId":null})");
   ASSERT_TRUE(r.value) << r.error;
   EXPECT_FALSE(r.value->device_serial);
   EXPECT_EQ(r.value->head_license_id, "");
@@ -84,8 +85,9 @@ TEST(Json, Errors) {
 // describe_error prefers the API's errors, else a printable start of the body.
 TEST(Json, DescribeError) {
   response_parser p;
-  EXPECT_EQ(p.describe_error(400, R"({"errors":["Organization does not support per-device licensing"]})"),
-            "Organization does not support per-device licensing");
+  EXPECT_EQ(
+      p.describe_error(400, R"({"errors":["Organization does not support per-device licensing"]})"),
+      "Organization does not support per-device licensing");
   EXPECT_EQ(p.describe_error(502, "Bad\nGateway\x01"), "HTTP 502: Bad Gateway\\x01");
   EXPECT_EQ(p.describe_error(504, ""), "HTTP 504");
   const std::string big(5000, 'x');
@@ -110,7 +112,8 @@ TEST(Json, LicensePage) {
   EXPECT_FALSE(p.parse_license_page(R"([{"id":"1"},{"x":1}])").value);
   EXPECT_FALSE(p.parse_license_page(R"([{"id":"1"})").value);
   // A license that does not say where it is cannot be compared with the plan.
-  auto unsaid = p.parse_license_page(R"([{"id":"1","deviceSerial":null},{"id":"2","state":"active"}])");
+  auto unsaid =
+      p.parse_license_page(R"([{"id":"1","deviceSerial":null},{"id":"2","state":"active"}])");
   EXPECT_FALSE(unsaid.value);
   EXPECT_EQ(unsaid.error, "license 2 of the page (2) has no \"deviceSerial\"");
 }
@@ -146,7 +149,8 @@ TEST(Json, LargePageReused) {
   std::string body = "[";
   for (int i = 0; i < 10000; ++i) {
     body += (i ? "," : "");
-    body += R"({"id":")" + std::to_string(i) + R"(","deviceSerial":"Q2AA-AAAA-AAAA","state":"active"})";
+    body +=
+        R"({"id":")" + std::to_string(i) + R"(","deviceSerial":"Q2AA-AAAA-AAAA","state":"active"})";
   }
   body += "]";
   response_parser p;
@@ -160,8 +164,9 @@ TEST(Json, LargePageReused) {
 // A license page read as full records: every field the live plan and `licenses` show.
 TEST(Json, LicenseRecords) {
   response_parser p;
-  const std::string body = std::string("[") + std::string(example_license) +
-                           R"(, {"id":"9","deviceSerial":null,"state":"unused","licenseType":"MR-ENT",
+  const std::string body =
+      std::string("[") + std::string(example_license) +
+      R"(, {"id":"9","deviceSerial":null,"state":"unused","licenseType":"MR-ENT",
                                 "activationDate":null,"expirationDate":null,"headLicenseId":null}])";
   auto r = p.parse_license_records(body);
   ASSERT_TRUE(r.value) << r.error;
@@ -190,7 +195,8 @@ TEST(Json, LicenseRecordsKeepRaw) {
   auto r = p.parse_license_records(body, true);
   ASSERT_TRUE(r.value) << r.error;
   ASSERT_EQ(r.value->size(), 2u);
-  EXPECT_EQ((*r.value)[0].raw_json, R"({"id":"1","deviceSerial":"q2aa-aaaa-0001","nested":{"a":[1,2]}})");
+  EXPECT_EQ((*r.value)[0].raw_json,
+            R"({"id":"1","deviceSerial":"q2aa-aaaa-0001","nested":{"a":[1,2]}})");
   EXPECT_EQ((*r.value)[0].device_serial, "Q2AA-AAAA-0001");  // upper-cased; the raw text is not
   EXPECT_EQ((*r.value)[1].raw_json, R"({"id":"2","deviceSerial":null})");
   EXPECT_EQ((*r.value)[1].id, "2");
@@ -203,16 +209,18 @@ TEST(Json, LicenseRecordsKeepRaw) {
 TEST(Json, LicenseRecordsErrors) {
   response_parser p;
   for (bool raw : {false, true}) {
-    auto unsaid = p.parse_license_records(R"([{"id":"1","deviceSerial":null},{"id":"2","state":"active"}])", raw);
+    auto unsaid = p.parse_license_records(
+        R"([{"id":"1","deviceSerial":null},{"id":"2","state":"active"}])", raw);
     EXPECT_FALSE(unsaid.value);
     EXPECT_EQ(unsaid.error, "license 2 of the answer (2) has no \"deviceSerial\"");
     auto no_id = p.parse_license_records(R"([{"deviceSerial":null}])", raw);
     EXPECT_EQ(no_id.error, "license 1 of the answer has no \"id\"");
-    for (std::string_view bad : {std::string_view(R"({"id":"1"})"), std::string_view(R"([{"id":"1","deviceSerial":null},2])"),
+    for (std::string_view bad : {std::string_view(R"({"id":"1"})"),
+                                 std::string_view(R"([{"id":"1","deviceSerial":null},2])"),
                                  std::string_view(R"([{"id":"1","deviceSerial":7}])"),
                                  std::string_view(R"([{"id":"1","deviceSerial":null,"state":[]}])"),
-                                 std::string_view(R"([{"id":"1","deviceSerial":null}] x)"), std::string_view("[{"),
-                                 std::string_view("")}) {
+                                 std::string_view(R"([{"id":"1","deviceSerial":null}] x)"),
+                                 std::string_view("[{"), std::string_view("")}) {
       auto r = p.parse_license_records(bad, raw);
       EXPECT_FALSE(r.value) << bad;
       EXPECT_FALSE(r.error.empty()) << bad;
@@ -221,10 +229,12 @@ TEST(Json, LicenseRecordsErrors) {
   EXPECT_TRUE(p.parse_license_records("[]").value);
 }
 
-// The device inventory page: serial (upper-cased), model and name; a device without serial is an error.
+// The device inventory page: serial (upper-cased), model and name; a device without serial is an
+// error.
 TEST(Json, DevicePage) {
   response_parser p;
-  auto r = p.parse_device_page(R"([{"mac":"00:18:0a:00:00:01","serial":"q2bb-bbbb-0001","name":null,"model":"MX67",
+  auto r = p.parse_device_page(
+      R"([{"mac":"00:18:0a:00:00:01","serial":"q2bb-bbbb-0001","name":null,"model":"MX67",
     "networkId":"N_1","tags":[],"details":[]},{"serial":"Q2BB-BBBB-0002","name":"Branch \u00e9","model":"MR46"}])");
   ASSERT_TRUE(r.value) << r.error;
   ASSERT_EQ(r.value->size(), 2u);
@@ -255,7 +265,8 @@ TEST(Json, Organizations) {
   ASSERT_TRUE(raw.value) << raw.error;
   EXPECT_EQ((*raw.value)[1].raw_json, R"({"id":"2","name":"B","licensing":null})");
 
-  auto one = p.parse_organization(R"( {"id":"7","name":"Co","licensing":{"model":"co-term"}} )", true);
+  auto one =
+      p.parse_organization(R"( {"id":"7","name":"Co","licensing":{"model":"co-term"}} )", true);
   ASSERT_TRUE(one.value) << one.error;
   EXPECT_EQ(one.value->id, "7");
   EXPECT_EQ(one.value->licensing_model, "co-term");
@@ -263,7 +274,8 @@ TEST(Json, Organizations) {
   EXPECT_EQ(p.parse_organization(R"({"name":"x"})").error, "organization has no \"id\"");
   EXPECT_FALSE(p.parse_organization(R"({"id":"1","licensing":"x"})").value);
   EXPECT_FALSE(p.parse_organization("[]").value);
-  EXPECT_EQ(p.parse_organizations(R"([{"name":"x"}])").error, "organization 1 of the answer has no \"id\"");
+  EXPECT_EQ(p.parse_organizations(R"([{"name":"x"}])").error,
+            "organization 1 of the answer has no \"id\"");
 }
 
 // The answers as the twin and the API send them feed the planner: parsed records, an inventory,
@@ -292,10 +304,11 @@ TEST(Json, RecordsResolveASerialMap) {
   auto res = plan::resolve_serial_map(*loaded.map, inv);
   ASSERT_TRUE(res.ok());
   EXPECT_TRUE(res.result.warnings.empty());
-  EXPECT_EQ(plan::moves_csv(res), "organizationId,licenseId,deviceSerial,previousDeviceSerial\n"
-                                  "O,L1,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n"
-                                  "O,L2,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n");
+  EXPECT_EQ(plan::moves_csv(res),
+            "organizationId,licenseId,deviceSerial,previousDeviceSerial\n"
+            "O,L1,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n"
+            "O,L2,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n");
 }
 
-} // namespace
-} // namespace relicense::io
+}  // namespace
+}  // namespace relicense::io

@@ -41,5 +41,5 @@ TEST(LinkHeader, MalformedSkipped) {
   EXPECT_TRUE(parse_link_header(",,,;;;<<>>\"\"\\").size() <= 1);
 }
 
-} // namespace
-} // namespace relicense::io
+}  // namespace
+}  // namespace relicense::io

@@ -58,12 +58,14 @@ TEST(ProxyUrl, DefaultsSchemeAndPortAsCurl) {
 
 // SOCKS and https proxies are refused with a message naming the scheme; junk is refused too.
 TEST(ProxyUrl, RefusesOtherSchemesAndJunk) {
-  for (const char* url : {"socks5://proxy:1080", "socks5h://proxy:1080", "socks4://proxy", "https://proxy:443"}) {
+  for (const char* url :
+       {"socks5://proxy:1080", "socks5h://proxy:1080", "socks4://proxy", "https://proxy:443"}) {
     const auto r = parse_proxy_url(url);
     EXPECT_FALSE(r.value) << url;
     EXPECT_NE(r.error.find("not supported"), std::string::npos) << r.error;
   }
-  EXPECT_NE(parse_proxy_url("ftp://proxy").error.find("unknown proxy scheme ftp://"), std::string::npos);
+  EXPECT_NE(parse_proxy_url("ftp://proxy").error.find("unknown proxy scheme ftp://"),
+            std::string::npos);
   EXPECT_FALSE(parse_proxy_url("").value);
   EXPECT_FALSE(parse_proxy_url("http://").value);
   EXPECT_FALSE(parse_proxy_url("http://proxy:0").value);
@@ -74,8 +76,9 @@ TEST(ProxyUrl, RefusesOtherSchemesAndJunk) {
 
 // No error message quotes the URL: it may hold the password.
 TEST(ProxyUrl, ErrorsNeverQuoteThePassword) {
-  for (const char* url : {"socks5://u:SeCrEt@proxy:1080", "http://u:SeCrEt@proxy:0", "http://u:SeCrEt pass@proxy",
-                          "u:SeCrEt://proxy", "http://u:SeCrEt@", "gopher://u:SeCrEt@proxy"}) {
+  for (const char* url :
+       {"socks5://u:SeCrEt@proxy:1080", "http://u:SeCrEt@proxy:0", "http://u:SeCrEt pass@proxy",
+        "u:SeCrEt://proxy", "http://u:SeCrEt@", "gopher://u:SeCrEt@proxy"}) {
     const auto r = parse_proxy_url(url);
     EXPECT_FALSE(r.value) << url;
     EXPECT_EQ(r.error.find("SeCrEt"), std::string::npos) << r.error;
@@ -274,5 +277,5 @@ TEST(ProxyCleartext, PlainHttpOnlyThroughLoopbackProxies) {
   EXPECT_EQ(proxy_cleartext_refusal(select_proxy(c, https, "api.meraki.com", 443), true), "");
 }
 
-} // namespace
-} // namespace relicense::io
+}  // namespace
+}  // namespace relicense::io

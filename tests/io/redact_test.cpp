@@ -20,7 +20,8 @@ TEST(Redact, SecretEverywhere) {
 // Header values of Authorization and X-Cisco-Meraki-API-Key are removed even without the key.
 TEST(Redact, HeaderValues) {
   EXPECT_EQ(redact("Authorization: Bearer abc\r\nHost: x"), "Authorization: [REDACTED]\r\nHost: x");
-  EXPECT_EQ(redact("x-cisco-meraki-api-key: abc123\nnext"), "x-cisco-meraki-api-key: [REDACTED]\nnext");
+  EXPECT_EQ(redact("x-cisco-meraki-api-key: abc123\nnext"),
+            "x-cisco-meraki-api-key: [REDACTED]\nnext");
   EXPECT_EQ(redact("Proxy-Authorization: Basic Zm9v"), "Proxy-Authorization: [REDACTED]");
   EXPECT_EQ(redact("sent bearer tok3n, then"), "sent bearer [REDACTED], then");
 }
@@ -60,7 +61,8 @@ TEST(Redact, SecretList) {
   EXPECT_TRUE(secrets.contains(key));
   EXPECT_TRUE(secrets.contains("proxy-pw"));
   EXPECT_FALSE(secrets.contains("Bearer " + std::string(key)));
-  std::string text = "got Bearer " + std::string(key) + " and " + std::string(key) + std::string(key) + " proxy-pw";
+  std::string text = "got Bearer " + std::string(key) + " and " + std::string(key) +
+                     std::string(key) + " proxy-pw";
   EXPECT_TRUE(secrets.scrub(text));
   EXPECT_EQ(text, "got Bearer [REDACTED] and [REDACTED][REDACTED] [REDACTED]");
   std::string clean = "nothing to see";
@@ -78,5 +80,5 @@ TEST(Redact, SecretInsideTheMarker) {
   EXPECT_FALSE(redact_in_place(text, ""));
 }
 
-} // namespace
-} // namespace relicense::io
+}  // namespace
+}  // namespace relicense::io

@@ -1,6 +1,7 @@
 // Fuzz target for everything relicense reads from a server: the JSON bodies (license, errors,
-// license page, full license records, device page, organizations, action batch), the Link header, Location resolution and redaction. Built as a
-// libFuzzer target with clang, and replayed over corpus/ by fuzz_replay_main.cpp in every build.
+// license page, full license records, device page, organizations, action batch), the Link header,
+// Location resolution and redaction. Built as a libFuzzer target with clang, and replayed over
+// corpus/ by fuzz_replay_main.cpp in every build.
 #include "relicense/io/json.hpp"
 #include "relicense/io/link_header.hpp"
 #include "relicense/io/redact.hpp"
@@ -40,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)relicense::io::parse_absolute_url(*next);
   }
   static const relicense::io::location current{{true, "api.meraki.com", 443},
-                                                "/api/v1/organizations/1/licenses/2"};
+                                               "/api/v1/organizations/1/licenses/2"};
   if (auto loc = relicense::io::resolve_location(current, input); loc.value) {
     (void)relicense::io::redirect_allowed("api.meraki.com", loc.value->where);
   }

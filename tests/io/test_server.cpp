@@ -12,8 +12,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <stdexcept>
 #include <sys/socket.h>
+#include <stdexcept>
 
 namespace relicense::io::test {
 
@@ -217,4 +217,4 @@ void script_server::run(script s) {
   }
 }
 
-} // namespace relicense::io::test
+}  // namespace relicense::io::test

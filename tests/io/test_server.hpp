@@ -93,4 +93,4 @@ private:
   void run(script s);
 };
 
-} // namespace relicense::io::test
+}  // namespace relicense::io::test

@@ -90,9 +90,9 @@ TEST(Url, CleartextRefusal) {
   }
   // A host that only starts like an IPv4 address is not cut to that address (Boost.URL 1.81
   // would read "127.0.0.1" and a path ".evil.com/api/v1"): such URLs are refused outright.
-  for (std::string_view url : {"http://127.0.0.1.evil.com/api/v1", "https://127.0.0.1.nip.io/api/v1",
-                               "http://127.0.0.1x/", "http://1.2.3.4.5/x", "http://127.0.0.1.evil.com",
-                               "http://127.0.0.1:80.evil.com/x"}) {
+  for (std::string_view url :
+       {"http://127.0.0.1.evil.com/api/v1", "https://127.0.0.1.nip.io/api/v1", "http://127.0.0.1x/",
+        "http://1.2.3.4.5/x", "http://127.0.0.1.evil.com", "http://127.0.0.1:80.evil.com/x"}) {
     auto b = parse_base_url(url);
     EXPECT_FALSE(b.value) << url << " parsed as host " << (b.value ? b.value->where.host : "");
     auto a = parse_absolute_url(url);
@@ -100,7 +100,8 @@ TEST(Url, CleartextRefusal) {
     auto l = resolve_location({{false, "127.0.0.1", 8080}, "/api/v1/x"}, url);
     EXPECT_FALSE(l.value) << url << " resolved to host " << (l.value ? l.value->where.host : "");
   }
-  for (std::string_view url : {"http://127.0.0.1:8080/api/v1", "http://localhost/api/v1", "http://[::1]:9/x"}) {
+  for (std::string_view url :
+       {"http://127.0.0.1:8080/api/v1", "http://localhost/api/v1", "http://[::1]:9/x"}) {
     auto b = parse_base_url(url);
     ASSERT_TRUE(b.value) << url << ": " << b.error;
     EXPECT_EQ(cleartext_refusal(b.value->where), "") << url;
@@ -191,5 +192,5 @@ TEST(Url, ParseAbsoluteUrl) {
   EXPECT_FALSE(parse_absolute_url("/relative").value);
 }
 
-} // namespace
-} // namespace relicense::io
+}  // namespace
+}  // namespace relicense::io

@@ -20,7 +20,9 @@ using relicense::plan::load_result;
 using relicense::plan::parse_plan;
 using relicense::plan::to_string;
 
-load_result load(std::string_view text, load_options opts = {}) { return parse_plan(text, "in.csv", opts); }
+load_result load(std::string_view text, load_options opts = {}) {
+  return parse_plan(text, "in.csv", opts);
+}
 
 load_options with_org(std::string org) {
   load_options o;
@@ -41,11 +43,12 @@ bool has_error(const load_result& r, std::string_view needle) {
 constexpr const char* s1 = "Q2AA-BBBB-CCCC";
 constexpr const char* s2 = "Q2AA-BBBB-DDDD";
 
-} // namespace
+}  // namespace
 
 // A plain file yields rows in input order with their line numbers, org and upper-case serial.
 TEST(PlanCsv, BasicRowsKeepLines) {
-  auto r = load("licenseId,deviceSerial,organizationId\nL1,q2aa-bbbb-cccc,O1\nL2,Q2AA-BBBB-DDDD,O2\n");
+  auto r =
+      load("licenseId,deviceSerial,organizationId\nL1,q2aa-bbbb-cccc,O1\nL2,Q2AA-BBBB-DDDD,O2\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 2u);
   EXPECT_EQ(r.plan.rows[0].line, 2u);
@@ -71,7 +74,8 @@ TEST(PlanCsv, HeaderAliasesCaseInsensitive) {
 
 // Extra columns are ignored, whatever their position or content.
 TEST(PlanCsv, ExtraColumnsIgnored) {
-  auto r = load(std::string("note,deviceSerial,x,licenseId,y\n\"a,\"\"b\"\"\",") + s1 + ",zz,L1,\"multi\nline\"\n",
+  auto r = load(std::string("note,deviceSerial,x,licenseId,y\n\"a,\"\"b\"\"\",") + s1 +
+                    ",zz,L1,\"multi\nline\"\n",
                 with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 1u);
@@ -96,7 +100,8 @@ TEST(PlanCsv, OrgOptionFillsRows) {
 
 // With an org column, --org filters to that org (and defaults empty cells to it).
 TEST(PlanCsv, OrgOptionFiltersWithColumn) {
-  auto r = load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",A\nL2," + s1 + ",B\nL3,,\n", with_org("B"));
+  auto r = load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",A\nL2," + s1 + ",B\nL3,,\n",
+                with_org("B"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 2u);
   EXPECT_EQ(r.plan.rows[0].license_id, "L2");
@@ -113,7 +118,8 @@ TEST(PlanCsv, EmptyOrgCellWithoutOption) {
 
 // Quoted fields: "" escapes, separators and line breaks inside quotes; line numbers stay physical.
 TEST(PlanCsv, Rfc4180Quoting) {
-  auto r = load(std::string("licenseId,deviceSerial,note\n\"L,1\",\"") + s1 + "\",\"a\nb\r\nc\"\nL2,,\"x\"\"y\"\n",
+  auto r = load(std::string("licenseId,deviceSerial,note\n\"L,1\",\"") + s1 +
+                    "\",\"a\nb\r\nc\"\nL2,,\"x\"\"y\"\n",
                 with_org("O"));
   // "L,1" contains no forbidden character for a URL path except... nothing: ',' is allowed.
   ASSERT_TRUE(r.ok()) << all_errors(r);
@@ -131,7 +137,8 @@ TEST(PlanCsv, Utf8Bom) {
 
 // CRLF and LF both end records; CRLF counts as one line.
 TEST(PlanCsv, CrlfAndLf) {
-  auto r = load(std::string("licenseId,deviceSerial\r\nL1,") + s1 + "\r\nL2," + s2 + "\nL3,\r\n", with_org("O"));
+  auto r = load(std::string("licenseId,deviceSerial\r\nL1,") + s1 + "\r\nL2," + s2 + "\nL3,\r\n",
+                with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 3u);
   EXPECT_EQ(r.plan.rows[2].line, 4u);
@@ -140,7 +147,8 @@ TEST(PlanCsv, CrlfAndLf) {
 
 // Blank lines (trailing or in between) are skipped; a last record without a newline counts.
 TEST(PlanCsv, BlankLinesAndNoFinalNewline) {
-  auto r = load(std::string("\nlicenseId,deviceSerial\n\nL1,") + s1 + "\n  \n\r\nL2," + s2, with_org("O"));
+  auto r = load(std::string("\nlicenseId,deviceSerial\n\nL1,") + s1 + "\n  \n\r\nL2," + s2,
+                with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   ASSERT_EQ(r.plan.rows.size(), 2u);
   EXPECT_EQ(r.plan.rows[0].line, 4u);
@@ -153,7 +161,8 @@ TEST(PlanCsv, WhitespaceTrimmedUnlessQuoted) {
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.plan.rows[0].license_id, "L1");
   auto q = load("licenseId,deviceSerial\n\" L1\",\n", with_org("O"));
-  EXPECT_TRUE(has_error(q, "in.csv:2: column 1 (licenseId): \" L1\" contains a space")) << all_errors(q);
+  EXPECT_TRUE(has_error(q, "in.csv:2: column 1 (licenseId): \" L1\" contains a space"))
+      << all_errors(q);
 }
 
 // An empty serial means unassign.
@@ -167,9 +176,11 @@ TEST(PlanCsv, EmptySerialIsUnassign) {
 
 // Serials are upper-cased and must have the Meraki shape.
 TEST(PlanCsv, SerialShape) {
-  auto r = load("licenseId,deviceSerial\nL1,q2aa-bbbb-cccc\nL2,Q2AA-BBBB\nL3,Q2AA_BBBB_CCCC\nL4,Q2AA-BBBB-CCCCC\n"
-                "L5,Q2ÄA-BBBB-CCC\n",
-                with_org("O"));
+  auto r = load(
+      "licenseId,deviceSerial\nL1,q2aa-bbbb-cccc\nL2,Q2AA-BBBB\nL3,Q2AA_BBBB_CCCC\nL4,Q2AA-BBBB-"
+      "CCCCC\n"
+      "L5,Q2ÄA-BBBB-CCC\n",
+      with_org("O"));
   EXPECT_EQ(r.error_count(), 4u) << all_errors(r);
   EXPECT_TRUE(has_error(r, "in.csv:3: column 2 (deviceSerial): invalid serial \"Q2AA-BBBB\""));
   EXPECT_TRUE(has_error(r, "in.csv:4: column 2 (deviceSerial): invalid serial"));
@@ -180,15 +191,17 @@ TEST(PlanCsv, SerialShape) {
 
 // License and org ids must be non-empty and free of / ? # space and control characters.
 TEST(PlanCsv, IdCharacters) {
-  auto r = load("licenseId,deviceSerial,org\n,,O\na/b,,O\na?b,,O\na#b,,O\na b,,O\n\"a\tb\",,O\nok,,O/1\n",
-                {});
+  auto r = load(
+      "licenseId,deviceSerial,org\n,,O\na/b,,O\na?b,,O\na#b,,O\na b,,O\n\"a\tb\",,O\nok,,O/1\n",
+      {});
   EXPECT_EQ(r.error_count(), 7u) << all_errors(r);
   EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): license id is empty"));
   EXPECT_TRUE(has_error(r, "in.csv:3: column 1 (licenseId): \"a/b\" contains '/'"));
   EXPECT_TRUE(has_error(r, "in.csv:4: column 1 (licenseId): \"a?b\" contains '?'"));
   EXPECT_TRUE(has_error(r, "in.csv:5: column 1 (licenseId): \"a#b\" contains '#'"));
   EXPECT_TRUE(has_error(r, "in.csv:6: column 1 (licenseId): \"a b\" contains a space"));
-  EXPECT_TRUE(has_error(r, "in.csv:7: column 1 (licenseId): \"a\\x09b\" contains a control character"));
+  EXPECT_TRUE(
+      has_error(r, "in.csv:7: column 1 (licenseId): \"a\\x09b\" contains a control character"));
   EXPECT_TRUE(has_error(r, "in.csv:8: column 3 (org): \"O/1\" contains '/'"));
 }
 
@@ -200,23 +213,27 @@ TEST(PlanCsv, InvalidOrgOption) {
 
 // The same license twice with the same serial is dropped, counted and warned about.
 TEST(PlanCsv, DuplicateSameSerialDropped) {
-  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2,\nL1," + s1 + "\nL2,\n", with_org("O"));
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2,\nL1," + s1 + "\nL2,\n",
+                with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.plan.rows.size(), 2u);
   EXPECT_EQ(r.plan.counts.duplicates_dropped, 2u);
   EXPECT_EQ(r.plan.counts.input_rows, 4u);
   ASSERT_EQ(r.warnings.size(), 2u);
   EXPECT_EQ(to_string(r.warnings[0]),
-            "in.csv:4: column 1 (licenseId): license \"L1\" repeated with the same serial (first on line 2); "
+            "in.csv:4: column 1 (licenseId): license \"L1\" repeated with the same serial (first "
+            "on line 2); "
             "the repeat is dropped");
 }
 
 // The same license with two serials is an error naming both lines.
 TEST(PlanCsv, DuplicateConflictNamesBothLines) {
-  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2,\nL1," + s2 + "\n", with_org("O"));
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2,\nL1," + s2 + "\n",
+                with_org("O"));
   EXPECT_EQ(r.error_count(), 1u);
-  EXPECT_TRUE(has_error(r, "in.csv:4: column 1 (licenseId): license \"L1\" has conflicting serials: "
-                           "\"Q2AA-BBBB-CCCC\" on line 2 and \"Q2AA-BBBB-DDDD\" on line 4"))
+  EXPECT_TRUE(has_error(r,
+                        "in.csv:4: column 1 (licenseId): license \"L1\" has conflicting serials: "
+                        "\"Q2AA-BBBB-CCCC\" on line 2 and \"Q2AA-BBBB-DDDD\" on line 4"))
       << all_errors(r);
 }
 
@@ -229,8 +246,8 @@ TEST(PlanCsv, SameLicenseInTwoOrgsIsNotAConflict) {
 
 // Several licenses on one serial are legal and counted once per serial.
 TEST(PlanCsv, SeveralLicensesOnOneSerialCounted) {
-  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2," + s1 + "\nL3," + s1 + "\nL4," + s2 +
-                    "\nL5," + s2 + "\nL6,Q2AA-BBBB-EEEE\n",
+  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\nL2," + s1 + "\nL3," + s1 +
+                    "\nL4," + s2 + "\nL5," + s2 + "\nL6,Q2AA-BBBB-EEEE\n",
                 with_org("O"));
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.plan.counts.serials_with_several, 2u);
@@ -254,7 +271,8 @@ TEST(PlanCsv, ErrorsCollectedAndCapped) {
 // The missing-column error names the header line, the accepted names, and hints at data-as-header.
 TEST(PlanCsv, MissingColumn) {
   auto r = load("licenseId,foo\nL1,\n", with_org("O"));
-  EXPECT_TRUE(has_error(r, "in.csv:1: no deviceSerial column (accepted names: deviceSerial, serial, device_serial)"))
+  EXPECT_TRUE(has_error(
+      r, "in.csv:1: no deviceSerial column (accepted names: deviceSerial, serial, device_serial)"))
       << all_errors(r);
   auto d = load(std::string("L1,") + s1 + "\n", with_org("O"));
   EXPECT_TRUE(has_error(d, "the first line looks like data")) << all_errors(d);
@@ -263,20 +281,24 @@ TEST(PlanCsv, MissingColumn) {
 // A record with too few fields says which column is missing.
 TEST(PlanCsv, ShortRecord) {
   auto r = load("licenseId,deviceSerial\nL1\n", with_org("O"));
-  EXPECT_TRUE(has_error(r, "in.csv:2: column 2 (deviceSerial): missing: the record has only 1 field")) << all_errors(r);
+  EXPECT_TRUE(
+      has_error(r, "in.csv:2: column 2 (deviceSerial): missing: the record has only 1 field"))
+      << all_errors(r);
 }
 
 // A column named twice (e.g. licenseId and id) is an error.
 TEST(PlanCsv, DuplicateHeaderColumn) {
   auto r = load("licenseId,deviceSerial,id\n", with_org("O"));
-  EXPECT_TRUE(has_error(r, "in.csv:1: column 3 (id): a second licenseId column (the first is column 1)"))
+  EXPECT_TRUE(
+      has_error(r, "in.csv:1: column 3 (id): a second licenseId column (the first is column 1)"))
       << all_errors(r);
 }
 
 // --shard keeps exactly the orgs whose FNV-1a hash mod N equals K; the shards partition the plan.
 TEST(PlanCsv, ShardFilterPartitions) {
   std::string text = "licenseId,deviceSerial,org\n";
-  for (int i = 0; i < 200; ++i) text += "L" + std::to_string(i) + ",,org" + std::to_string(i % 37) + "\n";
+  for (int i = 0; i < 200; ++i)
+    text += "L" + std::to_string(i) + ",,org" + std::to_string(i % 37) + "\n";
   std::size_t total = 0, orgs = 0;
   for (std::uint32_t k = 0; k < 3; ++k) {
     load_options o;
@@ -298,9 +320,12 @@ TEST(PlanCsv, fingerprint) {
   auto a = load(base), b = load(base + "\n");
   EXPECT_EQ(a.plan.fingerprint.size(), 16u);
   EXPECT_EQ(a.plan.fingerprint, b.plan.fingerprint);
-  EXPECT_NE(a.plan.fingerprint, load(std::string("licenseId,deviceSerial,org\nL1,") + s2 + ",A\n").plan.fingerprint);
-  EXPECT_NE(a.plan.fingerprint, load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",B\n").plan.fingerprint);
-  EXPECT_NE(a.plan.fingerprint, load(std::string("licenseId,deviceSerial,org\nL2,") + s1 + ",A\n").plan.fingerprint);
+  EXPECT_NE(a.plan.fingerprint,
+            load(std::string("licenseId,deviceSerial,org\nL1,") + s2 + ",A\n").plan.fingerprint);
+  EXPECT_NE(a.plan.fingerprint,
+            load(std::string("licenseId,deviceSerial,org\nL1,") + s1 + ",B\n").plan.fingerprint);
+  EXPECT_NE(a.plan.fingerprint,
+            load(std::string("licenseId,deviceSerial,org\nL2,") + s1 + ",A\n").plan.fingerprint);
   // FNV-1a 64 of nothing is the offset basis: the empty plan's fingerprint is documented.
   EXPECT_EQ(load("licenseId,deviceSerial,org\n").plan.fingerprint, "cbf29ce484222325");
 }
@@ -315,12 +340,15 @@ TEST(PlanCsv, FingerprintCoversLineNumbers) {
 
 // Feeding the input in chunks of any size (here: every size 1..17) gives the same result.
 TEST(PlanCsv, ChunkingDoesNotMatter) {
-  const std::string text = std::string("\xEF\xBB\xBF") + "licenseId,deviceSerial,note\r\n\"L1\",\"" + s1 +
-                           "\",\"a\r\nb\"\"c\"\r\nL2, " + s2 + " ,x\r\nL1," + s1 + ",\r\nL3,bad,\r\n\"L4\" ,,\"unterminated";
+  const std::string text = std::string("\xEF\xBB\xBF") +
+                           "licenseId,deviceSerial,note\r\n\"L1\",\"" + s1 +
+                           "\",\"a\r\nb\"\"c\"\r\nL2, " + s2 + " ,x\r\nL1," + s1 +
+                           ",\r\nL3,bad,\r\n\"L4\" ,,\"unterminated";
   const auto whole = load(text, with_org("O"));
   for (std::size_t size = 1; size <= 17; ++size) {
     relicense::plan::plan_loader loader("in.csv", with_org("O"));
-    for (std::size_t i = 0; i < text.size(); i += size) loader.feed(std::string_view(text).substr(i, size));
+    for (std::size_t i = 0; i < text.size(); i += size)
+      loader.feed(std::string_view(text).substr(i, size));
     auto r = loader.finish();
     EXPECT_EQ(all_errors(r), all_errors(whole)) << size;
     EXPECT_EQ(r.plan.fingerprint, whole.plan.fingerprint) << size;
@@ -340,7 +368,8 @@ TEST(PlanCsv, LoadPlanFileAndMissingFile) {
   EXPECT_EQ(r.plan.rows.size(), 1u);
   auto m = relicense::plan::load_plan(dir.path() / "nope.csv", with_org("O"));
   ASSERT_EQ(m.errors.size(), 1u);
-  EXPECT_NE(to_string(m.errors[0]).find("nope.csv: cannot open: No such file or directory"), std::string::npos);
+  EXPECT_NE(to_string(m.errors[0]).find("nope.csv: cannot open: No such file or directory"),
+            std::string::npos);
   auto d = relicense::plan::load_plan(dir.path(), with_org("O"));
   EXPECT_FALSE(d.ok());
 }
@@ -366,9 +395,11 @@ TEST(PlanCsvNasty, HeaderOnly) {
 
 // An unterminated quote is reported at the line where the quote opened, not at the end of file.
 TEST(PlanCsvNasty, UnterminatedQuote) {
-  auto r = load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\n\"L2,\nL3,\nL4,\n", with_org("O"));
+  auto r =
+      load(std::string("licenseId,deviceSerial\nL1,") + s1 + "\n\"L2,\nL3,\nL4,\n", with_org("O"));
   EXPECT_EQ(r.error_count(), 1u);
-  EXPECT_TRUE(has_error(r, "in.csv:3: column 1 (licenseId): unterminated quoted field: the quote opened on line 3"))
+  EXPECT_TRUE(has_error(
+      r, "in.csv:3: column 1 (licenseId): unterminated quoted field: the quote opened on line 3"))
       << all_errors(r);
 }
 
@@ -387,7 +418,8 @@ TEST(PlanCsvNasty, StrayQuotes) {
   auto r = load("licenseId,deviceSerial\nL\"1,\n\"L2\"x,\n", with_org("O"));
   EXPECT_EQ(r.error_count(), 2u) << all_errors(r);
   EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): a quote inside an unquoted field"));
-  EXPECT_TRUE(has_error(r, "in.csv:3: column 1 (licenseId): unexpected text after a closing quote"));
+  EXPECT_TRUE(
+      has_error(r, "in.csv:3: column 1 (licenseId): unexpected text after a closing quote"));
 }
 
 // A field over the field cap (but within the record limit) is an error with its length; a big
@@ -398,7 +430,8 @@ TEST(PlanCsvNasty, LongField) {
   text += "L2,,\"" + std::string(60000, 'n') + "\"\n";
   auto r = load(text, with_org("O"));
   EXPECT_EQ(r.error_count(), 1u) << all_errors(r);
-  EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): 5000 bytes long (limit 4096)")) << all_errors(r);
+  EXPECT_TRUE(has_error(r, "in.csv:2: column 1 (licenseId): 5000 bytes long (limit 4096)"))
+      << all_errors(r);
   EXPECT_EQ(r.plan.rows.size(), 1u);
 }
 
@@ -414,8 +447,9 @@ TEST(PlanCsvLimits, TenMegabyteLineStops) {
   std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + "\n";
   text += std::string(10 << 20, '7') + ",\nL2,\nL3,bad\n";
   auto r = load(text, with_org("O"));
-  EXPECT_EQ(only_error(r), "in.csv:3: the line is longer than 65536 bytes (the limit for one record); the rest "
-                           "of the file was not read");
+  EXPECT_EQ(only_error(r),
+            "in.csv:3: the line is longer than 65536 bytes (the limit for one record); the rest "
+            "of the file was not read");
   EXPECT_EQ(r.plan.counts.input_rows, 1u);
 }
 
@@ -431,13 +465,15 @@ TEST(PlanCsvLimits, RecordLimitIsExact) {
     auto ok_last = load(head + fits, with_org("O"));  // no final line break
     EXPECT_TRUE(ok_last.ok()) << all_errors(ok_last);
     auto bad = load(head + fits + "n" + eol + "L2,\n", with_org("O"));
-    EXPECT_NE(only_error(bad).find("in.csv:2: the line is longer than 65536 bytes"), std::string::npos);
+    EXPECT_NE(only_error(bad).find("in.csv:2: the line is longer than 65536 bytes"),
+              std::string::npos);
   }
   // The header is a record like any other, and the limit is an option.
   load_options o = with_org("O");
   o.max_record_bytes = 30;
   EXPECT_TRUE(load("licenseId,deviceSerial,xxxxxxx\n", o).ok());
-  EXPECT_NE(only_error(load("licenseId,deviceSerial,xxxxxxxx\n", o)).find("in.csv:1: the line is longer than 30"),
+  EXPECT_NE(only_error(load("licenseId,deviceSerial,xxxxxxxx\n", o))
+                .find("in.csv:1: the line is longer than 30"),
             std::string::npos);
 }
 
@@ -446,15 +482,17 @@ TEST(PlanCsvLimits, UnterminatedQuoteInABigFile) {
   std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + "\n\"L2,\n";
   for (int i = 0; i < 100000; ++i) text += "L" + std::to_string(i) + ",\n";
   auto r = load(text, with_org("O"));
-  EXPECT_EQ(only_error(r), "in.csv:3: a quoted field opened on line 3 is still open after 65536 bytes (the limit "
-                           "for one record): is a closing quote missing?; the rest of the file was not read");
+  EXPECT_EQ(only_error(r),
+            "in.csv:3: a quoted field opened on line 3 is still open after 65536 bytes (the limit "
+            "for one record): is a closing quote missing?; the rest of the file was not read");
 }
 
 // A header of 20 MB of commas is refused at its 257th column, not after reading it all.
 TEST(PlanCsvLimits, HeaderOfCommas) {
   auto r = load(std::string(20 << 20, ','), with_org("O"));
-  EXPECT_EQ(only_error(r), "in.csv:1: the header has more than 256 columns (the limit); the rest of the file "
-                           "was not read");
+  EXPECT_EQ(only_error(r),
+            "in.csv:1: the header has more than 256 columns (the limit); the rest of the file "
+            "was not read");
   // 256 columns are fine.
   std::string wide = "licenseId,deviceSerial";
   for (int i = 2; i < 256; ++i) wide += ",c" + std::to_string(i);
@@ -464,8 +502,8 @@ TEST(PlanCsvLimits, HeaderOfCommas) {
 
 // A data row with more than 256 fields is an error for that row only.
 TEST(PlanCsvLimits, TooManyFieldsInARow) {
-  const std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + std::string(254, ',') + "\nL2," + s1 +
-                           std::string(255, ',') + "\nL3,\n";
+  const std::string text = std::string("licenseId,deviceSerial\nL1,") + s1 + std::string(254, ',') +
+                           "\nL2," + s1 + std::string(255, ',') + "\nL3,\n";
   auto r = load(text, with_org("O"));
   EXPECT_EQ(only_error(r), "in.csv:3: column 257: more than 256 fields (the limit)");
   EXPECT_EQ(r.plan.rows.size(), 2u);
@@ -474,8 +512,9 @@ TEST(PlanCsvLimits, TooManyFieldsInARow) {
 // A NUL byte stops the load at once: reading /dev/zero ends with one error at line 1.
 TEST(PlanCsvLimits, DevZero) {
   auto r = relicense::plan::load_plan("/dev/zero", with_org("O"));
-  EXPECT_EQ(only_error(r), "/dev/zero:1: column 1: a NUL byte (is the file UTF-16 or binary? save it as UTF-8 "
-                           "CSV); the rest of the file was not read");
+  EXPECT_EQ(only_error(r),
+            "/dev/zero:1: column 1: a NUL byte (is the file UTF-16 or binary? save it as UTF-8 "
+            "CSV); the rest of the file was not read");
 }
 
 // Random bytes stop the load at the first byte that is not UTF-8 (or a NUL), on line 1.
@@ -483,7 +522,8 @@ TEST(PlanCsvLimits, DevUrandom) {
   auto r = relicense::plan::load_plan("/dev/urandom", with_org("O"));
   ASSERT_FALSE(r.ok());
   const std::string e = all_errors(r);
-  EXPECT_TRUE(e.find("invalid UTF-8 (") != std::string::npos || e.find("a NUL byte") != std::string::npos ||
+  EXPECT_TRUE(e.find("invalid UTF-8 (") != std::string::npos ||
+              e.find("a NUL byte") != std::string::npos ||
               e.find("UTF-16") != std::string::npos)  // UTF-16: 1 in 65536 starts with FF FE
       << e;
   EXPECT_NE(e.find("the rest of the file was not read"), std::string::npos) << e;
@@ -493,33 +533,38 @@ TEST(PlanCsvLimits, DevUrandom) {
 // forms, surrogates, bytes that never occur, stray continuation bytes and a character cut off by
 // the end of the file are refused at their line and column.
 TEST(PlanCsvLimits, utf8) {
-  const std::string head = std::string("\xEF\xBB\xBFlicenseId,deviceSerial,note\nL1,") + s1 + ",ok\n";
-  auto good = load(head + "L2,,Caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF\n", with_org("O"));
+  const std::string head =
+      std::string("\xEF\xBB\xBFlicenseId,deviceSerial,note\nL1,") + s1 + ",ok\n";
+  auto good = load(head + "L2,,Caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF\n",
+                   with_org("O"));
   EXPECT_TRUE(good.ok()) << all_errors(good);
   for (const auto& [bad, byte] : std::vector<std::pair<std::string, std::string>>{
-           {"Caf\xE9", "bytes 0xE9 0x0A"},           // Latin-1
-           {"Caf\xE9s", "bytes 0xE9 0x73"},          // Latin-1
-           {"\xC0\x80", "byte 0xC0"},                // overlong NUL
-           {"\xE0\x80\x80", "bytes 0xE0 0x80"},      // overlong 3-byte
-           {"\xED\xA0\x80", "bytes 0xED 0xA0"},      // surrogate
-           {"\xF4\x90\x80\x80", "bytes 0xF4 0x90"},  // past U+10FFFF
+           {"Caf\xE9", "bytes 0xE9 0x0A"},                  // Latin-1
+           {"Caf\xE9s", "bytes 0xE9 0x73"},                 // Latin-1
+           {"\xC0\x80", "byte 0xC0"},                       // overlong NUL
+           {"\xE0\x80\x80", "bytes 0xE0 0x80"},             // overlong 3-byte
+           {"\xED\xA0\x80", "bytes 0xED 0xA0"},             // surrogate
+           {"\xF4\x90\x80\x80", "bytes 0xF4 0x90"},         // past U+10FFFF
            {"\xF0\x9F\x98x", "bytes 0xF0 0x9F 0x98 0x78"},  // cut short
-           {"\xF5\x80", "byte 0xF5"},                // never a lead byte
-           {"\x80", "byte 0x80"}}) {                 // stray continuation
+           {"\xF5\x80", "byte 0xF5"},                       // never a lead byte
+           {"\x80", "byte 0x80"}}) {                        // stray continuation
     auto r = load(head + "L2,," + bad + "\nL3,\n", with_org("O"));
-    EXPECT_EQ(only_error(r), "in.csv:3: column 3 (note): invalid UTF-8 (" + byte +
-                                 "): save the file as UTF-8 CSV; the rest of the file was not read");
+    EXPECT_EQ(only_error(r),
+              "in.csv:3: column 3 (note): invalid UTF-8 (" + byte +
+                  "): save the file as UTF-8 CSV; the rest of the file was not read");
   }
   auto cut = load(head + "L2,,\xF0\x9F\x98", with_org("O"));
-  EXPECT_NE(only_error(cut).find("in.csv:3: column 3 (note): invalid UTF-8: the file ends inside a multi-byte "
-                                 "character"),
+  EXPECT_NE(only_error(cut).find(
+                "in.csv:3: column 3 (note): invalid UTF-8: the file ends inside a multi-byte "
+                "character"),
             std::string::npos);
 }
 
 // The limits hold whatever the chunking: one byte at a time gives the same errors.
 TEST(PlanCsvLimits, ChunkingDoesNotMatter) {
   std::vector<std::string> texts = {
-      std::string("licenseId,deviceSerial,note\nL1,") + s1 + ",\xE2\x82\xAC\nL2,," + std::string(70000, 'x') + "\n",
+      std::string("licenseId,deviceSerial,note\nL1,") + s1 + ",\xE2\x82\xAC\nL2,," +
+          std::string(70000, 'x') + "\n",
       std::string("licenseId,deviceSerial,note\nL1,,\xE2\x82") + "\xAC\n\"L2\nL3,,\xE2\x82",
       std::string(1000, ','),
       std::string("licenseId,deviceSerial\nL1,,") + std::string(300, ',') + "\n",
@@ -547,7 +592,8 @@ TEST(PlanCsvLimits, StopsAfter100Errors) {
   ASSERT_EQ(r.errors.size(), 21u);
   EXPECT_EQ(r.errors_not_shown, 80u);
   EXPECT_EQ(r.errors[19].line, 21u);
-  EXPECT_EQ(to_string(r.errors[20]), "in.csv:101: stopped reading after 100 errors; the rest of the file was not checked");
+  EXPECT_EQ(to_string(r.errors[20]),
+            "in.csv:101: stopped reading after 100 errors; the rest of the file was not checked");
   EXPECT_EQ(r.plan.counts.input_rows, 100u);
   // 99 errors do not stop anything.
   std::string fewer = "licenseId,deviceSerial\n";
@@ -578,13 +624,15 @@ TEST(PlanCsvLimits, RowsAndBytes) {
   load_options o = with_org("O");
   o.max_rows = 9;
   EXPECT_EQ(only_error(load(text, o)),
-            "in.csv:11: more than 9 data rows (the limit): split the file; the rest of the file was not read");
+            "in.csv:11: more than 9 data rows (the limit): split the file; the rest of the file "
+            "was not read");
   o.max_rows = 10;
   EXPECT_TRUE(load(text, o).ok());
   o.max_input_bytes = text.size() - 1;
-  EXPECT_EQ(only_error(load(text, o)), "in.csv:11: the input is larger than " + std::to_string(text.size() - 1) +
-                                           " bytes (the limit): split it into several files; the rest of the file "
-                                           "was not read");
+  EXPECT_EQ(only_error(load(text, o)),
+            "in.csv:11: the input is larger than " + std::to_string(text.size() - 1) +
+                " bytes (the limit): split it into several files; the rest of the file "
+                "was not read");
   o.max_input_bytes = text.size();
   EXPECT_TRUE(load(text, o).ok());
 }
@@ -609,13 +657,13 @@ TEST(PlanCsvLimits, NamedPipe) {
 
 // Many kinds of damage in one file: every problem is reported, each at its line.
 TEST(PlanCsvNasty, MixedDamageAllReported) {
-  const std::string text = std::string("licenseId,deviceSerial,organizationId\r\n") +
-                           "L1," + s1 + ",O\r\n" +   // 2 ok
-                           "L2,NOPE,O\r\n" +         // 3 bad serial
-                           "L1," + s2 + ",O\r\n" +   // 4 conflict with 2
-                           "L3\r\n" +                // 5 short
-                           "L 4,,O\r\n" +            // 6 space
-                           "L5,,\r\n";               // 7 empty org
+  const std::string text = std::string("licenseId,deviceSerial,organizationId\r\n") + "L1," + s1 +
+                           ",O\r\n" +               // 2 ok
+                           "L2,NOPE,O\r\n" +        // 3 bad serial
+                           "L1," + s2 + ",O\r\n" +  // 4 conflict with 2
+                           "L3\r\n" +               // 5 short
+                           "L 4,,O\r\n" +           // 6 space
+                           "L5,,\r\n";              // 7 empty org
   auto r = load(text);
   EXPECT_EQ(r.error_count(), 6u) << all_errors(r);  // line 5 lacks two columns
   for (const char* where : {"in.csv:3:", "in.csv:4:", "in.csv:5:", "in.csv:6:", "in.csv:7:"})

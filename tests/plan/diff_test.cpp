@@ -10,19 +10,20 @@ using namespace relicense::plan;
 namespace {
 
 plan make_plan() {
-  auto r = parse_plan("licenseId,deviceSerial,org\n"
-                      "L1,Q2AA-AAAA-AAAA,A\n"   // change (was on another serial)
-                      "L2,Q2AA-AAAA-BBBB,A\n"   // unchanged
-                      "L3,,A\n"                 // unassign of an assigned license: change
-                      "L4,,A\n"                 // already unassigned: unchanged
-                      "L5,Q2AA-AAAA-CCCC,A\n"   // unknown license
-                      "L6,Q2AA-AAAA-DDDD,B\n",  // org B not fetched
-                      "d.csv", {});
+  auto r = parse_plan(
+      "licenseId,deviceSerial,org\n"
+      "L1,Q2AA-AAAA-AAAA,A\n"   // change (was on another serial)
+      "L2,Q2AA-AAAA-BBBB,A\n"   // unchanged
+      "L3,,A\n"                 // unassign of an assigned license: change
+      "L4,,A\n"                 // already unassigned: unchanged
+      "L5,Q2AA-AAAA-CCCC,A\n"   // unknown license
+      "L6,Q2AA-AAAA-DDDD,B\n",  // org B not fetched
+      "d.csv", {});
   EXPECT_TRUE(r.ok());
   return r.plan;
 }
 
-} // namespace
+}  // namespace
 
 // Each row is classified and carries the serial the license had before.
 TEST(PlanDiff, ClassifiesRows) {

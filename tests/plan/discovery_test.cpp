@@ -24,7 +24,7 @@ std::vector<license_record> sample() {
   return {a, b};
 }
 
-} // namespace
+}  // namespace
 
 // The licenses table aligns its columns and shows "-" for what is not there.
 TEST(DiscoveryRender, LicensesTable) {
@@ -76,10 +76,12 @@ TEST(DiscoveryRender, OrgsTable) {
 
 // orgs --json prints the API's objects, or rebuilds id, name and licensing.model.
 TEST(DiscoveryRender, OrgsJson) {
-  std::vector<organization_record> orgs{{"1", "A", "per-device", R"({"id":"1","name":"A","api":{"enabled":true}})"},
-                                        {"2", "B \"b\"", "", ""}};
-  EXPECT_EQ(render_orgs_json(orgs), "[\n"
-                                    "{\"id\":\"1\",\"name\":\"A\",\"api\":{\"enabled\":true}},\n"
-                                    "{\"id\":\"2\",\"name\":\"B \\\"b\\\"\",\"licensing\":{\"model\":null}}\n"
-                                    "]\n");
+  std::vector<organization_record> orgs{
+      {"1", "A", "per-device", R"({"id":"1","name":"A","api":{"enabled":true}})"},
+      {"2", "B \"b\"", "", ""}};
+  EXPECT_EQ(render_orgs_json(orgs),
+            "[\n"
+            "{\"id\":\"1\",\"name\":\"A\",\"api\":{\"enabled\":true}},\n"
+            "{\"id\":\"2\",\"name\":\"B \\\"b\\\"\",\"licensing\":{\"model\":null}}\n"
+            "]\n");
 }

@@ -17,7 +17,7 @@ TEST(PlanEstimate, SingleOrgRateBound) {
 // Orgs run in parallel until the per-IP rate caps them.
 TEST(PlanEstimate, OrgsParallelThenIpBound) {
   EXPECT_DOUBLE_EQ(estimate_put({1010, 1010, 1010}).seconds, 100.0);  // 30/s < 100/s
-  auto e = estimate_put(std::vector<std::uint64_t>(20, 1010));         // 200/s wanted, 100/s allowed
+  auto e = estimate_put(std::vector<std::uint64_t>(20, 1010));        // 200/s wanted, 100/s allowed
   EXPECT_DOUBLE_EQ(e.seconds, 202.0);
   EXPECT_TRUE(e.ip_bound);
   budget b{5, 0, 1000};

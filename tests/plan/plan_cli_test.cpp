@@ -21,13 +21,16 @@ TEST(PlanCli, summary) {
                      "L1,Q2AA-BBBB-CCCC,O1\nL2,Q2AA-BBBB-CCCC,O1\nL3,,O2\nL1,Q2AA-BBBB-CCCC,O1\n");
   auto r = run_relicense({"plan", f.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* want : {"rows read                      4", "unique licenses                3",
-                           "organizations                  2", "assigns                        2",
-                           "unassigns                      1", "duplicates dropped             1",
-                           "serials receiving several      1", "estimated duration, put mode",
-                           "estimated duration, batch mode", "estimated duration, auto mode", "fingerprint"})
+  for (const char* want :
+       {"rows read                      4", "unique licenses                3",
+        "organizations                  2", "assigns                        2",
+        "unassigns                      1", "duplicates dropped             1",
+        "serials receiving several      1", "estimated duration, put mode",
+        "estimated duration, batch mode", "estimated duration, auto mode", "fingerprint"})
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
-  EXPECT_NE(r.err.find("ok.csv:5: column 1 (licenseId): license \"L1\" repeated"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ok.csv:5: column 1 (licenseId): license \"L1\" repeated"),
+            std::string::npos)
+      << r.err;
 }
 
 // Bad rows: every error on stderr as file:line: column, nothing on stdout, exit 2.
@@ -36,8 +39,11 @@ TEST(PlanCli, ErrorsExit2) {
   auto f = dir.write("bad.csv", "licenseId,deviceSerial\nL1,nope\nL/2,\n");
   auto r = run_relicense({"plan", f.string(), "--org", "O"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("bad.csv:2: column 2 (deviceSerial): invalid serial \"NOPE\""), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("bad.csv:3: column 1 (licenseId): \"L/2\" contains '/'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.csv:2: column 2 (deviceSerial): invalid serial \"NOPE\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("bad.csv:3: column 1 (licenseId): \"L/2\" contains '/'"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("2 errors"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
 }
@@ -46,7 +52,8 @@ TEST(PlanCli, ErrorsExit2) {
 TEST(PlanCli, MissingFile) {
   auto r = run_relicense({"plan", "/nonexistent/relicense/plan.csv", "--org", "O"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("/nonexistent/relicense/plan.csv: cannot open: No such file or directory"), std::string::npos)
+  EXPECT_NE(r.err.find("/nonexistent/relicense/plan.csv: cannot open: No such file or directory"),
+            std::string::npos)
       << r.err;
 }
 
@@ -56,7 +63,8 @@ TEST(PlanCli, OrgRequired) {
   auto f = dir.write("noorg.csv", "licenseId,deviceSerial\nL1,\n");
   auto r = run_relicense({"plan", f.string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("noorg.csv:1: no organizationId column and no --org"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("noorg.csv:1: no organizationId column and no --org"), std::string::npos)
+      << r.err;
   EXPECT_EQ(run_relicense({"plan", f.string(), "--org", "O"}).exit_code, 0);
 }
 
@@ -81,11 +89,14 @@ TEST(PlanCli, ErrorCap) {
   auto f = dir.write("many.csv", text);
   auto r = run_relicense({"plan", f.string(), "--org", "O"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("many.csv:21: column 2 (deviceSerial): invalid serial"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("many.csv:21: column 2 (deviceSerial): invalid serial"), std::string::npos)
+      << r.err;
   EXPECT_EQ(r.err.find("many.csv:22:"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("many.csv:101: stopped reading after 100 errors; the rest of the file was not checked\n"
-                       "... and 80 more errors\n"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(
+          "many.csv:101: stopped reading after 100 errors; the rest of the file was not checked\n"
+          "... and 80 more errors\n"),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("100 errors in"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
@@ -98,9 +109,12 @@ TEST(PlanCli, stdin) {
   auto r = relicense::test::run_relicense_with_input({"plan", "-", "--org", "O"}, text);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("rows read                      20000"), std::string::npos) << r.out;
-  auto bad = relicense::test::run_relicense_with_input({"plan", "-", "--org", "O"}, "licenseId,deviceSerial\nL/1,\n");
+  auto bad = relicense::test::run_relicense_with_input({"plan", "-", "--org", "O"},
+                                                       "licenseId,deviceSerial\nL/1,\n");
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("<stdin>:2: column 1 (licenseId): \"L/1\" contains '/'"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("<stdin>:2: column 1 (licenseId): \"L/1\" contains '/'"),
+            std::string::npos)
+      << bad.err;
 }
 
 // A pipe as the file (what `relicense plan <(cmd)` passes) is read to its end, as a file is.

@@ -38,13 +38,15 @@ std::string all(const load_result& r) {
   return s;
 }
 
-} // namespace
+}  // namespace
 
 // A header with oldSerial,newSerial and no licenseId makes the file a serial map, in any alias.
 TEST(SerialMapLoad, RecognisedByHeader) {
   for (std::string_view header : {"oldSerial,newSerial,organizationId", "old_serial,new_serial,org",
                                   "FROM,To,organization_id"}) {
-    const std::string text = std::string(header) + "\nq2aa-aaaa-0001,Q2BB-BBBB-0001,O1\nQ2AA-AAAA-0002,Q2BB-BBBB-0002,O2\n";
+    const std::string text =
+        std::string(header) +
+        "\nq2aa-aaaa-0001,Q2BB-BBBB-0001,O1\nQ2AA-AAAA-0002,Q2BB-BBBB-0002,O2\n";
     const auto r = parse_plan(text, "m.csv", map_options());
     ASSERT_TRUE(r.ok()) << header << "\n" << all(r);
     ASSERT_TRUE(r.map) << header;
@@ -64,7 +66,8 @@ TEST(SerialMapLoad, RecognisedByHeader) {
 
 // A license CSV is still a license CSV, with or without the option.
 TEST(SerialMapLoad, LicenseCsvUnchanged) {
-  const auto r = parse_plan("licenseId,deviceSerial\nL1,Q2AA-AAAA-0001\n", "l.csv", map_options("O"));
+  const auto r =
+      parse_plan("licenseId,deviceSerial\nL1,Q2AA-AAAA-0001\n", "l.csv", map_options("O"));
   ASSERT_TRUE(r.ok()) << all(r);
   EXPECT_FALSE(r.map);
   EXPECT_EQ(r.plan.rows.size(), 1u);
@@ -78,7 +81,8 @@ TEST(SerialMapLoad, RefusedWhereNotAccepted) {
   ASSERT_FALSE(r.ok());
   EXPECT_FALSE(r.map);
   EXPECT_EQ(to_string(r.errors.at(0)),
-            "m.csv:1: this is a serial map (oldSerial,newSerial columns), but this command takes a license CSV "
+            "m.csv:1: this is a serial map (oldSerial,newSerial columns), but this command takes a "
+            "license CSV "
             "(licenseId,deviceSerial[,organizationId])");
 }
 
@@ -87,15 +91,17 @@ TEST(SerialMapLoad, OrgDefaultAndFilter) {
   const auto r = parse_plan("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0001\n", "m.csv", map_options("O9"));
   ASSERT_TRUE(r.ok()) << all(r);
   EXPECT_EQ(r.map->orgs, std::vector<std::string>{"O9"});
-  const auto f = parse_plan("from,to,org\nQ2AA-AAAA-0001,Q2BB-BBBB-0001,O1\nQ2AA-AAAA-0002,Q2BB-BBBB-0002,O2\n",
-                            "m.csv", map_options("O2"));
+  const auto f = parse_plan(
+      "from,to,org\nQ2AA-AAAA-0001,Q2BB-BBBB-0001,O1\nQ2AA-AAAA-0002,Q2BB-BBBB-0002,O2\n", "m.csv",
+      map_options("O2"));
   ASSERT_TRUE(f.ok()) << all(f);
   ASSERT_EQ(f.map->rows.size(), 1u);
   EXPECT_EQ(f.map->rows[0].old_serial, "Q2AA-AAAA-0002");
   EXPECT_EQ(f.plan.counts.filtered_out, 1u);
   const auto none = parse_plan("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0001\n", "m.csv", map_options());
   ASSERT_FALSE(none.ok());
-  EXPECT_NE(none.errors[0].message.find("no organizationId column and no --org"), std::string::npos);
+  EXPECT_NE(none.errors[0].message.find("no organizationId column and no --org"),
+            std::string::npos);
 }
 
 // A header with only one side of the map names the missing column.
@@ -104,8 +110,9 @@ TEST(SerialMapLoad, MissingColumn) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(to_string(r.errors.at(0)),
             "m.csv:1: serial map: no newSerial column (accepted names: newSerial, new_serial, to)");
-  const auto twice = parse_plan("from,to,old_serial\nQ2AA-AAAA-0001,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n", "m.csv",
-                                map_options("O"));
+  const auto twice =
+      parse_plan("from,to,old_serial\nQ2AA-AAAA-0001,Q2BB-BBBB-0001,Q2AA-AAAA-0001\n", "m.csv",
+                 map_options("O"));
   ASSERT_FALSE(twice.ok());
   EXPECT_EQ(to_string(twice.errors.at(0)),
             "m.csv:1: column 3 (old_serial): a second oldSerial column (the first is column 1)");
@@ -113,25 +120,30 @@ TEST(SerialMapLoad, MissingColumn) {
 
 // Bad serials, a device on both sides and a serial in two mappings are errors naming file:line.
 TEST(SerialMapLoad, StaticErrors) {
-  const auto r = parse_plan("oldSerial,newSerial\n"
-                            "Q2AA-AAAA-0001,Q2BB-BBBB-0001\n"   // 2 ok
-                            "Q2AA-AAAA-0001,Q2BB-BBBB-0009\n"   // 3 old serial again
-                            "Q2AA-AAAA-0003,Q2BB-BBBB-0001\n"   // 4 new serial again
-                            "Q2BB-BBBB-0001,Q2CC-CCCC-0001\n"   // 5 a chain: new of line 2 is old here
-                            "Q2AA-AAAA-0005,q2aa-aaaa-0005\n"   // 6 same device on both sides
-                            "Q2AA-AAAA-0006,\n"                 // 7 empty new
-                            "nope,Q2BB-BBBB-0007\n",            // 8 invalid old
-                            "m.csv", map_options("O"));
+  const auto r = parse_plan(
+      "oldSerial,newSerial\n"
+      "Q2AA-AAAA-0001,Q2BB-BBBB-0001\n"  // 2 ok
+      "Q2AA-AAAA-0001,Q2BB-BBBB-0009\n"  // 3 old serial again
+      "Q2AA-AAAA-0003,Q2BB-BBBB-0001\n"  // 4 new serial again
+      "Q2BB-BBBB-0001,Q2CC-CCCC-0001\n"  // 5 a chain: new of line 2 is old here
+      "Q2AA-AAAA-0005,q2aa-aaaa-0005\n"  // 6 same device on both sides
+      "Q2AA-AAAA-0006,\n"                // 7 empty new
+      "nope,Q2BB-BBBB-0007\n",           // 8 invalid old
+      "m.csv", map_options("O"));
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.errors.size(), 6u) << all(r);
-  EXPECT_EQ(to_string(r.errors[0]), "m.csv:3: column 1 (oldSerial): serial \"Q2AA-AAAA-0001\" is in two mappings: "
-                                    "line 2 (as old serial) and line 3 (as old serial)");
-  EXPECT_EQ(to_string(r.errors[1]), "m.csv:4: column 2 (newSerial): serial \"Q2BB-BBBB-0001\" is in two mappings: "
-                                    "line 2 (as new serial) and line 4 (as new serial)");
-  EXPECT_EQ(to_string(r.errors[2]), "m.csv:5: column 1 (oldSerial): serial \"Q2BB-BBBB-0001\" is in two mappings: "
-                                    "line 2 (as new serial) and line 5 (as old serial)");
+  EXPECT_EQ(to_string(r.errors[0]),
+            "m.csv:3: column 1 (oldSerial): serial \"Q2AA-AAAA-0001\" is in two mappings: "
+            "line 2 (as old serial) and line 3 (as old serial)");
+  EXPECT_EQ(to_string(r.errors[1]),
+            "m.csv:4: column 2 (newSerial): serial \"Q2BB-BBBB-0001\" is in two mappings: "
+            "line 2 (as new serial) and line 4 (as new serial)");
+  EXPECT_EQ(to_string(r.errors[2]),
+            "m.csv:5: column 1 (oldSerial): serial \"Q2BB-BBBB-0001\" is in two mappings: "
+            "line 2 (as new serial) and line 5 (as old serial)");
   EXPECT_EQ(to_string(r.errors[3]),
-            "m.csv:6: column 2 (newSerial): the same device \"Q2AA-AAAA-0005\" on both sides of the mapping");
+            "m.csv:6: column 2 (newSerial): the same device \"Q2AA-AAAA-0005\" on both sides of "
+            "the mapping");
   EXPECT_EQ(r.errors[4].line, 7u);
   EXPECT_NE(r.errors[4].message.find("empty"), std::string::npos);
   EXPECT_EQ(r.errors[5].line, 8u);
@@ -140,8 +152,9 @@ TEST(SerialMapLoad, StaticErrors) {
 
 // The same mapping twice is a warning, and the repeat is dropped.
 TEST(SerialMapLoad, RepeatDropped) {
-  const auto r = parse_plan("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0001\nq2aa-aaaa-0001,Q2BB-BBBB-0001\n", "m.csv",
-                            map_options("O"));
+  const auto r =
+      parse_plan("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0001\nq2aa-aaaa-0001,Q2BB-BBBB-0001\n", "m.csv",
+                 map_options("O"));
   ASSERT_TRUE(r.ok()) << all(r);
   EXPECT_EQ(r.map->rows.size(), 1u);
   EXPECT_EQ(r.plan.counts.duplicates_dropped, 1u);
@@ -172,7 +185,7 @@ inventories refresh_inventory() {
   return inv;
 }
 
-} // namespace
+}  // namespace
 
 // Every license on the old device moves to the new one, the burning one first; expired ones stay.
 TEST(SerialMapResolve, MovesActiveFirst) {
@@ -192,38 +205,47 @@ TEST(SerialMapResolve, MovesActiveFirst) {
   EXPECT_EQ(p.counts.assigns, 2u);
   EXPECT_EQ(p.fingerprint, fingerprint_of(p));
   ASSERT_EQ(res.result.warnings.size(), 1u);
-  EXPECT_EQ(to_string(res.result.warnings[0]), "m.csv:2: column 1 (from): license \"L3\" on \"Q2AA-AAAA-0001\" is "
-                                               "expired: it stays on the old device");
+  EXPECT_EQ(to_string(res.result.warnings[0]),
+            "m.csv:2: column 1 (from): license \"L3\" on \"Q2AA-AAAA-0001\" is "
+            "expired: it stays on the old device");
 }
 
 // An old device with no license is an error naming the map's file:line; expired ones are named.
 TEST(SerialMapResolve, OldDeviceWithoutLicense) {
   inventories inv = refresh_inventory();
   inv["O"].add(lic("L5", "Q2AA-AAAA-0007", "expired"));
-  const auto m = load_map("from,to\nQ2AA-AAAA-0002,Q2BB-BBBB-0001\nQ2AA-AAAA-0007,Q2BB-BBBB-0003\n");
+  const auto m =
+      load_map("from,to\nQ2AA-AAAA-0002,Q2BB-BBBB-0001\nQ2AA-AAAA-0007,Q2BB-BBBB-0003\n");
   const auto res = resolve_serial_map(m, inv);
   ASSERT_FALSE(res.ok());
   ASSERT_EQ(res.result.errors.size(), 2u);
-  EXPECT_EQ(to_string(res.result.errors[0]),
-            "m.csv:2: column 1 (from): device \"Q2AA-AAAA-0002\" holds no license in organization \"O\"");
-  EXPECT_EQ(to_string(res.result.errors[1]), "m.csv:3: column 1 (from): device \"Q2AA-AAAA-0007\" holds no license "
-                                             "in organization \"O\" (only expired ones: \"L5\")");
+  EXPECT_EQ(
+      to_string(res.result.errors[0]),
+      "m.csv:2: column 1 (from): device \"Q2AA-AAAA-0002\" holds no license in organization \"O\"");
+  EXPECT_EQ(to_string(res.result.errors[1]),
+            "m.csv:3: column 1 (from): device \"Q2AA-AAAA-0007\" holds no license "
+            "in organization \"O\" (only expired ones: \"L5\")");
   EXPECT_TRUE(res.result.plan.rows.empty());
 }
 
 // A new device that already burns a license, or is not claimed by the org, is a warning.
 TEST(SerialMapResolve, NewDeviceWarnings) {
-  const auto m = load_map("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0002\nQ2AA-AAAA-0003,Q2BB-BBBB-0003\n");
+  const auto m =
+      load_map("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0002\nQ2AA-AAAA-0003,Q2BB-BBBB-0003\n");
   const auto res = resolve_serial_map(m, refresh_inventory());
   ASSERT_TRUE(res.ok()) << all(res.result);
   EXPECT_EQ(res.result.plan.rows.size(), 3u);
   std::vector<std::string> w;
   for (const auto& d : res.result.warnings) w.push_back(to_string(d));
   ASSERT_EQ(w.size(), 3u);
-  EXPECT_EQ(w[1], "m.csv:2: column 2 (to): device \"Q2BB-BBBB-0002\" already holds an active license (\"L9\"): the "
-                  "licenses moved onto it will queue behind it");
-  EXPECT_EQ(w[2], "m.csv:3: column 2 (to): device \"Q2BB-BBBB-0003\" is not in organization \"O\"'s device "
-                  "inventory: the API refuses licenses for a device the organization has not claimed");
+  EXPECT_EQ(w[1],
+            "m.csv:2: column 2 (to): device \"Q2BB-BBBB-0002\" already holds an active license "
+            "(\"L9\"): the "
+            "licenses moved onto it will queue behind it");
+  EXPECT_EQ(
+      w[2],
+      "m.csv:3: column 2 (to): device \"Q2BB-BBBB-0003\" is not in organization \"O\"'s device "
+      "inventory: the API refuses licenses for a device the organization has not claimed");
 }
 
 // Without a device inventory the claim is not checked; without a license inventory the org's
@@ -235,16 +257,19 @@ TEST(SerialMapResolve, MissingInventories) {
   const auto res = resolve_serial_map(m, inv);
   ASSERT_TRUE(res.ok()) << all(res.result);
   EXPECT_TRUE(res.result.warnings.empty()) << all(res.result);
-  const auto none = resolve_serial_map(load_map("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0003\nQ2AA-AAAA-0002,Q2BB-BBBB-0004\n"),
-                                       inventories{});
+  const auto none = resolve_serial_map(
+      load_map("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0003\nQ2AA-AAAA-0002,Q2BB-BBBB-0004\n"),
+      inventories{});
   ASSERT_EQ(none.result.errors.size(), 1u);
   EXPECT_EQ(to_string(none.result.errors[0]),
-            "m.csv:2: organization \"O\": its license inventory could not be read, so its mappings cannot be resolved");
+            "m.csv:2: organization \"O\": its license inventory could not be read, so its mappings "
+            "cannot be resolved");
 }
 
 // The emitted moves CSV reads back through the license-CSV loader as the same rows.
 TEST(SerialMapEmit, RoundTrip) {
-  const auto m = load_map("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0001\nQ2AA-AAAA-0003,Q2BB-BBBB-0002\n");
+  const auto m =
+      load_map("from,to\nQ2AA-AAAA-0001,Q2BB-BBBB-0001\nQ2AA-AAAA-0003,Q2BB-BBBB-0002\n");
   const auto res = resolve_serial_map(m, refresh_inventory());
   ASSERT_TRUE(res.ok());
   const std::string text = moves_csv(res);
@@ -269,7 +294,9 @@ TEST(SerialMapEmit, QuotesFields) {
   p.orgs = {"O,1"};
   p.rows.push_back(row{2, 0, "L\"1", "Q2BB-BBBB-0001"});
   const std::string text = moves_csv(p, {""});
-  EXPECT_EQ(text, "organizationId,licenseId,deviceSerial,previousDeviceSerial\n\"O,1\",\"L\"\"1\",Q2BB-BBBB-0001,\n");
+  EXPECT_EQ(text,
+            "organizationId,licenseId,deviceSerial,previousDeviceSerial\n\"O,1\",\"L\"\"1\",Q2BB-"
+            "BBBB-0001,\n");
   const auto back = parse_plan(text, "moves.csv", {});
   ASSERT_TRUE(back.ok()) << all(back);
   EXPECT_EQ(back.plan.orgs[0], "O,1");

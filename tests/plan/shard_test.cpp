@@ -16,8 +16,8 @@ TEST(PlanShard, parse) {
   EXPECT_EQ(s->index, 2u);
   EXPECT_EQ(s->count, 5u);
   EXPECT_TRUE(parse_shard("0/1"));
-  for (const char* bad : {"", "/", "1", "5/5", "6/5", "0/0", "-1/3", "1/-3", " 1/3", "1/3 ", "a/b", "1/3/4",
-                          "1//3", "1/99999999", "+1/3"})
+  for (const char* bad : {"", "/", "1", "5/5", "6/5", "0/0", "-1/3", "1/-3", " 1/3", "1/3 ", "a/b",
+                          "1/3/4", "1//3", "1/99999999", "+1/3"})
     EXPECT_FALSE(parse_shard(bad)) << bad;
   EXPECT_EQ(to_string(*s), "2/5");
 }
@@ -40,7 +40,8 @@ TEST(PlanShard, partition) {
     int hits = 0;
     for (std::uint32_t k = 0; k < 4; ++k) hits += in_shard(org, shard_spec{k, 4}) ? 1 : 0;
     EXPECT_EQ(hits, 1) << org;
-    EXPECT_TRUE(in_shard(org, shard_spec{static_cast<std::uint32_t>(relicense::plan::shard_hash(org) % 4), 4}));
+    EXPECT_TRUE(in_shard(
+        org, shard_spec{static_cast<std::uint32_t>(relicense::plan::shard_hash(org) % 4), 4}));
     EXPECT_TRUE(in_shard(org, shard_spec{0, 1}));
   }
 }

@@ -2,6 +2,8 @@
 
 #include "relicense/test/temp_dir.hpp"
 
+#include <gtest/gtest.h>
+#include <simdjson.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,23 +11,21 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <gtest/gtest.h>
-#include <simdjson.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <fcntl.h>
 #include <map>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string>
-#include <poll.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 namespace {
 
@@ -37,8 +37,8 @@ using relicense::sim::server;
 using relicense::sim::sim_config;
 
 struct result {
-  bool ok = false;            ///< a complete response was read
-  beast::error_code error;    ///< why not
+  bool ok = false;          ///< a complete response was read
+  beast::error_code error;  ///< why not
   unsigned status = 0;
   std::string body;
   std::map<std::string, std::string> headers;
@@ -72,8 +72,7 @@ public:
   result send(const std::string& method, const std::string& target, const std::string& body = {},
               std::optional<std::string> key = std::nullopt,
               std::chrono::milliseconds timeout = std::chrono::seconds(20),
-              bool meraki_header = false,
-              std::optional<std::string> content_type = std::nullopt) {
+              bool meraki_header = false, std::optional<std::string> content_type = std::nullopt) {
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "127.0.0.1");
     const std::string k = key.value_or(key_);
@@ -104,7 +103,8 @@ private:
     if (r.error) return r;
     http::response<http::string_body> res;
     // Bounded wait: a sync read would ignore tcp_stream's timeout, so read asynchronously.
-    http::async_read(stream, buffer_, res, [&](beast::error_code ec, std::size_t) { r.error = ec; });
+    http::async_read(stream, buffer_, res,
+                     [&](beast::error_code ec, std::size_t) { r.error = ec; });
     ioc_.restart();
     ioc_.run();
     if (r.error) return r;
@@ -140,7 +140,8 @@ std::string license_path(const relicense::sim::org_info& o, const std::string& i
   return "/api/v1/organizations/" + o.id + "/licenses/" + id;
 }
 
-/// The example of updateOrganizationLicense's 200 response (shared/openapi-updateOrganizationLicense.json).
+/// The example of updateOrganizationLicense's 200 response
+/// (shared/openapi-updateOrganizationLicense.json).
 constexpr const char* schema_example = R"({
   "id": "1234", "licenseType": "MX64-ENT", "licenseKey": "Z21234567890", "orderNumber": "4C1234567",
   "deviceSerial": "Q234-ABCD-5678", "networkId": "N_24329156", "state": "active", "seatCount": 25,
@@ -170,7 +171,7 @@ void expect_same_shape(simdjson::dom::object example, simdjson::dom::object actu
   EXPECT_EQ(actual.size(), n) << "extra fields";
 }
 
-} // namespace
+}  // namespace
 
 // A PUT answers 200 with every field of the schema example, of the right type and realistic.
 TEST(SimConformance, PutReturnsTheSchemaObject) {
@@ -201,12 +202,13 @@ TEST(SimConformance, PutReturnsTheSchemaObject) {
   EXPECT_EQ(std::string_view(got["deviceSerial"].get_string().value()), serial);
   EXPECT_EQ(std::string_view(got["state"].get_string().value()), "active");
   EXPECT_TRUE(std::regex_match(serial, std::regex("Q2[A-Z0-9]{2}-[A-Z0-9]{4}-[A-Z0-9]{4}")));
-  EXPECT_TRUE(std::regex_match(std::string(got["networkId"].get_string().value()),
-                               std::regex("N_[0-9]+")));
+  EXPECT_TRUE(
+      std::regex_match(std::string(got["networkId"].get_string().value()), std::regex("N_[0-9]+")));
   const std::regex date("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z");
   for (const char* f : {"claimDate", "activationDate", "expirationDate"})
     EXPECT_TRUE(std::regex_match(std::string(got[f].get_string().value()), date)) << f;
-  EXPECT_GE(got["totalDurationInDays"].get_int64().value(), got["durationInDays"].get_int64().value());
+  EXPECT_GE(got["totalDurationInDays"].get_int64().value(),
+            got["durationInDays"].get_int64().value());
   EXPECT_EQ(s.state()[o.id][id], serial);
 
   // GET returns the same object; null unassigns.
@@ -243,12 +245,14 @@ TEST(SimConformance, ErrorsLeaveStateUnchanged) {
   client c(s.port(), s.api_key());
   const auto before = s.state();
   const auto path = license_path(o, o.licenses[0].id);
-  EXPECT_EQ(c.send("PUT", "/api/v1/organizations/999/licenses/1", R"({"deviceSerial":null})").status, 404u);
+  EXPECT_EQ(
+      c.send("PUT", "/api/v1/organizations/999/licenses/1", R"({"deviceSerial":null})").status,
+      404u);
   EXPECT_EQ(c.send("PUT", license_path(o, "42"), R"({"deviceSerial":null})").status, 404u);
   for (const std::string& body : {std::string("{\"deviceSerial\":"), std::string("[1,2]"),
-                                 std::string(R"({"deviceSerial":12})"),
-                                 R"({"deviceSerial":")" + orgs[1].devices[0] + R"("})",
-                                 std::string(R"({"deviceSerial":"Q2ZZ-ZZZZ-ZZZZ"})")}) {
+                                  std::string(R"({"deviceSerial":12})"),
+                                  R"({"deviceSerial":")" + orgs[1].devices[0] + R"("})",
+                                  std::string(R"({"deviceSerial":"Q2ZZ-ZZZZ-ZZZZ"})")}) {
     auto r = c.send("PUT", path, body);
     EXPECT_EQ(r.status, 400u) << body;
     EXPECT_EQ(r.body.rfind(R"({"errors":[")", 0), 0u) << r.body;
@@ -278,8 +282,7 @@ TEST(SimConformance, PaginationWalk) {
     ++pages;
     simdjson::dom::parser p;
     simdjson::dom::array items = p.parse(r.body).get_array().value();
-    for (auto item : items)
-      seen.emplace_back(item["id"].get_string().value());
+    for (auto item : items) seen.emplace_back(item["id"].get_string().value());
     const std::string link = r.header("Link");
     std::smatch m;
     EXPECT_TRUE(std::regex_search(link, m, first_re)) << link;
@@ -320,16 +323,19 @@ TEST(SimConformance, PaginationWalk) {
     if (l.device_serial && serial.empty()) serial = *l.device_serial;
     if (l.state == "unused") ++unused;
   }
-  auto by_serial = c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?deviceSerial=" + serial);
+  auto by_serial =
+      c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?deviceSerial=" + serial);
   auto sarr = p.parse(by_serial.body).get_array().value();
   ASSERT_EQ(sarr.size(), 1u);
   EXPECT_EQ(std::string_view(sarr.at(0)["deviceSerial"].get_string().value()), serial);
-  auto by_state = c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?state=unused&perPage=1000");
+  auto by_state =
+      c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?state=unused&perPage=1000");
   EXPECT_EQ(p.parse(by_state.body).get_array().value().size(), unused);
   EXPECT_GT(unused, 0u);
 
   for (const char* bad : {"2", "1001", "x"})
-    EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?perPage=" + bad).status, 400u);
+    EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?perPage=" + bad).status,
+              400u);
   EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?perPage=3").status, 200u);
 }
 
@@ -381,7 +387,8 @@ TEST(SimConformance, PerIpBudgetAndBudgetOff) {
   auto orgs = s.orgs();
   client c(s.port(), s.api_key());
   int ok = 0;
-  for (int i = 0; i < 6; ++i) ok += c.send("GET", license_path(orgs[i % 3], orgs[i % 3].licenses[0].id)).status == 200;
+  for (int i = 0; i < 6; ++i)
+    ok += c.send("GET", license_path(orgs[i % 3], orgs[i % 3].licenses[0].id)).status == 200;
   EXPECT_EQ(ok, 5);  // the 6th comes well within 200 ms of the 5th
   auto r = c.send("GET", license_path(orgs[0], orgs[0].licenses[0].id));
   EXPECT_EQ(r.status, 429u);
@@ -481,7 +488,8 @@ TEST(SimConformance, RedirectsToShard) {
   EXPECT_EQ(g.status, 302u);
   EXPECT_EQ(s.state()[o.id][o.licenses[0].id], o.licenses[0].device_serial);  // not applied
 
-  const auto shard_port = static_cast<std::uint16_t>(std::stoi(location.substr(location.rfind(':') + 1)));
+  const auto shard_port =
+      static_cast<std::uint16_t>(std::stoi(location.substr(location.rfind(':') + 1)));
   client shard(shard_port, s.api_key());
   auto f = shard.send("PUT", path_of(location), body);
   EXPECT_EQ(f.status, 200u) << f.body;
@@ -543,14 +551,15 @@ std::string batch_body(const relicense::sim::org_info& o, std::size_t first, std
                   (synchronous ? "true" : "false") + R"(,"actions":[)";
   for (std::size_t i = 0; i < n; ++i) {
     if (i) b += ',';
-    const std::string id = (i == n - 1 && !bad_license.empty()) ? bad_license : o.licenses[first + i].id;
+    const std::string id =
+        (i == n - 1 && !bad_license.empty()) ? bad_license : o.licenses[first + i].id;
     b += R"({"resource":"/organizations/)" + o.id + "/licenses/" + id +
          R"(","operation":"update","body":{"deviceSerial":")" + o.devices[first + i] + R"("}})";
   }
   return b + "]}";
 }
 
-} // namespace
+}  // namespace
 
 // Action batches: sync ones complete in the response, size limits, atomic failure, at most 5
 // running per org, status object shape.
@@ -621,7 +630,9 @@ TEST(SimConformance, AtMostFiveRunningBatches) {
   EXPECT_NE(sixth.body.find("Too many concurrently executing batches"), std::string::npos);
   // Another org has its own limit.
   EXPECT_EQ(c.send("POST", "/api/v1/organizations/" + orgs[1].id + "/actionBatches",
-                   batch_body(orgs[1], 0, 10, false)).status, 201u);
+                   batch_body(orgs[1], 0, 10, false))
+                .status,
+            201u);
 }
 
 // /__sim/ endpoints need no key: state mirrors state(), stats counts, reset restores.
@@ -631,8 +642,14 @@ TEST(SimConformance, ControlEndpoints) {
   auto o = s.orgs()[0];
   client c(s.port(), s.api_key());
   const auto initial = s.state();
-  ASSERT_EQ(c.send("PUT", license_path(o, o.licenses[0].id), R"({"deviceSerial":")" + o.devices[5] + R"("})").status, 200u);
-  ASSERT_EQ(c.send("PUT", license_path(o, o.licenses[0].id), R"({"deviceSerial":")" + o.devices[5] + R"("})").status, 200u);
+  ASSERT_EQ(c.send("PUT", license_path(o, o.licenses[0].id),
+                   R"({"deviceSerial":")" + o.devices[5] + R"("})")
+                .status,
+            200u);
+  ASSERT_EQ(c.send("PUT", license_path(o, o.licenses[0].id),
+                   R"({"deviceSerial":")" + o.devices[5] + R"("})")
+                .status,
+            200u);
   EXPECT_EQ(s.stats().duplicate_applies, 1u);
 
   auto st = c.send("GET", "/__sim/state", {}, std::string());
@@ -683,8 +700,8 @@ TEST(SimConformance, DeterministicFromSeed) {
 namespace {
 
 /// The license object of `id` as GET returns it.
-simdjson::dom::element get_license(client& c, simdjson::dom::parser& p, const relicense::sim::org_info& o,
-                                   const std::string& id) {
+simdjson::dom::element get_license(client& c, simdjson::dom::parser& p,
+                                   const relicense::sim::org_info& o, const std::string& id) {
   auto r = c.send("GET", license_path(o, id));
   EXPECT_EQ(r.status, 200u) << r.body;
   return p.parse(r.body).value();
@@ -695,7 +712,7 @@ std::string str(simdjson::dom::element e, const char* field) {
   return std::string(e[field].get_string().value());
 }
 
-} // namespace
+}  // namespace
 
 // GET /organizations lists every org with its licensing model ("per-device", or "co-term" for
 // the last --coterm-orgs); GET /organizations/{id} returns the same object; unknown ids get 404.
@@ -726,7 +743,8 @@ TEST(SimConformance, Organizations) {
     auto one = c.send("GET", "/api/v1/organizations/" + orgs[k].id);
     ASSERT_EQ(one.status, 200u);
     simdjson::dom::parser q;
-    EXPECT_EQ(simdjson::to_string(q.parse(one.body).value()), simdjson::to_string(arr.at(k).value()));
+    EXPECT_EQ(simdjson::to_string(q.parse(one.body).value()),
+              simdjson::to_string(arr.at(k).value()));
   }
   auto unknown = c.send("GET", "/api/v1/organizations/999");
   EXPECT_EQ(unknown.status, 404u);
@@ -735,7 +753,8 @@ TEST(SimConformance, Organizations) {
   EXPECT_EQ(c.send("PUT", "/api/v1/organizations/" + orgs[0].id, "{}").status, 405u);
   // The co-term org's licenses answer 400; its inventory is served.
   EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + orgs[2].id + "/licenses").status, 400u);
-  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + orgs[2].id + "/inventory/devices").status, 200u);
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + orgs[2].id + "/inventory/devices").status,
+            200u);
 }
 
 // The inventory pages like the licenses (perPage, rel=next); it lists every device once, in
@@ -760,12 +779,14 @@ TEST(SimConformance, Inventory) {
       const std::string serial(d["serial"].get_string().value());
       seen.push_back(serial);
       model_of[serial] = std::string(d["model"].get_string().value());
-      for (const char* f : {"mac", "name", "model", "networkId", "orderNumber", "claimedAt", "productType"})
+      for (const char* f :
+           {"mac", "name", "model", "networkId", "orderNumber", "claimedAt", "productType"})
         EXPECT_TRUE(d[f].is_string()) << f;
       EXPECT_TRUE(d["tags"].is_array());
       EXPECT_TRUE(d["details"].is_array());
       EXPECT_TRUE(d["licenseExpirationDate"].is_string() || d["licenseExpirationDate"].is_null());
-      EXPECT_TRUE(std::regex_match(std::string(d["networkId"].get_string().value()), std::regex("N_[0-9]+")));
+      EXPECT_TRUE(std::regex_match(std::string(d["networkId"].get_string().value()),
+                                   std::regex("N_[0-9]+")));
     }
     std::smatch m;
     const std::string link = r.header("Link");
@@ -787,8 +808,11 @@ TEST(SimConformance, Inventory) {
     ASSERT_EQ(d.status, 200u);
     EXPECT_TRUE(p.parse(d.body)["licenseExpirationDate"].is_null());
   }
-  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + o.id + "/inventory/devices/Q2ZZ-ZZZZ-ZZZZ").status, 404u);
-  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + o.id + "/inventory/devices?perPage=2").status, 400u);
+  EXPECT_EQ(
+      c.send("GET", "/api/v1/organizations/" + o.id + "/inventory/devices/Q2ZZ-ZZZZ-ZZZZ").status,
+      404u);
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations/" + o.id + "/inventory/devices?perPage=2").status,
+            400u);
   server again(small(60));
   EXPECT_EQ(again.orgs()[1].successors, o.successors);
   EXPECT_EQ(again.orgs()[1].devices, o.devices);
@@ -819,9 +843,10 @@ TEST(SimConformance, PerDeviceLicensingRules) {
     const std::string serial = *head.device_serial;
     auto assign = [&](const std::string& id, const std::string& body_serial) {
       if (via_batch) {
-        const std::string b = R"({"confirmed":true,"synchronous":true,"actions":[{"resource":"/organizations/)" +
-                              o.id + "/licenses/" + id + R"(","operation":"update","body":{"deviceSerial":)" +
-                              body_serial + "}}]}";
+        const std::string b =
+            R"({"confirmed":true,"synchronous":true,"actions":[{"resource":"/organizations/)" +
+            o.id + "/licenses/" + id + R"(","operation":"update","body":{"deviceSerial":)" +
+            body_serial + "}}]}";
         auto r = c.send("POST", "/api/v1/organizations/" + o.id + "/actionBatches", b);
         ASSERT_EQ(r.status, 201u) << r.body;
         ASSERT_NE(r.body.find(R"("completed":true)"), std::string::npos) << r.body;
@@ -836,7 +861,8 @@ TEST(SimConformance, PerDeviceLicensingRules) {
     EXPECT_EQ(str(queued, "headLicenseId"), head.id);
     EXPECT_EQ(str(queued, "deviceSerial"), serial);
     EXPECT_EQ(str(get_license(c, p, o, head.id), "state"), "active");
-    auto on_device = c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?deviceSerial=" + serial);
+    auto on_device =
+        c.send("GET", "/api/v1/organizations/" + o.id + "/licenses?deviceSerial=" + serial);
     EXPECT_EQ(p.parse(on_device.body).get_array().value().size(), 2u);
     EXPECT_EQ(s.state()[o.id][newcomer.id], serial);
 
@@ -856,7 +882,8 @@ TEST(SimConformance, PerDeviceLicensingRules) {
     assign(head.id, '"' + serial + '"');
     EXPECT_EQ(str(get_license(c, p, o, head.id), "headLicenseId"), newcomer.id);
     const std::string free_device = o.successors.begin()->second;
-    assign(head.id, '"' + (via_batch ? std::next(o.successors.begin())->second : free_device) + '"');
+    assign(head.id,
+           '"' + (via_batch ? std::next(o.successors.begin())->second : free_device) + '"');
     EXPECT_EQ(str(get_license(c, p, o, head.id), "state"), "active");
     EXPECT_EQ(str(get_license(c, p, o, head.id), "headLicenseId"), "null");
     EXPECT_EQ(str(get_license(c, p, o, newcomer.id), "state"), "active");
@@ -875,20 +902,23 @@ TEST(SimConformance, RequestValidation) {
   const std::string put_body = R"({"deviceSerial":")" + o.devices[3] + R"("})";
   const std::string batch_body_ok = batch_body(o, 0, 2, true);
   const std::string batch_path = "/api/v1/organizations/" + o.id + "/actionBatches";
-  struct bad_case { std::string content_type, put, batch; };
+  struct bad_case {
+    std::string content_type, put, batch;
+  };
   const bad_case cases[] = {
-      {"", put_body, batch_body_ok},                   // no Content-Type
-      {"text/plain", put_body, batch_body_ok},         // not JSON
+      {"", put_body, batch_body_ok},            // no Content-Type
+      {"text/plain", put_body, batch_body_ok},  // not JSON
       {"application/x-www-form-urlencoded", put_body, batch_body_ok},
-      {"application/json", " ", " "},                  // nothing in the body
-      {"application/json", "[1,2]", "[1,2]"},          // not an object
+      {"application/json", " ", " "},          // nothing in the body
+      {"application/json", "[1,2]", "[1,2]"},  // not an object
       {"application/json", "\"x\"", "null"},
       {"application/json", "{\"deviceSerial\":", "{\"confirmed\":"},
   };
   simdjson::dom::parser p;
   for (const auto& k : cases) {
     for (int batch = 0; batch < 2; ++batch) {
-      auto r = batch ? c.send("POST", batch_path, k.batch, std::nullopt, std::chrono::seconds(20), false, k.content_type)
+      auto r = batch ? c.send("POST", batch_path, k.batch, std::nullopt, std::chrono::seconds(20),
+                              false, k.content_type)
                      : c.send("PUT", license_path(o, o.licenses[0].id), k.put, std::nullopt,
                               std::chrono::seconds(20), false, k.content_type);
       EXPECT_EQ(r.status, 400u) << k.content_type << " " << (batch ? k.batch : k.put);
@@ -898,14 +928,20 @@ TEST(SimConformance, RequestValidation) {
     }
   }
   // No body at all (Content-Length: 0) is refused too.
-  EXPECT_EQ(c.send("PUT", license_path(o, o.licenses[0].id), "", std::nullopt, std::chrono::seconds(20), false,
-                   "application/json").status, 400u);
+  EXPECT_EQ(c.send("PUT", license_path(o, o.licenses[0].id), "", std::nullopt,
+                   std::chrono::seconds(20), false, "application/json")
+                .status,
+            400u);
   EXPECT_EQ(c.send("POST", batch_path, "", std::nullopt, std::chrono::seconds(20), false,
-                   "application/json").status, 400u);
+                   "application/json")
+                .status,
+            400u);
   EXPECT_EQ(s.state(), before);
   // Parameters and case do not matter.
-  EXPECT_EQ(c.send("PUT", license_path(o, o.licenses[0].id), put_body, std::nullopt, std::chrono::seconds(20),
-                   false, "Application/JSON; charset=utf-8").status, 200u);
+  EXPECT_EQ(c.send("PUT", license_path(o, o.licenses[0].id), put_body, std::nullopt,
+                   std::chrono::seconds(20), false, "Application/JSON; charset=utf-8")
+                .status,
+            200u);
   EXPECT_EQ(s.state()[o.id][o.licenses[0].id], o.devices[3]);
 }
 
@@ -978,8 +1014,9 @@ TEST(SimConformance, CommandLine) {
     ::dup2(devnull, 2);
     ::close(out[0]);
     ::close(out[1]);
-    ::execl(bin, bin, "sim", "--orgs", "2", "--licenses", "20", "--coterm-orgs", "1", "--background-rate", "50",
-            "--latency-dist", "fixed", "--latency-ms", "30", "--batch-action-ms", "200", static_cast<char*>(nullptr));
+    ::execl(bin, bin, "sim", "--orgs", "2", "--licenses", "20", "--coterm-orgs", "1",
+            "--background-rate", "50", "--latency-dist", "fixed", "--latency-ms", "30",
+            "--batch-action-ms", "200", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(out[1]);
@@ -999,7 +1036,8 @@ TEST(SimConformance, CommandLine) {
   } child{pid};
   std::string text;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::count(text.begin(), text.end(), '\n') < 2 && std::chrono::steady_clock::now() < deadline) {
+  while (std::count(text.begin(), text.end(), '\n') < 2 &&
+         std::chrono::steady_clock::now() < deadline) {
     pollfd fd{out[0], POLLIN, 0};
     if (::poll(&fd, 1, 100) <= 0) continue;
     char buf[512];
@@ -1009,7 +1047,8 @@ TEST(SimConformance, CommandLine) {
   }
   ::close(out[0]);
   std::smatch m;
-  const bool started = std::regex_search(text, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/api/v1\n([0-9a-f]+)\n"));
+  const bool started = std::regex_search(
+      text, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/api/v1\n([0-9a-f]+)\n"));
   if (started) {
     client c(static_cast<std::uint16_t>(std::stoi(m[1])), m[2]);
     simdjson::dom::parser p;
@@ -1030,8 +1069,8 @@ TEST(SimConformance, CommandLine) {
     ASSERT_GE(ids.size(), 2u);
     std::string body = R"({"confirmed":true,"synchronous":true,"actions":[)";
     for (std::size_t i = 0; i < 2; ++i)
-      body += std::string(i ? "," : "") + R"({"resource":"/organizations/)" + org + "/licenses/" + ids[i] +
-              R"(","operation":"update","body":{"deviceSerial":null}})";
+      body += std::string(i ? "," : "") + R"({"resource":"/organizations/)" + org + "/licenses/" +
+              ids[i] + R"(","operation":"update","body":{"deviceSerial":null}})";
     body += "]}";
     t0 = std::chrono::steady_clock::now();
     auto batch = c.send("POST", "/api/v1/organizations/" + org + "/actionBatches", body);

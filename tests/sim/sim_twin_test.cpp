@@ -24,7 +24,7 @@ request_view get(std::string_view target, std::string_view key) {
   return r;
 }
 
-} // namespace
+}  // namespace
 
 // A full bucket serves `capacity` requests at once, then one per 1/rate seconds.
 TEST(SimTokenBucket, BurstThenRate) {
@@ -77,11 +77,12 @@ TEST(SimTwin, AsyncBatchRunsAtConfiguredSpeed) {
   twin t(c);
   fake_clock clock;
   auto org = t.orgs(clock.now())[0];
-  const std::string body = R"({"confirmed":true,"actions":[{"resource":"/organizations/)" + org.id +
-                           "/licenses/" + org.licenses[0].id +
-                           R"(","operation":"update","body":{"deviceSerial":null}},{"resource":"/organizations/)" +
-                           org.id + "/licenses/" + org.licenses[1].id +
-                           R"(","operation":"update","body":{"deviceSerial":")" + org.devices[3] + R"("}}]})";
+  const std::string body =
+      R"({"confirmed":true,"actions":[{"resource":"/organizations/)" + org.id + "/licenses/" +
+      org.licenses[0].id +
+      R"(","operation":"update","body":{"deviceSerial":null}},{"resource":"/organizations/)" +
+      org.id + "/licenses/" + org.licenses[1].id +
+      R"(","operation":"update","body":{"deviceSerial":")" + org.devices[3] + R"("}}]})";
   const std::string target = "/api/v1/organizations/" + org.id + "/actionBatches";
   const std::string key = t.api_key();
   request_view post = get(target, key);
@@ -99,8 +100,9 @@ TEST(SimTwin, AsyncBatchRunsAtConfiguredSpeed) {
   EXPECT_EQ(t.state(clock.now())[org.id][org.licenses[1].id], org.licenses[1].device_serial);
   clock.advance(std::chrono::milliseconds(200));
   status = t.handle(get(target + "/" + id, t.api_key()), clock.now());
-  EXPECT_NE(status.body.find(R"("completed":true,"failed":false,"errors":[],"createdResources":[])"),
-            std::string::npos)
+  EXPECT_NE(
+      status.body.find(R"("completed":true,"failed":false,"errors":[],"createdResources":[])"),
+      std::string::npos)
       << status.body;
   auto st = t.state(clock.now())[org.id];
   EXPECT_EQ(st[org.licenses[0].id], std::nullopt);
@@ -117,7 +119,7 @@ request_view put(std::string_view target, std::string_view key, std::string_view
   return r;
 }
 
-} // namespace
+}  // namespace
 
 // The background application spends about R calls/s of an org's budget: alone it is never
 // throttled; against a client that takes every token it mostly gets 429s, and the two together
@@ -183,18 +185,20 @@ TEST(SimTwin, LatencyDistribution) {
   fake_clock clock;
   const std::string target = "/api/v1/organizations/" + t.orgs(clock.now())[0].id + "/licenses";
   std::vector<long long> ms;
-  for (int i = 0; i < 20000; ++i) ms.push_back(t.handle(get(target, t.api_key()), clock.now()).delay.count());
+  for (int i = 0; i < 20000; ++i)
+    ms.push_back(t.handle(get(target, t.api_key()), clock.now()).delay.count());
   std::sort(ms.begin(), ms.end());
   EXPECT_NEAR(static_cast<double>(ms[10000]), 500, 25);
-  EXPECT_NEAR(static_cast<double>(ms[19800]), 1600, 200);   // p99
-  EXPECT_NEAR(static_cast<double>(ms[19980]), 2300, 500);   // p99.9
+  EXPECT_NEAR(static_cast<double>(ms[19800]), 1600, 200);  // p99
+  EXPECT_NEAR(static_cast<double>(ms[19980]), 2300, 500);  // p99.9
   EXPECT_LE(ms.back(), 3000);
   EXPECT_GE(ms.front(), 30);
 
   c.latency_distribution = relicense::sim::latency_dist::fixed;
   twin f(c);
   for (int i = 0; i < 100; ++i)
-    EXPECT_EQ(f.handle(get(target, f.api_key()), clock.now()).delay, std::chrono::milliseconds(500));
+    EXPECT_EQ(f.handle(get(target, f.api_key()), clock.now()).delay,
+              std::chrono::milliseconds(500));
 }
 
 // --batch-action-ms: a batch of n actions completes n x MS after it is created; a synchronous
@@ -229,11 +233,13 @@ TEST(SimTwin, BatchActionTime) {
   auto id_start = r.body.find(R"("id":")") + 6;
   const std::string id = r.body.substr(id_start, r.body.find('"', id_start) - id_start);
   clock.advance(std::chrono::milliseconds(3290));
-  EXPECT_NE(t.handle(get(target + "/" + id, t.api_key()), clock.now()).body.find(R"("completed":false)"),
-            std::string::npos);
+  EXPECT_NE(
+      t.handle(get(target + "/" + id, t.api_key()), clock.now()).body.find(R"("completed":false)"),
+      std::string::npos);
   clock.advance(std::chrono::milliseconds(20));
-  EXPECT_NE(t.handle(get(target + "/" + id, t.api_key()), clock.now()).body.find(R"("completed":true)"),
-            std::string::npos);
+  EXPECT_NE(
+      t.handle(get(target + "/" + id, t.api_key()), clock.now()).body.find(R"("completed":true)"),
+      std::string::npos);
 
   const std::string b3 = body(10, 3, true);
   post.body = b3;

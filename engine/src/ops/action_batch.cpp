@@ -14,7 +14,7 @@ batch_verdict failed(batch_verdict v, std::string message) {
   return v;
 }
 
-} // namespace
+}  // namespace
 
 request batch_post_request(std::string_view org_id, const std::vector<batch_action_ref>& actions) {
   request r;
@@ -31,7 +31,8 @@ request batch_poll_request(std::string_view org_id, std::string_view batch_id) {
   return r;
 }
 
-batch_verdict judge_batch_post(const answer& a, const judge_context& ctx, io::response_parser& parser) {
+batch_verdict judge_batch_post(const answer& a, const judge_context& ctx,
+                               io::response_parser& parser) {
   batch_verdict v;
   v.status = status_of(a);
   if (!a.refused.empty()) return failed(std::move(v), a.refused);
@@ -45,7 +46,8 @@ batch_verdict judge_batch_post(const answer& a, const judge_context& ctx, io::re
     case action::succeeded: {
       v.went_through = true;
       auto b = parser.parse_action_batch(a.resp.body);
-      if (!b.value) return failed(std::move(v), "unreadable action batch in the response: " + b.error);
+      if (!b.value)
+        return failed(std::move(v), "unreadable action batch in the response: " + b.error);
       v.news = batch_news::status;
       v.batch = std::move(*b.value);
       return v;
@@ -91,7 +93,8 @@ batch_verdict judge_batch_poll(std::string_view id, const answer& a, const judge
       auto b = parser.parse_action_batch(a.resp.body);
       if (b.value && b.value->id != id) {
         // An answer about another batch says nothing about this one's rows.
-        b.error = "the API answered about action batch " + b.value->id + " instead of " + std::string(id);
+        b.error =
+            "the API answered about action batch " + b.value->id + " instead of " + std::string(id);
         b.value.reset();
       }
       if (!b.value) {
@@ -105,13 +108,11 @@ batch_verdict judge_batch_poll(std::string_view id, const answer& a, const judge
     }
     case action::retry:
     case action::abort_run:
-    case action::condemn_org:
-      static_cast<verdict&>(v) = verdict_of(std::move(d));
-      return v;
+    case action::condemn_org: static_cast<verdict&>(v) = verdict_of(std::move(d)); return v;
     case action::fail_row:
     case action::follow_redirect: break;
   }
   return failed(std::move(v), std::move(d.message));
 }
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

@@ -1,6 +1,5 @@
 #include "relicense/engine/ops/license_list.hpp"
 
-
 namespace relicense::engine::ops {
 
 request license_list_request(std::string_view org_id) {
@@ -11,10 +10,12 @@ request license_list_request(std::string_view org_id) {
   return r;
 }
 
-page_verdict judge_license_page(const answer& a, const judge_context& ctx, io::response_parser& parser,
-                                const io::origin& base, const io::origin& current) {
-  return judge_page<io::license_ref>(a, ctx, parser, base, current, "license list",
-                                     [&](std::string_view body) { return parser.parse_license_page(body); });
+page_verdict judge_license_page(const answer& a, const judge_context& ctx,
+                                io::response_parser& parser, const io::origin& base,
+                                const io::origin& current) {
+  return judge_page<io::license_ref>(
+      a, ctx, parser, base, current, "license list",
+      [&](std::string_view body) { return parser.parse_license_page(body); });
 }
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

@@ -13,7 +13,8 @@ request license_put_request(std::string_view org_id, const plan::row& row) {
   r.path += org_id;
   r.path += "/licenses/";
   r.path += row.license_id;
-  r.body = row.serial.empty() ? std::string(R"({"deviceSerial":null})") : R"({"deviceSerial":")" + row.serial + "\"}";
+  r.body = row.serial.empty() ? std::string(R"({"deviceSerial":null})")
+                              : R"({"deviceSerial":")" + row.serial + "\"}";
   return r;
 }
 
@@ -24,13 +25,14 @@ std::string answer_mismatch(const plan::row& row, const io::license& got) {
            " (asked for deviceSerial " + wanted + ")";
   }
   if (!got.has_device_serial) {
-    return "the API's answer for license " + got.id + " has no deviceSerial (asked for " + wanted + ")";
+    return "the API's answer for license " + got.id + " has no deviceSerial (asked for " + wanted +
+           ")";
   }
   const bool match = row.serial.empty() ? !got.device_serial.has_value()
                                         : (got.device_serial && *got.device_serial == row.serial);
   if (!match) {
-    return "the API returned deviceSerial " + got.device_serial.value_or("null") + " instead of " + wanted +
-           " for license " + got.id;
+    return "the API returned deviceSerial " + got.device_serial.value_or("null") + " instead of " +
+           wanted + " for license " + got.id;
   }
   return {};
 }
@@ -50,4 +52,4 @@ put_verdict judge_license_put(const plan::row& row, const answer& a, const judge
   return v;
 }
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

@@ -17,8 +17,8 @@ std::string percent_encode(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (unsigned char c : value) {
-    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                       c == '.' || c == '_' || c == '~';
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '.' || c == '_' || c == '~';
     if (plain) {
       out += static_cast<char>(c);
     } else {
@@ -39,21 +39,20 @@ request license_records_request(std::string_view org_id, std::string_view serial
   return r;
 }
 
-
-listing_verdict<plan::organization_record> judge_organization_page(const answer& a, const judge_context& ctx,
-                                                                   io::response_parser& parser, bool keep_raw,
-                                                                   const io::origin& base, const io::origin& current) {
+listing_verdict<plan::organization_record> judge_organization_page(
+    const answer& a, const judge_context& ctx, io::response_parser& parser, bool keep_raw,
+    const io::origin& base, const io::origin& current) {
   return judge_page<plan::organization_record>(
       a, ctx, parser, base, current, "organization list",
       [&](std::string_view body) { return parser.parse_organizations(body, keep_raw); });
 }
 
-listing_verdict<plan::license_record> judge_license_record_page(const answer& a, const judge_context& ctx,
-                                                                io::response_parser& parser, bool keep_raw,
-                                                                const io::origin& base, const io::origin& current) {
+listing_verdict<plan::license_record> judge_license_record_page(
+    const answer& a, const judge_context& ctx, io::response_parser& parser, bool keep_raw,
+    const io::origin& base, const io::origin& current) {
   return judge_page<plan::license_record>(
       a, ctx, parser, base, current, "license list",
       [&](std::string_view body) { return parser.parse_license_records(body, keep_raw); });
 }
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

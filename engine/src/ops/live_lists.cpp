@@ -13,8 +13,9 @@ request device_inventory_request(std::string_view org_id) {
 page_of<plan::device_record> judge_device_page(const answer& a, const judge_context& ctx,
                                                io::response_parser& parser, const io::origin& base,
                                                const io::origin& current) {
-  return judge_page<plan::device_record>(a, ctx, parser, base, current, "device inventory",
-                                         [&parser](std::string_view body) { return parser.parse_device_page(body); });
+  return judge_page<plan::device_record>(
+      a, ctx, parser, base, current, "device inventory",
+      [&parser](std::string_view body) { return parser.parse_device_page(body); });
 }
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

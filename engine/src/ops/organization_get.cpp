@@ -10,7 +10,8 @@ request organization_get_request(std::string_view org_id) {
   return r;
 }
 
-organization_verdict judge_organization(const answer& a, const judge_context& ctx, io::response_parser& parser) {
+organization_verdict judge_organization(const answer& a, const judge_context& ctx,
+                                        io::response_parser& parser) {
   organization_verdict v;
   // 403 as well as 404: the API answers either for an organization outside the key's reach. A
   // 401 (the key itself rejected) stays the run's abort.
@@ -26,4 +27,4 @@ organization_verdict judge_organization(const answer& a, const judge_context& ct
   return v;
 }
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

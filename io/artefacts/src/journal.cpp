@@ -1,17 +1,18 @@
 // Journal: CRC-framed JSON lines, written with one write(2) per record (or per flush, in
-// deferred mode) and fdatasync'd in batches. See journal.hpp for the format and the durability argument.
+// deferred mode) and fdatasync'd in batches. See journal.hpp for the format and the durability
+// argument.
 #include "relicense/io/journal.hpp"
 
 #include "relicense/io/report.hpp"
 
 #include <simdjson.h>
 
-#include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <set>
 #include <utility>
@@ -47,12 +48,13 @@ std::uint32_t crc32_of(std::string_view s) {
   std::size_t n = s.size();
   std::uint32_t c = 0xFFFFFFFFu;
   while (n >= 8) {
-    const std::uint32_t lo = c ^ (std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
-                                  std::uint32_t(p[3]) << 24);
-    const std::uint32_t hi = std::uint32_t(p[4]) | std::uint32_t(p[5]) << 8 | std::uint32_t(p[6]) << 16 |
-                             std::uint32_t(p[7]) << 24;
-    c = crc.t[7][lo & 0xff] ^ crc.t[6][(lo >> 8) & 0xff] ^ crc.t[5][(lo >> 16) & 0xff] ^ crc.t[4][lo >> 24] ^
-        crc.t[3][hi & 0xff] ^ crc.t[2][(hi >> 8) & 0xff] ^ crc.t[1][(hi >> 16) & 0xff] ^ crc.t[0][hi >> 24];
+    const std::uint32_t lo = c ^ (std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 |
+                                  std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24);
+    const std::uint32_t hi = std::uint32_t(p[4]) | std::uint32_t(p[5]) << 8 |
+                             std::uint32_t(p[6]) << 16 | std::uint32_t(p[7]) << 24;
+    c = crc.t[7][lo & 0xff] ^ crc.t[6][(lo >> 8) & 0xff] ^ crc.t[5][(lo >> 16) & 0xff] ^
+        crc.t[4][lo >> 24] ^ crc.t[3][hi & 0xff] ^ crc.t[2][(hi >> 8) & 0xff] ^
+        crc.t[1][(hi >> 16) & 0xff] ^ crc.t[0][hi >> 24];
     p += 8;
     n -= 8;
   }
@@ -82,7 +84,8 @@ void sync_parent_dir(const fs::path& path) {
 }
 
 std::string header_json(std::string_view fingerprint) {
-  std::string json = "{\"t\":\"header\",\"v\":" + std::to_string(journal_version) + ",\"fingerprint\":";
+  std::string json =
+      "{\"t\":\"header\",\"v\":" + std::to_string(journal_version) + ",\"fingerprint\":";
   append_json_string(json, fingerprint);
   json += '}';
   return json;
@@ -106,7 +109,7 @@ std::string read_fd(int fd, const fs::path& path) {
   std::string data;
   // Only a regular file can hold an earlier run's records; a device (/dev/full, /dev/zero) would
   // read forever.
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) return data;
   char buf[65536];
   for (;;) {
@@ -142,7 +145,8 @@ int hex_digit(char c) noexcept {
 
 /// The JSON of a well-formed frame that starts at `pos` and whose line break is at `nl`, when its
 /// CRC matches.
-std::optional<std::string_view> framed_json(std::string_view data, std::size_t pos, std::size_t nl) {
+std::optional<std::string_view> framed_json(std::string_view data, std::size_t pos,
+                                            std::size_t nl) {
   if (nl - pos < 10 || data[pos + 8] != ' ') return std::nullopt;
   std::uint32_t crc = 0;
   for (std::size_t i = 0; i < 8; ++i) {
@@ -185,11 +189,13 @@ std::uint64_t records_in(std::string_view stretch) {
 
 /// Reads one record's JSON into `out`; false when it is not a well-formed record (treated as
 /// damage). The first record must be the header.
-bool read_record(simdjson::dom::parser& parser, std::string_view json, journal_contents& out, bool& header_seen,
+bool read_record(simdjson::dom::parser& parser, std::string_view json, journal_contents& out,
+                 bool& header_seen,
                  std::set<std::pair<std::uint64_t, std::uint64_t>>& acknowledged) {
   simdjson::dom::element doc;
   std::string_view type;
-  if (parser.parse(json.data(), json.size()).get(doc) || doc["t"].get_string().get(type)) return false;
+  if (parser.parse(json.data(), json.size()).get(doc) || doc["t"].get_string().get(type))
+    return false;
   if (!header_seen) {
     std::string_view fp;
     if (type != "header" || doc["fingerprint"].get_string().get(fp)) return false;
@@ -226,7 +232,8 @@ bool read_record(simdjson::dom::parser& parser, std::string_view json, journal_c
     out.batches.push_back(std::move(b));
   } else if (type == "damaged") {
     std::uint64_t offset = 0, bytes = 0;
-    if (doc["offset"].get_uint64().get(offset) || doc["bytes"].get_uint64().get(bytes)) return false;
+    if (doc["offset"].get_uint64().get(offset) || doc["bytes"].get_uint64().get(bytes))
+      return false;
     acknowledged.emplace(offset, bytes);
   }
   // Unknown record types from a newer version are skipped, not fatal.
@@ -245,7 +252,8 @@ journal_contents parse_journal(std::string_view data, bool& header_seen) {
   std::size_t damage_from = none;
   auto end_damage = [&](std::size_t end) {
     if (damage_from == none) return;
-    out.damaged.push_back({damage_from, end - damage_from, records_in(data.substr(damage_from, end - damage_from))});
+    out.damaged.push_back(
+        {damage_from, end - damage_from, records_in(data.substr(damage_from, end - damage_from))});
     damage_from = none;
   };
   for (;;) {
@@ -273,7 +281,7 @@ journal_contents parse_journal(std::string_view data, bool& header_seen) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 std::uint32_t crc32(std::string_view data) { return crc32_of(data); }
 
@@ -373,7 +381,7 @@ int open_locked(const fs::path& path, int flags, bool& created) {
   return fd;
 }
 
-} // namespace
+}  // namespace
 
 // The header is what makes the file a journal: it is made durable at once, with the directory
 // entry (without that, a power loss can lose the whole file).
@@ -406,13 +414,15 @@ journal_writer journal_writer::create(const fs::path& path, std::string_view fin
     // be the only record of an interrupted run.
     bool header_seen = false;
     const journal_contents old = parse_journal(data, header_seen);
-    const bool empty_journal = header_seen ? old.records == 1 && old.damaged.empty() && old.ignored_bytes == 0
-                                           : is_torn_header(data);
+    const bool empty_journal =
+        header_seen ? old.records == 1 && old.damaged.empty() && old.ignored_bytes == 0
+                    : is_torn_header(data);
     if (!empty_journal) {
       w.fd_ = -1;
       ::close(fd);
-      throw journal_error("journal " + path.string() +
-                          " already exists; pass --resume to continue that run, or choose another --journal");
+      throw journal_error(
+          "journal " + path.string() +
+          " already exists; pass --resume to continue that run, or choose another --journal");
     }
     if (::ftruncate(fd, 0) != 0)
       throw journal_error("cannot start journal " + path.string() + " over: " + errno_text());
@@ -438,7 +448,8 @@ journal_writer journal_writer::resume(const fs::path& path, std::string_view fin
       throw journal_error(path.string() + " is not a relicense journal (no valid header record)");
     }
     if (!data.empty() && ::ftruncate(fd, 0) != 0)
-      throw journal_error("cannot truncate the torn header of journal " + path.string() + ": " + errno_text());
+      throw journal_error("cannot truncate the torn header of journal " + path.string() + ": " +
+                          errno_text());
     contents = journal_contents{};
     contents.fingerprint.assign(fingerprint);
     w.start(fingerprint);
@@ -447,15 +458,17 @@ journal_writer journal_writer::resume(const fs::path& path, std::string_view fin
   if (contents.fingerprint != fingerprint) {
     w.fd_ = -1;
     ::close(fd);
-    throw journal_error("journal " + path.string() + " belongs to a different plan (fingerprint " +
-                        contents.fingerprint + ", this CSV gives " + std::string(fingerprint) +
-                        "); resume with the CSV of that run, or start a new journal without --resume");
+    throw journal_error(
+        "journal " + path.string() + " belongs to a different plan (fingerprint " +
+        contents.fingerprint + ", this CSV gives " + std::string(fingerprint) +
+        "); resume with the CSV of that run, or start a new journal without --resume");
   }
   if (contents.ignored_bytes > 0) {
     // New records must follow the last complete line directly, or the reader would take the
     // torn bytes and the first new record for one damaged line.
     if (::ftruncate(fd, static_cast<off_t>(contents.valid_bytes)) != 0 || ::fdatasync(fd) != 0)
-      throw journal_error("cannot truncate the torn tail of journal " + path.string() + ": " + errno_text());
+      throw journal_error("cannot truncate the torn tail of journal " + path.string() + ": " +
+                          errno_text());
   }
   // Reported once: the next resume finds these stretches acknowledged and stays quiet about them.
   bool acknowledged = false;
@@ -527,7 +540,8 @@ void journal_writer::append_row(const row_result& r, bool permanent) {
   detail::append_report_row(row_, r, report_format::jsonl);
   // Reuse the report's JSONL object: drop its "{" and "}\n" and wrap it with the record fields.
   begin_record();
-  pending_ += permanent ? "{\"t\":\"row\",\"permanent\":true," : "{\"t\":\"row\",\"permanent\":false,";
+  pending_ +=
+      permanent ? "{\"t\":\"row\",\"permanent\":true," : "{\"t\":\"row\",\"permanent\":false,";
   pending_.append(row_, 1, row_.size() - 3);
   pending_ += '}';
   end_record();
@@ -583,4 +597,4 @@ void journal_writer::close() {
   if (!synced) throw journal_error("cannot sync journal " + path_.string() + ": " + e);
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

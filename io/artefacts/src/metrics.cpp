@@ -37,7 +37,8 @@ public:
     out_ += "# TYPE " + std::string(name) + " " + std::string(type) + "\n";
   }
 
-  void sample(std::string_view name, double value, std::string_view label = {}, std::string_view label_value = {}) {
+  void sample(std::string_view name, double value, std::string_view label = {},
+              std::string_view label_value = {}) {
     out_ += name;
     std::string labels = base_;
     if (!label.empty()) {
@@ -58,15 +59,17 @@ private:
   std::string out_;
 };
 
-} // namespace
+}  // namespace
 
 std::string format_metrics(const run_summary& s, std::chrono::system_clock::time_point finished,
                            const metric_labels& labels) {
   exposition e(labels);
   e.family("relicense_rows_total", "counter", "Plan rows of the last run by outcome.");
-  for (outcome o : {outcome::applied, outcome::unchanged, outcome::failed, outcome::skipped, outcome::not_attempted})
+  for (outcome o : {outcome::applied, outcome::unchanged, outcome::failed, outcome::skipped,
+                    outcome::not_attempted})
     e.sample("relicense_rows_total", static_cast<double>(s.rows(o)), "outcome", to_string(o));
-  e.family("relicense_requests_total", "counter", "HTTP requests sent by the last run (all count against the budget).");
+  e.family("relicense_requests_total", "counter",
+           "HTTP requests sent by the last run (all count against the budget).");
   e.sample("relicense_requests_total", static_cast<double>(s.requests()));
   e.family("relicense_http_429_total", "counter", "429 answers received by the last run.");
   e.sample("relicense_http_429_total", static_cast<double>(s.http_429()));
@@ -79,7 +82,8 @@ std::string format_metrics(const run_summary& s, std::chrono::system_clock::time
   e.sample("relicense_run_duration_seconds", s.elapsed_seconds());
   e.family("relicense_rows_per_second", "gauge", "Rows answered per second in the last run.");
   e.sample("relicense_rows_per_second", s.rows_per_second());
-  e.family("relicense_request_latency_seconds", "summary", "Latency of each sent row's last request.");
+  e.family("relicense_request_latency_seconds", "summary",
+           "Latency of each sent row's last request.");
   for (double q : {0.5, 0.95, 0.99}) {
     char qs[16];
     std::snprintf(qs, sizeof qs, "%g", q);
@@ -87,12 +91,15 @@ std::string format_metrics(const run_summary& s, std::chrono::system_clock::time
   }
   e.sample("relicense_request_latency_seconds_sum", s.latency_sum_ms() / 1000.0);
   e.sample("relicense_request_latency_seconds_count", static_cast<double>(s.latency_samples()));
-  e.family("relicense_budget_efficiency_ratio", "gauge", "Ideal time within the API budget divided by actual time.");
+  e.family("relicense_budget_efficiency_ratio", "gauge",
+           "Ideal time within the API budget divided by actual time.");
   e.sample("relicense_budget_efficiency_ratio", s.budget_efficiency());
-  e.family("relicense_last_run_success", "gauge", "1 when the last run had no failed or unattempted row.");
+  e.family("relicense_last_run_success", "gauge",
+           "1 when the last run had no failed or unattempted row.");
   e.sample("relicense_last_run_success",
            s.rows(outcome::failed) == 0 && s.rows(outcome::not_attempted) == 0 ? 1.0 : 0.0);
-  e.family("relicense_last_run_timestamp_seconds", "gauge", "Unix time when the last run finished.");
+  e.family("relicense_last_run_timestamp_seconds", "gauge",
+           "Unix time when the last run finished.");
   e.sample("relicense_last_run_timestamp_seconds",
            std::chrono::duration<double>(finished.time_since_epoch()).count());
   return e.take();
@@ -103,4 +110,4 @@ void write_metrics(const std::filesystem::path& path, const run_summary& s,
   write_file_atomically(path, format_metrics(s, finished, labels));
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -1,14 +1,14 @@
 // Operational log writer and heartbeat decision.
 #include "relicense/io/oplog.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fcntl.h>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace relicense::io {
 
@@ -24,8 +24,9 @@ std::string iso8601_utc(std::chrono::system_clock::time_point t) {
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(frac));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(frac));
   return buf;
 }
 
@@ -33,7 +34,8 @@ oplog::oplog(const std::filesystem::path& path, bool to_stderr, clock_fn clock)
     : path_(path), to_stderr_(to_stderr), clock_(std::move(clock)) {
   if (path.empty()) return;
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  if (fd_ < 0)
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
 }
 
 oplog::~oplog() {
@@ -74,8 +76,8 @@ bool heartbeat::due(time_point now) noexcept {
   return true;
 }
 
-std::string heartbeat::line(std::uint64_t done, std::uint64_t total, std::uint64_t failed, time_point now,
-                            std::uint64_t carried) const {
+std::string heartbeat::line(std::uint64_t done, std::uint64_t total, std::uint64_t failed,
+                            time_point now, std::uint64_t carried) const {
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double sent = static_cast<double>(done > carried ? done - carried : 0);
   const double rate = elapsed > 0 ? sent / elapsed : 0;
@@ -97,4 +99,4 @@ std::string heartbeat::line(std::uint64_t done, std::uint64_t total, std::uint64
   return buf;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -1,10 +1,10 @@
 // Progress line: "\r" + erase-line redraws, rate-limited, over a 10 s sliding window.
 #include "relicense/io/progress.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <unistd.h>
 
 namespace relicense::io {
 
@@ -22,7 +22,7 @@ void write_stderr(std::string_view s) {
   }
 }
 
-} // namespace
+}  // namespace
 
 bool progress_enabled(std::string_view mode, bool quiet, int fd) {
   if (quiet || mode == "off") return false;
@@ -34,17 +34,20 @@ std::string format_eta(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--";
   auto s = static_cast<std::uint64_t>(std::llround(seconds));
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
-                               static_cast<unsigned long long>(s / 60 % 60));
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
-                                  static_cast<unsigned long long>(s % 60));
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>(s / 60 % 60));
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
   else std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(s));
   return buf;
 }
 
 progress::progress(bool enabled, std::uint64_t total, clock_fn now, write_fn out,
                    std::chrono::milliseconds min_interval)
-    : enabled_(enabled), total_(total), now_(std::move(now)), out_(std::move(out)), min_interval_(min_interval) {
+    : enabled_(enabled), total_(total), now_(std::move(now)), out_(std::move(out)),
+      min_interval_(min_interval) {
   if (!now_) now_ = [] { return std::chrono::steady_clock::now(); };
   if (!out_) out_ = write_stderr;
   start_ = now_();
@@ -81,7 +84,8 @@ void progress::set_estimate(double seconds, std::uint64_t rows) {
 std::string progress::render_locked() const {
   const double rate = rate_locked();
   char buf[192];
-  const double pct = total_ ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 100.0;
+  const double pct =
+      total_ ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 100.0;
   const std::uint64_t sent = done_ > carried_ ? done_ - carried_ : 0;
   double eta = -1;
   if (estimate_s_ > 0) {
@@ -90,17 +94,19 @@ std::string progress::render_locked() const {
     if (elapsed < std::chrono::duration<double>(rate_window).count() || rate <= 0) {
       // The budget's time still to go: what is left of the estimate, or the estimate's share of
       // the rows left when the run is slower than the budget (other applications' calls).
-      eta = std::max(estimate_s_ - elapsed, estimate_s_ * left / static_cast<double>(estimate_rows_));
+      eta =
+          std::max(estimate_s_ - elapsed, estimate_s_ * left / static_cast<double>(estimate_rows_));
     } else {
       eta = left / rate;
     }
   } else if (rate > 0) {
     eta = static_cast<double>(total_ > done_ ? total_ - done_ : 0) / rate;
   }
-  std::snprintf(buf, sizeof buf, "%llu/%llu rows (%.1f%%)  %.1f rows/s  429s: %llu  failed: %llu  ETA %s",
-                static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_), pct, rate,
-                static_cast<unsigned long long>(http_429_), static_cast<unsigned long long>(failed_),
-                format_eta(done_ >= total_ ? 0 : eta).c_str());
+  std::snprintf(
+      buf, sizeof buf, "%llu/%llu rows (%.1f%%)  %.1f rows/s  429s: %llu  failed: %llu  ETA %s",
+      static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_), pct, rate,
+      static_cast<unsigned long long>(http_429_), static_cast<unsigned long long>(failed_),
+      format_eta(done_ >= total_ ? 0 : eta).c_str());
   return buf;
 }
 
@@ -111,7 +117,8 @@ void progress::draw_locked() {
   last_draw_ = now_();
 }
 
-void progress::update(std::uint64_t done, std::uint64_t http_429, std::uint64_t failed, std::uint64_t carried) {
+void progress::update(std::uint64_t done, std::uint64_t http_429, std::uint64_t failed,
+                      std::uint64_t carried) {
   std::lock_guard lock(mutex_);
   done_ = done;
   http_429_ = http_429;
@@ -147,4 +154,4 @@ void progress::finish() {
   drawn_ = false;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -6,6 +6,9 @@
 
 #include <simdjson.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -13,10 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <limits>
-#include <fcntl.h>
 #include <map>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <unordered_map>
 #include <utility>
 
@@ -67,49 +67,49 @@ void append_csv_field(std::string& out, std::string_view s) {
 
 void append_csv_value(std::string& out, const report_column& c, const row_result& r) {
   switch (c.codec) {
-  case column_codec::number: append_unsigned(out, r.*c.number); break;
-  case column_codec::decimal: append_double(out, r.*c.decimal); break;
-  case column_codec::text:
-  case column_codec::text_if_set:
-  case column_codec::serial: append_csv_field(out, r.*c.text); break;
-  case column_codec::known_serial:
-    if (const auto& v = r.*c.known) {
-      if (v->empty()) out += "null";
-      else append_csv_field(out, *v);
-    }
-    break;
-  case column_codec::outcome: out += to_string(r.*c.result); break;
+    case column_codec::number: append_unsigned(out, r.*c.number); break;
+    case column_codec::decimal: append_double(out, r.*c.decimal); break;
+    case column_codec::text:
+    case column_codec::text_if_set:
+    case column_codec::serial: append_csv_field(out, r.*c.text); break;
+    case column_codec::known_serial:
+      if (const auto& v = r.*c.known) {
+        if (v->empty()) out += "null";
+        else append_csv_field(out, *v);
+      }
+      break;
+    case column_codec::outcome: out += to_string(r.*c.result); break;
   }
 }
 
 /// JSON Lines leave out an unknown previous serial and empty optional texts.
 bool json_key_present(const report_column& c, const row_result& r) noexcept {
   switch (c.codec) {
-  case column_codec::text_if_set: return !(r.*c.text).empty();
-  case column_codec::known_serial: return (r.*c.known).has_value();
-  default: return true;
+    case column_codec::text_if_set: return !(r.*c.text).empty();
+    case column_codec::known_serial: return (r.*c.known).has_value();
+    default: return true;
   }
 }
 
 void append_json_value(std::string& out, const report_column& c, const row_result& r) {
   switch (c.codec) {
-  case column_codec::number: append_unsigned(out, r.*c.number); break;
-  case column_codec::decimal: append_double(out, r.*c.decimal); break;
-  case column_codec::text:
-  case column_codec::text_if_set: append_json_string(out, r.*c.text); break;
-  case column_codec::serial:
-    if ((r.*c.text).empty()) out += "null";
-    else append_json_string(out, r.*c.text);
-    break;
-  case column_codec::known_serial:
-    if ((r.*c.known)->empty()) out += "null";
-    else append_json_string(out, *(r.*c.known));
-    break;
-  case column_codec::outcome:
-    out += '"';
-    out += to_string(r.*c.result);
-    out += '"';
-    break;
+    case column_codec::number: append_unsigned(out, r.*c.number); break;
+    case column_codec::decimal: append_double(out, r.*c.decimal); break;
+    case column_codec::text:
+    case column_codec::text_if_set: append_json_string(out, r.*c.text); break;
+    case column_codec::serial:
+      if ((r.*c.text).empty()) out += "null";
+      else append_json_string(out, r.*c.text);
+      break;
+    case column_codec::known_serial:
+      if ((r.*c.known)->empty()) out += "null";
+      else append_json_string(out, *(r.*c.known));
+      break;
+    case column_codec::outcome:
+      out += '"';
+      out += to_string(r.*c.result);
+      out += '"';
+      break;
   }
 }
 
@@ -123,29 +123,32 @@ bool parse_number(std::string_view s, T& out) {
 /// Reads one CSV field into the row. An empty number in a column that may be absent reads as 0,
 /// like an absent column. Throws std::invalid_argument saying what is wrong.
 void read_csv_value(const report_column& c, std::string_view v, row_result& r) {
-  auto bad = [&] { return std::invalid_argument("bad " + std::string(c.name) + " '" + std::string(v) + "'"); };
+  auto bad = [&] {
+    return std::invalid_argument("bad " + std::string(c.name) + " '" + std::string(v) + "'");
+  };
   switch (c.codec) {
-  case column_codec::number:
-    if (v.empty() && c.need == column_need::optional) break;
-    if (!parse_number(v, r.*c.number)) throw bad();
-    break;
-  case column_codec::decimal:
-    if (!v.empty() && !parse_number(v, r.*c.decimal)) throw bad();
-    break;
-  case column_codec::text:
-  case column_codec::text_if_set:
-  case column_codec::serial:
-    (r.*c.text).assign(v);
-    if (v.empty() && c.need == column_need::both) throw std::invalid_argument("empty " + std::string(c.name));
-    break;
-  case column_codec::known_serial:
-    if (v == "null") (r.*c.known).emplace();
-    else if (!v.empty()) (r.*c.known).emplace(v);
-    break;
-  case column_codec::outcome:
-    if (!parse_outcome(v, r.*c.result))
-      throw std::invalid_argument("unknown " + std::string(c.name) + " '" + std::string(v) + "'");
-    break;
+    case column_codec::number:
+      if (v.empty() && c.need == column_need::optional) break;
+      if (!parse_number(v, r.*c.number)) throw bad();
+      break;
+    case column_codec::decimal:
+      if (!v.empty() && !parse_number(v, r.*c.decimal)) throw bad();
+      break;
+    case column_codec::text:
+    case column_codec::text_if_set:
+    case column_codec::serial:
+      (r.*c.text).assign(v);
+      if (v.empty() && c.need == column_need::both)
+        throw std::invalid_argument("empty " + std::string(c.name));
+      break;
+    case column_codec::known_serial:
+      if (v == "null") (r.*c.known).emplace();
+      else if (!v.empty()) (r.*c.known).emplace(v);
+      break;
+    case column_codec::outcome:
+      if (!parse_outcome(v, r.*c.result))
+        throw std::invalid_argument("unknown " + std::string(c.name) + " '" + std::string(v) + "'");
+      break;
   }
 }
 
@@ -153,39 +156,42 @@ void read_csv_value(const report_column& c, std::string_view v, row_result& r) {
 void read_json_column(const report_column& c, simdjson::dom::element v, row_result& r) {
   auto str = [&](std::string& out) {
     std::string_view sv;
-    if (v.get_string().get(sv)) throw std::invalid_argument(std::string(c.name) + " is not a string");
+    if (v.get_string().get(sv))
+      throw std::invalid_argument(std::string(c.name) + " is not a string");
     out.assign(sv);
   };
   switch (c.codec) {
-  case column_codec::number: {
-    std::uint64_t u;
-    if (v.get_uint64().get(u) || u > std::numeric_limits<unsigned>::max())
-      throw std::invalid_argument(std::string(c.name) + " is not a small non-negative integer");
-    r.*c.number = static_cast<unsigned>(u);
-    break;
-  }
-  case column_codec::decimal:
-    if (v.get_double().get(r.*c.decimal)) throw std::invalid_argument(std::string(c.name) + " is not a number");
-    break;
-  case column_codec::text:
-  case column_codec::text_if_set: str(r.*c.text); break;
-  case column_codec::serial:
-    if (!v.is_null()) str(r.*c.text);
-    break;
-  case column_codec::known_serial:
-    (r.*c.known).emplace();
-    if (!v.is_null()) str(*(r.*c.known));
-    break;
-  case column_codec::outcome: {
-    std::string o;
-    str(o);
-    if (!parse_outcome(o, r.*c.result)) throw std::invalid_argument("unknown outcome '" + o + "'");
-    break;
-  }
+    case column_codec::number: {
+      std::uint64_t u;
+      if (v.get_uint64().get(u) || u > std::numeric_limits<unsigned>::max())
+        throw std::invalid_argument(std::string(c.name) + " is not a small non-negative integer");
+      r.*c.number = static_cast<unsigned>(u);
+      break;
+    }
+    case column_codec::decimal:
+      if (v.get_double().get(r.*c.decimal))
+        throw std::invalid_argument(std::string(c.name) + " is not a number");
+      break;
+    case column_codec::text:
+    case column_codec::text_if_set: str(r.*c.text); break;
+    case column_codec::serial:
+      if (!v.is_null()) str(r.*c.text);
+      break;
+    case column_codec::known_serial:
+      (r.*c.known).emplace();
+      if (!v.is_null()) str(*(r.*c.known));
+      break;
+    case column_codec::outcome: {
+      std::string o;
+      str(o);
+      if (!parse_outcome(o, r.*c.result))
+        throw std::invalid_argument("unknown outcome '" + o + "'");
+      break;
+    }
   }
 }
 
-} // namespace
+}  // namespace
 
 namespace detail {
 
@@ -228,13 +234,14 @@ void write_all(int fd, std::string_view data, const fs::path& what) {
   }
 }
 
-} // namespace detail
+}  // namespace detail
 
 namespace {
 
 bool ends_with_nocase(std::string_view s, std::string_view suffix) {
   if (s.size() < suffix.size()) return false;
-  return std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
+  return std::equal(suffix.begin(), suffix.end(),
+                    s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
                     [](char a, char b) { return a == (b | 0x20) || a == b; });
 }
 
@@ -249,7 +256,8 @@ void append_csv_row(std::string& out, const row_result& r) {
 /// `,"name":` for each column, built once: one append per key on the hot path.
 const std::array<std::string, std::size(report_columns)> json_keys = [] {
   std::array<std::string, std::size(report_columns)> keys;
-  for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = ",\"" + std::string(report_columns[i].name) + "\":";
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    keys[i] = ",\"" + std::string(report_columns[i].name) + "\":";
   return keys;
 }();
 
@@ -268,7 +276,8 @@ void append_jsonl_row(std::string& out, const row_result& r) {
 
 std::string read_file(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
   std::string data;
   char buf[65536];
   for (;;) {
@@ -370,8 +379,9 @@ report_data read_csv_report(const fs::path& path, std::string_view data) {
       if (rec.fields[i] == report_columns[c].name) index[c] = static_cast<int>(i);
   for (std::size_t c = 0; c < n_columns; ++c)
     if (index[c] < 0 && report_columns[c].need != column_need::optional)
-      throw report_error(path, 1, "header has no " + std::string(report_columns[c].name) +
-                                      " column (is this a relicense report?)");
+      throw report_error(path, 1,
+                         "header has no " + std::string(report_columns[c].name) +
+                             " column (is this a relicense report?)");
   const std::size_t columns = rec.fields.size();
 
   while (scan.next(rec)) {
@@ -385,12 +395,14 @@ report_data read_csv_report(const fs::path& path, std::string_view data) {
         break;
       }
       throw report_error(path, rec.line,
-                         "expected " + std::to_string(columns) + " fields, found " + std::to_string(rec.fields.size()));
+                         "expected " + std::to_string(columns) + " fields, found " +
+                             std::to_string(rec.fields.size()));
     }
     try {
       row_result r;
       for (std::size_t c = 0; c < n_columns; ++c)
-        if (index[c] >= 0) read_csv_value(report_columns[c], rec.fields[static_cast<std::size_t>(index[c])], r);
+        if (index[c] >= 0)
+          read_csv_value(report_columns[c], rec.fields[static_cast<std::size_t>(index[c])], r);
       result.rows.push_back(std::move(r));
     } catch (const std::invalid_argument& e) {
       if (!rec.terminated) {
@@ -429,10 +441,11 @@ report_data read_jsonl_report(const fs::path& path, std::string_view data) {
   return result;
 }
 
-} // namespace
+}  // namespace
 
 report_format report_format_for(const fs::path& path) {
-  return ends_with_nocase(path.filename().string(), ".jsonl") ? report_format::jsonl : report_format::csv;
+  return ends_with_nocase(path.filename().string(), ".jsonl") ? report_format::jsonl
+                                                              : report_format::csv;
 }
 
 fs::path default_report_path(const fs::path& csv_path, std::chrono::system_clock::time_point now) {
@@ -475,17 +488,20 @@ report_writer::report_writer(fs::path path, report_format format, flush_policy p
   // truncated only once locked: the report of a run still going must not be cut under it.
   fd_ = path_ == "-" ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)
                      : ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error("cannot create report " + path_.string() + ": " + std::strerror(errno));
+  if (fd_ < 0)
+    throw std::runtime_error("cannot create report " + path_.string() + ": " +
+                             std::strerror(errno));
   if (path_ != "-") try {
-    lock_output_file(fd_, path_, "report");
-    struct stat st{};
-    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && ::ftruncate(fd_, 0) != 0)
-      throw std::runtime_error("cannot truncate report " + path_.string() + ": " + std::strerror(errno));
-  } catch (...) {
-    ::close(fd_);
-    fd_ = -1;
-    throw;
-  }
+      lock_output_file(fd_, path_, "report");
+      struct stat st {};
+      if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && ::ftruncate(fd_, 0) != 0)
+        throw std::runtime_error("cannot truncate report " + path_.string() + ": " +
+                                 std::strerror(errno));
+    } catch (...) {
+      ::close(fd_);
+      fd_ = -1;
+      throw;
+    }
   if (format_ == report_format::csv) {
     std::string header(report_csv_header);
     header.push_back('\n');
@@ -550,7 +566,8 @@ void report_writer::close() {
     ::close(fd);
     throw std::runtime_error("cannot sync " + path_.string() + ": " + std::strerror(e));
   }
-  if (::close(fd) != 0) throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+  if (::close(fd) != 0)
+    throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
 }
 
 report_error::report_error(const fs::path& file, std::uint64_t line, const std::string& reason)
@@ -572,9 +589,9 @@ report_data read_report(const fs::path& path) {
 
 const char* to_string(mismatch_kind k) noexcept {
   switch (k) {
-  case mismatch_kind::wrong_serial: return "wrong_serial";
-  case mismatch_kind::missing_license: return "missing_license";
-  case mismatch_kind::not_fetched: return "not_fetched";
+    case mismatch_kind::wrong_serial: return "wrong_serial";
+    case mismatch_kind::missing_license: return "missing_license";
+    case mismatch_kind::not_fetched: return "not_fetched";
   }
   return "wrong_serial";
 }
@@ -605,21 +622,21 @@ std::vector<verify_mismatch> find_mismatches(const plan::plan& p, const plan::in
 }
 
 std::string describe(const verify_mismatch& m, std::string_view file) {
-  auto serial = [](const std::string& s) { return s.empty() ? std::string("no device (unassigned)") : s; };
-  std::string s = std::string(file) + ":" + std::to_string(m.line) + ": organization " + m.org_id + ", license " +
-                  m.license_id + ": ";
+  auto serial = [](const std::string& s) {
+    return s.empty() ? std::string("no device (unassigned)") : s;
+  };
+  std::string s = std::string(file) + ":" + std::to_string(m.line) + ": organization " + m.org_id +
+                  ", license " + m.license_id + ": ";
   switch (m.kind) {
-  case mismatch_kind::wrong_serial:
-    s += "on " + serial(m.actual) + ", requested " + serial(m.requested);
-    break;
-  case mismatch_kind::missing_license:
-    s += "not in the organization's licenses";
-    break;
-  case mismatch_kind::not_fetched:
-    s += "not verified (the organization's licenses could not be read)";
-    break;
+    case mismatch_kind::wrong_serial:
+      s += "on " + serial(m.actual) + ", requested " + serial(m.requested);
+      break;
+    case mismatch_kind::missing_license: s += "not in the organization's licenses"; break;
+    case mismatch_kind::not_fetched:
+      s += "not verified (the organization's licenses could not be read)";
+      break;
   }
   return s;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -4,16 +4,11 @@ namespace relicense::io {
 
 const char* to_string(outcome o) noexcept {
   switch (o) {
-    case outcome::applied:
-      return "applied";
-    case outcome::unchanged:
-      return "unchanged";
-    case outcome::failed:
-      return "failed";
-    case outcome::skipped:
-      return "skipped";
-    case outcome::not_attempted:
-      return "not_attempted";
+    case outcome::applied: return "applied";
+    case outcome::unchanged: return "unchanged";
+    case outcome::failed: return "failed";
+    case outcome::skipped: return "skipped";
+    case outcome::not_attempted: return "not_attempted";
   }
   return "unknown";  // not a value of the enum: a reader refuses it rather than mistake it
 }
@@ -29,4 +24,4 @@ bool parse_outcome(std::string_view s, outcome& o) noexcept {
   return false;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

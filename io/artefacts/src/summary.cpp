@@ -26,7 +26,7 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-} // namespace
+}  // namespace
 
 run_summary::run_summary(run_budget budget) : budget_(budget) {}
 
@@ -43,7 +43,8 @@ void run_summary::add(const row_result& r) {
 void run_summary::add_carried(const row_result& r) {
   ++by_outcome_[static_cast<std::size_t>(r.result)];
   ++carried_;
-  if (r.result == outcome::applied || r.result == outcome::unchanged || r.result == outcome::failed) ++carried_final_;
+  if (r.result == outcome::applied || r.result == outcome::unchanged || r.result == outcome::failed)
+    ++carried_final_;
 }
 
 std::uint64_t run_summary::rows_total() const noexcept {
@@ -60,7 +61,8 @@ std::uint64_t run_summary::retries_total() const noexcept {
 
 double run_summary::rows_per_second() const noexcept {
   if (elapsed_s_ <= 0) return 0;
-  const std::uint64_t final = rows(outcome::applied) + rows(outcome::unchanged) + rows(outcome::failed);
+  const std::uint64_t final =
+      rows(outcome::applied) + rows(outcome::unchanged) + rows(outcome::failed);
   return static_cast<double>(final > carried_final_ ? final - carried_final_ : 0) / elapsed_s_;
 }
 
@@ -81,9 +83,11 @@ double run_summary::ideal_seconds() const noexcept {
   std::uint64_t total = 0;
   for (const auto& [org, n] : sent_by_org_) {
     total += n;
-    if (budget_.rate > 0) ideal = std::max(ideal, (static_cast<double>(n) - budget_.burst) / budget_.rate);
+    if (budget_.rate > 0)
+      ideal = std::max(ideal, (static_cast<double>(n) - budget_.burst) / budget_.rate);
   }
-  if (budget_.ip_rate > 0) ideal = std::max(ideal, static_cast<double>(total) / budget_.ip_rate - 1.0);
+  if (budget_.ip_rate > 0)
+    ideal = std::max(ideal, static_cast<double>(total) / budget_.ip_rate - 1.0);
   return std::max(ideal, 0.0);
 }
 
@@ -93,18 +97,18 @@ double run_summary::budget_efficiency() const noexcept {
 }
 
 std::string run_summary::human() const {
-  std::string s = "relicense: " + std::to_string(rows_total()) + " rows" +
-                  (carried_ ? " (" + std::to_string(carried_) + " done by an earlier run)" : std::string()) +
-                  " in " + fmt("%.1f", elapsed_s_) +
-                  " s (" + fmt("%.1f", rows_per_second()) + " rows/s):";
+  std::string s =
+      "relicense: " + std::to_string(rows_total()) + " rows" +
+      (carried_ ? " (" + std::to_string(carried_) + " done by an earlier run)" : std::string()) +
+      " in " + fmt("%.1f", elapsed_s_) + " s (" + fmt("%.1f", rows_per_second()) + " rows/s):";
   bool first = true;
   for (outcome o : all_outcomes) {
     s += first ? " " : ", ";
     first = false;
     s += std::to_string(rows(o)) + " " + to_string(o);
   }
-  s += "\n  requests " + std::to_string(requests_) + ", 429s " + std::to_string(http_429_) + ", retries " +
-       std::to_string(retries_total());
+  s += "\n  requests " + std::to_string(requests_) + ", 429s " + std::to_string(http_429_) +
+       ", retries " + std::to_string(retries_total());
   if (retries_total() > 0) {
     s += " (";
     first = true;
@@ -118,14 +122,14 @@ std::string run_summary::human() const {
   }
   s += "\n";
   if (!latencies_.empty())
-    s += "  latency p50 " + fmt("%.1f", latency_ms(0.50)) + " ms, p95 " + fmt("%.1f", latency_ms(0.95)) +
-         " ms, p99 " + fmt("%.1f", latency_ms(0.99)) + " ms\n";
+    s += "  latency p50 " + fmt("%.1f", latency_ms(0.50)) + " ms, p95 " +
+         fmt("%.1f", latency_ms(0.95)) + " ms, p99 " + fmt("%.1f", latency_ms(0.99)) + " ms\n";
   if (elapsed_s_ > 0 && !latencies_.empty() && ideal_seconds() == 0)
     s += "  budget efficiency n/a (the requests fit in the burst, or the budget is unlimited)\n";
   else if (elapsed_s_ > 0 && !latencies_.empty())
-    s += "  budget efficiency " + fmt("%.2f", budget_efficiency()) + " (ideal " + fmt("%.1f", ideal_seconds()) +
-         " s at " + fmt("%g", budget_.rate) + "/s per org, burst " + fmt("%g", budget_.burst) + ", " +
-         fmt("%g", budget_.ip_rate) + "/s per IP)\n";
+    s += "  budget efficiency " + fmt("%.2f", budget_efficiency()) + " (ideal " +
+         fmt("%.1f", ideal_seconds()) + " s at " + fmt("%g", budget_.rate) + "/s per org, burst " +
+         fmt("%g", budget_.burst) + ", " + fmt("%g", budget_.ip_rate) + "/s per IP)\n";
   return s;
 }
 
@@ -150,13 +154,15 @@ std::string run_summary::json() const {
   s += "},\n  \"retriesTotal\": " + std::to_string(retries_total());
   s += ",\n  \"elapsedSeconds\": " + fmt("%.3f", elapsed_s_);
   s += ",\n  \"rowsPerSecond\": " + fmt("%.3f", rows_per_second());
-  s += ",\n  \"latencyMs\": {\"p50\": " + fmt("%.3f", latency_ms(0.50)) + ", \"p95\": " +
-       fmt("%.3f", latency_ms(0.95)) + ", \"p99\": " + fmt("%.3f", latency_ms(0.99)) +
+  s += ",\n  \"latencyMs\": {\"p50\": " + fmt("%.3f", latency_ms(0.50)) +
+       ", \"p95\": " + fmt("%.3f", latency_ms(0.95)) +
+       ", \"p99\": " + fmt("%.3f", latency_ms(0.99)) +
        ", \"samples\": " + std::to_string(latencies_.size()) + "}";
   s += ",\n  \"idealSeconds\": " + fmt("%.3f", ideal_seconds());
   s += ",\n  \"budgetEfficiency\": " + fmt("%.4f", budget_efficiency());
-  s += ",\n  \"budget\": {\"rate\": " + fmt("%g", budget_.rate) + ", \"burst\": " + fmt("%g", budget_.burst) +
-       ", \"ipRate\": " + fmt("%g", budget_.ip_rate) + "}";
+  s += ",\n  \"budget\": {\"rate\": " + fmt("%g", budget_.rate) +
+       ", \"burst\": " + fmt("%g", budget_.burst) + ", \"ipRate\": " + fmt("%g", budget_.ip_rate) +
+       "}";
   if (has_identity_) {
     const auto str = [&s](const char* key, std::string_view v) {
       s += ",\n  \"";
@@ -182,4 +188,4 @@ void run_summary::write_json(const std::filesystem::path& path) const {
   write_file_atomically(path, json());
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -5,11 +5,11 @@
 
 #include <simdjson.h>
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace relicense::io {
 
@@ -32,20 +32,20 @@ void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (c >= 0x80) {
-        out.push_back('?');
-      } else {
-        static constexpr char hex[] = "0123456789abcdef";
-        out += "\\u00";
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 0xf]);
-      }
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c >= 0x80) {
+          out.push_back('?');
+        } else {
+          static constexpr char hex[] = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 0xf]);
+        }
     }
   }
   out.append(s.data() + run, s.size() - run);
@@ -56,10 +56,12 @@ void write_file_atomically(const fs::path& path, std::string_view content) {
   fs::path dir = path.parent_path();
   fs::path tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
   try {
     detail::write_all(fd, content, path);
-    if (::fsync(fd) != 0) throw std::runtime_error("cannot sync " + path.string() + ": " + std::strerror(errno));
+    if (::fsync(fd) != 0)
+      throw std::runtime_error("cannot sync " + path.string() + ": " + std::strerror(errno));
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -73,4 +75,4 @@ void write_file_atomically(const fs::path& path, std::string_view content) {
   }
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -20,4 +20,4 @@ std::string ca_file_problem(const std::string& path) {
   return "no usable PEM certificate in it (" + std::string(reason ? reason : "unknown error") + ")";
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

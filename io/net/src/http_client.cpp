@@ -34,26 +34,16 @@ inline constexpr token use_token{};
 
 const char* to_string(transport_error e) noexcept {
   switch (e) {
-    case transport_error::none:
-      return "none";
-    case transport_error::resolve_failed:
-      return "resolve_failed";
-    case transport_error::connect_failed:
-      return "connect_failed";
-    case transport_error::tls_failed:
-      return "tls_failed";
-    case transport_error::timeout:
-      return "timeout";
-    case transport_error::reset:
-      return "reset";
-    case transport_error::truncated:
-      return "truncated";
-    case transport_error::too_large:
-      return "too_large";
-    case transport_error::protocol:
-      return "protocol";
-    case transport_error::proxy_failed:
-      return "proxy_failed";
+    case transport_error::none: return "none";
+    case transport_error::resolve_failed: return "resolve_failed";
+    case transport_error::connect_failed: return "connect_failed";
+    case transport_error::tls_failed: return "tls_failed";
+    case transport_error::timeout: return "timeout";
+    case transport_error::reset: return "reset";
+    case transport_error::truncated: return "truncated";
+    case transport_error::too_large: return "too_large";
+    case transport_error::protocol: return "protocol";
+    case transport_error::proxy_failed: return "proxy_failed";
   }
   return "unknown";
 }
@@ -67,8 +57,7 @@ std::shared_ptr<tls_context> make_tls_context(const client_config& config) {
   auto tls = std::make_shared<tls_context>();
   // TLS 1.2 is the oldest version the Dashboard API accepts; nothing older is worth offering.
   tls->ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                       ssl::context::no_tlsv1_1);
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   error_code ec;
   tls->ctx.set_default_verify_paths(ec);  // a missing system store is not fatal with --ca-file
   if (!config.ca_file.empty()) {
@@ -182,7 +171,8 @@ public:
   explicit lean_response_parser(response& out) : out_(out) {}
 
 private:
-  void on_request_impl(http::verb, beast::string_view, beast::string_view, int, error_code& ec) override {
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                       error_code& ec) override {
     ec = http::error::bad_method;  // never called for a response parser
   }
   void on_response_impl(int code, beast::string_view, int, error_code&) override {
@@ -200,7 +190,8 @@ private:
     switch (name) {
       case http::field::unknown:
         // Not a field Beast knows; only compared, so absent it costs no allocation.
-        if (beast::iequals(name_string, "X-Request-Id")) out_.request_id.assign(value.data(), value.size());
+        if (beast::iequals(name_string, "X-Request-Id"))
+          out_.request_id.assign(value.data(), value.size());
         break;
       case http::field::content_type: out_.content_type.assign(value.data(), value.size()); break;
       case http::field::location: out_.location.assign(value.data(), value.size()); break;
@@ -316,7 +307,7 @@ bool bodiless(std::string_view method) {
          method == "CONNECT" || method == "DELETE";
 }
 
-} // namespace
+}  // namespace
 
 struct connection::impl {
   net::any_io_executor ex;
@@ -331,9 +322,9 @@ struct connection::impl {
   /// Plain http through a proxy: requests go to the proxy in absolute form ("http://host:port"
   /// before the path), as curl sends them; https goes through a CONNECT tunnel instead.
   std::string absolute_prefix;
-  std::string wire;        ///< the request being sent
+  std::string wire;  ///< the request being sent
   bool connected = false;
-  bool served = false;     ///< a response came over this connection
+  bool served = false;  ///< a response came over this connection
   std::chrono::steady_clock::time_point opened_at{};
 
   impl(net::any_io_executor e, std::shared_ptr<tls_context> t, origin w, const client_config& c)
@@ -412,8 +403,8 @@ struct connection::impl {
         co_await resolver->async_resolve(dial_host, std::to_string(dial_port), use_token);
     guard.cancel();
     if (rec == net::error::operation_aborted) {
-      co_return failure(transport_error::timeout,
-                        std::string("timed out resolving ") + (via_proxy ? "proxy host " : "") + dial_host);
+      co_return failure(transport_error::timeout, std::string("timed out resolving ") +
+                                                      (via_proxy ? "proxy host " : "") + dial_host);
     }
     if (rec && via_proxy) {
       co_return failure(transport_error::proxy_failed,
@@ -466,14 +457,16 @@ struct connection::impl {
       auto [hec] = co_await secure->async_handshake(ssl::stream_base::client, use_token);
       if (hec == beast::error::timeout) {
         drop();
-        co_return failure(transport_error::timeout, "timed out in the TLS handshake with " + to_string_host());
+        co_return failure(transport_error::timeout,
+                          "timed out in the TLS handshake with " + to_string_host());
       }
       if (hec) {
         std::string detail = verify_detail(handle, where.host);
         drop();
-        co_return failure(transport_error::tls_failed,
-                          "TLS handshake with " + to_string_host() + " failed: " +
-                              (detail.empty() ? hec.message() : "certificate verify failed: " + detail));
+        co_return failure(
+            transport_error::tls_failed,
+            "TLS handshake with " + to_string_host() + " failed: " +
+                (detail.empty() ? hec.message() : "certificate verify failed: " + detail));
       }
     }
     connected = true;
@@ -502,7 +495,8 @@ struct connection::impl {
       co_return failure(transport_error::timeout, "timed out sending CONNECT to " + proxy_name());
     }
     if (wec) {
-      co_return failure(transport_error::reset, proxy_name() + " closed the connection: " + wec.message());
+      co_return failure(transport_error::reset,
+                        proxy_name() + " closed the connection: " + wec.message());
     }
     http::response_parser<http::empty_body> parser;
     parser.header_limit(16 * 1024);
@@ -511,11 +505,13 @@ struct connection::impl {
     auto [rec, n] = co_await http::async_read(stream, buffer, parser, use_token);
     (void)n;
     if (rec == beast::error::timeout) {
-      co_return failure(transport_error::timeout, "timed out waiting for " + proxy_name() + " to open the tunnel");
+      co_return failure(transport_error::timeout,
+                        "timed out waiting for " + proxy_name() + " to open the tunnel");
     }
     if (rec && peer_closed(rec)) {
-      co_return failure(transport_error::reset,
-                        proxy_name() + " closed the connection instead of answering CONNECT: " + rec.message());
+      co_return failure(
+          transport_error::reset,
+          proxy_name() + " closed the connection instead of answering CONNECT: " + rec.message());
     }
     if (rec) {
       co_return failure(transport_error::proxy_failed,
@@ -525,7 +521,8 @@ struct connection::impl {
     // A CONNECT is the proxy's alone to answer: some proxies (tinyproxy) say 401 instead of 407.
     if (status == 407 || status == 401) {
       co_return failure(transport_error::proxy_failed, proxy_name() + " requires authentication (" +
-                                                           std::to_string(status) + "): " + auth_advice());
+                                                           std::to_string(status) +
+                                                           "): " + auth_advice());
     }
     if (status < 200 || status >= 300) {
       // The reason phrase is the proxy's own text: printable ASCII only, bounded, no credentials.
@@ -535,8 +532,8 @@ struct connection::impl {
         reason += (c >= 0x20 && c < 0x7f) ? c : '?';
       }
       co_return failure(transport_error::proxy_failed,
-                        scrub(proxy_name() + " refused the tunnel to " + authority + ": " + std::to_string(status) +
-                              (reason.empty() ? "" : " " + reason)));
+                        scrub(proxy_name() + " refused the tunnel to " + authority + ": " +
+                              std::to_string(status) + (reason.empty() ? "" : " " + reason)));
     }
     // The TLS handshake starts only now: bytes beyond the answer are nobody's.
     if (buffer.size() != 0) {
@@ -552,13 +549,20 @@ struct connection::impl {
   /// engine's one thread. The inputs were checked by send() (no CR/LF/NUL, target shape).
   void serialize(const request& req) {
     wire.clear();
-    wire.append(req.method).append(" ").append(absolute_prefix).append(req.target).append(" HTTP/1.1\r\nHost: ");
+    wire.append(req.method)
+        .append(" ")
+        .append(absolute_prefix)
+        .append(req.target)
+        .append(" HTTP/1.1\r\nHost: ");
     wire.append(host_field).append("\r\n");
     if (!absolute_prefix.empty() && !route.proxy->authorization.empty()) {
       wire.append("Proxy-Authorization: ").append(route.proxy->authorization).append("\r\n");
     }
-    if (!req.authorization.empty()) wire.append("Authorization: ").append(req.authorization).append("\r\n");
-    wire.append("User-Agent: ").append(config.user_agent).append("\r\nAccept: application/json\r\n");
+    if (!req.authorization.empty())
+      wire.append("Authorization: ").append(req.authorization).append("\r\n");
+    wire.append("User-Agent: ")
+        .append(config.user_agent)
+        .append("\r\nAccept: application/json\r\n");
     if (!req.body.empty()) {
       wire.append("Content-Type: application/json\r\n");
     }
@@ -572,7 +576,8 @@ struct connection::impl {
   }
 
   template <class Stream>
-  net::awaitable<response> exchange(Stream& stream, bool head, std::chrono::steady_clock::time_point deadline,
+  net::awaitable<response> exchange(Stream& stream, bool head,
+                                    std::chrono::steady_clock::time_point deadline,
                                     bool& got_some) {
     got_some = false;
     lowest().expires_at(deadline);
@@ -612,7 +617,8 @@ struct connection::impl {
       }
       co_return r;
     }
-    co_return failure(transport_error::protocol, "malformed HTTP response: too many interim (1xx) responses");
+    co_return failure(transport_error::protocol,
+                      "malformed HTTP response: too many interim (1xx) responses");
   }
 
   /// Opens the connection now if it is not open (resolve, connect, TLS handshake), within the
@@ -637,16 +643,20 @@ struct connection::impl {
     // Defence in depth behind the CLI's check (cleartext_refusal, exit 2): credentials never
     // leave this process in clear for a non-loopback host.
     if (!req.authorization.empty() && !cleartext_refusal(where).empty()) {
-      co_return scrubbed(failure(transport_error::protocol, cleartext_refusal(where)), req.authorization);
-    }
-    if (!req.authorization.empty() && !proxy_cleartext_refusal(route, where.tls).empty()) {
-      co_return scrubbed(failure(transport_error::protocol, proxy_cleartext_refusal(route, where.tls)),
+      co_return scrubbed(failure(transport_error::protocol, cleartext_refusal(where)),
                          req.authorization);
     }
+    if (!req.authorization.empty() && !proxy_cleartext_refusal(route, where.tls).empty()) {
+      co_return scrubbed(
+          failure(transport_error::protocol, proxy_cleartext_refusal(route, where.tls)),
+          req.authorization);
+    }
     if (!header_safe(req.method) || req.method.empty() || !target_safe(req.target) ||
-        !header_safe(req.authorization) || req.method.find_first_of(" \t") != std::string_view::npos) {
-      co_return scrubbed(failure(transport_error::protocol, "invalid request: bad method, target or header"),
-                        req.authorization);
+        !header_safe(req.authorization) ||
+        req.method.find_first_of(" \t") != std::string_view::npos) {
+      co_return scrubbed(
+          failure(transport_error::protocol, "invalid request: bad method, target or header"),
+          req.authorization);
     }
     serialize(req);
     const bool head = req.method == "HEAD";
@@ -655,8 +665,8 @@ struct connection::impl {
       // Reused: a keep-alive connection that answered before, or one opened ahead (open()) and
       // idle for a while; either may have been closed by the server's idle timeout. A connection
       // opened moments ago that fails on its first request failed for real.
-      const bool reused =
-          connected && (served || std::chrono::steady_clock::now() - opened_at >= std::chrono::seconds(1));
+      const bool reused = connected && (served || std::chrono::steady_clock::now() - opened_at >=
+                                                      std::chrono::seconds(1));
       if (!connected) {
         response r = co_await connect(deadline);
         if (r.error != transport_error::none) {
@@ -752,4 +762,4 @@ void connection::close() {
   impl_->connected = false;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -137,7 +137,8 @@ void to_upper(std::string& s) noexcept {
 // The readers of the full records below return the name of a required field the object lacks
 // (empty when it has them all) and leave JSON errors in `err`.
 
-std::string read_license_record(od::object obj, plan::license_record& out, simdjson::error_code& err) {
+std::string read_license_record(od::object obj, plan::license_record& out,
+                                simdjson::error_code& err) {
   bool have_id = false;
   bool have_serial = false;
   for (auto field : obj) {
@@ -172,7 +173,8 @@ std::string read_license_record(od::object obj, plan::license_record& out, simdj
   return !have_id ? "id" : !have_serial ? "deviceSerial" : "";
 }
 
-std::string read_device_record(od::object obj, plan::device_record& out, simdjson::error_code& err) {
+std::string read_device_record(od::object obj, plan::device_record& out,
+                               simdjson::error_code& err) {
   bool have_serial = false;
   for (auto field : obj) {
     std::string_view key;
@@ -194,7 +196,8 @@ std::string read_device_record(od::object obj, plan::device_record& out, simdjso
   return have_serial ? "" : "serial";
 }
 
-std::string read_org_record(od::object obj, plan::organization_record& out, simdjson::error_code& err) {
+std::string read_org_record(od::object obj, plan::organization_record& out,
+                            simdjson::error_code& err) {
   bool have_id = false;
   for (auto field : obj) {
     std::string_view key;
@@ -234,8 +237,12 @@ void keep_raw_text(plan::organization_record& r, std::string_view raw) { r.raw_j
 void keep_raw_text(plan::device_record&, std::string_view) {}
 
 std::string_view trim_json_space(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+    s.remove_suffix(1);
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t'))
+    s.remove_prefix(1);
   return s;
 }
 
@@ -267,7 +274,7 @@ std::string printable_prefix(std::string_view body, std::size_t max) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 struct response_parser::impl {
   od::parser parser;
@@ -297,7 +304,8 @@ struct response_parser::impl {
 
   // Reads one object into `rec` with `read`; with `keep_raw`, through its raw text.
   template <class Rec, class Read>
-  std::string read_object(od::object obj, Rec& rec, bool keep_raw, Read read, simdjson::error_code& err) {
+  std::string read_object(od::object obj, Rec& rec, bool keep_raw, Read read,
+                          simdjson::error_code& err) {
     if (!keep_raw) {
       return read(obj, rec, err);
     }
@@ -309,7 +317,8 @@ struct response_parser::impl {
     keep_raw_text(rec, raw);
     od::document doc;
     od::object again;
-    if ((err = iterate(object_parser, object_buffer, raw, doc)) || !get(doc.get_object(), again, err)) {
+    if ((err = iterate(object_parser, object_buffer, raw, doc)) ||
+        !get(doc.get_object(), again, err)) {
       return {};
     }
     std::string missing = read(again, rec, err);
@@ -321,7 +330,8 @@ struct response_parser::impl {
 
   // An array of objects, each read with `read`; `what` names an object in messages.
   template <class Rec, class Read>
-  json_result<std::vector<Rec>> read_array(std::string_view body, bool keep_raw, Read read, std::string_view what) {
+  json_result<std::vector<Rec>> read_array(std::string_view body, bool keep_raw, Read read,
+                                           std::string_view what) {
     od::document doc;
     simdjson::error_code err = iterate(body, doc);
     od::array arr;
@@ -339,9 +349,10 @@ struct response_parser::impl {
         }
         if (!missing.empty()) {
           const std::string_view id = ident(rec);
-          return {std::nullopt, std::string(what) + " " + std::to_string(out.size() + 1) + " of the answer" +
-                                    (id.empty() ? std::string() : " (" + printable_prefix(id, 80) + ")") +
-                                    " has no \"" + missing + "\""};
+          return {std::nullopt,
+                  std::string(what) + " " + std::to_string(out.size() + 1) + " of the answer" +
+                      (id.empty() ? std::string() : " (" + printable_prefix(id, 80) + ")") +
+                      " has no \"" + missing + "\""};
         }
         out.push_back(std::move(rec));
       }
@@ -450,8 +461,8 @@ json_result<std::vector<license_ref>> response_parser::parse_license_page(std::s
         break;
       }
       if (!ref.has_device_serial) {
-        return {std::nullopt, "license " + std::to_string(page.size() + 1) + " of the page (" + ref.id +
-                                  ") has no \"deviceSerial\""};
+        return {std::nullopt, "license " + std::to_string(page.size() + 1) + " of the page (" +
+                                  ref.id + ") has no \"deviceSerial\""};
       }
       page.push_back(std::move(ref));
     }
@@ -460,7 +471,8 @@ json_result<std::vector<license_ref>> response_parser::parse_license_page(std::s
     err = simdjson::TRAILING_CONTENT;
   }
   if (err == simdjson::NO_SUCH_FIELD) {
-    return {std::nullopt, "license " + std::to_string(page.size() + 1) + " of the page has no \"id\""};
+    return {std::nullopt,
+            "license " + std::to_string(page.size() + 1) + " of the page has no \"id\""};
   }
   if (err) {
     return {std::nullopt, message(err)};
@@ -468,21 +480,24 @@ json_result<std::vector<license_ref>> response_parser::parse_license_page(std::s
   return {std::move(page), {}};
 }
 
-json_result<std::vector<plan::license_record>> response_parser::parse_license_records(std::string_view body,
-                                                                                     bool keep_raw) {
+json_result<std::vector<plan::license_record>> response_parser::parse_license_records(
+    std::string_view body, bool keep_raw) {
   return impl_->read_array<plan::license_record>(body, keep_raw, read_license_record, "license");
 }
 
-json_result<std::vector<plan::device_record>> response_parser::parse_device_page(std::string_view body) {
+json_result<std::vector<plan::device_record>> response_parser::parse_device_page(
+    std::string_view body) {
   return impl_->read_array<plan::device_record>(body, false, read_device_record, "device");
 }
 
-json_result<std::vector<plan::organization_record>> response_parser::parse_organizations(std::string_view body,
-                                                                                          bool keep_raw) {
-  return impl_->read_array<plan::organization_record>(body, keep_raw, read_org_record, "organization");
+json_result<std::vector<plan::organization_record>> response_parser::parse_organizations(
+    std::string_view body, bool keep_raw) {
+  return impl_->read_array<plan::organization_record>(body, keep_raw, read_org_record,
+                                                      "organization");
 }
 
-json_result<plan::organization_record> response_parser::parse_organization(std::string_view body, bool keep_raw) {
+json_result<plan::organization_record> response_parser::parse_organization(std::string_view body,
+                                                                           bool keep_raw) {
   od::document doc;
   simdjson::error_code err = impl_->iterate(body, doc);
   od::object obj;
@@ -581,4 +596,4 @@ std::string response_parser::describe_error(unsigned status, std::string_view bo
   return "HTTP " + std::to_string(status);
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

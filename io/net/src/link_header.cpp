@@ -111,7 +111,7 @@ private:
   std::size_t i_ = 0;
 };
 
-} // namespace
+}  // namespace
 
 std::vector<link_value> parse_link_header(std::string_view header) {
   std::vector<link_value> links;
@@ -181,4 +181,4 @@ std::optional<std::string> next_link(std::string_view header) {
   return std::nullopt;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

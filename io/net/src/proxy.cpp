@@ -29,14 +29,16 @@ std::string lower(std::string_view s) {
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
 std::string base64(std::string_view in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -46,21 +48,23 @@ std::string base64(std::string_view in) {
 bool uri_chars_only(std::string_view text) noexcept {
   static constexpr std::string_view extra = "-._~:/?#[]@!$&'()*+,;=%";
   return std::all_of(text.begin(), text.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || extra.find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           extra.find(c) != std::string_view::npos;
   });
 }
 
 bool plain_scheme_name(std::string_view s) noexcept {
   return !s.empty() && s.size() <= 10 && std::all_of(s.begin(), s.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.';
-         });
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.';
+  });
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view digits) noexcept {
   if (digits.empty() || digits.size() > 5) return std::nullopt;
   unsigned value = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > 65535) return std::nullopt;
+  if (ec != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > 65535)
+    return std::nullopt;
   return static_cast<std::uint16_t>(value);
 }
 
@@ -102,8 +106,8 @@ no_proxy_entry split_entry(std::string_view token) {
 // curl's rule for an address and an entry "addr" or "addr/bits": bits 0 (none) means all bits;
 // more bits than the address has never match.
 template <std::size_t N>
-bool prefix_matches(const std::array<unsigned char, N>& host, const std::array<unsigned char, N>& net,
-                    unsigned bits) noexcept {
+bool prefix_matches(const std::array<unsigned char, N>& host,
+                    const std::array<unsigned char, N>& net, unsigned bits) noexcept {
   if (bits == 0) bits = N * 8;
   if (bits > N * 8) return false;
   std::size_t i = 0;
@@ -149,7 +153,7 @@ std::string getenv_or_empty(const char* name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-} // namespace
+}  // namespace
 
 std::string proxy_endpoint::display() const {
   const bool v6 = host.find(':') != std::string::npos;
@@ -188,15 +192,19 @@ proxy_parse_result parse_proxy_url(std::string_view text) {
     full = "http" + std::string(text.substr(sep));
   }
   if (!uri_chars_only(full)) {
-    return fail("the proxy URL has characters that must be percent-encoded (in the user name or password?)");
+    return fail(
+        "the proxy URL has characters that must be percent-encoded (in the user name or "
+        "password?)");
   }
   auto parsed = urls::parse_uri(full);
   if (!parsed) return fail("the proxy URL is not a valid URL");
   const urls::url_view& u = *parsed;
-  if (u.host_type() == urls::host_type::ipvfuture) return fail("the proxy URL's host is not supported");
+  if (u.host_type() == urls::host_type::ipvfuture)
+    return fail("the proxy URL's host is not supported");
   std::string_view host = u.encoded_host_address();
   if (host.empty()) return fail("the proxy URL has no host");
-  if (host.find('%') != std::string_view::npos) return fail("the proxy URL's host must not be percent-encoded");
+  if (host.find('%') != std::string_view::npos)
+    return fail("the proxy URL's host must not be percent-encoded");
   proxy_endpoint p;
   p.host = lower(host);
   if (p.host.size() > 1 && p.host.back() == '.') p.host.pop_back();
@@ -210,7 +218,8 @@ proxy_parse_result parse_proxy_url(std::string_view text) {
   if (u.has_userinfo()) {
     p.user = u.user();
     p.password = u.password();
-    if (!p.user.empty() || !p.password.empty()) p.authorization = "Basic " + base64(p.user + ":" + p.password);
+    if (!p.user.empty() || !p.password.empty())
+      p.authorization = "Basic " + base64(p.user + ":" + p.password);
   }
   r.value = std::move(p);
   return r;
@@ -240,7 +249,8 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uin
     if (comma == std::string_view::npos) comma = no_proxy.size();
     std::string_view token = no_proxy.substr(pos, comma - pos);
     pos = comma + 1;
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
     if (token.empty()) continue;
     const no_proxy_entry e = split_entry(token);
@@ -251,7 +261,8 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uin
   return false;
 }
 
-proxy_route select_proxy(const proxy_config& config, bool tls, std::string_view host, std::uint16_t port) {
+proxy_route select_proxy(const proxy_config& config, bool tls, std::string_view host,
+                         std::uint16_t port) {
   proxy_route r;
   if (config.disabled) return r;
   const proxy_environment& env = config.env;
@@ -295,4 +306,4 @@ std::string proxy_cleartext_refusal(const proxy_route& route, bool tls) {
          ") would send the API key across the network in clear; use https, or --no-proxy";
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -8,7 +8,9 @@
 namespace relicense::io {
 namespace {
 
-char lower(char c) noexcept { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) noexcept {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 // Case-insensitive find of an ASCII needle.
 std::size_t ifind(std::string_view hay, std::string_view needle, std::size_t from) noexcept {
@@ -83,7 +85,7 @@ void redact_userinfo(std::string& s) {
   }
 }
 
-} // namespace
+}  // namespace
 
 std::string redact(std::string_view text, std::string_view secret) {
   std::string s(text);
@@ -152,4 +154,4 @@ std::string secret_list::scrubbed(std::string_view text) const {
   return s;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

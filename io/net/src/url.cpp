@@ -108,8 +108,7 @@ url_result<location> to_location(const urls::url_view_base& u) {
 // a bare trailing '?' or '#' ("a:[", "L4:\xff", "a:#"); found by fuzzing. None of these is a
 // usable http(s) URL, so such input is refused before Boost.URL sees it.
 bool trips_boost_url(std::string_view text) noexcept {
-  static constexpr std::string_view uri_chars =
-      "-._~:/?#[]@!$&'()*+,;=%";
+  static constexpr std::string_view uri_chars = "-._~:/?#[]@!$&'()*+,;=%";
   for (char c : text) {
     if (std::isalnum(static_cast<unsigned char>(c)) == 0 &&
         uri_chars.find(c) == std::string_view::npos) {
@@ -141,7 +140,7 @@ bool is_ipv4_loopback(std::string_view host) noexcept {
   return v4 && v4->to_bytes()[0] == 127;
 }
 
-} // namespace
+}  // namespace
 
 url_result<base_url> parse_base_url(std::string_view text) {
   url_result<base_url> r;
@@ -318,4 +317,4 @@ std::string to_string(const origin& where) {
   return s;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

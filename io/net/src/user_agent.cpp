@@ -38,12 +38,13 @@ bool valid_version(std::string_view v) noexcept {
   return !part_empty;
 }
 
-} // namespace
+}  // namespace
 
 const char* relicense_version() noexcept { return RELICENSE_VERSION; }
 
 std::string caller_problem(std::string_view caller) {
-  constexpr const char* form = "must be \"Name/Version Vendor\", for example \"AcmeMigrate/2.0 Acme\"";
+  constexpr const char* form =
+      "must be \"Name/Version Vendor\", for example \"AcmeMigrate/2.0 Acme\"";
   if (caller.size() > 128) return std::string(form) + " (at most 128 characters)";
   const auto slash = caller.find('/');
   const auto space = caller.find(' ');
@@ -56,10 +57,12 @@ std::string caller_problem(std::string_view caller) {
   for (char c : name)
     if (!alnum(c)) return std::string(form) + " (the application name is letters and digits only)";
   if (!valid_version(version))
-    return std::string(form) + " (the version is dot-separated letters and digits, optionally -suffix)";
+    return std::string(form) +
+           " (the version is dot-separated letters and digits, optionally -suffix)";
   if (vendor.empty()) return std::string(form) + " (the vendor name is empty)";
   for (char c : vendor)
-    if (!alnum(c) && c != '-') return std::string(form) + " (the vendor is letters, digits and '-' only)";
+    if (!alnum(c) && c != '-')
+      return std::string(form) + " (the vendor is letters, digits and '-' only)";
   return {};
 }
 
@@ -69,10 +72,11 @@ std::string user_agent(std::string_view caller) {
   ua += ' ';
   ua += user_agent_vendor;
   if (!caller.empty()) {
-    if (auto why = caller_problem(caller); !why.empty()) throw std::invalid_argument("caller " + why);
+    if (auto why = caller_problem(caller); !why.empty())
+      throw std::invalid_argument("caller " + why);
     ua.append(" Caller/(").append(caller).append(")");
   }
   return ua;
 }
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -2,16 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdexcept>
-#include <sys/wait.h>
-#include <unistd.h>
 
 extern char** environ;
 
@@ -19,14 +19,15 @@ namespace relicense::test {
 
 std::string relicense_binary() {
   const char* bin = std::getenv("RELICENSE_BIN");
-  if (bin == nullptr) throw std::runtime_error("RELICENSE_BIN is not set (run the tests through ctest)");
+  if (bin == nullptr)
+    throw std::runtime_error("RELICENSE_BIN is not set (run the tests through ctest)");
   return bin;
 }
 
 std::string sanitizer_report(std::string_view err) {
   // The first lines the runtimes print; "runtime error:" is UBSan's line for each finding.
   static constexpr std::array<std::string_view, 6> markers = {
-      "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
+      "ERROR: AddressSanitizer",  "ERROR: LeakSanitizer",   "SUMMARY: UndefinedBehaviorSanitizer",
       "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer", ": runtime error: "};
   std::size_t first = std::string_view::npos;
   for (auto m : markers) first = std::min(first, err.find(m));
@@ -85,7 +86,8 @@ process_result run_program(const std::string& bin, const std::vector<std::string
   argv.push_back(nullptr);
 
   int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(err_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -100,7 +102,8 @@ process_result run_program(const std::string& bin, const std::vector<std::string
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   // A child that exits without reading all its input must not kill the test with SIGPIPE.
-  struct sigaction ignore {}, old{};
+  struct sigaction ignore {
+  }, old{};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, &old);
   int in_fd = in_pipe[1];
@@ -141,8 +144,7 @@ process_result run_program(const std::string& bin, const std::vector<std::string
   if (fds[2].fd >= 0) ::close(fds[2].fd);
   ::sigaction(SIGPIPE, &old, nullptr);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
@@ -152,7 +154,8 @@ process_result run_relicense(const std::vector<std::string>& args,
   return run_relicense_with_input(args, {}, env);
 }
 
-process_result run_relicense_with_input(const std::vector<std::string>& args, std::string_view input,
+process_result run_relicense_with_input(const std::vector<std::string>& args,
+                                        std::string_view input,
                                         const std::map<std::string, std::string>& env) {
   process_result r = run_program(relicense_binary(), args, env, input);
   std::string what = "relicense";
@@ -161,4 +164,4 @@ process_result run_relicense_with_input(const std::vector<std::string>& args, st
   return r;
 }
 
-} // namespace relicense::test
+}  // namespace relicense::test

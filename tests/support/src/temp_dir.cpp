@@ -1,11 +1,11 @@
 #include "relicense/test/temp_dir.hpp"
 
+#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 
 namespace relicense::test {
 
@@ -35,4 +35,4 @@ std::string temp_dir::read(const std::filesystem::path& file) {
   return ss.str();
 }
 
-} // namespace relicense::test
+}  // namespace relicense::test

@@ -33,4 +33,4 @@ private:
   std::uniform_real_distribution<double> dist_{0.0, 1.0};
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

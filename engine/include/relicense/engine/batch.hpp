@@ -28,9 +28,9 @@ namespace relicense::engine {
 struct batch_config {
   std::size_t max_actions = 100;  ///< actions per batch (the API's maximum for asynchronous ones)
   unsigned max_running = 5;       ///< batches running at once per org (the API's limit)
-  nanos first_poll = std::chrono::seconds(1);   ///< from submission to the first status poll
-  nanos max_poll = std::chrono::seconds(8);     ///< cap of the growing poll interval
-  double poll_growth = 1.5;                     ///< poll interval factor after each "running"
+  nanos first_poll = std::chrono::seconds(1);  ///< from submission to the first status poll
+  nanos max_poll = std::chrono::seconds(8);    ///< cap of the growing poll interval
+  double poll_growth = 1.5;                    ///< poll interval factor after each "running"
   /// Wait before submitting again after the API said too many batches are running (other
   /// applications share the org's limit); doubles on repeated refusals, up to max_poll.
   nanos busy_retry = std::chrono::seconds(1);
@@ -158,4 +158,4 @@ private:
   double per_action_ns_ = 0;  ///< learnt duration per action (0: nothing learnt yet)
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -52,8 +52,10 @@ private:
     unsigned streak = 0;      ///< polls that failed in a row (the poll backoff)
   };
 
-  void on_post_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser, steady_time now);
-  void on_poll_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser, steady_time now);
+  void on_post_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
+                      steady_time now);
+  void on_poll_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
+                      steady_time now);
   void end_job(std::size_t org, task_id t, const answer& a, verdict v, const std::string& unknown);
   void accepted(std::size_t org, task_id t, const io::action_batch& b, steady_time now);
   void completed(std::size_t org, task_id t, steady_time now);
@@ -61,8 +63,8 @@ private:
   void abandon(std::size_t org, task_id t, io::outcome o, const std::string& error);
   void condemn(std::size_t org, std::string reason);
   void release(task_id t);
-  void finish(std::size_t row, io::outcome o, unsigned status, std::string error, double latency_ms = 0,
-              const live_job* answered = nullptr);
+  void finish(std::size_t row, io::outcome o, unsigned status, std::string error,
+              double latency_ms = 0, const live_job* answered = nullptr);
   std::vector<batch_action_ref> actions_of(const batch_job& job) const;
   std::vector<std::vector<std::size_t>> queue_rows();
   void take_jobs(std::size_t org, steady_time now);
@@ -71,13 +73,13 @@ private:
   const batch_run_options& options_;
   task_channel channel_;
   retry_policy poll_policy_;
-  std::vector<org_batches> batches_;          ///< per org
-  std::vector<std::string> condemned_;        ///< per org
-  slot_pool<live_job> slots_;                 ///< task id -> job
-  std::unordered_map<std::size_t, unsigned> posts_;       ///< row -> POSTs that carried it
-  std::unordered_map<std::size_t, std::string> batch_of_; ///< row -> last batch id
+  std::vector<org_batches> batches_;                       ///< per org
+  std::vector<std::string> condemned_;                     ///< per org
+  slot_pool<live_job> slots_;                              ///< task id -> job
+  std::unordered_map<std::size_t, unsigned> posts_;        ///< row -> POSTs that carried it
+  std::unordered_map<std::size_t, std::string> batch_of_;  ///< row -> last batch id
   steady_time started_{};
   unsigned lanes_ = 0;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -41,7 +41,7 @@ run_result run_batches(const plan::plan& p, const run_config& config,
 /// Runs the plan in hybrid mode (`--mode auto`, hybrid_mode.hpp): action batches and single
 /// PUTs at once in each organization's budget, the rows split between them as the batches' speed
 /// is learnt. Same contract as run_batches(); a row applied by a PUT has no batch_id.
-run_result run_hybrid(const plan::plan& p, const run_config& config, const batch_run_options& options,
-                      result_sink& sink);
+run_result run_hybrid(const plan::plan& p, const run_config& config,
+                      const batch_run_options& options, result_sink& sink);
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

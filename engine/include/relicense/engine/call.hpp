@@ -36,11 +36,11 @@ struct request {
 struct answer {
   io::response resp;
   double latency_ms = 0;
-  std::string refused;     ///< non-empty: a redirect was not followed (never contains the key)
-  bool not_sent = false;   ///< the run stopped before the request (or its next hop) left
-  unsigned hops = 0;       ///< redirects followed before this answer
-  std::string host;        ///< the host the request went to, and so the one that answered
-  io::origin where;        ///< the origin that answered (relative links resolve against it)
+  std::string refused;    ///< non-empty: a redirect was not followed (never contains the key)
+  bool not_sent = false;  ///< the run stopped before the request (or its next hop) left
+  unsigned hops = 0;      ///< redirects followed before this answer
+  std::string host;       ///< the host the request went to, and so the one that answered
+  io::origin where;       ///< the origin that answered (relative links resolve against it)
 };
 
 /// What a judged answer asks of the mode. Every operation's verdict carries one.
@@ -54,19 +54,19 @@ enum class next_step : std::uint8_t {
 /// The part of a verdict every operation shares.
 struct verdict {
   next_step what = next_step::done;
-  nanos delay{0};                            ///< retry: wait before sending again
+  nanos delay{0};                                 ///< retry: wait before sending again
   retry_cause cause = retry_cause::server_error;  ///< retry: why (counted in the summary)
-  bool pause_org = false;  ///< retry on a 429 with Retry-After: the org's budget waits `delay`
+  bool pause_org = false;     ///< retry on a 429 with Retry-After: the org's budget waits `delay`
   bool went_through = false;  ///< a 2xx: the budget took the call (the rate may recover)
-  std::string message;     ///< why (failed work, retry, condemn, abort); never contains the key
+  std::string message;        ///< why (failed work, retry, condemn, abort); never contains the key
 };
 
 /// What an operation's judge needs besides the answer.
 struct judge_context {
   const retry_policy& policy;
-  unsigned attempt = 1;        ///< 1-based, counted by the retry policy (redirects excluded)
-  double jitter = 0;           ///< uniform in [0, 1)
-  wall_time wall_now{};        ///< for Retry-After dates
+  unsigned attempt = 1;  ///< 1-based, counted by the retry policy (redirects excluded)
+  double jitter = 0;     ///< uniform in [0, 1)
+  wall_time wall_now{};  ///< for Retry-After dates
 };
 
 /// The API's error text of a non-2xx, non-3xx answer ({"errors":[...]}), or empty.
@@ -79,7 +79,8 @@ decision decide_answer(const judge_context& ctx, const answer& a, std::string_vi
 /// Judges the HTTP level of `a` for an operation whose answer is a JSON body: true when the call
 /// went through (2xx, `v.went_through` set) and the operation reads the body; false when `v`
 /// now holds the verdict (retry, failure, condemn, abort).
-bool went_through(verdict& v, const judge_context& ctx, const answer& a, io::response_parser& parser);
+bool went_through(verdict& v, const judge_context& ctx, const answer& a,
+                  io::response_parser& parser);
 
 /// The shared verdict for a decision that is not `succeeded` (retry, fail, condemn, abort).
 /// A failure (`fail_row`) maps to done with the message; the operation reports it as failed.
@@ -93,4 +94,4 @@ std::string abort_reason(std::string message, const answer& a, std::string_view 
 /// " (request id R, host H)", " (host H)" or "".
 std::string trace_of(const answer& a);
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -23,4 +23,4 @@ public:
 /// steady_clock and system_clock.
 const clock_source& real_clock() noexcept;
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -26,7 +26,8 @@ struct listing_result {
 
 /// GET /organizations, every page. `keep_raw`: each record keeps the object's text as sent.
 /// Throws std::runtime_error on setup failures (bad base URL, unreadable CA file), as run() does.
-listing_result<plan::organization_record> list_organizations(const run_config& config, bool keep_raw = false);
+listing_result<plan::organization_record> list_organizations(const run_config& config,
+                                                             bool keep_raw = false);
 
 /// GET /organizations/{org_id}/licenses?perPage=1000, every page; a non-empty `serial` keeps only
 /// that device's licenses (&deviceSerial=). `org_id` must be a valid path segment
@@ -34,4 +35,4 @@ listing_result<plan::organization_record> list_organizations(const run_config& c
 listing_result<plan::license_record> list_licenses(std::string_view org_id, std::string_view serial,
                                                    const run_config& config, bool keep_raw = false);
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -125,4 +125,4 @@ private:
   std::size_t by_batch_ = 0;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

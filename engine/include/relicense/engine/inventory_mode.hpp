@@ -49,4 +49,4 @@ private:
   std::vector<std::string> refused_;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -47,7 +47,8 @@ public:
 private:
   /// Acts on a page's verdict; its records go to `into`.
   template <class Verdict, class Record>
-  void settle(std::size_t org, task_id t, const answer& a, steady_time now, Verdict v, std::vector<Record>& into);
+  void settle(std::size_t org, task_id t, const answer& a, steady_time now, Verdict v,
+              std::vector<Record>& into);
 
   void fail(std::string why);
   /// The abort's text: for an organization's licenses, with what to check about the key.
@@ -66,4 +67,4 @@ private:
   std::vector<plan::license_record> licenses_;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -28,4 +28,4 @@ struct live_read_result {
 /// failures (bad base URL, unreadable CA file), as run() does.
 live_read_result read_live(const std::vector<std::string>& orgs, const run_config& config);
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

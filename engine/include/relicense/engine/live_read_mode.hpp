@@ -54,4 +54,4 @@ private:
   std::map<std::string, std::string> errors_;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

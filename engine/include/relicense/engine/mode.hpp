@@ -70,7 +70,8 @@ void note_retry(const mode_context& ctx, std::size_t org, const verdict& v, stea
 /// The budget's part of every answer of a read: a 2xx lets the org's rate recover, and a retry
 /// verdict is counted (note_retry) and its task queued again after the delay. True when `v` was a
 /// retry: the mode has nothing more to do with the answer.
-bool requeue_if_retry(const mode_context& ctx, std::size_t org, task_id t, const verdict& v, steady_time now);
+bool requeue_if_retry(const mode_context& ctx, std::size_t org, task_id t, const verdict& v,
+                      steady_time now);
 
 class mode {
 public:
@@ -110,6 +111,7 @@ struct next_work {
 /// The worker's choice at `now`: the mode queues what came due (tick), then the scheduler picks;
 /// with nothing to pick, the worker waits for the next token, due task or mode wake-up, or ends
 /// when nothing is queued, nothing is in flight (`in_flight`) and the mode expects nothing.
-next_work choose_work(scheduler& sched, mode& m, steady_time now, bool stopping, std::size_t in_flight);
+next_work choose_work(scheduler& sched, mode& m, steady_time now, bool stopping,
+                      std::size_t in_flight);
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -23,16 +23,17 @@ struct org_check {
 
 /// The checks of every organization asked about.
 struct preflight_result {
-  std::map<std::string, org_check> orgs;        ///< by org id
-  run_status status = run_status::completed;    ///< aborted: 401, TLS, unreachable; interrupted
-  std::string abort_reason;                     ///< never contains the key
-  run_counters counters;                        ///< the GETs sent
+  std::map<std::string, org_check> orgs;      ///< by org id
+  run_status status = run_status::completed;  ///< aborted: 401, TLS, unreachable; interrupted
+  std::string abort_reason;                   ///< never contains the key
+  run_counters counters;                      ///< the GETs sent
 };
 
 /// Reads each organization of `orgs` once, inside `config`'s budgets, following redirects and
 /// retrying 5xx/429 as any call; SIGINT/SIGTERM interrupt it. Throws std::runtime_error on setup
 /// failures (bad base URL, unreadable CA file).
-preflight_result preflight_organizations(const std::vector<std::string>& orgs, const run_config& config);
+preflight_result preflight_organizations(const std::vector<std::string>& orgs,
+                                         const run_config& config);
 
 /// Why an organization's rows cannot be sent: "" when they can (per-device, or the model could not
 /// be read and the run will find out), else the explanation its rows fail with.
@@ -58,4 +59,4 @@ private:
   std::map<std::string, org_check> checks_;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -32,8 +32,8 @@ private:
   /// A row sent at least once: what its requests produced so far.
   struct job {
     std::uint32_t row = 0;
-    unsigned attempts = 0;        ///< requests counted by the retry policy
-    unsigned requests = 0;        ///< every request sent for the row (report's attempts)
+    unsigned attempts = 0;  ///< requests counted by the retry policy
+    unsigned requests = 0;  ///< every request sent for the row (report's attempts)
     unsigned last_status = 0;
     double last_latency_ms = 0;
     std::string last_error;
@@ -57,4 +57,4 @@ private:
   std::vector<std::string> condemned_;  ///< per org: why it takes no more calls
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

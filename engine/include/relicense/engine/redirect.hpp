@@ -41,4 +41,4 @@ struct redirect_verdict {
 redirect_verdict check_redirect(const io::origin& base, const io::origin& current,
                                 std::string_view location);
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -26,12 +26,12 @@ struct retry_policy {
 
 /// Kind of decision.
 enum class action : std::uint8_t {
-  succeeded,        ///< 2xx with a JSON (or unlabelled) body: the caller checks what it says
-  fail_row,         ///< the row fails now; `message` says why (the API's error text when any)
-  retry,            ///< send the row again after `delay`
-  abort_run,        ///< the whole run stops (bad key, TLS failure, host unreachable)
-  condemn_org,      ///< the organization cannot take these calls; fail all its rows unsent
-  follow_redirect   ///< 3xx with a Location: the caller checks it against the redirect policy
+  succeeded,       ///< 2xx with a JSON (or unlabelled) body: the caller checks what it says
+  fail_row,        ///< the row fails now; `message` says why (the API's error text when any)
+  retry,           ///< send the row again after `delay`
+  abort_run,       ///< the whole run stops (bad key, TLS failure, host unreachable)
+  condemn_org,     ///< the organization cannot take these calls; fail all its rows unsent
+  follow_redirect  ///< 3xx with a Location: the caller checks it against the redirect policy
 };
 
 /// Why a retry happens: the summary and the log count and name the same causes.
@@ -42,21 +42,21 @@ const char* to_string(action a) noexcept;
 /// What one request produced, as far as the decision needs it.
 struct attempt_result {
   io::transport_error error = io::transport_error::none;
-  std::string_view error_detail;            ///< transport error detail
-  unsigned status = 0;                      ///< HTTP status when error == none
+  std::string_view error_detail;                ///< transport error detail
+  unsigned status = 0;                          ///< HTTP status when error == none
   std::optional<std::string_view> retry_after;  ///< Retry-After header, verbatim
-  std::string_view api_error;               ///< `errors` of the body, joined ("" if none)
-  std::string_view location;                ///< Location header
-  std::string_view content_type;            ///< Content-Type header ("" when absent)
+  std::string_view api_error;                   ///< `errors` of the body, joined ("" if none)
+  std::string_view location;                    ///< Location header
+  std::string_view content_type;                ///< Content-Type header ("" when absent)
 };
 
 /// The decision.
 struct decision {
   action what = action::fail_row;
-  std::chrono::nanoseconds delay{0};  ///< retry: wait before sending again
+  std::chrono::nanoseconds delay{0};              ///< retry: wait before sending again
   retry_cause cause = retry_cause::server_error;  ///< retry: why
-  bool honour_retry_after = false;    ///< retry: delay comes from Retry-After (pause the org)
-  std::string message;                ///< fail_row/abort_run/condemn_org: for the report
+  bool honour_retry_after = false;  ///< retry: delay comes from Retry-After (pause the org)
+  std::string message;              ///< fail_row/abort_run/condemn_org: for the report
 };
 
 /// Parses Retry-After (RFC 9110 10.2.3): delta-seconds, or an HTTP-date in any of its three forms
@@ -77,4 +77,4 @@ decision decide(const retry_policy& policy, const attempt_result& r, unsigned at
 /// The body text of a co-term organization's 400.
 inline constexpr std::string_view coterm_marker = "does not support per-device licensing";
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

@@ -38,6 +38,7 @@ pre_send triage(const plan::plan& p, const run_config& config, const plan::plan_
 std::optional<std::string> previous_of(const plan::plan_diff& diff, std::size_t i);
 
 /// The result of row `i` with its plan fields filled in.
-io::row_result result_of(const plan::plan& p, const plan::plan_diff& diff, std::size_t i, io::outcome o);
+io::row_result result_of(const plan::plan& p, const plan::plan_diff& diff, std::size_t i,
+                         io::outcome o);
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

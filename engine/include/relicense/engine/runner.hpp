@@ -18,24 +18,24 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace relicense::engine {
 
 /// What a run did, for the summary and metrics.
 struct run_counters {
-  std::uint64_t requests = 0;         ///< every request sent (PUT, GET, redirect hops)
-  std::uint64_t puts = 0;             ///< license PUTs sent
-  std::uint64_t gets = 0;             ///< inventory GETs sent (--skip-unchanged)
-  std::uint64_t throttled = 0;        ///< 429 answers (with or without Retry-After)
-  std::uint64_t redirects = 0;        ///< 3xx answers followed
-  std::uint64_t transport_errors = 0; ///< requests without a complete response
+  std::uint64_t requests = 0;                   ///< every request sent (PUT, GET, redirect hops)
+  std::uint64_t puts = 0;                       ///< license PUTs sent
+  std::uint64_t gets = 0;                       ///< inventory GETs sent (--skip-unchanged)
+  std::uint64_t throttled = 0;                  ///< 429 answers (with or without Retry-After)
+  std::uint64_t redirects = 0;                  ///< 3xx answers followed
+  std::uint64_t transport_errors = 0;           ///< requests without a complete response
   std::map<unsigned, std::uint64_t> by_status;  ///< complete responses by HTTP status
   std::array<std::uint64_t, static_cast<std::size_t>(retry_cause::count)> retries{};  ///< by cause
-  std::uint64_t applied = 0;          ///< rows by outcome ...
+  std::uint64_t applied = 0;  ///< rows by outcome ...
   std::uint64_t unchanged = 0;
   std::uint64_t failed = 0;
   std::uint64_t skipped = 0;
@@ -56,10 +56,10 @@ struct run_event {
     aborted      ///< the run stops; `text` says why
   };
   kind what = kind::org_paused;
-  std::string_view org_id;             ///< empty when the event is not an organization's
+  std::string_view org_id;  ///< empty when the event is not an organization's
   std::chrono::nanoseconds delay{0};
   retry_cause cause = retry_cause::throttled;
-  std::string_view text;               ///< already redacted; valid during the call only
+  std::string_view text;  ///< already redacted; valid during the call only
 };
 
 /// Receives every row's final result, on the runner's thread, as rows finish.
@@ -91,25 +91,25 @@ struct inventory_result;
 /// Everything a run needs besides the plan.
 struct run_config {
   std::string base_url = "https://api.meraki.com/api/v1";
-  std::string api_key;               ///< secret: sent as "Bearer ...", never logged
-  double rate = 10;                  ///< per-org requests/s (0: unlimited)
-  double burst = 10;                 ///< per-org bucket capacity
-  double ip_rate = 100;              ///< per-source-IP requests/s (0: unlimited)
-  unsigned concurrency = 0;          ///< workers; 0: default_concurrency()
+  std::string api_key;       ///< secret: sent as "Bearer ...", never logged
+  double rate = 10;          ///< per-org requests/s (0: unlimited)
+  double burst = 10;         ///< per-org bucket capacity
+  double ip_rate = 100;      ///< per-source-IP requests/s (0: unlimited)
+  unsigned concurrency = 0;  ///< workers; 0: default_concurrency()
   retry_policy retry;
-  io::client_config client;          ///< timeout, CA file, limits
-  bool dry_run = false;              ///< send no PUT (inventory GETs still go with skip_unchanged)
-  bool skip_unchanged = false;       ///< fetch inventories first; send only rows that change
+  io::client_config client;     ///< timeout, CA file, limits
+  bool dry_run = false;         ///< send no PUT (inventory GETs still go with skip_unchanged)
+  bool skip_unchanged = false;  ///< fetch inventories first; send only rows that change
   /// Inventories read before the run (fetch_inventories), used instead of reading them again
   /// when skip_unchanged is set; nullptr: the run reads them itself. Must outlive the run.
   const inventory_result* inventories = nullptr;
   /// Send at most this many rows that change (a canary run); the rows beyond end not_attempted
   /// with "left by --limit N", so --resume sends them. Rows already in place do not count. 0: all.
   std::uint64_t limit = 0;
-  bool handle_signals = true;        ///< SIGINT/SIGTERM stop the run gracefully
+  bool handle_signals = true;  ///< SIGINT/SIGTERM stop the run gracefully
   /// After a stop, in-flight requests get this long to finish before their sockets are closed.
   std::chrono::milliseconds drain_timeout{10000};
-  std::uint64_t seed = 0;            ///< jitter seed; 0: from std::random_device
+  std::uint64_t seed = 0;  ///< jitter seed; 0: from std::random_device
   /// The run's time; nullptr: real_clock(). See clock.hpp for what an injected clock must keep.
   const clock_source* clock = nullptr;
   /// Read each organization with rows to send first (GET /organizations/{id}, inside the budget):
@@ -126,7 +126,7 @@ struct run_config {
 
 /// How a run ended.
 enum class run_status : std::uint8_t {
-  completed,   ///< every row was attempted (each applied, unchanged, failed or skipped)
+  completed,  ///< every row was attempted (each applied, unchanged, failed or skipped)
   /// 401/403, TLS failure, unreachable host, or a sink that cannot write. The failure is the
   /// run's, not a row's: the row whose answer ended the run and the rows not sent are
   /// not_attempted, never failed for good, so --resume sends them again.
@@ -139,10 +139,10 @@ const char* to_string(run_status s) noexcept;
 /// The end of a run.
 struct run_result {
   run_status status = run_status::completed;
-  std::string abort_reason;          ///< when aborted (never contains the key)
+  std::string abort_reason;  ///< when aborted (never contains the key)
   run_counters counters;
-  unsigned concurrency = 0;          ///< workers used
-  double elapsed_s = 0;              ///< wall time of the run
+  unsigned concurrency = 0;  ///< workers used
+  double elapsed_s = 0;      ///< wall time of the run
   /// The pre-flight found organizations the key cannot see (404/403): the run stopped before
   /// sending any row (status aborted, every row not_attempted). Org id and the HTTP status.
   std::vector<std::pair<std::string, unsigned>> invisible_orgs;
@@ -164,10 +164,10 @@ run_result run(const plan::plan& p, const run_config& config, result_sink& sink)
 
 /// The current licenses of a plan's organizations (`relicense verify`, apply's inventory read).
 struct inventory_result {
-  plan::inventories inventories;               ///< organizations read whole
-  std::map<std::string, std::string> errors;   ///< org id -> why it could not be read
-  std::vector<std::string> refused;            ///< per plan org: why it takes no calls ("": it does)
-  run_status status = run_status::completed;   ///< aborted: bad key, TLS, unreachable
+  plan::inventories inventories;              ///< organizations read whole
+  std::map<std::string, std::string> errors;  ///< org id -> why it could not be read
+  std::vector<std::string> refused;           ///< per plan org: why it takes no calls ("": it does)
+  run_status status = run_status::completed;  ///< aborted: bad key, TLS, unreachable
   std::string abort_reason;
   run_counters counters;
 };
@@ -177,4 +177,4 @@ struct inventory_result {
 /// thread. Rows are not touched; `config.concurrency`, dry_run and skip_unchanged are ignored.
 inventory_result fetch_inventories(const plan::plan& p, const run_config& config);
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

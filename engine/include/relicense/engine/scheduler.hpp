@@ -112,4 +112,4 @@ private:
   std::uint64_t seq_ = 0;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

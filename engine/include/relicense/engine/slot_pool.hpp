@@ -40,4 +40,4 @@ private:
   std::vector<task_id> free_;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

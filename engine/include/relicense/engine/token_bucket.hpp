@@ -95,17 +95,17 @@ private:
   double capacity_;
   double effective_;
   double tokens_;
-  steady_time last_;               ///< time tokens_ was computed for
+  steady_time last_;  ///< time tokens_ was computed for
   steady_time paused_until_{};
   steady_time last_decrease_{};
   steady_time pause_started_{};
-  steady_time last_increase_{};     ///< time the additive increase was last applied
-  double epoch_successes_ = 0;      ///< successes since the last decrease
+  steady_time last_increase_{};  ///< time the additive increase was last applied
+  double epoch_successes_ = 0;   ///< successes since the last decrease
   unsigned decreases_ = 0;
-  double jitter_ = 0;               ///< extra tokens the next take waits for, in [0, dither)
+  double jitter_ = 0;  ///< extra tokens the next take waits for, in [0, dither)
   std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
   bool decreased_ = false;
   aimd_config aimd_;
 };
 
-} // namespace relicense::engine
+}  // namespace relicense::engine

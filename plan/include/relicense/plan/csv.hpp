@@ -46,15 +46,16 @@ std::string to_string(const diagnostic& d);
 
 /// What the caller asks of the loader (the command line's --org and --shard).
 struct load_options {
-  std::string org;                   ///< --org: default org for rows without one, and filter
-  std::optional<shard_spec> shard;   ///< --shard: keep only the orgs of this shard
-  std::size_t max_errors = 20;       ///< errors kept in full; the rest are only counted
-  std::size_t max_warnings = 20;     ///< same for warnings
-  std::size_t max_field_bytes = 4096;///< longer fields are an error, and are not kept in memory
+  std::string org;                      ///< --org: default org for rows without one, and filter
+  std::optional<shard_spec> shard;      ///< --shard: keep only the orgs of this shard
+  std::size_t max_errors = 20;          ///< errors kept in full; the rest are only counted
+  std::size_t max_warnings = 20;        ///< same for warnings
+  std::size_t max_field_bytes = 4096;   ///< longer fields are an error, and are not kept in memory
   std::size_t stop_after_errors = 100;  ///< reading stops at this many errors
-  std::size_t max_record_bytes = 64 * 1024;  ///< longer records (line breaks excluded) stop the load
-  std::size_t max_columns = 256;     ///< a wider header stops the load; a wider row is an error
-  std::uint64_t max_rows = 10'000'000;                 ///< more data rows stop the load
+  std::size_t max_record_bytes =
+      64 * 1024;                        ///< longer records (line breaks excluded) stop the load
+  std::size_t max_columns = 256;        ///< a wider header stops the load; a wider row is an error
+  std::uint64_t max_rows = 10'000'000;  ///< more data rows stop the load
   std::uint64_t max_input_bytes = std::uint64_t{1} << 30;  ///< a larger input stops the load
   /// A header with oldSerial,newSerial columns (aliases old_serial/from, new_serial/to) and no
   /// licenseId column makes the file a serial map: load_result::map instead of rows. Off, such a
@@ -64,11 +65,11 @@ struct load_options {
 
 /// The loader's answer. The plan is only meaningful when ok().
 struct load_result {
-  relicense::plan::plan plan;             ///< the validated plan (partial when !ok())
-  std::vector<diagnostic> errors;         ///< first max_errors errors, in file order
-  std::size_t errors_not_shown = 0;       ///< errors beyond the cap ("and N more")
-  std::vector<diagnostic> warnings;       ///< duplicates dropped, empty plan, ...
-  std::size_t warnings_not_shown = 0;     ///< warnings beyond the cap
+  relicense::plan::plan plan;          ///< the validated plan (partial when !ok())
+  std::vector<diagnostic> errors;      ///< first max_errors errors, in file order
+  std::size_t errors_not_shown = 0;    ///< errors beyond the cap ("and N more")
+  std::vector<diagnostic> warnings;    ///< duplicates dropped, empty plan, ...
+  std::size_t warnings_not_shown = 0;  ///< warnings beyond the cap
   /// Set when the file is a serial map (load_options::accept_serial_map): `plan` then has no rows
   /// (its counts.input_rows, duplicates_dropped and filtered_out count the map's records).
   std::optional<serial_map> map;
@@ -77,7 +78,9 @@ struct load_result {
   bool stopped_early = false;
 
   bool ok() const noexcept { return errors.empty() && errors_not_shown == 0; }
-  std::size_t error_count() const noexcept { return errors.size() + errors_not_shown - (stopped_early ? 1 : 0); }
+  std::size_t error_count() const noexcept {
+    return errors.size() + errors_not_shown - (stopped_early ? 1 : 0);
+  }
 };
 
 namespace detail {
@@ -127,6 +130,6 @@ std::string id_problem(std::string_view id);
 bool is_serial(std::string_view serial) noexcept;
 /// ASCII upper case in place.
 void to_upper(std::string& s) noexcept;
-} // namespace rules
+}  // namespace rules
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

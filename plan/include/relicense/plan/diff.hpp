@@ -22,9 +22,11 @@ namespace detail {
 /// Transparent hash so maps keyed by std::string can be searched with a string_view.
 struct string_hash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
 };
-} // namespace detail
+}  // namespace detail
 
 /// One organization's licenses: license id -> serial it is on ("" = unassigned). The run's
 /// inventory pass fills only that (set()); the live plan and serial maps also need each license's
@@ -64,19 +66,22 @@ public:
   const std::string& licensing_model() const noexcept { return licensing_model_; }
 
 private:
-  using index_map = std::unordered_map<std::string, std::size_t, detail::string_hash, std::equal_to<>>;
+  using index_map =
+      std::unordered_map<std::string, std::size_t, detail::string_hash, std::equal_to<>>;
   std::unordered_map<std::string, std::string, detail::string_hash, std::equal_to<>> serials_;
   std::vector<license_record> records_;
-  index_map record_index_;                     // license id -> records_ index
-  std::unordered_map<std::string, std::vector<std::size_t>, detail::string_hash, std::equal_to<>> on_serial_;
+  index_map record_index_;  // license id -> records_ index
+  std::unordered_map<std::string, std::vector<std::size_t>, detail::string_hash, std::equal_to<>>
+      on_serial_;
   std::vector<device_record> devices_;
-  index_map device_index_;                     // serial -> devices_ index
+  index_map device_index_;  // serial -> devices_ index
   bool devices_known_ = false;
   std::string licensing_model_;
 };
 
 /// Inventories by organization id; an org missing here was not fetched.
-using inventories = std::unordered_map<std::string, inventory, detail::string_hash, std::equal_to<>>;
+using inventories =
+    std::unordered_map<std::string, inventory, detail::string_hash, std::equal_to<>>;
 
 /// What a row would do to the current state.
 enum class change_kind : std::uint8_t {
@@ -112,4 +117,4 @@ struct plan_diff {
 /// Classifies every row of `p` against `inv`.
 plan_diff diff(const plan& p, const inventories& inv);
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

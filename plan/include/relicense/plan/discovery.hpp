@@ -23,13 +23,15 @@ std::string render_licenses_json(const std::vector<license_record>& licenses);
 
 /// organizationId,licenseId,deviceSerial,licenseType,state,expirationDate: a license CSV that
 /// `relicense plan`/`apply` accept as it is (the last three columns are ignored there).
-std::string render_licenses_csv(const std::vector<license_record>& licenses, std::string_view org_id);
+std::string render_licenses_csv(const std::vector<license_record>& licenses,
+                                std::string_view org_id);
 
 /// A table with the columns ID, NAME, LICENSING, aligned ("-" when the model is not said).
 std::string render_orgs_table(const std::vector<organization_record>& orgs);
 
-/// The organizations as one JSON array of the API's objects, as sent (organization_record::raw_json;
-/// a record without raw text is written from its fields), then a newline.
+/// The organizations as one JSON array of the API's objects, as sent
+/// (organization_record::raw_json; a record without raw text is written from its fields), then a
+/// newline.
 std::string render_orgs_json(const std::vector<organization_record>& orgs);
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

@@ -33,10 +33,10 @@ struct budget {
 
 /// Assumptions of batch mode.
 struct batch_model {
-  std::uint32_t actions_per_batch = 100;       ///< API maximum for asynchronous batches
-  double polls_per_batch = 2;                  ///< status GETs until completed/failed
-  double seconds_per_batch = 3;                ///< dashboard-side processing of one batch
-  std::uint32_t concurrent_batches_per_org = 5;///< API maximum of running batches per org
+  std::uint32_t actions_per_batch = 100;         ///< API maximum for asynchronous batches
+  double polls_per_batch = 2;                    ///< status GETs until completed/failed
+  double seconds_per_batch = 3;                  ///< dashboard-side processing of one batch
+  std::uint32_t concurrent_batches_per_org = 5;  ///< API maximum of running batches per org
 };
 
 /// An estimate.
@@ -66,4 +66,4 @@ estimate estimate_auto(const std::vector<std::uint64_t>& rows_per_org, const bud
 /// "0s", "<1s", "42s", "3m 05s", "2h 07m 00s", "3d 04h 10m".
 std::string format_duration(double seconds);
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

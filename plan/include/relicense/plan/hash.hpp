@@ -39,4 +39,4 @@ constexpr std::uint64_t fnv1a64_of(std::string_view bytes) noexcept {
 /// 16 lower-case hex digits, most significant first.
 std::string to_hex(std::uint64_t v);
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

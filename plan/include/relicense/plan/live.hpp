@@ -34,7 +34,7 @@ live_kind classify(const row& r, const row_diff& d) noexcept;
 
 /// Options of plan_live.
 struct live_options {
-  std::string file;                    ///< the plan's file name, for the warnings' file:line
+  std::string file;                       ///< the plan's file name, for the warnings' file:line
   std::size_t max_warnings_per_org = 20;  ///< kept in full; the rest are counted
   /// Warn about targets (already burning a license, not claimed). Off for a resolved serial map,
   /// whose resolution already said so once per mapping.
@@ -57,7 +57,7 @@ struct live_counts {
 /// One organization's part of the live plan.
 struct org_live_plan {
   std::string id;
-  std::string licensing_model;        ///< per-device, co-term, ...; empty: not known
+  std::string licensing_model;  ///< per-device, co-term, ...; empty: not known
   live_counts counts;
   std::vector<std::string> warnings;  ///< "file:line: ..." or about the whole org, in file order
   std::uint64_t warnings_not_shown = 0;
@@ -67,8 +67,8 @@ struct org_live_plan {
 struct live_plan {
   std::vector<org_live_plan> orgs;  ///< indexed like plan::orgs
   live_counts totals;
-  std::vector<live_kind> kinds;     ///< per row, parallel to plan::rows
-  plan_diff diff;                   ///< per row: previous serial (the report's, rollback's)
+  std::vector<live_kind> kinds;  ///< per row, parallel to plan::rows
+  plan_diff diff;                ///< per row: previous serial (the report's, rollback's)
   /// Organizations with at least one change.
   std::uint64_t orgs_with_changes() const noexcept;
 };
@@ -84,7 +84,8 @@ live_plan plan_live(const plan& p, const inventories& inv, const live_options& o
 ///     assign     2
 ///     ...
 ///     warning: plan.csv:4: ...
-///   total: 1 organization, 3 changes (assign 2, unassign 0, move 1), 1 unchanged, 0 unknown, 1 warning
+///   total: 1 organization, 3 changes (assign 2, unassign 0, move 1), 1 unchanged, 0 unknown, 1
+///   warning
 std::string render_live_text(const live_plan& lp);
 
 /// {"organizations":[{"id":"…","licensingModel":"per-device","assign":N,"unassign":N,"move":N,
@@ -93,4 +94,4 @@ std::string render_live_text(const live_plan& lp);
 /// followed by a newline; licensingModel is null when not known.
 std::string render_live_json(const live_plan& lp);
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

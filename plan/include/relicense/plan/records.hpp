@@ -31,8 +31,9 @@ struct device_record {
 struct organization_record {
   std::string id;
   std::string name;
-  std::string licensing_model;  ///< licensing.model: per-device, co-term, subscription; empty: not said
-  std::string raw_json;         ///< the object's text as the API sent it; empty unless asked for
+  std::string
+      licensing_model;   ///< licensing.model: per-device, co-term, subscription; empty: not said
+  std::string raw_json;  ///< the object's text as the API sent it; empty unless asked for
 };
 
 /// True for the states in which a license is the one burning on its device.
@@ -40,4 +41,4 @@ inline bool is_burning(const license_record& l) noexcept {
   return !l.device_serial.empty() && (l.state == "active" || l.state == "expiring");
 }
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

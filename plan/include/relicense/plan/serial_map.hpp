@@ -37,7 +37,8 @@ struct resolve_options {
 /// Errors: an org without an inventory; an old device holding no license (expired ones do not
 /// count: they stay, with a warning). Warnings: the new device already holds a burning license
 /// (the moved ones will queue behind it); the new device is not in the org's device inventory.
-map_resolution resolve_serial_map(const serial_map& map, const inventories& inv, const resolve_options& opts = {});
+map_resolution resolve_serial_map(const serial_map& map, const inventories& inv,
+                                  const resolve_options& opts = {});
 
 /// The CSV that `plan --emit` writes: organizationId,licenseId,deviceSerial,previousDeviceSerial,
 /// one line per row, quoted as RFC 4180 wants. The license-CSV loader reads it back (the extra
@@ -45,6 +46,8 @@ map_resolution resolve_serial_map(const serial_map& map, const inventories& inv,
 std::string moves_csv(const plan& p, const std::vector<std::string>& previous_serials);
 
 /// moves_csv of a resolution.
-inline std::string moves_csv(const map_resolution& r) { return moves_csv(r.result.plan, r.previous_serials); }
+inline std::string moves_csv(const map_resolution& r) {
+  return moves_csv(r.result.plan, r.previous_serials);
+}
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

@@ -36,4 +36,4 @@ bool in_shard(std::string_view org_id, const shard_spec& spec) noexcept;
 /// "K/N".
 std::string to_string(const shard_spec& spec);
 
-} // namespace relicense::plan
+}  // namespace relicense::plan

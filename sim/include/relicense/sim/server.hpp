@@ -32,23 +32,23 @@ struct sim_config {
   double fault_drop = 0;             ///< probability of closing the connection without answering
   double fault_slow = 0;             ///< probability of answering only after `slow_delay`
   double fault_429 = 0;              ///< probability of a 429 without Retry-After
-  std::chrono::milliseconds latency{0};          ///< added to every API response (median)
+  std::chrono::milliseconds latency{0};  ///< added to every API response (median)
   latency_dist latency_distribution = latency_dist::lognormal;  ///< how `latency` varies
-  std::chrono::milliseconds slow_delay{35000};   ///< beyond the default client timeout (30 s)
-  bool redirect = false;             ///< main listener redirects API calls to a shard listener
-  bool tls = false;                  ///< HTTPS with a generated certificate
-  std::string cert_host;             ///< non-empty: certificate names this host instead of
-                                     ///< localhost/127.0.0.1 (for wrong-host tests)
-  std::string cert_dir;              ///< where ca.pem is written; empty: a fresh temp dir
-  unsigned coterm_orgs = 0;          ///< the last N organizations are co-term
+  std::chrono::milliseconds slow_delay{35000};  ///< beyond the default client timeout (30 s)
+  bool redirect = false;                  ///< main listener redirects API calls to a shard listener
+  bool tls = false;                       ///< HTTPS with a generated certificate
+  std::string cert_host;                  ///< non-empty: certificate names this host instead of
+                                          ///< localhost/127.0.0.1 (for wrong-host tests)
+  std::string cert_dir;                   ///< where ca.pem is written; empty: a fresh temp dir
+  unsigned coterm_orgs = 0;               ///< the last N organizations are co-term
   double batch_actions_per_second = 200;  ///< execution speed of action batches
-  double batch_action_ms = -1;       ///< execution time per batch action; when >= 0 it replaces
-                                     ///< batch_actions_per_second (n actions take n x this)
-  double background_rate = 0;        ///< another application's requests/s on each org's budget,
-                                     ///< at Poisson times (0: none)
-  unsigned threads = 1;              ///< I/O threads
-  std::uint64_t seed = 1;            ///< orgs, licenses, devices, assignments and faults
-  std::string api_key;               ///< accepted key; empty: derived from the seed
+  double batch_action_ms = -1;  ///< execution time per batch action; when >= 0 it replaces
+                                ///< batch_actions_per_second (n actions take n x this)
+  double background_rate = 0;   ///< another application's requests/s on each org's budget,
+                                ///< at Poisson times (0: none)
+  unsigned threads = 1;         ///< I/O threads
+  std::uint64_t seed = 1;       ///< orgs, licenses, devices, assignments and faults
+  std::string api_key;          ///< accepted key; empty: derived from the seed
 };
 
 /// One license as generated/currently held (for building CSVs in tests and the demo).
@@ -63,10 +63,10 @@ struct license_info {
 struct org_info {
   std::string id;
   std::string name;
-  bool coterm = false;                   ///< license calls answer 400 (no per-device licensing)
-  std::string licensing_model;           ///< "per-device" or "co-term", as GET /organizations/{id}
-  std::vector<license_info> licenses;    ///< in listing order
-  std::vector<std::string> devices;      ///< serials of the org's devices (valid PUT targets)
+  bool coterm = false;                 ///< license calls answer 400 (no per-device licensing)
+  std::string licensing_model;         ///< "per-device" or "co-term", as GET /organizations/{id}
+  std::vector<license_info> licenses;  ///< in listing order
+  std::vector<std::string> devices;    ///< serials of the org's devices (valid PUT targets)
   /// The refresh's new hardware: old serial (holding a license) -> its unlicensed successor.
   std::map<std::string, std::string> successors;
 };
@@ -76,25 +76,27 @@ using state_map = std::map<std::string, std::map<std::string, std::optional<std:
 
 /// Counters since start or the last reset().
 struct stats_snapshot {
-  std::uint64_t requests = 0;                    ///< every request read, control ones excluded
-  std::map<unsigned, std::uint64_t> by_status;   ///< answered requests by HTTP status
-  std::uint64_t puts_applied = 0;                ///< PUTs that changed or re-set a license
-  std::uint64_t duplicate_applies = 0;           ///< same license+serial applied again
-  std::uint64_t batch_actions_applied = 0;       ///< license updates applied by action batches
-  std::uint64_t rate_limited = 0;                ///< 429 answers from the budget (Retry-After)
-  std::uint64_t redirects = 0;                   ///< 3xx answers of the main listener
-  std::uint64_t fault_5xx = 0;                   ///< injected 5xx, not applied
-  std::uint64_t fault_5xx_applied = 0;           ///< injected 5xx after applying the change
-  std::uint64_t fault_drop = 0;                  ///< connections closed without a response
-  std::uint64_t fault_slow = 0;                  ///< responses delayed by slow_delay
-  std::uint64_t fault_429 = 0;                   ///< injected 429 without Retry-After
-  std::uint64_t max_org_requests_1s = 0;         ///< most requests one org got in any 1 s window
-                                                 ///< (this client's; the background app's apart)
-  std::uint64_t background_calls = 0;            ///< calls of the background application
-  std::uint64_t background_rate_limited = 0;     ///< of those, answered 429 by the org's budget
+  std::uint64_t requests = 0;                   ///< every request read, control ones excluded
+  std::map<unsigned, std::uint64_t> by_status;  ///< answered requests by HTTP status
+  std::uint64_t puts_applied = 0;               ///< PUTs that changed or re-set a license
+  std::uint64_t duplicate_applies = 0;          ///< same license+serial applied again
+  std::uint64_t batch_actions_applied = 0;      ///< license updates applied by action batches
+  std::uint64_t rate_limited = 0;               ///< 429 answers from the budget (Retry-After)
+  std::uint64_t redirects = 0;                  ///< 3xx answers of the main listener
+  std::uint64_t fault_5xx = 0;                  ///< injected 5xx, not applied
+  std::uint64_t fault_5xx_applied = 0;          ///< injected 5xx after applying the change
+  std::uint64_t fault_drop = 0;                 ///< connections closed without a response
+  std::uint64_t fault_slow = 0;                 ///< responses delayed by slow_delay
+  std::uint64_t fault_429 = 0;                  ///< injected 429 without Retry-After
+  std::uint64_t max_org_requests_1s = 0;        ///< most requests one org got in any 1 s window
+                                                ///< (this client's; the background app's apart)
+  std::uint64_t background_calls = 0;           ///< calls of the background application
+  std::uint64_t background_rate_limited = 0;    ///< of those, answered 429 by the org's budget
 };
 
-namespace detail { struct server_impl; }
+namespace detail {
+struct server_impl;
+}
 
 /// The twin. start() binds 127.0.0.1 and serves on its own thread(s) until stop() or
 /// destruction. state(), stats(), orgs(), reset() and the setters may be called from any thread
@@ -141,4 +143,4 @@ private:
   std::unique_ptr<detail::server_impl> impl_;
 };
 
-} // namespace relicense::sim
+}  // namespace relicense::sim

@@ -20,12 +20,12 @@ request batch_poll_request(std::string_view org_id, std::string_view batch_id);
 
 /// What an answer says about a batch, when `what` is done.
 enum class batch_news : std::uint8_t {
-  status,    ///< `batch` holds the API's view (accepted; running, completed or failed)
-  refused,   ///< the API refused the batch's actions as a whole (POST 400/422): `message`
-  busy,      ///< the org already runs its maximum of batches (someone else's, maybe): hold off
-  unreadable,///< a poll's answer said nothing usable about the batch (`message`); poll again
-  lost,      ///< the API does not know the batch (poll 404, e.g. expired): submit it again
-  failed     ///< the call failed for good; the batch's fate is unknown in this run (`message`)
+  status,      ///< `batch` holds the API's view (accepted; running, completed or failed)
+  refused,     ///< the API refused the batch's actions as a whole (POST 400/422): `message`
+  busy,        ///< the org already runs its maximum of batches (someone else's, maybe): hold off
+  unreadable,  ///< a poll's answer said nothing usable about the batch (`message`); poll again
+  lost,        ///< the API does not know the batch (poll 404, e.g. expired): submit it again
+  failed       ///< the call failed for good; the batch's fate is unknown in this run (`message`)
 };
 
 struct batch_verdict : verdict {
@@ -36,10 +36,11 @@ struct batch_verdict : verdict {
 
 /// The POST's answer. A 4xx other than 400/422 is the org's batch endpoint saying no: every row
 /// would hear the same, so it condemns the org.
-batch_verdict judge_batch_post(const answer& a, const judge_context& ctx, io::response_parser& parser);
+batch_verdict judge_batch_post(const answer& a, const judge_context& ctx,
+                               io::response_parser& parser);
 
 /// A poll's answer about batch `id`. `ctx.attempt` counts the polls that failed in a row.
 batch_verdict judge_batch_poll(std::string_view id, const answer& a, const judge_context& ctx,
                                io::response_parser& parser);
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

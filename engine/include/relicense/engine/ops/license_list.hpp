@@ -20,7 +20,8 @@ using page_verdict = page_of<io::license_ref>;
 
 /// `base` is the run's API origin and `current` the origin that answered: a next page may only
 /// go where a redirect could.
-page_verdict judge_license_page(const answer& a, const judge_context& ctx, io::response_parser& parser,
-                                const io::origin& base, const io::origin& current);
+page_verdict judge_license_page(const answer& a, const judge_context& ctx,
+                                io::response_parser& parser, const io::origin& base,
+                                const io::origin& current);
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

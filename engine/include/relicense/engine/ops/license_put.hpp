@@ -28,4 +28,4 @@ put_verdict judge_license_put(const plan::row& row, const answer& a, const judge
 /// no deviceSerial field at all), or "" when it does.
 std::string answer_mismatch(const plan::row& row, const io::license& got);
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

@@ -35,13 +35,13 @@ using listing_verdict = page_of<Record>;
 /// A page of GET /organizations. `keep_raw`: each record keeps its object's text. `base` is the
 /// run's API origin and `current` the origin that answered: a next page may only go where a
 /// redirect could.
-listing_verdict<plan::organization_record> judge_organization_page(const answer& a, const judge_context& ctx,
-                                                                   io::response_parser& parser, bool keep_raw,
-                                                                   const io::origin& base, const io::origin& current);
+listing_verdict<plan::organization_record> judge_organization_page(
+    const answer& a, const judge_context& ctx, io::response_parser& parser, bool keep_raw,
+    const io::origin& base, const io::origin& current);
 
 /// A page of an organization's licenses, as full records (see judge_organization_page).
-listing_verdict<plan::license_record> judge_license_record_page(const answer& a, const judge_context& ctx,
-                                                                io::response_parser& parser, bool keep_raw,
-                                                                const io::origin& base, const io::origin& current);
+listing_verdict<plan::license_record> judge_license_record_page(
+    const answer& a, const judge_context& ctx, io::response_parser& parser, bool keep_raw,
+    const io::origin& base, const io::origin& current);
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

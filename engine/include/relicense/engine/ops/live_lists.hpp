@@ -24,4 +24,4 @@ page_of<plan::device_record> judge_device_page(const answer& a, const judge_cont
                                                io::response_parser& parser, const io::origin& base,
                                                const io::origin& current);
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

@@ -19,6 +19,7 @@ struct organization_verdict : verdict {
   std::string licensing_model;
 };
 
-organization_verdict judge_organization(const answer& a, const judge_context& ctx, io::response_parser& parser);
+organization_verdict judge_organization(const answer& a, const judge_context& ctx,
+                                        io::response_parser& parser);
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

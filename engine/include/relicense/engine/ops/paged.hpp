@@ -27,7 +27,8 @@ struct page_of : verdict {
 /// and `current` the origin that answered: a next page may only go where a redirect could.
 template <class Item, class Parse>
 page_of<Item> judge_page(const answer& a, const judge_context& ctx, io::response_parser& parser,
-                         const io::origin& base, const io::origin& current, const char* what, Parse parse) {
+                         const io::origin& base, const io::origin& current, const char* what,
+                         Parse parse) {
   page_of<Item> v;
   if (!went_through(v, ctx, a, parser)) return v;
   auto page = parse(a.resp.body);
@@ -48,4 +49,4 @@ page_of<Item> judge_page(const answer& a, const judge_context& ctx, io::response
   return v;
 }
 
-} // namespace relicense::engine::ops
+}  // namespace relicense::engine::ops

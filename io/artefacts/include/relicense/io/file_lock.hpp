@@ -20,7 +20,8 @@ namespace relicense::io {
 /// A file locked by another process (another relicense run on the same files).
 class file_in_use_error : public std::runtime_error {
 public:
-  file_in_use_error(const std::string& message, pid_t holder) : std::runtime_error(message), holder_(holder) {}
+  file_in_use_error(const std::string& message, pid_t holder)
+      : std::runtime_error(message), holder_(holder) {}
   /// The holder's pid, 0 when it let go before it could be asked.
   pid_t holder() const noexcept { return holder_; }
 
@@ -34,4 +35,4 @@ private:
 /// terminal, a pipe, /dev/null) are not locked: no run can be harmed by sharing them.
 void lock_output_file(int fd, const std::filesystem::path& path, std::string_view what);
 
-} // namespace relicense::io
+}  // namespace relicense::io

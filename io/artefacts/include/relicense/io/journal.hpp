@@ -73,23 +73,23 @@ struct journal_batch {
 
 /// A stretch of complete lines that holds no valid record (bit rot, a bad sector).
 struct journal_damage {
-  std::uint64_t offset = 0;      ///< where it starts in the file
-  std::uint64_t bytes = 0;       ///< its length
-  std::uint64_t records = 0;     ///< records it held, as far as can be told (at least 1)
-  bool acknowledged = false;     ///< an earlier resume reported it (a later "damaged" record)
+  std::uint64_t offset = 0;   ///< where it starts in the file
+  std::uint64_t bytes = 0;    ///< its length
+  std::uint64_t records = 0;  ///< records it held, as far as can be told (at least 1)
+  bool acknowledged = false;  ///< an earlier resume reported it (a later "damaged" record)
 };
 
 /// What a journal says, as read back.
 struct journal_contents {
-  std::string fingerprint;                      ///< plan fingerprint from the header
+  std::string fingerprint;  ///< plan fingerprint from the header
   /// Last row record per input line: rows that are done (applied, unchanged, or failed
   /// permanently). Rows recorded as retryable failures, skipped or not attempted are not here.
   std::map<std::uint32_t, row_result> done;
-  std::vector<journal_batch> batches;           ///< accepted batches, in order
-  std::uint64_t records = 0;                    ///< valid records read (header included)
-  std::uint64_t valid_bytes = 0;                ///< length of the complete lines (appends go here)
-  std::uint64_t ignored_bytes = 0;              ///< torn tail left out
-  std::vector<journal_damage> damaged;          ///< damaged stretches, in file order
+  std::vector<journal_batch> batches;   ///< accepted batches, in order
+  std::uint64_t records = 0;            ///< valid records read (header included)
+  std::uint64_t valid_bytes = 0;        ///< length of the complete lines (appends go here)
+  std::uint64_t ignored_bytes = 0;      ///< torn tail left out
+  std::vector<journal_damage> damaged;  ///< damaged stretches, in file order
   /// Records lost to damage that no earlier resume has reported: their rows are sent again.
   std::uint64_t damaged_records = 0;
 };
@@ -101,8 +101,8 @@ journal_contents read_journal(const std::filesystem::path& path);
 
 /// How often the journal is fdatasync'd.
 struct journal_sync_policy {
-  std::size_t every = 1024;                     ///< records between fdatasyncs
-  std::chrono::milliseconds interval{200};      ///< or time since the last fdatasync
+  std::size_t every = 1024;                 ///< records between fdatasyncs
+  std::chrono::milliseconds interval{200};  ///< or time since the last fdatasync
 };
 
 /// Appends records to a journal. Not thread-safe: the runner's single result sink calls it.
@@ -169,10 +169,10 @@ private:
   clock_fn now_;
   std::size_t unsynced_ = 0;
   std::chrono::steady_clock::time_point last_sync_{};
-  std::string pending_;              ///< framed records not yet written
+  std::string pending_;  ///< framed records not yet written
   std::size_t pending_records_ = 0;
-  std::size_t record_start_ = 0;     ///< where the record being framed starts in pending_
-  std::string row_;                  ///< scratch for a row's report object
+  std::size_t record_start_ = 0;  ///< where the record being framed starts in pending_
+  std::string row_;               ///< scratch for a row's report object
   bool deferred_ = false;
   bool created_ = false;
 };
@@ -182,4 +182,4 @@ std::uint32_t crc32(std::string_view data);
 /// The framed line for one JSON record: `<crc32 hex> <json>\n`.
 std::string frame_journal_record(std::string_view json);
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -22,7 +22,8 @@ public:
   using clock_fn = std::function<std::chrono::system_clock::time_point()>;
 
   /// `path` empty: no file. Throws std::runtime_error naming the file when it cannot be opened.
-  oplog(const std::filesystem::path& path, bool to_stderr, clock_fn clock = &std::chrono::system_clock::now);
+  oplog(const std::filesystem::path& path, bool to_stderr,
+        clock_fn clock = &std::chrono::system_clock::now);
   ~oplog();
   oplog(const oplog&) = delete;
   oplog& operator=(const oplog&) = delete;
@@ -64,4 +65,4 @@ private:
   std::chrono::nanoseconds every_;
 };
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -42,7 +42,8 @@ public:
   /// New counts; redraws if the last draw is at least min_interval old (or this is the last row).
   /// `failed`: rows among `done` that failed; `carried`: rows among `done` a resumed run took
   /// from its journal without sending them (left out of the rate).
-  void update(std::uint64_t done, std::uint64_t http_429, std::uint64_t failed = 0, std::uint64_t carried = 0);
+  void update(std::uint64_t done, std::uint64_t http_429, std::uint64_t failed = 0,
+              std::uint64_t carried = 0);
   /// The budget's estimate of how long sending `rows` rows takes (plan/estimate.hpp), the ETA
   /// until a rate is measured. `seconds` <= 0 (an unlimited budget) leaves the measured rate.
   void set_estimate(double seconds, std::uint64_t rows);
@@ -70,17 +71,17 @@ private:
   std::uint64_t http_429_ = 0;
   std::uint64_t failed_ = 0;
   std::uint64_t carried_ = 0;
-  double estimate_s_ = 0;          ///< 0: no budget estimate
+  double estimate_s_ = 0;  ///< 0: no budget estimate
   std::uint64_t estimate_rows_ = 0;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_{};
-  bool drawn_ = false;       ///< a progress line is on screen
+  bool drawn_ = false;  ///< a progress line is on screen
   bool ever_drawn_ = false;
   bool finished_ = false;
   std::uint64_t draws_ = 0;
-  /// (time, rows sent and done) samples of the last ~10 s: the rate (and ETA) follows the current pace, not the
-  /// average since a start that may have included a long 429 pause.
+  /// (time, rows sent and done) samples of the last ~10 s: the rate (and ETA) follows the current
+  /// pace, not the average since a start that may have included a long 429 pause.
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> window_;
 };
 
-} // namespace relicense::io
+}  // namespace relicense::io

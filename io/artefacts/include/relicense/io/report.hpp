@@ -85,8 +85,8 @@ constexpr report_column column(std::string_view name, double row_result::*m) {
   c.decimal = m;
   return c;
 }
-constexpr report_column column(std::string_view name, std::string row_result::*m, column_codec codec,
-                               column_need need = column_need::optional) {
+constexpr report_column column(std::string_view name, std::string row_result::*m,
+                               column_codec codec, column_need need = column_need::optional) {
   report_column c{name, codec, need};
   c.text = m;
   return c;
@@ -102,7 +102,7 @@ constexpr report_column column(std::string_view name, outcome row_result::*m, co
   c.result = m;
   return c;
 }
-} // namespace detail
+}  // namespace detail
 
 static_assert(std::is_same_v<std::uint32_t, unsigned>, "line is read and written as unsigned");
 
@@ -143,7 +143,7 @@ constexpr bool header_matches_columns() {
   return false;
 }
 static_assert(header_matches_columns(), "report_csv_header lists report_columns in order");
-} // namespace detail
+}  // namespace detail
 
 /// `<dir of csv>/<csv stem>.report-YYYYMMDDTHHMMSSZ.csv` (UTC): next to the input, never
 /// overwriting the report of an earlier run.
@@ -158,8 +158,8 @@ std::string csv_field(std::string_view s);
 
 /// How often buffered report rows reach the file.
 struct flush_policy {
-  std::size_t rows = 64;                      ///< flush after this many buffered rows
-  std::chrono::milliseconds interval{200};    ///< or when the oldest buffered row is this old
+  std::size_t rows = 64;                    ///< flush after this many buffered rows
+  std::chrono::milliseconds interval{200};  ///< or when the oldest buffered row is this old
 };
 
 /// Writes a report as rows finish. Rows are buffered and written with write(2) whole, so the file
@@ -228,7 +228,8 @@ report_data read_report(const std::filesystem::path& path);
 
 /// Why a plan row fails verification.
 enum class mismatch_kind : std::uint8_t {
-  wrong_serial,     ///< the license is on another serial, or unassigned, or assigned when it should not be
+  wrong_serial,     ///< the license is on another serial, or unassigned, or assigned when it should
+                    ///< not be
   missing_license,  ///< the organization's inventory has no such license
   not_fetched       ///< the organization's inventory could not be read: the row is unverified
 };
@@ -241,8 +242,8 @@ struct verify_mismatch {
   std::uint32_t line = 0;  ///< input line of the plan row
   std::string org_id;
   std::string license_id;
-  std::string requested;   ///< "" = unassigned
-  std::string actual;      ///< "" = unassigned (wrong_serial only)
+  std::string requested;  ///< "" = unassigned
+  std::string actual;     ///< "" = unassigned (wrong_serial only)
   mismatch_kind kind = mismatch_kind::wrong_serial;
 };
 
@@ -261,6 +262,6 @@ void append_report_row(std::string& out, const row_result& r, report_format f);
 row_result parse_report_json(std::string_view json);
 /// write(2) until all of `data` is written; throws std::runtime_error naming `what` on failure.
 void write_all(int fd, std::string_view data, const std::filesystem::path& what);
-} // namespace detail
+}  // namespace detail
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -22,4 +22,4 @@ inline constexpr std::size_t retry_cause_count = static_cast<std::size_t>(retry_
 /// "server_error", "throttled", ... (log lines, summary.json keys, metric labels).
 const char* to_string(retry_cause c) noexcept;
 
-} // namespace relicense::io
+}  // namespace relicense::io

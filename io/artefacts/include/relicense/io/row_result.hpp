@@ -35,16 +35,16 @@ struct row_result {
   std::string serial;                          ///< requested; empty = unassign
   std::optional<std::string> previous_serial;  ///< nullopt: unknown; "": was unassigned
   outcome result = outcome::not_attempted;
-  unsigned http_status = 0;                    ///< last HTTP status seen (0: none)
-  unsigned attempts = 0;                       ///< requests sent for this row
-  double latency_ms = 0;                       ///< latency of the last request
-  std::string state;                           ///< license state returned by the API
-  std::string error;                           ///< why it failed; never contains the API key
-  std::string batch_id;                        ///< action batch that carried it (batch mode)
-  std::string request_id;                      ///< failed rows: X-Request-Id of the last answer
-  std::string host;                            ///< failed rows: host that gave the last answer
+  unsigned http_status = 0;  ///< last HTTP status seen (0: none)
+  unsigned attempts = 0;     ///< requests sent for this row
+  double latency_ms = 0;     ///< latency of the last request
+  std::string state;         ///< license state returned by the API
+  std::string error;         ///< why it failed; never contains the API key
+  std::string batch_id;      ///< action batch that carried it (batch mode)
+  std::string request_id;    ///< failed rows: X-Request-Id of the last answer
+  std::string host;          ///< failed rows: host that gave the last answer
 
   friend bool operator==(const row_result&, const row_result&) = default;
 };
 
-} // namespace relicense::io
+}  // namespace relicense::io

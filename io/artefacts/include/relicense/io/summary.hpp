@@ -32,9 +32,9 @@ struct run_identity {
   std::string version;
   std::string plan_fingerprint;
   std::string base_url_host;
-  std::string mode;            ///< put | batch
+  std::string mode;  ///< put | batch
   bool dry_run = false;
-  int exit_status = 0;         ///< the exit code the process returns
+  int exit_status = 0;  ///< the exit code the process returns
 };
 
 /// Accumulates a run's results and counters. Not thread-safe (one result sink feeds it).
@@ -54,18 +54,25 @@ public:
   /// A 429 answer.
   void count_429(std::uint64_t n = 1) noexcept { http_429_ += n; }
   /// A request sent again, and why.
-  void count_retry(retry_cause c, std::uint64_t n = 1) noexcept { retries_[static_cast<std::size_t>(c)] += n; }
+  void count_retry(retry_cause c, std::uint64_t n = 1) noexcept {
+    retries_[static_cast<std::size_t>(c)] += n;
+  }
   /// Wall time of the run (start of sending to the last row).
   void set_elapsed(std::chrono::duration<double> d) noexcept { elapsed_s_ = d.count(); }
 
   /// The run's identity; json() includes it once set.
-  void set_identity(run_identity id) { identity_ = std::move(id); has_identity_ = true; }
+  void set_identity(run_identity id) {
+    identity_ = std::move(id);
+    has_identity_ = true;
+  }
 
   std::uint64_t rows(outcome o) const noexcept { return by_outcome_[static_cast<std::size_t>(o)]; }
   std::uint64_t rows_total() const noexcept;
   std::uint64_t requests() const noexcept { return requests_; }
   std::uint64_t http_429() const noexcept { return http_429_; }
-  std::uint64_t retries(retry_cause c) const noexcept { return retries_[static_cast<std::size_t>(c)]; }
+  std::uint64_t retries(retry_cause c) const noexcept {
+    return retries_[static_cast<std::size_t>(c)];
+  }
   std::uint64_t retries_total() const noexcept;
   double elapsed_seconds() const noexcept { return elapsed_s_; }
   /// Rows this run brought to a final answer (applied + unchanged + failed, carried rows left
@@ -109,4 +116,4 @@ private:
   std::unordered_map<std::string, std::uint64_t> sent_by_org_;
 };
 
-} // namespace relicense::io
+}  // namespace relicense::io

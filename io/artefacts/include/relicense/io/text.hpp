@@ -18,4 +18,4 @@ void append_json_string(std::string& out, std::string_view s);
 /// std::runtime_error naming the file.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
-} // namespace relicense::io
+}  // namespace relicense::io

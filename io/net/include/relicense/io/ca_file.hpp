@@ -10,4 +10,4 @@ namespace relicense::io {
 /// can. The file must be readable; the OS error is the caller's to report.
 std::string ca_file_problem(const std::string& path);
 
-} // namespace relicense::io
+}  // namespace relicense::io

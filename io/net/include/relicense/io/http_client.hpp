@@ -21,8 +21,8 @@ namespace relicense::io {
 
 /// Where a connection goes.
 struct origin {
-  bool tls = true;            ///< https
-  std::string host;           ///< host name or IP literal (SNI and verification use it)
+  bool tls = true;   ///< https
+  std::string host;  ///< host name or IP literal (SNI and verification use it)
   std::uint16_t port = 443;
   friend bool operator==(const origin&, const origin&) = default;
 };
@@ -46,12 +46,12 @@ const char* to_string(transport_error e) noexcept;
 
 /// Trust and limits shared by every connection of a run.
 struct client_config {
-  std::string ca_file;                             ///< extra PEM CA file; system store always on
-  std::chrono::milliseconds timeout{30000};        ///< per request: connect+handshake+write+read
-  std::size_t max_body = 4 * 1024 * 1024;          ///< response body limit
-  std::size_t max_header = 64 * 1024;              ///< response header limit
-  std::string user_agent = io::user_agent();      ///< relicense/<version> <vendor> [Caller/(...)]
-  proxy_config proxy;                              ///< --proxy, --no-proxy and the environment
+  std::string ca_file;                        ///< extra PEM CA file; system store always on
+  std::chrono::milliseconds timeout{30000};   ///< per request: connect+handshake+write+read
+  std::size_t max_body = 4 * 1024 * 1024;     ///< response body limit
+  std::size_t max_header = 64 * 1024;         ///< response header limit
+  std::string user_agent = io::user_agent();  ///< relicense/<version> <vendor> [Caller/(...)]
+  proxy_config proxy;                         ///< --proxy, --no-proxy and the environment
   /// Texts no response may carry out of the transport: the run's key, "Bearer <key>", proxy
   /// credentials. connection::send replaces them (and the request's own credential) in every
   /// field of the response it returns, so whatever a server or proxy echoes is redacted once,
@@ -71,14 +71,14 @@ struct request {
 /// connection::send already scrubbed of the secrets (client_config::secrets).
 struct response {
   transport_error error = transport_error::none;
-  std::string error_detail;         ///< human-readable cause of a transport error
+  std::string error_detail;  ///< human-readable cause of a transport error
   unsigned status = 0;
   std::string body;
   std::string content_type;
-  std::string location;             ///< Location header (redirects)
+  std::string location;                    ///< Location header (redirects)
   std::optional<std::string> retry_after;  ///< Retry-After header, verbatim
-  std::string link;                 ///< Link header (pagination)
-  std::string request_id;           ///< X-Request-Id header: the server's id of this call
+  std::string link;                        ///< Link header (pagination)
+  std::string request_id;                  ///< X-Request-Id header: the server's id of this call
 };
 
 class tls_context;
@@ -126,4 +126,4 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-} // namespace relicense::io
+}  // namespace relicense::io

@@ -40,9 +40,9 @@ struct license_ref {
 struct action_batch {
   std::string id;
   bool confirmed = false;
-  bool completed = false;            ///< status.completed
-  bool failed = false;               ///< status.failed
-  std::string errors;                ///< status.errors joined with "; "
+  bool completed = false;  ///< status.completed
+  bool failed = false;     ///< status.failed
+  std::string errors;      ///< status.errors joined with "; "
 };
 
 /// A value or why there is none.
@@ -78,7 +78,8 @@ public:
   /// (null or absent: empty). With `keep_raw`, each record's raw_json is the object's text as
   /// sent (for `relicense licenses --json`); that costs a second parse of each object, so the
   /// run's inventory pass uses parse_license_page instead.
-  json_result<std::vector<plan::license_record>> parse_license_records(std::string_view body, bool keep_raw = false);
+  json_result<std::vector<plan::license_record>> parse_license_records(std::string_view body,
+                                                                       bool keep_raw = false);
 
   /// A page of GET /organizations/{org}/inventory/devices: serial (required; upper-cased), model
   /// and name (null or absent: empty).
@@ -87,10 +88,11 @@ public:
   /// GET /organizations: an array of organizations, each with id (required), name and
   /// licensing.model (null or absent: empty); raw_json kept with `keep_raw`.
   json_result<std::vector<plan::organization_record>> parse_organizations(std::string_view body,
-                                                                           bool keep_raw = false);
+                                                                          bool keep_raw = false);
 
   /// GET /organizations/{org}: one organization, as parse_organizations reads each.
-  json_result<plan::organization_record> parse_organization(std::string_view body, bool keep_raw = false);
+  json_result<plan::organization_record> parse_organization(std::string_view body,
+                                                            bool keep_raw = false);
 
   /// An action batch object (id, confirmed, status{completed, failed, errors}).
   json_result<action_batch> parse_action_batch(std::string_view body);
@@ -104,4 +106,4 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-} // namespace relicense::io
+}  // namespace relicense::io

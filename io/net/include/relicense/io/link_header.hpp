@@ -21,4 +21,4 @@ std::vector<link_value> parse_link_header(std::string_view header);
 /// The URI of the link with relation type "next" (case-insensitive), if any.
 std::optional<std::string> next_link(std::string_view header);
 
-} // namespace relicense::io
+}  // namespace relicense::io

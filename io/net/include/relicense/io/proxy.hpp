@@ -14,11 +14,11 @@ namespace relicense::io {
 
 /// An HTTP proxy, parsed from a URL such as http://user:pass@proxy.example.com:3128.
 struct proxy_endpoint {
-  std::string host;             ///< host name or IP literal (no brackets)
-  std::uint16_t port = 1080;    ///< curl's default when the URL names none
-  std::string user;             ///< percent-decoded; empty without credentials
-  std::string password;         ///< percent-decoded; a secret
-  std::string authorization;    ///< "Basic <base64(user:password)>", empty without credentials
+  std::string host;           ///< host name or IP literal (no brackets)
+  std::uint16_t port = 1080;  ///< curl's default when the URL names none
+  std::string user;           ///< percent-decoded; empty without credentials
+  std::string password;       ///< percent-decoded; a secret
+  std::string authorization;  ///< "Basic <base64(user:password)>", empty without credentials
 
   /// "host:port" ("[::1]:3128"): what messages name. Never the credentials.
   std::string display() const;
@@ -75,7 +75,8 @@ struct proxy_route {
 /// --no-proxy; then NO_PROXY (no_proxy first) naming the host; then --proxy; then https_proxy,
 /// HTTPS_PROXY (https) or http_proxy (http, lower case only); then all_proxy, ALL_PROXY.
 /// Loopback hosts are proxied like any other unless NO_PROXY names them (curl does the same).
-proxy_route select_proxy(const proxy_config& config, bool tls, std::string_view host, std::uint16_t port);
+proxy_route select_proxy(const proxy_config& config, bool tls, std::string_view host,
+                         std::uint16_t port);
 
 /// Whether a NO_PROXY list names `host` (a name or an IP literal without brackets) on `port`.
 /// curl's rules: "*" alone matches everything; entries are separated by commas (and blanks);
@@ -90,4 +91,4 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uin
 /// would cross the network in clear to a proxy that is not on this machine.
 std::string proxy_cleartext_refusal(const proxy_route& route, bool tls);
 
-} // namespace relicense::io
+}  // namespace relicense::io

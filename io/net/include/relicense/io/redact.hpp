@@ -50,4 +50,4 @@ private:
   std::vector<std::string> items_;
 };
 
-} // namespace relicense::io
+}  // namespace relicense::io

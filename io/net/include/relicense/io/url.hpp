@@ -61,4 +61,4 @@ bool redirect_allowed(std::string_view base_host, std::string_view target_url);
 /// "https://host" or "http://host:8080" (default ports omitted; IPv6 literals bracketed).
 std::string to_string(const origin& where);
 
-} // namespace relicense::io
+}  // namespace relicense::io

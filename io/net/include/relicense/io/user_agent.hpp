@@ -26,4 +26,4 @@ std::string caller_problem(std::string_view caller);
 /// empty. Throws std::invalid_argument when `caller` is not valid (callers check it first).
 std::string user_agent(std::string_view caller = {});
 
-} // namespace relicense::io
+}  // namespace relicense::io

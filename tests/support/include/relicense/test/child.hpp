@@ -28,12 +28,12 @@ namespace relicense::test {
 
 /// What a finished child did.
 struct child_result {
-  int exit_code = -1;     ///< exit status, 128+signal when killed, -1 when it never ended
-  std::string out;        ///< its standard output
-  std::string err;        ///< its standard error
-  int signal = 0;         ///< the signal that killed it, 0 when it exited
-  long max_rss_kb = 0;    ///< peak resident set (wait4 rusage)
-  bool timed_out = false; ///< it was killed for outliving the bound
+  int exit_code = -1;      ///< exit status, 128+signal when killed, -1 when it never ended
+  std::string out;         ///< its standard output
+  std::string err;         ///< its standard error
+  int signal = 0;          ///< the signal that killed it, 0 when it exited
+  long max_rss_kb = 0;     ///< peak resident set (wait4 rusage)
+  bool timed_out = false;  ///< it was killed for outliving the bound
 };
 
 /// A started `relicense` child whose stdout/stderr go to files in a directory.
@@ -42,8 +42,8 @@ public:
   /// Starts `relicense args...` with MERAKI_DASHBOARD_API_KEY=`key` (unset when empty).
   /// Everything the child needs is built before fork(): the twin's threads leave the child
   /// allowed only async-signal-safe calls until execve.
-  child(const std::vector<std::string>& args, const std::string& key, const std::filesystem::path& dir,
-        const std::string& tag = "child")
+  child(const std::vector<std::string>& args, const std::string& key,
+        const std::filesystem::path& dir, const std::string& tag = "child")
       : out_path_(dir / (tag + ".out")), err_path_(dir / (tag + ".err")) {
     const std::string bin = relicense::test::relicense_binary();
     const auto sanitizer_env = relicense::test::sanitizer_env();
@@ -127,14 +127,17 @@ public:
     }
     result_.out = temp_dir::read(out_path_);
     result_.err = temp_dir::read(err_path_);
-    relicense::test::expect_no_sanitizer_report(result_.err, "relicense (" + err_path_.filename().string() + ")");
+    relicense::test::expect_no_sanitizer_report(
+        result_.err, "relicense (" + err_path_.filename().string() + ")");
     return result_;
   }
 
 private:
   void finish(int status, const rusage& ru) {
     reaped_ = true;
-    result_.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+    result_.exit_code = WIFEXITED(status)     ? WEXITSTATUS(status)
+                        : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                              : -1;
     result_.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     result_.max_rss_kb = ru.ru_maxrss;
   }
@@ -158,4 +161,4 @@ bool eventually(Predicate done, std::chrono::milliseconds bound = std::chrono::s
   return true;
 }
 
-} // namespace relicense::test
+}  // namespace relicense::test

@@ -16,7 +16,7 @@ public:
   void set(time_point t) noexcept { now_ = t; }
 
 private:
-  time_point now_{std::chrono::hours(1000)}; // far from zero so "before start" is representable
+  time_point now_{std::chrono::hours(1000)};  // far from zero so "before start" is representable
 };
 
-} // namespace relicense::test
+}  // namespace relicense::test

@@ -53,7 +53,8 @@ std::vector<std::string> sanitizer_env();
 /// Runs `bin args...` with extra environment variables (and the sanitizer options), feeding it
 /// `input` on standard input, waits, and returns what it did. No check of its stderr.
 process_result run_program(const std::string& bin, const std::vector<std::string>& args,
-                           const std::map<std::string, std::string>& env = {}, std::string_view input = {});
+                           const std::map<std::string, std::string>& env = {},
+                           std::string_view input = {});
 
 /// Runs `relicense args...` with extra environment variables, waits, and returns what it did.
 /// Fails the calling test if the child reported a sanitizer error.
@@ -61,7 +62,8 @@ process_result run_relicense(const std::vector<std::string>& args,
                              const std::map<std::string, std::string>& env = {});
 
 /// The same, with `input` on the child's standard input.
-process_result run_relicense_with_input(const std::vector<std::string>& args, std::string_view input,
+process_result run_relicense_with_input(const std::vector<std::string>& args,
+                                        std::string_view input,
                                         const std::map<std::string, std::string>& env = {});
 
-} // namespace relicense::test
+}  // namespace relicense::test

@@ -39,7 +39,8 @@ inline process_result run_relicense_with_stdin(const std::vector<std::string>& a
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string_view entry(*e);
-    if (!env.contains(std::string(entry.substr(0, entry.find('='))))) env_strings.emplace_back(entry);
+    if (!env.contains(std::string(entry.substr(0, entry.find('=')))))
+      env_strings.emplace_back(entry);
   }
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
@@ -71,4 +72,4 @@ inline process_result run_relicense_with_stdin(const std::vector<std::string>& a
   return r;
 }
 
-} // namespace relicense::test
+}  // namespace relicense::test

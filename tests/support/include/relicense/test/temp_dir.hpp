@@ -24,4 +24,4 @@ private:
   std::filesystem::path path_;
 };
 
-} // namespace relicense::test
+}  // namespace relicense::test

@@ -48,8 +48,10 @@ protected:
   std::filesystem::path file(std::string_view name) const { return dir.path() / name; }
 
   /// `relicense apply <csv> --base-url <the twin> --progress off`, then `options`.
-  std::vector<std::string> apply_args(const std::filesystem::path& csv, const std::vector<std::string>& options = {}) {
-    std::vector<std::string> a{"apply", csv.string(), "--base-url", twin().base_url(), "--progress", "off"};
+  std::vector<std::string> apply_args(const std::filesystem::path& csv,
+                                      const std::vector<std::string>& options = {}) {
+    std::vector<std::string> a{"apply",           csv.string(), "--base-url",
+                               twin().base_url(), "--progress", "off"};
     a.insert(a.end(), options.begin(), options.end());
     return a;
   }
@@ -60,7 +62,8 @@ protected:
   }
 
   /// Runs apply_args(csv, options) to the end with `key` (by default the twin's; "" for none).
-  process_result apply(const std::filesystem::path& csv, const std::vector<std::string>& options = {},
+  process_result apply(const std::filesystem::path& csv,
+                       const std::vector<std::string>& options = {},
                        std::optional<std::string> key = {}) {
     return run_relicense(apply_args(csv, options), key_env(std::move(key)));
   }
@@ -71,4 +74,4 @@ private:
   std::optional<sim::server> twin_;
 };
 
-} // namespace relicense::test
+}  // namespace relicense::test

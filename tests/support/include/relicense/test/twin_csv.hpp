@@ -38,4 +38,4 @@ inline std::string moving_csv(const sim::server& twin, std::size_t per_org, want
   return csv;
 }
 
-} // namespace relicense::test
+}  // namespace relicense::test

@@ -26,7 +26,8 @@ inline plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t 
       r.license_id = o.licenses[i].id;
       if (i % 5 != 4 && !o.devices.empty()) {
         r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-        if (o.licenses[i].device_serial == r.serial) r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
+        if (o.licenses[i].device_serial == r.serial)
+          r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
       }
       p.rows.push_back(std::move(r));
     }
@@ -34,4 +35,4 @@ inline plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t 
   return p;
 }
 
-} // namespace relicense::test
+}  // namespace relicense::test
