@@ -2,12 +2,10 @@
 
 #include "relicense/engine/ops/license_list.hpp"
 
-#include <algorithm>
-
 namespace relicense::engine {
 
 inventory_mode::inventory_mode(const mode_context& ctx, io::origin base)
-    : ctx_(ctx), base_(std::move(base)), cursors_(ctx.plan.orgs.size()), refused_(ctx.refused) {
+    : org_read_mode(ctx, std::move(base)), cursors_(ctx.plan.orgs.size()), refused_(ctx.refused) {
   refused_.resize(ctx.plan.orgs.size());
 }
 
@@ -21,11 +19,6 @@ void inventory_mode::start(steady_time) {
   }
 }
 
-unsigned inventory_mode::workers() const {
-  // Each org's pages go one after another; orgs go side by side, up to a few at once.
-  return static_cast<unsigned>(std::min<std::size_t>(ctx_.sched.pending(), 8));
-}
-
 request inventory_mode::request_for(std::size_t org, task_id, steady_time) {
   auto r = ops::license_list_request(ctx_.plan.orgs[org]);
   if (cursors_[org].next) r.at = cursors_[org].next;
@@ -34,7 +27,7 @@ request inventory_mode::request_for(std::size_t org, task_id, steady_time) {
 
 void inventory_mode::fail(std::size_t org, std::string why) {
   cursors_[org].finished = true;
-  errors_[ctx_.plan.orgs[org]] = why.empty() ? "inventory not read" : std::move(why);
+  note_error(org, std::move(why), "inventory not read");
 }
 
 void inventory_mode::on_answer(std::size_t org, task_id t, const answer& a,

@@ -4,12 +4,10 @@
 #include "relicense/engine/ops/live_lists.hpp"
 #include "relicense/engine/ops/organization_get.hpp"
 
-#include <algorithm>
-
 namespace relicense::engine {
 
 live_read_mode::live_read_mode(const mode_context& ctx, io::origin base)
-    : ctx_(ctx), base_(std::move(base)), cursors_(ctx.plan.orgs.size()) {}
+    : org_read_mode(ctx, std::move(base)), cursors_(ctx.plan.orgs.size()) {}
 
 void live_read_mode::start(steady_time) {
   for (std::size_t o = 0; o < cursors_.size(); ++o) {
@@ -19,11 +17,6 @@ void live_read_mode::start(steady_time) {
     }
     ctx_.sched.push(o, static_cast<task_id>(o));
   }
-}
-
-unsigned live_read_mode::workers() const {
-  // Each org's calls go one after another; orgs go side by side, up to a few at once.
-  return static_cast<unsigned>(std::min<std::size_t>(ctx_.sched.pending(), 8));
 }
 
 request live_read_mode::request_for(std::size_t org, task_id, steady_time) {
@@ -38,7 +31,7 @@ request live_read_mode::request_for(std::size_t org, task_id, steady_time) {
 
 void live_read_mode::fail(std::size_t org, std::string why) {
   cursors_[org].at = step::finished;
-  errors_[ctx_.plan.orgs[org]] = why.empty() ? "live state not read" : std::move(why);
+  note_error(org, std::move(why), "live state not read");
 }
 
 void live_read_mode::finish(std::size_t org) {

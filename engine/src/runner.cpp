@@ -10,6 +10,7 @@
 #include "relicense/engine/put_mode.hpp"
 
 #include "run_loop.hpp"
+#include "single_phase.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -162,62 +163,6 @@ std::unique_ptr<mode> make_hybrid(const mode_context& ctx, const void* options) 
   return std::make_unique<hybrid_mode>(ctx, *static_cast<const batch_run_options*>(options));
 }
 
-/// The inventory read alone (verify).
-class inventory_phase final : public phase_source {
-public:
-  inventory_phase(const plan::plan& p, const run_config& c)
-      : plan_(p), config_(c), refused_(p.orgs.size()) {}
-
-  mode* next(run_loop& loop) override {
-    if (inventory_) return nullptr;
-    inventory_ = std::make_unique<inventory_mode>(
-        mode_context{plan_, config_, loop.sched(), loop, diff_, refused_}, loop.base());
-    return inventory_.get();
-  }
-  inventory_mode& inventory() { return *inventory_; }
-
-private:
-  const plan::plan& plan_;
-  const run_config& config_;
-  plan::plan_diff diff_;
-  std::vector<std::string> refused_;
-  std::unique_ptr<inventory_mode> inventory_;
-};
-
-/// The pre-flight alone: a plan of organizations without rows.
-class preflight_phase final : public phase_source {
-public:
-  preflight_phase(const plan::plan& p, const run_config& c)
-      : plan_(p), config_(c), refused_(p.orgs.size()) {}
-
-  mode* next(run_loop& loop) override {
-    if (mode_) return nullptr;
-    mode_ = std::make_unique<preflight_mode>(
-        mode_context{plan_, config_, loop.sched(), loop, diff_, refused_});
-    return mode_.get();
-  }
-  preflight_mode& checks() { return *mode_; }
-
-private:
-  const plan::plan& plan_;
-  const run_config& config_;
-  plan::plan_diff diff_;
-  std::vector<std::string> refused_;
-  std::unique_ptr<preflight_mode> mode_;
-};
-
-/// The sink of an inventory-only run: it never sees a row.
-class no_rows final : public result_sink {
-public:
-  void on_result(const io::row_result&) override {}
-};
-
-}  // namespace
-}  // namespace detail
-
-namespace detail {
-namespace {
-
 run_result run_rows(const plan::plan& p, const run_config& config, apply_phases::make_mode make,
                     const void* options, result_sink& sink) {
   run_loop loop(p, config, sink);
@@ -247,18 +192,17 @@ run_result run_hybrid(const plan::plan& p, const run_config& config,
 }
 
 inventory_result fetch_inventories(const plan::plan& p, const run_config& config) {
-  detail::no_rows sink;
-  detail::run_loop loop(p, config, sink);
-  detail::inventory_phase phase(p, config);
-  loop.run(phase);
-  auto done = loop.result();
   inventory_result r;
-  r.inventories = phase.inventory().take_inventories();
-  r.errors = phase.inventory().take_errors();
-  r.refused = phase.inventory().refused();
-  r.status = done.status;
-  r.abort_reason = std::move(done.abort_reason);
-  r.counters = std::move(done.counters);
+  detail::run_single<inventory_mode>(
+      p, config, r,
+      [](const mode_context& ctx, detail::run_loop& loop) {
+        return std::make_unique<inventory_mode>(ctx, loop.base());
+      },
+      [&r](inventory_mode& m) {
+        r.inventories = m.take_inventories();
+        r.errors = m.take_errors();
+        r.refused = m.refused();
+      });
   return r;
 }
 
@@ -266,16 +210,13 @@ preflight_result preflight_organizations(const std::vector<std::string>& orgs,
                                          const run_config& config) {
   plan::plan p;
   p.orgs = orgs;
-  detail::no_rows sink;
-  detail::run_loop loop(p, config, sink);
-  detail::preflight_phase phase(p, config);
-  loop.run(phase);
-  auto done = loop.result();
   preflight_result r;
-  r.orgs = phase.checks().take_checks();
-  r.status = done.status;
-  r.abort_reason = std::move(done.abort_reason);
-  r.counters = std::move(done.counters);
+  detail::run_single<preflight_mode>(
+      p, config, r,
+      [](const mode_context& ctx, detail::run_loop&) {
+        return std::make_unique<preflight_mode>(ctx);
+      },
+      [&r](preflight_mode& m) { r.orgs = m.take_checks(); });
   return r;
 }
 

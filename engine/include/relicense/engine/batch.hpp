@@ -1,7 +1,7 @@
 // Action-batch mode, the pure part: packing an organization's rows into asynchronous
 // action batches, the per-org limit of running batches, the bisection of a failed (atomic) batch
 // down to the rows the API refuses, the poll schedule, and the request body. No I/O and no Asio:
-// batch_runner.cpp's coroutines drive these classes; the tests drive them with a fake clock.
+// batch_mode (batch_mode.hpp) drives these classes; the tests drive them with a fake clock.
 //
 // Why bisect: a batch is atomic, so one bad action (a serial outside the org, an unknown license)
 // fails all its 100 actions and the API's `status.errors` does not say which action failed. The

@@ -6,32 +6,24 @@
 // why its rows cannot be planned. Rows are not touched. Sans-I/O: see mode.hpp.
 #pragma once
 
-#include "relicense/engine/mode.hpp"
+#include "relicense/engine/org_read_mode.hpp"
 
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <string>
 #include <vector>
 
 namespace relicense::engine {
 
-class live_read_mode final : public mode {
+class live_read_mode final : public org_read_mode {
 public:
-  /// `base`: the run's API origin (where a next page may point, as a redirect may).
+  /// Inventories read whole carry their license records, devices and licensing model.
   live_read_mode(const mode_context& ctx, io::origin base);
 
   void start(steady_time now) override;
-  unsigned workers() const override;
   request request_for(std::size_t org, task_id t, steady_time now) override;
   void on_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
                  steady_time now) override;
   void finish_remaining() override;
-
-  /// Organizations read whole: license records, devices and licensing model.
-  plan::inventories take_inventories() { return std::move(read_); }
-  /// Org id -> why it could not be read.
-  std::map<std::string, std::string> take_errors() { return std::move(errors_); }
 
 private:
   enum class step : std::uint8_t { model, licenses, devices, finished };
@@ -47,11 +39,7 @@ private:
   /// Moves `org` to `s` (its first page) and queues it.
   void advance(std::size_t org, task_id t, step s);
 
-  mode_context ctx_;
-  io::origin base_;
   std::vector<cursor> cursors_;
-  plan::inventories read_;
-  std::map<std::string, std::string> errors_;
 };
 
 }  // namespace relicense::engine
