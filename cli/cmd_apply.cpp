@@ -8,6 +8,7 @@
 #include "serial_map_input.hpp"
 
 #include "relicense/engine/batch_runner.hpp"
+#include "relicense/engine/preflight.hpp"
 #include "relicense/engine/runner.hpp"
 #include "relicense/io/file_lock.hpp"
 #include "relicense/io/journal.hpp"
@@ -180,15 +181,22 @@ engine::run_config run_config_of(const apply_options& o, const char* key) {
 
 /// The question's numbers: the rows that change, at most --limit of them, and their organizations.
 /// With the live inventories (`read`), rows in place, unknown licenses and an organization that
-/// takes no calls are not changes; without (`nullptr`, --no-inventory), every row is one.
+/// takes no calls are not changes; without (`nullptr`, --no-inventory), every row is one, except
+/// in the organizations the pre-flight refused (`refused`: ids, with why).
 change_totals totals_of(const plan::plan& p, const engine::inventory_result* read,
+                        const std::vector<std::pair<std::string, std::string>>& refused,
                         std::uint64_t limit) {
+  std::vector<bool> no_calls(p.orgs.size(), false);
+  for (std::size_t o = 0; o < p.orgs.size(); ++o) {
+    for (const auto& r : refused) no_calls[o] = no_calls[o] || r.first == p.orgs[o];
+  }
   plan::plan_diff d;
   if (read) d = plan::diff(p, read->inventories);
   std::vector<bool> touched(p.orgs.size(), false);
   change_totals t;
   for (std::size_t i = 0; i < p.rows.size(); ++i) {
     const auto org = p.rows[i].org;
+    if (no_calls[org]) continue;
     if (read) {
       const auto kind = d.rows[i].kind;
       if (kind == plan::change_kind::unchanged || kind == plan::change_kind::unknown_license)
@@ -203,6 +211,19 @@ change_totals totals_of(const plan::plan& p, const engine::inventory_result* rea
     }
   }
   return t;
+}
+
+/// Organizations the pre-flight found invisible to the key: one line each, then "nothing was
+/// sent" (the caller exits 2, bad input).
+void say_invisible(const char* command,
+                   const std::vector<std::pair<std::string, unsigned>>& invisible) {
+  for (const auto& [id, status] : invisible) {
+    std::fprintf(stderr,
+                 "relicense %s: organization %s is not visible to this API key (%u): check --org / "
+                 "the CSV's organizationId and the key's access\n",
+                 command, id.c_str(), status);
+  }
+  std::fprintf(stderr, "relicense %s: nothing was sent\n", command);
 }
 
 }  // namespace
@@ -323,9 +344,38 @@ int run_apply(const apply_options& o, const given_plan* given) {
 
   if (auto why = check_apply_paths(o, report_path, journal_path); !why.empty())
     return usage_error(why);
-  // The question counts live changes: the inventories are read before it, and the run uses them.
+  // The question counts live changes: the pre-flight and the inventory read go before it, in the
+  // run's order, and the run uses what they found instead of asking the API again.
   std::optional<engine::inventory_result> pre_read;
+  bool preflight_done = false;
+  engine::run_counters asked_before;  // the GETs sent before the question, for the summary
+  std::vector<std::pair<std::string, std::string>> refused_before;  // by the pre-flight, with why
   if (should_confirm(::isatty(0) == 1, ::isatty(2) == 1, o.yes, o.dry_run)) {
+    if (key && *key) {
+      const auto checks = engine::preflight_organizations(p.orgs, run_config_of(o, key));
+      if (checks.status == engine::run_status::aborted) {
+        std::fprintf(stderr, "relicense %s: run aborted: %s; nothing was changed\n", command,
+                     checks.abort_reason.c_str());
+        return exit_aborted;
+      }
+      if (checks.status == engine::run_status::interrupted) {
+        std::fprintf(stderr, "relicense %s: interrupted; nothing was changed\n", command);
+        return exit_interrupted;
+      }
+      std::vector<std::pair<std::string, unsigned>> invisible;
+      for (const auto& [id, check] : checks.orgs) {
+        if (!check.visible) invisible.emplace_back(id, check.status);
+        else if (auto why = engine::licensing_refusal(id, check); !why.empty())
+          refused_before.emplace_back(id, std::move(why));
+      }
+      if (!invisible.empty()) {
+        say_invisible(command, invisible);
+        return exit_usage;
+      }
+      preflight_done = true;
+      asked_before.requests += checks.counters.requests;
+      asked_before.throttled += checks.counters.throttled;
+    }
     if (!o.no_inventory) {
       pre_read = engine::fetch_inventories(p, run_config_of(o, key));
       if (pre_read->status == engine::run_status::aborted) {
@@ -338,7 +388,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
         return exit_interrupted;
       }
     }
-    const change_totals totals = totals_of(p, pre_read ? &*pre_read : nullptr, o.limit);
+    const change_totals totals =
+        totals_of(p, pre_read ? &*pre_read : nullptr, refused_before, o.limit);
     // A CSV typed into this terminal ended with end of input; the answer comes after it.
     std::clearerr(stdin);
     std::cin.clear();
@@ -433,8 +484,10 @@ int run_apply(const apply_options& o, const given_plan* given) {
   // ----- run ---------------------------------------------------------------------------------
   engine::run_config c = run_config_of(o, key);
   if (pre_read) c.inventories = &*pre_read;
-  // Each organization is read once before any row goes (see docs/budget.md: its cost).
-  c.preflight = key && *key;
+  // Each organization is read once before any row goes (see docs/budget.md: its cost), here or
+  // before the question.
+  c.preflight = key && *key && !preflight_done;
+  for (const auto& [id, why] : refused_before) c.refused_orgs.emplace(id, why);
   if (o.resume) {
     c.already_done = [&resumed](const plan::row& r) -> const io::row_result* {
       auto it = resumed.done.find(r.line);
@@ -462,14 +515,7 @@ int run_apply(const apply_options& o, const given_plan* given) {
   if (!result.invisible_orgs.empty()) {
     // Bad input, found by the pre-flight: nothing was sent, and nothing is left behind.
     progress.finish();
-    for (const auto& [id, status] : result.invisible_orgs) {
-      std::fprintf(
-          stderr,
-          "relicense %s: organization %s is not visible to this API key (%u): check --org / the "
-          "CSV's organizationId and the key's access\n",
-          command, id.c_str(), status);
-    }
-    std::fprintf(stderr, "relicense %s: nothing was sent\n", command);
+    say_invisible(command, result.invisible_orgs);
     if (journal && journal->created()) journal->discard();
     report_file.reset();
     if (o.report != "-") fs::remove(report_path, ec);
@@ -477,6 +523,8 @@ int run_apply(const apply_options& o, const given_plan* given) {
   }
   progress.finish();
   if (!o.quiet) {
+    for (const auto& [id, why] : refused_before)
+      std::fprintf(stderr, "warning: %s; its rows failed unsent\n", why.c_str());
     for (const auto& [id, why] : result.refused_orgs)
       std::fprintf(stderr, "warning: %s; its rows failed unsent\n", why.c_str());
   }
@@ -523,8 +571,12 @@ int run_apply(const apply_options& o, const given_plan* given) {
   if (log_failed) exit_code = exit_aborted;
 
   // The inventory read before the question is this run's too.
-  summary.count_request(k.requests + (pre_read ? pre_read->counters.requests : 0));
-  summary.count_429(k.throttled + (pre_read ? pre_read->counters.throttled : 0));
+  if (pre_read) {
+    asked_before.requests += pre_read->counters.requests;
+    asked_before.throttled += pre_read->counters.throttled;
+  }
+  summary.count_request(k.requests + asked_before.requests);
+  summary.count_429(k.throttled + asked_before.throttled);
   for (std::size_t i = 0; i < k.retries.size(); ++i) {
     summary.count_retry(static_cast<io::retry_cause>(i), k.retries[i]);
   }

@@ -273,8 +273,8 @@ TEST(Retry, BadReportIsExitTwo) {
   EXPECT_EQ(twin.stats().requests, requests);
 }
 
-// On a terminal, apply asks; "n" changes nothing (only the inventory read went out), writes no
-// report and exits 0.
+// On a terminal, apply asks; "n" changes nothing (only the pre-flight and the inventory read went
+// out), writes no report and exits 0.
 TEST(Confirmation, RefusalOnATerminalSendsNothing) {
   sim::server twin(twin_config());
   twin.start();
@@ -288,7 +288,7 @@ TEST(Confirmation, RefusalOnATerminalSendsNothing) {
       << r.screen;
   EXPECT_NE(r.screen.find("not confirmed; nothing was changed"), std::string::npos) << r.screen;
   EXPECT_EQ(twin.stats().puts_applied, 0u);
-  EXPECT_EQ(twin.stats().requests, 1u) << "one inventory page, no PUT";
+  EXPECT_EQ(twin.stats().requests, 2u) << "the pre-flight GET and one inventory page, no PUT";
   EXPECT_FALSE(std::filesystem::exists(report));
 }
 
@@ -317,20 +317,20 @@ TEST(Confirmation, TotalsCountLiveChanges) {
   r = run_on_terminal(args, twin.api_key(), "n");
   EXPECT_NE(r.screen.find("Apply 3 changes in 1 organization? [y/N] "), std::string::npos)
       << r.screen;
-  // Without the inventory read every row counts, and nothing at all is sent before the answer.
+  // Without the inventory read every row counts, and only the pre-flight is sent before the answer.
   args = run_args("apply", twin, csv.string(), dir.path() / "r4.csv");
   args.push_back("--no-inventory");
   const auto unread = twin.stats().requests;
   r = run_on_terminal(args, twin.api_key(), "n");
   EXPECT_NE(r.screen.find("Apply 8 changes in 1 organization? [y/N] "), std::string::npos)
       << r.screen;
-  EXPECT_EQ(twin.stats().requests, unread);
+  EXPECT_EQ(twin.stats().requests, unread + 1);
   const auto before = twin.stats().requests;
   r = run_on_terminal(run_args("apply", twin, csv.string(), dir.path() / "r3.csv"), twin.api_key(),
                       "y");
   EXPECT_EQ(r.exit_code, 1) << r.screen;  // the unknown license fails unsent
   EXPECT_EQ(twin.stats().requests - before, 1u + 1u + 4u)
-      << "one inventory page (before the question), the pre-flight GET, then the 4 changes";
+      << "the pre-flight GET and one inventory page (before the question), then the 4 changes";
   EXPECT_EQ(twin.stats().puts_applied, 4u);
 }
 
@@ -344,6 +344,58 @@ TEST(Confirmation, YesOnATerminalApplies) {
                                  twin.api_key(), "y");
   EXPECT_EQ(r.exit_code, 0) << r.screen;
   EXPECT_EQ(twin.stats().puts_applied, 4u);
+}
+
+// An organization the key cannot see stops apply before the question: exit 2 naming it, nothing
+// but the pre-flight GET sent, nothing written.
+TEST(Confirmation, InvisibleOrganizationStopsBeforeTheQuestion) {
+  sim::server twin(twin_config());
+  twin.start();
+  temp_dir dir;
+  const auto orgs = twin.orgs();
+  const auto csv = dir.write("in.csv", mixed_csv(twin, 2, 0) + "999," + orgs[0].licenses[5].id +
+                                           "," + orgs[0].devices[0] + "\n");
+  const auto report = dir.path() / "r.csv";
+  const auto r =
+      run_on_terminal(run_args("apply", twin, csv.string(), report), twin.api_key(), "y");
+  EXPECT_EQ(r.exit_code, 2) << r.screen;
+  EXPECT_NE(r.screen.find("organization 999 is not visible to this API key (404)"),
+            std::string::npos)
+      << r.screen;
+  EXPECT_EQ(r.screen.find("[y/N]"), std::string::npos) << r.screen;
+  EXPECT_EQ(r.screen.find(twin.api_key()), std::string::npos);
+  EXPECT_EQ(twin.stats().requests, 2u) << "one pre-flight GET per organization";
+  EXPECT_EQ(twin.stats().puts_applied, 0u);
+  EXPECT_FALSE(std::filesystem::exists(report));
+}
+
+// On a terminal, an organization without per-device licensing (found by the pre-flight, before
+// the question) is not counted as changes; after "y" its rows fail unsent with the warning and the
+// other organization's rows are applied.
+TEST(Confirmation, CotermOrganizationIsNotCountedAndFailsUnsent) {
+  auto config = twin_config();
+  config.orgs = 2;
+  config.coterm_orgs = 1;
+  sim::server twin(config);
+  twin.start();
+  temp_dir dir;
+  const auto orgs = twin.orgs();
+  ASSERT_TRUE(orgs[1].coterm);
+  std::string csv_text = mixed_csv(twin, 3, 0);
+  for (std::size_t i = 0; i < 2; ++i)
+    csv_text += orgs[1].id + "," + orgs[1].licenses[i].id + "," + orgs[0].devices[0] + "\n";
+  const auto csv = dir.write("in.csv", csv_text);
+  auto args = run_args("apply", twin, csv.string(), dir.path() / "r.csv");
+  args.push_back("--no-inventory");
+  const auto r = run_on_terminal(args, twin.api_key(), "y");
+  EXPECT_EQ(r.exit_code, 1) << r.screen;
+  EXPECT_NE(r.screen.find("Apply 3 changes in 1 organization? [y/N] "), std::string::npos)
+      << r.screen;
+  EXPECT_NE(r.screen.find("warning: organization " + orgs[1].id + " uses co-term licensing"),
+            std::string::npos)
+      << r.screen;
+  EXPECT_EQ(twin.stats().puts_applied, 3u);
+  EXPECT_EQ(twin.stats().requests, 2u + 3u) << "one pre-flight GET per organization, 3 PUTs";
 }
 
 // --yes and --dry-run never ask, even on a terminal; without a terminal apply never asks (every
