@@ -32,6 +32,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -182,10 +183,11 @@ engine::run_config run_config_of(const apply_options& o, const char* key) {
 /// The question's numbers: the rows that change, at most --limit of them, and their organizations.
 /// With the live inventories (`read`), rows in place, unknown licenses and an organization that
 /// takes no calls are not changes; without (`nullptr`, --no-inventory), every row is one, except
-/// in the organizations the pre-flight refused (`refused`: ids, with why).
+/// in the organizations the pre-flight refused (`refused`: ids, with why). Rows a resumed
+/// journal holds as done (`done`, by line) are not changes either.
 change_totals totals_of(const plan::plan& p, const engine::inventory_result* read,
                         const std::vector<std::pair<std::string, std::string>>& refused,
-                        std::uint64_t limit) {
+                        const std::map<std::uint32_t, io::row_result>& done, std::uint64_t limit) {
   std::vector<bool> no_calls(p.orgs.size(), false);
   for (std::size_t o = 0; o < p.orgs.size(); ++o) {
     for (const auto& r : refused) no_calls[o] = no_calls[o] || r.first == p.orgs[o];
@@ -196,7 +198,7 @@ change_totals totals_of(const plan::plan& p, const engine::inventory_result* rea
   change_totals t;
   for (std::size_t i = 0; i < p.rows.size(); ++i) {
     const auto org = p.rows[i].org;
-    if (no_calls[org]) continue;
+    if (no_calls[org] || done.contains(p.rows[i].line)) continue;
     if (read) {
       const auto kind = d.rows[i].kind;
       if (kind == plan::change_kind::unchanged || kind == plan::change_kind::unknown_license)
@@ -376,6 +378,18 @@ int run_apply(const apply_options& o, const given_plan* given) {
       asked_before.requests += checks.counters.requests;
       asked_before.throttled += checks.counters.throttled;
     }
+    // A resumed run's question leaves out the rows its journal holds as done. The journal is only
+    // read here (no lock): it is opened, checked and locked after the answer, as without a
+    // question.
+    std::map<std::uint32_t, io::row_result> journaled;
+    if (o.resume) {
+      try {
+        auto j = io::read_journal(journal_path);
+        if (j.fingerprint == p.fingerprint) journaled = std::move(j.done);
+      } catch (const std::exception&) {
+        // missing, or not a journal: the open below starts it or says what is wrong
+      }
+    }
     if (!o.no_inventory) {
       pre_read = engine::fetch_inventories(p, run_config_of(o, key));
       if (pre_read->status == engine::run_status::aborted) {
@@ -389,7 +403,7 @@ int run_apply(const apply_options& o, const given_plan* given) {
       }
     }
     const change_totals totals =
-        totals_of(p, pre_read ? &*pre_read : nullptr, refused_before, o.limit);
+        totals_of(p, pre_read ? &*pre_read : nullptr, refused_before, journaled, o.limit);
     // A CSV typed into this terminal ended with end of input; the answer comes after it.
     std::clearerr(stdin);
     std::cin.clear();

@@ -398,6 +398,27 @@ TEST(Confirmation, CotermOrganizationIsNotCountedAndFailsUnsent) {
   EXPECT_EQ(twin.stats().requests, 2u + 3u) << "one pre-flight GET per organization, 3 PUTs";
 }
 
+// A resumed run's question leaves out the rows its journal holds as done (with --no-inventory,
+// where nothing else would tell).
+TEST(Confirmation, ResumedRunCountsOnlyWhatIsLeft) {
+  sim::server twin(twin_config());
+  twin.start();
+  temp_dir dir;
+  const auto csv = dir.write("in.csv", mixed_csv(twin, 4, 0));
+  const auto journal = (dir.path() / "run.journal").string();
+  auto args = run_args("apply", twin, csv.string(), dir.path() / "r.csv");
+  args.insert(args.end(), {"--journal", journal, "--no-inventory", "--limit", "3"});
+  auto first = run_relicense(args, {{"MERAKI_DASHBOARD_API_KEY", twin.api_key()}});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  args = run_args("apply", twin, csv.string(), dir.path() / "r2.csv");
+  args.insert(args.end(), {"--journal", journal, "--no-inventory", "--resume"});
+  const auto r = run_on_terminal(args, twin.api_key(), "y");
+  EXPECT_EQ(r.exit_code, 0) << r.screen;
+  EXPECT_NE(r.screen.find("Apply 1 change in 1 organization? [y/N] "), std::string::npos)
+      << r.screen;
+  EXPECT_EQ(twin.stats().puts_applied, 4u);
+}
+
 // --yes and --dry-run never ask, even on a terminal; without a terminal apply never asks (every
 // other test here runs without one).
 TEST(Confirmation, YesAndDryRunDoNotAsk) {
