@@ -350,7 +350,13 @@ int run_apply(const apply_options& o, const given_plan* given) {
   // run's order, and the run uses what they found instead of asking the API again.
   std::optional<engine::inventory_result> pre_read;
   bool preflight_done = false;
-  engine::run_counters asked_before;  // the GETs sent before the question, for the summary
+  // The GETs sent before the run (a serial map's live read, the question's reads): the summary
+  // counts them with the run's.
+  engine::run_counters asked_before;
+  if (given) {
+    asked_before.requests = given->requests_before;
+    asked_before.throttled = given->throttled_before;
+  }
   std::vector<std::pair<std::string, std::string>> refused_before;  // by the pre-flight, with why
   if (should_confirm(::isatty(0) == 1, ::isatty(2) == 1, o.yes, o.dry_run)) {
     if (key && *key) {

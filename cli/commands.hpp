@@ -150,6 +150,9 @@ struct given_plan {
   std::string source;       ///< names the input in the failures' example lines; empty: "line N"
   std::string report_base;  ///< the default report's name derives from this path
   const char* command = "retry";  ///< the subcommand its messages name
+  /// Calls the input already cost (a serial map's live read): the summary counts them too.
+  std::uint64_t requests_before = 0;
+  std::uint64_t throttled_before = 0;
 };
 
 int run_apply(const apply_options& opts, const given_plan* given = nullptr);

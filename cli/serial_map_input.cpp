@@ -13,8 +13,9 @@
 namespace relicense::cli {
 
 int read_live_state(const apply_options& o, const char* key, const std::vector<std::string>& orgs,
-                    const char* command, plan::inventories& out) {
+                    const char* command, plan::inventories& out, engine::run_counters* cost) {
   auto read = engine::read_live(orgs, read_config(o, key));
+  if (cost) *cost = read.counters;
   if (read.status == engine::run_status::aborted) {
     std::fprintf(stderr, "relicense %s: reading the live state aborted: %s\n", command,
                  read.abort_reason.c_str());
@@ -34,8 +35,8 @@ int read_live_state(const apply_options& o, const char* key, const std::vector<s
 
 int resolve_map_input(const apply_options& o, const char* key, const plan::load_result& map_load,
                       const char* command, bool quiet, plan::map_resolution& out,
-                      plan::inventories& inv) {
-  if (auto code = read_live_state(o, key, map_load.map->orgs, command, inv); code != exit_ok)
+                      plan::inventories& inv, engine::run_counters* cost) {
+  if (auto code = read_live_state(o, key, map_load.map->orgs, command, inv, cost); code != exit_ok)
     return code;
   out = plan::resolve_serial_map(*map_load.map, inv);
   const auto& r = out.result;
@@ -82,7 +83,8 @@ int apply_serial_map(const apply_options& o, const plan::load_result& map_load) 
   }
   plan::map_resolution resolved;
   plan::inventories inv;
-  if (auto code = resolve_map_input(o, key, map_load, "apply", o.quiet, resolved, inv);
+  engine::run_counters read_cost;
+  if (auto code = resolve_map_input(o, key, map_load, "apply", o.quiet, resolved, inv, &read_cost);
       code != exit_ok)
     return code;
 
@@ -94,6 +96,8 @@ int apply_serial_map(const apply_options& o, const plan::load_result& map_load) 
                       : std::filesystem::is_regular_file(o.csv, ec) ? o.csv
                                                                     : "input";
   given.command = "apply";
+  given.requests_before = read_cost.requests;
+  given.throttled_before = read_cost.throttled;
   // The inventory read before the changes records each license's previous device in the report.
   apply_options with_inventory = o;
   with_inventory.skip_unchanged = true;

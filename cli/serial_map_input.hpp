@@ -17,8 +17,10 @@ namespace relicense::cli {
 /// Reads the live state of `orgs` inside the budget. Organizations that could not be read are
 /// named on stderr. Returns exit_ok, or the exit code of a run that could not finish (aborted:
 /// 3, interrupted: 130) after saying why; `command` names the messages ("plan", "apply").
+/// `cost`, when given, receives the read's calls and 429s.
 int read_live_state(const apply_options& o, const char* key, const std::vector<std::string>& orgs,
-                    const char* command, plan::inventories& out);
+                    const char* command, plan::inventories& out,
+                    engine::run_counters* cost = nullptr);
 
 /// Reads the live state of `map_load`'s organizations and resolves its serial map into license
 /// rows (`out`). Prints the resolution's warnings (unless `quiet`) and errors. Returns exit_ok,
@@ -26,7 +28,7 @@ int read_live_state(const apply_options& o, const char* key, const std::vector<s
 /// code of a read that could not finish.
 int resolve_map_input(const apply_options& o, const char* key, const plan::load_result& map_load,
                       const char* command, bool quiet, plan::map_resolution& out,
-                      plan::inventories& inv);
+                      plan::inventories& inv, engine::run_counters* cost = nullptr);
 
 /// `relicense apply map.csv`: resolves the map against the live state, then applies the resolved
 /// rows as apply applies a CSV (the inventory read first, so the report records each license's

@@ -150,10 +150,16 @@ TEST_F(LiveCli, ApplyResolvesASerialMapAndMovesTheLicenses) {
             std::string::npos)
       << plan.out;
 
+  const auto sent_before = twin().stats().requests;
   const auto r =
       apply(map, {"--rate", "0", "--ip-rate", "0", "--report", file("report.csv").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_moved(moves);
+  // The summary counts every call the apply made: the live read's GETs too.
+  const auto sent = twin().stats().requests - sent_before;
+  EXPECT_NE(r.err.find("requests " + std::to_string(sent) + ", 429s"), std::string::npos)
+      << sent << "\n"
+      << r.err;
   const auto report = temp_dir::read(file("report.csv"));
   EXPECT_EQ(lines_of(report), move_count + 1);
   for (const auto& o : before)
