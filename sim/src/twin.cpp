@@ -138,8 +138,11 @@ struct list_query {
   std::string error;
 };
 
-list_query parse_list_query(std::string_view q) {
+/// `max_per_page`: the list's bound for perPage, also its default (organizations: 9000; licenses
+/// and devices: 1000).
+list_query parse_list_query(std::string_view q, std::size_t max_per_page = 1000) {
   list_query out;
+  out.per_page = max_per_page;
   while (!q.empty()) {
     auto amp = q.find('&');
     std::string_view pair = q.substr(0, amp);
@@ -151,8 +154,9 @@ list_query parse_list_query(std::string_view q) {
     if (key == "perPage") {
       long n = 0;
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc{} || p != value.data() + value.size() || n < 3 || n > 1000) {
-        out.error = "'perPage' must be an integer between 3 and 1000";
+      if (ec != std::errc{} || p != value.data() + value.size() || n < 3 ||
+          static_cast<std::size_t>(n) > max_per_page) {
+        out.error = "'perPage' must be an integer between 3 and " + std::to_string(max_per_page);
         return out;
       }
       out.per_page = static_cast<std::size_t>(n);
@@ -581,7 +585,7 @@ reply twin::handle_api(const request_view& req, std::string_view path, std::stri
 
   reply r;
   if (collection != "organizations") r = error_reply(404, "Not found");
-  else if (org_id.empty() && rest.empty()) r = list_orgs(req);
+  else if (org_id.empty() && rest.empty()) r = list_orgs(req, query);
   else if (!o) r = error_reply(404, "Organization not found");
   else r = route(req, *o, rest, query, now);
 
@@ -1041,15 +1045,45 @@ reply twin::list_devices(const request_view& req, const org& o, std::string_view
   return r;
 }
 
-reply twin::list_orgs(const request_view& req) {
+reply twin::list_orgs(const request_view& req, std::string_view query) {
   if (req.method != "GET") return error_reply(405, "Method not allowed");
+  // Paged as the other lists, up to 9000 a page (the API's bound and default).
+  list_query q = parse_list_query(query, 9000);
+  if (!q.error.empty()) return error_reply(400, q.error);
+  const std::size_t n = orgs_.size();
+  // A cursor is opaque, or an organization's own id.
+  const auto cursor = [&](const std::string& token, std::size_t& i) {
+    if (auto it = org_index_.find(token); it != org_index_.end()) {
+      i = it->second;
+      return true;
+    }
+    static const string_map<int> no_ids;
+    return decode_cursor(token, n, no_ids, i);
+  };
+  std::size_t after = 0, before = n;
+  if (q.starting_after) {
+    std::size_t i = 0;
+    if (!cursor(*q.starting_after, i)) return error_reply(400, "Invalid startingAfter");
+    after = i + 1;
+  }
+  if (q.ending_before) {
+    std::size_t i = 0;
+    if (!cursor(*q.ending_before, i)) return error_reply(400, "Invalid endingBefore");
+    before = std::min(i, n);
+  }
+  const page_result page = select_page(n, after, before, q.ending_before && !q.starting_after,
+                                       q.per_page, [](std::size_t) { return true; });
   reply r;
   r.body += '[';
-  for (std::size_t i = 0; i < orgs_.size(); ++i) {
-    if (i) r.body += ',';
-    append_org(r.body, orgs_[i]);
+  for (std::size_t k = 0; k < page.items.size(); ++k) {
+    if (k) r.body += ',';
+    append_org(r.body, orgs_[page.items[k]]);
   }
   r.body += ']';
+  std::string base = req.listener == listener_kind::shard ? shard_origin_ : main_origin_;
+  base += "/api/v1/organizations?perPage=";
+  append_int(base, static_cast<long long>(q.per_page));
+  append_links(r.link, base, page, n);
   return r;
 }
 

@@ -203,7 +203,7 @@ private:
   reply handle_control(std::string_view path, clock::time_point now);
   reply route(const request_view& req, org& o, std::string_view rest, std::string_view query,
               clock::time_point now);
-  reply list_orgs(const request_view& req);
+  reply list_orgs(const request_view& req, std::string_view query);
   reply list_licenses(const request_view& req, const org& o, std::string_view query);
   reply list_devices(const request_view& req, const org& o, std::string_view query);
   reply put_license(const request_view& req, org& o, license& l);

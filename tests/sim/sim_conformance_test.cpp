@@ -757,6 +757,44 @@ TEST(SimConformance, Organizations) {
             200u);
 }
 
+// GET /organizations pages like the other lists: perPage (3..9000, one page of everything by
+// default), rel=next with a cursor, an org's id as a cursor too.
+TEST(SimConformance, OrganizationsArePaged) {
+  sim_config cfg = small();
+  cfg.orgs = 7;
+  server s(cfg);
+  s.start();
+  const auto orgs = s.orgs();
+  client c(s.port(), s.api_key());
+  std::vector<std::string> seen;
+  std::string next = "/api/v1/organizations?perPage=3";
+  const std::regex next_re("<([^>]*)>; rel=next");
+  simdjson::dom::parser p;
+  int pages = 0;
+  while (!next.empty() && pages < 10) {
+    auto r = c.send("GET", next);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ++pages;
+    simdjson::dom::array items = p.parse(r.body).get_array().value();
+    for (auto org : items) seen.emplace_back(org["id"].get_string().value());
+    std::smatch m;
+    const std::string link = r.header("Link");
+    next = std::regex_search(link, m, next_re) ? path_of(m[1]) : std::string{};
+  }
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(seen.size(), orgs.size());
+  for (std::size_t i = 0; i < orgs.size(); ++i) EXPECT_EQ(seen[i], orgs[i].id);
+  auto all = c.send("GET", "/api/v1/organizations");
+  EXPECT_EQ(p.parse(all.body).get_array().value().size(), orgs.size());
+  EXPECT_EQ(all.header("Link").find("rel=next"), std::string::npos) << all.header("Link");
+  auto after = c.send("GET", "/api/v1/organizations?perPage=3&startingAfter=" + orgs[4].id);
+  ASSERT_EQ(after.status, 200u);
+  EXPECT_EQ(p.parse(after.body).get_array().value().size(), 2u);
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations?perPage=2").status, 400u);
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations?perPage=9001").status, 400u);
+  EXPECT_EQ(c.send("GET", "/api/v1/organizations?startingAfter=nope").status, 400u);
+}
+
 // The inventory pages like the licenses (perPage, rel=next); it lists every device once, in
 // order, with the API's fields; it holds new hardware that no license is on, the same for a seed.
 TEST(SimConformance, Inventory) {
