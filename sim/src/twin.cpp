@@ -932,26 +932,55 @@ page_result select_page(std::size_t n, std::size_t after, std::size_t before, bo
   return p;
 }
 
+/// The [after, before) bounds of a list query's cursors over `n` items. `find(token, index)`
+/// reads a cursor; a cursor it cannot read is the API's 400, returned.
+/// A page as the API's JSON array: `append(body, index)` writes each item (about `item_bytes`).
+template <class Append>
+std::string page_body(const page_result& page, std::size_t item_bytes, Append append) {
+  std::string body;
+  body.reserve(page.items.size() * item_bytes + 2);
+  body += '[';
+  for (std::size_t k = 0; k < page.items.size(); ++k) {
+    if (k) body += ',';
+    append(body, page.items[k]);
+  }
+  body += ']';
+  return body;
+}
+
+template <class Find>
+std::optional<reply> cursor_bounds(const list_query& q, std::size_t n, Find find,
+                                   std::size_t& after, std::size_t& before) {
+  after = 0;
+  before = n;
+  if (q.starting_after) {
+    std::size_t i = 0;
+    if (!find(*q.starting_after, i)) return error_reply(400, "Invalid startingAfter");
+    after = i + 1;
+  }
+  if (q.ending_before) {
+    std::size_t i = 0;
+    if (!find(*q.ending_before, i)) return error_reply(400, "Invalid endingBefore");
+    before = std::min(i, n);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 reply twin::list_licenses(const request_view& req, const org& o, std::string_view query) {
   list_query q = parse_list_query(query);
   if (!q.error.empty()) return error_reply(400, q.error);
   const std::size_t n = o.licenses.size();
-  std::size_t after = 0;   // exclusive lower bound + 1 (items with index >= after)
+  std::size_t after = 0;   // items with index >= after
   std::size_t before = n;  // exclusive upper bound
-  if (q.starting_after) {
-    std::size_t i = 0;
-    if (!decode_cursor(*q.starting_after, n, o.license_index, i))
-      return error_reply(400, "Invalid startingAfter");
-    after = i + 1;
-  }
-  if (q.ending_before) {
-    std::size_t i = 0;
-    if (!decode_cursor(*q.ending_before, n, o.license_index, i))
-      return error_reply(400, "Invalid endingBefore");
-    before = std::min(i, n);
-  }
+  if (auto bad = cursor_bounds(
+          q, n,
+          [&](const std::string& t, std::size_t& i) {
+            return decode_cursor(t, n, o.license_index, i);
+          },
+          after, before))
+    return *bad;
   auto matches = [&](std::size_t i) {
     const license& l = o.licenses[i];
     if (q.device_serial) {
@@ -964,20 +993,10 @@ reply twin::list_licenses(const request_view& req, const org& o, std::string_vie
   const page_result page =
       select_page(n, after, before, q.ending_before && !q.starting_after, q.per_page, matches);
   reply r;
-  r.body.reserve(page.items.size() * 600 + 2);
-  r.body += '[';
-  for (std::size_t k = 0; k < page.items.size(); ++k) {
-    if (k) r.body += ',';
-    append_license(r.body, o, o.licenses[page.items[k]]);
-  }
-  r.body += ']';
-
+  r.body = page_body(
+      page, 600, [&](std::string& out, std::size_t i) { append_license(out, o, o.licenses[i]); });
   // RFC 5988 Link header with opaque cursors, filters kept.
-  std::string base = req.listener == listener_kind::shard ? shard_origin_ : main_origin_;
-  base += "/api/v1/organizations/";
-  base += o.id;
-  base += "/licenses?perPage=";
-  append_int(base, static_cast<long long>(q.per_page));
+  std::string base = list_base(req, "/organizations/" + o.id + "/licenses", q.per_page);
   if (q.device_serial) {
     base += "&deviceSerial=";
     pct_encode(base, *q.device_serial);
@@ -988,6 +1007,16 @@ reply twin::list_licenses(const request_view& req, const org& o, std::string_vie
   }
   append_links(r.link, base, page, n);
   return r;
+}
+
+std::string twin::list_base(const request_view& req, std::string_view path,
+                            std::size_t per_page) const {
+  std::string base = req.listener == listener_kind::shard ? shard_origin_ : main_origin_;
+  base += "/api/v1";
+  base += path;
+  base += "?perPage=";
+  append_int(base, static_cast<long long>(per_page));
+  return base;
 }
 
 void twin::append_links(std::string& out, std::string_view base, const page_result& page,
@@ -1014,34 +1043,20 @@ reply twin::list_devices(const request_view& req, const org& o, std::string_view
   if (!q.error.empty()) return error_reply(400, q.error);
   const std::size_t n = o.devices.size();
   std::size_t after = 0, before = n;
-  if (q.starting_after) {
-    std::size_t i = 0;
-    if (!decode_cursor(*q.starting_after, n, o.device_index, i))
-      return error_reply(400, "Invalid startingAfter");
-    after = i + 1;
-  }
-  if (q.ending_before) {
-    std::size_t i = 0;
-    if (!decode_cursor(*q.ending_before, n, o.device_index, i))
-      return error_reply(400, "Invalid endingBefore");
-    before = std::min(i, n);
-  }
+  if (auto bad = cursor_bounds(
+          q, n,
+          [&](const std::string& t, std::size_t& i) {
+            return decode_cursor(t, n, o.device_index, i);
+          },
+          after, before))
+    return *bad;
   const page_result page = select_page(n, after, before, q.ending_before && !q.starting_after,
                                        q.per_page, [](std::size_t) { return true; });
   reply r;
-  r.body.reserve(page.items.size() * 330 + 2);
-  r.body += '[';
-  for (std::size_t k = 0; k < page.items.size(); ++k) {
-    if (k) r.body += ',';
-    append_device(r.body, o, o.devices[page.items[k]]);
-  }
-  r.body += ']';
-  std::string base = req.listener == listener_kind::shard ? shard_origin_ : main_origin_;
-  base += "/api/v1/organizations/";
-  base += o.id;
-  base += "/inventory/devices?perPage=";
-  append_int(base, static_cast<long long>(q.per_page));
-  append_links(r.link, base, page, n);
+  r.body = page_body(page, 330,
+                     [&](std::string& out, std::size_t i) { append_device(out, o, o.devices[i]); });
+  append_links(r.link, list_base(req, "/organizations/" + o.id + "/inventory/devices", q.per_page),
+               page, n);
   return r;
 }
 
@@ -1061,29 +1076,13 @@ reply twin::list_orgs(const request_view& req, std::string_view query) {
     return decode_cursor(token, n, no_ids, i);
   };
   std::size_t after = 0, before = n;
-  if (q.starting_after) {
-    std::size_t i = 0;
-    if (!cursor(*q.starting_after, i)) return error_reply(400, "Invalid startingAfter");
-    after = i + 1;
-  }
-  if (q.ending_before) {
-    std::size_t i = 0;
-    if (!cursor(*q.ending_before, i)) return error_reply(400, "Invalid endingBefore");
-    before = std::min(i, n);
-  }
+  if (auto bad = cursor_bounds(q, n, cursor, after, before)) return *bad;
   const page_result page = select_page(n, after, before, q.ending_before && !q.starting_after,
                                        q.per_page, [](std::size_t) { return true; });
   reply r;
-  r.body += '[';
-  for (std::size_t k = 0; k < page.items.size(); ++k) {
-    if (k) r.body += ',';
-    append_org(r.body, orgs_[page.items[k]]);
-  }
-  r.body += ']';
-  std::string base = req.listener == listener_kind::shard ? shard_origin_ : main_origin_;
-  base += "/api/v1/organizations?perPage=";
-  append_int(base, static_cast<long long>(q.per_page));
-  append_links(r.link, base, page, n);
+  r.body =
+      page_body(page, 300, [&](std::string& out, std::size_t i) { append_org(out, orgs_[i]); });
+  append_links(r.link, list_base(req, "/organizations", q.per_page), page, n);
   return r;
 }
 

@@ -220,6 +220,8 @@ private:
   void append_license(std::string& out, const org& o, const license& l) const;
   void append_device(std::string& out, const org& o, const device& d) const;
   void append_batch(std::string& out, const org& o, const action_batch& b) const;
+  /// A list's URL as its Link header names it: the listener's origin, `path`, `perPage`.
+  std::string list_base(const request_view& req, std::string_view path, std::size_t per_page) const;
   void append_links(std::string& out, std::string_view base, const page_result& page,
                     std::size_t n) const;
   std::string state_json();
