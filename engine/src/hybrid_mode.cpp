@@ -145,8 +145,7 @@ std::size_t hybrid_mode::spare_tokens(std::size_t org, steady_time now) const {
   const auto& ip = ctx_.sched.ip_bucket();
   if (b.available_at(now) > now || ip.available_at(now) > now) return 0;
   constexpr double many = 1e9;
-  // One token kept per running batch: its poll finds it at once (the reserve costs the burst
-  // once; the refill still goes to PUTs).
+  // The tokens kept for the batches' next calls (reserve) find them at once.
   const double mine = b.unlimited() ? many : std::floor(b.tokens(now)) - reserve(org);
   const double ips = ip.unlimited() ? many : std::floor(ip.tokens(now));
   const double n = std::min(mine, ips);

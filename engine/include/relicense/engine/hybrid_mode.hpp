@@ -2,8 +2,10 @@
 // budget. Each org's rows wait in one queue; a free batch slot takes a batch from its front when
 // the split rule says the batch ends no later than the two channels together would (so the put
 // channel never idles while a long batch still runs), and the put channel takes single rows
-// whenever the org has a token to spare and no batch POST or poll is due. Both channels are the
-// put and batch modes themselves, with task ids tagged apart. Sans-I/O: see mode.hpp.
+// whenever the org has a token to spare and no batch POST or poll is due. The batches' speed is
+// learnt from their polls (batch_speed, which also times them): slots are filled one by one, a
+// probe first, each sized by what the polls of the earlier ones said. Both channels are the put
+// and batch modes themselves, with task ids tagged apart. Sans-I/O: see mode.hpp.
 #pragma once
 
 #include "relicense/engine/batch_mode.hpp"
