@@ -41,4 +41,9 @@ echo "## 5. Field conditions: another application on the org budget, log-normal 
 if ((${#quick[@]})); then "$bin/field_bench" --quick; else "$bin/field_bench" --rows 300 --reps 3 --latency-ms 800; fi
 echo
 echo "## 6. Field conditions: auto mode beside put and batch, twin batch speeds of 2-1000 ms per action"
-if ((${#quick[@]})); then "$bin/hybrid_bench" --quick; else "$bin/hybrid_bench" --rows 300; fi
+if ((${#quick[@]})); then
+  "$bin/hybrid_bench" --quick
+else
+  "$bin/hybrid_bench" --rows 300 --reps 3
+  "$bin/hybrid_bench" --rows 1000 --ms 2,33 --reps 3
+fi

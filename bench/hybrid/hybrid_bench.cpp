@@ -1,9 +1,10 @@
 // Rows/s of put mode, batch mode and auto mode (batches and PUTs at once) side by side in one
 // run, for one organization at the Dashboard budget (10/s, burst 10, 100/s per IP), for twin
 // batch speeds of MS milliseconds per action. Goal: auto >= 0.95 x (put + batch) and never below
-// the better of the two. Put mode does not depend on MS: it is measured once per run.
-//   hybrid_bench [--quick] [--rows N] [--ms 2,33,330,1000] [--latency-ms L]
-// Prints one table; exit 1 if a row was not applied.
+// the better of the two. Put mode does not depend on MS: it is measured once per repetition.
+//   hybrid_bench [--quick] [--rows N] [--ms 2,33,330,1000] [--latency-ms L] [--reps N]
+// Each repetition measures put, then batch and auto for each MS; the ratios are taken within a
+// repetition. Prints medians with [min-max] over the repetitions; exit 1 if a row was not applied.
 #include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
@@ -59,12 +60,31 @@ struct measured {
 
 enum class mode { put, batch, hybrid };
 
+/// Median and range of `v` as "median [min-max]" (or the value alone for one repetition).
+std::string spread(std::vector<double> v, const char* fmt) {
+  std::sort(v.begin(), v.end());
+  const double med = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, fmt, med);
+  std::string out = buf;
+  if (v.size() > 1) {
+    std::string lo, hi;
+    std::snprintf(buf, sizeof buf, fmt, v.front());
+    lo = buf;
+    std::snprintf(buf, sizeof buf, fmt, v.back());
+    hi = buf;
+    out += " [" + lo + "-" + hi + "]";
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::size_t rows = 300;
   std::vector<double> speeds{2, 33, 330, 1000};
   unsigned latency_ms = 0;
+  int reps = 1;
   for (int i = 1; i < argc; ++i) {
     const bool has = i + 1 < argc;
     if (!std::strcmp(argv[i], "--quick")) {
@@ -72,6 +92,8 @@ int main(int argc, char** argv) {
       speeds = {2, 33};
     } else if (!std::strcmp(argv[i], "--rows") && has) {
       rows = static_cast<std::size_t>(std::atol(argv[++i]));
+    } else if (!std::strcmp(argv[i], "--reps") && has) {
+      reps = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--latency-ms") && has) {
       latency_ms = static_cast<unsigned>(std::atol(argv[++i]));
     } else if (!std::strcmp(argv[i], "--ms") && has) {
@@ -80,8 +102,8 @@ int main(int argc, char** argv) {
       for (std::string s; std::getline(in, s, ',');) speeds.push_back(std::atof(s.c_str()));
     }
   }
-  if (rows == 0 || speeds.empty()) {
-    std::fprintf(stderr, "hybrid_bench: --rows and --ms must be positive\n");
+  if (rows == 0 || speeds.empty() || reps < 1) {
+    std::fprintf(stderr, "hybrid_bench: --rows, --ms and --reps must be positive\n");
     return 2;
   }
 
@@ -125,26 +147,49 @@ int main(int argc, char** argv) {
     return x;
   };
 
-  std::printf("one org, %zu rows, budget 10/s burst 10 (100/s per IP), twin latency %u ms\n", rows,
-              latency_ms);
-  const measured put = measure(mode::put, speeds.front());
-  bool all = put.applied == put.rows;
-  std::printf("%9s %10s %10s %10s %12s %10s %8s %10s\n", "ms/action", "put r/s", "batch r/s",
-              "auto r/s", "auto/(p+b)", "auto/best", "auto %b", "auto 429s");
-  for (double ms : speeds) {
-    const measured batch = measure(mode::batch, ms);
-    const measured hybrid = measure(mode::hybrid, ms);
-    all = all && batch.applied == batch.rows && hybrid.applied == hybrid.rows;
-    const double sum = put.rows_per_s() + batch.rows_per_s();
-    const double best = std::max(put.rows_per_s(), batch.rows_per_s());
-    std::printf("%9g %10.1f %10.1f %10.1f %12.2f %10.2f %7.0f%% %10llu\n", ms, put.rows_per_s(),
-                batch.rows_per_s(), hybrid.rows_per_s(), sum > 0 ? hybrid.rows_per_s() / sum : 0,
-                best > 0 ? hybrid.rows_per_s() / best : 0,
-                hybrid.applied ? 100.0 * static_cast<double>(hybrid.by_batch) /
-                                     static_cast<double>(hybrid.applied)
-                               : 0,
-                static_cast<unsigned long long>(hybrid.throttled));
-    std::fflush(stdout);
+  std::printf(
+      "one org, %zu rows, budget 10/s burst 10 (100/s per IP), twin latency %u ms, %d "
+      "repetition(s)\n",
+      rows, latency_ms, reps);
+  struct cell {
+    std::vector<double> put, batch, hybrid, of_sum, of_best, by_batch, throttled;
+  };
+  std::vector<cell> cells(speeds.size());
+  bool all = true;
+  for (int rep = 0; rep < reps; ++rep) {
+    const measured put = measure(mode::put, speeds.front());
+    all = all && put.applied == put.rows;
+    for (std::size_t k = 0; k < speeds.size(); ++k) {
+      const measured batch = measure(mode::batch, speeds[k]);
+      const measured hybrid = measure(mode::hybrid, speeds[k]);
+      all = all && batch.applied == batch.rows && hybrid.applied == hybrid.rows;
+      const double sum = put.rows_per_s() + batch.rows_per_s();
+      const double best = std::max(put.rows_per_s(), batch.rows_per_s());
+      auto& c = cells[k];
+      c.put.push_back(put.rows_per_s());
+      c.batch.push_back(batch.rows_per_s());
+      c.hybrid.push_back(hybrid.rows_per_s());
+      c.of_sum.push_back(sum > 0 ? hybrid.rows_per_s() / sum : 0);
+      c.of_best.push_back(best > 0 ? hybrid.rows_per_s() / best : 0);
+      c.by_batch.push_back(hybrid.applied ? 100.0 * static_cast<double>(hybrid.by_batch) /
+                                                static_cast<double>(hybrid.applied)
+                                          : 0);
+      c.throttled.push_back(static_cast<double>(hybrid.throttled));
+      std::fprintf(stderr, "rep %d, %g ms: put %.1f, batch %.1f, auto %.1f rows/s\n", rep + 1,
+                   speeds[k], put.rows_per_s(), batch.rows_per_s(), hybrid.rows_per_s());
+    }
   }
+  std::printf(
+      "| ms/action | put r/s | batch r/s | auto r/s | auto / (put + batch) | auto / best "
+      "| auto %%b | auto 429s |\n|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t k = 0; k < speeds.size(); ++k) {
+    const auto& c = cells[k];
+    std::printf("| %g | %s | %s | %s | %s | %s | %s %% | %s |\n", speeds[k],
+                spread(c.put, "%.1f").c_str(), spread(c.batch, "%.1f").c_str(),
+                spread(c.hybrid, "%.1f").c_str(), spread(c.of_sum, "%.2f").c_str(),
+                spread(c.of_best, "%.2f").c_str(), spread(c.by_batch, "%.0f").c_str(),
+                spread(c.throttled, "%.0f").c_str());
+  }
+  std::fflush(stdout);
   return all ? 0 : 1;
 }

@@ -221,8 +221,10 @@ void batch_mode::accepted(std::size_t org, task_id t, const io::action_batch& b,
   if (b.failed) return refused(org, t, b.errors, 400, now);
   j.posted = true;
   j.polling = true;
-  ctx_.sched.push_at(org, channel_.mark(t),
-                     now + batches_[org].first_poll_delay(j.job.rows.size()));
+  const auto n = j.job.rows.size();
+  ctx_.sched.push_at(
+      org, channel_.mark(t),
+      now + (pacer_ ? pacer_->first_poll(org, n) : batches_[org].first_poll_delay(n)));
 }
 
 void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a,
@@ -274,12 +276,16 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a,
       return;
     case ops::batch_news::status: {
       const auto& b = *v.batch;
-      if ((b.completed || b.failed) && j.posted)
-        batches_[org].observe(now - j.submitted, j.job.rows.size(), j.polls == 0);
+      const auto n = j.job.rows.size();
+      const bool done = b.completed || b.failed;
+      if (done && j.posted) batches_[org].observe(now - j.submitted, n, j.polls == 0);
+      if (pacer_ && j.posted) pacer_->polled(org, n, now - j.submitted, done);
       if (b.completed) return completed(org, t, now);
       if (b.failed) return refused(org, t, b.errors, 400, now);
+      ++j.polls;
       ctx_.sched.push_at(org, channel_.mark(t),
-                         now + batches_[org].repoll_delay(j.job.rows.size(), ++j.polls));
+                         now + (pacer_ && j.posted ? pacer_->next_poll(org, n, now - j.submitted)
+                                                   : batches_[org].repoll_delay(n, j.polls)));
       return;
     }
     case ops::batch_news::refused:

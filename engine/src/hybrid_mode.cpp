@@ -35,7 +35,7 @@ std::size_t batch_share(const split_state& s, const split_config& c) {
   const double batch_rate =
       std::min(s.slots * full / batch_seconds(full, a, c), s.put_rate / 2 * full);
   const bool balance = puts_pay(s, c);
-  const double put_rate = balance ? s.put_rate : 0;
+  const double put_rate = balance && !puts_idle(s, c) ? s.put_rate : 0;
   const double left_s = static_cast<double>(s.queued + s.in_batches) / (put_rate + batch_rate);
   // The batch ends with the work left, or is the shortest batch there is. When PUTs do not pay
   // (fast batches bound by the budget), every batch costs the same calls whatever its size:
@@ -54,6 +54,11 @@ std::size_t batch_share(const split_state& s, const split_config& c) {
       batch_seconds(probe, a, c) < put_alone_s)
     return c.min_rows;
   return 0;
+}
+
+bool puts_idle(const split_state& s, const split_config& c) {
+  if (s.put_rate <= 0 || s.per_action_s <= 0) return false;
+  return s.slots / s.per_action_s > c.put_worth * s.put_rate;
 }
 
 bool puts_pay(const split_state& s, const split_config& c) {
@@ -79,7 +84,8 @@ hybrid_mode::hybrid_mode(const mode_context& ctx, const batch_run_options& optio
       batch_fx_(ctx.fx, ctx.plan, in_batches_), batch_ctx_{ctx.plan,  ctx.config, ctx.sched,
                                                            batch_fx_, ctx.diff,   ctx.refused},
       put_(ctx, {batch_bit, 0}), batch_(batch_ctx_, options_, {batch_bit, batch_bit}),
-      queued_(ctx.plan.orgs.size()) {
+      queued_(ctx.plan.orgs.size()), speeds_(ctx.plan.orgs.size(), batch_speed(split.speed)) {
+  batch_.set_pacer(this);
   split_.max_actions =
       std::min(split_.max_actions, std::max<std::size_t>(1, options.batch.max_actions));
 }
@@ -103,37 +109,83 @@ void hybrid_mode::on_answer(std::size_t org, task_id t, const answer& a,
   else put_.on_answer(org, t, a, parser, now);
 }
 
+nanos hybrid_mode::first_poll(std::size_t org, std::size_t actions) {
+  return speeds_[org].first_poll(actions);
+}
+
+void hybrid_mode::polled(std::size_t org, std::size_t actions, nanos elapsed, bool done) {
+  if (done) speeds_[org].done(elapsed, actions);
+  else speeds_[org].running(elapsed, actions);
+}
+
+nanos hybrid_mode::next_poll(std::size_t org, std::size_t actions, nanos elapsed) {
+  return speeds_[org].next_poll(actions, elapsed);
+}
+
+bool hybrid_mode::learning(std::size_t org) const {
+  const auto& sp = speeds_[org];
+  return !sp.bounded() && sp.lower() < split_.slow_s && batch_.batches(org).running() > 0;
+}
+
+double hybrid_mode::reserve(std::size_t org) const {
+  const auto& ob = batch_.batches(org);
+  const unsigned slots = std::max(1u, batch_.config().max_running);
+  // A running batch wants a poll, and its slot a POST once it ends while rows wait. Kept tokens
+  // are not lost (the bucket stays below its capacity, and they go to PUTs once no batch runs);
+  // a slot waiting on a refill idles for it.
+  double r = ob.running() * (queued_[org].empty() ? 1.0 : 2.0);
+  if (learning(org) && !queued_[org].empty())
+    r += std::min<double>(slots - std::min(slots, ob.running()), split_.learn_reserve);
+  const double cap = ctx_.sched.bucket(org).capacity() - 2;
+  return std::max(0.0, std::min({r, split_.max_reserve, cap}));
+}
+
 std::size_t hybrid_mode::spare_tokens(std::size_t org, steady_time now) const {
   const auto& b = ctx_.sched.bucket(org);
   const auto& ip = ctx_.sched.ip_bucket();
   if (b.available_at(now) > now || ip.available_at(now) > now) return 0;
   constexpr double many = 1e9;
-  // One token kept per running batch: its poll finds it at once (the reserve costs the burst
-  // once; the refill still goes to PUTs).
-  const double reserve = std::min<double>(batch_.batches(org).running(), split_.max_reserve);
-  const double mine = b.unlimited() ? many : std::floor(b.tokens(now)) - reserve;
+  // The tokens kept for the batches' next calls (reserve) find them at once.
+  const double mine = b.unlimited() ? many : std::floor(b.tokens(now)) - reserve(org);
   const double ips = ip.unlimited() ? many : std::floor(ip.tokens(now));
   const double n = std::min(mine, ips);
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
+split_state hybrid_mode::state_of(std::size_t o) const {
+  const auto& sp = speeds_[o];
+  const auto& bucket = ctx_.sched.bucket(o);
+  split_state s;
+  s.queued = queued_[o].size();
+  s.in_batches = in_batches_[o];
+  s.put_rate = bucket.unlimited() ? 0 : bucket.effective_rate();
+  // The per-action time batches are sized by: learnt between the bounds, the prior for an org
+  // already known to be slow, 0 (the prior) while nothing is known.
+  if (sp.bounded()) s.per_action_s = sp.sizing();
+  else if (sp.lower() >= split_.slow_s)
+    s.per_action_s = std::max(split_.prior_per_action_s, 2 * sp.lower());
+  s.slots = std::max(1u, batch_.config().max_running);
+  return s;
+}
+
+bool hybrid_mode::puts_held(std::size_t o) const {
+  const auto s = state_of(o);
+  return (!puts_pay(s, split_) || puts_idle(s, split_)) && batch_share(s, split_) > 0;
+}
+
 void hybrid_mode::feed(std::size_t o, steady_time now) {
   auto& q = queued_[o];
   const auto& ob = batch_.batches(o);
+  const auto& sp = speeds_[o];
   const unsigned slots = std::max(1u, batch_.config().max_running);
-  const auto& bucket = ctx_.sched.bucket(o);
-  auto state = [&] {
-    split_state s;
-    s.queued = q.size();
-    s.in_batches = in_batches_[o];
-    s.put_rate = bucket.unlimited() ? 0 : bucket.effective_rate();
-    s.per_action_s = ob.per_action_s();
-    s.slots = slots;
-    return s;
-  };
-  // Batches first: a free slot that the split rule fills with rows from the front.
+  // Batches first: free slots filled one by one, each sized by what the polls of the earlier
+  // ones said. While nothing is known, one probe; until its polls say the org is slow or how
+  // fast it is, the other slots wait for them.
   while (!q.empty() && ob.queued() == 0 && ob.running() < slots && ob.ready_at(now) <= now) {
-    const std::size_t n = batch_share(state(), split_);
+    const bool blank = !sp.bounded() && sp.lower() < split_.slow_s;
+    if (blank && ob.running() > 0) break;
+    std::size_t n = batch_share(state_of(o), split_);
+    if (blank) n = std::min(n, split_.probe_rows);
     if (n == 0) break;
     std::vector<std::size_t> rows(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(n));
     q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(n));
@@ -143,8 +195,7 @@ void hybrid_mode::feed(std::size_t o, steady_time now) {
   }
   // Then single rows on the tokens no batch call is waiting for, unless batches would spend
   // them better (fast batches, bound by the budget), as long as they take rows at all.
-  if (q.empty() || ctx_.sched.has_due(o, now)) return;
-  if (const auto s = state(); !puts_pay(s, split_) && batch_share(s, split_) > 0) return;
+  if (q.empty() || ctx_.sched.has_due(o, now) || puts_held(o)) return;
   for (std::size_t k = spare_tokens(o, now); k > 0 && !q.empty(); --k) {
     put_.send(o, static_cast<std::uint32_t>(q.front()));
     q.pop_front();
@@ -170,14 +221,14 @@ steady_time hybrid_mode::wake_at(steady_time now) const {
   auto at = batch_.wake_at(now);
   if (ctx_.fx.stopping()) return at;
   for (std::size_t o = 0; o < queued_.size(); ++o) {
-    if (queued_[o].empty() || ctx_.sched.has_due(o, now)) continue;
+    // Rows held for the batches wait for a slot, which the batch channel wakes the loop for.
+    if (queued_[o].empty() || ctx_.sched.has_due(o, now) || puts_held(o)) continue;
     const auto& b = ctx_.sched.bucket(o);
     auto when = std::max(b.available_at(now), ctx_.sched.ip_bucket().available_at(now));
     // A PUT waits for the tokens kept for the running batches' next calls (spare_tokens).
-    const double reserve = std::min<double>(batch_.batches(o).running(), split_.max_reserve);
-    if (reserve > 0 && !b.unlimited() && b.effective_rate() > 0) {
-      const double short_of =
-          std::floor(b.tokens(now)) < 1 + reserve ? 1 + reserve - b.tokens(now) : 0;
+    const double kept = reserve(o);
+    if (kept > 0 && !b.unlimited() && b.effective_rate() > 0) {
+      const double short_of = std::floor(b.tokens(now)) < 1 + kept ? 1 + kept - b.tokens(now) : 0;
       when = std::max(when, now + std::chrono::duration_cast<nanos>(std::chrono::duration<double>(
                                       short_of / b.effective_rate())));
     }

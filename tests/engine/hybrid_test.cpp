@@ -17,6 +17,7 @@
 using namespace std::chrono_literals;
 using namespace relicense;
 using engine::batch_share;
+using engine::batch_speed;
 using engine::scheduler;
 using engine::split_state;
 using kind = scheduler::pick::kind;
@@ -39,7 +40,8 @@ split_state org_state(std::size_t queued, double per_action_s, std::size_t in_ba
 /// A fake license API with no latency: PUTs confirm, a batch of n actions completes n × action_s
 /// after its POST.
 struct fake_api {
-  explicit fake_api(const plan::plan& p, double action_s) : plan(p), action(action_s) {}
+  fake_api(const plan::plan& p, double action_s, engine::steady_time t0 = {})
+      : plan(p), action(action_s), start(t0) {}
 
   engine::answer answer(const engine::request& rq, engine::steady_time now) {
     if (rq.method == "PUT") {
@@ -60,6 +62,7 @@ struct fake_api {
       done_at[id] = now + std::chrono::duration_cast<engine::nanos>(
                               std::chrono::duration<double>(action * static_cast<double>(n)));
       batched += n;
+      posts.push_back({std::chrono::duration<double>(now - start).count(), n});
       if (std::getenv("HYBRID_TRACE"))
         std::printf("  %.3f POST %zu\n",
                     std::chrono::duration<double>(now.time_since_epoch()).count(), n);
@@ -81,6 +84,12 @@ struct fake_api {
   std::size_t puts = 0;
   std::size_t batched = 0;
   std::size_t polls = 0;
+  engine::steady_time start;
+  struct post {
+    double at_s;  ///< since `start`
+    std::size_t actions;
+  };
+  std::vector<post> posts;
 };
 
 /// Drives `m` against `api` (every answer at once) until it ends or `for_s` seconds passed;
@@ -166,6 +175,56 @@ TEST(SplitRule, AnUnknownSpeedIsThePrior) {
             batch_share(org_state(300, c.prior_per_action_s), c));
 }
 
+// ---- what polls say about the speed ------------------------------------------------------------
+
+// A poll that finds a batch running bounds an action from below, one that finds it done from
+// above; batches are sized between the two.
+TEST(BatchSpeed, PollsBoundTheSpeed) {
+  batch_speed sp;
+  EXPECT_TRUE(sp.blank());
+  EXPECT_EQ(sp.sizing(), 0.0);
+  sp.running(100ms, 4);
+  EXPECT_DOUBLE_EQ(sp.lower(), 0.025);
+  EXPECT_FALSE(sp.bounded());
+  EXPECT_EQ(sp.sizing(), 0.0);  // running says nothing of how slow
+  sp.done(150ms, 4);
+  EXPECT_DOUBLE_EQ(sp.upper(), 0.0375);
+  EXPECT_GT(sp.sizing(), 0.025);
+  EXPECT_LT(sp.sizing(), 0.0375);
+  sp.done(5s, 100);  // looser: no change
+  EXPECT_DOUBLE_EQ(sp.upper(), 0.0375);
+}
+
+// Batches that slow down (or speed up) past a bound void it instead of leaving an empty range.
+TEST(BatchSpeed, AContradictionVoidsTheOldBound) {
+  batch_speed sp;
+  sp.done(100ms, 4);
+  sp.running(1s, 4);
+  EXPECT_DOUBLE_EQ(sp.lower(), 0.25);
+  EXPECT_FALSE(sp.bounded());
+  sp.done(200ms, 4);
+  EXPECT_DOUBLE_EQ(sp.upper(), 0.05);
+  EXPECT_EQ(sp.lower(), 0.0);
+}
+
+// The probe is polled early, then at growing intervals; a batch whose end is bounded is polled
+// inside its range, which each poll narrows.
+TEST(BatchSpeed, PollsNarrowTheRange) {
+  batch_speed sp;
+  EXPECT_EQ(sp.first_poll(4), 100ms);
+  sp.running(100ms, 4);
+  EXPECT_EQ(sp.next_poll(4, 100ms), 50ms);  // 1.5 × the elapsed time
+  sp.done(150ms, 4);
+  // 100 actions end between 2.5 and 3.75 s: polled inside that range.
+  const auto first = sp.first_poll(100);
+  EXPECT_GT(first, 2500ms);
+  EXPECT_LT(first, 3750ms);
+  sp.running(first, 100);
+  const auto next = sp.next_poll(100, first);
+  EXPECT_GT(first + next, first);
+  EXPECT_LT(first + next, 3750ms);
+}
+
 // ---- the mode ---------------------------------------------------------------------------------
 
 // Batch POSTs go first; then PUTs take the tokens the batches leave. Task ids differ in the
@@ -185,7 +244,10 @@ TEST(HybridMode, BothChannelsRunWithTaggedTaskIds) {
     return (t & engine::hybrid_mode::batch_bit) == 0;
   });
   EXPECT_EQ(static_cast<std::size_t>(puts), api.puts);
-  EXPECT_EQ(api.puts, rig.fx.results.size());  // the batches still run
+  const auto put_results =
+      std::count_if(rig.fx.results.begin(), rig.fx.results.end(),
+                    [](const io::row_result& r) { return r.batch_id.empty(); });
+  EXPECT_EQ(static_cast<std::size_t>(put_results), api.puts);
 }
 
 // Fast batches want the whole budget for their calls: PUTs leave the rows to them.
@@ -199,11 +261,43 @@ TEST(HybridMode, FastBatchesCrowdPutsOut) {
   EXPECT_LT(m.rows_by_put(), 150u);
 }
 
-// Side by side on the fake clock, for 300 and 600 rows and batches of 2 ms to 1 s per action:
-// every row is applied once, and with 600 rows the hybrid is never slower than the better of put
-// and batch modes alone.
+// A fast org: the probe's first poll finds it done, and every slot takes a full batch at once.
+TEST(HybridMode, AFastOrgGetsFullBatchesAfterOneProbePoll) {
+  mode_rig rig(test::make_plan(1, 1000), api_budget);
+  engine::batch_run_options options;
+  engine::hybrid_mode m(rig.context(), options);
+  fake_api api(rig.plan, 0.002, rig.clock.now());
+  run_to_end(rig, m, api);
+  ASSERT_GE(api.posts.size(), 6u);
+  EXPECT_EQ(api.posts[0].actions, 4u);
+  for (std::size_t k = 1; k < 6; ++k) {
+    EXPECT_EQ(api.posts[k].actions, 100u);
+    EXPECT_LE(api.posts[k].at_s, 0.11);
+  }
+  EXPECT_EQ(rig.fx.results.size(), 1000u);
+}
+
+// A slow org (1 s per action): while its probe runs, no other batch goes out before a poll said
+// the org is slow, and then no batch is longer than the PUTs would take for the rows left.
+TEST(HybridMode, ASlowOrgLocksFewRows) {
+  mode_rig rig(test::make_plan(1, 1000), api_budget);
+  engine::batch_run_options options;
+  engine::hybrid_mode m(rig.context(), options);
+  fake_api api(rig.plan, 1.0, rig.clock.now());
+  run_to_end(rig, m, api);
+  ASSERT_GE(api.posts.size(), 2u);
+  EXPECT_EQ(api.posts[0].actions, 4u);
+  EXPECT_GE(api.posts[1].at_s, 0.1);
+  for (const auto& p : api.posts) EXPECT_LE(p.actions, 70u);  // 1000 rows at 10 + 5 rows/s
+  EXPECT_EQ(rig.fx.results.size(), 1000u);
+  EXPECT_GT(m.rows_by_put(), 600u);
+}
+
+// Side by side on the fake clock, for 300 and 1000 rows and batches of 2 ms to 1 s per action:
+// every row is applied once, the hybrid never moves fewer rows/s than the better of put and batch
+// modes alone, and at least 0.95 of the two together (with 1000 rows: with fast batches).
 TEST(HybridMode, NeverSlowerThanTheBetterChannelAlone) {
-  for (std::size_t n : {300, 600})
+  for (std::size_t n : {300, 1000})
     for (double action : {0.002, 0.033, 0.33, 1.0}) {
       SCOPED_TRACE("rows=" + std::to_string(n) + " action_s=" + std::to_string(action));
       const auto plan = test::make_plan(1, n);
@@ -226,15 +320,17 @@ TEST(HybridMode, NeverSlowerThanTheBetterChannelAlone) {
         EXPECT_EQ(lines.size(), plan.rows.size());
       }
       const auto rows = static_cast<double>(n);
+      const double put = rows / secs[0], batch = rows / secs[1], hybrid = rows / secs[2];
       std::printf(
-          "%zu rows, action %.3f s: put %.1f rows/s, batch %.1f rows/s, auto %.1f rows/s (%.2f of "
-          "the sum)\n",
-          n, action, rows / secs[0], rows / secs[1], rows / secs[2],
-          (rows / secs[2]) / (rows / secs[0] + rows / secs[1]));
-      // A plan of 300 rows lasts about one second with fast batches: the first round, sized for
-      // the slowest speed, then costs more than the ratio allows; it still beats PUTs alone.
-      if (n >= 600) EXPECT_LE(secs[2], std::min(secs[0], secs[1]) * 1.02);
-      else EXPECT_LT(secs[2], secs[0]);
+          "%zu rows, action %.3f s: put %.1f rows/s, batch %.1f rows/s, auto %.1f rows/s "
+          "(%.2f of the sum, %.2f of the best)\n",
+          n, action, put, batch, hybrid, hybrid / (put + batch), hybrid / std::max(put, batch));
+      // With 1000 rows and slow batches the goal is out of reach (see bench/RESULTS.md): the
+      // run must still beat both channels alone.
+      if (n == 300 || action < 0.01) {
+        EXPECT_GE(hybrid, 0.95 * (put + batch));
+      }
+      EXPECT_GE(hybrid, std::max(put, batch));
     }
 }
 

@@ -13,6 +13,19 @@
 
 namespace relicense::engine {
 
+/// Times the polls of batch mode's batches and hears what each poll found, for a mode that learns
+/// the batches' speed itself (hybrid mode); without one, org_batches learns and times them.
+class batch_pacer {
+public:
+  virtual ~batch_pacer() = default;
+  /// From the POST to the first poll of a batch of `actions` actions of `org`.
+  virtual nanos first_poll(std::size_t org, std::size_t actions) = 0;
+  /// A poll found the batch `done` or still running `elapsed` after its POST.
+  virtual void polled(std::size_t org, std::size_t actions, nanos elapsed, bool done) = 0;
+  /// After a poll that found it running: the wait for the next poll.
+  virtual nanos next_poll(std::size_t org, std::size_t actions, nanos elapsed) = 0;
+};
+
 class batch_mode final : public mode {
 public:
   batch_mode(const mode_context& ctx, const batch_run_options& options, task_channel channel = {});
@@ -33,6 +46,8 @@ public:
   void add_rows(std::size_t org, const std::vector<std::size_t>& rows, steady_time now);
   const org_batches& batches(std::size_t org) const { return batches_[org]; }
   const batch_config& config() const { return options_.batch; }
+  /// Hands the timing of polls to `p` (which outlives this mode).
+  void set_pacer(batch_pacer* p) noexcept { pacer_ = p; }
   /// Why `org` takes no more calls ("" while it does).
   const std::string& condemned(std::size_t org) const { return condemned_[org]; }
 
@@ -80,6 +95,7 @@ private:
   std::unordered_map<std::size_t, std::string> batch_of_;  ///< row -> last batch id
   steady_time started_{};
   unsigned lanes_ = 0;
+  batch_pacer* pacer_ = nullptr;
 };
 
 }  // namespace relicense::engine

@@ -2,12 +2,15 @@
 // budget. Each org's rows wait in one queue; a free batch slot takes a batch from its front when
 // the split rule says the batch ends no later than the two channels together would (so the put
 // channel never idles while a long batch still runs), and the put channel takes single rows
-// whenever the org has a token to spare and no batch POST or poll is due. Both channels are the
-// put and batch modes themselves, with task ids tagged apart. Sans-I/O: see mode.hpp.
+// whenever the org has a token to spare and no batch POST or poll is due. The batches' speed is
+// learnt from their polls (batch_speed, which also times them): slots are filled one by one, a
+// probe first, each sized by what the polls of the earlier ones said. Both channels are the put
+// and batch modes themselves, with task ids tagged apart. Sans-I/O: see mode.hpp.
 #pragma once
 
 #include "relicense/engine/batch_mode.hpp"
 #include "relicense/engine/batch_runner.hpp"
+#include "relicense/engine/batch_speed.hpp"
 #include "relicense/engine/mode.hpp"
 #include "relicense/engine/put_mode.hpp"
 
@@ -22,22 +25,35 @@ struct split_config {
   std::size_t max_actions = 100;  ///< the largest batch
   /// A batch costs at least two calls (POST and poll): fewer rows than this go by PUT.
   std::size_t min_rows = 4;
-  /// Seconds per action assumed before a batch of the org was seen finishing. A guess too low
-  /// sends long batches that the put channel then waits for; one too high sends short batches
-  /// for one round only.
+  /// Seconds per action assumed for an org whose batches are slow but not yet seen finishing. A
+  /// guess too low sends long batches that the put channel then waits for; one too high sends
+  /// short batches for one round only.
   double prior_per_action_s = 1.0;
-  /// The first poll of a batch whose speed is not learnt yet: sooner than batch mode's, because
-  /// the split sizes the first batches for the slowest speed and learns from when they finish.
+  /// The first batch of an org, while nothing is known of its speed: this many rows, polled
+  /// early (speed_config::probe_poll), so that a fast org gets full batches almost at once.
+  std::size_t probe_rows = 4;
+  /// Until the probe is seen done, the other slots wait, unless its polls found an action slower
+  /// than this: then they take batches sized for the prior (or twice that lower bound).
+  double slow_s = 0.05;
+  /// Tokens kept for the POSTs of the slots that wait for the probe's polls (a fast org's full
+  /// batches go out at once instead of one per refill).
+  double learn_reserve = 4;
+  /// How the polls of the org's batches are timed and learnt from (batch_speed).
+  speed_config speed;
+  /// The first poll of a batch of an earlier run (--resume), which the split learns nothing from.
   nanos first_poll = std::chrono::milliseconds(250);
-  /// batch_config::first_poll_aim of the batch channel: small batches seen done at their first
-  /// poll say little about their speed, and the split sizes batches by it, so it walks down fast.
+  /// batch_config::first_poll_aim of the batch channel, for those batches.
   double first_poll_aim = 0.5;
   /// A batch's time beyond its actions: the POST, the poll that sees it done, the poll lag.
   double overhead_s = 0.5;
   /// The share of the org's budget beyond which batches' calls crowd PUTs out (see puts_pay).
   double batch_budget_share = 0.8;
-  /// Tokens kept for running batches' polls (one per batch, at most this many).
-  double max_reserve = 3;
+  /// Learnt batches moving this many times the put channel's rows/s leave the tokens to the
+  /// batches' calls (see puts_idle).
+  double put_worth = 8;
+  /// Tokens kept for running batches' polls and next POSTs (at most this many, and two fewer
+  /// than the bucket holds).
+  double max_reserve = 8;
   /// The shortest a batch lasts as polled (the first poll of a learnt duration comes no sooner).
   double min_batch_s = 0.25;
 };
@@ -64,7 +80,13 @@ std::size_t batch_share(const split_state& s, const split_config& c = {});
 /// batches move ~50 rows per call, a PUT one).
 bool puts_pay(const split_state& s, const split_config& c = {});
 
-class hybrid_mode final : public mode {
+/// Whether PUTs should leave the tokens to the batches' calls though they pay: a PUT moves one
+/// row, while a POST or poll it delays idles a slot that moves slots / per_action_s rows/s; when
+/// that is more than put_worth × put_rate, the PUTs would slow the run down. False while nothing
+/// is learnt.
+bool puts_idle(const split_state& s, const split_config& c = {});
+
+class hybrid_mode final : public mode, private batch_pacer {
 public:
   /// Task ids carry the channel in this bit (put's own retry bit is bit 31).
   static constexpr task_id batch_bit = task_id{1} << 30;
@@ -106,7 +128,19 @@ private:
     std::vector<std::size_t>& in_batches_;
   };
 
+  nanos first_poll(std::size_t org, std::size_t actions) override;
+  void polled(std::size_t org, std::size_t actions, nanos elapsed, bool done) override;
+  nanos next_poll(std::size_t org, std::size_t actions, nanos elapsed) override;
+
   bool is_batch(task_id t) const noexcept { return (t & batch_bit) != 0; }
+  split_state state_of(std::size_t org) const;
+  /// Whether the org's PUTs leave the tokens and rows to the batches (puts_pay, puts_idle).
+  bool puts_held(std::size_t org) const;
+  /// Whether the org's free slots wait for the probe's next poll.
+  bool learning(std::size_t org) const;
+  /// Tokens of `org` kept from PUTs: one per running batch for its poll, and the POSTs of the
+  /// slots that wait for the probe (learning).
+  double reserve(std::size_t org) const;
   /// Tokens `org` may spend on a PUT now, keeping one per running batch for its next call.
   std::size_t spare_tokens(std::size_t org, steady_time now) const;
   void feed(std::size_t org, steady_time now);
@@ -121,6 +155,7 @@ private:
   put_mode put_;
   batch_mode batch_;
   std::vector<std::deque<std::size_t>> queued_;  ///< per org: rows no channel took yet
+  std::vector<batch_speed> speeds_;              ///< per org
   std::size_t by_put_ = 0;
   std::size_t by_batch_ = 0;
 };
