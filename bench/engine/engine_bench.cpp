@@ -9,6 +9,9 @@
 //     org, then spread over 5 orgs: actual vs ideal time (rows_per_org − burst)/rate, 429s.
 // Each figure: median of --reps runs (min–max). `--quick` is the ctest smoke mode.
 //   engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] [--budget-rows N] [--reps K]
+//                [--only engine|apply|throughput] [--transport http|https] [--wrap CMD]
+// For profiling: `--only engine` runs the engine library alone (no apply, wrk, memory, budget);
+// `--only apply` the product alone, which `--wrap` runs under CMD (a valgrind command line).
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
 
@@ -133,7 +136,7 @@ child_run run_child(const std::vector<std::string>& args, const std::string& env
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   // The peak RSS is the child's VmHWM, read until it exits: wait4's ru_maxrss would include the
@@ -180,7 +183,8 @@ struct apply_run {
 /// the first `rows` rows of the plan written out as a CSV. Requests/s from its summary; CPU and
 /// peak RSS from its rusage; `relicense plan` on the same CSV gives the plan's own footprint.
 apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concurrency,
-                    std::size_t rows = std::numeric_limits<std::size_t>::max()) {
+                    std::size_t rows = std::numeric_limits<std::size_t>::max(),
+                    const std::vector<std::string>& wrap = {}) {
   apply_run out;
   const auto dir =
       std::filesystem::temp_directory_path() / ("engine_bench_apply_" + std::to_string(::getpid()));
@@ -189,14 +193,16 @@ apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concu
   const auto csv = (dir / "plan.csv").string();
   write_csv(p, dir / "plan.csv", rows);
   // --no-inventory: the PUTs alone, as wrk sends them (the twin may hold these rows already).
-  std::vector<std::string> args = {RELICENSE_BIN,   "apply",
-                                   "--quiet",       "--no-inventory",
-                                   "--rate",        "0",
-                                   "--ip-rate",     "0",
-                                   "--concurrency", std::to_string(concurrency),
-                                   "--base-url",    twin.base_url(),
-                                   "--report",      (dir / "report.csv").string(),
-                                   "--summary",     (dir / "summary.json").string()};
+  std::vector<std::string> args = wrap;
+  const std::vector<std::string> own = {RELICENSE_BIN,   "apply",
+                                        "--quiet",       "--no-inventory",
+                                        "--rate",        "0",
+                                        "--ip-rate",     "0",
+                                        "--concurrency", std::to_string(concurrency),
+                                        "--base-url",    twin.base_url(),
+                                        "--report",      (dir / "report.csv").string(),
+                                        "--summary",     (dir / "summary.json").string()};
+  args.insert(args.end(), own.begin(), own.end());
   if (!twin.ca_file().empty()) {
     args.push_back("--ca-file");
     args.push_back(twin.ca_file());
@@ -268,22 +274,42 @@ double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connection
 
 int main(int argc, char** argv) {
   bool quick = false;
-  std::size_t rows = 100000, budget_rows = 4000;
+  std::size_t rows = 60000, budget_rows = 4000;
   unsigned concurrency = 64, reps = 3;
   double budget = 200;
+  std::string only;  // "", "engine", "apply" or "throughput"
+  std::vector<bool> transports = {false, true};
+  std::vector<std::string> wrap;  // the apply child runs under this command
+  const char* usage =
+      "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
+      "[--budget-rows N] [--reps K] [--only engine|apply|throughput] [--transport http|https] "
+      "[--wrap CMD]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atof(argv[++i]) : 0.0; };
+    auto text = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", usage);
+      return 0;
+    }
     if (a == "--quick") quick = true;
-    else if (a == "--rows") rows = static_cast<std::size_t>(next());
+    else if (a == "--only") only = text();
+    else if (a == "--transport") transports = {text() == "https"};
+    else if (a == "--wrap") {
+      wrap.clear();
+      std::string w = text();
+      for (std::size_t at = 0; at < w.size();) {
+        const std::size_t sp = std::min(w.find(' ', at), w.size());
+        if (sp > at) wrap.push_back(w.substr(at, sp - at));
+        at = sp + 1;
+      }
+    } else if (a == "--rows") rows = static_cast<std::size_t>(next());
     else if (a == "--concurrency") concurrency = static_cast<unsigned>(next());
     else if (a == "--budget") budget = next();
     else if (a == "--budget-rows") budget_rows = static_cast<std::size_t>(next());
     else if (a == "--reps") reps = static_cast<unsigned>(next());
     else {
-      std::fprintf(stderr,
-                   "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
-                   "[--budget-rows N] [--reps K]\n");
+      std::fprintf(stderr, "%s", usage);
       return 2;
     }
   }
@@ -300,7 +326,10 @@ int main(int argc, char** argv) {
   std::printf(
       "| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req "
       "|\n|---|---|---|---|---|\n");
-  for (bool tls : {false, true}) {
+  const bool run_engine_lib = only.empty() || only == "engine" || only == "throughput";
+  const bool run_product = only.empty() || only == "apply" || only == "throughput";
+  const bool run_wrk_too = only.empty() || only == "throughput";
+  for (bool tls : transports) {
     sim::sim_config sc;
     sc.orgs = 1;
     sc.licenses_per_org = static_cast<unsigned>(rows);
@@ -312,18 +341,23 @@ int main(int argc, char** argv) {
     // Each rep: the engine library, then `relicense apply`, then wrk, back to back.
     std::vector<double> rps, cpu, wrk_rps, ratio, app_rps, app_cpu, app_ratio;
     for (unsigned k = 0; k < reps; ++k) {
-      const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
-      all_applied = all_applied && e.applied == e.rows;
-      const double r = static_cast<double>(e.requests) / e.seconds;
-      rps.push_back(r);
-      cpu.push_back(e.cpu_s / static_cast<double>(std::max<std::uint64_t>(e.requests, 1)) * 1e6);
-      const auto x = run_apply(twin, p, concurrency).e;
-      all_applied = all_applied && x.applied == x.rows;
-      const double ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
-      app_rps.push_back(ar);
-      app_cpu.push_back(x.cpu_s / static_cast<double>(std::max<std::uint64_t>(x.requests, 1)) *
-                        1e6);
-      const double w = run_wrk(twin, p, concurrency, quick ? 1 : 5);
+      double r = 0, ar = 0;
+      if (run_engine_lib) {
+        const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
+        all_applied = all_applied && e.applied == e.rows;
+        r = static_cast<double>(e.requests) / e.seconds;
+        rps.push_back(r);
+        cpu.push_back(e.cpu_s / static_cast<double>(std::max<std::uint64_t>(e.requests, 1)) * 1e6);
+      }
+      if (run_product) {
+        const auto x = run_apply(twin, p, concurrency, p.rows.size(), wrap).e;
+        all_applied = all_applied && x.applied == x.rows;
+        ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
+        app_rps.push_back(ar);
+        app_cpu.push_back(x.cpu_s / static_cast<double>(std::max<std::uint64_t>(x.requests, 1)) *
+                          1e6);
+      }
+      const double w = run_wrk_too ? run_wrk(twin, p, concurrency, quick ? 1 : 5) : 0;
       if (w > 0) {
         wrk_rps.push_back(w);
         ratio.push_back(r / w);
@@ -341,11 +375,17 @@ int main(int argc, char** argv) {
                     a.max, c.median);
       }
     };
-    line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio),
-         summarize(cpu));
-    line(tls ? "https, relicense apply (report, journal)"
-             : "http, relicense apply (report, journal)",
-         summarize(app_rps), summarize(app_ratio), summarize(app_cpu));
+    if (run_engine_lib)
+      line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio),
+           summarize(cpu));
+    if (run_product)
+      line(tls ? "https, relicense apply (report, journal)"
+               : "http, relicense apply (report, journal)",
+           summarize(app_rps), summarize(app_ratio), summarize(app_cpu));
+  }
+  if (!only.empty()) {
+    if (!all_applied) std::fprintf(stderr, "engine_bench: some rows were not applied\n");
+    return all_applied ? 0 : 1;
   }
 
   // ----- memory: flat in the number of rows apart from the plan ------------------------------
