@@ -85,8 +85,21 @@ bool idempotent(std::string_view method) {
 }
 
 // CR, LF or NUL in a request line or header value would let a caller inject headers.
+// One pass, not find_first_of, which runs a memchr over the set for every byte of the value.
 bool header_safe(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  for (const char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+/// A method is a token: no blank inside (and header_safe).
+bool method_safe(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
 }
 
 bool target_safe(std::string_view s) {
@@ -651,9 +664,7 @@ struct connection::impl {
           failure(transport_error::protocol, proxy_cleartext_refusal(route, where.tls)),
           req.authorization);
     }
-    if (!header_safe(req.method) || req.method.empty() || !target_safe(req.target) ||
-        !header_safe(req.authorization) ||
-        req.method.find_first_of(" \t") != std::string_view::npos) {
+    if (!method_safe(req.method) || !target_safe(req.target) || !header_safe(req.authorization)) {
       co_return scrubbed(
           failure(transport_error::protocol, "invalid request: bad method, target or header"),
           req.authorization);
