@@ -336,6 +336,9 @@ struct connection::impl {
   /// before the path), as curl sends them; https goes through a CONNECT tunnel instead.
   std::string absolute_prefix;
   std::string wire;  ///< the request being sent
+  /// Why credentials may not be sent to this origin (plain http to a non-loopback host, directly
+  /// or through the proxy), or empty: fixed per connection, so worked out once.
+  std::string cleartext_refused;
   bool connected = false;
   bool served = false;  ///< a response came over this connection
   std::chrono::steady_clock::time_point opened_at{};
@@ -357,6 +360,8 @@ struct connection::impl {
       for (const auto& secret : route.proxy->secrets()) config.secrets.add(secret);
       if (!where.tls) absolute_prefix = "http://" + host_field;
     }
+    cleartext_refused = cleartext_refusal(where);
+    if (cleartext_refused.empty()) cleartext_refused = proxy_cleartext_refusal(route, where.tls);
   }
 
   /// `text` without the proxy's credentials (a hostile proxy may echo them back).
@@ -655,14 +660,8 @@ struct connection::impl {
     const auto deadline = std::chrono::steady_clock::now() + config.timeout;
     // Defence in depth behind the CLI's check (cleartext_refusal, exit 2): credentials never
     // leave this process in clear for a non-loopback host.
-    if (!req.authorization.empty() && !cleartext_refusal(where).empty()) {
-      co_return scrubbed(failure(transport_error::protocol, cleartext_refusal(where)),
-                         req.authorization);
-    }
-    if (!req.authorization.empty() && !proxy_cleartext_refusal(route, where.tls).empty()) {
-      co_return scrubbed(
-          failure(transport_error::protocol, proxy_cleartext_refusal(route, where.tls)),
-          req.authorization);
+    if (!req.authorization.empty() && !cleartext_refused.empty()) {
+      co_return scrubbed(failure(transport_error::protocol, cleartext_refused), req.authorization);
     }
     if (!method_safe(req.method) || !target_safe(req.target) || !header_safe(req.authorization)) {
       co_return scrubbed(
@@ -702,8 +701,9 @@ struct connection::impl {
         }
       }
       if (r.error == transport_error::none) {
-        served = connected;  // still open (kept alive)
-        co_return scrubbed(std::move(r), req.authorization);
+        served = connected;                                    // still open (kept alive)
+        scrub_response(r, config.secrets, req.authorization);  // in place: no copies of `r`
+        co_return std::move(r);
       }
       drop();
       // A keep-alive connection the server closed while idle fails on first use, before any

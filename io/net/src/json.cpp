@@ -409,13 +409,21 @@ bool is_json_content_type(std::string_view content_type) noexcept {
   while (!mime.empty() && (mime.back() == ' ' || mime.back() == '\t')) {
     mime.remove_suffix(1);
   }
-  std::string m(mime);
-  std::transform(m.begin(), m.end(), m.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (m == "application/json") {
+  // Compared in place (ASCII case-insensitively): every answer's Content-Type comes here.
+  const auto iequals = [](std::string_view a, std::string_view lower) noexcept {
+    if (a.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const char c = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+      if (c != lower[i]) return false;
+    }
+    return true;
+  };
+  if (iequals(mime, "application/json")) {
     return true;
   }
-  return m.starts_with("application/") && m.ends_with("+json");
+  constexpr std::string_view prefix = "application/", suffix = "+json";
+  return mime.size() >= prefix.size() && iequals(mime.substr(0, prefix.size()), prefix) &&
+         mime.size() >= suffix.size() && iequals(mime.substr(mime.size() - suffix.size()), suffix);
 }
 
 response_parser::response_parser() : impl_(std::make_unique<impl>()) {}
