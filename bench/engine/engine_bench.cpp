@@ -87,7 +87,7 @@ stats3 summarize(std::vector<double> v) {
 }
 
 struct engine_run {
-  double seconds = 0, cpu_s = 0;
+  double seconds = 0, cpu_s = 0, sys_s = 0;  ///< CPU: user + kernel; sys_s: the kernel's part
   std::uint64_t requests = 0, throttled = 0;
   std::size_t applied = 0, rows = 0;
 };
@@ -105,9 +105,15 @@ engine_run run_engine(const sim::server& twin, const plan::plan& p, double rate,
   if (!twin.ca_file().empty()) c.client.ca_file = twin.ca_file();
   counting_sink sink;
   const double cpu0 = thread_cpu_seconds();
+  rusage ru0{};
+  ::getrusage(RUSAGE_THREAD, &ru0);
   const auto r = engine::run(p, c, sink);
   engine_run out;
   out.cpu_s = thread_cpu_seconds() - cpu0;  // the runner's single thread is this one
+  rusage ru1{};
+  ::getrusage(RUSAGE_THREAD, &ru1);
+  out.sys_s = static_cast<double>(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+              static_cast<double>(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) * 1e-6;
   out.seconds = r.elapsed_s;
   out.requests = r.counters.requests;
   out.throttled = r.counters.throttled;
@@ -120,7 +126,7 @@ engine_run run_engine(const sim::server& twin, const plan::plan& p, double rate,
 /// rusage (CPU, peak RSS), from wait4.
 struct child_run {
   int rc = -1;
-  double cpu_s = 0;
+  double cpu_s = 0, sys_s = 0;
   double max_rss_mb = 0;
 };
 
@@ -160,6 +166,7 @@ child_run run_child(const std::vector<std::string>& args, const std::string& env
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
   };
   out.cpu_s = secs(ru.ru_utime) + secs(ru.ru_stime);
+  out.sys_s = secs(ru.ru_stime);
   return out;
 }
 
@@ -212,6 +219,7 @@ apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concu
   const auto c = run_child(args, env);
   out.max_rss_mb = c.max_rss_mb;
   out.e.cpu_s = c.cpu_s;
+  out.e.sys_s = c.sys_s;
   std::ifstream in(dir / "summary.json");
   const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto number_after = [&json](const char* key) {
@@ -228,8 +236,18 @@ apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concu
 }
 
 /// wrk's requests/s for the same PUTs (a Lua script cycling over the plan's rows), or 0.
-double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connections, int seconds) {
-  if (std::system("command -v wrk >/dev/null 2>&1") != 0) return 0;
+struct wrk_run {
+  double rps = 0;
+  double cpu_us = 0, sys_us = 0;  ///< wrk's CPU per request (user + kernel), and the kernel's part
+};
+
+double seconds_of(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+}
+
+wrk_run run_wrk(const sim::server& twin, const plan::plan& p, unsigned connections, int seconds) {
+  wrk_run out;
+  if (std::system("command -v wrk >/dev/null 2>&1") != 0) return out;
   const auto dir = std::filesystem::temp_directory_path();
   const auto script = dir / ("engine_bench_" + std::to_string(::getpid()) + ".lua");
   {
@@ -258,16 +276,26 @@ double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connection
   const std::string cmd = "wrk -t1 -c" + std::to_string(connections) + " -d" +
                           std::to_string(seconds) + "s -s " + script.string() + " " + origin +
                           " 2>&1";
-  double rps = 0;
+  double requests = 0;
+  rusage ru0{}, ru1{};
+  ::getrusage(RUSAGE_CHILDREN, &ru0);
   if (FILE* f = ::popen(cmd.c_str(), "r")) {
     char line[512];
     while (std::fgets(line, sizeof line, f)) {
-      if (std::strncmp(line, "Requests/sec:", 13) == 0) rps = std::atof(line + 13);
+      if (std::strncmp(line, "Requests/sec:", 13) == 0) out.rps = std::atof(line + 13);
+      if (std::strstr(line, " requests in ")) requests = std::atof(line);
     }
     ::pclose(f);
   }
+  ::getrusage(RUSAGE_CHILDREN, &ru1);  // wrk (and its shell), reaped by pclose
+  if (requests > 0) {
+    const double sys = seconds_of(ru1.ru_stime) - seconds_of(ru0.ru_stime);
+    const double cpu = seconds_of(ru1.ru_utime) - seconds_of(ru0.ru_utime) + sys;
+    out.cpu_us = cpu / requests * 1e6;
+    out.sys_us = sys / requests * 1e6;
+  }
   std::filesystem::remove(script);
-  return rps;
+  return out;
 }
 
 }  // namespace
@@ -324,8 +352,8 @@ int main(int argc, char** argv) {
   std::printf("## Throughput, budget off: %zu rows, concurrency %u (median of %u, min-max)\n\n",
               rows, concurrency, reps);
   std::printf(
-      "| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req "
-      "|\n|---|---|---|---|---|\n");
+      "| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req | of which kernel "
+      "µs/req |\n|---|---|---|---|---|---|\n");
   const bool run_engine_lib = only.empty() || only == "engine" || only == "throughput";
   const bool run_product = only.empty() || only == "apply" || only == "throughput";
   const bool run_wrk_too = only.empty() || only == "throughput";
@@ -339,7 +367,8 @@ int main(int argc, char** argv) {
     twin.start();
     const auto p = make_plan(twin.orgs(), rows);
     // Each rep: the engine library, then `relicense apply`, then wrk, back to back.
-    std::vector<double> rps, cpu, wrk_rps, ratio, app_rps, app_cpu, app_ratio;
+    std::vector<double> rps, cpu, sys, wrk_rps, wrk_cpu, wrk_sys, ratio, app_rps, app_cpu, app_sys,
+        app_ratio;
     for (unsigned k = 0; k < reps; ++k) {
       double r = 0, ar = 0;
       if (run_engine_lib) {
@@ -347,41 +376,54 @@ int main(int argc, char** argv) {
         all_applied = all_applied && e.applied == e.rows;
         r = static_cast<double>(e.requests) / e.seconds;
         rps.push_back(r);
-        cpu.push_back(e.cpu_s / static_cast<double>(std::max<std::uint64_t>(e.requests, 1)) * 1e6);
+        const double n = static_cast<double>(std::max<std::uint64_t>(e.requests, 1));
+        cpu.push_back(e.cpu_s / n * 1e6);
+        sys.push_back(e.sys_s / n * 1e6);
       }
       if (run_product) {
         const auto x = run_apply(twin, p, concurrency, p.rows.size(), wrap).e;
         all_applied = all_applied && x.applied == x.rows;
         ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
         app_rps.push_back(ar);
-        app_cpu.push_back(x.cpu_s / static_cast<double>(std::max<std::uint64_t>(x.requests, 1)) *
-                          1e6);
+        const double n = static_cast<double>(std::max<std::uint64_t>(x.requests, 1));
+        app_cpu.push_back(x.cpu_s / n * 1e6);
+        app_sys.push_back(x.sys_s / n * 1e6);
       }
-      const double w = run_wrk_too ? run_wrk(twin, p, concurrency, quick ? 1 : 5) : 0;
+      const wrk_run wr = run_wrk_too ? run_wrk(twin, p, concurrency, quick ? 1 : 5) : wrk_run{};
+      const double w = wr.rps;
       if (w > 0) {
         wrk_rps.push_back(w);
+        wrk_cpu.push_back(wr.cpu_us);
+        wrk_sys.push_back(wr.sys_us);
         ratio.push_back(r / w);
         app_ratio.push_back(ar / w);
       }
     }
     const auto w = summarize(wrk_rps);
-    auto line = [&](const char* what, const stats3& a, const stats3& q, const stats3& c) {
+    auto line = [&](const char* what, const stats3& a, const stats3& q, const stats3& c,
+                    const stats3& k) {
       if (w.median > 0) {
-        std::printf("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f |\n",
-                    what, a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max,
-                    c.median);
+        std::printf(
+            "| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f | %.1f |\n", what,
+            a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max, c.median,
+            k.median);
       } else {
-        std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f |\n", what, a.median, a.min,
-                    a.max, c.median);
+        std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f | %.1f |\n", what, a.median,
+                    a.min, a.max, c.median, k.median);
       }
     };
     if (run_engine_lib)
       line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio),
-           summarize(cpu));
+           summarize(cpu), summarize(sys));
     if (run_product)
       line(tls ? "https, relicense apply (report, journal)"
                : "http, relicense apply (report, journal)",
-           summarize(app_rps), summarize(app_ratio), summarize(app_cpu));
+           summarize(app_rps), summarize(app_ratio), summarize(app_cpu), summarize(app_sys));
+    if (!wrk_rps.empty()) {
+      const auto wc = summarize(wrk_cpu), ws = summarize(wrk_sys);
+      std::printf("| %s, wrk -t1 | - | %.0f (%.0f-%.0f) | 1 | %.1f | %.1f |\n",
+                  tls ? "https" : "http", w.median, w.min, w.max, wc.median, ws.median);
+    }
   }
   if (!only.empty()) {
     if (!all_applied) std::fprintf(stderr, "engine_bench: some rows were not applied\n");
