@@ -322,6 +322,9 @@ bool bodiless(std::string_view method) {
 
 }  // namespace
 
+/// Read buffer capacity set aside per connection (a PUT's answer with its header is ~1 KB).
+constexpr std::size_t initial_read_room = 4096;
+
 struct connection::impl {
   net::any_io_executor ex;
   std::shared_ptr<tls_context> tls;
@@ -347,6 +350,10 @@ struct connection::impl {
       : ex(std::move(e)), tls(std::move(t)), where(std::move(w)), config(c),
         // The header must fit in the buffer whole; the body goes to the message, not here.
         buffer(c.max_header + 16 * 1024) {
+    // Beast reads max(512, free capacity) bytes at a time, and a buffer grown only as needed
+    // stays near 512: every answer of ~1 KB (a license) then took two reads. With this much
+    // room, one read takes a whole answer.
+    buffer.reserve(std::min<std::size_t>(initial_read_room, buffer.max_size()));
     const bool default_port = where.port == (where.tls ? 443 : 80);
     host_field = where.host.find(':') != std::string::npos ? "[" + where.host + "]" : where.host;
     if (!default_port) {
