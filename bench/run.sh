@@ -32,7 +32,7 @@ echo "## 2. Twin ceiling: wrk against the twin, budget off"
 "$bin/sim_bench" --seconds 5 "${quick[@]}"
 echo
 echo "## 3. Engine: throughput against wrk (budget off), budget efficiency"
-if ((${#quick[@]})); then "$bin/engine_bench" --quick; else "$bin/engine_bench" --rows 100000 --reps 3 --budget-rows 2000; fi
+if ((${#quick[@]})); then "$bin/engine_bench" --quick; else "$bin/engine_bench" --rows 60000 --reps 3 --budget-rows 2000; fi
 echo
 echo "## 4. Batch mode against put mode (real budget's shape, scaled)"
 "$bin/batch_bench" "${quick[@]}"

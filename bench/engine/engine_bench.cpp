@@ -9,6 +9,9 @@
 //     org, then spread over 5 orgs: actual vs ideal time (rows_per_org − burst)/rate, 429s.
 // Each figure: median of --reps runs (min–max). `--quick` is the ctest smoke mode.
 //   engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] [--budget-rows N] [--reps K]
+//                [--only engine|apply|throughput] [--transport http|https] [--wrap CMD]
+// For profiling: `--only engine` runs the engine library alone (no apply, wrk, memory, budget);
+// `--only apply` the product alone, which `--wrap` runs under CMD (a valgrind command line).
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
 
@@ -84,7 +87,7 @@ stats3 summarize(std::vector<double> v) {
 }
 
 struct engine_run {
-  double seconds = 0, cpu_s = 0;
+  double seconds = 0, cpu_s = 0, sys_s = 0;  ///< CPU: user + kernel; sys_s: the kernel's part
   std::uint64_t requests = 0, throttled = 0;
   std::size_t applied = 0, rows = 0;
 };
@@ -102,9 +105,15 @@ engine_run run_engine(const sim::server& twin, const plan::plan& p, double rate,
   if (!twin.ca_file().empty()) c.client.ca_file = twin.ca_file();
   counting_sink sink;
   const double cpu0 = thread_cpu_seconds();
+  rusage ru0{};
+  ::getrusage(RUSAGE_THREAD, &ru0);
   const auto r = engine::run(p, c, sink);
   engine_run out;
   out.cpu_s = thread_cpu_seconds() - cpu0;  // the runner's single thread is this one
+  rusage ru1{};
+  ::getrusage(RUSAGE_THREAD, &ru1);
+  out.sys_s = static_cast<double>(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+              static_cast<double>(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) * 1e-6;
   out.seconds = r.elapsed_s;
   out.requests = r.counters.requests;
   out.throttled = r.counters.throttled;
@@ -117,7 +126,7 @@ engine_run run_engine(const sim::server& twin, const plan::plan& p, double rate,
 /// rusage (CPU, peak RSS), from wait4.
 struct child_run {
   int rc = -1;
-  double cpu_s = 0;
+  double cpu_s = 0, sys_s = 0;
   double max_rss_mb = 0;
 };
 
@@ -133,7 +142,7 @@ child_run run_child(const std::vector<std::string>& args, const std::string& env
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   // The peak RSS is the child's VmHWM, read until it exits: wait4's ru_maxrss would include the
@@ -157,6 +166,7 @@ child_run run_child(const std::vector<std::string>& args, const std::string& env
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
   };
   out.cpu_s = secs(ru.ru_utime) + secs(ru.ru_stime);
+  out.sys_s = secs(ru.ru_stime);
   return out;
 }
 
@@ -180,7 +190,8 @@ struct apply_run {
 /// the first `rows` rows of the plan written out as a CSV. Requests/s from its summary; CPU and
 /// peak RSS from its rusage; `relicense plan` on the same CSV gives the plan's own footprint.
 apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concurrency,
-                    std::size_t rows = std::numeric_limits<std::size_t>::max()) {
+                    std::size_t rows = std::numeric_limits<std::size_t>::max(),
+                    const std::vector<std::string>& wrap = {}) {
   apply_run out;
   const auto dir =
       std::filesystem::temp_directory_path() / ("engine_bench_apply_" + std::to_string(::getpid()));
@@ -189,14 +200,16 @@ apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concu
   const auto csv = (dir / "plan.csv").string();
   write_csv(p, dir / "plan.csv", rows);
   // --no-inventory: the PUTs alone, as wrk sends them (the twin may hold these rows already).
-  std::vector<std::string> args = {RELICENSE_BIN,   "apply",
-                                   "--quiet",       "--no-inventory",
-                                   "--rate",        "0",
-                                   "--ip-rate",     "0",
-                                   "--concurrency", std::to_string(concurrency),
-                                   "--base-url",    twin.base_url(),
-                                   "--report",      (dir / "report.csv").string(),
-                                   "--summary",     (dir / "summary.json").string()};
+  std::vector<std::string> args = wrap;
+  const std::vector<std::string> own = {RELICENSE_BIN,   "apply",
+                                        "--quiet",       "--no-inventory",
+                                        "--rate",        "0",
+                                        "--ip-rate",     "0",
+                                        "--concurrency", std::to_string(concurrency),
+                                        "--base-url",    twin.base_url(),
+                                        "--report",      (dir / "report.csv").string(),
+                                        "--summary",     (dir / "summary.json").string()};
+  args.insert(args.end(), own.begin(), own.end());
   if (!twin.ca_file().empty()) {
     args.push_back("--ca-file");
     args.push_back(twin.ca_file());
@@ -206,6 +219,7 @@ apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concu
   const auto c = run_child(args, env);
   out.max_rss_mb = c.max_rss_mb;
   out.e.cpu_s = c.cpu_s;
+  out.e.sys_s = c.sys_s;
   std::ifstream in(dir / "summary.json");
   const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto number_after = [&json](const char* key) {
@@ -222,8 +236,18 @@ apply_run run_apply(const sim::server& twin, const plan::plan& p, unsigned concu
 }
 
 /// wrk's requests/s for the same PUTs (a Lua script cycling over the plan's rows), or 0.
-double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connections, int seconds) {
-  if (std::system("command -v wrk >/dev/null 2>&1") != 0) return 0;
+struct wrk_run {
+  double rps = 0;
+  double cpu_us = 0, sys_us = 0;  ///< wrk's CPU per request (user + kernel), and the kernel's part
+};
+
+double seconds_of(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+}
+
+wrk_run run_wrk(const sim::server& twin, const plan::plan& p, unsigned connections, int seconds) {
+  wrk_run out;
+  if (std::system("command -v wrk >/dev/null 2>&1") != 0) return out;
   const auto dir = std::filesystem::temp_directory_path();
   const auto script = dir / ("engine_bench_" + std::to_string(::getpid()) + ".lua");
   {
@@ -252,38 +276,68 @@ double run_wrk(const sim::server& twin, const plan::plan& p, unsigned connection
   const std::string cmd = "wrk -t1 -c" + std::to_string(connections) + " -d" +
                           std::to_string(seconds) + "s -s " + script.string() + " " + origin +
                           " 2>&1";
-  double rps = 0;
+  double requests = 0;
+  rusage ru0{}, ru1{};
+  ::getrusage(RUSAGE_CHILDREN, &ru0);
   if (FILE* f = ::popen(cmd.c_str(), "r")) {
     char line[512];
     while (std::fgets(line, sizeof line, f)) {
-      if (std::strncmp(line, "Requests/sec:", 13) == 0) rps = std::atof(line + 13);
+      if (std::strncmp(line, "Requests/sec:", 13) == 0) out.rps = std::atof(line + 13);
+      if (std::strstr(line, " requests in ")) requests = std::atof(line);
     }
     ::pclose(f);
   }
+  ::getrusage(RUSAGE_CHILDREN, &ru1);  // wrk (and its shell), reaped by pclose
+  if (requests > 0) {
+    const double sys = seconds_of(ru1.ru_stime) - seconds_of(ru0.ru_stime);
+    const double cpu = seconds_of(ru1.ru_utime) - seconds_of(ru0.ru_utime) + sys;
+    out.cpu_us = cpu / requests * 1e6;
+    out.sys_us = sys / requests * 1e6;
+  }
   std::filesystem::remove(script);
-  return rps;
+  return out;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
-  std::size_t rows = 100000, budget_rows = 4000;
+  std::size_t rows = 60000, budget_rows = 4000;
   unsigned concurrency = 64, reps = 3;
   double budget = 200;
+  std::string only;  // "", "engine", "apply" or "throughput"
+  std::vector<bool> transports = {false, true};
+  std::vector<std::string> wrap;  // the apply child runs under this command
+  const char* usage =
+      "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
+      "[--budget-rows N] [--reps K] [--only engine|apply|throughput] [--transport http|https] "
+      "[--wrap CMD]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atof(argv[++i]) : 0.0; };
+    auto text = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", usage);
+      return 0;
+    }
     if (a == "--quick") quick = true;
-    else if (a == "--rows") rows = static_cast<std::size_t>(next());
+    else if (a == "--only") only = text();
+    else if (a == "--transport") transports = {text() == "https"};
+    else if (a == "--wrap") {
+      wrap.clear();
+      std::string w = text();
+      for (std::size_t at = 0; at < w.size();) {
+        const std::size_t sp = std::min(w.find(' ', at), w.size());
+        if (sp > at) wrap.push_back(w.substr(at, sp - at));
+        at = sp + 1;
+      }
+    } else if (a == "--rows") rows = static_cast<std::size_t>(next());
     else if (a == "--concurrency") concurrency = static_cast<unsigned>(next());
     else if (a == "--budget") budget = next();
     else if (a == "--budget-rows") budget_rows = static_cast<std::size_t>(next());
     else if (a == "--reps") reps = static_cast<unsigned>(next());
     else {
-      std::fprintf(stderr,
-                   "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
-                   "[--budget-rows N] [--reps K]\n");
+      std::fprintf(stderr, "%s", usage);
       return 2;
     }
   }
@@ -298,9 +352,12 @@ int main(int argc, char** argv) {
   std::printf("## Throughput, budget off: %zu rows, concurrency %u (median of %u, min-max)\n\n",
               rows, concurrency, reps);
   std::printf(
-      "| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req "
-      "|\n|---|---|---|---|---|\n");
-  for (bool tls : {false, true}) {
+      "| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req | of which kernel "
+      "µs/req |\n|---|---|---|---|---|---|\n");
+  const bool run_engine_lib = only.empty() || only == "engine" || only == "throughput";
+  const bool run_product = only.empty() || only == "apply" || only == "throughput";
+  const bool run_wrk_too = only.empty() || only == "throughput";
+  for (bool tls : transports) {
     sim::sim_config sc;
     sc.orgs = 1;
     sc.licenses_per_org = static_cast<unsigned>(rows);
@@ -310,42 +367,67 @@ int main(int argc, char** argv) {
     twin.start();
     const auto p = make_plan(twin.orgs(), rows);
     // Each rep: the engine library, then `relicense apply`, then wrk, back to back.
-    std::vector<double> rps, cpu, wrk_rps, ratio, app_rps, app_cpu, app_ratio;
+    std::vector<double> rps, cpu, sys, wrk_rps, wrk_cpu, wrk_sys, ratio, app_rps, app_cpu, app_sys,
+        app_ratio;
     for (unsigned k = 0; k < reps; ++k) {
-      const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
-      all_applied = all_applied && e.applied == e.rows;
-      const double r = static_cast<double>(e.requests) / e.seconds;
-      rps.push_back(r);
-      cpu.push_back(e.cpu_s / static_cast<double>(std::max<std::uint64_t>(e.requests, 1)) * 1e6);
-      const auto x = run_apply(twin, p, concurrency).e;
-      all_applied = all_applied && x.applied == x.rows;
-      const double ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
-      app_rps.push_back(ar);
-      app_cpu.push_back(x.cpu_s / static_cast<double>(std::max<std::uint64_t>(x.requests, 1)) *
-                        1e6);
-      const double w = run_wrk(twin, p, concurrency, quick ? 1 : 5);
+      double r = 0, ar = 0;
+      if (run_engine_lib) {
+        const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
+        all_applied = all_applied && e.applied == e.rows;
+        r = static_cast<double>(e.requests) / e.seconds;
+        rps.push_back(r);
+        const double n = static_cast<double>(std::max<std::uint64_t>(e.requests, 1));
+        cpu.push_back(e.cpu_s / n * 1e6);
+        sys.push_back(e.sys_s / n * 1e6);
+      }
+      if (run_product) {
+        const auto x = run_apply(twin, p, concurrency, p.rows.size(), wrap).e;
+        all_applied = all_applied && x.applied == x.rows;
+        ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
+        app_rps.push_back(ar);
+        const double n = static_cast<double>(std::max<std::uint64_t>(x.requests, 1));
+        app_cpu.push_back(x.cpu_s / n * 1e6);
+        app_sys.push_back(x.sys_s / n * 1e6);
+      }
+      const wrk_run wr = run_wrk_too ? run_wrk(twin, p, concurrency, quick ? 1 : 5) : wrk_run{};
+      const double w = wr.rps;
       if (w > 0) {
         wrk_rps.push_back(w);
+        wrk_cpu.push_back(wr.cpu_us);
+        wrk_sys.push_back(wr.sys_us);
         ratio.push_back(r / w);
         app_ratio.push_back(ar / w);
       }
     }
     const auto w = summarize(wrk_rps);
-    auto line = [&](const char* what, const stats3& a, const stats3& q, const stats3& c) {
+    auto line = [&](const char* what, const stats3& a, const stats3& q, const stats3& c,
+                    const stats3& k) {
       if (w.median > 0) {
-        std::printf("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f |\n",
-                    what, a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max,
-                    c.median);
+        std::printf(
+            "| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f | %.1f |\n", what,
+            a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max, c.median,
+            k.median);
       } else {
-        std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f |\n", what, a.median, a.min,
-                    a.max, c.median);
+        std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f | %.1f |\n", what, a.median,
+                    a.min, a.max, c.median, k.median);
       }
     };
-    line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio),
-         summarize(cpu));
-    line(tls ? "https, relicense apply (report, journal)"
-             : "http, relicense apply (report, journal)",
-         summarize(app_rps), summarize(app_ratio), summarize(app_cpu));
+    if (run_engine_lib)
+      line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio),
+           summarize(cpu), summarize(sys));
+    if (run_product)
+      line(tls ? "https, relicense apply (report, journal)"
+               : "http, relicense apply (report, journal)",
+           summarize(app_rps), summarize(app_ratio), summarize(app_cpu), summarize(app_sys));
+    if (!wrk_rps.empty()) {
+      const auto wc = summarize(wrk_cpu), ws = summarize(wrk_sys);
+      std::printf("| %s, wrk -t1 | - | %.0f (%.0f-%.0f) | 1 | %.1f | %.1f |\n",
+                  tls ? "https" : "http", w.median, w.min, w.max, wc.median, ws.median);
+    }
+  }
+  if (!only.empty()) {
+    if (!all_applied) std::fprintf(stderr, "engine_bench: some rows were not applied\n");
+    return all_applied ? 0 : 1;
   }
 
   // ----- memory: flat in the number of rows apart from the plan ------------------------------

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -28,16 +29,26 @@ namespace {
 
 /// Appends `v` with at most 3 decimals, trailing zeros removed (12.500 → 12.5, 3.000 → 3).
 void append_double(std::string& out, double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
-  if (ec != std::errc{}) {
-    out += '0';
-    return;
+  // The journal and the report format the same row's latency one after the other: the last
+  // value's text is kept (per thread, keyed by its bits: -0.0 and 0.0 print differently).
+  thread_local std::uint64_t last_bits = 0;
+  thread_local char last[64];
+  thread_local std::size_t last_size = 0;
+  const auto bits = std::bit_cast<std::uint64_t>(v);
+  if (last_size == 0 || bits != last_bits) {
+    auto [end, ec] = std::to_chars(last, last + sizeof last, v, std::chars_format::fixed, 3);
+    if (ec != std::errc{}) {
+      last_size = 0;
+      out += '0';
+      return;
+    }
+    std::string_view sv(last, static_cast<std::size_t>(end - last));
+    while (sv.back() == '0') sv.remove_suffix(1);
+    if (sv.back() == '.') sv.remove_suffix(1);
+    last_bits = bits;
+    last_size = sv.size();
   }
-  std::string_view sv(buf, static_cast<std::size_t>(end - buf));
-  while (sv.back() == '0') sv.remove_suffix(1);
-  if (sv.back() == '.') sv.remove_suffix(1);
-  out += sv;
+  out.append(last, last_size);
 }
 
 void append_unsigned(std::string& out, unsigned v) {
@@ -48,8 +59,12 @@ void append_unsigned(std::string& out, unsigned v) {
 }
 
 bool csv_needs_quotes(std::string_view s) noexcept {
-  return s.find_first_of(",\"\r\n") != std::string_view::npos ||
-         (!s.empty() && (s.front() == ' ' || s.back() == ' '));
+  // One pass, not find_first_of: libstdc++ runs a memchr over the set for every byte, and this
+  // runs on every field of every row.
+  for (const char c : s) {
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') return true;
+  }
+  return !s.empty() && (s.front() == ' ' || s.back() == ' ');
 }
 
 void append_csv_field(std::string& out, std::string_view s) {

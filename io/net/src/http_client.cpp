@@ -85,8 +85,21 @@ bool idempotent(std::string_view method) {
 }
 
 // CR, LF or NUL in a request line or header value would let a caller inject headers.
+// One pass, not find_first_of, which runs a memchr over the set for every byte of the value.
 bool header_safe(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  for (const char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+/// A method is a token: no blank inside (and header_safe).
+bool method_safe(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
 }
 
 bool target_safe(std::string_view s) {
@@ -309,6 +322,9 @@ bool bodiless(std::string_view method) {
 
 }  // namespace
 
+/// Read buffer capacity set aside per connection (a PUT's answer with its header is ~1 KB).
+constexpr std::size_t initial_read_room = 4096;
+
 struct connection::impl {
   net::any_io_executor ex;
   std::shared_ptr<tls_context> tls;
@@ -323,6 +339,9 @@ struct connection::impl {
   /// before the path), as curl sends them; https goes through a CONNECT tunnel instead.
   std::string absolute_prefix;
   std::string wire;  ///< the request being sent
+  /// Why credentials may not be sent to this origin (plain http to a non-loopback host, directly
+  /// or through the proxy), or empty: fixed per connection, so worked out once.
+  std::string cleartext_refused;
   bool connected = false;
   bool served = false;  ///< a response came over this connection
   std::chrono::steady_clock::time_point opened_at{};
@@ -331,6 +350,10 @@ struct connection::impl {
       : ex(std::move(e)), tls(std::move(t)), where(std::move(w)), config(c),
         // The header must fit in the buffer whole; the body goes to the message, not here.
         buffer(c.max_header + 16 * 1024) {
+    // Beast reads max(512, free capacity) bytes at a time, and a buffer grown only as needed
+    // stays near 512: every answer of ~1 KB (a license) then took two reads. With this much
+    // room, one read takes a whole answer.
+    buffer.reserve(std::min<std::size_t>(initial_read_room, buffer.max_size()));
     const bool default_port = where.port == (where.tls ? 443 : 80);
     host_field = where.host.find(':') != std::string::npos ? "[" + where.host + "]" : where.host;
     if (!default_port) {
@@ -344,6 +367,8 @@ struct connection::impl {
       for (const auto& secret : route.proxy->secrets()) config.secrets.add(secret);
       if (!where.tls) absolute_prefix = "http://" + host_field;
     }
+    cleartext_refused = cleartext_refusal(where);
+    if (cleartext_refused.empty()) cleartext_refused = proxy_cleartext_refusal(route, where.tls);
   }
 
   /// `text` without the proxy's credentials (a hostile proxy may echo them back).
@@ -642,18 +667,10 @@ struct connection::impl {
     const auto deadline = std::chrono::steady_clock::now() + config.timeout;
     // Defence in depth behind the CLI's check (cleartext_refusal, exit 2): credentials never
     // leave this process in clear for a non-loopback host.
-    if (!req.authorization.empty() && !cleartext_refusal(where).empty()) {
-      co_return scrubbed(failure(transport_error::protocol, cleartext_refusal(where)),
-                         req.authorization);
+    if (!req.authorization.empty() && !cleartext_refused.empty()) {
+      co_return scrubbed(failure(transport_error::protocol, cleartext_refused), req.authorization);
     }
-    if (!req.authorization.empty() && !proxy_cleartext_refusal(route, where.tls).empty()) {
-      co_return scrubbed(
-          failure(transport_error::protocol, proxy_cleartext_refusal(route, where.tls)),
-          req.authorization);
-    }
-    if (!header_safe(req.method) || req.method.empty() || !target_safe(req.target) ||
-        !header_safe(req.authorization) ||
-        req.method.find_first_of(" \t") != std::string_view::npos) {
+    if (!method_safe(req.method) || !target_safe(req.target) || !header_safe(req.authorization)) {
       co_return scrubbed(
           failure(transport_error::protocol, "invalid request: bad method, target or header"),
           req.authorization);
@@ -691,8 +708,9 @@ struct connection::impl {
         }
       }
       if (r.error == transport_error::none) {
-        served = connected;  // still open (kept alive)
-        co_return scrubbed(std::move(r), req.authorization);
+        served = connected;                                    // still open (kept alive)
+        scrub_response(r, config.secrets, req.authorization);  // in place: no copies of `r`
+        co_return std::move(r);
       }
       drop();
       // A keep-alive connection the server closed while idle fails on first use, before any

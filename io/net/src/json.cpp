@@ -50,13 +50,45 @@ simdjson::error_code nullable_string(od::value v, std::optional<std::string>& ou
 }
 
 // A string field that the API may also send as null (headLicenseId "returns nil"): null → "".
-simdjson::error_code loose_string(od::value v, std::string& out) {
-  std::optional<std::string> s;
-  if (auto e = nullable_string(v, s)) {
+simdjson::error_code loose_string(od::value v, std::string_view& out) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) {
     return e;
   }
-  out = s.value_or(std::string());
+  if (t == od::json_type::null) {
+    bool is_null = false;
+    if (auto e = v.is_null().get(is_null)) {
+      return e;
+    }
+    out = {};
+    return simdjson::SUCCESS;
+  }
+  return v.get_string().get(out);
+}
+
+simdjson::error_code loose_string(od::value v, std::string& out) {
+  std::string_view s;
+  if (auto e = loose_string(v, s)) {
+    return e;
+  }
+  out.assign(s);
   return simdjson::SUCCESS;
+}
+
+/// Where read_license puts the fields a license_ref does not hold: a license's own members, or
+/// nowhere for a PUT answer's judge, which needs them checked (a string or null) but not kept.
+struct license_details {
+  std::string* license_type = nullptr;
+  std::string* network_id = nullptr;
+  std::string* head_license_id = nullptr;
+};
+
+simdjson::error_code loose_field(od::value v, std::string* out) {
+  if (out) {
+    return loose_string(v, *out);
+  }
+  std::string_view ignored;
+  return loose_string(v, ignored);
 }
 
 // Joins an array of strings (non-strings are rendered as raw JSON) with "; ".
@@ -91,7 +123,8 @@ simdjson::error_code join_strings(od::value v, std::string& out) {
 }
 
 template <class L>
-simdjson::error_code read_license(od::object obj, L& out) {
+simdjson::error_code read_license(od::object obj, L& out,
+                                  const license_details* details = nullptr) {
   bool have_id = false;
   for (auto field : obj) {
     std::string_view key;
@@ -113,13 +146,13 @@ simdjson::error_code read_license(od::object obj, L& out) {
       out.has_device_serial = !e;
     } else if (key == "state") {
       e = loose_string(v, out.state);
-    } else if constexpr (std::is_same_v<L, license>) {
+    } else if (details) {
       if (key == "licenseType") {
-        e = loose_string(v, out.license_type);
+        e = loose_field(v, details->license_type);
       } else if (key == "networkId") {
-        e = loose_string(v, out.network_id);
+        e = loose_field(v, details->network_id);
       } else if (key == "headLicenseId") {
-        e = loose_string(v, out.head_license_id);
+        e = loose_field(v, details->head_license_id);
       }
     }
     if (e) {
@@ -376,13 +409,21 @@ bool is_json_content_type(std::string_view content_type) noexcept {
   while (!mime.empty() && (mime.back() == ' ' || mime.back() == '\t')) {
     mime.remove_suffix(1);
   }
-  std::string m(mime);
-  std::transform(m.begin(), m.end(), m.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (m == "application/json") {
+  // Compared in place (ASCII case-insensitively): every answer's Content-Type comes here.
+  const auto iequals = [](std::string_view a, std::string_view lower) noexcept {
+    if (a.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const char c = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+      if (c != lower[i]) return false;
+    }
+    return true;
+  };
+  if (iequals(mime, "application/json")) {
     return true;
   }
-  return m.starts_with("application/") && m.ends_with("+json");
+  constexpr std::string_view prefix = "application/", suffix = "+json";
+  return mime.size() >= prefix.size() && iequals(mime.substr(0, prefix.size()), prefix) &&
+         mime.size() >= suffix.size() && iequals(mime.substr(mime.size() - suffix.size()), suffix);
 }
 
 response_parser::response_parser() : impl_(std::make_unique<impl>()) {}
@@ -390,13 +431,15 @@ response_parser::~response_parser() = default;
 response_parser::response_parser(response_parser&&) noexcept = default;
 response_parser& response_parser::operator=(response_parser&&) noexcept = default;
 
-json_result<license> response_parser::parse_license(std::string_view body) {
+json_result<license> response_parser::parse_license(std::string_view body, bool details) {
   od::document doc;
   simdjson::error_code err = impl_->iterate(body, doc);
   od::object obj;
   license out;
+  const license_details kept{&out.license_type, &out.network_id, &out.head_license_id};
+  const license_details checked{};
   if (!err && get(doc.get_object(), obj, err)) {
-    err = read_license(obj, out);
+    err = read_license(obj, out, details ? &kept : &checked);
   }
   if (!err && !at_end(doc)) {
     err = simdjson::TRAILING_CONTENT;

@@ -63,8 +63,10 @@ public:
   response_parser(response_parser&&) noexcept;
   response_parser& operator=(response_parser&&) noexcept;
 
-  /// A license object (GET or PUT .../licenses/{id}). `id` is required.
-  json_result<license> parse_license(std::string_view body);
+  /// A license object (GET or PUT .../licenses/{id}). `id` is required. Without `details`,
+  /// licenseType, networkId and headLicenseId are checked (a string or null) but left empty:
+  /// the PUT judge reads id, deviceSerial and state only, and copies nothing else per row.
+  json_result<license> parse_license(std::string_view body, bool details = true);
 
   /// {"errors":["a","b"]} → "a; b". An error value when the body is not of that shape.
   json_result<std::string> parse_errors(std::string_view body);
