@@ -22,8 +22,10 @@ struct aimd_config {
   /// When the 429 ends an epoch (the time since the previous decrease) of at least `min_epoch`,
   /// the server's bucket was empty at both ends, so the successes per second over it measure
   /// the share left to us. The rate then drops to at most that share times (1 + share_margin):
-  /// one step from a rate far above the share instead of many 10 % steps and their 429s.
-  double share_margin = 0.1;
+  /// one step from a rate far above the share instead of many 10 % steps and their 429s. The
+  /// measure runs low when the run was below the share for part of the epoch (the server's
+  /// bucket overflowed meanwhile); 15 % keeps that from dragging the rate down event after event.
+  double share_margin = 0.15;
   std::chrono::milliseconds min_epoch{3000};
   /// One 429 never cuts the rate to less than this fraction of the rate in use (a short unlucky
   /// epoch of random foreign calls must not collapse it).
