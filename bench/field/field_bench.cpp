@@ -12,8 +12,9 @@
 // median. The floor column is that expectation for a perfect client (the burst at once, then
 // every token the moment the rate left allows, answers drawn as the twin draws them).
 //   field_bench [--quick] [--rows N] [--reps K] [--latency-ms MS] [--concurrency C] [--only I]
-//               [--trace]   (I: run only the I-th scenario; --trace: counters each second and
-//                            when the first and last requests reached the twin)
+//               [--seed S] [--trace]
+// (I: run only the I-th scenario; S: the twin's seed of the first run, run k using S + k;
+// --trace: counters each second, and when the first and last requests reached the twin)
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
 
@@ -260,6 +261,7 @@ int main(int argc, char** argv) {
   unsigned reps = 3, concurrency = 0;
   double latency_ms = 800;
   int only = 0;
+  std::uint64_t seed = 1;  ///< the twin's seed of the first run; run k uses seed + k
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atof(argv[++i]) : 0.0; };
@@ -269,12 +271,13 @@ int main(int argc, char** argv) {
     else if (a == "--latency-ms") latency_ms = next();
     else if (a == "--concurrency") concurrency = static_cast<unsigned>(next());
     else if (a == "--only") only = static_cast<int>(next());
+    else if (a == "--seed") seed = static_cast<std::uint64_t>(next());
     else if (a == "--trace") trace = true;
     else {
       std::fprintf(
           stderr,
           "usage: field_bench [--quick] [--rows N] [--reps K] [--latency-ms MS] [--concurrency C] "
-          "[--only I] [--trace]\n");
+          "[--only I] [--seed S] [--trace]\n");
       return 2;
     }
   }
@@ -310,15 +313,19 @@ int main(int argc, char** argv) {
     sc.ip_rate = 100;
     sc.latency = sn.latency;
     sc.latency_distribution = sim::latency_dist::lognormal;
-    sim::server twin(sc);
-    twin.start();
-    const auto p = make_plan(twin.orgs().front(), rows);
     const double ideal = sn.background.ideal(static_cast<double>(rows) - 10, 10) +
                          std::chrono::duration<double>(sn.latency).count();
     const double floor = floor_seconds(sn.background, rows, 10, 10,
                                        std::chrono::duration<double>(sn.latency).count());
     std::vector<double> secs, ratio, to_floor, t429, bg;
     for (unsigned k = 0; k < reps; ++k) {
+      // A twin per run, each with its own seed: the twin reseeds the other application's calls
+      // on reset, so runs of one twin would all meet the same sequence of calls (and every
+      // execution of the bench the same answer times), not independent draws.
+      sc.seed = seed + k;
+      sim::server twin(sc);
+      twin.start();
+      const auto p = make_plan(twin.orgs().front(), rows);
       const auto o = run_once(twin, p, sn, concurrency);
       all_applied = all_applied && o.all_applied;
       secs.push_back(o.seconds);
