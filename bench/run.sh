@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark of bench/, full size, each figure the median of >= 3 runs with min and max, and
 # every comparison a ratio measured side by side in the same run. Results: bench/RESULTS.md.
-#   bench/run.sh            full run (~15 minutes on 2 cores; field conditions run at the API's real pace)
+#   bench/run.sh            full run (~20 minutes on 2 cores; field conditions run at the API's real pace)
 #   bench/run.sh --quick    a few seconds per benchmark (what ctest's smoke tests run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ echo "## 4. Batch mode against put mode (real budget's shape, scaled)"
 "$bin/batch_bench" "${quick[@]}"
 echo
 echo "## 5. Field conditions: another application on the org budget, log-normal answers"
-if ((${#quick[@]})); then "$bin/field_bench" --quick; else "$bin/field_bench" --rows 300 --reps 3 --latency-ms 800; fi
+if ((${#quick[@]})); then "$bin/field_bench" --quick; else "$bin/field_bench" --rows 300 --reps 5 --latency-ms 800; fi
 echo
 echo "## 6. Field conditions: auto mode beside put and batch, twin batch speeds of 2-1000 ms per action"
 if ((${#quick[@]})); then

@@ -22,8 +22,10 @@ struct aimd_config {
   /// When the 429 ends an epoch (the time since the previous decrease) of at least `min_epoch`,
   /// the server's bucket was empty at both ends, so the successes per second over it measure
   /// the share left to us. The rate then drops to at most that share times (1 + share_margin):
-  /// one step from a rate far above the share instead of many 10 % steps and their 429s.
-  double share_margin = 0.1;
+  /// one step from a rate far above the share instead of many 10 % steps and their 429s. The
+  /// measure runs low when the run was below the share for part of the epoch (the server's
+  /// bucket overflowed meanwhile); 15 % keeps that from dragging the rate down event after event.
+  double share_margin = 0.15;
   std::chrono::milliseconds min_epoch{3000};
   /// One 429 never cuts the rate to less than this fraction of the rate in use (a short unlucky
   /// epoch of random foreign calls must not collapse it).
@@ -31,19 +33,24 @@ struct aimd_config {
   /// Floor as a fraction of the configured rate, so a run always makes progress.
   double min_fraction = 0.1;
   /// Additive increase while answers succeed, as a fraction of the configured rate per second
-  /// (0.5 %: 0.05/s per second at 10/s), growing by `increase_accel` (2 %) for every second
-  /// beyond `quiet` without a 429, so a share freed by the others is taken back within ~10 s
-  /// (like CUBIC's probing) while just after a 429 the rate creeps.
+  /// (0.5 %: 0.05/s per second at 10/s), growing by `increase_accel` (4 %) for every second
+  /// beyond `quiet` without a 429, so a share freed by the others is taken back within ~7 s
+  /// (half the rate to all of it; like CUBIC's probing) while just after a 429 the rate creeps.
+  /// Slower (2 %, ~10 s) leaves a freed share unused for longer; faster probes a steady share
+  /// more often, and each probe costs the others a few 429s.
   double increase_per_second = 0.005;
-  double increase_accel = 0.02;
+  double increase_accel = 0.04;
   std::chrono::milliseconds quiet{2000};
   /// Each take after the first waits for up to this fraction of a token beyond the one it takes
   /// (drawn anew after every take from a fixed-seed sequence). A bucket refilling in step with
   /// the server's takes every token the moment it appears there, so another application's calls
   /// find it empty and get the 429s while ours never do: the run would starve the others and
   /// learn nothing. The dither opens random windows for them; it costs no rate, as the refill
-  /// goes on meanwhile. 0 turns it off.
-  double dither = 0.5;
+  /// goes on meanwhile. Up to a whole token (rather than half) spreads the run's takes enough
+  /// that, near an empty shared bucket, the others' calls win about their share of the refill:
+  /// with another application at 3 of 10/s their 429s fall from about 9 % to 5.5 % of their
+  /// calls, for about 2 % of the run's time. 0 turns it off.
+  double dither = 1.0;
   /// At most one decrease per window: the 429s of requests already in flight describe the same
   /// overload and must not divide the rate again.
   std::chrono::milliseconds decrease_holdoff{1000};
