@@ -9,8 +9,9 @@
 //     org, then spread over 5 orgs: actual vs ideal time (rows_per_org − burst)/rate, 429s.
 // Each figure: median of --reps runs (min–max). `--quick` is the ctest smoke mode.
 //   engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] [--budget-rows N] [--reps K]
-//                [--only engine|apply|throughput] [--transport http|https] [--wrap CMD]
+//                [--only engine|apply|throughput|budget] [--transport http|https] [--wrap CMD]
 // For profiling: `--only engine` runs the engine library alone (no apply, wrk, memory, budget);
+// `--only budget` the budget-efficiency table alone;
 // `--only apply` the product alone, which `--wrap` runs under CMD (a valgrind command line).
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
@@ -310,7 +311,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> wrap;  // the apply child runs under this command
   const char* usage =
       "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
-      "[--budget-rows N] [--reps K] [--only engine|apply|throughput] [--transport http|https] "
+      "[--budget-rows N] [--reps K] [--only engine|apply|throughput|budget] [--transport "
+      "http|https] "
       "[--wrap CMD]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -349,89 +351,93 @@ int main(int argc, char** argv) {
   bool all_applied = true;
 
   // ----- 1. throughput, budget off ---------------------------------------------------------
-  std::printf("## Throughput, budget off: %zu rows, concurrency %u (median of %u, min-max)\n\n",
-              rows, concurrency, reps);
-  std::printf(
-      "| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req | of which kernel "
-      "µs/req |\n|---|---|---|---|---|---|\n");
-  const bool run_engine_lib = only.empty() || only == "engine" || only == "throughput";
-  const bool run_product = only.empty() || only == "apply" || only == "throughput";
-  const bool run_wrk_too = only.empty() || only == "throughput";
-  for (bool tls : transports) {
-    sim::sim_config sc;
-    sc.orgs = 1;
-    sc.licenses_per_org = static_cast<unsigned>(rows);
-    sc.rate = 0;
-    sc.tls = tls;
-    sim::server twin(sc);
-    twin.start();
-    const auto p = make_plan(twin.orgs(), rows);
-    // Each rep: the engine library, then `relicense apply`, then wrk, back to back.
-    std::vector<double> rps, cpu, sys, wrk_rps, wrk_cpu, wrk_sys, ratio, app_rps, app_cpu, app_sys,
-        app_ratio;
-    for (unsigned k = 0; k < reps; ++k) {
-      double r = 0, ar = 0;
-      if (run_engine_lib) {
-        const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
-        all_applied = all_applied && e.applied == e.rows;
-        r = static_cast<double>(e.requests) / e.seconds;
-        rps.push_back(r);
-        const double n = static_cast<double>(std::max<std::uint64_t>(e.requests, 1));
-        cpu.push_back(e.cpu_s / n * 1e6);
-        sys.push_back(e.sys_s / n * 1e6);
+  const bool budget_only = only == "budget";
+  if (!budget_only) {
+    std::printf("## Throughput, budget off: %zu rows, concurrency %u (median of %u, min-max)\n\n",
+                rows, concurrency, reps);
+    std::printf(
+        "| transport, client | req/s | wrk req/s | client/wrk | client CPU µs/req | of which "
+        "kernel "
+        "µs/req |\n|---|---|---|---|---|---|\n");
+    const bool run_engine_lib = only.empty() || only == "engine" || only == "throughput";
+    const bool run_product = only.empty() || only == "apply" || only == "throughput";
+    const bool run_wrk_too = only.empty() || only == "throughput";
+    for (bool tls : transports) {
+      sim::sim_config sc;
+      sc.orgs = 1;
+      sc.licenses_per_org = static_cast<unsigned>(rows);
+      sc.rate = 0;
+      sc.tls = tls;
+      sim::server twin(sc);
+      twin.start();
+      const auto p = make_plan(twin.orgs(), rows);
+      // Each rep: the engine library, then `relicense apply`, then wrk, back to back.
+      std::vector<double> rps, cpu, sys, wrk_rps, wrk_cpu, wrk_sys, ratio, app_rps, app_cpu,
+          app_sys, app_ratio;
+      for (unsigned k = 0; k < reps; ++k) {
+        double r = 0, ar = 0;
+        if (run_engine_lib) {
+          const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
+          all_applied = all_applied && e.applied == e.rows;
+          r = static_cast<double>(e.requests) / e.seconds;
+          rps.push_back(r);
+          const double n = static_cast<double>(std::max<std::uint64_t>(e.requests, 1));
+          cpu.push_back(e.cpu_s / n * 1e6);
+          sys.push_back(e.sys_s / n * 1e6);
+        }
+        if (run_product) {
+          const auto x = run_apply(twin, p, concurrency, p.rows.size(), wrap).e;
+          all_applied = all_applied && x.applied == x.rows;
+          ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
+          app_rps.push_back(ar);
+          const double n = static_cast<double>(std::max<std::uint64_t>(x.requests, 1));
+          app_cpu.push_back(x.cpu_s / n * 1e6);
+          app_sys.push_back(x.sys_s / n * 1e6);
+        }
+        const wrk_run wr = run_wrk_too ? run_wrk(twin, p, concurrency, quick ? 1 : 5) : wrk_run{};
+        const double w = wr.rps;
+        if (w > 0) {
+          wrk_rps.push_back(w);
+          wrk_cpu.push_back(wr.cpu_us);
+          wrk_sys.push_back(wr.sys_us);
+          ratio.push_back(r / w);
+          app_ratio.push_back(ar / w);
+        }
       }
-      if (run_product) {
-        const auto x = run_apply(twin, p, concurrency, p.rows.size(), wrap).e;
-        all_applied = all_applied && x.applied == x.rows;
-        ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
-        app_rps.push_back(ar);
-        const double n = static_cast<double>(std::max<std::uint64_t>(x.requests, 1));
-        app_cpu.push_back(x.cpu_s / n * 1e6);
-        app_sys.push_back(x.sys_s / n * 1e6);
+      const auto w = summarize(wrk_rps);
+      auto line = [&](const char* what, const stats3& a, const stats3& q, const stats3& c,
+                      const stats3& k) {
+        if (w.median > 0) {
+          std::printf(
+              "| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f | %.1f |\n",
+              what, a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max,
+              c.median, k.median);
+        } else {
+          std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f | %.1f |\n", what,
+                      a.median, a.min, a.max, c.median, k.median);
+        }
+      };
+      if (run_engine_lib)
+        line(tls ? "https, engine library" : "http, engine library", summarize(rps),
+             summarize(ratio), summarize(cpu), summarize(sys));
+      if (run_product)
+        line(tls ? "https, relicense apply (report, journal)"
+                 : "http, relicense apply (report, journal)",
+             summarize(app_rps), summarize(app_ratio), summarize(app_cpu), summarize(app_sys));
+      if (!wrk_rps.empty()) {
+        const auto wc = summarize(wrk_cpu), ws = summarize(wrk_sys);
+        std::printf("| %s, wrk -t1 | - | %.0f (%.0f-%.0f) | 1 | %.1f | %.1f |\n",
+                    tls ? "https" : "http", w.median, w.min, w.max, wc.median, ws.median);
       }
-      const wrk_run wr = run_wrk_too ? run_wrk(twin, p, concurrency, quick ? 1 : 5) : wrk_run{};
-      const double w = wr.rps;
-      if (w > 0) {
-        wrk_rps.push_back(w);
-        wrk_cpu.push_back(wr.cpu_us);
-        wrk_sys.push_back(wr.sys_us);
-        ratio.push_back(r / w);
-        app_ratio.push_back(ar / w);
-      }
-    }
-    const auto w = summarize(wrk_rps);
-    auto line = [&](const char* what, const stats3& a, const stats3& q, const stats3& c,
-                    const stats3& k) {
-      if (w.median > 0) {
-        std::printf(
-            "| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %.1f | %.1f |\n", what,
-            a.median, a.min, a.max, w.median, w.min, w.max, q.median, q.min, q.max, c.median,
-            k.median);
-      } else {
-        std::printf("| %s | %.0f (%.0f-%.0f) | wrk not found | - | %.1f | %.1f |\n", what, a.median,
-                    a.min, a.max, c.median, k.median);
-      }
-    };
-    if (run_engine_lib)
-      line(tls ? "https, engine library" : "http, engine library", summarize(rps), summarize(ratio),
-           summarize(cpu), summarize(sys));
-    if (run_product)
-      line(tls ? "https, relicense apply (report, journal)"
-               : "http, relicense apply (report, journal)",
-           summarize(app_rps), summarize(app_ratio), summarize(app_cpu), summarize(app_sys));
-    if (!wrk_rps.empty()) {
-      const auto wc = summarize(wrk_cpu), ws = summarize(wrk_sys);
-      std::printf("| %s, wrk -t1 | - | %.0f (%.0f-%.0f) | 1 | %.1f | %.1f |\n",
-                  tls ? "https" : "http", w.median, w.min, w.max, wc.median, ws.median);
     }
   }
-  if (!only.empty()) {
+  if (!only.empty() && !budget_only) {
     if (!all_applied) std::fprintf(stderr, "engine_bench: some rows were not applied\n");
     return all_applied ? 0 : 1;
   }
 
   // ----- memory: flat in the number of rows apart from the plan ------------------------------
-  {
+  if (!budget_only) {
     std::printf("\n## Memory of `relicense apply` (http, budget off): peak RSS against rows\n\n");
     std::printf(
         "| rows | apply peak RSS MB | plan alone MB | apply minus plan MB |\n|---|---|---|---|\n");
