@@ -9,6 +9,8 @@
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
 
+#include "bench_support.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,34 +21,10 @@ namespace engine = relicense::engine;
 namespace io = relicense::io;
 namespace plan = relicense::plan;
 namespace sim = relicense::sim;
+using relicense::bench::counting_sink;
+using relicense::bench::make_plan;
 
 namespace {
-
-class counting_sink final : public engine::result_sink {
-public:
-  std::size_t applied = 0, other = 0;
-  void on_result(const io::row_result& r) override {
-    (r.result == io::outcome::applied ? applied : other) += 1;
-  }
-};
-
-/// The first `n` licenses of the org, each moved to another device (every 5th unassigned).
-plan::plan make_plan(const sim::org_info& o, std::size_t n) {
-  plan::plan p;
-  p.orgs.push_back(o.id);
-  for (std::size_t i = 0; i < n && i < o.licenses.size(); ++i) {
-    plan::row r;
-    r.line = static_cast<std::uint32_t>(i + 2);
-    r.license_id = o.licenses[i].id;
-    if (i % 5 != 4) {
-      r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-      if (o.licenses[i].device_serial == r.serial)
-        r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
-    }
-    p.rows.push_back(std::move(r));
-  }
-  return p;
-}
 
 struct measured {
   std::size_t rows = 0, applied = 0;

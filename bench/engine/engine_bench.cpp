@@ -16,6 +16,8 @@
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
 
+#include "bench_support.hpp"
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -37,54 +39,17 @@ namespace engine = relicense::engine;
 namespace io = relicense::io;
 namespace plan = relicense::plan;
 namespace sim = relicense::sim;
+using relicense::bench::counting_sink;
+using relicense::bench::make_plan;
+using relicense::bench::stats3;
+using relicense::bench::summarize;
 
 namespace {
-
-class counting_sink final : public engine::result_sink {
-public:
-  std::size_t applied = 0, other = 0;
-  void on_result(const io::row_result& r) override {
-    (r.result == io::outcome::applied ? applied : other) += 1;
-  }
-};
-
-/// Up to `per_org` licenses of each org, each moved to another device (every 5th unassigned).
-plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t per_org) {
-  plan::plan p;
-  std::uint32_t line = 2;
-  for (std::uint32_t oi = 0; oi < orgs.size(); ++oi) {
-    const auto& o = orgs[oi];
-    p.orgs.push_back(o.id);
-    for (std::size_t i = 0; i < per_org && i < o.licenses.size(); ++i) {
-      plan::row r;
-      r.line = line++;
-      r.org = oi;
-      r.license_id = o.licenses[i].id;
-      if (i % 5 != 4) {
-        r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-        if (o.licenses[i].device_serial == r.serial)
-          r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
-      }
-      p.rows.push_back(std::move(r));
-    }
-  }
-  return p;
-}
 
 double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-struct stats3 {
-  double median = 0, min = 0, max = 0;
-};
-
-stats3 summarize(std::vector<double> v) {
-  if (v.empty()) return {};
-  std::sort(v.begin(), v.end());
-  return {v[v.size() / 2], v.front(), v.back()};
 }
 
 struct engine_run {
