@@ -1,9 +1,10 @@
-// What the benchmarks against the twin share: a sink that counts, a plan of license moves, and a
-// median with its range.
+// What the benchmarks against the twin share: a sink that counts, the tests' plan of license
+// moves, and a median with its range.
 #pragma once
 
 #include "relicense/engine/runner.hpp"
 #include "relicense/sim/server.hpp"
+#include "relicense/test/twin_plan.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -21,28 +22,8 @@ public:
   }
 };
 
-/// Up to `per_org` licenses of each org, each moved to another device (every 5th unassigned).
-inline plan::plan make_plan(const std::vector<sim::org_info>& orgs, std::size_t per_org) {
-  plan::plan p;
-  std::uint32_t line = 2;
-  for (std::uint32_t oi = 0; oi < orgs.size(); ++oi) {
-    const auto& o = orgs[oi];
-    p.orgs.push_back(o.id);
-    for (std::size_t i = 0; i < per_org && i < o.licenses.size(); ++i) {
-      plan::row r;
-      r.line = line++;
-      r.org = oi;
-      r.license_id = o.licenses[i].id;
-      if (i % 5 != 4) {
-        r.serial = o.devices[(i * 7 + 3) % o.devices.size()];
-        if (o.licenses[i].device_serial == r.serial)
-          r.serial = o.devices[(i * 7 + 4) % o.devices.size()];
-      }
-      p.rows.push_back(std::move(r));
-    }
-  }
-  return p;
-}
+/// The tests' plan of moves over the twin's organizations (relicense/test/twin_plan.hpp).
+using test::make_plan;
 
 /// The same for one organization.
 inline plan::plan make_plan(const sim::org_info& o, std::size_t n) {
