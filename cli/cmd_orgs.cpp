@@ -15,33 +15,16 @@
 #include <cstdlib>
 
 namespace relicense::cli {
-namespace {
 
-/// The connection options of a discovery command (a subset of verify's).
-void add_discovery_connection(CLI::App& cmd, apply_options& o) {
-  cmd.add_option("--base-url", o.base_url, "Dashboard API base URL")->capture_default_str();
-  cmd.add_option("--timeout", o.timeout, "Seconds per request")->capture_default_str();
-  cmd.add_option("--max-attempts", o.max_attempts, "Attempts per page for retryable failures")
-      ->capture_default_str();
-  cmd.add_option("--ca-file", o.ca_file,
-                 "PEM file of a private CA to trust (verification stays on)");
-  auto* proxy =
-      cmd.add_option("--proxy", o.proxy,
-                     "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
-                     "ALL_PROXY; NO_PROXY applies)");
-  cmd.add_flag("--no-proxy", o.no_proxy, "Connect directly, ignoring *_proxy variables")
-      ->excludes(proxy);
-  cmd.add_option(
-      "--caller", o.caller,
-      "Your application, added to the User-Agent: \"Name/Version Vendor\" (env RELICENSE_CALLER)");
-}
-
-}  // namespace
+/// A discovery command reads a few pages at the default budget, retrying each page (a subset of
+/// verify's options).
+constexpr connection_option_set discovery_connection{
+    .org_and_shard = false, .budget = false, .attempts_per_page = true};
 
 CLI::App* add_orgs_command(CLI::App& app, discovery_options& o) {
   auto* cmd = app.add_subcommand(
       "orgs", "List the organizations the API key can see, with their licensing model");
-  add_discovery_connection(*cmd, o.connection);
+  add_connection_options(*cmd, o.connection, discovery_connection);
   cmd->add_flag("--json", o.json, "Print the API's organization objects as one JSON array");
   return cmd;
 }
@@ -51,7 +34,7 @@ CLI::App* add_licenses_command(CLI::App& app, discovery_options& o) {
       "licenses", "List an organization's licenses (id, type, state, device, expiration)");
   cmd->add_option("--org", o.connection.org, "Organization id")->required();
   cmd->add_option("--serial", o.serial, "Only the licenses of this device");
-  add_discovery_connection(*cmd, o.connection);
+  add_connection_options(*cmd, o.connection, discovery_connection);
   auto* json = cmd->add_flag("--json", o.json, "Print the API's license objects as one JSON array");
   cmd->add_flag("--csv", o.csv, "Print a license CSV (edit deviceSerial, then plan and apply it)")
       ->excludes(json);

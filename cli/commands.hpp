@@ -80,6 +80,17 @@ struct apply_options {
   std::string caller;    ///< --caller / RELICENSE_CALLER: "App/1.0 Vendor", checked by main
 };
 
+/// Which of the connection options a subcommand takes (connection_options.cpp).
+struct connection_option_set {
+  bool org_and_shard = true;       ///< --org and --shard (plan declares its own)
+  bool budget = true;              ///< --rate, --burst, --ip-rate
+  bool attempts_per_page = false;  ///< --max-attempts counts per page, not per row
+};
+
+/// Declares the options of a subcommand that talks to the API: --base-url, --max-attempts,
+/// --timeout, --ca-file, --proxy/--no-proxy, --caller, and those `set` selects.
+void add_connection_options(CLI::App& cmd, apply_options& o, connection_option_set set = {});
+
 /// `relicense orgs` and `relicense licenses`: the connection options of `verify` and what to print.
 struct discovery_options {
   apply_options

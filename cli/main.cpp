@@ -23,35 +23,6 @@ constexpr const char* exit_codes_help =
     "  3    run aborted (401/403, TLS failure, host unreachable, write error on an output file)\n"
     "  130  interrupted; the journal allows --resume\n";
 
-/// Options of every subcommand that talks to the API (apply and verify).
-void add_connection_options(CLI::App& cmd, apply_options& o, bool with_org_and_shard = true) {
-  if (with_org_and_shard)
-    cmd.add_option("--org", o.org,
-                   "Organization id (required when the CSV has no organizationId column)");
-  cmd.add_option("--base-url", o.base_url, "Dashboard API base URL")->capture_default_str();
-  cmd.add_option("--rate", o.rate, "Requests per second per organization")->capture_default_str();
-  cmd.add_option("--burst", o.burst, "Burst above the per-organization rate")
-      ->capture_default_str();
-  cmd.add_option("--ip-rate", o.ip_rate, "Requests per second for this source IP")
-      ->capture_default_str();
-  cmd.add_option("--max-attempts", o.max_attempts, "Attempts per row for retryable failures")
-      ->capture_default_str();
-  cmd.add_option("--timeout", o.timeout, "Seconds per request")->capture_default_str();
-  if (with_org_and_shard)
-    cmd.add_option("--shard", o.shard, "Only organizations in shard K of N (K/N)");
-  cmd.add_option("--ca-file", o.ca_file,
-                 "PEM file of a private CA to trust (verification stays on)");
-  auto* proxy =
-      cmd.add_option("--proxy", o.proxy,
-                     "HTTP proxy URL http://[user:password@]host[:port] (default: HTTPS_PROXY, "
-                     "ALL_PROXY; NO_PROXY applies)");
-  cmd.add_flag("--no-proxy", o.no_proxy, "Connect directly, ignoring *_proxy variables")
-      ->excludes(proxy);
-  cmd.add_option(
-      "--caller", o.caller,
-      "Your application, added to the User-Agent: \"Name/Version Vendor\" (env RELICENSE_CALLER)");
-}
-
 /// The options of `apply` beyond the connection's, which `retry` takes too.
 void add_apply_options(CLI::App* apply, apply_options& apply_o) {
   add_connection_options(*apply, apply_o);
@@ -172,7 +143,7 @@ int main(int argc, char** argv) {
   plan->add_flag("--json", plan_o.json, "With --live: the live plan as one JSON document");
   plan->add_option("--emit", plan_o.emit,
                    "With --live and a serial map: write its resolved license rows (CSV)");
-  add_connection_options(*plan, plan_conn, false);
+  add_connection_options(*plan, plan_conn, {.org_and_shard = false});
 
   apply_options apply_o;
   auto* apply = app.add_subcommand("apply", "Apply a CSV's license assignments");
