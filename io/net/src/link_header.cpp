@@ -1,24 +1,11 @@
 #include "relicense/io/link_header.hpp"
 
-#include <cctype>
+#include <boost/url/grammar/ci_string.hpp>
 
 namespace relicense::io {
 namespace {
 
 bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // A small cursor over the header: the grammar (RFC 8288 §3) is simple enough that a hand-written
 // scanner is clearer than a general parser, and it must never throw on hostile input.
@@ -149,7 +136,7 @@ std::vector<link_value> parse_link_header(std::string_view header) {
         value = sc.value();
       }
       // RFC 8288 §3.3: only the first rel parameter counts.
-      if (!have_rel && iequals(name, "rel")) {
+      if (!have_rel && boost::urls::grammar::ci_is_equal(name, "rel")) {
         link.rel = std::move(value);
         have_rel = true;
       }
@@ -169,7 +156,7 @@ std::optional<std::string> next_link(std::string_view header) {
     while (!rel.empty()) {
       const std::size_t sp = rel.find_first_of(" \t");
       const std::string_view type = rel.substr(0, sp);
-      if (iequals(type, "next")) {
+      if (boost::urls::grammar::ci_is_equal(type, "next")) {
         return std::move(link.uri);
       }
       if (sp == std::string_view::npos) {

@@ -2,6 +2,7 @@
 
 #include "relicense/io/url.hpp"
 
+#include <boost/url/grammar/ci_string.hpp>
 #include <boost/url/ipv4_address.hpp>
 #include <boost/url/ipv6_address.hpp>
 #include <boost/url/parse.hpp>
@@ -19,20 +20,6 @@ namespace relicense::io {
 namespace {
 
 namespace urls = boost::urls;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string base64(std::string_view in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
@@ -141,11 +128,11 @@ bool name_matches(std::string_view host, std::string_view entry) {
   if (!entry.empty() && entry.back() == '.') entry.remove_suffix(1);
   if (!entry.empty() && entry.front() == '.') entry.remove_prefix(1);
   if (entry.empty()) return false;
-  if (entry.size() == host.size()) return iequals(entry, host);
+  if (entry.size() == host.size()) return urls::grammar::ci_is_equal(entry, host);
   // A suffix counts only on a label boundary: "example.com" names www.example.com, not
   // nonexample.com.
   return entry.size() < host.size() && host[host.size() - entry.size() - 1] == '.' &&
-         iequals(entry, host.substr(host.size() - entry.size()));
+         urls::grammar::ci_is_equal(entry, host.substr(host.size() - entry.size()));
 }
 
 std::string getenv_or_empty(const char* name) {
@@ -184,7 +171,8 @@ proxy_parse_result parse_proxy_url(std::string_view text) {
   } else {
     const std::string_view scheme = text.substr(0, sep);
     if (!plain_scheme_name(scheme)) return fail("the proxy URL is not a valid URL");
-    const std::string s = lower(scheme);
+    std::string s(scheme);
+    for (char& c : s) c = urls::grammar::to_lower(c);
     if (s == "https" || s == "socks4" || s == "socks4a" || s == "socks5" || s == "socks5h") {
       return fail("proxy scheme " + s + ":// is not supported; use an http:// proxy");
     }
@@ -206,8 +194,7 @@ proxy_parse_result parse_proxy_url(std::string_view text) {
   if (host.find('%') != std::string_view::npos)
     return fail("the proxy URL's host must not be percent-encoded");
   proxy_endpoint p;
-  p.host = lower(host);
-  if (p.host.size() > 1 && p.host.back() == '.') p.host.pop_back();
+  p.host = normal_host(host);
   if (u.has_port()) {
     // Not port_number(): it wraps values above 65535 instead of refusing them.
     const auto port = parse_port(u.port());

@@ -1,5 +1,6 @@
 #include "relicense/io/url.hpp"
 
+#include <boost/url/grammar/ci_string.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
@@ -12,22 +13,6 @@ namespace relicense::io {
 namespace {
 
 namespace urls = boost::urls;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-// Host names compare without case and without the root's trailing dot ("api.meraki.com.").
-std::string normal_host(std::string_view host) {
-  std::string h = lower(host);
-  if (h.size() > 1 && h.back() == '.') {
-    h.pop_back();
-  }
-  return h;
-}
 
 bool ends_with_label(std::string_view host, std::string_view domain) noexcept {
   if (host == domain) {
@@ -221,6 +206,14 @@ url_result<location> resolve_location(const location& current, std::string_view 
   return to_location(dest);
 }
 
+// Host names compare without case and without the root's trailing dot ("api.meraki.com.").
+std::string normal_host(std::string_view host) {
+  std::string h(host);
+  for (char& c : h) c = urls::grammar::to_lower(c);
+  if (h.size() > 1 && h.back() == '.') h.pop_back();
+  return h;
+}
+
 bool is_loopback(std::string_view host) noexcept {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -228,14 +221,8 @@ bool is_loopback(std::string_view host) noexcept {
   if (host.ends_with('.')) {
     host.remove_suffix(1);
   }
-  if (host.size() == 9) {
-    bool localhost = true;
-    for (std::size_t i = 0; i < 9; ++i) {
-      localhost = localhost && std::tolower(static_cast<unsigned char>(host[i])) == "localhost"[i];
-    }
-    if (localhost) {
-      return true;
-    }
+  if (urls::grammar::ci_is_equal(host, "localhost")) {
+    return true;
   }
   if (is_ipv4_loopback(host)) {
     return true;

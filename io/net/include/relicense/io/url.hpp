@@ -42,6 +42,10 @@ url_result<location> resolve_location(const location& current, std::string_view 
 /// 127.0.0.0/8, ::1 (bracketed or not) and "localhost" (any case, optional trailing dot).
 bool is_loopback(std::string_view host) noexcept;
 
+/// A host name as relicense compares it: lower case, without the root's trailing dot
+/// ("API.meraki.com." is "api.meraki.com").
+std::string normal_host(std::string_view host);
+
 /// Why `where` must not receive the API key, or "" when it may: plain http is allowed only to
 /// loopback hosts, so the key never crosses a network in clear. The CLI exits 2 on a refusal.
 std::string cleartext_refusal(const origin& where);
