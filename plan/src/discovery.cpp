@@ -39,20 +39,6 @@ std::string render_table(const std::array<std::string_view, N>& header,
 
 std::string cell(std::string_view v) { return v.empty() ? std::string("-") : detail::printable(v); }
 
-void append_csv_field(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos &&
-      (v.empty() || (v.front() != ' ' && v.back() != ' '))) {
-    out += v;
-    return;
-  }
-  out += '"';
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
 void append_license_json(std::string& out, const license_record& l) {
   if (!l.raw_json.empty()) {
     out += l.raw_json;
@@ -125,10 +111,10 @@ std::string render_licenses_csv(const std::vector<license_record>& licenses,
   for (const auto& l : licenses) {
     for (std::string_view v : {org_id, std::string_view(l.id), std::string_view(l.device_serial),
                                std::string_view(l.license_type), std::string_view(l.state)}) {
-      append_csv_field(out, v);
+      detail::append_csv_field(out, v);
       out += ',';
     }
-    append_csv_field(out, l.expiration_date);
+    detail::append_csv_field(out, l.expiration_date);
     out += '\n';
   }
   return out;

@@ -27,21 +27,6 @@ private:
   const resolve_options& o_;
 };
 
-// A CSV field as RFC 4180 wants it: quoted when it holds a separator, a quote or a line break.
-void append_field(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos &&
-      (v.empty() || (v.front() != ' ' && v.back() != ' '))) {
-    out += v;
-    return;
-  }
-  out += '"';
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
 }  // namespace
 
 map_resolution resolve_serial_map(const serial_map& map, const inventories& inv,
@@ -130,13 +115,13 @@ std::string moves_csv(const plan& p, const std::vector<std::string>& previous_se
   out.reserve(out.size() + p.rows.size() * 56);
   for (std::size_t i = 0; i < p.rows.size(); ++i) {
     const row& r = p.rows[i];
-    append_field(out, p.orgs[r.org]);
+    detail::append_csv_field(out, p.orgs[r.org]);
     out += ',';
-    append_field(out, r.license_id);
+    detail::append_csv_field(out, r.license_id);
     out += ',';
-    append_field(out, r.serial);
+    detail::append_csv_field(out, r.serial);
     out += ',';
-    if (i < previous_serials.size()) append_field(out, previous_serials[i]);
+    if (i < previous_serials.size()) detail::append_csv_field(out, previous_serials[i]);
     out += '\n';
   }
   return out;

@@ -31,6 +31,22 @@ inline void append_json_string(std::string& out, std::string_view v) {
   out += '"';
 }
 
+/// Appends `v` as one CSV field (RFC 4180): quoted when it holds a separator, a quote or a line
+/// break, or has a space at either end (which readers would otherwise trim).
+inline void append_csv_field(std::string& out, std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos &&
+      (v.empty() || (v.front() != ' ' && v.back() != ' '))) {
+    out += v;
+    return;
+  }
+  out += '"';
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
 /// `v` made safe for a terminal: control characters (escape sequences included) become \xNN, so
 /// a name sent by the server cannot move the cursor or recolour the screen.
 inline std::string printable(std::string_view v) {
