@@ -118,6 +118,21 @@ TEST_F(DiscoveryCli, SerialListsOnlyThatDevicesLicenses) {
   for (const auto& l : *got.value) EXPECT_EQ(l.device_serial, serial);
 }
 
+// orgs reads every page of GET /organizations: more organizations than one page holds (9000).
+TEST_F(DiscoveryCli, OrgsReadsEveryPage) {
+  start_twin(9005, 0);
+  auto r = run({"orgs", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  io::response_parser parser;
+  auto orgs = parser.parse_organizations(r.out);
+  ASSERT_TRUE(orgs.value) << orgs.error;
+  const auto twin_orgs = twin().orgs();
+  ASSERT_EQ(orgs.value->size(), twin_orgs.size());
+  EXPECT_EQ(orgs.value->front().id, twin_orgs.front().id);
+  EXPECT_EQ(orgs.value->back().id, twin_orgs.back().id);
+  EXPECT_EQ(twin().stats().by_status[200], 2u);  // 9000 + 5
+}
+
 // --json prints the API's license objects as one JSON array, every page of them.
 TEST_F(DiscoveryCli, LicensesJsonReadsEveryPage) {
   start_twin(1, 2300);
