@@ -72,6 +72,13 @@ struct fake_api {
     if (std::getenv("HYBRID_TRACE"))
       std::printf("  %.3f poll %s\n", std::chrono::duration<double>(now.time_since_epoch()).count(),
                   rq.path.c_str());
+    if (rq.path.ends_with("/actionBatches?status=pending")) {
+      ++lists;
+      std::string body = "[";
+      for (const auto& [id, at] : done_at)
+        if (now < at) body += (body.size() > 1 ? "," : "") + batch_json(id, false, false);
+      return json_answer(200, body + "]");
+    }
     const auto id = rq.path.substr(rq.path.rfind('/') + 1);
     auto it = done_at.find(id);
     if (it == done_at.end()) return json_answer(404, R"({"errors":["not found"]})");
@@ -83,7 +90,8 @@ struct fake_api {
   std::map<std::string, engine::steady_time> done_at;
   std::size_t puts = 0;
   std::size_t batched = 0;
-  std::size_t polls = 0;
+  std::size_t polls = 0;  ///< polls of one batch and lists of the running ones
+  std::size_t lists = 0;
   engine::steady_time start;
   struct post {
     double at_s;  ///< since `start`
