@@ -351,14 +351,24 @@ TEST(BatchMode, ALostBatchIsSubmittedAgain) {
   EXPECT_EQ(m.request_for(p.org, p.task, rig.clock.now()).method, "POST");
 }
 
-// Three batches of 100 rows, submitted and running, their first polls due together.
+// Three batches of 100 rows, submitted and running, polled alone once (nothing says yet that a
+// list would find them running), their next polls due together.
 struct three_batches {
   explicit three_batches(mode_rig& r) : rig(r), m(r.context(), options) {
     m.start(rig.clock.now());
     for (const char* id : {"b1", "b2", "b3"})
       answer_next(rig, m, json_answer(201, batch_json(id, false, false)));
-    const auto due = m.wake_at(rig.clock.now());
-    rig.clock.advance(due - rig.clock.now());
+    due();
+    for (int k = 0; k < 3; ++k) {
+      scheduler::pick p;
+      const auto rq = next(p);
+      EXPECT_NE(rq.path.find("/actionBatches/b"), std::string::npos);
+      answer(p, json_answer(200, batch_json(rq.path.substr(rq.path.rfind('/') + 1), false, false)));
+    }
+    due();
+  }
+  void due() {
+    rig.clock.advance(m.wake_at(rig.clock.now()) - rig.clock.now());
     m.tick(rig.clock.now());
   }
   /// The next request the mode sends, with the scheduler's pick.

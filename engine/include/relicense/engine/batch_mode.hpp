@@ -59,9 +59,10 @@ struct held_poll {
 struct poll_tally {
   std::uint64_t running = 0;
   std::uint64_t done = 0;
-  /// The chance that a poll finds a batch running (Laplace: 0.5 with nothing seen).
+  /// The share of polls that found a batch running; 0 while no poll did (until then, a list
+  /// could only cost a call on top of the polls of batches it finds finished).
   double running_share() const noexcept {
-    return static_cast<double>(running + 1) / static_cast<double>(running + done + 2);
+    return running == 0 ? 0 : static_cast<double>(running) / static_cast<double>(running + done);
   }
 };
 
