@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
       rows, latency_ms, reps);
   struct cell {
     std::vector<double> put, batch, hybrid, of_sum, of_best, by_batch, throttled;
+    std::vector<double> batch_calls, hybrid_calls;  ///< requests sent (POSTs, polls, PUTs)
   };
   std::vector<cell> cells(speeds.size());
   bool all = true;
@@ -152,20 +153,24 @@ int main(int argc, char** argv) {
                                                 static_cast<double>(hybrid.applied)
                                           : 0);
       c.throttled.push_back(static_cast<double>(hybrid.throttled));
+      c.batch_calls.push_back(static_cast<double>(batch.requests));
+      c.hybrid_calls.push_back(static_cast<double>(hybrid.requests));
       std::fprintf(stderr, "rep %d, %g ms: put %.1f, batch %.1f, auto %.1f rows/s\n", rep + 1,
                    speeds[k], put.rows_per_s(), batch.rows_per_s(), hybrid.rows_per_s());
     }
   }
   std::printf(
       "| ms/action | put r/s | batch r/s | auto r/s | auto / (put + batch) | auto / best "
-      "| auto %%b | auto 429s |\n|---|---|---|---|---|---|---|---|\n");
+      "| auto %%b | auto 429s | batch calls | auto calls |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n");
   for (std::size_t k = 0; k < speeds.size(); ++k) {
     const auto& c = cells[k];
-    std::printf("| %g | %s | %s | %s | %s | %s | %s %% | %s |\n", speeds[k],
+    std::printf("| %g | %s | %s | %s | %s | %s | %s %% | %s | %s | %s |\n", speeds[k],
                 spread(c.put, "%.1f").c_str(), spread(c.batch, "%.1f").c_str(),
                 spread(c.hybrid, "%.1f").c_str(), spread(c.of_sum, "%.2f").c_str(),
                 spread(c.of_best, "%.2f").c_str(), spread(c.by_batch, "%.0f").c_str(),
-                spread(c.throttled, "%.0f").c_str());
+                spread(c.throttled, "%.0f").c_str(), spread(c.batch_calls, "%.0f").c_str(),
+                spread(c.hybrid_calls, "%.0f").c_str());
   }
   std::fflush(stdout);
   return all ? 0 : 1;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
+#include <unordered_set>
 
 namespace relicense::engine {
 namespace {
@@ -13,11 +15,38 @@ double ms_between(steady_time a, steady_time b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+std::string stopped_while(const std::string& id) {
+  return "stopped while action batch " + id + " ran; --resume polls it";
+}
+
+std::string kept_for_resume(const std::string& id) {
+  return "; the journal keeps action batch " + id + " for --resume";
+}
+
 }  // namespace
+
+std::vector<std::size_t> poll_sharing(const std::vector<held_poll>& held, steady_time now,
+                                      const poll_tally& tally, const poll_share_config& c) {
+  std::vector<std::size_t> out;
+  if (!c.enabled) return out;
+  bool due = false;
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    const auto& h = held[i];
+    due = due || h.due <= now;
+    const nanos wait = std::max(nanos(0), h.due - h.since);
+    const nanos reach = std::max(c.window, std::chrono::duration_cast<nanos>(wait * c.pull));
+    if (h.due <= now + reach) out.push_back(i);
+  }
+  const double running = static_cast<double>(out.size()) * tally.running_share();
+  if (!due || out.size() < std::max<std::size_t>(2, c.min_batches) || running < c.min_running)
+    out.clear();
+  return out;
+}
 
 batch_mode::batch_mode(const mode_context& ctx, const batch_run_options& options,
                        task_channel channel)
-    : ctx_(ctx), options_(options), channel_(channel), condemned_(ctx.plan.orgs.size()) {
+    : ctx_(ctx), options_(options), channel_(channel), condemned_(ctx.plan.orgs.size()),
+      polls_(ctx.plan.orgs.size()) {
   batches_.reserve(ctx.plan.orgs.size());
   for (std::size_t o = 0; o < ctx.plan.orgs.size(); ++o) batches_.emplace_back(options.batch);
   // Polls are not capped by max_attempts (a batch may run for minutes); failures are counted
@@ -93,8 +122,57 @@ unsigned batch_mode::workers() const { return lanes_; }
 void batch_mode::tick(steady_time now) {
   if (ctx_.fx.stopping()) return;
   for (std::size_t o = 0; o < batches_.size(); ++o) {
+    // A condemned org's running batches are still polled for their rows' outcome.
+    release_polls(o, now);
     if (condemned_[o].empty()) take_jobs(o, now);
   }
+}
+
+void batch_mode::hold_poll(std::size_t org, task_id t, steady_time due, steady_time now) {
+  auto& j = slots_[t];
+  j.poll_at = due;
+  j.since = now;
+  polls_[org].held.push_back(t);
+}
+
+void batch_mode::release_polls(std::size_t o, steady_time now) {
+  auto& op = polls_[o];
+  std::vector<held_poll> held;
+  held.reserve(op.held.size());
+  bool due = false;
+  for (auto t : op.held) {
+    const auto& j = slots_[t];
+    held.push_back({j.poll_at, j.since});
+    due = due || j.poll_at <= now;
+  }
+  if (!due) return;
+  std::vector<bool> gone(held.size(), false);
+  const auto listed =
+      op.lists_off ? std::vector<std::size_t>{} : poll_sharing(held, now, op.tally, share_);
+  if (!listed.empty()) {
+    live_job list;
+    list.shared = true;
+    list.polling = true;
+    for (auto i : listed) {
+      list.covers.push_back(op.held[i]);
+      gone[i] = true;
+    }
+    ++shared_polls_;
+    polls_shared_ += list.covers.size();
+    ctx_.sched.push_at(o, channel_.mark(slots_.put(std::move(list))), now);
+  } else {
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      if (held[i].due > now) continue;
+      ctx_.sched.push_at(o, channel_.mark(op.held[i]), held[i].due);
+      gone[i] = true;
+    }
+  }
+  std::size_t k = 0;
+  std::erase_if(op.held, [&](task_id) { return gone[k++]; });
+}
+
+void batch_mode::poll_alone(std::size_t org, const std::vector<task_id>& jobs, steady_time now) {
+  for (auto t : jobs) ctx_.sched.push_at(org, channel_.mark(t), now);
 }
 
 void batch_mode::take_jobs(std::size_t o, steady_time now) {
@@ -115,6 +193,7 @@ steady_time batch_mode::wake_at(steady_time now) const {
     const auto& b = batches_[o];
     if (condemned_[o].empty() && b.running() < max_running && b.queued() > 0)
       at = std::min(at, b.ready_at(now));
+    for (auto t : polls_[o].held) at = std::min(at, slots_[t].poll_at);
   }
   return at;
 }
@@ -129,6 +208,7 @@ std::vector<batch_action_ref> batch_mode::actions_of(const batch_job& job) const
 request batch_mode::request_for(std::size_t org, task_id t, steady_time now) {
   t = channel_.strip(t);
   auto& j = slots_[t];
+  if (j.shared) return ops::batch_list_request(ctx_.plan.orgs[org]);
   if (j.polling) return ops::batch_poll_request(ctx_.plan.orgs[org], j.job.id);
   j.submitted = now;
   return ops::batch_post_request(ctx_.plan.orgs[org], actions_of(j.job));
@@ -141,7 +221,8 @@ void batch_mode::on_answer(std::size_t org, task_id t, const answer& a, io::resp
   j.status = a.resp.error == io::transport_error::none ? a.resp.status : 0;
   j.request_id = a.resp.request_id;
   j.host = a.host;
-  if (j.polling) on_poll_answer(org, t, a, parser, now);
+  if (j.shared) on_list_answer(org, t, a, parser, now);
+  else if (j.polling) on_poll_answer(org, t, a, parser, now);
   else on_post_answer(org, t, a, parser, now);
 }
 
@@ -222,18 +303,16 @@ void batch_mode::accepted(std::size_t org, task_id t, const io::action_batch& b,
   j.posted = true;
   j.polling = true;
   const auto n = j.job.rows.size();
-  ctx_.sched.push_at(
-      org, channel_.mark(t),
-      now + (pacer_ ? pacer_->first_poll(org, n) : batches_[org].first_poll_delay(n)));
+  hold_poll(org, t, now + (pacer_ ? pacer_->first_poll(org, n) : batches_[org].first_poll_delay(n)),
+            now);
 }
 
 void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a,
                                 io::response_parser& parser, steady_time now) {
   auto& j = slots_[t];
-  const std::string unknown = "; the journal keeps action batch " + j.job.id + " for --resume";
+  const std::string unknown = kept_for_resume(j.job.id);
   if (a.not_sent) {
-    abandon(org, t, io::outcome::not_attempted,
-            "stopped while action batch " + j.job.id + " ran; --resume polls it");
+    abandon(org, t, io::outcome::not_attempted, stopped_while(j.job.id));
     return;
   }
   ++j.streak;
@@ -278,20 +357,110 @@ void batch_mode::on_poll_answer(std::size_t org, task_id t, const answer& a,
       const auto& b = *v.batch;
       const auto n = j.job.rows.size();
       const bool done = b.completed || b.failed;
-      if (done && j.posted) batches_[org].observe(now - j.submitted, n, j.polls == 0);
-      if (pacer_ && j.posted) pacer_->polled(org, n, now - j.submitted, done);
+      // A list that found it finished bounds its end more tightly than this answer.
+      const auto seen = (done ? j.done_by.value_or(now) : now) - j.submitted;
+      j.done_by.reset();
+      ++(done ? polls_[org].tally.done : polls_[org].tally.running);
+      if (done && j.posted) batches_[org].observe(seen, n, j.polls == 0);
+      if (pacer_ && j.posted) pacer_->polled(org, n, seen, done);
       if (b.completed) return completed(org, t, now);
       if (b.failed) return refused(org, t, b.errors, 400, now);
-      ++j.polls;
-      ctx_.sched.push_at(org, channel_.mark(t),
-                         now + (pacer_ && j.posted ? pacer_->next_poll(org, n, now - j.submitted)
-                                                   : batches_[org].repoll_delay(n, j.polls)));
+      still_running(org, t, now);
       return;
     }
     case ops::batch_news::refused:
     case ops::batch_news::busy:
     case ops::batch_news::failed: abandon(org, t, io::outcome::failed, v.message + unknown); return;
   }
+}
+
+void batch_mode::still_running(std::size_t org, task_id t, steady_time now) {
+  auto& j = slots_[t];
+  const auto n = j.job.rows.size();
+  ++j.polls;
+  hold_poll(org, t,
+            now + (pacer_ && j.posted ? pacer_->next_poll(org, n, now - j.submitted)
+                                      : batches_[org].repoll_delay(n, j.polls)),
+            now);
+}
+
+/// The org's batches still running, for the batches `t` covers: one found there runs on (its
+/// next poll is timed as after its own poll); one missing finished, and its own poll follows for
+/// the outcome. A list that fails leaves the polls to each batch alone.
+void batch_mode::on_list_answer(std::size_t org, task_id t, const answer& a,
+                                io::response_parser& parser, steady_time now) {
+  const std::vector<task_id> covers = std::move(slots_[t].covers);
+  release(t);
+  if (a.not_sent) {
+    for (auto c : covers)
+      abandon(org, c, io::outcome::not_attempted, stopped_while(slots_[c].job.id));
+    return;
+  }
+  auto& op = polls_[org];
+  ++op.list_streak;
+  auto v = ops::judge_batch_list(
+      a, {poll_policy_, std::min(op.list_streak, 30u), ctx_.fx.jitter(), ctx_.fx.wall_now()},
+      parser);
+  if (v.went_through) {
+    ctx_.sched.succeeded(org, now);
+    op.list_streak = 0;
+  }
+  switch (v.what) {
+    case next_step::retry:
+      note_retry(ctx_, org, v, now);
+      // As if each batch's own poll had failed so.
+      for (auto c : covers) {
+        auto& j = slots_[c];
+        if (!v.pause_org && v.cause != retry_cause::throttled_ip &&
+            ++j.failures >= options_.batch.max_poll_failures) {
+          abandon(org, c, io::outcome::failed,
+                  "status unknown: " + v.message + kept_for_resume(j.job.id));
+          continue;
+        }
+        hold_poll(org, c, now + v.delay, now);
+      }
+      return;
+    case next_step::abort_run:
+      for (auto c : covers)
+        abandon(org, c, io::outcome::not_attempted, v.message + kept_for_resume(slots_[c].job.id));
+      ctx_.fx.abort(abort_reason(std::move(v.message), a, ctx_.plan.orgs[org]));
+      return;
+    case next_step::condemn_org:
+      for (auto c : covers) abandon(org, c, io::outcome::failed, v.message);
+      condemn(org, std::move(v.message));
+      return;
+    case next_step::done: break;
+  }
+  if (v.news != ops::batch_news::status) {
+    // The API does not list this org's batches, or keeps answering nothing readable: its
+    // batches are polled alone from now on.
+    if (v.news != ops::batch_news::unreadable || ++op.list_failures >= share_.max_failures)
+      op.lists_off = true;
+    poll_alone(org, covers, now);
+    return;
+  }
+  op.list_failures = 0;
+  std::unordered_set<std::string_view> running;
+  for (const auto& b : v.listed)
+    if (!b.completed && !b.failed) running.insert(b.id);
+  std::vector<task_id> finished;
+  for (auto c : covers) {
+    auto& j = slots_[c];
+    if (!running.contains(j.job.id)) {
+      j.done_by = now;
+      finished.push_back(c);
+      continue;
+    }
+    ++op.tally.running;
+    if (pacer_ && j.posted) pacer_->polled(org, j.job.rows.size(), now - j.submitted, false);
+    const auto own = j.poll_at;
+    const bool first = j.polls == 0;
+    still_running(org, c, now);
+    // A first poll pulled forward keeps its own time when that comes sooner: it was aimed at
+    // the batch's end (learnt durations), which a poll from now would overshoot.
+    if (first && own > now) slots_[c].poll_at = std::min(slots_[c].poll_at, own);
+  }
+  poll_alone(org, finished, now);
 }
 
 void batch_mode::completed(std::size_t org, task_id t, steady_time now) {
@@ -334,13 +503,22 @@ void batch_mode::condemn(std::size_t org, std::string reason) {
 
 void batch_mode::finish_remaining() {
   for (std::size_t o = 0; o < batches_.size(); ++o) {
+    std::vector<task_id> polled;
     for (task_id marked : ctx_.sched.drain(o, channel_.mask, channel_.tag)) {
       const task_id t = channel_.strip(marked);
       auto& j = slots_[t];
+      if (j.shared) {
+        polled.insert(polled.end(), j.covers.begin(), j.covers.end());
+        release(t);
+        continue;
+      }
       abandon(o, t, io::outcome::not_attempted,
-              j.polling ? "stopped while action batch " + j.job.id + " ran; --resume polls it"
-                        : std::string());
+              j.polling ? stopped_while(j.job.id) : std::string());
     }
+    polled.insert(polled.end(), polls_[o].held.begin(), polls_[o].held.end());
+    polls_[o].held.clear();
+    for (auto t : polled)
+      abandon(o, t, io::outcome::not_attempted, stopped_while(slots_[t].job.id));
     const bool condemned = !condemned_[o].empty();
     const std::string why = condemned ? condemned_[o] + " (not sent)" : std::string();
     for (auto r : batches_[o].drain())

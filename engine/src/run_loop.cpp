@@ -349,9 +349,15 @@ struct run_loop::impl {
   /// Hands an answer to the mode; wakes the waiting workers when it queued new work.
   void settle(std::size_t org, task_id t, const answer& a, worker_ctx& w) {
     const std::size_t before = sched_.pending();
-    mode_->on_answer(org, t, a, w.parser, clock_.now());
+    const steady_time now = clock_.now();
+    // Work the mode holds until it is due (a batch's next poll) wakes the workers as queued
+    // work does: their sleep may end after it.
+    const steady_time wake = mode_->wake_at(now);
+    mode_->on_answer(org, t, a, w.parser, now);
     --in_flight_;
-    if (sched_.pending() > before || (sched_.pending() == 0 && in_flight_ == 0)) notify_all();
+    if (sched_.pending() > before || (sched_.pending() == 0 && in_flight_ == 0) ||
+        mode_->wake_at(now) < wake)
+      notify_all();
   }
 
   /// A connection to open before the next token: the worker's home one, if it is not open.

@@ -653,6 +653,7 @@ reply twin::route(const request_view& req, org& o, std::string_view rest, std::s
   }
   if (what == "actionBatches") {
     if (id.empty()) {
+      if (req.method == "GET") return list_batches(o, query, now);
       if (req.method != "POST") return error_reply(405, "Method not allowed");
       return post_batch(req, o, now);
     }
@@ -1242,6 +1243,46 @@ reply twin::get_batch(org& o, std::string_view id, clock::time_point now) {
   if (it == o.batches.end()) return error_reply(404, "Action batch not found");
   reply r;
   append_batch(r.body, o, it->second);
+  return r;
+}
+
+// GET /organizations/{org}/actionBatches: every batch of the org, or those of one `status`
+// (pending: confirmed or not, still to run; completed; failed), oldest first. No paging.
+reply twin::list_batches(org& o, std::string_view query, clock::time_point now) {
+  std::string status;
+  bool filtered = false;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) != "status") continue;
+    filtered = true;
+    status = eq == std::string_view::npos ? std::string{} : pct_decode(pair.substr(eq + 1));
+  }
+  if (filtered && status != "pending" && status != "completed" && status != "failed")
+    return error_reply(400, "'status' must be one of: 'pending', 'completed' or 'failed'");
+  run_due_batches(o, now);
+  std::vector<const action_batch*> listed;
+  for (const auto& [id, b] : o.batches) {
+    const bool pending = !b.completed && !b.failed;
+    if (filtered && !(status == "pending"     ? pending
+                      : status == "completed" ? b.completed
+                                              : b.failed && !b.completed))
+      continue;
+    listed.push_back(&b);
+  }
+  // Ids are decimal numbers handed out in order: shorter first is older first.
+  std::sort(listed.begin(), listed.end(), [](const action_batch* a, const action_batch* b) {
+    return a->id.size() != b->id.size() ? a->id.size() < b->id.size() : a->id < b->id;
+  });
+  reply r;
+  r.body = "[";
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    if (i) r.body += ',';
+    append_batch(r.body, o, *listed[i]);
+  }
+  r.body += ']';
   return r;
 }
 

@@ -209,6 +209,7 @@ private:
   reply put_license(const request_view& req, org& o, license& l);
   reply post_batch(const request_view& req, org& o, clock::time_point now);
   reply get_batch(org& o, std::string_view id, clock::time_point now);
+  reply list_batches(org& o, std::string_view query, clock::time_point now);
   void run_due_batches(org& o, clock::time_point now);
   void run_background(org& o, clock::time_point now);
   void execute_batch(org& o, action_batch& b);

@@ -1,4 +1,5 @@
 #include "relicense/engine/batch.hpp"
+#include "relicense/engine/batch_mode.hpp"
 
 #include "relicense/test/fake_clock.hpp"
 
@@ -510,4 +511,57 @@ TEST(OrgBatches, RepollDelay) {
   EXPECT_EQ(org.repoll_delay(100, 2), 1s);
   EXPECT_EQ(org.repoll_delay(10, 1), 250ms);  // clamped up
   EXPECT_EQ(org.repoll_delay(1000, 1), 1s);   // clamped down
+}
+
+// ---- one list for several polls ----------------------------------------------------------------
+
+namespace {
+
+using relicense::engine::held_poll;
+using relicense::engine::poll_share_config;
+using relicense::engine::poll_sharing;
+using relicense::engine::poll_tally;
+using relicense::engine::steady_time;
+
+const steady_time t0 = steady_time{} + std::chrono::hours(1);
+/// Polls that found batches running, mostly.
+const poll_tally mostly_running{20, 2};
+
+}  // namespace
+
+// A list answers for the due poll, those due within the window, and those due within half of
+// their own wait; a poll due later goes alone when its time comes.
+TEST(PollSharing, TakesTheDueAndTheSoonDue) {
+  const std::vector<held_poll> held{
+      {t0, t0 - 1s},             // due
+      {t0 + 80ms, t0 - 1s},      // within the window
+      {t0 + 400ms, t0 - 600ms},  // within half its 1 s wait: pulled forward
+      {t0 + 3s, t0 - 1s},        // 3 s of a 4 s wait: not yet
+  };
+  EXPECT_EQ(poll_sharing(held, t0, mostly_running), (std::vector<std::size_t>{0, 1, 2}));
+}
+
+// No list while no poll is due, for a poll alone, or when switched off.
+TEST(PollSharing, NoListForNothingDueOrOnePoll) {
+  const std::vector<held_poll> later{{t0 + 1s, t0}, {t0 + 1s, t0}};
+  EXPECT_TRUE(poll_sharing(later, t0, mostly_running).empty());
+  const std::vector<held_poll> alone{{t0, t0 - 1s}, {t0 + 5s, t0 - 1s}};
+  EXPECT_TRUE(poll_sharing(alone, t0, mostly_running).empty());
+  const std::vector<held_poll> both{{t0, t0 - 1s}, {t0, t0 - 1s}};
+  EXPECT_EQ(poll_sharing(both, t0, mostly_running).size(), 2u);
+  poll_share_config off;
+  off.enabled = false;
+  EXPECT_TRUE(poll_sharing(both, t0, mostly_running, off).empty());
+}
+
+// Where polls mostly find batches finished, a list would cost a call on top of their own polls:
+// it needs enough batches expected to run on.
+TEST(PollSharing, NoListWherePollsFindBatchesFinished) {
+  const std::vector<held_poll> three(3, held_poll{t0, t0 - 1s});
+  EXPECT_EQ(poll_sharing(three, t0, poll_tally{1, 1}).size(), 3u);  // 3 × 0.5 running expected
+  EXPECT_TRUE(poll_sharing({three.begin(), three.begin() + 2}, t0, poll_tally{1, 1}).empty());
+  EXPECT_TRUE(poll_sharing(three, t0, poll_tally{1, 20}).empty());
+  // Before any poll found a batch running (fast batches, all done at their first poll).
+  EXPECT_TRUE(poll_sharing(three, t0, poll_tally{}).empty());
+  EXPECT_TRUE(poll_sharing(three, t0, poll_tally{0, 5}).empty());
 }

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 using namespace std::chrono_literals;
 using namespace relicense;
 using engine::scheduler;
@@ -243,10 +245,11 @@ TEST(BatchMode, SubmitsPollsAndAppliesABatch) {
   m.on_answer(p.org, p.task, json_answer(201, batch_json("b1", false, false)), rig.parser,
               rig.clock.now());
   EXPECT_EQ(journaled, std::vector<std::string>{"b1"});
-  auto w = rig.sched.next(rig.clock.now());
-  ASSERT_EQ(w.what, kind::wait);
-  EXPECT_EQ(w.at - rig.clock.now(), options.batch.first_poll);
+  // The mode holds the poll until it is due.
+  EXPECT_EQ(rig.sched.next(rig.clock.now()).what, kind::idle);
+  EXPECT_EQ(m.wake_at(rig.clock.now()) - rig.clock.now(), options.batch.first_poll);
   rig.clock.advance(options.batch.first_poll);
+  m.tick(rig.clock.now());
   p = rig.sched.next(rig.clock.now());
   rq = m.request_for(p.org, p.task, rig.clock.now());
   EXPECT_EQ(rq.path, "/organizations/100/actionBatches/b1");
@@ -319,6 +322,7 @@ TEST(BatchMode, ALimitPacksOnlyTheFirstChanges) {
   }
   answer_next(rig, m, json_answer(201, batch_json("b1", false, false)));
   rig.clock.advance(options.batch.first_poll);
+  m.tick(rig.clock.now());
   auto p = rig.sched.next(rig.clock.now());
   ASSERT_EQ(p.what, kind::task);
   (void)m.request_for(p.org, p.task, rig.clock.now());
@@ -345,6 +349,126 @@ TEST(BatchMode, ALostBatchIsSubmittedAgain) {
   p = rig.sched.next(rig.clock.now());
   ASSERT_EQ(p.what, kind::task);
   EXPECT_EQ(m.request_for(p.org, p.task, rig.clock.now()).method, "POST");
+}
+
+// Three batches of 100 rows, submitted and running, polled alone once (nothing says yet that a
+// list would find them running), their next polls due together.
+struct three_batches {
+  explicit three_batches(mode_rig& r) : rig(r), m(r.context(), options) {
+    m.start(rig.clock.now());
+    for (const char* id : {"b1", "b2", "b3"})
+      answer_next(rig, m, json_answer(201, batch_json(id, false, false)));
+    due();
+    for (int k = 0; k < 3; ++k) {
+      scheduler::pick p;
+      const auto rq = next(p);
+      EXPECT_NE(rq.path.find("/actionBatches/b"), std::string::npos);
+      answer(p, json_answer(200, batch_json(rq.path.substr(rq.path.rfind('/') + 1), false, false)));
+    }
+    due();
+  }
+  void due() {
+    rig.clock.advance(m.wake_at(rig.clock.now()) - rig.clock.now());
+    m.tick(rig.clock.now());
+  }
+  /// The next request the mode sends, with the scheduler's pick.
+  engine::request next(scheduler::pick& p) {
+    m.tick(rig.clock.now());
+    p = rig.sched.next(rig.clock.now());
+    EXPECT_EQ(p.what, kind::task);
+    return m.request_for(p.org, p.task, rig.clock.now());
+  }
+  void answer(const scheduler::pick& p, const engine::answer& a) {
+    m.on_answer(p.org, p.task, a, rig.parser, rig.clock.now());
+  }
+  mode_rig& rig;
+  engine::batch_run_options options;
+  engine::batch_mode m;
+};
+
+// One list of the org's running batches answers for the batches whose polls are due together:
+// those in it run on (their next poll is held), one missing from it finished and is polled
+// alone, and its failure is bisected as after its own poll.
+TEST(BatchMode, OneListPollsSeveralBatches) {
+  mode_rig rig(test::make_plan(1, 300));
+  three_batches b(rig);
+  scheduler::pick p;
+  auto rq = b.next(p);
+  EXPECT_EQ(rq.method, "GET");
+  EXPECT_EQ(rq.path, "/organizations/100/actionBatches?status=pending");
+  EXPECT_EQ(b.m.shared_polls(), 1u);
+  EXPECT_EQ(b.m.polls_shared(), 3u);
+  // Another application's batch "x9" is in the list too.
+  b.answer(p, json_answer(200, "[" + batch_json("b1", false, false) + "," +
+                                   batch_json("x9", false, false) + "," +
+                                   batch_json("b3", false, false) + "]"));
+  rq = b.next(p);
+  EXPECT_EQ(rq.path, "/organizations/100/actionBatches/b2");
+  b.answer(p, json_answer(200, batch_json("b2", false, true, "bad serial")));
+  EXPECT_TRUE(rig.fx.results.empty());
+  b.m.tick(rig.clock.now());
+  EXPECT_EQ(rig.sched.pending(), 2u);  // b2's halves, submitted again
+  // b1 and b3 wait for their next poll.
+  while (rig.sched.pending() > 0)
+    answer_next(rig, b.m, json_answer(201, batch_json("h", false, false)));
+  EXPECT_GT(b.m.wake_at(rig.clock.now()), rig.clock.now());
+}
+
+// A list whose answer cannot be read is a failed poll, not a crash: the batches it answered for
+// are polled alone at once; after max_failures such lists the org's batches are polled alone.
+TEST(BatchMode, AMalformedListIsAFailedPoll) {
+  mode_rig rig(test::make_plan(1, 300));
+  three_batches b(rig);
+  engine::poll_share_config share;
+  share.max_failures = 1;
+  b.m.set_poll_share(share);
+  scheduler::pick p;
+  ASSERT_EQ(b.next(p).path, "/organizations/100/actionBatches?status=pending");
+  b.answer(p, json_answer(200, R"([{"id":"b1","status":{"completed":"no"}})"));
+  std::set<std::string> alone;
+  for (int k = 0; k < 3; ++k) {
+    auto rq = b.next(p);
+    alone.insert(rq.path);
+    b.answer(p, json_answer(200, batch_json(rq.path.substr(rq.path.rfind('/') + 1), false, false)));
+  }
+  EXPECT_EQ(alone.size(), 3u);
+  EXPECT_EQ(alone.count("/organizations/100/actionBatches/b1"), 1u);
+  EXPECT_TRUE(rig.fx.results.empty());
+  // Lists are off for the org: the next due polls go alone.
+  rig.clock.advance(b.m.wake_at(rig.clock.now()) - rig.clock.now());
+  EXPECT_NE(b.next(p).path.find("/actionBatches/b"), std::string::npos);
+  EXPECT_EQ(b.m.shared_polls(), 1u);
+}
+
+// An API that does not list batches (404) leaves the polls to each batch at once.
+TEST(BatchMode, AnUnlistedOrgIsPolledBatchByBatch) {
+  mode_rig rig(test::make_plan(1, 300));
+  three_batches b(rig);
+  scheduler::pick p;
+  ASSERT_EQ(b.next(p).path, "/organizations/100/actionBatches?status=pending");
+  b.answer(p, json_answer(404, R"({"errors":["Not found"]})"));
+  for (const char* id : {"b1", "b2", "b3"}) {
+    auto rq = b.next(p);
+    EXPECT_NE(rq.path.find("/actionBatches/b"), std::string::npos);
+    b.answer(p, json_answer(200, batch_json(rq.path.substr(rq.path.rfind('/') + 1), true, false)));
+    (void)id;
+  }
+  EXPECT_EQ(rig.fx.results.size(), 300u);
+  for (const auto& r : rig.fx.results) EXPECT_EQ(r.result, io::outcome::applied);
+}
+
+// A stop while a list is queued leaves every batch it answers for to --resume.
+TEST(BatchMode, AStopWhileAListIsQueuedLeavesItsBatchesForResume) {
+  mode_rig rig(test::make_plan(1, 300));
+  three_batches b(rig);
+  ASSERT_EQ(rig.sched.pending(), 1u);  // the list
+  rig.fx.stop = true;
+  b.m.finish_remaining();
+  ASSERT_EQ(rig.fx.results.size(), 300u);
+  for (const auto& r : rig.fx.results) {
+    EXPECT_EQ(r.result, io::outcome::not_attempted);
+    EXPECT_EQ(r.error, "stopped while action batch " + r.batch_id + " ran; --resume polls it");
+  }
 }
 
 // ---- inventory read --------------------------------------------------------------------------

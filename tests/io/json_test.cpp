@@ -134,6 +134,39 @@ TEST(Json, ActionBatch) {
   EXPECT_FALSE(p.parse_action_batch(R"({"id":"1","status":{"completed":"yes"}})").value);
 }
 
+// The organization's list of action batches reads each batch as a single answer is read.
+TEST(Json, ActionBatchList) {
+  response_parser p;
+  auto r = p.parse_action_batches(R"([{"id":"1","organizationId":"9","confirmed":true,
+    "synchronous":false,"status":{"completed":false,"failed":false,"errors":[],
+    "createdResources":[]},"actions":[]},
+    {"id":"2","status":{"completed":true,"failed":false,"errors":[]},"actions":[{}]}])");
+  ASSERT_TRUE(r.value) << r.error;
+  ASSERT_EQ(r.value->size(), 2u);
+  EXPECT_EQ((*r.value)[0].id, "1");
+  EXPECT_FALSE((*r.value)[0].completed);
+  EXPECT_EQ((*r.value)[1].id, "2");
+  EXPECT_TRUE((*r.value)[1].completed);
+  auto empty = p.parse_action_batches("[]");
+  ASSERT_TRUE(empty.value) << empty.error;
+  EXPECT_TRUE(empty.value->empty());
+}
+
+// A malformed list of action batches is an error value: not an array, a batch without an id,
+// a wrong type, a truncated body.
+TEST(Json, ActionBatchListMalformed) {
+  response_parser p;
+  EXPECT_FALSE(p.parse_action_batches(R"({"id":"1"})").value);
+  auto unnamed = p.parse_action_batches(R"([{"id":"1"},{"status":{}}])");
+  EXPECT_FALSE(unnamed.value);
+  EXPECT_EQ(unnamed.error, "action batch 2 of the answer has no \"id\"");
+  EXPECT_FALSE(p.parse_action_batches(R"([{"id":1}])").value);
+  EXPECT_FALSE(p.parse_action_batches(R"([{"id":"1","status":{"completed":"yes"}}])").value);
+  EXPECT_FALSE(p.parse_action_batches(R"([{"id":"1"})").value);
+  EXPECT_FALSE(p.parse_action_batches("").value);
+  EXPECT_FALSE(p.parse_action_batches("[1]").value);
+}
+
 // Content types: JSON with parameters and +json suffixes pass; others do not.
 TEST(Json, ContentType) {
   EXPECT_TRUE(is_json_content_type("application/json"));

@@ -635,6 +635,92 @@ TEST(SimConformance, AtMostFiveRunningBatches) {
             201u);
 }
 
+// GET .../actionBatches lists the org's batches of the shape a single GET returns, filtered by
+// status (pending, completed, failed); another status is a 400 naming the allowed values.
+TEST(SimConformance, ActionBatchList) {
+  sim_config cfg = small(300);
+  // Synchronous batches of one or two actions answer within 0.4 s; asynchronous ones of 100
+  // stay pending for 20 s, beyond the test.
+  cfg.batch_action_ms = 200;
+  server s(cfg);
+  s.start();
+  auto o = s.orgs()[0];
+  client c(s.port(), s.api_key());
+  const std::string path = "/api/v1/organizations/" + o.id + "/actionBatches";
+  simdjson::dom::parser p;
+  auto id_of = [&](const result& r) {
+    return std::string(p.parse(r.body)["id"].get_string().value());
+  };
+  auto ids_of = [&](const result& r) {
+    std::vector<std::string> ids;
+    const simdjson::dom::array list = p.parse(r.body).get_array().value();
+    for (auto b : list) {
+      ids.emplace_back(b["id"].get_string().value());
+      EXPECT_EQ(std::string(b["organizationId"].get_string().value()), o.id);
+      EXPECT_TRUE(b["status"]["errors"].is_array());
+      EXPECT_TRUE(b["actions"].is_array());
+    }
+    return ids;
+  };
+
+  auto empty = c.send("GET", path);
+  ASSERT_EQ(empty.status, 200u) << empty.body;
+  EXPECT_EQ(empty.body, "[]");
+  auto sync = c.send("POST", path, batch_body(o, 0, 1, true));
+  ASSERT_EQ(sync.status, 201u) << sync.body;
+  auto bad = c.send("POST", path, batch_body(o, 20, 2, true, "77"));
+  ASSERT_EQ(bad.status, 201u) << bad.body;
+  auto slow1 = c.send("POST", path, batch_body(o, 40, 100, false));
+  auto slow2 = c.send("POST", path, batch_body(o, 140, 100, false));
+  ASSERT_EQ(slow1.status, 201u) << slow1.body;
+  ASSERT_EQ(slow2.status, 201u) << slow2.body;
+
+  auto all = c.send("GET", path);
+  ASSERT_EQ(all.status, 200u) << all.body;
+  EXPECT_EQ(ids_of(all),
+            (std::vector<std::string>{id_of(sync), id_of(bad), id_of(slow1), id_of(slow2)}));
+  auto pending = c.send("GET", path + "?status=pending");
+  ASSERT_EQ(pending.status, 200u) << pending.body;
+  EXPECT_EQ(ids_of(pending), (std::vector<std::string>{id_of(slow1), id_of(slow2)}));
+  const simdjson::dom::array first_actions =
+      p.parse(pending.body).at(0)["actions"].get_array().value();
+  EXPECT_EQ(first_actions.size(), 100u);
+  auto completed = c.send("GET", path + "?status=completed");
+  ASSERT_EQ(completed.status, 200u);
+  EXPECT_EQ(ids_of(completed), std::vector<std::string>{id_of(sync)});
+  auto failed = c.send("GET", path + "?status=failed");
+  ASSERT_EQ(failed.status, 200u);
+  EXPECT_EQ(ids_of(failed), std::vector<std::string>{id_of(bad)});
+  // A single batch's GET and its entry in the list are the same object.
+  auto single = c.send("GET", path + "/" + id_of(slow2));
+  ASSERT_EQ(single.status, 200u);
+  EXPECT_NE(pending.body.find(single.body), std::string::npos);
+
+  auto unknown = c.send("GET", path + "?status=running");
+  EXPECT_EQ(unknown.status, 400u);
+  EXPECT_NE(unknown.body.find(R"({"errors":[)"), std::string::npos) << unknown.body;
+  EXPECT_NE(unknown.body.find("pending"), std::string::npos) << unknown.body;
+  EXPECT_EQ(c.send("PUT", path, "{}").status, 405u);
+  // Another org's list holds none of these.
+  auto other = c.send("GET", "/api/v1/organizations/" + s.orgs()[1].id + "/actionBatches");
+  ASSERT_EQ(other.status, 200u);
+  EXPECT_EQ(other.body, "[]");
+}
+
+// Listing the batches costs a call of the org's budget like any other.
+TEST(SimConformance, ActionBatchListCountsAgainstTheBudget) {
+  sim_config cfg = small(20);
+  cfg.rate = 0.001;  // no refill during the test
+  cfg.burst = 3;
+  server s(cfg);
+  s.start();
+  auto o = s.orgs()[0];
+  client c(s.port(), s.api_key());
+  const std::string path = "/api/v1/organizations/" + o.id + "/actionBatches?status=pending";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(c.send("GET", path).status, 200u);
+  EXPECT_EQ(c.send("GET", path).status, 429u);
+}
+
 // /__sim/ endpoints need no key: state mirrors state(), stats counts, reset restores.
 TEST(SimConformance, ControlEndpoints) {
   server s(small(20));

@@ -31,6 +31,13 @@ request batch_poll_request(std::string_view org_id, std::string_view batch_id) {
   return r;
 }
 
+request batch_list_request(std::string_view org_id) {
+  request r;
+  r.method = "GET";
+  r.path = "/organizations/" + std::string(org_id) + "/actionBatches?status=pending";
+  return r;
+}
+
 batch_verdict judge_batch_post(const answer& a, const judge_context& ctx,
                                io::response_parser& parser) {
   batch_verdict v;
@@ -104,6 +111,35 @@ batch_verdict judge_batch_poll(std::string_view id, const answer& a, const judge
       }
       v.news = batch_news::status;
       v.batch = std::move(*b.value);
+      return v;
+    }
+    case action::retry:
+    case action::abort_run:
+    case action::condemn_org: static_cast<verdict&>(v) = verdict_of(std::move(d)); return v;
+    case action::fail_row:
+    case action::follow_redirect: break;
+  }
+  return failed(std::move(v), std::move(d.message));
+}
+
+batch_verdict judge_batch_list(const answer& a, const judge_context& ctx,
+                               io::response_parser& parser) {
+  batch_verdict v;
+  v.status = status_of(a);
+  if (!a.refused.empty()) return failed(std::move(v), a.refused);
+  const std::string api_error = api_error_of(parser, a.resp);
+  decision d = decide_answer(ctx, a, api_error);
+  switch (d.what) {
+    case action::succeeded: {
+      v.went_through = true;
+      auto list = parser.parse_action_batches(a.resp.body);
+      if (!list.value) {
+        v.news = batch_news::unreadable;
+        v.message = "unreadable list of action batches: " + list.error;
+        return v;
+      }
+      v.news = batch_news::status;
+      v.listed = std::move(*list.value);
       return v;
     }
     case action::retry:

@@ -261,13 +261,49 @@ std::string read_org_record(od::object obj, plan::organization_record& out,
   return have_id ? "" : "id";
 }
 
+std::string read_action_batch(od::object obj, action_batch& out, simdjson::error_code& err) {
+  bool have_id = false;
+  for (auto field : obj) {
+    std::string_view key;
+    od::value v;
+    if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) return {};
+    if (key == "id") {
+      std::string_view id;
+      if (!get(v.get_string(), id, err)) return {};
+      out.id.assign(id);
+      have_id = true;
+    } else if (key == "confirmed") {
+      if (!get(v.get_bool(), out.confirmed, err)) return {};
+    } else if (key == "status") {
+      od::object status;
+      if (!get(v.get_object(), status, err)) return {};
+      for (auto sf : status) {
+        std::string_view skey;
+        od::value sv;
+        if (!get(sf.unescaped_key(), skey, err) || !get(sf.value(), sv, err)) return {};
+        if (skey == "completed") {
+          get(sv.get_bool(), out.completed, err);
+        } else if (skey == "failed") {
+          get(sv.get_bool(), out.failed, err);
+        } else if (skey == "errors") {
+          err = join_strings(sv, out.errors);
+        }
+        if (err) return {};
+      }
+    }
+  }
+  return have_id ? "" : "id";
+}
+
 std::string_view ident(const plan::license_record& r) { return r.id; }
+std::string_view ident(const action_batch& b) { return b.id; }
 std::string_view ident(const plan::device_record& r) { return r.serial; }
 std::string_view ident(const plan::organization_record& r) { return r.id; }
 
 void keep_raw_text(plan::license_record& r, std::string_view raw) { r.raw_json.assign(raw); }
 void keep_raw_text(plan::organization_record& r, std::string_view raw) { r.raw_json.assign(raw); }
 void keep_raw_text(plan::device_record&, std::string_view) {}
+void keep_raw_text(action_batch&, std::string_view) {}
 
 std::string_view trim_json_space(std::string_view s) {
   while (!s.empty() &&
@@ -569,52 +605,9 @@ json_result<action_batch> response_parser::parse_action_batch(std::string_view b
   simdjson::error_code err = impl_->iterate(body, doc);
   od::object obj;
   action_batch out;
-  bool have_id = false;
+  std::string missing;
   if (!err && get(doc.get_object(), obj, err)) {
-    for (auto field : obj) {
-      std::string_view key;
-      od::value v;
-      if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) {
-        break;
-      }
-      if (key == "id") {
-        std::string_view id;
-        if (!get(v.get_string(), id, err)) {
-          break;
-        }
-        out.id.assign(id);
-        have_id = true;
-      } else if (key == "confirmed") {
-        if (!get(v.get_bool(), out.confirmed, err)) {
-          break;
-        }
-      } else if (key == "status") {
-        od::object status;
-        if (!get(v.get_object(), status, err)) {
-          break;
-        }
-        for (auto sf : status) {
-          std::string_view skey;
-          od::value sv;
-          if (!get(sf.unescaped_key(), skey, err) || !get(sf.value(), sv, err)) {
-            break;
-          }
-          if (skey == "completed") {
-            get(sv.get_bool(), out.completed, err);
-          } else if (skey == "failed") {
-            get(sv.get_bool(), out.failed, err);
-          } else if (skey == "errors") {
-            err = join_strings(sv, out.errors);
-          }
-          if (err) {
-            break;
-          }
-        }
-        if (err) {
-          break;
-        }
-      }
-    }
+    missing = read_action_batch(obj, out, err);
   }
   if (!err && !at_end(doc)) {
     err = simdjson::TRAILING_CONTENT;
@@ -622,10 +615,15 @@ json_result<action_batch> response_parser::parse_action_batch(std::string_view b
   if (err) {
     return {std::nullopt, message(err)};
   }
-  if (!have_id) {
-    return {std::nullopt, "action batch has no \"id\""};
+  if (!missing.empty()) {
+    return {std::nullopt, "action batch has no \"" + missing + "\""};
   }
   return {std::move(out), {}};
+}
+
+json_result<std::vector<action_batch>> response_parser::parse_action_batches(
+    std::string_view body) {
+  return impl_->read_array<action_batch>(body, false, read_action_batch, "action batch");
 }
 
 std::string response_parser::describe_error(unsigned status, std::string_view body) {

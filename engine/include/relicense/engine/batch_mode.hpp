@@ -1,12 +1,16 @@
 // Batch mode: each organization's rows go out as asynchronous action batches
 // (ops/action_batch.hpp), at most batch_config::max_running per org, polled with a growing
-// interval; a failed batch is bisected (batch.hpp). Sans-I/O: see mode.hpp.
+// interval; a failed batch is bisected (batch.hpp). The mode holds each batch's next poll until it
+// is due; when several of an org's batches are to be polled about then, one list of the org's
+// batches still running answers for all of them (poll_sharing), and only those missing from it
+// (finished) are polled alone for their outcome. Sans-I/O: see mode.hpp.
 #pragma once
 
 #include "relicense/engine/batch_runner.hpp"
 #include "relicense/engine/mode.hpp"
 #include "relicense/engine/slot_pool.hpp"
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +29,49 @@ public:
   /// After a poll that found it running: the wait for the next poll.
   virtual nanos next_poll(std::size_t org, std::size_t actions, nanos elapsed) = 0;
 };
+
+/// When one GET .../actionBatches?status=pending serves the polls of several of an org's batches.
+/// It costs one call, and a batch missing from it (finished) its own poll afterwards, which it
+/// would have needed anyway: the list saves a call per batch it finds running, minus its own.
+struct poll_share_config {
+  bool enabled = true;
+  /// Batches whose polls one list answers for, at least.
+  std::size_t min_batches = 2;
+  /// The batches the list is expected to find running (by the org's earlier polls), at least:
+  /// with fewer, polls that find batches finished would cost the list on top.
+  double min_running = 1.5;
+  /// A poll due this soon (from the moment a poll is due) joins the list.
+  nanos window = std::chrono::milliseconds(100);
+  /// A poll also joins when it is due within this share of its own wait (the list pulls it
+  /// forward; its next poll is then timed from the list's answer).
+  double pull = 0.5;
+  /// Lists that said nothing readable in a row before the org's batches are polled alone.
+  unsigned max_failures = 3;
+};
+
+/// One batch's next poll, held by the mode until due.
+struct held_poll {
+  steady_time due;    ///< when its own poll goes
+  steady_time since;  ///< when the wait for it began (its POST's or last poll's answer)
+};
+
+/// What an org's polls found so far: batches running, batches done.
+struct poll_tally {
+  std::uint64_t running = 0;
+  std::uint64_t done = 0;
+  /// The share of polls that found a batch running; 0 while no poll did (until then, a list
+  /// could only cost a call on top of the polls of batches it finds finished).
+  double running_share() const noexcept {
+    return running == 0 ? 0 : static_cast<double>(running) / static_cast<double>(running + done);
+  }
+};
+
+/// Which of an org's held polls one list at `now` answers for (indices into `held`): the due
+/// ones, and those due within max(window, pull × their wait) from now. Empty (each due poll goes
+/// alone) when none is due, fewer than min_batches join, or the list would not be expected to
+/// find min_running of them running.
+std::vector<std::size_t> poll_sharing(const std::vector<held_poll>& held, steady_time now,
+                                      const poll_tally& tally, const poll_share_config& c = {});
 
 class batch_mode final : public mode {
 public:
@@ -48,6 +95,11 @@ public:
   const batch_config& config() const { return options_.batch; }
   /// Hands the timing of polls to `p` (which outlives this mode).
   void set_pacer(batch_pacer* p) noexcept { pacer_ = p; }
+  /// When a list of the org's running batches serves several polls (default: poll_share_config).
+  void set_poll_share(const poll_share_config& c) noexcept { share_ = c; }
+  /// Lists of running batches sent, and the polls they answered for (for tests and metrics).
+  std::size_t shared_polls() const noexcept { return shared_polls_; }
+  std::size_t polls_shared() const noexcept { return polls_shared_; }
   /// Why `org` takes no more calls ("" while it does).
   const std::string& condemned(std::size_t org) const { return condemned_[org]; }
 
@@ -65,12 +117,37 @@ private:
     unsigned polls = 0;       ///< polls that found it running
     unsigned failures = 0;    ///< polls that failed (against max_poll_failures)
     unsigned streak = 0;      ///< polls that failed in a row (the poll backoff)
+    steady_time poll_at{};    ///< held: when its poll is due
+    steady_time since{};      ///< held: when the wait began
+    /// A list found it finished at this time (its own poll then tells the outcome).
+    std::optional<steady_time> done_by;
+    /// A list of the org's running batches (not a batch): the batches it answers for.
+    bool shared = false;
+    std::vector<task_id> covers;
+  };
+
+  /// Per org: the shared polls' state.
+  struct org_polls {
+    std::vector<task_id> held;  ///< jobs whose next poll the mode holds
+    poll_tally tally;
+    unsigned list_failures = 0;  ///< lists in a row that said nothing readable
+    unsigned list_streak = 0;    ///< lists in a row that failed (their backoff)
+    bool lists_off = false;      ///< the API does not list this org's batches
   };
 
   void on_post_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
                       steady_time now);
   void on_poll_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
                       steady_time now);
+  void on_list_answer(std::size_t org, task_id t, const answer& a, io::response_parser& parser,
+                      steady_time now);
+  /// A poll (its own or a list's) found the batch still running: its next poll is held.
+  void still_running(std::size_t org, task_id t, steady_time now);
+  void hold_poll(std::size_t org, task_id t, steady_time due, steady_time now);
+  /// Queues the org's held polls that are due: one list for several, or each alone.
+  void release_polls(std::size_t org, steady_time now);
+  /// Polls the batches a list answered for alone, now.
+  void poll_alone(std::size_t org, const std::vector<task_id>& jobs, steady_time now);
   void end_job(std::size_t org, task_id t, const answer& a, verdict v, const std::string& unknown);
   void accepted(std::size_t org, task_id t, const io::action_batch& b, steady_time now);
   void completed(std::size_t org, task_id t, steady_time now);
@@ -96,6 +173,10 @@ private:
   steady_time started_{};
   unsigned lanes_ = 0;
   batch_pacer* pacer_ = nullptr;
+  poll_share_config share_;
+  std::vector<org_polls> polls_;  ///< per org
+  std::size_t shared_polls_ = 0;
+  std::size_t polls_shared_ = 0;
 };
 
 }  // namespace relicense::engine

@@ -103,6 +103,10 @@ public:
                  steady_time now) override;
   void finish_remaining() override;
 
+  /// When one list of an org's running batches serves several polls (batch_mode).
+  void set_poll_share(const poll_share_config& c) noexcept { batch_.set_poll_share(c); }
+  const batch_mode& batches() const noexcept { return batch_; }
+
   /// Rows each channel took so far (for tests and metrics).
   std::size_t rows_by_put() const noexcept { return by_put_; }
   std::size_t rows_by_batch() const noexcept { return by_batch_; }

@@ -24,6 +24,7 @@ public:
     return static_cast<task_id>(slots_.size() - 1);
   }
   T& operator[](task_id t) { return slots_[t]; }
+  const T& operator[](task_id t) const { return slots_[t]; }
   /// Moves the value out and frees its slot.
   T take(task_id t) {
     T v = std::move(slots_[t]);

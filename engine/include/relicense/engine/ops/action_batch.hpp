@@ -1,5 +1,7 @@
 // Operations: POST /organizations/{organizationId}/actionBatches (submit up to 100 license
-// updates as one asynchronous batch) and GET .../actionBatches/{id} (poll it). The packing,
+// updates as one asynchronous batch), GET .../actionBatches/{id} (poll it) and
+// GET .../actionBatches?status=pending (the org's batches still running: one poll for several).
+// The packing,
 // bisection and poll pacing are org_batches' (batch.hpp); these only build requests and judge
 // answers.
 #pragma once
@@ -17,6 +19,8 @@ namespace relicense::engine::ops {
 
 request batch_post_request(std::string_view org_id, const std::vector<batch_action_ref>& actions);
 request batch_poll_request(std::string_view org_id, std::string_view batch_id);
+/// The org's batches still running (any application's), in one answer.
+request batch_list_request(std::string_view org_id);
 
 /// What an answer says about a batch, when `what` is done.
 enum class batch_news : std::uint8_t {
@@ -31,6 +35,8 @@ enum class batch_news : std::uint8_t {
 struct batch_verdict : verdict {
   batch_news news = batch_news::failed;
   std::optional<io::action_batch> batch;
+  /// A list's answer (news status): the batches it holds.
+  std::vector<io::action_batch> listed;
   unsigned status = 0;  ///< HTTP status of the answer (0: none)
 };
 
@@ -41,6 +47,12 @@ batch_verdict judge_batch_post(const answer& a, const judge_context& ctx,
 
 /// A poll's answer about batch `id`. `ctx.attempt` counts the polls that failed in a row.
 batch_verdict judge_batch_poll(std::string_view id, const answer& a, const judge_context& ctx,
+                               io::response_parser& parser);
+
+/// The answer to batch_list_request. news is status (with `listed`), unreadable (a body that is
+/// not a list of batches: like a poll that failed) or failed (the API does not list batches for
+/// this org: a 4xx, 404 included, which a single batch's poll would not have heard).
+batch_verdict judge_batch_list(const answer& a, const judge_context& ctx,
                                io::response_parser& parser);
 
 }  // namespace relicense::engine::ops

@@ -99,6 +99,10 @@ public:
   /// An action batch object (id, confirmed, status{completed, failed, errors}).
   json_result<action_batch> parse_action_batch(std::string_view body);
 
+  /// GET /organizations/{org}/actionBatches: an array of action batch objects, each read as
+  /// parse_action_batch reads one (an object without "id" makes the whole answer an error).
+  json_result<std::vector<action_batch>> parse_action_batches(std::string_view body);
+
   /// A human-readable reason for a non-2xx answer: the joined "errors" when the body has them,
   /// else the start of the body (at most 200 bytes, control characters escaped), else "HTTP n".
   std::string describe_error(unsigned status, std::string_view body);
