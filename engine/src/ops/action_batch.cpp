@@ -14,6 +14,26 @@ batch_verdict failed(batch_verdict v, std::string message) {
   return v;
 }
 
+/// The judge of a GET about batches (one batch or the list): `read` fills `v` from a 2xx body.
+template <class Read>
+batch_verdict judge_batch_read(batch_verdict v, const answer& a, const judge_context& ctx,
+                               io::response_parser& parser, Read read) {
+  const std::string api_error = api_error_of(parser, a.resp);
+  decision d = decide_answer(ctx, a, api_error);
+  switch (d.what) {
+    case action::succeeded:
+      v.went_through = true;
+      read(v);
+      return v;
+    case action::retry:
+    case action::abort_run:
+    case action::condemn_org: static_cast<verdict&>(v) = verdict_of(std::move(d)); return v;
+    case action::fail_row:
+    case action::follow_redirect: break;
+  }
+  return failed(std::move(v), std::move(d.message));
+}
+
 }  // namespace
 
 request batch_post_request(std::string_view org_id, const std::vector<batch_action_ref>& actions) {
@@ -92,34 +112,22 @@ batch_verdict judge_batch_poll(std::string_view id, const answer& a, const judge
     v.news = batch_news::lost;
     return v;
   }
-  const std::string api_error = api_error_of(parser, a.resp);
-  decision d = decide_answer(ctx, a, api_error);
-  switch (d.what) {
-    case action::succeeded: {
-      v.went_through = true;
-      auto b = parser.parse_action_batch(a.resp.body);
-      if (b.value && b.value->id != id) {
-        // An answer about another batch says nothing about this one's rows.
-        b.error =
-            "the API answered about action batch " + b.value->id + " instead of " + std::string(id);
-        b.value.reset();
-      }
-      if (!b.value) {
-        v.news = batch_news::unreadable;
-        v.message = std::move(b.error);
-        return v;
-      }
-      v.news = batch_news::status;
-      v.batch = std::move(*b.value);
-      return v;
+  return judge_batch_read(std::move(v), a, ctx, parser, [&](batch_verdict& out) {
+    auto b = parser.parse_action_batch(a.resp.body);
+    if (b.value && b.value->id != id) {
+      // An answer about another batch says nothing about this one's rows.
+      b.error =
+          "the API answered about action batch " + b.value->id + " instead of " + std::string(id);
+      b.value.reset();
     }
-    case action::retry:
-    case action::abort_run:
-    case action::condemn_org: static_cast<verdict&>(v) = verdict_of(std::move(d)); return v;
-    case action::fail_row:
-    case action::follow_redirect: break;
-  }
-  return failed(std::move(v), std::move(d.message));
+    if (!b.value) {
+      out.news = batch_news::unreadable;
+      out.message = std::move(b.error);
+      return;
+    }
+    out.news = batch_news::status;
+    out.batch = std::move(*b.value);
+  });
 }
 
 batch_verdict judge_batch_list(const answer& a, const judge_context& ctx,
@@ -127,28 +135,16 @@ batch_verdict judge_batch_list(const answer& a, const judge_context& ctx,
   batch_verdict v;
   v.status = status_of(a);
   if (!a.refused.empty()) return failed(std::move(v), a.refused);
-  const std::string api_error = api_error_of(parser, a.resp);
-  decision d = decide_answer(ctx, a, api_error);
-  switch (d.what) {
-    case action::succeeded: {
-      v.went_through = true;
-      auto list = parser.parse_action_batches(a.resp.body);
-      if (!list.value) {
-        v.news = batch_news::unreadable;
-        v.message = "unreadable list of action batches: " + list.error;
-        return v;
-      }
-      v.news = batch_news::status;
-      v.listed = std::move(*list.value);
-      return v;
+  return judge_batch_read(std::move(v), a, ctx, parser, [&](batch_verdict& out) {
+    auto list = parser.parse_action_batches(a.resp.body);
+    if (!list.value) {
+      out.news = batch_news::unreadable;
+      out.message = "unreadable list of action batches: " + list.error;
+      return;
     }
-    case action::retry:
-    case action::abort_run:
-    case action::condemn_org: static_cast<verdict&>(v) = verdict_of(std::move(d)); return v;
-    case action::fail_row:
-    case action::follow_redirect: break;
-  }
-  return failed(std::move(v), std::move(d.message));
+    out.news = batch_news::status;
+    out.listed = std::move(*list.value);
+  });
 }
 
 }  // namespace relicense::engine::ops
