@@ -180,9 +180,19 @@ void batch_mode::take_jobs(std::size_t o, steady_time now) {
     live_job j;
     j.polling = !job->id.empty();  // a batch of an earlier run: poll it at once
     j.submitted = started_;
+    j.org = o;
     j.job = std::move(*job);
     ctx_.sched.push(o, channel_.mark(slots_.put(std::move(j))));
   }
+}
+
+std::vector<running_batch> batch_mode::running_batches(std::size_t org) const {
+  std::vector<running_batch> out;
+  slots_.for_each([&](const live_job& j) {
+    if (j.shared || j.job.rows.empty() || j.org != org) return;
+    out.push_back({j.job.rows.size(), j.submitted, j.posted, j.done_by.has_value()});
+  });
+  return out;
 }
 
 steady_time batch_mode::wake_at(steady_time now) const {

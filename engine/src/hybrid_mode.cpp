@@ -24,6 +24,33 @@ batch_run_options with_first_poll(batch_run_options o, const split_config& c) {
   return o;
 }
 
+/// The time T at which both channels together have moved the queue: PUTs at `put_rate` from now,
+/// each free slot from now and each running batch's slot from when it frees, at `batch_rate`'s
+/// share per slot after a batch's overhead. Rows in running batches are theirs already.
+double work_left_s(const split_state& s, const split_config& c, double put_rate,
+                   double batch_rate) {
+  const double per_slot = batch_rate / std::max(1u, s.slots);
+  // The batches' own calls (a POST and its polls per batch) come out of the PUTs' tokens.
+  const double batch_calls = s.slots * c.calls_per_batch /
+                             batch_seconds(static_cast<double>(c.max_actions), s.per_action_s, c);
+  const double puts = std::max(0.0, put_rate - batch_calls);
+  const auto running = static_cast<unsigned>(s.busy_s.size());
+  const unsigned free = s.slots > running ? s.slots - running : 0;
+  const auto moved = [&](double t) {
+    double rows = puts * t + free * per_slot * t;
+    for (double b : s.busy_s) rows += per_slot * std::max(0.0, t - b - c.overhead_s);
+    return rows;
+  };
+  const auto queued = static_cast<double>(s.queued);
+  double lo = 0, hi = 1;
+  while (moved(hi) < queued && hi < 1e7) hi *= 2;
+  for (int i = 0; i < 50; ++i) {
+    const double mid = (lo + hi) / 2;
+    (moved(mid) < queued ? lo : hi) = mid;
+  }
+  return hi;
+}
+
 }  // namespace
 
 std::size_t batch_share(const split_state& s, const split_config& c) {
@@ -36,7 +63,9 @@ std::size_t batch_share(const split_state& s, const split_config& c) {
       std::min(s.slots * full / batch_seconds(full, a, c), s.put_rate / 2 * full);
   const bool balance = puts_pay(s, c);
   const double put_rate = balance && !puts_idle(s, c) ? s.put_rate : 0;
-  const double left_s = static_cast<double>(s.queued + s.in_batches) / (put_rate + batch_rate);
+  const double left_s =
+      s.per_action_s > 0 ? work_left_s(s, c, put_rate, batch_rate)
+                         : static_cast<double>(s.queued + s.in_batches) / (put_rate + batch_rate);
   // The batch ends with the work left, or is the shortest batch there is. When PUTs do not pay
   // (fast batches bound by the budget), every batch costs the same calls whatever its size:
   // full ones.
@@ -152,7 +181,7 @@ std::size_t hybrid_mode::spare_tokens(std::size_t org, steady_time now) const {
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
-split_state hybrid_mode::state_of(std::size_t o) const {
+split_state hybrid_mode::state_of(std::size_t o, steady_time now) const {
   const auto& sp = speeds_[o];
   const auto& bucket = ctx_.sched.bucket(o);
   split_state s;
@@ -165,11 +194,19 @@ split_state hybrid_mode::state_of(std::size_t o) const {
   else if (sp.lower() >= split_.slow_s)
     s.per_action_s = std::max(split_.prior_per_action_s, 2 * sp.lower());
   s.slots = std::max(1u, batch_.config().max_running);
+  if (s.per_action_s > 0) {
+    for (const auto& b : batch_.running_batches(o)) {
+      const double total = static_cast<double>(b.actions) * s.per_action_s;
+      const double elapsed =
+          b.found_done || !b.posted ? 0 : std::chrono::duration<double>(now - b.submitted).count();
+      s.busy_s.push_back(b.found_done ? 0 : std::max(0.0, total - elapsed));
+    }
+  }
   return s;
 }
 
-bool hybrid_mode::puts_held(std::size_t o) const {
-  const auto s = state_of(o);
+bool hybrid_mode::puts_held(std::size_t o, steady_time now) const {
+  const auto s = state_of(o, now);
   return (!puts_pay(s, split_) || puts_idle(s, split_)) && batch_share(s, split_) > 0;
 }
 
@@ -184,7 +221,7 @@ void hybrid_mode::feed(std::size_t o, steady_time now) {
   while (!q.empty() && ob.queued() == 0 && ob.running() < slots && ob.ready_at(now) <= now) {
     const bool blank = !sp.bounded() && sp.lower() < split_.slow_s;
     if (blank && ob.running() > 0) break;
-    std::size_t n = batch_share(state_of(o), split_);
+    std::size_t n = batch_share(state_of(o, now), split_);
     if (blank) n = std::min(n, split_.probe_rows);
     if (n == 0) break;
     std::vector<std::size_t> rows(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(n));
@@ -195,7 +232,7 @@ void hybrid_mode::feed(std::size_t o, steady_time now) {
   }
   // Then single rows on the tokens no batch call is waiting for, unless batches would spend
   // them better (fast batches, bound by the budget), as long as they take rows at all.
-  if (q.empty() || ctx_.sched.has_due(o, now) || puts_held(o)) return;
+  if (q.empty() || ctx_.sched.has_due(o, now) || puts_held(o, now)) return;
   for (std::size_t k = spare_tokens(o, now); k > 0 && !q.empty(); --k) {
     put_.send(o, static_cast<std::uint32_t>(q.front()));
     q.pop_front();
@@ -222,7 +259,7 @@ steady_time hybrid_mode::wake_at(steady_time now) const {
   if (ctx_.fx.stopping()) return at;
   for (std::size_t o = 0; o < queued_.size(); ++o) {
     // Rows held for the batches wait for a slot, which the batch channel wakes the loop for.
-    if (queued_[o].empty() || ctx_.sched.has_due(o, now) || puts_held(o)) continue;
+    if (queued_[o].empty() || ctx_.sched.has_due(o, now) || puts_held(o, now)) continue;
     const auto& b = ctx_.sched.bucket(o);
     auto when = std::max(b.available_at(now), ctx_.sched.ip_bucket().available_at(now));
     // A PUT waits for the tokens kept for the running batches' next calls (spare_tokens).

@@ -49,6 +49,14 @@ struct poll_share_config {
   unsigned max_failures = 3;
 };
 
+/// A batch of an org that holds a running slot, as a mode that sizes batches sees it.
+struct running_batch {
+  std::size_t actions = 0;
+  steady_time submitted{};  ///< when its POST went out
+  bool posted = false;      ///< its POST was answered by this run (submitted is its start)
+  bool found_done = false;  ///< a list found it finished; its own poll tells the outcome
+};
+
 /// One batch's next poll, held by the mode until due.
 struct held_poll {
   steady_time due;    ///< when its own poll goes
@@ -92,6 +100,8 @@ public:
   /// Packs `rows` of `org` into batches and queues what the running limit allows.
   void add_rows(std::size_t org, const std::vector<std::size_t>& rows, steady_time now);
   const org_batches& batches(std::size_t org) const { return batches_[org]; }
+  /// The org's batches that hold a running slot (POST on its way, or polled).
+  std::vector<running_batch> running_batches(std::size_t org) const;
   const batch_config& config() const { return options_.batch; }
   /// Hands the timing of polls to `p` (which outlives this mode).
   void set_pacer(batch_pacer* p) noexcept { pacer_ = p; }
@@ -107,6 +117,7 @@ private:
   /// A batch on its way: submitted (POST, retried after `delay`) and then polled.
   struct live_job {
     batch_job job;
+    std::size_t org = 0;
     steady_time submitted{};  ///< when its POST went out (or the run started, on resume)
     bool polling = false;     ///< false: the POST is (re)sent; true: the batch is polled
     bool posted = false;      ///< submitted by this run (its duration is known)

@@ -46,6 +46,9 @@ struct split_config {
   double first_poll_aim = 0.5;
   /// A batch's time beyond its actions: the POST, the poll that sees it done, the poll lag.
   double overhead_s = 0.5;
+  /// The calls a batch costs the org's budget: its POST and about three polls (the first, one
+  /// that narrows its end, the one that sees it done).
+  double calls_per_batch = 4;
   /// The share of the org's budget beyond which batches' calls crowd PUTs out (see puts_pay).
   double batch_budget_share = 0.8;
   /// Learnt batches moving this many times the put channel's rows/s leave the tokens to the
@@ -65,11 +68,16 @@ struct split_state {
   double put_rate = 0;         ///< rows/s the put channel moves (the org's rate; 0: unlimited)
   double per_action_s = 0;     ///< learnt batch time per action (0: none learnt)
   unsigned slots = 5;          ///< batches that may run at once
+  /// Per running batch: the seconds until its slot is expected to free (its actions left at
+  /// per_action_s, and the poll that sees it done). Empty: the old estimate from in_batches.
+  std::vector<double> busy_s;
 };
 
 /// How many rows from the queue's front a free batch slot takes now (0: leave them to PUTs).
-/// The work left (queued and in batches) at both channels' combined rate takes T seconds; the
-/// batch is as large as fits in T at the per-action time (or the shortest batch, when T is
+/// Both channels move the queue in T seconds: PUTs on the tokens the batches' calls leave, each
+/// free slot from now and each running one from when its batch is expected to end (busy_s;
+/// before a speed is known, the queue and the rows in batches at the channels' combined rate);
+/// the batch is as large as fits in T at the per-action time (or the shortest batch, when T is
 /// shorter), at most max_actions; full when PUTs do not pay (puts_pay). None when PUTs alone
 /// would move the whole queue before it ends, when fewer than min_rows fit (except a first probe
 /// of min_rows while nothing is learnt or running), or when the put channel is unlimited.
@@ -137,9 +145,9 @@ private:
   nanos next_poll(std::size_t org, std::size_t actions, nanos elapsed) override;
 
   bool is_batch(task_id t) const noexcept { return (t & batch_bit) != 0; }
-  split_state state_of(std::size_t org) const;
+  split_state state_of(std::size_t org, steady_time now) const;
   /// Whether the org's PUTs leave the tokens and rows to the batches (puts_pay, puts_idle).
-  bool puts_held(std::size_t org) const;
+  bool puts_held(std::size_t org, steady_time now) const;
   /// Whether the org's free slots wait for the probe's next poll.
   bool learning(std::size_t org) const;
   /// Tokens of `org` kept from PUTs: one per running batch for its poll, and the POSTs of the

@@ -31,6 +31,11 @@ public:
     release(t);
     return v;
   }
+  /// Calls `f` on every slot, free ones too (they hold a default T).
+  template <class F>
+  void for_each(F&& f) const {
+    for (const T& v : slots_) f(v);
+  }
   void release(task_id t) {
     slots_[t] = T{};
     free_.push_back(t);
