@@ -4,6 +4,7 @@
 #include "relicense/io/url.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -31,6 +32,14 @@ using boost::system::error_code;
 // Every co_await yields [ec, ...]: expected failures are values, not exceptions.
 using token = net::as_tuple_t<net::use_awaitable_t<>>;
 inline constexpr token use_token{};
+
+/// The request's write and the answer's read: nothing cancels them through a cancellation slot
+/// (close() closes the socket, the timeout its watch), and a connected slot costs each operation
+/// an allocation for its cancellation handler and a clear when it completes.
+using token_with_no_slot = net::cancellation_slot_binder<token, net::cancellation_slot>;
+token_with_no_slot exchange_token() {
+  return net::bind_cancellation_slot(net::cancellation_slot(), use_token);
+}
 
 const char* to_string(transport_error e) noexcept {
   switch (e) {
@@ -606,7 +615,7 @@ struct connection::impl {
                                     bool& got_some) {
     got_some = false;
     lowest().expires_at(deadline);
-    auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), use_token);
+    auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), exchange_token());
     (void)written;
     if (wec) {
       if (wec == beast::error::timeout) {
@@ -625,7 +634,7 @@ struct connection::impl {
         parser.skip(true);
       }
       lowest().expires_at(deadline);
-      auto [rec, n] = co_await http::async_read(stream, buffer, parser, use_token);
+      auto [rec, n] = co_await http::async_read(stream, buffer, parser, exchange_token());
       (void)n;
       got_some = got_some || parser.got_some();
       if (rec) {
