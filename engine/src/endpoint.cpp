@@ -31,6 +31,9 @@ api_endpoint::api_endpoint(const run_config& c) {
   if (auto why = io::proxy_cleartext_refusal(route, base.tls); !why.empty())
     throw std::runtime_error(why);
   client = c.client;
+  // The run loop closes every connection when its worker ends: a wait left pending between
+  // requests does not hold the end of the run, and saves a timer's arm and cancel per request.
+  client.keep_timer_armed = true;
   if (!c.api_key.empty()) {
     client.secrets.add(auth);
     client.secrets.add(c.api_key);

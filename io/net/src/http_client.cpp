@@ -355,10 +355,26 @@ struct connection::impl {
   bool served = false;  ///< a response came over this connection
   std::chrono::steady_clock::time_point opened_at{};
 
+  /// Bounds an exchange (the request's write and the answer's read) by its deadline with one
+  /// timer per connection. The stream's own timeout would arm a timer and cancel it for every
+  /// write and every read: two waits, two cancels and two aborted completions per request. Held
+  /// by its pending wait too, so the wait may complete after the connection is gone.
+  struct watch {
+    explicit watch(const net::any_io_executor& ex) : timer(ex) {}
+    net::steady_timer timer;
+    /// The exchange in progress must end by then; max when none is in progress.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    bool waiting = false;   ///< a wait is pending, for this deadline or an earlier one
+    bool fired = false;     ///< the exchange in progress passed its deadline: its socket is closed
+    impl* owner = nullptr;  ///< null once the connection is gone
+  };
+  std::shared_ptr<watch> watch_;
+
   impl(net::any_io_executor e, std::shared_ptr<tls_context> t, origin w, const client_config& c)
       : ex(std::move(e)), tls(std::move(t)), where(std::move(w)), config(c),
         // The header must fit in the buffer whole; the body goes to the message, not here.
-        buffer(c.max_header + 16 * 1024) {
+        buffer(c.max_header + 16 * 1024), watch_(std::make_shared<watch>(ex)) {
+    watch_->owner = this;
     // Beast reads max(512, free capacity) bytes at a time, and a buffer grown only as needed
     // stays near 512: every answer of ~1 KB (a license) then took two reads. With this much
     // room, one read takes a whole answer.
@@ -395,6 +411,59 @@ struct connection::impl {
   }
 
   beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+
+  struct watch_wake {
+    std::shared_ptr<watch> w;
+    void operator()(const error_code&) const { wake(w); }
+  };
+
+  /// Waits for the watch's deadline (never later than the exchange's: deadlines only grow, as
+  /// each is the request's start plus the one timeout).
+  static void arm(const std::shared_ptr<watch>& w) {
+    w->waiting = true;
+    w->timer.expires_at(w->deadline);
+    w->timer.async_wait(watch_wake{w});
+  }
+
+  /// Decides by the state, not by how the wait ended: a cancelled wait with an exchange in
+  /// progress waits again for that exchange's deadline.
+  static void wake(const std::shared_ptr<watch>& w) {
+    w->waiting = false;
+    if (w->owner == nullptr || w->deadline == std::chrono::steady_clock::time_point::max()) return;
+    if (std::chrono::steady_clock::now() < w->deadline) {
+      arm(w);  // a later exchange moved the deadline on
+      return;
+    }
+    w->fired = true;
+    // Like the stream's own timeout: the pending operations complete with an error.
+    error_code ignored;
+    if (w->owner->secure) beast::get_lowest_layer(*w->owner->secure).socket().close(ignored);
+    if (w->owner->plain) w->owner->plain->socket().close(ignored);
+  }
+
+  void watch_begin(std::chrono::steady_clock::time_point deadline) {
+    watch_->fired = false;
+    watch_->deadline = deadline;
+    if (!watch_->waiting) arm(watch_);
+  }
+
+  /// `keep_timer_armed`: the wait stays pending past this exchange and serves the next ones.
+  void watch_end() {
+    watch_->deadline = std::chrono::steady_clock::time_point::max();
+    if (!config.keep_timer_armed && watch_->waiting) watch_->timer.cancel();
+  }
+
+  void watch_stop() {
+    watch_->deadline = std::chrono::steady_clock::time_point::max();
+    watch_->timer.cancel();
+  }
+
+  ~impl() {
+    watch_->owner = nullptr;
+    watch_->timer.cancel();
+  }
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
 
   void drop() {
     if (secure) {
@@ -503,6 +572,8 @@ struct connection::impl {
                 (detail.empty() ? hec.message() : "certificate verify failed: " + detail));
       }
     }
+    // The exchanges are bounded by the watch; the stream's own timer would be armed per operation.
+    stream.expires_never();
     connected = true;
     opened_at = std::chrono::steady_clock::now();
     co_return response{};
@@ -614,11 +685,11 @@ struct connection::impl {
                                     std::chrono::steady_clock::time_point deadline,
                                     bool& got_some) {
     got_some = false;
-    lowest().expires_at(deadline);
+    watch_begin(deadline);
     auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), exchange_token());
     (void)written;
     if (wec) {
-      if (wec == beast::error::timeout) {
+      if (watch_->fired || wec == beast::error::timeout) {
         co_return failure(transport_error::timeout, "timed out sending the request");
       }
       co_return failure(transport_error::reset, "cannot send the request: " + wec.message());
@@ -633,12 +704,11 @@ struct connection::impl {
       if (head) {
         parser.skip(true);
       }
-      lowest().expires_at(deadline);
       auto [rec, n] = co_await http::async_read(stream, buffer, parser, exchange_token());
       (void)n;
       got_some = got_some || parser.got_some();
       if (rec) {
-        co_return read_failure(rec, got_some);
+        co_return read_failure(watch_->fired ? error_code(beast::error::timeout) : rec, got_some);
       }
       const unsigned status = r.status;
       if (status >= 100 && status < 200 && status != 101) {
@@ -707,6 +777,7 @@ struct connection::impl {
       } else {
         r = co_await exchange(*plain, head, deadline, got_some);
       }
+      watch_end();
       if (r.error == transport_error::none && !absolute_prefix.empty()) {
         // Through a proxy in absolute form, a 407 is the proxy's and says the same for every
         // request; the answers pass the proxy, which may echo its credentials.
@@ -787,6 +858,7 @@ void connection::close() {
   if (impl_->secure) beast::get_lowest_layer(*impl_->secure).socket().close(ignored);
   if (impl_->plain) impl_->plain->socket().close(ignored);
   impl_->connected = false;
+  impl_->watch_stop();
 }
 
 }  // namespace relicense::io
