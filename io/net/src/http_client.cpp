@@ -18,6 +18,7 @@
 
 #include <charconv>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 namespace relicense::io {
@@ -681,48 +682,12 @@ struct connection::impl {
   }
 
   template <class Stream>
-  net::awaitable<response> exchange(Stream& stream, bool head,
-                                    std::chrono::steady_clock::time_point deadline,
-                                    bool& got_some) {
-    got_some = false;
-    watch_begin(deadline);
-    auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), exchange_token());
-    (void)written;
-    if (wec) {
-      if (watch_->fired || wec == beast::error::timeout) {
-        co_return failure(transport_error::timeout, "timed out sending the request");
-      }
-      co_return failure(transport_error::reset, "cannot send the request: " + wec.message());
+  Stream& stream_of() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      return *plain;
+    } else {
+      return *secure;
     }
-    // Interim 1xx answers (a server may send 100 Continue unasked) are skipped, a few at most.
-    response r;
-    for (int interim = 0; interim < 5; ++interim) {
-      lean_response_parser parser(r);
-      parser.header_limit(static_cast<std::uint32_t>(
-          std::min<std::size_t>(config.max_header, std::numeric_limits<std::uint32_t>::max())));
-      parser.body_limit(config.max_body);
-      if (head) {
-        parser.skip(true);
-      }
-      auto [rec, n] = co_await http::async_read(stream, buffer, parser, exchange_token());
-      (void)n;
-      got_some = got_some || parser.got_some();
-      if (rec) {
-        co_return read_failure(watch_->fired ? error_code(beast::error::timeout) : rec, got_some);
-      }
-      const unsigned status = r.status;
-      if (status >= 100 && status < 200 && status != 101) {
-        continue;
-      }
-      // Never reuse a connection the server will close, that switched protocols, or that holds
-      // bytes nobody asked for (they would be read as the next request's response).
-      if (!parser.keep_alive() || status == 101 || buffer.size() != 0) {
-        drop();
-      }
-      co_return r;
-    }
-    co_return failure(transport_error::protocol,
-                      "malformed HTTP response: too many interim (1xx) responses");
   }
 
   /// Opens the connection now if it is not open (resolve, connect, TLS handshake), within the
@@ -742,6 +707,8 @@ struct connection::impl {
   }
 
   // By value: the caller's request struct may be a temporary that dies before the first resume.
+  // A template over the connection's stream type, plain or TLS, chosen by connection::send.
+  template <class Stream>
   net::awaitable<response> send(request req) {
     const auto deadline = std::chrono::steady_clock::now() + config.timeout;
     // Defence in depth behind the CLI's check (cleartext_refusal, exit 2): credentials never
@@ -770,12 +737,50 @@ struct connection::impl {
         }
       }
       bool got_some = false;
-      // Not a conditional expression: g++ 12 mishandles temporaries of co_await inside ?:.
       response r;
-      if (secure) {
-        r = co_await exchange(*secure, head, deadline, got_some);
+      // The request's write and the answer's read, here rather than in a coroutine of their own,
+      // which would cost a frame and a move of the answer per request.
+      watch_begin(deadline);
+      Stream& stream = stream_of<Stream>();
+      auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), exchange_token());
+      (void)written;
+      if (wec) {
+        r = (watch_->fired || wec == beast::error::timeout)
+                ? failure(transport_error::timeout, "timed out sending the request")
+                : failure(transport_error::reset, "cannot send the request: " + wec.message());
       } else {
-        r = co_await exchange(*plain, head, deadline, got_some);
+        // Interim 1xx answers (a server may send 100 Continue unasked) are skipped, a few at most.
+        for (int interim = 0;; ++interim) {
+          if (interim == 5) {
+            r = failure(transport_error::protocol,
+                        "malformed HTTP response: too many interim (1xx) responses");
+            break;
+          }
+          lean_response_parser parser(r);
+          parser.header_limit(static_cast<std::uint32_t>(
+              std::min<std::size_t>(config.max_header, std::numeric_limits<std::uint32_t>::max())));
+          parser.body_limit(config.max_body);
+          if (head) {
+            parser.skip(true);
+          }
+          auto [rec, n] = co_await http::async_read(stream, buffer, parser, exchange_token());
+          (void)n;
+          got_some = got_some || parser.got_some();
+          if (rec) {
+            r = read_failure(watch_->fired ? error_code(beast::error::timeout) : rec, got_some);
+            break;
+          }
+          const unsigned status = r.status;
+          if (status >= 100 && status < 200 && status != 101) {
+            continue;
+          }
+          // Never reuse a connection the server will close, that switched protocols, or that
+          // holds bytes nobody asked for (they would be read as the next request's response).
+          if (!parser.keep_alive() || status == 101 || buffer.size() != 0) {
+            drop();
+          }
+          break;
+        }
       }
       watch_end();
       if (r.error == transport_error::none && !absolute_prefix.empty()) {
@@ -842,7 +847,10 @@ connection& connection::operator=(connection&&) noexcept = default;
 
 const origin& connection::where() const noexcept { return impl_->where; }
 
-net::awaitable<response> connection::send(const request& req) { return impl_->send(req); }
+net::awaitable<response> connection::send(const request& req) {
+  if (impl_->where.tls) return impl_->send<ssl::stream<beast::tcp_stream>>(req);
+  return impl_->send<beast::tcp_stream>(req);
+}
 
 net::awaitable<response> connection::open() { return impl_->open(); }
 
