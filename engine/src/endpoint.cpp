@@ -48,7 +48,10 @@ api_endpoint::api_endpoint(const run_config& c) {
 url_target api_endpoint::target_for(const shard_memory& shard, std::string_view path) const {
   url_target t;
   t.where = shard.where ? *shard.where : base;
-  t.path = (shard.where ? shard.prefix : prefix) + std::string(path);
+  const std::string& head = shard.where ? shard.prefix : prefix;
+  // One allocation per request, not a temporary of `path` and a second for the sum.
+  t.path.reserve(head.size() + path.size());
+  t.path.append(head).append(path);
   return t;
 }
 
