@@ -401,7 +401,9 @@ struct run_loop::impl {
   const run_config& config_;
   result_sink& sink_;
   const clock_source& clock_;
-  net::io_context ctx_{1};
+  // Run on one thread, and every socket is used from it: the reactor's lock per socket operation
+  // is not needed (the scheduler keeps its lock: the resolver completes from its own thread).
+  net::io_context ctx_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   net::signal_set signals_;
   net::steady_timer drain_timer_;
   scheduler sched_;
