@@ -385,6 +385,8 @@ struct connection::impl {
     impl* owner = nullptr;  ///< null once the connection is gone
   };
   std::shared_ptr<watch> watch_;
+  /// The answer's parser, made anew for each answer: here rather than in send()'s frame.
+  std::optional<lean_response_parser> parser_;
 
   impl(net::any_io_executor e, std::shared_ptr<tls_context> t, origin w, const client_config& c)
       : ex(std::move(e)), tls(std::move(t)), where(std::move(w)), config(c),
@@ -719,6 +721,12 @@ struct connection::impl {
     }
   }
 
+  /// connect()'s outcome into `out`: send() awaits this rather than connect() itself, whose
+  /// response would take room of its own in send()'s frame.
+  net::awaitable<void> connect_into(std::chrono::steady_clock::time_point deadline, response& out) {
+    out = co_await connect(deadline);
+  }
+
   /// Opens the connection now if it is not open (resolve, connect, TLS handshake), within the
   /// timeout; error == none when it is open.
   net::awaitable<response> open() {
@@ -760,14 +768,16 @@ struct connection::impl {
       // opened moments ago that fails on its first request failed for real.
       const bool reused = connected && (served || std::chrono::steady_clock::now() - opened_at >=
                                                       std::chrono::seconds(1));
+      // One response in the frame for the connection's set-up and the answer: a frame over about
+      // 1 KB is not recycled by Asio and costs a malloc and a free per request.
+      response r;
       if (!connected) {
-        response r = co_await connect(deadline);
+        co_await connect_into(deadline, r);
         if (r.error != transport_error::none) {
           co_return scrubbed(std::move(r), req.authorization);
         }
       }
       bool got_some = false;
-      response r;
       // The request's write and the answer's read, here rather than in a coroutine of their own,
       // which would cost a frame and a move of the answer per request.
       watch_begin(deadline);
@@ -786,7 +796,7 @@ struct connection::impl {
                         "malformed HTTP response: too many interim (1xx) responses");
             break;
           }
-          lean_response_parser parser(r);
+          lean_response_parser& parser = parser_.emplace(r);
           parser.header_limit(static_cast<std::uint32_t>(
               std::min<std::size_t>(config.max_header, std::numeric_limits<std::uint32_t>::max())));
           parser.body_limit(config.max_body);
