@@ -341,6 +341,13 @@ bool bodiless(std::string_view method) {
 
 }  // namespace
 
+/// The connections' watch timers wait in a timer queue of their own (Asio keeps one per clock and
+/// traits type): a wait kept pending between requests must not change the order in which the
+/// caller's own timers that expire at the same instant complete (the engine's idle workers wake
+/// in that order, and the first takes the next task).
+struct watch_wait_traits : net::wait_traits<std::chrono::steady_clock> {};
+using watch_timer = net::basic_waitable_timer<std::chrono::steady_clock, watch_wait_traits>;
+
 /// Read buffer capacity set aside per connection (a PUT's answer with its header is ~1 KB).
 constexpr std::size_t initial_read_room = 4096;
 
@@ -377,7 +384,7 @@ struct connection::impl {
   /// by its pending wait too, so the wait may complete after the connection is gone.
   struct watch {
     explicit watch(const net::any_io_executor& ex) : timer(ex) {}
-    net::steady_timer timer;
+    watch_timer timer;
     /// The exchange in progress must end by then; max when none is in progress.
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     bool waiting = false;   ///< a wait is pending, for this deadline or an earlier one
