@@ -10,11 +10,12 @@
 // Each figure: median of --reps runs (min–max). `--quick` is the ctest smoke mode.
 //   engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] [--budget-rows N] [--reps K]
 //                [--only engine|apply|throughput|budget] [--transport http|https] [--wrap CMD]
-//                [--no-pin]
-// Throughput pins the twin's thread to the last CPU and the clients (this thread, the apply child,
-// wrk) to the others, so that neither steals the other's core (`--no-pin`: the scheduler places
-// them), and rotates the order of the three clients from rep to rep, so that no client is always
-// the one after a given other (a disk flush, a cache state).
+//                [--pin]
+// Throughput rotates the order of the three clients from rep to rep, so that no client is always
+// the one after a given other (a disk flush, a cache state). `--pin` pins the twin's thread to the
+// last CPU and the clients (this thread, the apply child, wrk) to the others: steadier on an idle
+// machine, but on a shared one any other job on either core then halves that side (measured:
+// bench/RESULTS.md), so the scheduler places them by default.
 // For profiling: `--only engine` runs the engine library alone (no apply, wrk, memory, budget);
 // `--only budget` the budget-efficiency table alone;
 // `--only apply` the product alone, which `--wrap` runs under CMD (a valgrind command line).
@@ -289,12 +290,12 @@ int main(int argc, char** argv) {
   std::string only;  // "", "engine", "apply" or "throughput"
   std::vector<bool> transports = {false, true};
   std::vector<std::string> wrap;  // the apply child runs under this command
-  bool pin = true;
+  bool pin = false;
   const char* usage =
       "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
       "[--budget-rows N] [--reps K] [--only engine|apply|throughput|budget] [--transport "
       "http|https] "
-      "[--wrap CMD] [--no-pin]\n";
+      "[--wrap CMD] [--pin]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atof(argv[++i]) : 0.0; };
@@ -304,7 +305,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (a == "--quick") quick = true;
-    else if (a == "--no-pin") pin = false;
+    else if (a == "--pin") pin = true;
     else if (a == "--only") only = text();
     else if (a == "--transport") transports = {text() == "https"};
     else if (a == "--wrap") {
