@@ -830,6 +830,8 @@ struct connection::impl {
         }
       }
       watch_end();
+      // The deadline passed as the answer came in: the watch has closed the socket under it.
+      if (watch_->fired && r.error == transport_error::none) drop();
       if (r.error == transport_error::none && !absolute_prefix.empty()) {
         // Through a proxy in absolute form, a 407 is the proxy's and says the same for every
         // request; the answers pass the proxy, which may echo its credentials.
