@@ -10,6 +10,12 @@
 // Each figure: median of --reps runs (min–max). `--quick` is the ctest smoke mode.
 //   engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] [--budget-rows N] [--reps K]
 //                [--only engine|apply|throughput|budget] [--transport http|https] [--wrap CMD]
+//                [--pin]
+// Throughput rotates the order of the three clients from rep to rep, so that no client is always
+// the one after a given other (a disk flush, a cache state). `--pin` pins the twin's thread to the
+// last CPU and the clients (this thread, the apply child, wrk) to the others: steadier on an idle
+// machine, but on a shared one any other job on either core then halves that side (measured:
+// bench/RESULTS.md), so the scheduler places them by default.
 // For profiling: `--only engine` runs the engine library alone (no apply, wrk, memory, budget);
 // `--only budget` the budget-efficiency table alone;
 // `--only apply` the product alone, which `--wrap` runs under CMD (a valgrind command line).
@@ -19,6 +25,7 @@
 #include "bench_support.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +52,15 @@ using relicense::bench::stats3;
 using relicense::bench::summarize;
 
 namespace {
+
+/// Pins the calling thread (and the threads and processes it starts from now on) to the CPUs of
+/// the mask [first, last]; false when the machine has fewer or the call fails.
+bool pin_to(int first, int last) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c = first; c <= last; ++c) CPU_SET(c, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
+}
 
 double thread_cpu_seconds() {
   timespec ts{};
@@ -274,11 +290,12 @@ int main(int argc, char** argv) {
   std::string only;  // "", "engine", "apply" or "throughput"
   std::vector<bool> transports = {false, true};
   std::vector<std::string> wrap;  // the apply child runs under this command
+  bool pin = false;
   const char* usage =
       "usage: engine_bench [--quick] [--rows R] [--concurrency C] [--budget B] "
       "[--budget-rows N] [--reps K] [--only engine|apply|throughput|budget] [--transport "
       "http|https] "
-      "[--wrap CMD]\n";
+      "[--wrap CMD] [--pin]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atof(argv[++i]) : 0.0; };
@@ -288,6 +305,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (a == "--quick") quick = true;
+    else if (a == "--pin") pin = true;
     else if (a == "--only") only = text();
     else if (a == "--transport") transports = {text() == "https"};
     else if (a == "--wrap") {
@@ -334,32 +352,48 @@ int main(int argc, char** argv) {
       sc.rate = 0;
       sc.tls = tls;
       sim::server twin(sc);
-      twin.start();
+      const int cpus = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+      bool pinned = false;
+      if (pin && cpus >= 2 && pin_to(cpus - 1, cpus - 1)) {
+        twin.start();  // its thread inherits the last CPU
+        pinned = pin_to(0, cpus - 2);
+      } else {
+        twin.start();
+      }
       const auto p = make_plan(twin.orgs(), rows);
-      // Each rep: the engine library, then `relicense apply`, then wrk, back to back.
+      if (tls == transports.front())
+        std::fprintf(
+            stderr, "engine_bench: %s\n",
+            pinned ? "the twin pinned to the last CPU, the clients to the others" : "not pinned");
+      // Each rep: the engine library, `relicense apply` and wrk, back to back, in an order that
+      // rotates from rep to rep.
       std::vector<double> rps, cpu, sys, wrk_rps, wrk_cpu, wrk_sys, ratio, app_rps, app_cpu,
           app_sys, app_ratio;
       for (unsigned k = 0; k < reps; ++k) {
         double r = 0, ar = 0;
-        if (run_engine_lib) {
-          const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
-          all_applied = all_applied && e.applied == e.rows;
-          r = static_cast<double>(e.requests) / e.seconds;
-          rps.push_back(r);
-          const double n = static_cast<double>(std::max<std::uint64_t>(e.requests, 1));
-          cpu.push_back(e.cpu_s / n * 1e6);
-          sys.push_back(e.sys_s / n * 1e6);
+        wrk_run wr;
+        for (unsigned step = 0; step < 3; ++step) {
+          const unsigned which = (step + k) % 3;
+          if (which == 0 && run_engine_lib) {
+            const auto e = run_engine(twin, p, 0, 0, 0, concurrency);
+            all_applied = all_applied && e.applied == e.rows;
+            r = static_cast<double>(e.requests) / e.seconds;
+            rps.push_back(r);
+            const double n = static_cast<double>(std::max<std::uint64_t>(e.requests, 1));
+            cpu.push_back(e.cpu_s / n * 1e6);
+            sys.push_back(e.sys_s / n * 1e6);
+          }
+          if (which == 1 && run_product) {
+            const auto x = run_apply(twin, p, concurrency, p.rows.size(), wrap).e;
+            all_applied = all_applied && x.applied == x.rows;
+            ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
+            app_rps.push_back(ar);
+            const double n = static_cast<double>(std::max<std::uint64_t>(x.requests, 1));
+            app_cpu.push_back(x.cpu_s / n * 1e6);
+            app_sys.push_back(x.sys_s / n * 1e6);
+          }
+          if (which == 2 && run_wrk_too) wr = run_wrk(twin, p, concurrency, quick ? 1 : 5);
         }
-        if (run_product) {
-          const auto x = run_apply(twin, p, concurrency, p.rows.size(), wrap).e;
-          all_applied = all_applied && x.applied == x.rows;
-          ar = x.seconds > 0 ? static_cast<double>(x.requests) / x.seconds : 0;
-          app_rps.push_back(ar);
-          const double n = static_cast<double>(std::max<std::uint64_t>(x.requests, 1));
-          app_cpu.push_back(x.cpu_s / n * 1e6);
-          app_sys.push_back(x.sys_s / n * 1e6);
-        }
-        const wrk_run wr = run_wrk_too ? run_wrk(twin, p, concurrency, quick ? 1 : 5) : wrk_run{};
         const double w = wr.rps;
         if (w > 0) {
           wrk_rps.push_back(w);
@@ -394,6 +428,7 @@ int main(int argc, char** argv) {
         std::printf("| %s, wrk -t1 | - | %.0f (%.0f-%.0f) | 1 | %.1f | %.1f |\n",
                     tls ? "https" : "http", w.median, w.min, w.max, wc.median, ws.median);
       }
+      if (pinned) pin_to(0, cpus - 1);  // the twin keeps its CPU until it stops, below
     }
   }
   if (!only.empty() && !budget_only) {

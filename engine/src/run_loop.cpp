@@ -323,29 +323,6 @@ struct run_loop::impl {
     return true;
   }
 
-  /// Sends `rq` for `org` (its token already taken) and follows allowed redirects, each hop
-  /// after one more token.
-  net::awaitable<answer> call(worker_ctx& w, std::size_t org, const request& rq) {
-    answer a;
-    url_target to = rq.at ? *rq.at : api_.target_for(shards_[org], rq.path);
-    a.where = std::move(to.where);
-    std::string target = std::move(to.path);
-    for (;;) {
-      const io::request req{rq.method, target, rq.body, api_.auth};
-      const auto t0 = clock_.now();
-      a.resp = co_await connection_for(w, a.where).send(req);
-      record(w, rq, a, t0);
-      if (!follow(org, rq, a, target)) break;
-      co_await acquire(org, *w.timer);
-      if (stopping_) {
-        // Only a redirect was answered: nothing leaves after a stop.
-        a.not_sent = true;
-        break;
-      }
-    }
-    co_return a;
-  }
-
   /// Hands an answer to the mode; wakes the waiting workers when it queued new work.
   void settle(std::size_t org, task_id t, const answer& a, worker_ctx& w) {
     const std::size_t before = sched_.pending();
@@ -395,7 +372,26 @@ struct run_loop::impl {
         if (!p) break;
       }
       const request rq = mode_->request_for(p->org, p->task, clock_.now());
-      answer a = co_await call(*w, p->org, rq);
+      // Sends `rq` (its token already taken) and follows allowed redirects, each hop after one
+      // more token. Here rather than in a coroutine of its own, which would cost a frame and a
+      // move of the answer per request.
+      answer a;
+      url_target to = rq.at ? *rq.at : api_.target_for(shards_[p->org], rq.path);
+      a.where = std::move(to.where);
+      std::string target = std::move(to.path);
+      for (;;) {
+        const io::request req{rq.method, target, rq.body, api_.auth};
+        const auto t0 = clock_.now();
+        a.resp = co_await connection_for(*w, a.where).send(req);
+        record(*w, rq, a, t0);
+        if (!follow(p->org, rq, a, target)) break;
+        co_await acquire(p->org, *w->timer);
+        if (stopping_) {
+          // Only a redirect was answered: nothing leaves after a stop.
+          a.not_sent = true;
+          break;
+        }
+      }
       settle(p->org, p->task, a, *w);
       // The sink's flush for this turn's results was posted; queueing behind it means this
       // worker's next request leaves only after its task's results are written.
@@ -411,7 +407,9 @@ struct run_loop::impl {
   const run_config& config_;
   result_sink& sink_;
   const clock_source& clock_;
-  net::io_context ctx_{1};
+  // Run on one thread, and every socket is used from it: the reactor's lock per socket operation
+  // is not needed (the scheduler keeps its lock: the resolver completes from its own thread).
+  net::io_context ctx_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   net::signal_set signals_;
   net::steady_timer drain_timer_;
   scheduler sched_;

@@ -8,6 +8,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <atomic>
@@ -241,6 +243,52 @@ TEST_F(HttpClient, TrickleTimesOut) {
       },
       300ms);
   response r = send(*conn, ioc);
+  EXPECT_EQ(r.error, transport_error::timeout) << r.error_detail;
+}
+
+/// Two GETs on `c`, the second `gap` after the first's answer; the second's response.
+net::awaitable<response> two_sends(connection& c, std::chrono::milliseconds gap) {
+  const request req{"GET", "/api/v1/organizations/1/licenses/L1", {}, auth};
+  response first = co_await c.send(req);
+  if (first.error != transport_error::none) co_return first;
+  net::steady_timer t(co_await net::this_coro::executor, gap);
+  co_await t.async_wait(net::use_awaitable);
+  response second = co_await c.send(req);
+  c.close();  // a timer kept armed between requests waits no longer
+  co_return second;
+}
+
+// With the timer kept armed between requests, a request answered after the previous request's
+// deadline but within its own succeeds (the timer waits again for the later deadline).
+TEST_F(HttpClient, KeptTimerWaitsForTheLaterDeadline) {
+  client_config config;
+  config.keep_timer_armed = true;
+  start(
+      [](server_session& s) {
+        if (s.read_request()) s.respond(200, license_json);
+        if (s.read_request() && s.sleep_for(1200ms)) s.respond(200, license_json);
+      },
+      2000ms, config);
+  auto fut = net::co_spawn(ioc, two_sends(*conn, 1200ms), net::use_future);
+  ioc.run();
+  const response r = fut.get();
+  EXPECT_EQ(r.error, transport_error::none) << r.error_detail;
+  EXPECT_EQ(r.status, 200u);
+}
+
+// With the timer kept armed between requests, a later request still times out at its deadline.
+TEST_F(HttpClient, KeptTimerTimesOutALaterRequest) {
+  client_config config;
+  config.keep_timer_armed = true;
+  start(
+      [](server_session& s) {
+        if (s.read_request()) s.respond(200, license_json);
+        if (s.read_request() && s.sleep_for(3000ms)) s.respond(200, license_json);
+      },
+      300ms, config);
+  auto fut = net::co_spawn(ioc, two_sends(*conn, 100ms), net::use_future);
+  ioc.run();
+  const response r = fut.get();
   EXPECT_EQ(r.error, transport_error::timeout) << r.error_detail;
 }
 

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -14,6 +15,19 @@
 namespace relicense::io {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+/// The bytes append_json_string looks at twice: those a JSON string escapes (control characters,
+/// quote, backslash, DEL) and those of multi-byte UTF-8 (>= 0x80). One load per byte tells them
+/// from the rest, rather than five comparisons.
+constexpr std::array<bool, 256> json_attention = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c < 0x20 || c == '"' || c == '\\' || c == 0x7f || c >= 0x80;
+  return t;
+}();
+
+}  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
   // Server-provided error text may hold invalid UTF-8; a file that does not parse back would
@@ -24,8 +38,8 @@ void append_json_string(std::string& out, std::string_view s) {
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-      if (c < 0x80) continue;
+    if (!json_attention[c]) continue;
+    if (c >= 0x80) {
       if (valid < 0) valid = simdjson::validate_utf8(s.data(), s.size()) ? 1 : 0;
       if (valid) continue;
     }

@@ -4,6 +4,7 @@
 #include "relicense/io/url.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,8 +16,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <array>
 #include <charconv>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 namespace relicense::io {
@@ -31,6 +34,14 @@ using boost::system::error_code;
 // Every co_await yields [ec, ...]: expected failures are values, not exceptions.
 using token = net::as_tuple_t<net::use_awaitable_t<>>;
 inline constexpr token use_token{};
+
+/// The request's write and the answer's read: nothing cancels them through a cancellation slot
+/// (close() closes the socket, the timeout its watch), and a connected slot costs each operation
+/// an allocation for its cancellation handler and a clear when it completes.
+using token_with_no_slot = net::cancellation_slot_binder<token, net::cancellation_slot>;
+token_with_no_slot exchange_token() {
+  return net::bind_cancellation_slot(net::cancellation_slot(), use_token);
+}
 
 const char* to_string(transport_error e) noexcept {
   switch (e) {
@@ -102,12 +113,20 @@ bool method_safe(std::string_view s) {
   return true;
 }
 
+/// Bytes a request target may not hold: controls, space and DEL.
+constexpr std::array<bool, 256> target_refused = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c <= 0x20 || c == 0x7f;
+  return t;
+}();
+
 bool target_safe(std::string_view s) {
   if (s.empty() || s.front() != '/') {
     return false;
   }
+  // One load per byte rather than two comparisons: this runs over every request's path.
   for (unsigned char c : s) {
-    if (c <= 0x20 || c == 0x7f) {
+    if (target_refused[c]) {
       return false;
     }
   }
@@ -322,6 +341,13 @@ bool bodiless(std::string_view method) {
 
 }  // namespace
 
+/// The connections' watch timers wait in a timer queue of their own (Asio keeps one per clock and
+/// traits type): a wait kept pending between requests must not change the order in which the
+/// caller's own timers that expire at the same instant complete (the engine's idle workers wake
+/// in that order, and the first takes the next task).
+struct watch_wait_traits : net::wait_traits<std::chrono::steady_clock> {};
+using watch_timer = net::basic_waitable_timer<std::chrono::steady_clock, watch_wait_traits>;
+
 /// Read buffer capacity set aside per connection (a PUT's answer with its header is ~1 KB).
 constexpr std::size_t initial_read_room = 4096;
 
@@ -339,6 +365,12 @@ struct connection::impl {
   /// before the path), as curl sends them; https goes through a CONNECT tunnel instead.
   std::string absolute_prefix;
   std::string wire;  ///< the request being sent
+  /// The header lines every request sends (Host, Proxy-Authorization, Authorization, User-Agent,
+  /// Accept), built for the Authorization value `head_auth` and reused while requests carry the
+  /// same one: a run sends one key, so the lines are appended as one block.
+  std::string head_block;
+  std::string head_auth;
+  bool head_built = false;
   /// Why credentials may not be sent to this origin (plain http to a non-loopback host, directly
   /// or through the proxy), or empty: fixed per connection, so worked out once.
   std::string cleartext_refused;
@@ -346,10 +378,28 @@ struct connection::impl {
   bool served = false;  ///< a response came over this connection
   std::chrono::steady_clock::time_point opened_at{};
 
+  /// Bounds an exchange (the request's write and the answer's read) by its deadline with one
+  /// timer per connection. The stream's own timeout would arm a timer and cancel it for every
+  /// write and every read: two waits, two cancels and two aborted completions per request. Held
+  /// by its pending wait too, so the wait may complete after the connection is gone.
+  struct watch {
+    explicit watch(const net::any_io_executor& ex) : timer(ex) {}
+    watch_timer timer;
+    /// The exchange in progress must end by then; max when none is in progress.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    bool waiting = false;   ///< a wait is pending, for this deadline or an earlier one
+    bool fired = false;     ///< the exchange in progress passed its deadline: its socket is closed
+    impl* owner = nullptr;  ///< null once the connection is gone
+  };
+  std::shared_ptr<watch> watch_;
+  /// The answer's parser, made anew for each answer: here rather than in send()'s frame.
+  std::optional<lean_response_parser> parser_;
+
   impl(net::any_io_executor e, std::shared_ptr<tls_context> t, origin w, const client_config& c)
       : ex(std::move(e)), tls(std::move(t)), where(std::move(w)), config(c),
         // The header must fit in the buffer whole; the body goes to the message, not here.
-        buffer(c.max_header + 16 * 1024) {
+        buffer(c.max_header + 16 * 1024), watch_(std::make_shared<watch>(ex)) {
+    watch_->owner = this;
     // Beast reads max(512, free capacity) bytes at a time, and a buffer grown only as needed
     // stays near 512: every answer of ~1 KB (a license) then took two reads. With this much
     // room, one read takes a whole answer.
@@ -386,6 +436,59 @@ struct connection::impl {
   }
 
   beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+
+  struct watch_wake {
+    std::shared_ptr<watch> w;
+    void operator()(const error_code&) const { wake(w); }
+  };
+
+  /// Waits for the watch's deadline (never later than the exchange's: deadlines only grow, as
+  /// each is the request's start plus the one timeout).
+  static void arm(const std::shared_ptr<watch>& w) {
+    w->waiting = true;
+    w->timer.expires_at(w->deadline);
+    w->timer.async_wait(watch_wake{w});
+  }
+
+  /// Decides by the state, not by how the wait ended: a cancelled wait with an exchange in
+  /// progress waits again for that exchange's deadline.
+  static void wake(const std::shared_ptr<watch>& w) {
+    w->waiting = false;
+    if (w->owner == nullptr || w->deadline == std::chrono::steady_clock::time_point::max()) return;
+    if (std::chrono::steady_clock::now() < w->deadline) {
+      arm(w);  // a later exchange moved the deadline on
+      return;
+    }
+    w->fired = true;
+    // Like the stream's own timeout: the pending operations complete with an error.
+    error_code ignored;
+    if (w->owner->secure) beast::get_lowest_layer(*w->owner->secure).socket().close(ignored);
+    if (w->owner->plain) w->owner->plain->socket().close(ignored);
+  }
+
+  void watch_begin(std::chrono::steady_clock::time_point deadline) {
+    watch_->fired = false;
+    watch_->deadline = deadline;
+    if (!watch_->waiting) arm(watch_);
+  }
+
+  /// `keep_timer_armed`: the wait stays pending past this exchange and serves the next ones.
+  void watch_end() {
+    watch_->deadline = std::chrono::steady_clock::time_point::max();
+    if (!config.keep_timer_armed && watch_->waiting) watch_->timer.cancel();
+  }
+
+  void watch_stop() {
+    watch_->deadline = std::chrono::steady_clock::time_point::max();
+    watch_->timer.cancel();
+  }
+
+  ~impl() {
+    watch_->owner = nullptr;
+    watch_->timer.cancel();
+  }
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
 
   void drop() {
     if (secure) {
@@ -494,6 +597,8 @@ struct connection::impl {
                 (detail.empty() ? hec.message() : "certificate verify failed: " + detail));
       }
     }
+    // The exchanges are bounded by the watch; the stream's own timer would be armed per operation.
+    stream.expires_never();
     connected = true;
     opened_at = std::chrono::steady_clock::now();
     co_return response{};
@@ -573,77 +678,60 @@ struct connection::impl {
   /// node per field and its serializer walks them, several microseconds per request on the
   /// engine's one thread. The inputs were checked by send() (no CR/LF/NUL, target shape).
   void serialize(const request& req) {
+    if (!same_head(req.authorization)) {
+      head_block.clear();
+      head_block.append("Host: ").append(host_field).append("\r\n");
+      if (!absolute_prefix.empty() && !route.proxy->authorization.empty()) {
+        head_block.append("Proxy-Authorization: ")
+            .append(route.proxy->authorization)
+            .append("\r\n");
+      }
+      if (!req.authorization.empty())
+        head_block.append("Authorization: ").append(req.authorization).append("\r\n");
+      head_block.append("User-Agent: ")
+          .append(config.user_agent)
+          .append("\r\nAccept: application/json\r\n");
+      head_auth.assign(req.authorization);
+      head_built = true;
+    }
+    using namespace std::string_view_literals;
     wire.clear();
     wire.append(req.method)
-        .append(" ")
+        .append(" "sv)
         .append(absolute_prefix)
         .append(req.target)
-        .append(" HTTP/1.1\r\nHost: ");
-    wire.append(host_field).append("\r\n");
-    if (!absolute_prefix.empty() && !route.proxy->authorization.empty()) {
-      wire.append("Proxy-Authorization: ").append(route.proxy->authorization).append("\r\n");
-    }
-    if (!req.authorization.empty())
-      wire.append("Authorization: ").append(req.authorization).append("\r\n");
-    wire.append("User-Agent: ")
-        .append(config.user_agent)
-        .append("\r\nAccept: application/json\r\n");
+        .append(" HTTP/1.1\r\n"sv)
+        .append(head_block);
     if (!req.body.empty()) {
-      wire.append("Content-Type: application/json\r\n");
+      wire.append("Content-Type: application/json\r\n"sv);
     }
     if (!req.body.empty() || !bodiless(req.method)) {
       char digits[24];
       auto [end, ec] = std::to_chars(digits, digits + sizeof digits, req.body.size());
       (void)ec;
-      wire.append("Content-Length: ").append(digits, end).append("\r\n");
+      wire.append("Content-Length: "sv).append(digits, end).append("\r\n"sv);
     }
-    wire.append("\r\n").append(req.body);
+    wire.append("\r\n"sv).append(req.body);
+  }
+
+  /// `authorization` is the value head_block was built for (and so already checked).
+  bool same_head(std::string_view authorization) const {
+    return head_built && authorization == head_auth;
   }
 
   template <class Stream>
-  net::awaitable<response> exchange(Stream& stream, bool head,
-                                    std::chrono::steady_clock::time_point deadline,
-                                    bool& got_some) {
-    got_some = false;
-    lowest().expires_at(deadline);
-    auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), use_token);
-    (void)written;
-    if (wec) {
-      if (wec == beast::error::timeout) {
-        co_return failure(transport_error::timeout, "timed out sending the request");
-      }
-      co_return failure(transport_error::reset, "cannot send the request: " + wec.message());
+  Stream& stream_of() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      return *plain;
+    } else {
+      return *secure;
     }
-    // Interim 1xx answers (a server may send 100 Continue unasked) are skipped, a few at most.
-    response r;
-    for (int interim = 0; interim < 5; ++interim) {
-      lean_response_parser parser(r);
-      parser.header_limit(static_cast<std::uint32_t>(
-          std::min<std::size_t>(config.max_header, std::numeric_limits<std::uint32_t>::max())));
-      parser.body_limit(config.max_body);
-      if (head) {
-        parser.skip(true);
-      }
-      lowest().expires_at(deadline);
-      auto [rec, n] = co_await http::async_read(stream, buffer, parser, use_token);
-      (void)n;
-      got_some = got_some || parser.got_some();
-      if (rec) {
-        co_return read_failure(rec, got_some);
-      }
-      const unsigned status = r.status;
-      if (status >= 100 && status < 200 && status != 101) {
-        continue;
-      }
-      // Never reuse a connection the server will close, that switched protocols, or that holds
-      // bytes nobody asked for (they would be read as the next request's response).
-      if (!parser.keep_alive() || status == 101 || buffer.size() != 0) {
-        drop();
-      }
-      co_return r;
-    }
-    co_return failure(transport_error::protocol,
-                      "malformed HTTP response: too many interim (1xx) responses");
+  }
+
+  /// connect()'s outcome into `out`: send() awaits this rather than connect() itself, whose
+  /// response would take room of its own in send()'s frame.
+  net::awaitable<void> connect_into(std::chrono::steady_clock::time_point deadline, response& out) {
+    out = co_await connect(deadline);
   }
 
   /// Opens the connection now if it is not open (resolve, connect, TLS handshake), within the
@@ -663,6 +751,8 @@ struct connection::impl {
   }
 
   // By value: the caller's request struct may be a temporary that dies before the first resume.
+  // A template over the connection's stream type, plain or TLS, chosen by connection::send.
+  template <class Stream>
   net::awaitable<response> send(request req) {
     const auto deadline = std::chrono::steady_clock::now() + config.timeout;
     // Defence in depth behind the CLI's check (cleartext_refusal, exit 2): credentials never
@@ -670,7 +760,8 @@ struct connection::impl {
     if (!req.authorization.empty() && !cleartext_refused.empty()) {
       co_return scrubbed(failure(transport_error::protocol, cleartext_refused), req.authorization);
     }
-    if (!method_safe(req.method) || !target_safe(req.target) || !header_safe(req.authorization)) {
+    if (!method_safe(req.method) || !target_safe(req.target) ||
+        (!same_head(req.authorization) && !header_safe(req.authorization))) {
       co_return scrubbed(
           failure(transport_error::protocol, "invalid request: bad method, target or header"),
           req.authorization);
@@ -684,20 +775,63 @@ struct connection::impl {
       // opened moments ago that fails on its first request failed for real.
       const bool reused = connected && (served || std::chrono::steady_clock::now() - opened_at >=
                                                       std::chrono::seconds(1));
+      // One response in the frame for the connection's set-up and the answer: a frame over about
+      // 1 KB is not recycled by Asio and costs a malloc and a free per request.
+      response r;
       if (!connected) {
-        response r = co_await connect(deadline);
+        co_await connect_into(deadline, r);
         if (r.error != transport_error::none) {
           co_return scrubbed(std::move(r), req.authorization);
         }
       }
       bool got_some = false;
-      // Not a conditional expression: g++ 12 mishandles temporaries of co_await inside ?:.
-      response r;
-      if (secure) {
-        r = co_await exchange(*secure, head, deadline, got_some);
+      // The request's write and the answer's read, here rather than in a coroutine of their own,
+      // which would cost a frame and a move of the answer per request.
+      watch_begin(deadline);
+      Stream& stream = stream_of<Stream>();
+      auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), exchange_token());
+      (void)written;
+      if (wec) {
+        r = (watch_->fired || wec == beast::error::timeout)
+                ? failure(transport_error::timeout, "timed out sending the request")
+                : failure(transport_error::reset, "cannot send the request: " + wec.message());
       } else {
-        r = co_await exchange(*plain, head, deadline, got_some);
+        // Interim 1xx answers (a server may send 100 Continue unasked) are skipped, a few at most.
+        for (int interim = 0;; ++interim) {
+          if (interim == 5) {
+            r = failure(transport_error::protocol,
+                        "malformed HTTP response: too many interim (1xx) responses");
+            break;
+          }
+          lean_response_parser& parser = parser_.emplace(r);
+          parser.header_limit(static_cast<std::uint32_t>(
+              std::min<std::size_t>(config.max_header, std::numeric_limits<std::uint32_t>::max())));
+          parser.body_limit(config.max_body);
+          if (head) {
+            parser.skip(true);
+          }
+          auto [rec, n] = co_await http::async_read(stream, buffer, parser, exchange_token());
+          (void)n;
+          got_some = got_some || parser.got_some();
+          if (rec) {
+            r = read_failure(watch_->fired ? error_code(beast::error::timeout) : rec, got_some);
+            break;
+          }
+          const unsigned status = r.status;
+          if (status >= 100 && status < 200 && status != 101) {
+            continue;
+          }
+          // Never reuse a connection the server will close, that switched protocols, or that
+          // holds bytes nobody asked for (they would be read as the next request's response).
+          if (!parser.keep_alive() || status == 101 || buffer.size() != 0) {
+            drop();
+          }
+          break;
+        }
       }
+      watch_end();
+      // The deadline passed as the answer came in: the watch has closed the socket under it.
+      if (watch_->fired && r.error == transport_error::none) drop();
       if (r.error == transport_error::none && !absolute_prefix.empty()) {
         // Through a proxy in absolute form, a 407 is the proxy's and says the same for every
         // request; the answers pass the proxy, which may echo its credentials.
@@ -762,7 +896,10 @@ connection& connection::operator=(connection&&) noexcept = default;
 
 const origin& connection::where() const noexcept { return impl_->where; }
 
-net::awaitable<response> connection::send(const request& req) { return impl_->send(req); }
+net::awaitable<response> connection::send(const request& req) {
+  if (impl_->where.tls) return impl_->send<ssl::stream<beast::tcp_stream>>(req);
+  return impl_->send<beast::tcp_stream>(req);
+}
 
 net::awaitable<response> connection::open() { return impl_->open(); }
 
@@ -778,6 +915,7 @@ void connection::close() {
   if (impl_->secure) beast::get_lowest_layer(*impl_->secure).socket().close(ignored);
   if (impl_->plain) impl_->plain->socket().close(ignored);
   impl_->connected = false;
+  impl_->watch_stop();
 }
 
 }  // namespace relicense::io

@@ -57,6 +57,11 @@ struct client_config {
   /// field of the response it returns, so whatever a server or proxy echoes is redacted once,
   /// here, before any message, report, journal or file can quote it.
   secret_list secrets;
+  /// The timer that bounds each request stays armed between requests (it wakes once per timeout
+  /// at most, and waits again for the request then in progress) instead of being armed and
+  /// cancelled for every request. io_context::run then does not return while a connection that
+  /// has sent is open: for a caller that closes (close()) or destroys its connections when done.
+  bool keep_timer_armed = false;
 };
 
 /// One request. `authorization` is the full header value ("Bearer ..."); it is sent, never logged.
