@@ -45,5 +45,5 @@ if ((${#quick[@]})); then
   "$bin/hybrid_bench" --quick
 else
   "$bin/hybrid_bench" --rows 300 --reps 3
-  "$bin/hybrid_bench" --rows 1000 --ms 2,33 --reps 3
+  "$bin/hybrid_bench" --rows 1000 --reps 3
 fi
