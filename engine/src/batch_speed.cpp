@@ -50,8 +50,14 @@ nanos batch_speed::next_poll(std::size_t actions, nanos elapsed) const noexcept 
   const double n = static_cast<double>(std::max<std::size_t>(actions, 1));
   const double e = seconds(elapsed);
   double next = e * (actions <= config_.probe_actions ? config_.probe_growth : config_.growth);
-  // The batch ends by n × upper: poll at the middle of (e, n × upper] on a log scale.
-  if (bounded() && n * hi_ > e) next = std::min(next, std::sqrt(e * n * hi_));
+  // The batch ends by n × upper. Poll when it is expected to end (at the sizing speed, between
+  // the bounds), which a tight range makes the poll that sees it done; once past that, at the
+  // middle of (e, n × upper] on a log scale.
+  if (bounded() && n * hi_ > e) {
+    const double expected = n * sizing();
+    next =
+        std::min(next, expected > e + seconds(config_.min_gap) ? expected : std::sqrt(e * n * hi_));
+  }
   return std::clamp(to_nanos(next - e), config_.min_gap, config_.max_gap);
 }
 

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -250,6 +251,21 @@ TEST(BatchSpeed, PollsNarrowTheRange) {
   const auto next = sp.next_poll(100, first);
   EXPECT_GT(first + next, first);
   EXPECT_LT(first + next, 3750ms);
+}
+
+// A batch polled before its expected end (a list pulled its poll forward) is polled next at that
+// end, where a tight range finds it done, not at the middle of what is left of its range.
+TEST(BatchSpeed, AnEarlyPollWaitsForTheExpectedEnd) {
+  batch_speed sp;
+  sp.running(100ms, 4);  // more than 25 ms an action
+  sp.done(150ms, 4);     // at most 37.5 ms
+  sp.running(2s, 100);
+  const double expected_s = 100 * std::sqrt(0.025 * 0.0375);  // 3.06 s
+  const auto at = 2s + sp.next_poll(100, 2s);
+  EXPECT_NEAR(std::chrono::duration<double>(at).count(), expected_s, 0.01);
+  // Past the expected end, the polls narrow what is left of the range.
+  const auto late = sp.next_poll(100, 3200ms);
+  EXPECT_LT(3200ms + late, 3750ms);
 }
 
 // ---- the mode ---------------------------------------------------------------------------------

@@ -57,8 +57,9 @@ public:
   /// geometric mean of the range the batch's duration lies in.
   nanos first_poll(std::size_t actions) const noexcept;
   /// After a poll that found the batch still running `elapsed` after its POST (running() was
-  /// told): the wait for the next poll, the middle of the range left (or doubling the elapsed
-  /// time while nothing bounds it from above), within [min_gap, max_gap].
+  /// told): the wait for the next poll, at the batch's expected end (sizing()) while that is
+  /// ahead, else the middle of the range left (or doubling the elapsed time while nothing bounds
+  /// it from above), within [min_gap, max_gap].
   nanos next_poll(std::size_t actions, nanos elapsed) const noexcept;
 
 private:
