@@ -23,6 +23,14 @@ bool get(R&& result, T& out, simdjson::error_code& err) {
   return !err;
 }
 
+/// get() for a string field copied out of the document.
+bool get_string(od::value v, std::string& out, simdjson::error_code& err) {
+  std::string_view s;
+  if (!get(v.get_string(), s, err)) return false;
+  out.assign(s);
+  return true;
+}
+
 std::string message(simdjson::error_code e) {
   return std::string("malformed JSON: ") + simdjson::error_message(e);
 }
@@ -179,9 +187,7 @@ std::string read_license_record(od::object obj, plan::license_record& out,
     od::value v;
     if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) return {};
     if (key == "id") {
-      std::string_view id;
-      if (!get(v.get_string(), id, err)) return {};
-      out.id.assign(id);
+      if (!get_string(v, out.id, err)) return {};
       have_id = true;
     } else if (key == "deviceSerial") {
       std::optional<std::string> serial;
@@ -214,9 +220,7 @@ std::string read_device_record(od::object obj, plan::device_record& out,
     od::value v;
     if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) return {};
     if (key == "serial") {
-      std::string_view serial;
-      if (!get(v.get_string(), serial, err)) return {};
-      out.serial.assign(serial);
+      if (!get_string(v, out.serial, err)) return {};
       to_upper(out.serial);
       have_serial = true;
     } else if (key == "model") {
@@ -237,9 +241,7 @@ std::string read_org_record(od::object obj, plan::organization_record& out,
     od::value v;
     if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) return {};
     if (key == "id") {
-      std::string_view id;
-      if (!get(v.get_string(), id, err)) return {};
-      out.id.assign(id);
+      if (!get_string(v, out.id, err)) return {};
       have_id = true;
     } else if (key == "name") {
       err = loose_string(v, out.name);
@@ -268,9 +270,7 @@ std::string read_action_batch(od::object obj, action_batch& out, simdjson::error
     od::value v;
     if (!get(field.unescaped_key(), key, err) || !get(field.value(), v, err)) return {};
     if (key == "id") {
-      std::string_view id;
-      if (!get(v.get_string(), id, err)) return {};
-      out.id.assign(id);
+      if (!get_string(v, out.id, err)) return {};
       have_id = true;
     } else if (key == "confirmed") {
       if (!get(v.get_bool(), out.confirmed, err)) return {};
