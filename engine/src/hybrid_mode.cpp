@@ -196,10 +196,12 @@ split_state hybrid_mode::state_of(std::size_t o, steady_time now) const {
   s.slots = std::max(1u, batch_.config().max_running);
   if (s.per_action_s > 0) {
     for (const auto& b : batch_.running_batches(o)) {
-      const double total = static_cast<double>(b.actions) * s.per_action_s;
+      // Its actions left at the learnt speed; none once a list found it finished. A batch whose
+      // POST is not answered yet has all of them ahead.
       const double elapsed =
-          b.found_done || !b.posted ? 0 : std::chrono::duration<double>(now - b.submitted).count();
-      s.busy_s.push_back(b.found_done ? 0 : std::max(0.0, total - elapsed));
+          b.posted ? std::chrono::duration<double>(now - b.submitted).count() : 0;
+      const double left = static_cast<double>(b.actions) * s.per_action_s - elapsed;
+      s.busy_s.push_back(b.found_done ? 0 : std::max(0.0, left));
     }
   }
   return s;
